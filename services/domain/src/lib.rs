@@ -1,0 +1,12 @@
+//! gridloop's pure domain: no IO, no async. Adapters live in the service crates.
+
+pub mod case;
+pub mod catalog;
+pub mod ids;
+pub mod jurisdiction;
+pub mod level;
+
+pub use chrono::{DateTime, Duration, Utc};
+
+/// A point in time. Domain functions take `now` as an argument; the clock lives at the edge.
+pub type Timestamp = DateTime<Utc>;

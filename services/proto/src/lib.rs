@@ -1,0 +1,10 @@
+//! The `gridloop.v1` contract, generated from `proto/` at build time.
+
+#[allow(clippy::all, clippy::pedantic)]
+pub mod v1 {
+    tonic::include_proto!("gridloop.v1");
+}
+
+/// The encoded `FileDescriptorSet` of every gridloop proto file (for server reflection and for
+/// decoding event payloads by name).
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/gridloop_descriptor.bin"));
