@@ -1,0 +1,494 @@
+//! The Case aggregate: the routing of one case through the loop, as `decide` and `evolve`.
+//!
+//! Lifecycle:
+//! reported → (rejected | dispatched) → accepted → (escalated | transferred | in mediation)*
+//! → resolved → (satisfied → closed | unsatisfied → reopened | no answer → default → closed).
+//!
+//! `decide(state, command, policy, now)` returns the events a command produces or the reason it is
+//! refused; `evolve(state, event)` folds one event into the state. Neither does IO: the routing
+//! policy (responsibility list, units, SLAs) is passed in, and so is `now`.
+
+use crate::ids::CaseId;
+use crate::level::Level;
+use crate::Timestamp;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Patrol,
+    ResidentApp,
+    Hotline,
+    SuggestionBox,
+    WalkIn,
+    Platform,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReporterKind {
+    Resident,
+    GridWorker,
+    Platform,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reporter {
+    pub kind: ReporterKind,
+    pub id: String,
+    pub name: String,
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Satisfaction {
+    Satisfied,
+    BasicallySatisfied,
+    Unsatisfied,
+}
+
+impl Satisfaction {
+    /// Satisfied and basically satisfied both close the case; unsatisfied reopens it.
+    pub fn closes(self) -> bool {
+        !matches!(self, Satisfaction::Unsatisfied)
+    }
+}
+
+/// What was reported: fixed for the life of the case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseDetails {
+    pub category_code: String,
+    pub grid_code: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub description: String,
+    pub reporter: Reporter,
+    pub channel: Channel,
+    pub discovered_at: Timestamp,
+    pub uploaded_at: Timestamp,
+    /// Urgent or major (急难重大): may enter the ladder higher up.
+    pub urgent: bool,
+}
+
+/// Who holds the case and until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub level: Level,
+    pub unit: String,
+    pub deadline: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationReason {
+    DeadlineMissed,
+    Requested,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CaseEvent {
+    Opened { case_id: CaseId, details: CaseDetails },
+    Rejected { reason: String },
+    Dispatched { to: Assignment, rule: String },
+    Accepted { at: Assignment, assignee: String },
+    Escalated { from: Level, to: Assignment, reason: EscalationReason, note: String },
+    DeadlineMissed { level: Level, deadline: Timestamp },
+    Transferred { from_unit: String, to: Assignment, reason: String },
+    MediationRequested { level: Level, topic: String },
+    /// The parties signed an agreement (签字确认); a `Resolved` follows (商定即办).
+    MediationAgreed { mediation_id: String, summary: String },
+    /// No agreement: the case is back with its unit under a new deadline.
+    MediationFailed { mediation_id: String, summary: String, back_to: Assignment },
+    Resolved { level: Level, unit: String, summary: String },
+    Evaluated { satisfaction: Satisfaction, comment: String, defaulted: bool },
+    Reopened { at: Assignment, reason: String },
+    Closed { level: Level, satisfaction: Satisfaction },
+}
+
+impl CaseEvent {
+    /// The protobuf message name of this event (`gridloop.v1.<name>`).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            CaseEvent::Opened { .. } => "CaseOpened",
+            CaseEvent::Rejected { .. } => "CaseRejected",
+            CaseEvent::Dispatched { .. } => "CaseDispatched",
+            CaseEvent::Accepted { .. } => "CaseAccepted",
+            CaseEvent::Escalated { .. } => "CaseEscalated",
+            CaseEvent::DeadlineMissed { .. } => "CaseDeadlineMissed",
+            CaseEvent::Transferred { .. } => "CaseTransferred",
+            CaseEvent::MediationRequested { .. } => "CaseMediationRequested",
+            CaseEvent::MediationAgreed { .. } | CaseEvent::MediationFailed { .. } => "CaseMediationConcluded",
+            CaseEvent::Resolved { .. } => "CaseResolved",
+            CaseEvent::Evaluated { .. } => "CaseEvaluated",
+            CaseEvent::Reopened { .. } => "CaseReopened",
+            CaseEvent::Closed { .. } => "CaseClosed",
+        }
+    }
+}
+
+/// Where the case is. Each state carries exactly the data that is meaningful in it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum CaseStatus {
+    /// No event yet.
+    #[default]
+    New,
+    /// Opened, not yet dispatched (only between the two events of `Open`).
+    Reported,
+    Rejected { reason: String },
+    /// Waiting for the unit to accept (接单) before `deadline`.
+    Dispatched { at: Assignment },
+    /// The unit works on it; `deadline` is the deadline to resolve.
+    Accepted { at: Assignment, assignee: String },
+    /// A mediation session is open; the deadline is suspended.
+    InMediation { level: Level, unit: String, assignee: String, topic: String },
+    /// Resolved (办结), waiting for the evaluation.
+    Resolved { level: Level, unit: String, assignee: String, summary: String },
+    /// Settled at `level` (结案).
+    Closed { level: Level, satisfaction: Satisfaction },
+}
+
+impl CaseStatus {
+    pub fn name(&self) -> &'static str {
+        match self {
+            CaseStatus::New => "new",
+            CaseStatus::Reported => "reported",
+            CaseStatus::Rejected { .. } => "rejected",
+            CaseStatus::Dispatched { .. } => "dispatched",
+            CaseStatus::Accepted { .. } => "accepted",
+            CaseStatus::InMediation { .. } => "in_mediation",
+            CaseStatus::Resolved { .. } => "resolved",
+            CaseStatus::Closed { .. } => "closed",
+        }
+    }
+
+    /// The level currently holding the case (or where it was settled).
+    pub fn level(&self) -> Option<Level> {
+        match self {
+            CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. } => Some(at.level),
+            CaseStatus::InMediation { level, .. }
+            | CaseStatus::Resolved { level, .. }
+            | CaseStatus::Closed { level, .. } => Some(*level),
+            CaseStatus::New | CaseStatus::Reported | CaseStatus::Rejected { .. } => None,
+        }
+    }
+
+    pub fn unit(&self) -> Option<&str> {
+        match self {
+            CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. } => Some(&at.unit),
+            CaseStatus::InMediation { unit, .. } | CaseStatus::Resolved { unit, .. } => Some(unit),
+            _ => None,
+        }
+    }
+
+    /// The running deadline, if a timer should be armed for it.
+    pub fn deadline(&self) -> Option<Timestamp> {
+        match self {
+            CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. } => Some(at.deadline),
+            _ => None,
+        }
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, CaseStatus::Rejected { .. } | CaseStatus::Closed { .. })
+    }
+}
+
+/// The aggregate state, rebuilt by folding `evolve` over the case stream.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Case {
+    pub id: Option<CaseId>,
+    pub details: Option<CaseDetails>,
+    pub status: CaseStatus,
+    pub escalations: u32,
+    pub reopen_count: u32,
+    /// Stream version: the number of events folded in.
+    pub version: u64,
+}
+
+/// What dispatch needs to know about the responsibility list, the units and the SLAs.
+pub trait RoutingPolicy {
+    /// The level a new case enters at, and the rule that decided it.
+    fn entry_level(&self, category_code: &str, urgent: bool) -> Option<(Level, &'static str)>;
+    /// The unit responsible at `level` for a case in `grid_code`.
+    fn unit_for(&self, grid_code: &str, level: Level) -> Option<String>;
+    /// Whether `unit` is a unit at `level` (a transfer target).
+    fn is_unit_at(&self, unit: &str, level: Level) -> bool;
+    fn accept_sla(&self, category_code: &str, level: Level) -> chrono::Duration;
+    fn resolve_sla(&self, category_code: &str, level: Level) -> chrono::Duration;
+    /// Disputes that may be taken to a mediation / deliberation session.
+    fn mediable(&self, category_code: &str) -> bool;
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CaseCommand {
+    Open { case_id: CaseId, details: CaseDetails },
+    Reject { reason: String },
+    Accept { assignee: String },
+    Escalate { reason: String },
+    /// A deadline timer fired; `deadline` identifies which one, so a stale timer does nothing.
+    DeadlineExpired { deadline: Timestamp },
+    Transfer { to_unit: String, reason: String },
+    RequestMediation { topic: String },
+    ConcludeMediation { mediation_id: String, agreed: bool, summary: String },
+    Resolve { summary: String },
+    RecordEvaluation { satisfaction: Satisfaction, comment: String, defaulted: bool },
+}
+
+impl CaseCommand {
+    pub fn name(&self) -> &'static str {
+        match self {
+            CaseCommand::Open { .. } => "open",
+            CaseCommand::Reject { .. } => "reject",
+            CaseCommand::Accept { .. } => "accept",
+            CaseCommand::Escalate { .. } => "escalate",
+            CaseCommand::DeadlineExpired { .. } => "deadline_expired",
+            CaseCommand::Transfer { .. } => "transfer",
+            CaseCommand::RequestMediation { .. } => "request_mediation",
+            CaseCommand::ConcludeMediation { .. } => "conclude_mediation",
+            CaseCommand::Resolve { .. } => "resolve",
+            CaseCommand::RecordEvaluation { .. } => "record_evaluation",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CaseError {
+    /// Bad input: which field and why.
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("case not found")]
+    NotFound,
+    #[error("case already exists")]
+    AlreadyOpened,
+    /// The case's state forbids the command.
+    #[error("cannot {command} a case that is {state}: {reason}")]
+    Forbidden { command: &'static str, state: &'static str, reason: &'static str },
+}
+
+fn required(field: &'static str, value: &str) -> Result<(), CaseError> {
+    if value.trim().is_empty() {
+        return Err(CaseError::Invalid { field, reason: "must not be empty".into() });
+    }
+    Ok(())
+}
+
+fn forbidden(command: &CaseCommand, case: &Case, reason: &'static str) -> CaseError {
+    CaseError::Forbidden { command: command.name(), state: case.status.name(), reason }
+}
+
+/// Decide what a command does to a case. Pure: the same inputs give the same events.
+pub fn decide(
+    case: &Case,
+    command: &CaseCommand,
+    policy: &dyn RoutingPolicy,
+    now: Timestamp,
+) -> Result<Vec<CaseEvent>, CaseError> {
+    let details = case.details.as_ref();
+    if !matches!(command, CaseCommand::Open { .. }) && details.is_none() {
+        return Err(CaseError::NotFound);
+    }
+    let category = details.map(|d| d.category_code.as_str()).unwrap_or_default();
+    let assign = |level: Level, unit: String, sla: chrono::Duration| Assignment { level, unit, deadline: now + sla };
+
+    match (command, &case.status) {
+        (CaseCommand::Open { case_id, details }, CaseStatus::New) => {
+            let (level, rule) = policy
+                .entry_level(&details.category_code, details.urgent)
+                .ok_or_else(|| CaseError::Invalid { field: "category_code", reason: "unknown category".into() })?;
+            let unit = policy
+                .unit_for(&details.grid_code, level)
+                .ok_or_else(|| CaseError::Invalid { field: "grid_code", reason: "no unit for this grid".into() })?;
+            let sla = policy.accept_sla(&details.category_code, level);
+            Ok(vec![
+                CaseEvent::Opened { case_id: *case_id, details: details.clone() },
+                CaseEvent::Dispatched { to: assign(level, unit, sla), rule: rule.to_string() },
+            ])
+        }
+        (CaseCommand::Open { .. }, _) => Err(CaseError::AlreadyOpened),
+
+        (CaseCommand::Reject { reason }, CaseStatus::Reported | CaseStatus::Dispatched { .. }) => {
+            required("reason", reason)?;
+            Ok(vec![CaseEvent::Rejected { reason: reason.clone() }])
+        }
+        (CaseCommand::Reject { .. }, _) => Err(forbidden(command, case, "only a case not yet accepted can be rejected")),
+
+        (CaseCommand::Accept { assignee }, CaseStatus::Dispatched { at }) => {
+            required("assignee", assignee)?;
+            let sla = policy.resolve_sla(category, at.level);
+            Ok(vec![CaseEvent::Accepted { at: assign(at.level, at.unit.clone(), sla), assignee: assignee.clone() }])
+        }
+        (CaseCommand::Accept { .. }, _) => Err(forbidden(command, case, "only a dispatched case can be accepted")),
+
+        (CaseCommand::Escalate { reason }, CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. }) => {
+            required("reason", reason)?;
+            escalate(case, command, policy, at, EscalationReason::Requested, reason, now)
+        }
+        (CaseCommand::Escalate { .. }, _) => {
+            Err(forbidden(command, case, "only a dispatched or accepted case can be escalated"))
+        }
+
+        (CaseCommand::DeadlineExpired { deadline }, CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. }) => {
+            if at.deadline != *deadline || now < at.deadline {
+                return Ok(vec![]); // a stale timer (the case moved on) or an early one: nothing to do
+            }
+            if at.level.up().is_none() {
+                return Ok(vec![CaseEvent::DeadlineMissed { level: at.level, deadline: at.deadline }]);
+            }
+            escalate(case, command, policy, at, EscalationReason::DeadlineMissed, "deadline missed", now)
+        }
+        (CaseCommand::DeadlineExpired { .. }, _) => Ok(vec![]),
+
+        (CaseCommand::Transfer { to_unit, reason }, CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. }) => {
+            required("to_unit", to_unit)?;
+            required("reason", reason)?;
+            if *to_unit == at.unit {
+                return Err(CaseError::Invalid { field: "to_unit", reason: "the case is already with this unit".into() });
+            }
+            if !policy.is_unit_at(to_unit, at.level) {
+                return Err(CaseError::Invalid {
+                    field: "to_unit",
+                    reason: format!("{to_unit} is not a {} unit", at.level),
+                });
+            }
+            let sla = policy.accept_sla(category, at.level);
+            Ok(vec![CaseEvent::Transferred {
+                from_unit: at.unit.clone(),
+                to: assign(at.level, to_unit.clone(), sla),
+                reason: reason.clone(),
+            }])
+        }
+        (CaseCommand::Transfer { .. }, _) => {
+            Err(forbidden(command, case, "only a dispatched or accepted case can be transferred"))
+        }
+
+        (CaseCommand::RequestMediation { topic }, CaseStatus::Accepted { at, .. }) => {
+            required("topic", topic)?;
+            if !policy.mediable(category) {
+                return Err(forbidden(command, case, "this category is not a matter for mediation"));
+            }
+            Ok(vec![CaseEvent::MediationRequested { level: at.level, topic: topic.clone() }])
+        }
+        (CaseCommand::RequestMediation { .. }, _) => {
+            Err(forbidden(command, case, "only an accepted case can go to mediation"))
+        }
+
+        (CaseCommand::ConcludeMediation { mediation_id, agreed, summary }, CaseStatus::InMediation { level, unit, .. }) => {
+            let mediation_id = mediation_id.clone();
+            let summary = summary.clone();
+            if *agreed {
+                // 商定即办: the signed agreement resolves the case.
+                Ok(vec![
+                    CaseEvent::MediationAgreed { mediation_id, summary: summary.clone() },
+                    CaseEvent::Resolved { level: *level, unit: unit.clone(), summary },
+                ])
+            } else {
+                let back_to = assign(*level, unit.clone(), policy.resolve_sla(category, *level));
+                Ok(vec![CaseEvent::MediationFailed { mediation_id, summary, back_to }])
+            }
+        }
+        (CaseCommand::ConcludeMediation { .. }, _) => Err(forbidden(command, case, "no mediation is open")),
+
+        (CaseCommand::Resolve { summary }, CaseStatus::Accepted { at, .. }) => {
+            required("summary", summary)?;
+            Ok(vec![CaseEvent::Resolved { level: at.level, unit: at.unit.clone(), summary: summary.clone() }])
+        }
+        (CaseCommand::Resolve { .. }, _) => Err(forbidden(command, case, "only an accepted case can be resolved")),
+
+        (CaseCommand::RecordEvaluation { satisfaction, comment, defaulted }, CaseStatus::Resolved { level, unit, .. }) => {
+            let evaluated =
+                CaseEvent::Evaluated { satisfaction: *satisfaction, comment: comment.clone(), defaulted: *defaulted };
+            let next = if satisfaction.closes() {
+                CaseEvent::Closed { level: *level, satisfaction: *satisfaction }
+            } else {
+                // 不满意再搭台协商: back to the unit that resolved it.
+                let sla = policy.resolve_sla(category, *level);
+                CaseEvent::Reopened { at: assign(*level, unit.clone(), sla), reason: comment.clone() }
+            };
+            Ok(vec![evaluated, next])
+        }
+        (CaseCommand::RecordEvaluation { .. }, _) => {
+            Err(forbidden(command, case, "only a resolved case can be evaluated"))
+        }
+    }
+}
+
+fn escalate(
+    case: &Case,
+    command: &CaseCommand,
+    policy: &dyn RoutingPolicy,
+    at: &Assignment,
+    reason: EscalationReason,
+    note: &str,
+    now: Timestamp,
+) -> Result<Vec<CaseEvent>, CaseError> {
+    let details = case.details.as_ref().ok_or(CaseError::NotFound)?;
+    let to_level = at.level.up().ok_or_else(|| forbidden(command, case, "the district is the top of the ladder"))?;
+    let unit = policy
+        .unit_for(&details.grid_code, to_level)
+        .ok_or_else(|| CaseError::Invalid { field: "grid_code", reason: format!("no {to_level} unit for this grid") })?;
+    let deadline = now + policy.accept_sla(&details.category_code, to_level);
+    Ok(vec![CaseEvent::Escalated {
+        from: at.level,
+        to: Assignment { level: to_level, unit, deadline },
+        reason,
+        note: note.to_string(),
+    }])
+}
+
+/// Fold one event into the state. Total: events are facts, so nothing here can fail.
+pub fn evolve(mut case: Case, event: &CaseEvent) -> Case {
+    case.version += 1;
+    case.status = match (event, std::mem::take(&mut case.status)) {
+        (CaseEvent::Opened { case_id, details }, _) => {
+            case.id = Some(*case_id);
+            case.details = Some(details.clone());
+            CaseStatus::Reported
+        }
+        (CaseEvent::Rejected { reason }, _) => CaseStatus::Rejected { reason: reason.clone() },
+        (CaseEvent::Dispatched { to, .. }, _) => CaseStatus::Dispatched { at: to.clone() },
+        (CaseEvent::Accepted { at, assignee }, _) => CaseStatus::Accepted { at: at.clone(), assignee: assignee.clone() },
+        (CaseEvent::Escalated { to, .. }, _) => {
+            case.escalations += 1;
+            CaseStatus::Dispatched { at: to.clone() }
+        }
+        (CaseEvent::DeadlineMissed { .. }, status) => status,
+        (CaseEvent::Transferred { to, .. }, _) => CaseStatus::Dispatched { at: to.clone() },
+        (CaseEvent::MediationRequested { topic, .. }, CaseStatus::Accepted { at, assignee }) => {
+            CaseStatus::InMediation { level: at.level, unit: at.unit, assignee, topic: topic.clone() }
+        }
+        (CaseEvent::MediationFailed { back_to, .. }, CaseStatus::InMediation { assignee, .. }) => {
+            CaseStatus::Accepted { at: back_to.clone(), assignee }
+        }
+        (CaseEvent::MediationAgreed { .. }, status) => status,
+        (CaseEvent::Resolved { level, unit, summary }, previous) => {
+            let assignee = match previous {
+                CaseStatus::Accepted { assignee, .. } | CaseStatus::InMediation { assignee, .. } => assignee,
+                _ => String::new(),
+            };
+            CaseStatus::Resolved { level: *level, unit: unit.clone(), assignee, summary: summary.clone() }
+        }
+        (CaseEvent::Evaluated { .. }, status) => status,
+        (CaseEvent::Reopened { at, .. }, previous) => {
+            case.reopen_count += 1;
+            let assignee = match previous {
+                CaseStatus::Resolved { assignee, .. } => assignee,
+                _ => String::new(),
+            };
+            CaseStatus::Accepted { at: at.clone(), assignee }
+        }
+        (CaseEvent::Closed { level, satisfaction }, _) => {
+            CaseStatus::Closed { level: *level, satisfaction: *satisfaction }
+        }
+        // An event that does not fit the state cannot have been decided; keep the state as is.
+        (_, status) => status,
+    };
+    case
+}
+
+/// Rebuild a case from its history.
+pub fn replay<'a>(events: impl IntoIterator<Item = &'a CaseEvent>) -> Case {
+    events.into_iter().fold(Case::default(), evolve)
+}

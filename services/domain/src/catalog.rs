@@ -1,0 +1,440 @@
+//! The category catalog and the responsibility list (权责清单).
+//!
+//! Intake classifies every report against the catalog; dispatch reads the category's row of the
+//! responsibility list to know where the case enters the ladder (the lowest responsible level)
+//! and how long each level has before the case escalates. Keeping both in one table means a
+//! city changes "who owns what, and how fast" in one place.
+//!
+//! SLA amounts are just durations here. Whether they are counted on the wall clock or on the
+//! working-time calendar (design §6) is decided where deadlines are scheduled, not here.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+
+use crate::level::Level;
+
+/// A top-level class of matters (事件大类), e.g. 市容环境 or 矛盾纠纷.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryClass {
+    pub code: String,
+    pub name: String,
+}
+
+/// One row of the responsibility list: a kind of case and who handles it, how fast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Category {
+    pub code: String,
+    pub name: String,
+    pub class_code: String,
+    /// Lowest responsible level: dispatch starts here (urgent cases may enter higher).
+    pub start_level: Level,
+    /// Time to accept (接单) after dispatch.
+    pub accept_sla: Duration,
+    /// Time to resolve once accepted, indexed by level (Grid = 0 … District = 3). Missing the
+    /// deadline escalates the case one level, where the next entry applies. Entries below
+    /// `start_level` are never used but must still be positive, so that a later change of the
+    /// start level cannot expose a zero deadline.
+    pub resolve_sla: [Duration; 4],
+    /// Time the reporter has to evaluate after resolution (办完即反); silence past it counts as
+    /// the default evaluation.
+    pub feedback_sla: Duration,
+    /// The grid worker verifies on site (核查) before the case is closed.
+    pub requires_verification: bool,
+    /// A dispute or common-affairs matter that may go to a mediation/deliberation session
+    /// (调解 / 议事协商) instead of being handled by one unit.
+    pub mediable: bool,
+}
+
+impl Category {
+    /// The resolve SLA at `level`.
+    pub fn resolve_sla_at(&self, level: Level) -> Duration {
+        self.resolve_sla[level as usize]
+    }
+}
+
+/// Why a catalog is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogError {
+    /// Codes travel in events, subjects and URLs, so they are restricted to `[A-Za-z0-9._-]`.
+    #[error("{kind} code {code:?} must be non-empty ASCII letters, digits, '.', '_' or '-'")]
+    InvalidCode { kind: &'static str, code: String },
+    #[error("{kind} {code}: name is empty")]
+    EmptyName { kind: &'static str, code: String },
+    #[error("class code {0} appears more than once")]
+    DuplicateClass(String),
+    #[error("category code {0} appears more than once")]
+    DuplicateCategory(String),
+    #[error("category {category} refers to unknown class {class}")]
+    UnknownClass { category: String, class: String },
+    /// A zero or negative SLA would fire the deadline at once and escalate every case.
+    #[error("category {category}: {which} SLA must be positive, got {sla}")]
+    NonPositiveSla { category: String, which: String, sla: Duration },
+}
+
+/// The validated catalog: classes, categories and a code index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catalog {
+    classes: Vec<CategoryClass>,
+    categories: Vec<Category>,
+    by_code: HashMap<String, usize>,
+}
+
+fn valid_code(code: &str) -> bool {
+    !code.is_empty() && code.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+impl Catalog {
+    /// Validates and indexes. Refuses malformed or duplicate codes, empty names, categories of
+    /// an unknown class and any SLA that is not strictly positive. Order is kept as given (it is
+    /// the order a UI lists them in).
+    pub fn new(classes: Vec<CategoryClass>, categories: Vec<Category>) -> Result<Self, CatalogError> {
+        let mut class_codes = HashSet::new();
+        for class in &classes {
+            if !valid_code(&class.code) {
+                return Err(CatalogError::InvalidCode { kind: "class", code: class.code.clone() });
+            }
+            if class.name.trim().is_empty() {
+                return Err(CatalogError::EmptyName { kind: "class", code: class.code.clone() });
+            }
+            if !class_codes.insert(class.code.as_str()) {
+                return Err(CatalogError::DuplicateClass(class.code.clone()));
+            }
+        }
+
+        let mut by_code = HashMap::with_capacity(categories.len());
+        for (i, category) in categories.iter().enumerate() {
+            if !valid_code(&category.code) {
+                return Err(CatalogError::InvalidCode { kind: "category", code: category.code.clone() });
+            }
+            if category.name.trim().is_empty() {
+                return Err(CatalogError::EmptyName { kind: "category", code: category.code.clone() });
+            }
+            if by_code.insert(category.code.clone(), i).is_some() {
+                return Err(CatalogError::DuplicateCategory(category.code.clone()));
+            }
+            if !class_codes.contains(category.class_code.as_str()) {
+                return Err(CatalogError::UnknownClass {
+                    category: category.code.clone(),
+                    class: category.class_code.clone(),
+                });
+            }
+            let slas = [("accept".to_string(), category.accept_sla)]
+                .into_iter()
+                .chain(Level::ALL.iter().map(|&level| (format!("resolve at {level}"), category.resolve_sla_at(level))))
+                .chain([("feedback".to_string(), category.feedback_sla)]);
+            for (which, sla) in slas {
+                if sla <= Duration::zero() {
+                    return Err(CatalogError::NonPositiveSla { category: category.code.clone(), which, sla });
+                }
+            }
+        }
+        Ok(Catalog { classes, categories, by_code })
+    }
+
+    /// The built-in responsibility list: the city-management event classes (市容环境, 宣传广告,
+    /// 施工管理, 街面秩序, 突发事件) plus the community matters the seeds describe being settled
+    /// by deliberation (矛盾纠纷, 楼院建设与公共设施, 民生服务, 物业管理).
+    ///
+    /// Most categories start at the grid, in line with "小事不出网格". Those that need a permit
+    /// authority or enforcement powers (unpermitted construction, illegal building, outdoor
+    /// signs) or emergency resources start at the street; those that need a community-level
+    /// council, funds or a three-party meeting (加装电梯, 充电桩, 物业费, 施工扰民) start at the
+    /// community. Emergencies get minutes to accept and hours to resolve.
+    pub fn default_catalog() -> Self {
+        let classes = DEFAULT_CLASSES
+            .iter()
+            .map(|&(code, name)| CategoryClass { code: code.to_string(), name: name.to_string() })
+            .collect();
+        let categories = DEFAULT_CATEGORIES
+            .iter()
+            .map(|&(code, name, start_level, profile, mediable)| {
+                let class_code = code.split('.').next().unwrap_or(code).to_string();
+                Category {
+                    code: code.to_string(),
+                    name: name.to_string(),
+                    class_code,
+                    start_level,
+                    accept_sla: profile.accept,
+                    resolve_sla: profile.resolve,
+                    feedback_sla: profile.feedback,
+                    requires_verification: profile.verify,
+                    mediable,
+                }
+            })
+            .collect();
+        Catalog::new(classes, categories).expect("the built-in catalog is valid")
+    }
+
+    pub fn get(&self, code: &str) -> Option<&Category> {
+        self.by_code.get(code).map(|&i| &self.categories[i])
+    }
+
+    pub fn class(&self, code: &str) -> Option<&CategoryClass> {
+        self.classes.iter().find(|class| class.code == code)
+    }
+
+    pub fn classes(&self) -> &[CategoryClass] {
+        &self.classes
+    }
+
+    pub fn categories(&self) -> &[Category] {
+        &self.categories
+    }
+
+    /// The categories of one class, in catalog order.
+    pub fn categories_of<'a>(&'a self, class_code: &'a str) -> impl Iterator<Item = &'a Category> + 'a {
+        self.categories.iter().filter(move |category| category.class_code == class_code)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The built-in list
+// ---------------------------------------------------------------------------------------------
+
+/// An SLA profile shared by categories that are handled alike.
+#[derive(Clone, Copy)]
+struct Profile {
+    accept: Duration,
+    resolve: [Duration; 4],
+    feedback: Duration,
+    verify: bool,
+}
+
+const fn hours(h: i64) -> Duration {
+    Duration::hours(h)
+}
+
+const fn days(d: i64) -> Duration {
+    Duration::days(d)
+}
+
+/// Routine city-management events: accept in 2 h; 2 / 3 / 5 / 7 days per level.
+const STANDARD: Profile =
+    Profile { accept: hours(2), resolve: [days(2), days(3), days(5), days(7)], feedback: days(3), verify: true };
+
+/// Quick fixes a grid worker can arrange the same day (garbage, flyers, blocked fire lanes).
+const QUICK: Profile =
+    Profile { accept: hours(1), resolve: [days(1), days(2), days(3), days(5)], feedback: days(2), verify: true };
+
+/// Cases needing a permit authority or enforcement: longer, and they enter at the street.
+const ENFORCEMENT: Profile =
+    Profile { accept: hours(4), resolve: [days(3), days(5), days(7), days(10)], feedback: days(3), verify: true };
+
+/// Neighbour disputes: time for 接诉即商 and a session or two before escalating.
+const DISPUTE: Profile =
+    Profile { accept: hours(4), resolve: [days(3), days(5), days(7), days(10)], feedback: days(3), verify: true };
+
+/// Building and facility projects that need a council decision, money or a contractor.
+const PROJECT: Profile =
+    Profile { accept: days(1), resolve: [days(7), days(15), days(20), days(30)], feedback: days(7), verify: true };
+
+/// Service requests to residents: nothing to inspect afterwards, the resident's evaluation is the
+/// check.
+const SERVICE: Profile =
+    Profile { accept: hours(4), resolve: [days(2), days(3), days(5), days(7)], feedback: days(3), verify: false };
+
+/// Emergencies: minutes to accept, hours to resolve, and a short feedback window.
+const EMERGENCY: Profile = Profile {
+    accept: Duration::minutes(15),
+    resolve: [hours(2), hours(4), hours(8), hours(24)],
+    feedback: days(1),
+    verify: true,
+};
+
+const DEFAULT_CLASSES: [(&str, &str); 9] = [
+    ("env", "市容环境"),
+    ("ad", "宣传广告"),
+    ("construction", "施工管理"),
+    ("order", "街面秩序"),
+    ("emergency", "突发事件"),
+    ("dispute", "矛盾纠纷"),
+    ("facility", "楼院建设与公共设施"),
+    ("service", "民生服务"),
+    ("property", "物业管理"),
+];
+
+/// (code, name, start level, profile, mediable). The class is the code's first segment.
+const DEFAULT_CATEGORIES: [(&str, &str, Level, Profile, bool); 27] = [
+    ("env.garbage", "暴露垃圾", Level::Grid, QUICK, false),
+    ("env.debris", "乱堆物料", Level::Grid, STANDARD, false),
+    ("env.sewage", "污水外溢", Level::Grid, STANDARD, false),
+    ("env.greenbelt", "绿地损毁", Level::Grid, STANDARD, false),
+    ("ad.illegal-posting", "非法小广告", Level::Grid, QUICK, false),
+    ("ad.outdoor-sign", "违规户外广告", Level::Street, ENFORCEMENT, false),
+    ("construction.unpermitted", "无证施工", Level::Street, ENFORCEMENT, false),
+    ("construction.illegal-building", "违法建设", Level::Street, ENFORCEMENT, false),
+    ("construction.noise", "施工扰民", Level::Community, STANDARD, true),
+    ("order.street-vendor", "无照游商", Level::Grid, STANDARD, false),
+    ("order.out-of-store", "店外经营", Level::Grid, STANDARD, false),
+    ("order.fire-lane", "占用消防通道", Level::Grid, QUICK, false),
+    ("emergency.pipe-burst", "供水管道爆裂", Level::Community, EMERGENCY, false),
+    ("emergency.road-collapse", "路面塌陷", Level::Street, EMERGENCY, false),
+    ("emergency.fire-hazard", "火灾隐患", Level::Street, EMERGENCY, false),
+    ("dispute.public-space", "占用公用空间", Level::Grid, DISPUTE, true),
+    ("dispute.pet-nuisance", "饲养宠物扰民", Level::Grid, DISPUTE, true),
+    ("dispute.water-leak", "房屋漏水", Level::Grid, DISPUTE, true),
+    ("dispute.neighbour-noise", "邻里噪音", Level::Grid, DISPUTE, true),
+    ("facility.road-damage", "破损路面", Level::Community, STANDARD, false),
+    ("facility.roof-leak", "楼顶漏水", Level::Grid, STANDARD, false),
+    ("facility.elevator", "加装电梯", Level::Community, PROJECT, true),
+    ("facility.ev-charging", "电动车充电桩", Level::Community, PROJECT, true),
+    ("service.elderly", "助老服务", Level::Grid, SERVICE, false),
+    ("service.hardship", "困难帮扶", Level::Community, SERVICE, false),
+    ("property.service-quality", "物业服务质量", Level::Grid, STANDARD, false),
+    ("property.fee-dispute", "物业费纠纷", Level::Community, DISPUTE, true),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(code: &str) -> CategoryClass {
+        CategoryClass { code: code.to_string(), name: format!("{code} class") }
+    }
+
+    fn category(code: &str, class_code: &str) -> Category {
+        Category {
+            code: code.to_string(),
+            name: format!("{code} name"),
+            class_code: class_code.to_string(),
+            start_level: Level::Grid,
+            accept_sla: hours(2),
+            resolve_sla: [days(2), days(3), days(5), days(7)],
+            feedback_sla: days(3),
+            requires_verification: true,
+            mediable: false,
+        }
+    }
+
+    #[test]
+    fn a_well_formed_catalog_is_accepted_and_indexed() {
+        let catalog =
+            Catalog::new(vec![class("env")], vec![category("env.garbage", "env"), category("env.debris", "env")])
+                .unwrap();
+        assert_eq!(catalog.get("env.debris").map(|c| c.name.as_str()), Some("env.debris name"));
+        assert!(catalog.get("env.nothing").is_none());
+        assert_eq!(catalog.categories().len(), 2);
+        assert_eq!(catalog.classes().len(), 1);
+    }
+
+    #[test]
+    fn resolve_sla_at_indexes_by_level() {
+        let c = category("env.garbage", "env");
+        assert_eq!(c.resolve_sla_at(Level::Grid), days(2));
+        assert_eq!(c.resolve_sla_at(Level::Community), days(3));
+        assert_eq!(c.resolve_sla_at(Level::Street), days(5));
+        assert_eq!(c.resolve_sla_at(Level::District), days(7));
+    }
+
+    #[test]
+    fn duplicate_category_codes_are_refused() {
+        let err =
+            Catalog::new(vec![class("env")], vec![category("env.garbage", "env"), category("env.garbage", "env")])
+                .unwrap_err();
+        assert_eq!(err, CatalogError::DuplicateCategory("env.garbage".into()));
+    }
+
+    #[test]
+    fn duplicate_class_codes_are_refused() {
+        let err = Catalog::new(vec![class("env"), class("env")], vec![]).unwrap_err();
+        assert_eq!(err, CatalogError::DuplicateClass("env".into()));
+    }
+
+    #[test]
+    fn a_category_of_an_unknown_class_is_refused() {
+        let err = Catalog::new(vec![class("env")], vec![category("ad.flyer", "ad")]).unwrap_err();
+        assert_eq!(err, CatalogError::UnknownClass { category: "ad.flyer".into(), class: "ad".into() });
+    }
+
+    #[test]
+    fn zero_or_negative_slas_are_refused_naming_the_sla() {
+        let mut c = category("env.garbage", "env");
+        c.accept_sla = Duration::zero();
+        let err = Catalog::new(vec![class("env")], vec![c]).unwrap_err();
+        assert!(matches!(&err, CatalogError::NonPositiveSla { which, .. } if which == "accept"), "{err}");
+
+        let mut c = category("env.garbage", "env");
+        c.resolve_sla[Level::Street as usize] = Duration::zero();
+        let err = Catalog::new(vec![class("env")], vec![c]).unwrap_err();
+        assert!(matches!(&err, CatalogError::NonPositiveSla { which, .. } if which == "resolve at street"), "{err}");
+
+        let mut c = category("env.garbage", "env");
+        c.feedback_sla = -hours(1);
+        let err = Catalog::new(vec![class("env")], vec![c]).unwrap_err();
+        assert!(matches!(&err, CatalogError::NonPositiveSla { which, .. } if which == "feedback"), "{err}");
+    }
+
+    #[test]
+    fn malformed_codes_and_empty_names_are_refused() {
+        for bad in ["", "env garbage", "环境", "env/garbage", "env:1"] {
+            let err = Catalog::new(vec![class("env")], vec![category(bad, "env")]).unwrap_err();
+            assert_eq!(err, CatalogError::InvalidCode { kind: "category", code: bad.into() }, "{bad:?}");
+        }
+        let err = Catalog::new(vec![class("e nv")], vec![]).unwrap_err();
+        assert_eq!(err, CatalogError::InvalidCode { kind: "class", code: "e nv".into() });
+        let mut c = category("env.garbage", "env");
+        c.name = " ".into();
+        let err = Catalog::new(vec![class("env")], vec![c]).unwrap_err();
+        assert_eq!(err, CatalogError::EmptyName { kind: "category", code: "env.garbage".into() });
+        assert!(Catalog::new(vec![class("A-z_0.9")], vec![]).is_ok(), "the whole allowed alphabet");
+    }
+
+    #[test]
+    fn default_catalog_validates_and_covers_every_class() {
+        // Given the built-in catalog (built through `new`, so it passed validation),
+        let catalog = Catalog::default_catalog();
+        // when re-validated from its parts, then it is accepted again,
+        let again = Catalog::new(catalog.classes().to_vec(), catalog.categories().to_vec()).unwrap();
+        assert_eq!(again, catalog);
+        // and each class has categories, each category's code starts with its class code.
+        let class_codes: Vec<&str> = catalog.classes().iter().map(|c| c.code.as_str()).collect();
+        assert_eq!(
+            class_codes,
+            ["env", "ad", "construction", "order", "emergency", "dispute", "facility", "service", "property"]
+        );
+        for class in catalog.classes() {
+            assert!(catalog.categories_of(&class.code).count() > 0, "{} has no categories", class.code);
+        }
+        for category in catalog.categories() {
+            assert!(category.code.starts_with(&format!("{}.", category.class_code)), "{}", category.code);
+        }
+        assert!((20..=30).contains(&catalog.categories().len()));
+        let names: Vec<&str> = catalog.classes().iter().map(|c| c.name.as_str()).collect();
+        for name in ["市容环境", "宣传广告", "施工管理", "街面秩序", "突发事件", "矛盾纠纷", "物业管理"]
+        {
+            assert!(names.contains(&name), "{name}");
+        }
+    }
+
+    #[test]
+    fn default_catalog_encodes_the_responsibility_list() {
+        let catalog = Catalog::default_catalog();
+        // Most matters start at the grid ("小事不出网格").
+        let at_grid = catalog.categories().iter().filter(|c| c.start_level == Level::Grid).count();
+        assert!(at_grid * 2 > catalog.categories().len());
+        // Permits and emergencies start higher.
+        assert_eq!(catalog.get("construction.unpermitted").unwrap().start_level, Level::Street);
+        assert_eq!(catalog.get("emergency.road-collapse").unwrap().start_level, Level::Street);
+        assert_eq!(catalog.get("facility.elevator").unwrap().start_level, Level::Community);
+        // Every dispute is mediable; city-appearance events are not.
+        assert!(catalog.categories_of("dispute").all(|c| c.mediable));
+        assert!(catalog.categories_of("env").all(|c| !c.mediable));
+        let noise = catalog.get("dispute.neighbour-noise").unwrap();
+        assert_eq!(catalog.class(&noise.class_code).unwrap().name, "矛盾纠纷");
+        // Emergencies are much faster than routine events at every level.
+        let fire = catalog.get("emergency.fire-hazard").unwrap();
+        let garbage = catalog.get("env.garbage").unwrap();
+        assert!(fire.accept_sla < garbage.accept_sla);
+        for level in Level::ALL {
+            assert!(fire.resolve_sla_at(level) < garbage.resolve_sla_at(level), "{level}");
+        }
+        // Deadlines never shrink on the way up the ladder.
+        for c in catalog.categories() {
+            assert!(c.resolve_sla.windows(2).all(|w| w[0] <= w[1]), "{}", c.code);
+        }
+        assert_eq!(catalog.get("env.debris").unwrap().resolve_sla, [days(2), days(3), days(5), days(7)]);
+        assert!(!catalog.get("service.elderly").unwrap().requires_verification);
+    }
+}

@@ -2,9 +2,12 @@
 
 pub mod case;
 pub mod catalog;
+pub mod feedback;
 pub mod ids;
 pub mod jurisdiction;
 pub mod level;
+pub mod mediation;
+pub mod policy;
 
 pub use chrono::{DateTime, Duration, Utc};
 

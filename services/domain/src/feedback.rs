@@ -1,0 +1,140 @@
+//! The Feedback aggregate (办完即反): after a case is resolved the reporter is asked for
+//! satisfaction before a deadline; no answer by then gives the default evaluation.
+//! One stream per case; a reopened case that is resolved again starts a new round.
+
+use crate::case::Satisfaction;
+use crate::level::Level;
+use crate::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// The evaluation recorded when the reporter does not answer in time.
+pub const DEFAULT_SATISFACTION: Satisfaction = Satisfaction::Satisfied;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FeedbackEvent {
+    Requested { level: Level, due_at: Timestamp },
+    Received { satisfaction: Satisfaction, comment: String },
+    Defaulted { satisfaction: Satisfaction },
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Feedback {
+    /// Nothing asked yet, or the last round is answered.
+    #[default]
+    Idle,
+    Awaiting { level: Level, due_at: Timestamp },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeedbackCommand {
+    Request { level: Level, due_at: Timestamp },
+    Answer { satisfaction: Satisfaction, comment: String },
+    /// The feedback timer fired for the round due at `due_at`.
+    Expire { due_at: Timestamp },
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FeedbackError {
+    #[error("no evaluation is awaited for this case (it is not resolved, or already evaluated)")]
+    NotAwaiting,
+}
+
+pub fn decide(state: &Feedback, command: &FeedbackCommand, now: Timestamp) -> Result<Vec<FeedbackEvent>, FeedbackError> {
+    match (command, state) {
+        // A request while one is open comes from a redelivered resolution: nothing new to ask.
+        (FeedbackCommand::Request { .. }, Feedback::Awaiting { .. }) => Ok(vec![]),
+        (FeedbackCommand::Request { level, due_at }, Feedback::Idle) => {
+            Ok(vec![FeedbackEvent::Requested { level: *level, due_at: *due_at }])
+        }
+        (FeedbackCommand::Answer { satisfaction, comment }, Feedback::Awaiting { .. }) => {
+            Ok(vec![FeedbackEvent::Received { satisfaction: *satisfaction, comment: comment.clone() }])
+        }
+        (FeedbackCommand::Answer { .. }, Feedback::Idle) => Err(FeedbackError::NotAwaiting),
+        (FeedbackCommand::Expire { due_at }, Feedback::Awaiting { due_at: current, .. })
+            if due_at == current && now >= *current =>
+        {
+            Ok(vec![FeedbackEvent::Defaulted { satisfaction: DEFAULT_SATISFACTION }])
+        }
+        // Stale or early timer: nothing to do.
+        (FeedbackCommand::Expire { .. }, _) => Ok(vec![]),
+    }
+}
+
+pub fn evolve(_state: Feedback, event: &FeedbackEvent) -> Feedback {
+    match event {
+        FeedbackEvent::Requested { level, due_at } => Feedback::Awaiting { level: *level, due_at: *due_at },
+        FeedbackEvent::Received { .. } | FeedbackEvent::Defaulted { .. } => Feedback::Idle,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone, Utc};
+
+    fn t0() -> Timestamp {
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
+    }
+
+    fn given(events: &[FeedbackEvent]) -> Feedback {
+        events.iter().fold(Feedback::default(), evolve)
+    }
+
+    fn requested() -> FeedbackEvent {
+        FeedbackEvent::Requested { level: Level::Grid, due_at: t0() + Duration::days(3) }
+    }
+
+    #[test]
+    fn given_a_resolved_case_when_feedback_is_requested_then_a_round_opens() {
+        let events = decide(&given(&[]), &FeedbackCommand::Request { level: Level::Grid, due_at: t0() }, t0());
+        assert_eq!(events, Ok(vec![FeedbackEvent::Requested { level: Level::Grid, due_at: t0() }]));
+    }
+
+    #[test]
+    fn given_an_open_round_when_the_request_is_redelivered_then_nothing_happens() {
+        let cmd = FeedbackCommand::Request { level: Level::Grid, due_at: t0() };
+        assert_eq!(decide(&given(&[requested()]), &cmd, t0()), Ok(vec![]));
+    }
+
+    #[test]
+    fn given_an_open_round_when_the_reporter_answers_then_it_is_received() {
+        let cmd = FeedbackCommand::Answer { satisfaction: Satisfaction::Unsatisfied, comment: "still leaking".into() };
+        let events = decide(&given(&[requested()]), &cmd, t0()).unwrap();
+        assert_eq!(
+            events,
+            vec![FeedbackEvent::Received { satisfaction: Satisfaction::Unsatisfied, comment: "still leaking".into() }]
+        );
+    }
+
+    #[test]
+    fn given_no_open_round_when_the_reporter_answers_then_it_is_refused() {
+        let answered = FeedbackEvent::Received { satisfaction: Satisfaction::Satisfied, comment: String::new() };
+        let cmd = FeedbackCommand::Answer { satisfaction: Satisfaction::Satisfied, comment: String::new() };
+        assert_eq!(decide(&given(&[]), &cmd, t0()), Err(FeedbackError::NotAwaiting));
+        assert_eq!(decide(&given(&[requested(), answered]), &cmd, t0()), Err(FeedbackError::NotAwaiting));
+    }
+
+    #[test]
+    fn given_an_open_round_when_its_deadline_passes_then_the_default_evaluation_applies() {
+        let due = t0() + Duration::days(3);
+        let events = decide(&given(&[requested()]), &FeedbackCommand::Expire { due_at: due }, due).unwrap();
+        assert_eq!(events, vec![FeedbackEvent::Defaulted { satisfaction: DEFAULT_SATISFACTION }]);
+    }
+
+    #[test]
+    fn given_an_answered_round_when_the_old_timer_fires_then_nothing_happens() {
+        let due = t0() + Duration::days(3);
+        let answered = FeedbackEvent::Received { satisfaction: Satisfaction::Satisfied, comment: String::new() };
+        let state = given(&[requested(), answered]);
+        assert_eq!(decide(&state, &FeedbackCommand::Expire { due_at: due }, due), Ok(vec![]));
+    }
+
+    #[test]
+    fn given_an_open_round_when_a_timer_fires_early_then_nothing_happens() {
+        let due = t0() + Duration::days(3);
+        let early = due - Duration::seconds(1);
+        assert_eq!(decide(&given(&[requested()]), &FeedbackCommand::Expire { due_at: due }, early), Ok(vec![]));
+    }
+}

@@ -1,0 +1,1627 @@
+//! Domain tests for the Case aggregate: one given/when/then test per transition and per refused
+//! transition, then property tests for the escalation ladder (design §7, §10).
+//!
+//! The tests use their own `RoutingPolicy` (`TestPolicy`) with fixed SLAs and units derived from
+//! the grid code, so they depend on nothing but `case.rs` and `level.rs`.
+
+use chrono::{Duration, TimeZone, Utc};
+use gridloop_domain::case::{
+    decide, evolve, replay, Assignment, Case, CaseCommand, CaseDetails, CaseError, CaseEvent, CaseStatus, Channel,
+    EscalationReason, Reporter, ReporterKind, RoutingPolicy, Satisfaction,
+};
+use gridloop_domain::ids::CaseId;
+use gridloop_domain::level::Level;
+use gridloop_domain::Timestamp;
+use proptest::prelude::*;
+use uuid::Uuid;
+
+// ---------------------------------------------------------------------------------------------
+// The test city: one grid, its community, street and district; two more communities.
+// ---------------------------------------------------------------------------------------------
+
+const GRID: &str = "321012001001001";
+const COMMUNITY: &str = "321012001001";
+const STREET: &str = "321012001";
+const DISTRICT: &str = "321012";
+/// Another community under the same street: a transfer (一转) target.
+const OTHER_COMMUNITY: &str = "321012001002";
+/// A community under another street.
+const FAR_COMMUNITY: &str = "321012002001";
+const FAR_STREET: &str = "321012002";
+
+/// Neighbour disputes start at the grid and may go to mediation (the default category).
+const DISPUTE: &str = "neighbour.dispute";
+/// Property-fee disputes start at the community (权责清单) and may go to mediation.
+const PROPERTY_FEE: &str = "property.fee";
+/// Gas leaks start at the grid, are not a matter for mediation, and have a short accept SLA.
+const GAS_LEAK: &str = "safety.gas_leak";
+
+const RULE_START: &str = "responsibility-list:start-level";
+const RULE_URGENT: &str = "urgent-major:enter-at-street";
+
+struct TestPolicy;
+
+impl RoutingPolicy for TestPolicy {
+    fn entry_level(&self, category_code: &str, urgent: bool) -> Option<(Level, &'static str)> {
+        let start = match category_code {
+            DISPUTE | GAS_LEAK => Level::Grid,
+            PROPERTY_FEE => Level::Community,
+            _ => return None,
+        };
+        if urgent && start < Level::Street {
+            Some((Level::Street, RULE_URGENT))
+        } else {
+            Some((start, RULE_START))
+        }
+    }
+
+    fn unit_for(&self, grid_code: &str, level: Level) -> Option<String> {
+        if grid_code.len() != Level::Grid.code_len() || !grid_code.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(grid_code[..level.code_len()].to_string())
+    }
+
+    fn is_unit_at(&self, unit: &str, level: Level) -> bool {
+        unit.len() == level.code_len() && unit.bytes().all(|b| b.is_ascii_digit())
+    }
+
+    fn accept_sla(&self, category_code: &str, level: Level) -> Duration {
+        if category_code == GAS_LEAK {
+            return Duration::minutes(30);
+        }
+        accept_sla(level)
+    }
+
+    fn resolve_sla(&self, _category_code: &str, level: Level) -> Duration {
+        resolve_sla(level)
+    }
+
+    fn mediable(&self, category_code: &str) -> bool {
+        matches!(category_code, DISPUTE | PROPERTY_FEE)
+    }
+}
+
+/// Accept SLA of the default category: 2h, 4h, 8h, 24h up the ladder.
+fn accept_sla(level: Level) -> Duration {
+    match level {
+        Level::Grid => Duration::hours(2),
+        Level::Community => Duration::hours(4),
+        Level::Street => Duration::hours(8),
+        Level::District => Duration::hours(24),
+    }
+}
+
+/// Resolve SLA: 1, 2, 3, 5 days up the ladder.
+fn resolve_sla(level: Level) -> Duration {
+    match level {
+        Level::Grid => Duration::days(1),
+        Level::Community => Duration::days(2),
+        Level::Street => Duration::days(3),
+        Level::District => Duration::days(5),
+    }
+}
+
+fn unit(level: Level) -> &'static str {
+    match level {
+        Level::Grid => GRID,
+        Level::Community => COMMUNITY,
+        Level::Street => STREET,
+        Level::District => DISTRICT,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time
+// ---------------------------------------------------------------------------------------------
+
+/// Monday 2025-03-03 09:00 UTC: the report comes in.
+fn t0() -> Timestamp {
+    Utc.with_ymd_and_hms(2025, 3, 3, 9, 0, 0).unwrap()
+}
+
+/// `t0` plus `minutes`.
+fn at(minutes: i64) -> Timestamp {
+    t0() + Duration::minutes(minutes)
+}
+
+fn hours(h: i64) -> i64 {
+    h * 60
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------------------------
+
+fn case_id() -> CaseId {
+    CaseId(Uuid::from_u128(0x0196_0000_0000_7000_8000_0000_0000_0001))
+}
+
+fn details(category: &str, urgent: bool) -> CaseDetails {
+    CaseDetails {
+        category_code: category.to_string(),
+        grid_code: GRID.to_string(),
+        lat: 31.2304,
+        lon: 121.4737,
+        description: "noise from the flat upstairs every night".to_string(),
+        reporter: Reporter {
+            kind: ReporterKind::Resident,
+            id: "resident-17".to_string(),
+            name: "Li Hua".to_string(),
+            phone: "13800000000".to_string(),
+        },
+        channel: Channel::ResidentApp,
+        discovered_at: t0() - Duration::minutes(5),
+        uploaded_at: t0(),
+        urgent,
+    }
+}
+
+fn opened() -> CaseEvent {
+    opened_as(DISPUTE)
+}
+
+fn opened_as(category: &str) -> CaseEvent {
+    CaseEvent::Opened { case_id: case_id(), details: details(category, false) }
+}
+
+fn assignment(level: Level, deadline: Timestamp) -> Assignment {
+    Assignment { level, unit: unit(level).to_string(), deadline }
+}
+
+fn dispatched(level: Level, deadline: Timestamp) -> CaseEvent {
+    CaseEvent::Dispatched { to: assignment(level, deadline), rule: RULE_START.to_string() }
+}
+
+fn accepted(level: Level, deadline: Timestamp) -> CaseEvent {
+    CaseEvent::Accepted { at: assignment(level, deadline), assignee: "wang".to_string() }
+}
+
+fn escalated(from: Level, deadline: Timestamp, reason: EscalationReason, note: &str) -> CaseEvent {
+    CaseEvent::Escalated { from, to: assignment(from.up().unwrap(), deadline), reason, note: note.to_string() }
+}
+
+fn mediation_requested(level: Level) -> CaseEvent {
+    CaseEvent::MediationRequested { level, topic: "noise at night".to_string() }
+}
+
+fn resolved(level: Level) -> CaseEvent {
+    CaseEvent::Resolved { level, unit: unit(level).to_string(), summary: "quiet hours agreed".to_string() }
+}
+
+fn evaluated(satisfaction: Satisfaction) -> CaseEvent {
+    CaseEvent::Evaluated { satisfaction, comment: "ok".to_string(), defaulted: false }
+}
+
+fn closed(level: Level) -> CaseEvent {
+    CaseEvent::Closed { level, satisfaction: Satisfaction::Satisfied }
+}
+
+fn rejected() -> CaseEvent {
+    CaseEvent::Rejected { reason: "duplicate of an open case".to_string() }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Histories (the "given"s), on the default timeline:
+// opened and dispatched to the grid at t0, accepted at t0+1h, ...
+// ---------------------------------------------------------------------------------------------
+
+/// Dispatched to the grid at t0; accept deadline t0+2h.
+fn a_dispatched_case() -> Vec<CaseEvent> {
+    vec![opened(), dispatched(Level::Grid, at(hours(2)))]
+}
+
+/// Accepted by the grid at t0+1h; resolve deadline t0+25h.
+fn an_accepted_case() -> Vec<CaseEvent> {
+    let mut h = a_dispatched_case();
+    h.push(accepted(Level::Grid, at(hours(1)) + resolve_sla(Level::Grid)));
+    h
+}
+
+/// Escalated on request, one level at a time, to `level`, and dispatched there (the n-th escalation
+/// happens at t0+n hours). The last accept deadline is `escalated_at + accept_sla(level)`.
+fn a_case_dispatched_at(level: Level) -> Vec<CaseEvent> {
+    let mut h = a_dispatched_case();
+    let mut current = Level::Grid;
+    let mut n = 0;
+    while current < level {
+        n += 1;
+        let next = current.up().unwrap();
+        h.push(escalated(current, at(hours(n)) + accept_sla(next), EscalationReason::Requested, "cannot settle"));
+        current = next;
+    }
+    h
+}
+
+/// The deadline of the last assignment in [`a_case_dispatched_at`].
+fn accept_deadline_at(level: Level) -> Timestamp {
+    let n = Level::ALL.iter().position(|l| *l == level).unwrap() as i64;
+    if n == 0 {
+        at(hours(2))
+    } else {
+        at(hours(n)) + accept_sla(level)
+    }
+}
+
+/// Accepted at `level` at t0+10h; resolve deadline t0+10h+resolve_sla(level).
+fn a_case_accepted_at(level: Level) -> Vec<CaseEvent> {
+    let mut h = a_case_dispatched_at(level);
+    h.push(accepted(level, at(hours(10)) + resolve_sla(level)));
+    h
+}
+
+fn a_case_in_mediation() -> Vec<CaseEvent> {
+    let mut h = an_accepted_case();
+    h.push(mediation_requested(Level::Grid));
+    h
+}
+
+fn a_case_resolved_at(level: Level) -> Vec<CaseEvent> {
+    let mut h = a_case_accepted_at(level);
+    h.push(resolved(level));
+    h
+}
+
+fn a_resolved_case() -> Vec<CaseEvent> {
+    a_case_resolved_at(Level::Grid)
+}
+
+fn a_closed_case() -> Vec<CaseEvent> {
+    let mut h = a_resolved_case();
+    h.push(evaluated(Satisfaction::Satisfied));
+    h.push(closed(Level::Grid));
+    h
+}
+
+fn a_rejected_case() -> Vec<CaseEvent> {
+    let mut h = a_dispatched_case();
+    h.push(rejected());
+    h
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------------------------
+
+fn open(category: &str, urgent: bool) -> CaseCommand {
+    CaseCommand::Open { case_id: case_id(), details: details(category, urgent) }
+}
+
+fn reject(reason: &str) -> CaseCommand {
+    CaseCommand::Reject { reason: reason.to_string() }
+}
+
+fn accept(assignee: &str) -> CaseCommand {
+    CaseCommand::Accept { assignee: assignee.to_string() }
+}
+
+fn escalate(reason: &str) -> CaseCommand {
+    CaseCommand::Escalate { reason: reason.to_string() }
+}
+
+fn expire(deadline: Timestamp) -> CaseCommand {
+    CaseCommand::DeadlineExpired { deadline }
+}
+
+fn transfer(to_unit: &str, reason: &str) -> CaseCommand {
+    CaseCommand::Transfer { to_unit: to_unit.to_string(), reason: reason.to_string() }
+}
+
+fn request_mediation(topic: &str) -> CaseCommand {
+    CaseCommand::RequestMediation { topic: topic.to_string() }
+}
+
+fn conclude_mediation(agreed: bool, summary: &str) -> CaseCommand {
+    CaseCommand::ConcludeMediation { mediation_id: "med-1".to_string(), agreed, summary: summary.to_string() }
+}
+
+fn resolve(summary: &str) -> CaseCommand {
+    CaseCommand::Resolve { summary: summary.to_string() }
+}
+
+fn evaluate(satisfaction: Satisfaction, comment: &str, defaulted: bool) -> CaseCommand {
+    CaseCommand::RecordEvaluation { satisfaction, comment: comment.to_string(), defaulted }
+}
+
+/// One command of every kind, with plausible arguments.
+fn every_command(deadline: Timestamp) -> Vec<CaseCommand> {
+    vec![
+        open(DISPUTE, false),
+        reject("duplicate"),
+        accept("wang"),
+        escalate("cannot settle"),
+        expire(deadline),
+        transfer(OTHER_COMMUNITY, "wrong community"),
+        request_mediation("noise"),
+        conclude_mediation(true, "agreed"),
+        conclude_mediation(false, "no agreement"),
+        resolve("done"),
+        evaluate(Satisfaction::Satisfied, "thanks", false),
+        evaluate(Satisfaction::Unsatisfied, "still noisy", false),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// given / when / then
+// ---------------------------------------------------------------------------------------------
+
+struct Given {
+    history: Vec<CaseEvent>,
+    now: Timestamp,
+}
+
+/// The case as folded from `history`; commands are decided at t0+12h unless `.at(..)` says otherwise.
+fn given(history: &[CaseEvent]) -> Given {
+    Given { history: history.to_vec(), now: at(hours(12)) }
+}
+
+fn given_no_case() -> Given {
+    Given { history: vec![], now: t0() }
+}
+
+impl Given {
+    fn at(mut self, now: Timestamp) -> Self {
+        self.now = now;
+        self
+    }
+
+    fn when(self, command: CaseCommand) -> When {
+        let before = replay(&self.history);
+        let result = decide(&before, &command, &TestPolicy, self.now);
+        When { before, command, result }
+    }
+}
+
+struct When {
+    before: Case,
+    command: CaseCommand,
+    result: Result<Vec<CaseEvent>, CaseError>,
+}
+
+impl When {
+    /// Asserts the command produced exactly `expected`; returns the case with them folded in.
+    #[track_caller]
+    fn then(self, expected: &[CaseEvent]) -> Case {
+        match self.result {
+            Ok(events) => {
+                assert_eq!(events, expected, "events of {:?}", self.command);
+                events.iter().fold(self.before, evolve)
+            }
+            Err(error) => panic!("expected {expected:?}, but {:?} was refused: {error:?}", self.command),
+        }
+    }
+
+    /// Asserts the command was accepted but produced no events; returns the unchanged case.
+    #[track_caller]
+    fn then_nothing(self) -> Case {
+        self.then(&[])
+    }
+
+    #[track_caller]
+    fn then_refused(self, matches: impl FnOnce(&CaseError) -> bool) -> CaseError {
+        match self.result {
+            Ok(events) => panic!("expected {:?} to be refused, but it produced {events:?}", self.command),
+            Err(error) => {
+                assert!(matches(&error), "{:?} was refused with an unexpected error: {error:?}", self.command);
+                error
+            }
+        }
+    }
+
+    /// Refused as forbidden by the case's state, naming the command and the state.
+    #[track_caller]
+    fn then_forbidden(self) -> &'static str {
+        let command = self.command.name();
+        let state = self.before.status.name();
+        match self.then_refused(|e| matches!(e, CaseError::Forbidden { .. })) {
+            CaseError::Forbidden { command: c, state: s, reason } => {
+                assert_eq!((c, s), (command, state), "the error names the command and the state");
+                assert!(!reason.is_empty());
+                reason
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    #[track_caller]
+    fn then_invalid(self, field: &str) {
+        self.then_refused(|e| matches!(e, CaseError::Invalid { field: f, .. } if *f == field));
+    }
+}
+
+// =============================================================================================
+// Open
+// =============================================================================================
+
+#[test]
+fn given_no_case_when_a_report_is_opened_then_it_is_dispatched_to_the_grid_with_an_accept_deadline() {
+    let case = given_no_case().at(t0()).when(open(DISPUTE, false)).then(&[
+        CaseEvent::Opened { case_id: case_id(), details: details(DISPUTE, false) },
+        CaseEvent::Dispatched {
+            to: Assignment { level: Level::Grid, unit: GRID.into(), deadline: t0() + Duration::hours(2) },
+            rule: RULE_START.into(),
+        },
+    ]);
+    assert_eq!(case.id, Some(case_id()));
+    assert_eq!(case.details, Some(details(DISPUTE, false)));
+    assert_eq!(case.status, CaseStatus::Dispatched { at: assignment(Level::Grid, t0() + Duration::hours(2)) });
+    assert_eq!(case.version, 2);
+}
+
+#[test]
+fn given_no_case_when_a_category_that_starts_at_the_community_is_opened_then_it_is_dispatched_to_the_community() {
+    given_no_case().at(t0()).when(open(PROPERTY_FEE, false)).then(&[
+        CaseEvent::Opened { case_id: case_id(), details: details(PROPERTY_FEE, false) },
+        CaseEvent::Dispatched {
+            to: Assignment { level: Level::Community, unit: COMMUNITY.into(), deadline: t0() + Duration::hours(4) },
+            rule: RULE_START.into(),
+        },
+    ]);
+}
+
+#[test]
+fn given_no_case_when_a_report_is_opened_then_the_accept_deadline_uses_the_category_sla() {
+    given_no_case().at(t0()).when(open(GAS_LEAK, false)).then(&[
+        CaseEvent::Opened { case_id: case_id(), details: details(GAS_LEAK, false) },
+        CaseEvent::Dispatched {
+            to: Assignment { level: Level::Grid, unit: GRID.into(), deadline: t0() + Duration::minutes(30) },
+            rule: RULE_START.into(),
+        },
+    ]);
+}
+
+#[test]
+fn given_no_case_when_an_urgent_report_is_opened_then_it_enters_at_the_street_under_the_urgent_rule() {
+    let case = given_no_case().at(t0()).when(open(DISPUTE, true)).then(&[
+        CaseEvent::Opened { case_id: case_id(), details: details(DISPUTE, true) },
+        CaseEvent::Dispatched {
+            to: Assignment { level: Level::Street, unit: STREET.into(), deadline: t0() + Duration::hours(8) },
+            rule: RULE_URGENT.into(),
+        },
+    ]);
+    assert_eq!(case.status.level(), Some(Level::Street));
+    assert_eq!(case.escalations, 0, "entering higher up is not an escalation");
+}
+
+#[test]
+fn given_an_opened_case_when_it_is_opened_again_then_it_is_refused_as_already_opened() {
+    given(&a_dispatched_case()).when(open(DISPUTE, false)).then_refused(|e| *e == CaseError::AlreadyOpened);
+}
+
+#[test]
+fn given_a_closed_case_when_it_is_opened_again_then_it_is_refused_as_already_opened() {
+    given(&a_closed_case()).when(open(DISPUTE, false)).then_refused(|e| *e == CaseError::AlreadyOpened);
+}
+
+#[test]
+fn given_no_case_when_a_report_of_an_unknown_category_is_opened_then_the_category_code_is_invalid() {
+    given_no_case().when(open("no.such.category", false)).then_invalid("category_code");
+}
+
+#[test]
+fn given_no_case_when_a_report_from_a_grid_without_units_is_opened_then_the_grid_code_is_invalid() {
+    let mut details = details(DISPUTE, false);
+    details.grid_code = "not-a-grid".into();
+    given_no_case().when(CaseCommand::Open { case_id: case_id(), details }).then_invalid("grid_code");
+}
+
+#[test]
+fn given_no_case_when_any_other_command_is_sent_then_the_case_is_not_found() {
+    for command in every_command(at(hours(2))).into_iter().filter(|c| c.name() != "open") {
+        given_no_case().when(command).then_refused(|e| *e == CaseError::NotFound);
+    }
+}
+
+// =============================================================================================
+// Reject
+// =============================================================================================
+
+#[test]
+fn given_a_dispatched_case_when_it_is_rejected_with_a_reason_then_it_is_rejected() {
+    let case = given(&a_dispatched_case())
+        .when(reject("not within the grid's remit"))
+        .then(&[CaseEvent::Rejected { reason: "not within the grid's remit".into() }]);
+    assert_eq!(case.status, CaseStatus::Rejected { reason: "not within the grid's remit".into() });
+    assert!(case.status.is_terminal());
+    assert_eq!(case.status.level(), None);
+    assert_eq!(case.status.deadline(), None);
+}
+
+#[test]
+fn given_a_dispatched_case_when_it_is_rejected_without_a_reason_then_the_reason_is_invalid() {
+    given(&a_dispatched_case()).when(reject("  ")).then_invalid("reason");
+}
+
+#[test]
+fn given_an_accepted_case_when_it_is_rejected_then_it_is_forbidden() {
+    given(&an_accepted_case()).when(reject("duplicate")).then_forbidden();
+}
+
+#[test]
+fn given_a_resolved_case_when_it_is_rejected_then_it_is_forbidden() {
+    given(&a_resolved_case()).when(reject("duplicate")).then_forbidden();
+}
+
+#[test]
+fn given_a_closed_case_when_it_is_rejected_then_it_is_forbidden() {
+    given(&a_closed_case()).when(reject("duplicate")).then_forbidden();
+}
+
+// =============================================================================================
+// Accept
+// =============================================================================================
+
+#[test]
+fn given_a_dispatched_case_when_the_grid_accepts_then_it_is_accepted_with_a_resolve_deadline() {
+    let now = at(hours(1));
+    let case = given(&a_dispatched_case()).at(now).when(accept("wang")).then(&[CaseEvent::Accepted {
+        at: Assignment { level: Level::Grid, unit: GRID.into(), deadline: now + Duration::days(1) },
+        assignee: "wang".into(),
+    }]);
+    assert_eq!(
+        case.status,
+        CaseStatus::Accepted { at: assignment(Level::Grid, now + Duration::days(1)), assignee: "wang".into() }
+    );
+}
+
+#[test]
+fn given_a_case_dispatched_to_the_street_when_the_street_accepts_then_the_resolve_deadline_is_the_streets() {
+    let now = at(hours(3));
+    given(&a_case_dispatched_at(Level::Street)).at(now).when(accept("zhao")).then(&[CaseEvent::Accepted {
+        at: assignment(Level::Street, now + Duration::days(3)),
+        assignee: "zhao".into(),
+    }]);
+}
+
+#[test]
+fn given_a_dispatched_case_when_it_is_accepted_without_an_assignee_then_the_assignee_is_invalid() {
+    given(&a_dispatched_case()).when(accept("")).then_invalid("assignee");
+}
+
+#[test]
+fn given_an_accepted_case_when_it_is_accepted_again_then_it_is_forbidden() {
+    given(&an_accepted_case()).when(accept("wang")).then_forbidden();
+}
+
+#[test]
+fn given_a_resolved_case_when_it_is_accepted_then_it_is_forbidden() {
+    given(&a_resolved_case()).when(accept("wang")).then_forbidden();
+}
+
+#[test]
+fn given_a_closed_case_when_it_is_accepted_then_it_is_forbidden() {
+    given(&a_closed_case()).when(accept("wang")).then_forbidden();
+}
+
+#[test]
+fn given_a_rejected_case_when_it_is_accepted_then_it_is_forbidden() {
+    given(&a_rejected_case()).when(accept("wang")).then_forbidden();
+}
+
+#[test]
+fn given_a_case_in_mediation_when_it_is_accepted_then_it_is_forbidden() {
+    given(&a_case_in_mediation()).when(accept("wang")).then_forbidden();
+}
+
+// =============================================================================================
+// Escalate (on request: 三提)
+// =============================================================================================
+
+#[test]
+fn given_a_dispatched_case_when_the_grid_asks_to_escalate_then_it_is_escalated_to_the_community() {
+    let now = at(hours(1));
+    let case =
+        given(&a_dispatched_case()).at(now).when(escalate("the grid cannot settle it")).then(&[CaseEvent::Escalated {
+            from: Level::Grid,
+            to: Assignment { level: Level::Community, unit: COMMUNITY.into(), deadline: now + Duration::hours(4) },
+            reason: EscalationReason::Requested,
+            note: "the grid cannot settle it".into(),
+        }]);
+    assert_eq!(case.status, CaseStatus::Dispatched { at: assignment(Level::Community, now + Duration::hours(4)) });
+    assert_eq!(case.escalations, 1);
+}
+
+#[test]
+fn given_a_case_accepted_at_the_community_when_it_asks_to_escalate_then_it_is_dispatched_to_the_street() {
+    let now = at(hours(11));
+    let case = given(&a_case_accepted_at(Level::Community)).at(now).when(escalate("needs the street")).then(&[
+        CaseEvent::Escalated {
+            from: Level::Community,
+            to: Assignment { level: Level::Street, unit: STREET.into(), deadline: now + Duration::hours(8) },
+            reason: EscalationReason::Requested,
+            note: "needs the street".into(),
+        },
+    ]);
+    assert_eq!(case.status, CaseStatus::Dispatched { at: assignment(Level::Street, now + Duration::hours(8)) });
+    assert_eq!(case.escalations, 2);
+}
+
+#[test]
+fn given_a_case_accepted_at_the_street_when_it_asks_to_escalate_then_the_district_takes_it() {
+    let now = at(hours(11));
+    given(&a_case_accepted_at(Level::Street)).at(now).when(escalate("departments needed")).then(&[
+        CaseEvent::Escalated {
+            from: Level::Street,
+            to: Assignment { level: Level::District, unit: DISTRICT.into(), deadline: now + Duration::hours(24) },
+            reason: EscalationReason::Requested,
+            note: "departments needed".into(),
+        },
+    ]);
+}
+
+#[test]
+fn given_a_dispatched_case_when_it_asks_to_escalate_without_a_reason_then_the_reason_is_invalid() {
+    given(&a_dispatched_case()).when(escalate("")).then_invalid("reason");
+}
+
+#[test]
+fn given_a_case_at_the_district_when_it_asks_to_escalate_then_it_is_forbidden_at_the_top_of_the_ladder() {
+    let reason = given(&a_case_dispatched_at(Level::District)).when(escalate("higher please")).then_forbidden();
+    assert!(reason.contains("top of the ladder"), "{reason}");
+    let reason = given(&a_case_accepted_at(Level::District)).when(escalate("higher please")).then_forbidden();
+    assert!(reason.contains("top of the ladder"), "{reason}");
+}
+
+#[test]
+fn given_a_case_in_mediation_when_it_asks_to_escalate_then_it_is_forbidden() {
+    given(&a_case_in_mediation()).when(escalate("no progress")).then_forbidden();
+}
+
+#[test]
+fn given_a_resolved_case_when_it_asks_to_escalate_then_it_is_forbidden() {
+    given(&a_resolved_case()).when(escalate("no progress")).then_forbidden();
+}
+
+#[test]
+fn given_a_closed_case_when_it_asks_to_escalate_then_it_is_forbidden() {
+    given(&a_closed_case()).when(escalate("no progress")).then_forbidden();
+}
+
+// =============================================================================================
+// DeadlineExpired (the SLA ladder)
+// =============================================================================================
+
+#[test]
+fn given_a_dispatched_case_when_its_accept_deadline_expires_then_it_is_escalated_for_a_missed_deadline() {
+    let deadline = at(hours(2));
+    let case = given(&a_dispatched_case()).at(deadline).when(expire(deadline)).then(&[CaseEvent::Escalated {
+        from: Level::Grid,
+        to: Assignment { level: Level::Community, unit: COMMUNITY.into(), deadline: deadline + Duration::hours(4) },
+        reason: EscalationReason::DeadlineMissed,
+        note: "deadline missed".into(),
+    }]);
+    assert_eq!(case.status.level(), Some(Level::Community));
+    assert_eq!(case.status.deadline(), Some(deadline + Duration::hours(4)));
+}
+
+#[test]
+fn given_an_accepted_case_when_the_timer_fires_late_then_it_is_escalated_with_a_deadline_from_now() {
+    let deadline = at(hours(1)) + Duration::days(1);
+    let now = deadline + Duration::minutes(7);
+    given(&an_accepted_case()).at(now).when(expire(deadline)).then(&[CaseEvent::Escalated {
+        from: Level::Grid,
+        to: Assignment { level: Level::Community, unit: COMMUNITY.into(), deadline: now + Duration::hours(4) },
+        reason: EscalationReason::DeadlineMissed,
+        note: "deadline missed".into(),
+    }]);
+}
+
+#[test]
+fn given_an_accepted_case_when_a_stale_dispatch_timer_fires_then_nothing_happens() {
+    // The accept deadline (t0+2h) was superseded by the resolve deadline when the grid accepted.
+    given(&an_accepted_case()).at(at(hours(3))).when(expire(at(hours(2)))).then_nothing();
+}
+
+#[test]
+fn given_a_dispatched_case_when_a_timer_fires_for_another_deadline_then_nothing_happens() {
+    given(&a_dispatched_case()).at(at(hours(5))).when(expire(at(hours(2)) + Duration::seconds(1))).then_nothing();
+}
+
+#[test]
+fn given_a_dispatched_case_when_the_timer_fires_before_the_deadline_then_nothing_happens() {
+    let deadline = at(hours(2));
+    given(&a_dispatched_case()).at(deadline - Duration::milliseconds(1)).when(expire(deadline)).then_nothing();
+}
+
+#[test]
+fn given_a_case_accepted_at_the_district_when_its_deadline_expires_then_the_miss_is_recorded_and_it_stays() {
+    let deadline = at(hours(10)) + Duration::days(5);
+    let history = a_case_accepted_at(Level::District);
+    let before = replay(&history);
+    let after = given(&history)
+        .at(deadline + Duration::hours(1))
+        .when(expire(deadline))
+        .then(&[CaseEvent::DeadlineMissed { level: Level::District, deadline }]);
+    assert_eq!(after.status, before.status, "the district keeps the case");
+    assert_eq!(after.escalations, before.escalations);
+    assert_eq!(after.version, before.version + 1);
+}
+
+#[test]
+fn given_a_case_dispatched_to_the_district_when_its_deadline_expires_then_the_miss_is_recorded() {
+    let deadline = accept_deadline_at(Level::District);
+    given(&a_case_dispatched_at(Level::District))
+        .at(deadline)
+        .when(expire(deadline))
+        .then(&[CaseEvent::DeadlineMissed { level: Level::District, deadline }]);
+}
+
+#[test]
+fn given_a_case_in_mediation_when_a_timer_fires_then_nothing_happens() {
+    // The resolve deadline is suspended during mediation.
+    let deadline = at(hours(1)) + Duration::days(1);
+    given(&a_case_in_mediation()).at(deadline + Duration::days(1)).when(expire(deadline)).then_nothing();
+}
+
+#[test]
+fn given_a_resolved_case_when_a_timer_fires_then_nothing_happens() {
+    let deadline = at(hours(10)) + Duration::days(1);
+    given(&a_resolved_case()).at(deadline + Duration::days(1)).when(expire(deadline)).then_nothing();
+}
+
+#[test]
+fn given_a_dispatched_case_when_no_level_accepts_in_time_then_it_climbs_grid_community_street_district() {
+    let mut history = a_dispatched_case();
+    let mut deadline = at(hours(2));
+    for (from, to) in
+        [(Level::Grid, Level::Community), (Level::Community, Level::Street), (Level::Street, Level::District)]
+    {
+        let events = given(&history).at(deadline).when(expire(deadline)).then(&[CaseEvent::Escalated {
+            from,
+            to: Assignment { level: to, unit: unit(to).into(), deadline: deadline + accept_sla(to) },
+            reason: EscalationReason::DeadlineMissed,
+            note: "deadline missed".into(),
+        }]);
+        assert_eq!(events.status.level(), Some(to));
+        history.push(CaseEvent::Escalated {
+            from,
+            to: assignment(to, deadline + accept_sla(to)),
+            reason: EscalationReason::DeadlineMissed,
+            note: "deadline missed".into(),
+        });
+        deadline += accept_sla(to);
+    }
+    assert_eq!(deadline, at(hours(2 + 4 + 8 + 24)));
+    let case = given(&history)
+        .at(deadline)
+        .when(expire(deadline))
+        .then(&[CaseEvent::DeadlineMissed { level: Level::District, deadline }]);
+    assert_eq!(case.status, CaseStatus::Dispatched { at: assignment(Level::District, deadline) });
+    assert_eq!(case.escalations, 3);
+    assert_eq!(case.version, 2 + 3 + 1);
+}
+
+// =============================================================================================
+// Transfer (一转)
+// =============================================================================================
+
+#[test]
+fn given_a_case_dispatched_to_the_community_when_it_is_transferred_to_another_community_then_that_community_has_it() {
+    let now = at(hours(2));
+    let case = given(&a_case_dispatched_at(Level::Community))
+        .at(now)
+        .when(transfer(OTHER_COMMUNITY, "the building belongs to the next community"))
+        .then(&[CaseEvent::Transferred {
+            from_unit: COMMUNITY.into(),
+            to: Assignment {
+                level: Level::Community,
+                unit: OTHER_COMMUNITY.into(),
+                deadline: now + Duration::hours(4),
+            },
+            reason: "the building belongs to the next community".into(),
+        }]);
+    assert_eq!(
+        case.status,
+        CaseStatus::Dispatched {
+            at: Assignment {
+                level: Level::Community,
+                unit: OTHER_COMMUNITY.into(),
+                deadline: now + Duration::hours(4)
+            }
+        }
+    );
+    assert_eq!(case.escalations, 0, "a transfer is not an escalation");
+}
+
+#[test]
+fn given_an_accepted_case_when_it_is_transferred_then_the_new_unit_must_accept_it() {
+    let now = at(hours(3));
+    let other_grid = "321012001001002";
+    let case =
+        given(&an_accepted_case()).at(now).when(transfer(other_grid, "wrong grid")).then(&[CaseEvent::Transferred {
+            from_unit: GRID.into(),
+            to: Assignment { level: Level::Grid, unit: other_grid.into(), deadline: now + Duration::hours(2) },
+            reason: "wrong grid".into(),
+        }]);
+    assert_eq!(case.status.name(), "dispatched");
+    assert_eq!(case.status.unit(), Some(other_grid));
+    assert_eq!(case.status.level(), Some(Level::Grid));
+}
+
+#[test]
+fn given_a_dispatched_case_when_it_is_transferred_to_its_own_unit_then_the_target_unit_is_invalid() {
+    given(&a_dispatched_case()).when(transfer(GRID, "again")).then_invalid("to_unit");
+}
+
+#[test]
+fn given_a_dispatched_case_when_it_is_transferred_to_a_unit_at_another_level_then_the_target_unit_is_invalid() {
+    given(&a_dispatched_case()).when(transfer(COMMUNITY, "let the community do it")).then_invalid("to_unit");
+    given(&a_case_dispatched_at(Level::Community)).when(transfer(STREET, "up")).then_invalid("to_unit");
+}
+
+#[test]
+fn given_a_dispatched_case_when_it_is_transferred_without_a_target_or_reason_then_it_is_invalid() {
+    given(&a_dispatched_case()).when(transfer("", "wrong grid")).then_invalid("to_unit");
+    given(&a_dispatched_case()).when(transfer("321012001001002", "")).then_invalid("reason");
+}
+
+#[test]
+fn given_a_resolved_case_when_it_is_transferred_then_it_is_forbidden() {
+    given(&a_resolved_case()).when(transfer("321012001001002", "wrong grid")).then_forbidden();
+}
+
+#[test]
+fn given_a_closed_case_when_it_is_transferred_then_it_is_forbidden() {
+    given(&a_closed_case()).when(transfer("321012001001002", "wrong grid")).then_forbidden();
+}
+
+#[test]
+fn given_a_case_in_mediation_when_it_is_transferred_then_it_is_forbidden() {
+    given(&a_case_in_mediation()).when(transfer("321012001001002", "wrong grid")).then_forbidden();
+}
+
+// =============================================================================================
+// Mediation (接诉即商, 商定即办)
+// =============================================================================================
+
+#[test]
+fn given_an_accepted_dispute_when_mediation_is_requested_then_it_is_in_mediation_without_a_deadline() {
+    let case = given(&an_accepted_case())
+        .when(request_mediation("noise at night"))
+        .then(&[CaseEvent::MediationRequested { level: Level::Grid, topic: "noise at night".into() }]);
+    assert_eq!(
+        case.status,
+        CaseStatus::InMediation {
+            level: Level::Grid,
+            unit: GRID.into(),
+            assignee: "wang".into(),
+            topic: "noise at night".into()
+        }
+    );
+    assert_eq!(case.status.deadline(), None);
+    assert_eq!(case.status.level(), Some(Level::Grid));
+    assert_eq!(case.status.unit(), Some(GRID));
+}
+
+#[test]
+fn given_an_accepted_case_when_mediation_is_requested_without_a_topic_then_the_topic_is_invalid() {
+    given(&an_accepted_case()).when(request_mediation("")).then_invalid("topic");
+}
+
+#[test]
+fn given_an_accepted_gas_leak_when_mediation_is_requested_then_it_is_forbidden_as_not_mediable() {
+    let history = vec![
+        opened_as(GAS_LEAK),
+        dispatched(Level::Grid, t0() + Duration::minutes(30)),
+        accepted(Level::Grid, at(hours(1)) + resolve_sla(Level::Grid)),
+    ];
+    let reason = given(&history).when(request_mediation("who pays")).then_forbidden();
+    assert!(reason.contains("mediation"), "{reason}");
+}
+
+#[test]
+fn given_a_dispatched_case_when_mediation_is_requested_then_it_is_forbidden() {
+    given(&a_dispatched_case()).when(request_mediation("noise")).then_forbidden();
+}
+
+#[test]
+fn given_a_case_in_mediation_when_mediation_is_requested_again_then_it_is_forbidden() {
+    given(&a_case_in_mediation()).when(request_mediation("noise")).then_forbidden();
+}
+
+#[test]
+fn given_a_case_in_mediation_when_the_parties_agree_then_it_is_resolved_where_it_was_mediated() {
+    let mut history = a_case_accepted_at(Level::Community);
+    history.push(mediation_requested(Level::Community));
+    let case = given(&history).when(conclude_mediation(true, "quiet hours 22:00-07:00, signed")).then(&[
+        CaseEvent::MediationAgreed { mediation_id: "med-1".into(), summary: "quiet hours 22:00-07:00, signed".into() },
+        CaseEvent::Resolved {
+            level: Level::Community,
+            unit: COMMUNITY.into(),
+            summary: "quiet hours 22:00-07:00, signed".into(),
+        },
+    ]);
+    assert_eq!(
+        case.status,
+        CaseStatus::Resolved {
+            level: Level::Community,
+            unit: COMMUNITY.into(),
+            assignee: "wang".into(),
+            summary: "quiet hours 22:00-07:00, signed".into()
+        }
+    );
+}
+
+#[test]
+fn given_a_case_in_mediation_when_the_parties_do_not_agree_then_it_is_back_with_its_unit_under_a_new_deadline() {
+    let now = at(hours(30));
+    let case = given(&a_case_in_mediation()).at(now).when(conclude_mediation(false, "no agreement")).then(&[
+        CaseEvent::MediationFailed {
+            mediation_id: "med-1".into(),
+            summary: "no agreement".into(),
+            back_to: Assignment { level: Level::Grid, unit: GRID.into(), deadline: now + Duration::days(1) },
+        },
+    ]);
+    assert_eq!(
+        case.status,
+        CaseStatus::Accepted { at: assignment(Level::Grid, now + Duration::days(1)), assignee: "wang".into() }
+    );
+}
+
+#[test]
+fn given_an_accepted_case_when_a_mediation_is_concluded_then_it_is_forbidden() {
+    given(&an_accepted_case()).when(conclude_mediation(true, "agreed")).then_forbidden();
+}
+
+#[test]
+fn given_a_resolved_case_when_a_mediation_is_concluded_then_it_is_forbidden() {
+    given(&a_resolved_case()).when(conclude_mediation(false, "no agreement")).then_forbidden();
+}
+
+// =============================================================================================
+// Resolve (办结)
+// =============================================================================================
+
+#[test]
+fn given_an_accepted_case_when_it_is_resolved_then_it_waits_for_the_evaluation() {
+    let case = given(&an_accepted_case()).when(resolve("talked to both families")).then(&[CaseEvent::Resolved {
+        level: Level::Grid,
+        unit: GRID.into(),
+        summary: "talked to both families".into(),
+    }]);
+    assert_eq!(
+        case.status,
+        CaseStatus::Resolved {
+            level: Level::Grid,
+            unit: GRID.into(),
+            assignee: "wang".into(),
+            summary: "talked to both families".into()
+        }
+    );
+    assert_eq!(case.status.deadline(), None);
+}
+
+#[test]
+fn given_a_case_accepted_at_the_street_when_it_is_resolved_then_it_is_resolved_at_the_street() {
+    given(&a_case_accepted_at(Level::Street)).when(resolve("departments summoned (吹哨报到)")).then(&[
+        CaseEvent::Resolved {
+            level: Level::Street,
+            unit: STREET.into(),
+            summary: "departments summoned (吹哨报到)".into(),
+        },
+    ]);
+}
+
+#[test]
+fn given_an_accepted_case_when_it_is_resolved_without_a_summary_then_the_summary_is_invalid() {
+    given(&an_accepted_case()).when(resolve(" ")).then_invalid("summary");
+}
+
+#[test]
+fn given_a_dispatched_case_when_it_is_resolved_then_it_is_forbidden_until_accepted() {
+    let reason = given(&a_dispatched_case()).when(resolve("done")).then_forbidden();
+    assert!(reason.contains("accepted"), "{reason}");
+}
+
+#[test]
+fn given_a_case_in_mediation_when_it_is_resolved_then_it_is_forbidden() {
+    given(&a_case_in_mediation()).when(resolve("done")).then_forbidden();
+}
+
+#[test]
+fn given_a_resolved_case_when_it_is_resolved_again_then_it_is_forbidden() {
+    given(&a_resolved_case()).when(resolve("done")).then_forbidden();
+}
+
+// =============================================================================================
+// RecordEvaluation (办完即反)
+// =============================================================================================
+
+#[test]
+fn given_a_case_resolved_at_the_street_when_the_resident_is_satisfied_then_it_is_closed_at_the_street() {
+    let case =
+        given(&a_case_resolved_at(Level::Street)).when(evaluate(Satisfaction::Satisfied, "thank you", false)).then(&[
+            CaseEvent::Evaluated {
+                satisfaction: Satisfaction::Satisfied,
+                comment: "thank you".into(),
+                defaulted: false,
+            },
+            CaseEvent::Closed { level: Level::Street, satisfaction: Satisfaction::Satisfied },
+        ]);
+    assert_eq!(case.status, CaseStatus::Closed { level: Level::Street, satisfaction: Satisfaction::Satisfied });
+    assert_eq!(case.status.level(), Some(Level::Street));
+    assert_eq!(case.status.deadline(), None);
+    assert!(case.status.is_terminal());
+}
+
+#[test]
+fn given_a_resolved_case_when_the_resident_is_basically_satisfied_then_it_is_closed() {
+    let case = given(&a_resolved_case()).when(evaluate(Satisfaction::BasicallySatisfied, "", false)).then(&[
+        CaseEvent::Evaluated { satisfaction: Satisfaction::BasicallySatisfied, comment: "".into(), defaulted: false },
+        CaseEvent::Closed { level: Level::Grid, satisfaction: Satisfaction::BasicallySatisfied },
+    ]);
+    assert_eq!(case.status, CaseStatus::Closed { level: Level::Grid, satisfaction: Satisfaction::BasicallySatisfied });
+}
+
+#[test]
+fn given_a_case_resolved_at_the_community_when_the_resident_is_unsatisfied_then_it_is_reopened_there() {
+    let now = at(hours(40));
+    let case = given(&a_case_resolved_at(Level::Community))
+        .at(now)
+        .when(evaluate(Satisfaction::Unsatisfied, "still noisy", false))
+        .then(&[
+            CaseEvent::Evaluated {
+                satisfaction: Satisfaction::Unsatisfied,
+                comment: "still noisy".into(),
+                defaulted: false,
+            },
+            CaseEvent::Reopened {
+                at: Assignment { level: Level::Community, unit: COMMUNITY.into(), deadline: now + Duration::days(2) },
+                reason: "still noisy".into(),
+            },
+        ]);
+    assert_eq!(
+        case.status,
+        CaseStatus::Accepted { at: assignment(Level::Community, now + Duration::days(2)), assignee: "wang".into() }
+    );
+    assert_eq!(case.reopen_count, 1);
+    assert_eq!(case.status.deadline(), Some(now + Duration::days(2)));
+}
+
+#[test]
+fn given_a_resolved_case_when_no_answer_comes_then_the_default_evaluation_is_recorded_and_it_closes() {
+    let case =
+        given(&a_resolved_case()).when(evaluate(Satisfaction::Satisfied, "no answer within 3 days", true)).then(&[
+            CaseEvent::Evaluated {
+                satisfaction: Satisfaction::Satisfied,
+                comment: "no answer within 3 days".into(),
+                defaulted: true,
+            },
+            CaseEvent::Closed { level: Level::Grid, satisfaction: Satisfaction::Satisfied },
+        ]);
+    assert!(case.status.is_terminal());
+}
+
+#[test]
+fn given_an_accepted_case_when_an_evaluation_is_recorded_then_it_is_forbidden() {
+    given(&an_accepted_case()).when(evaluate(Satisfaction::Satisfied, "", false)).then_forbidden();
+}
+
+#[test]
+fn given_a_dispatched_case_when_an_evaluation_is_recorded_then_it_is_forbidden() {
+    given(&a_dispatched_case()).when(evaluate(Satisfaction::Unsatisfied, "", false)).then_forbidden();
+}
+
+#[test]
+fn given_a_case_in_mediation_when_an_evaluation_is_recorded_then_it_is_forbidden() {
+    given(&a_case_in_mediation()).when(evaluate(Satisfaction::Satisfied, "", false)).then_forbidden();
+}
+
+#[test]
+fn given_a_closed_case_when_an_evaluation_is_recorded_again_then_it_is_forbidden() {
+    given(&a_closed_case()).when(evaluate(Satisfaction::Unsatisfied, "changed my mind", false)).then_forbidden();
+}
+
+// =============================================================================================
+// Terminal states
+// =============================================================================================
+
+fn assert_terminal(history: &[CaseEvent]) {
+    let case = replay(history);
+    assert!(case.status.is_terminal());
+    let now = at(hours(24 * 30));
+    for deadline in [at(hours(2)), at(hours(1)) + Duration::days(1), now] {
+        for command in every_command(deadline) {
+            let name = command.name();
+            match decide(&case, &command, &TestPolicy, now) {
+                Err(CaseError::AlreadyOpened) => assert_eq!(name, "open"),
+                Err(CaseError::Forbidden { command, state, .. }) => {
+                    assert_eq!((command, state), (name, case.status.name()));
+                }
+                Ok(events) => {
+                    assert_eq!(name, "deadline_expired", "{name} was not refused");
+                    assert!(events.is_empty(), "{name} produced {events:?}");
+                }
+                Err(other) => panic!("{name} refused with {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn given_a_closed_case_when_any_command_is_sent_then_it_is_refused_or_does_nothing() {
+    assert_terminal(&a_closed_case());
+}
+
+#[test]
+fn given_a_rejected_case_when_any_command_is_sent_then_it_is_refused_or_does_nothing() {
+    assert_terminal(&a_rejected_case());
+}
+
+// =============================================================================================
+// evolve bookkeeping
+// =============================================================================================
+
+#[test]
+fn evolve_counts_every_event_in_the_version() {
+    let history = a_closed_case();
+    let mut case = Case::default();
+    assert_eq!(case.version, 0);
+    for (i, event) in history.iter().enumerate() {
+        case = evolve(case, event);
+        assert_eq!(case.version, i as u64 + 1);
+    }
+    assert_eq!(replay(&history), case);
+    // Events that do not change the state still count.
+    let missed = CaseEvent::DeadlineMissed { level: Level::District, deadline: t0() };
+    let case = evolve(replay(&a_case_dispatched_at(Level::District)), &missed);
+    assert_eq!(case.version, 2 + 3 + 1);
+}
+
+#[test]
+fn evolve_counts_escalations_but_not_transfers_or_entry_level() {
+    assert_eq!(replay(&a_case_dispatched_at(Level::Grid)).escalations, 0);
+    assert_eq!(replay(&a_case_dispatched_at(Level::Community)).escalations, 1);
+    assert_eq!(replay(&a_case_dispatched_at(Level::Street)).escalations, 2);
+    assert_eq!(replay(&a_case_accepted_at(Level::District)).escalations, 3);
+    let mut history = a_case_dispatched_at(Level::Community);
+    history.push(CaseEvent::Transferred {
+        from_unit: COMMUNITY.into(),
+        to: Assignment { level: Level::Community, unit: OTHER_COMMUNITY.into(), deadline: at(hours(9)) },
+        reason: "next door".into(),
+    });
+    assert_eq!(replay(&history).escalations, 1);
+}
+
+#[test]
+fn evolve_counts_reopenings() {
+    let mut history = a_resolved_case();
+    for round in 1..=2u32 {
+        history.push(evaluated(Satisfaction::Unsatisfied));
+        history.push(CaseEvent::Reopened { at: assignment(Level::Grid, at(hours(100))), reason: "again".into() });
+        assert_eq!(replay(&history).reopen_count, round);
+        history.push(resolved(Level::Grid));
+    }
+    history.push(evaluated(Satisfaction::Satisfied));
+    history.push(closed(Level::Grid));
+    let case = replay(&history);
+    assert_eq!(case.reopen_count, 2);
+    assert_eq!(case.status, CaseStatus::Closed { level: Level::Grid, satisfaction: Satisfaction::Satisfied });
+}
+
+#[test]
+fn case_status_reports_the_level_unit_and_deadline_of_each_state() {
+    let d = at(hours(2));
+    let cases: Vec<(CaseStatus, Option<Level>, Option<&str>, Option<Timestamp>)> = vec![
+        (CaseStatus::New, None, None, None),
+        (CaseStatus::Reported, None, None, None),
+        (CaseStatus::Rejected { reason: "dup".into() }, None, None, None),
+        (CaseStatus::Dispatched { at: assignment(Level::Grid, d) }, Some(Level::Grid), Some(GRID), Some(d)),
+        (
+            CaseStatus::Accepted { at: assignment(Level::Street, d), assignee: "wang".into() },
+            Some(Level::Street),
+            Some(STREET),
+            Some(d),
+        ),
+        (
+            CaseStatus::InMediation {
+                level: Level::Community,
+                unit: COMMUNITY.into(),
+                assignee: "wang".into(),
+                topic: "noise".into(),
+            },
+            Some(Level::Community),
+            Some(COMMUNITY),
+            None,
+        ),
+        (
+            CaseStatus::Resolved {
+                level: Level::District,
+                unit: DISTRICT.into(),
+                assignee: "wang".into(),
+                summary: "done".into(),
+            },
+            Some(Level::District),
+            Some(DISTRICT),
+            None,
+        ),
+        (
+            CaseStatus::Closed { level: Level::Street, satisfaction: Satisfaction::Satisfied },
+            Some(Level::Street),
+            None,
+            None,
+        ),
+    ];
+    for (status, level, unit, deadline) in cases {
+        assert_eq!(status.level(), level, "level of {status:?}");
+        assert_eq!(status.unit(), unit, "unit of {status:?}");
+        assert_eq!(status.deadline(), deadline, "deadline of {status:?}");
+        assert_eq!(
+            status.is_terminal(),
+            matches!(status, CaseStatus::Rejected { .. } | CaseStatus::Closed { .. }),
+            "{status:?}"
+        );
+    }
+}
+
+#[test]
+fn evolve_keeps_the_assignee_through_mediation_resolution_and_reopening() {
+    let mut history = a_case_in_mediation();
+    history.push(CaseEvent::MediationFailed {
+        mediation_id: "med-1".into(),
+        summary: "no".into(),
+        back_to: assignment(Level::Grid, at(hours(50))),
+    });
+    history.push(resolved(Level::Grid));
+    history.push(evaluated(Satisfaction::Unsatisfied));
+    history.push(CaseEvent::Reopened { at: assignment(Level::Grid, at(hours(80))), reason: "no".into() });
+    assert_eq!(
+        replay(&history).status,
+        CaseStatus::Accepted { at: assignment(Level::Grid, at(hours(80))), assignee: "wang".into() }
+    );
+}
+
+// =============================================================================================
+// Suspected defects: these document behaviour the lead should look at; they fail against the
+// current case.rs and are ignored so the suite stays green. Run with `-- --ignored`.
+// =============================================================================================
+
+/// After the district misses its deadline, the state is unchanged, so `status.deadline()` still
+/// returns the missed deadline and the same `DeadlineExpired` decides another `DeadlineMissed`.
+/// Dispatch re-arms the timer from `status.deadline()` after every command (`deadline_timer`), so
+/// the fired timer is re-scheduled at the same, already past, due time and fires again: an endless
+/// stream of `CaseDeadlineMissed` events for every case whose district deadline lapses.
+#[test]
+#[ignore = "bug in case.rs: a missed district deadline stays armed and is missed again on every fire"]
+fn given_a_district_case_whose_deadline_was_missed_when_the_same_timer_fires_again_then_nothing_happens() {
+    let deadline = accept_deadline_at(Level::District);
+    let mut history = a_case_dispatched_at(Level::District);
+    history.push(CaseEvent::DeadlineMissed { level: Level::District, deadline });
+    let case = replay(&history);
+    assert_eq!(case.status.deadline(), None, "a missed district deadline should not be re-armed");
+    given(&history).at(deadline + Duration::minutes(1)).when(expire(deadline)).then_nothing();
+}
+
+/// After a transfer (一转) to a community under another street, an escalation goes to the street
+/// of the *reported grid* (`unit_for(details.grid_code, ..)`), not to the street over the unit that
+/// now holds the case; the street that receives it does not supervise that community.
+#[test]
+#[ignore = "questionable in case.rs: escalation after a transfer ignores the unit the case was transferred to"]
+fn given_a_case_transferred_to_a_community_of_another_street_when_it_is_escalated_then_that_street_takes_it() {
+    let mut history = a_case_dispatched_at(Level::Community);
+    history.push(CaseEvent::Transferred {
+        from_unit: COMMUNITY.into(),
+        to: Assignment { level: Level::Community, unit: FAR_COMMUNITY.into(), deadline: at(hours(20)) },
+        reason: "the building belongs to the far community".into(),
+    });
+    let now = at(hours(21));
+    given(&history).at(now).when(escalate("cannot settle")).then(&[CaseEvent::Escalated {
+        from: Level::Community,
+        to: Assignment { level: Level::Street, unit: FAR_STREET.into(), deadline: now + accept_sla(Level::Street) },
+        reason: EscalationReason::Requested,
+        note: "cannot settle".into(),
+    }]);
+}
+
+/// `Resolve` requires a summary, but an agreed `ConcludeMediation` resolves the case with whatever
+/// summary it carries, including an empty one (and any mediation id, also empty).
+#[test]
+#[ignore = "inconsistency in case.rs: an agreed mediation resolves the case without a summary"]
+fn given_a_case_in_mediation_when_an_agreement_without_a_summary_is_recorded_then_the_summary_is_invalid() {
+    given(&a_case_in_mediation()).when(conclude_mediation(true, "")).then_invalid("summary");
+}
+
+// =============================================================================================
+// Property tests: the ladder
+// =============================================================================================
+
+#[derive(Debug, Clone)]
+enum Advance {
+    /// Let some minutes pass.
+    Minutes(i64),
+    /// Jump to the running deadline plus an offset (never back in time).
+    ToDeadline(i64),
+}
+
+#[derive(Debug, Clone)]
+enum Expiry {
+    /// The running deadline (or `now` when none is running).
+    Current,
+    /// A deadline off the running one by some minutes: a stale or unknown timer.
+    Off(i64),
+}
+
+#[derive(Debug, Clone)]
+enum TransferTo {
+    SameUnit,
+    OtherUnitSameLevel,
+    UnitOneLevelUp,
+    Nowhere,
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Open(bool),
+    Reject(bool),
+    Accept(bool),
+    Escalate(bool),
+    Expire(Expiry),
+    Transfer(TransferTo, bool),
+    RequestMediation(bool),
+    ConcludeMediation(bool, bool),
+    Resolve(bool),
+    Evaluate(Satisfaction, bool),
+}
+
+fn text(present: bool, s: &str) -> String {
+    if present {
+        s.to_string()
+    } else {
+        [" ", ""][s.len() % 2].to_string()
+    }
+}
+
+/// Another unit code at `level` (same length, last digit changed).
+fn other_unit(unit: &str) -> String {
+    let mut s = unit.to_string();
+    let last = s.pop().unwrap_or('0');
+    s.push(if last == '9' { '1' } else { char::from(last as u8 + 1) });
+    s
+}
+
+fn command_for(op: &Op, case: &Case, now: Timestamp) -> CaseCommand {
+    let details = case.details.clone().unwrap_or_else(|| details(DISPUTE, false));
+    match op {
+        Op::Open(urgent) => {
+            CaseCommand::Open { case_id: case_id(), details: CaseDetails { urgent: *urgent, ..details } }
+        }
+        Op::Reject(ok) => reject(&text(*ok, "duplicate")),
+        Op::Accept(ok) => accept(&text(*ok, "wang")),
+        Op::Escalate(ok) => escalate(&text(*ok, "cannot settle here")),
+        Op::Expire(Expiry::Current) => expire(case.status.deadline().unwrap_or(now)),
+        Op::Expire(Expiry::Off(minutes)) => expire(case.status.deadline().unwrap_or(now) + Duration::minutes(*minutes)),
+        Op::Transfer(to, ok) => {
+            let current = case.status.unit().unwrap_or(GRID).to_string();
+            let to_unit = match to {
+                TransferTo::SameUnit => current,
+                TransferTo::OtherUnitSameLevel => other_unit(&current),
+                TransferTo::UnitOneLevelUp => {
+                    let level = case.status.level().unwrap_or(Level::Grid);
+                    match level.up() {
+                        Some(up) => GRID[..up.code_len()].to_string(),
+                        None => GRID[..Level::Street.code_len()].to_string(),
+                    }
+                }
+                TransferTo::Nowhere => String::new(),
+            };
+            transfer(&to_unit, &text(*ok, "wrong unit"))
+        }
+        Op::RequestMediation(ok) => request_mediation(&text(*ok, "noise")),
+        Op::ConcludeMediation(agreed, ok) => conclude_mediation(*agreed, &text(*ok, "outcome")),
+        Op::Resolve(ok) => resolve(&text(*ok, "done")),
+        Op::Evaluate(satisfaction, defaulted) => evaluate(*satisfaction, "comment", *defaulted),
+    }
+}
+
+fn satisfaction() -> impl Strategy<Value = Satisfaction> {
+    prop_oneof![Just(Satisfaction::Satisfied), Just(Satisfaction::BasicallySatisfied), Just(Satisfaction::Unsatisfied)]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    // Mostly well-formed arguments (so cases get somewhere), some empty ones.
+    let ok = || prop::bool::weighted(0.9);
+    prop_oneof![
+        1 => any::<bool>().prop_map(Op::Open),
+        1 => ok().prop_map(Op::Reject),
+        6 => ok().prop_map(Op::Accept),
+        4 => ok().prop_map(Op::Escalate),
+        5 => Just(Op::Expire(Expiry::Current)),
+        2 => (-120i64..120).prop_filter("off", |m| *m != 0).prop_map(|m| Op::Expire(Expiry::Off(m))),
+        3 => (
+            prop_oneof![
+                1 => Just(TransferTo::SameUnit),
+                3 => Just(TransferTo::OtherUnitSameLevel),
+                1 => Just(TransferTo::UnitOneLevelUp),
+                1 => Just(TransferTo::Nowhere)
+            ],
+            ok()
+        )
+            .prop_map(|(to, ok)| Op::Transfer(to, ok)),
+        3 => ok().prop_map(Op::RequestMediation),
+        3 => (any::<bool>(), ok()).prop_map(|(agreed, ok)| Op::ConcludeMediation(agreed, ok)),
+        5 => ok().prop_map(Op::Resolve),
+        5 => (satisfaction(), any::<bool>()).prop_map(|(s, d)| Op::Evaluate(s, d)),
+    ]
+}
+
+fn advance() -> impl Strategy<Value = Advance> {
+    prop_oneof![
+        3 => (0i64..=3 * 24 * 60).prop_map(Advance::Minutes),
+        2 => (-30i64..=30).prop_map(Advance::ToDeadline),
+    ]
+}
+
+fn opening() -> impl Strategy<Value = (&'static str, bool)> {
+    (prop_oneof![Just(DISPUTE), Just(PROPERTY_FEE), Just(GAS_LEAK)], prop::bool::weighted(0.2))
+}
+
+/// What one run recorded.
+struct Run {
+    history: Vec<CaseEvent>,
+    case: Case,
+}
+
+/// Open a case, then apply each step: advance the clock, decide, check the step's invariants,
+/// evolve. Returns the history and the folded state.
+fn run(category: &str, urgent: bool, steps: &[(Advance, Op)]) -> Result<Run, TestCaseError> {
+    let mut now = t0();
+    let mut history = decide(&Case::default(), &open(category, urgent), &TestPolicy, now)
+        .map_err(|e| TestCaseError::fail(format!("open refused: {e:?}")))?;
+    let mut case = replay(&history);
+    let mut closed_at: Option<CaseStatus> = None;
+
+    for (advance, op) in steps {
+        now = match advance {
+            Advance::Minutes(m) => now + Duration::minutes(*m),
+            Advance::ToDeadline(m) => match case.status.deadline() {
+                Some(deadline) => now.max(deadline + Duration::minutes(*m)),
+                None => now,
+            },
+        };
+        let command = command_for(op, &case, now);
+        let Ok(events) = decide(&case, &command, &TestPolicy, now) else {
+            continue; // refused: nothing happens
+        };
+
+        // (5) decide never returns events for a terminal case.
+        if case.status.is_terminal() {
+            prop_assert!(events.is_empty(), "{command:?} on terminal {:?} produced {events:?}", case.status);
+        }
+
+        for event in &events {
+            let before = case.status.clone();
+            case = evolve(case, event);
+            history.push(event.clone());
+            let after = &case.status;
+
+            // (1) the level never moves down.
+            if let (Some(from), Some(to)) = (before.level(), after.level()) {
+                prop_assert!(to >= from, "{event:?} moved the case down from {from} to {to}");
+
+                // (2) every level change is one step up by an Escalated event with a reason.
+                if to != from {
+                    match event {
+                        CaseEvent::Escalated { from: f, to: assignment, reason, note } => {
+                            prop_assert_eq!(*f, from);
+                            prop_assert_eq!(Some(assignment.level), from.up(), "skipped a level: {:?}", event);
+                            prop_assert_eq!(assignment.level, to);
+                            match reason {
+                                EscalationReason::DeadlineMissed => {}
+                                EscalationReason::Requested => {
+                                    prop_assert!(!note.trim().is_empty(), "requested without a note: {event:?}")
+                                }
+                            }
+                        }
+                        other => prop_assert!(false, "{other:?} changed the level from {from} to {to}"),
+                    }
+                }
+            }
+            // Every escalation, wherever it happens, is exactly one step up.
+            if let CaseEvent::Escalated { from, to, .. } = event {
+                prop_assert_eq!(Some(*from), before.level());
+                prop_assert_eq!(Some(to.level), from.up());
+            }
+            // Transfers, reopenings and failed mediations keep the level.
+            if matches!(
+                event,
+                CaseEvent::Transferred { .. } | CaseEvent::Reopened { .. } | CaseEvent::MediationFailed { .. }
+            ) {
+                prop_assert_eq!(after.level(), before.level(), "{:?} changed the level", event);
+            }
+
+            // (3) once closed, always closed (and the same close).
+            if let Some(closed) = &closed_at {
+                prop_assert_eq!(after, closed, "a closed case changed");
+            } else if matches!(after, CaseStatus::Closed { .. }) {
+                closed_at = Some(after.clone());
+            }
+            if before.is_terminal() {
+                prop_assert_eq!(after, &before, "a terminal case changed");
+            }
+        }
+
+        // (4) replaying the history gives the state folded step by step.
+        prop_assert_eq!(&replay(&history), &case);
+    }
+    Ok(Run { history, case })
+}
+
+fn check_closing(run: &Run) -> Result<(), TestCaseError> {
+    let closes: Vec<usize> =
+        run.history.iter().enumerate().filter(|(_, e)| matches!(e, CaseEvent::Closed { .. })).map(|(i, _)| i).collect();
+    match &run.case.status {
+        CaseStatus::Closed { level, .. } => {
+            // (3) exactly one Closed event, at the level that resolved the case.
+            prop_assert_eq!(closes.len(), 1, "closed {} times", closes.len());
+            let i = closes[0];
+            let resolved_level = run.history[..i].iter().rev().find_map(|e| match e {
+                CaseEvent::Resolved { level, .. } => Some(*level),
+                _ => None,
+            });
+            prop_assert_eq!(resolved_level, Some(*level), "closed at a level other than the resolving one");
+            let closed_there = matches!(run.history[i], CaseEvent::Closed { level: l, .. } if l == *level);
+            prop_assert!(closed_there, "the Closed event and the state disagree");
+            prop_assert_eq!(i, run.history.len() - 1, "events after the Closed event");
+        }
+        _ => prop_assert!(closes.is_empty(), "a Closed event but the case is {:?}", run.case.status),
+    }
+    Ok(())
+}
+
+fn check_bookkeeping(run: &Run) -> Result<(), TestCaseError> {
+    let count = |f: fn(&CaseEvent) -> bool| run.history.iter().filter(|e| f(e)).count() as u32;
+    prop_assert_eq!(run.case.version, run.history.len() as u64);
+    prop_assert_eq!(run.case.escalations, count(|e| matches!(e, CaseEvent::Escalated { .. })));
+    prop_assert_eq!(run.case.reopen_count, count(|e| matches!(e, CaseEvent::Reopened { .. })));
+    prop_assert_eq!(count(|e| matches!(e, CaseEvent::Opened { .. })), 1);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_ladder_never_moves_down_never_skips_and_settles_at_exactly_one_level(
+        (category, urgent) in opening(),
+        steps in prop::collection::vec((advance(), op()), 0..60),
+    ) {
+        let run = run(category, urgent, &steps)?;
+        check_closing(&run)?;
+        check_bookkeeping(&run)?;
+    }
+
+    #[test]
+    fn deadline_expiries_alone_climb_the_ladder_one_step_at_a_time_to_the_district(
+        (category, urgent) in opening(),
+        lateness in prop::collection::vec(0i64..=600, 0..8),
+    ) {
+        let steps: Vec<(Advance, Op)> =
+            lateness.iter().map(|m| (Advance::ToDeadline(*m), Op::Expire(Expiry::Current))).collect();
+        let run = run(category, urgent, &steps)?;
+        let entry = TestPolicy.entry_level(category, urgent).unwrap().0;
+        let levels_above = Level::ALL.iter().filter(|l| **l > entry).count();
+        let expected_level = Level::ALL[(Level::ALL.iter().position(|l| *l == entry).unwrap()
+            + lateness.len().min(levels_above))];
+        prop_assert_eq!(run.case.status.level(), Some(expected_level));
+        prop_assert_eq!(run.case.escalations as usize, lateness.len().min(levels_above));
+        let missed = run.history.iter().filter(|e| matches!(e, CaseEvent::DeadlineMissed { .. })).count();
+        prop_assert_eq!(missed, lateness.len().saturating_sub(levels_above));
+        check_bookkeeping(&run)?;
+    }
+
+    #[test]
+    fn decide_never_returns_events_for_a_terminal_case(
+        terminal in prop_oneof![Just(a_closed_case()), Just(a_rejected_case())],
+        ops in prop::collection::vec((advance(), op()), 1..20),
+    ) {
+        let case = replay(&terminal);
+        let mut now = at(hours(48));
+        for (advance, op) in &ops {
+            if let Advance::Minutes(m) = advance { now += Duration::minutes(*m); }
+            let command = command_for(op, &case, now);
+            if let Ok(events) = decide(&case, &command, &TestPolicy, now) {
+                prop_assert!(events.is_empty(), "{:?} produced {:?}", command, events);
+            }
+        }
+    }
+}
