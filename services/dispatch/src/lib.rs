@@ -1,1 +1,413 @@
-//! gridloop-dispatch
+//! The dispatch service: routes each case up the ladder until it is settled (派单, 接单, 上提,
+//! 转办, 办结, 重办). It owns the `case-<id>` streams; it listens to intake (new reports), mediation
+//! (session outcomes) and evaluation (satisfaction), and to its own deadline timers.
+
+use async_trait::async_trait;
+use gridloop_bus::timers::TimerHandler;
+use gridloop_bus::{Clock, EventHandler, HandlerError, Subscription};
+use gridloop_domain::case::{self, Case, CaseCommand, CaseError, CaseEvent, CaseStatus, RoutingPolicy};
+use gridloop_domain::feedback::FeedbackEvent;
+use gridloop_domain::ids::CaseId;
+use gridloop_domain::mediation::{MediationEvent, Outcome};
+use gridloop_eventstore::{
+    Commit, Committed, DueTimer, EventStore, ExpectedVersion, NewTimer, RecordedEvent, StoreError, StreamAppend,
+};
+use gridloop_proto::convert::{self, decode_case_event, encode_case_event};
+use gridloop_proto::edge::{self, actor_from, failed_precondition, invalid_argument, EventContext};
+use gridloop_proto::v1 as pb;
+use gridloop_proto::v1::dispatch_service_server::{DispatchService, DispatchServiceServer};
+use prost::Message;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+pub const SERVICE: &str = "dispatch";
+const DEADLINE_TIMER: &str = "deadline";
+/// Retries of a command without an expected version when a concurrent writer got there first.
+const CONFLICT_RETRIES: usize = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error(transparent)]
+    Case(#[from] CaseError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stored event is unreadable: {0}")]
+    Decode(#[from] convert::DecodeError),
+    #[error("expected version {expected}, the case is at version {actual}")]
+    WrongVersion { expected: u64, actual: u64 },
+}
+
+impl From<DispatchError> for Status {
+    fn from(error: DispatchError) -> Status {
+        match error {
+            DispatchError::Case(CaseError::Invalid { field, reason }) => invalid_argument(field, reason),
+            DispatchError::Case(CaseError::NotFound) => Status::not_found("case not found"),
+            DispatchError::Case(CaseError::AlreadyOpened) => Status::already_exists("case already exists"),
+            DispatchError::Case(e @ CaseError::Forbidden { state, .. }) => {
+                failed_precondition("case", &format!("STATE_{}", state.to_uppercase()), e.to_string())
+            }
+            DispatchError::Store(e) => edge::store_error(e),
+            DispatchError::WrongVersion { .. } => Status::aborted(error.to_string()),
+            DispatchError::Decode(e) => Status::internal(e.to_string()),
+        }
+    }
+}
+
+impl From<DispatchError> for HandlerError {
+    fn from(error: DispatchError) -> HandlerError {
+        match error {
+            DispatchError::Store(StoreError::Conflict { .. }) | DispatchError::Store(StoreError::Database(_)) => {
+                HandlerError::Transient(error.to_string())
+            }
+            other => HandlerError::Poison(other.to_string()),
+        }
+    }
+}
+
+/// The case loaded from its stream, with the stored events it was folded from.
+pub struct LoadedCase {
+    pub case: Case,
+    pub history: Vec<(RecordedEvent, CaseEvent)>,
+}
+
+#[derive(Clone)]
+pub struct Dispatch {
+    store: EventStore,
+    policy: Arc<dyn RoutingPolicy + Send + Sync>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Dispatch {
+    pub fn new(store: EventStore, policy: Arc<dyn RoutingPolicy + Send + Sync>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, policy, clock }
+    }
+
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+
+    pub async fn load(&self, case_id: CaseId) -> Result<LoadedCase, DispatchError> {
+        let stored = self.store.read_stream(&case_id.stream(), 1).await?;
+        let mut history = Vec::with_capacity(stored.len());
+        let mut case = Case::default();
+        for record in stored {
+            let event = decode_case_event(&record.event_type, &record.payload)?;
+            case = case::evolve(case, &event);
+            history.push((record, event));
+        }
+        Ok(LoadedCase { case, history })
+    }
+
+    /// Decide `command` on the current case and append the result, with the deadline timer
+    /// re-armed for the new state, plus whatever `extra` carries (inbox entry, fired timer), in
+    /// one transaction. Without `expected_version`, a concurrent write is retried on fresh state.
+    pub async fn execute(
+        &self,
+        case_id: CaseId,
+        command: &CaseCommand,
+        expected_version: Option<u64>,
+        context: &EventContext,
+        extra: Commit,
+    ) -> Result<Case, DispatchError> {
+        let Commit { fire, inbox, .. } = extra;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let case = self.load(case_id).await?.case;
+            if let Some(expected) = expected_version.filter(|v| *v != case.version) {
+                return Err(DispatchError::WrongVersion { expected, actual: case.version });
+            }
+            let events = case::decide(&case, command, self.policy.as_ref(), context.occurred_at)?;
+            let after = events.iter().fold(case.clone(), case::evolve);
+            let commit = Commit {
+                appends: vec![StreamAppend {
+                    stream: case_id.stream(),
+                    expected: ExpectedVersion::Exact(case.version),
+                    events: events.iter().map(|e| context.event(encode_case_event(case_id, e))).collect(),
+                }],
+                fire: fire.clone(),
+                inbox: inbox.clone(),
+                ..deadline_timer(case_id, &after.status)
+            };
+            match self.store.commit(commit).await {
+                Ok(Committed { .. }) => return Ok(after),
+                Err(StoreError::Conflict { .. }) if expected_version.is_none() && attempts < CONFLICT_RETRIES => {
+                    continue
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// The event subscriptions dispatch needs.
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        let handler: Arc<dyn EventHandler> = Arc::new(self.clone());
+        let types = |names: &[&str]| names.iter().map(|n| convert::event_type(n)).collect();
+        vec![
+            Subscription {
+                consumer: "dispatch.intake".into(),
+                sources: vec!["intake".into()],
+                event_types: types(&["CaseReported"]),
+                handler: handler.clone(),
+            },
+            Subscription {
+                consumer: "dispatch.mediation".into(),
+                sources: vec!["mediation".into()],
+                event_types: types(&["MediationConcluded"]),
+                handler: handler.clone(),
+            },
+            Subscription {
+                consumer: "dispatch.evaluation".into(),
+                sources: vec!["evaluation".into()],
+                event_types: types(&["FeedbackReceived", "FeedbackDefaulted"]),
+                handler,
+            },
+        ]
+    }
+
+    pub fn into_server(self) -> DispatchServiceServer<Self> {
+        DispatchServiceServer::new(self)
+    }
+
+    async fn command(
+        &self,
+        case_id: &str,
+        expected_version: u64,
+        actor: Option<&pb::Actor>,
+        command: CaseCommand,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let case_id = CaseId(edge::parse_uuid("case_id", case_id)?);
+        let now = self.clock.now();
+        let loaded = self.load(case_id).await?;
+        let details = loaded.case.details.as_ref().ok_or_else(|| Status::not_found("case not found"))?;
+        let context = EventContext {
+            actor: actor_from(actor),
+            correlation_id: case_id.to_string(),
+            causation_id: format!("command:{}", command.name()),
+            traceparent: String::new(),
+            occurred_at: now,
+            routing_key: details.grid_code.clone(),
+        };
+        let expected = (expected_version > 0).then_some(expected_version);
+        let case = self.execute(case_id, &command, expected, &context, Commit::default()).await?;
+        Ok(Response::new(pb::CaseCommandResponse {
+            case_id: case_id.to_string(),
+            version: case.version,
+            case: Some(case_view(&case)),
+        }))
+    }
+}
+
+/// Arm the deadline timer for the state's running deadline, or disarm it.
+fn deadline_timer(case_id: CaseId, status: &CaseStatus) -> Commit {
+    let key = format!("{DEADLINE_TIMER}:{case_id}");
+    match status.deadline() {
+        Some(deadline) => Commit {
+            schedule: vec![NewTimer {
+                key,
+                due_at: deadline,
+                kind: DEADLINE_TIMER.into(),
+                // The exact deadline, so a timer left over from an earlier assignment is recognised as stale.
+                payload: convert::timestamp(deadline).encode_to_vec(),
+            }],
+            ..Commit::default()
+        },
+        None => Commit { cancel: vec![key], ..Commit::default() },
+    }
+}
+
+pub fn case_view(case: &Case) -> pb::CaseView {
+    let details = case.details.as_ref();
+    let state = match &case.status {
+        CaseStatus::New => pb::CaseState::Unspecified,
+        CaseStatus::Reported => pb::CaseState::Reported,
+        CaseStatus::Rejected { .. } => pb::CaseState::Rejected,
+        CaseStatus::Dispatched { .. } => pb::CaseState::Dispatched,
+        CaseStatus::Accepted { .. } => pb::CaseState::Accepted,
+        CaseStatus::InMediation { .. } => pb::CaseState::InMediation,
+        CaseStatus::Resolved { .. } => pb::CaseState::Resolved,
+        CaseStatus::Closed { .. } => pb::CaseState::Closed,
+    };
+    let (settled_level, satisfaction) = match &case.status {
+        CaseStatus::Closed { level, satisfaction } => (convert::level(*level), convert::satisfaction(*satisfaction)),
+        _ => (pb::Level::Unspecified, pb::Satisfaction::Unspecified),
+    };
+    let assignee = match &case.status {
+        CaseStatus::Accepted { assignee, .. }
+        | CaseStatus::InMediation { assignee, .. }
+        | CaseStatus::Resolved { assignee, .. } => assignee.clone(),
+        _ => String::new(),
+    };
+    pb::CaseView {
+        case_id: case.id.map(|id| id.to_string()).unwrap_or_default(),
+        state: state as i32,
+        level: case.status.level().map_or(pb::Level::Unspecified, convert::level) as i32,
+        unit_code: case.status.unit().unwrap_or_default().to_string(),
+        category_code: details.map(|d| d.category_code.clone()).unwrap_or_default(),
+        grid_code: details.map(|d| d.grid_code.clone()).unwrap_or_default(),
+        description: details.map(|d| d.description.clone()).unwrap_or_default(),
+        deadline: case.status.deadline().map(convert::timestamp),
+        version: case.version,
+        assignee,
+        settled_level: settled_level as i32,
+        satisfaction: satisfaction as i32,
+        reopen_count: case.reopen_count,
+        location: details.map(|d| pb::GeoPoint { lat: d.lat, lon: d.lon }),
+    }
+}
+
+#[async_trait]
+impl EventHandler for Dispatch {
+    async fn handle(&self, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
+        let poison = |e: convert::DecodeError| HandlerError::Poison(e.to_string());
+        let (case_id, command) = match event.event_type.strip_prefix("gridloop.v1.").unwrap_or_default() {
+            "CaseReported" => {
+                let reported = pb::CaseReported::decode(event.payload.as_slice())
+                    .map_err(|e| HandlerError::Poison(format!("undecodable CaseReported: {e}")))?;
+                let (case_id, details) = convert::details_from_reported(&reported).map_err(poison)?;
+                (case_id, CaseCommand::Open { case_id, details })
+            }
+            "MediationConcluded" => {
+                let case_id = case_of(event)?;
+                let mediation_id = event.stream.strip_prefix("mediation-").unwrap_or(&event.stream).to_string();
+                match convert::decode_mediation_event(&event.event_type, &event.payload).map_err(poison)? {
+                    MediationEvent::Concluded { outcome, summary, .. } => (
+                        case_id,
+                        CaseCommand::ConcludeMediation { mediation_id, agreed: outcome == Outcome::Agreed, summary },
+                    ),
+                    MediationEvent::Opened { .. } => return Ok(()),
+                }
+            }
+            "FeedbackReceived" | "FeedbackDefaulted" => {
+                let case_id = case_of(event)?;
+                let command = match convert::decode_feedback_event(&event.event_type, &event.payload).map_err(poison)? {
+                    FeedbackEvent::Received { satisfaction, comment } => {
+                        CaseCommand::RecordEvaluation { satisfaction, comment, defaulted: false }
+                    }
+                    FeedbackEvent::Defaulted { satisfaction } => {
+                        CaseCommand::RecordEvaluation { satisfaction, comment: String::new(), defaulted: true }
+                    }
+                    FeedbackEvent::Requested { .. } => return Ok(()),
+                };
+                (case_id, command)
+            }
+            _ => return Ok(()),
+        };
+        let context = EventContext::caused_by(event, edge::system_actor(SERVICE), self.clock.now());
+        let inbox = Commit { inbox: Some((format!("dispatch.{source}"), event.event_id)), ..Commit::default() };
+        match self.execute(case_id, &command, None, &context, inbox).await {
+            Ok(_) | Err(DispatchError::Store(StoreError::AlreadyProcessed { .. })) => Ok(()),
+            // A report redelivered after its case was opened (the inbox is the first line of defence).
+            Err(DispatchError::Case(CaseError::AlreadyOpened)) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+fn case_of(event: &RecordedEvent) -> Result<CaseId, HandlerError> {
+    CaseId::parse(&event.correlation_id)
+        .map_err(|_| HandlerError::Poison(format!("correlation id {:?} is not a case id", event.correlation_id)))
+}
+
+#[async_trait]
+impl TimerHandler for Dispatch {
+    async fn fire(&self, timer: &DueTimer) -> Result<(), HandlerError> {
+        let case_id = timer
+            .key
+            .strip_prefix("deadline:")
+            .and_then(|id| CaseId::parse(id).ok())
+            .ok_or_else(|| HandlerError::Poison(format!("unknown timer {}", timer.key)))?;
+        let deadline = prost_types::Timestamp::decode(timer.payload.as_slice())
+            .ok()
+            .as_ref()
+            .and_then(convert::from_timestamp)
+            .ok_or_else(|| HandlerError::Poison(format!("timer {} has no deadline", timer.key)))?;
+        let loaded = self.load(case_id).await.map_err(HandlerError::from)?;
+        let grid = loaded.case.details.as_ref().map(|d| d.grid_code.clone()).unwrap_or_default();
+        let context = EventContext {
+            actor: edge::system_actor(SERVICE),
+            correlation_id: case_id.to_string(),
+            causation_id: format!("timer:{}:{}", timer.key, timer.generation),
+            traceparent: String::new(),
+            occurred_at: self.clock.now(),
+            routing_key: grid,
+        };
+        let fire = Commit { fire: Some((timer.key.clone(), timer.generation)), ..Commit::default() };
+        match self.execute(case_id, &CaseCommand::DeadlineExpired { deadline }, None, &context, fire).await {
+            Ok(_) | Err(DispatchError::Store(StoreError::TimerGone { .. })) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl DispatchService for Dispatch {
+    async fn accept_case(
+        &self,
+        request: Request<pb::AcceptCaseRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), CaseCommand::Accept { assignee: r.assignee })
+            .await
+    }
+
+    async fn escalate_case(
+        &self,
+        request: Request<pb::EscalateCaseRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), CaseCommand::Escalate { reason: r.reason }).await
+    }
+
+    async fn transfer_case(
+        &self,
+        request: Request<pb::TransferCaseRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        let command = CaseCommand::Transfer { to_unit: r.to_unit, reason: r.reason };
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), command).await
+    }
+
+    async fn request_mediation(
+        &self,
+        request: Request<pb::RequestMediationRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), CaseCommand::RequestMediation { topic: r.topic })
+            .await
+    }
+
+    async fn resolve_case(
+        &self,
+        request: Request<pb::ResolveCaseRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), CaseCommand::Resolve { summary: r.summary })
+            .await
+    }
+
+    async fn reject_case(
+        &self,
+        request: Request<pb::RejectCaseRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), CaseCommand::Reject { reason: r.reason }).await
+    }
+
+    async fn get_case(&self, request: Request<pb::GetCaseRequest>) -> Result<Response<pb::GetCaseResponse>, Status> {
+        let case_id = CaseId(edge::parse_uuid("case_id", &request.get_ref().case_id)?);
+        let loaded = self.load(case_id).await?;
+        if loaded.case.details.is_none() {
+            return Err(Status::not_found(format!("case {case_id} not found")));
+        }
+        let history = loaded
+            .history
+            .iter()
+            .map(|(record, event)| pb::HistoryEntry {
+                envelope: Some(edge::envelope(record, SERVICE)),
+                payload_json: serde_json::to_string(event).unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(pb::GetCaseResponse { case: Some(case_view(&loaded.case)), history }))
+    }
+}

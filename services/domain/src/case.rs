@@ -89,22 +89,72 @@ pub enum EscalationReason {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CaseEvent {
-    Opened { case_id: CaseId, details: CaseDetails },
-    Rejected { reason: String },
-    Dispatched { to: Assignment, rule: String },
-    Accepted { at: Assignment, assignee: String },
-    Escalated { from: Level, to: Assignment, reason: EscalationReason, note: String },
-    DeadlineMissed { level: Level, deadline: Timestamp },
-    Transferred { from_unit: String, to: Assignment, reason: String },
-    MediationRequested { level: Level, topic: String },
+    Opened {
+        case_id: CaseId,
+        details: CaseDetails,
+    },
+    Rejected {
+        reason: String,
+    },
+    Dispatched {
+        to: Assignment,
+        rule: String,
+    },
+    Accepted {
+        at: Assignment,
+        assignee: String,
+    },
+    Escalated {
+        from: Level,
+        to: Assignment,
+        reason: EscalationReason,
+        note: String,
+    },
+    /// The district missed its deadline: recorded for supervision (督办), and a new deadline is
+    /// set so the next miss is noticed too.
+    DeadlineMissed {
+        level: Level,
+        deadline: Timestamp,
+        next_deadline: Timestamp,
+    },
+    Transferred {
+        from_unit: String,
+        to: Assignment,
+        reason: String,
+    },
+    MediationRequested {
+        level: Level,
+        topic: String,
+    },
     /// The parties signed an agreement (签字确认); a `Resolved` follows (商定即办).
-    MediationAgreed { mediation_id: String, summary: String },
+    MediationAgreed {
+        mediation_id: String,
+        summary: String,
+    },
     /// No agreement: the case is back with its unit under a new deadline.
-    MediationFailed { mediation_id: String, summary: String, back_to: Assignment },
-    Resolved { level: Level, unit: String, summary: String },
-    Evaluated { satisfaction: Satisfaction, comment: String, defaulted: bool },
-    Reopened { at: Assignment, reason: String },
-    Closed { level: Level, satisfaction: Satisfaction },
+    MediationFailed {
+        mediation_id: String,
+        summary: String,
+        back_to: Assignment,
+    },
+    Resolved {
+        level: Level,
+        unit: String,
+        summary: String,
+    },
+    Evaluated {
+        satisfaction: Satisfaction,
+        comment: String,
+        defaulted: bool,
+    },
+    Reopened {
+        at: Assignment,
+        reason: String,
+    },
+    Closed {
+        level: Level,
+        satisfaction: Satisfaction,
+    },
 }
 
 impl CaseEvent {
@@ -137,17 +187,37 @@ pub enum CaseStatus {
     New,
     /// Opened, not yet dispatched (only between the two events of `Open`).
     Reported,
-    Rejected { reason: String },
+    Rejected {
+        reason: String,
+    },
     /// Waiting for the unit to accept (接单) before `deadline`.
-    Dispatched { at: Assignment },
+    Dispatched {
+        at: Assignment,
+    },
     /// The unit works on it; `deadline` is the deadline to resolve.
-    Accepted { at: Assignment, assignee: String },
+    Accepted {
+        at: Assignment,
+        assignee: String,
+    },
     /// A mediation session is open; the deadline is suspended.
-    InMediation { level: Level, unit: String, assignee: String, topic: String },
+    InMediation {
+        level: Level,
+        unit: String,
+        assignee: String,
+        topic: String,
+    },
     /// Resolved (办结), waiting for the evaluation.
-    Resolved { level: Level, unit: String, assignee: String, summary: String },
+    Resolved {
+        level: Level,
+        unit: String,
+        assignee: String,
+        summary: String,
+    },
     /// Settled at `level` (结案).
-    Closed { level: Level, satisfaction: Satisfaction },
+    Closed {
+        level: Level,
+        satisfaction: Satisfaction,
+    },
 }
 
 impl CaseStatus {
@@ -212,8 +282,8 @@ pub struct Case {
 pub trait RoutingPolicy {
     /// The level a new case enters at, and the rule that decided it.
     fn entry_level(&self, category_code: &str, urgent: bool) -> Option<(Level, &'static str)>;
-    /// The unit responsible at `level` for a case in `grid_code`.
-    fn unit_for(&self, grid_code: &str, level: Level) -> Option<String>;
+    /// The unit responsible at `level` for `code`: a grid, or a unit below `level`.
+    fn unit_for(&self, code: &str, level: Level) -> Option<String>;
     /// Whether `unit` is a unit at `level` (a transfer target).
     fn is_unit_at(&self, unit: &str, level: Level) -> bool;
     fn accept_sla(&self, category_code: &str, level: Level) -> chrono::Duration;
@@ -224,17 +294,43 @@ pub trait RoutingPolicy {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CaseCommand {
-    Open { case_id: CaseId, details: CaseDetails },
-    Reject { reason: String },
-    Accept { assignee: String },
-    Escalate { reason: String },
+    Open {
+        case_id: CaseId,
+        details: CaseDetails,
+    },
+    Reject {
+        reason: String,
+    },
+    Accept {
+        assignee: String,
+    },
+    Escalate {
+        reason: String,
+    },
     /// A deadline timer fired; `deadline` identifies which one, so a stale timer does nothing.
-    DeadlineExpired { deadline: Timestamp },
-    Transfer { to_unit: String, reason: String },
-    RequestMediation { topic: String },
-    ConcludeMediation { mediation_id: String, agreed: bool, summary: String },
-    Resolve { summary: String },
-    RecordEvaluation { satisfaction: Satisfaction, comment: String, defaulted: bool },
+    DeadlineExpired {
+        deadline: Timestamp,
+    },
+    Transfer {
+        to_unit: String,
+        reason: String,
+    },
+    RequestMediation {
+        topic: String,
+    },
+    ConcludeMediation {
+        mediation_id: String,
+        agreed: bool,
+        summary: String,
+    },
+    Resolve {
+        summary: String,
+    },
+    RecordEvaluation {
+        satisfaction: Satisfaction,
+        comment: String,
+        defaulted: bool,
+    },
 }
 
 impl CaseCommand {
@@ -313,7 +409,9 @@ pub fn decide(
             required("reason", reason)?;
             Ok(vec![CaseEvent::Rejected { reason: reason.clone() }])
         }
-        (CaseCommand::Reject { .. }, _) => Err(forbidden(command, case, "only a case not yet accepted can be rejected")),
+        (CaseCommand::Reject { .. }, _) => {
+            Err(forbidden(command, case, "only a case not yet accepted can be rejected"))
+        }
 
         (CaseCommand::Accept { assignee }, CaseStatus::Dispatched { at }) => {
             required("assignee", assignee)?;
@@ -330,22 +428,39 @@ pub fn decide(
             Err(forbidden(command, case, "only a dispatched or accepted case can be escalated"))
         }
 
-        (CaseCommand::DeadlineExpired { deadline }, CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. }) => {
+        (
+            CaseCommand::DeadlineExpired { deadline },
+            CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. },
+        ) => {
             if at.deadline != *deadline || now < at.deadline {
                 return Ok(vec![]); // a stale timer (the case moved on) or an early one: nothing to do
             }
             if at.level.up().is_none() {
-                return Ok(vec![CaseEvent::DeadlineMissed { level: at.level, deadline: at.deadline }]);
+                let sla = match case.status {
+                    CaseStatus::Dispatched { .. } => policy.accept_sla(category, at.level),
+                    _ => policy.resolve_sla(category, at.level),
+                };
+                return Ok(vec![CaseEvent::DeadlineMissed {
+                    level: at.level,
+                    deadline: at.deadline,
+                    next_deadline: now + sla,
+                }]);
             }
             escalate(case, command, policy, at, EscalationReason::DeadlineMissed, "deadline missed", now)
         }
         (CaseCommand::DeadlineExpired { .. }, _) => Ok(vec![]),
 
-        (CaseCommand::Transfer { to_unit, reason }, CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. }) => {
+        (
+            CaseCommand::Transfer { to_unit, reason },
+            CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. },
+        ) => {
             required("to_unit", to_unit)?;
             required("reason", reason)?;
             if *to_unit == at.unit {
-                return Err(CaseError::Invalid { field: "to_unit", reason: "the case is already with this unit".into() });
+                return Err(CaseError::Invalid {
+                    field: "to_unit",
+                    reason: "the case is already with this unit".into(),
+                });
             }
             if !policy.is_unit_at(to_unit, at.level) {
                 return Err(CaseError::Invalid {
@@ -375,7 +490,11 @@ pub fn decide(
             Err(forbidden(command, case, "only an accepted case can go to mediation"))
         }
 
-        (CaseCommand::ConcludeMediation { mediation_id, agreed, summary }, CaseStatus::InMediation { level, unit, .. }) => {
+        (
+            CaseCommand::ConcludeMediation { mediation_id, agreed, summary },
+            CaseStatus::InMediation { level, unit, .. },
+        ) => {
+            required("summary", summary)?;
             let mediation_id = mediation_id.clone();
             let summary = summary.clone();
             if *agreed {
@@ -397,7 +516,10 @@ pub fn decide(
         }
         (CaseCommand::Resolve { .. }, _) => Err(forbidden(command, case, "only an accepted case can be resolved")),
 
-        (CaseCommand::RecordEvaluation { satisfaction, comment, defaulted }, CaseStatus::Resolved { level, unit, .. }) => {
+        (
+            CaseCommand::RecordEvaluation { satisfaction, comment, defaulted },
+            CaseStatus::Resolved { level, unit, .. },
+        ) => {
             let evaluated =
                 CaseEvent::Evaluated { satisfaction: *satisfaction, comment: comment.clone(), defaulted: *defaulted };
             let next = if satisfaction.closes() {
@@ -405,7 +527,9 @@ pub fn decide(
             } else {
                 // 不满意再搭台协商: back to the unit that resolved it.
                 let sla = policy.resolve_sla(category, *level);
-                CaseEvent::Reopened { at: assign(*level, unit.clone(), sla), reason: comment.clone() }
+                let reason =
+                    if comment.trim().is_empty() { "reporter unsatisfied".to_string() } else { comment.clone() };
+                CaseEvent::Reopened { at: assign(*level, unit.clone(), sla), reason }
             };
             Ok(vec![evaluated, next])
         }
@@ -426,9 +550,12 @@ fn escalate(
 ) -> Result<Vec<CaseEvent>, CaseError> {
     let details = case.details.as_ref().ok_or(CaseError::NotFound)?;
     let to_level = at.level.up().ok_or_else(|| forbidden(command, case, "the district is the top of the ladder"))?;
-    let unit = policy
-        .unit_for(&details.grid_code, to_level)
-        .ok_or_else(|| CaseError::Invalid { field: "grid_code", reason: format!("no {to_level} unit for this grid") })?;
+    // The level above the unit that holds the case: after a transfer (一转) to a community of
+    // another street, that street takes it, not the street of the reported grid.
+    let unit =
+        policy.unit_for(&at.unit, to_level).or_else(|| policy.unit_for(&details.grid_code, to_level)).ok_or_else(
+            || CaseError::Invalid { field: "grid_code", reason: format!("no {to_level} unit for this grid") },
+        )?;
     let deadline = now + policy.accept_sla(&details.category_code, to_level);
     Ok(vec![CaseEvent::Escalated {
         from: at.level,
@@ -449,12 +576,24 @@ pub fn evolve(mut case: Case, event: &CaseEvent) -> Case {
         }
         (CaseEvent::Rejected { reason }, _) => CaseStatus::Rejected { reason: reason.clone() },
         (CaseEvent::Dispatched { to, .. }, _) => CaseStatus::Dispatched { at: to.clone() },
-        (CaseEvent::Accepted { at, assignee }, _) => CaseStatus::Accepted { at: at.clone(), assignee: assignee.clone() },
+        (CaseEvent::Accepted { at, assignee }, _) => {
+            CaseStatus::Accepted { at: at.clone(), assignee: assignee.clone() }
+        }
         (CaseEvent::Escalated { to, .. }, _) => {
             case.escalations += 1;
             CaseStatus::Dispatched { at: to.clone() }
         }
-        (CaseEvent::DeadlineMissed { .. }, status) => status,
+        (CaseEvent::DeadlineMissed { next_deadline, .. }, status) => match status {
+            CaseStatus::Dispatched { mut at } => {
+                at.deadline = *next_deadline;
+                CaseStatus::Dispatched { at }
+            }
+            CaseStatus::Accepted { mut at, assignee } => {
+                at.deadline = *next_deadline;
+                CaseStatus::Accepted { at, assignee }
+            }
+            other => other,
+        },
         (CaseEvent::Transferred { to, .. }, _) => CaseStatus::Dispatched { at: to.clone() },
         (CaseEvent::MediationRequested { topic, .. }, CaseStatus::Accepted { at, assignee }) => {
             CaseStatus::InMediation { level: at.level, unit: at.unit, assignee, topic: topic.clone() }

@@ -24,15 +24,26 @@ pub enum Feedback {
     /// Nothing asked yet, or the last round is answered.
     #[default]
     Idle,
-    Awaiting { level: Level, due_at: Timestamp },
+    Awaiting {
+        level: Level,
+        due_at: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum FeedbackCommand {
-    Request { level: Level, due_at: Timestamp },
-    Answer { satisfaction: Satisfaction, comment: String },
+    Request {
+        level: Level,
+        due_at: Timestamp,
+    },
+    Answer {
+        satisfaction: Satisfaction,
+        comment: String,
+    },
     /// The feedback timer fired for the round due at `due_at`.
-    Expire { due_at: Timestamp },
+    Expire {
+        due_at: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -41,7 +52,11 @@ pub enum FeedbackError {
     NotAwaiting,
 }
 
-pub fn decide(state: &Feedback, command: &FeedbackCommand, now: Timestamp) -> Result<Vec<FeedbackEvent>, FeedbackError> {
+pub fn decide(
+    state: &Feedback,
+    command: &FeedbackCommand,
+    now: Timestamp,
+) -> Result<Vec<FeedbackEvent>, FeedbackError> {
     match (command, state) {
         // A request while one is open comes from a redelivered resolution: nothing new to ask.
         (FeedbackCommand::Request { .. }, Feedback::Awaiting { .. }) => Ok(vec![]),

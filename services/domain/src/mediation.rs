@@ -26,8 +26,19 @@ pub enum MediationEvent {
 pub enum Mediation {
     #[default]
     New,
-    Open { case_id: CaseId, level: Level, topic: String },
-    Concluded { case_id: CaseId, level: Level, topic: String, outcome: Outcome, summary: String, signed_by: Vec<String> },
+    Open {
+        case_id: CaseId,
+        level: Level,
+        topic: String,
+    },
+    Concluded {
+        case_id: CaseId,
+        level: Level,
+        topic: String,
+        outcome: Outcome,
+        summary: String,
+        signed_by: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +76,11 @@ pub fn decide(state: &Mediation, command: &MediationCommand) -> Result<Vec<Media
                     reason: "an agreement must be signed by the parties",
                 });
             }
-            Ok(vec![MediationEvent::Concluded { outcome: *outcome, summary: summary.clone(), signed_by: signed_by.clone() }])
+            Ok(vec![MediationEvent::Concluded {
+                outcome: *outcome,
+                summary: summary.clone(),
+                signed_by: signed_by.clone(),
+            }])
         }
     }
 }
@@ -120,13 +135,18 @@ mod tests {
     #[test]
     fn given_an_open_session_when_the_parties_sign_then_it_concludes_agreed() {
         let events = decide(&given(&[opened()]), &conclude(Outcome::Agreed, &["Zhang", "Li"])).unwrap();
-        assert!(matches!(&events[..], [MediationEvent::Concluded { outcome: Outcome::Agreed, signed_by, .. }] if signed_by.len() == 2));
+        assert!(
+            matches!(&events[..], [MediationEvent::Concluded { outcome: Outcome::Agreed, signed_by, .. }] if signed_by.len() == 2)
+        );
     }
 
     #[test]
     fn given_an_open_session_when_an_agreement_has_no_signatures_then_it_is_refused() {
         let refused = decide(&given(&[opened()]), &conclude(Outcome::Agreed, &[]));
-        assert_eq!(refused, Err(MediationError::Invalid { field: "signed_by", reason: "an agreement must be signed by the parties" }));
+        assert_eq!(
+            refused,
+            Err(MediationError::Invalid { field: "signed_by", reason: "an agreement must be signed by the parties" })
+        );
     }
 
     #[test]
@@ -138,7 +158,10 @@ mod tests {
     #[test]
     fn given_a_concluded_or_missing_session_when_it_is_concluded_then_it_is_refused() {
         let done = MediationEvent::Concluded { outcome: Outcome::Failed, summary: "x".into(), signed_by: vec![] };
-        assert_eq!(decide(&given(&[opened(), done]), &conclude(Outcome::Failed, &[])), Err(MediationError::AlreadyConcluded));
+        assert_eq!(
+            decide(&given(&[opened(), done]), &conclude(Outcome::Failed, &[])),
+            Err(MediationError::AlreadyConcluded)
+        );
         assert_eq!(decide(&given(&[]), &conclude(Outcome::Failed, &[])), Err(MediationError::NotFound));
     }
 }

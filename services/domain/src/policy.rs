@@ -41,9 +41,9 @@ impl RoutingPolicy for CityPolicy {
         }
     }
 
-    fn unit_for(&self, grid_code: &str, level: Level) -> Option<String> {
-        let grid: AreaCode = grid_code.parse().ok()?;
-        self.jurisdiction.unit_for(&grid, level).map(|code| code.as_str().to_string())
+    fn unit_for(&self, code: &str, level: Level) -> Option<String> {
+        let code: AreaCode = code.parse().ok()?;
+        self.jurisdiction.unit_for(&code, level).map(|unit| unit.as_str().to_string())
     }
 
     fn is_unit_at(&self, unit: &str, level: Level) -> bool {

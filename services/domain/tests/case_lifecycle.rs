@@ -2,7 +2,8 @@
 //! transition, then property tests for the escalation ladder (design §7, §10).
 //!
 //! The tests use their own `RoutingPolicy` (`TestPolicy`) with fixed SLAs and units derived from
-//! the grid code, so they depend on nothing but `case.rs` and `level.rs`.
+//! the codes themselves (a unit is the prefix of the codes under it), so they depend on nothing but
+//! `case.rs` and `level.rs`.
 
 use chrono::{Duration, TimeZone, Utc};
 use gridloop_domain::case::{
@@ -55,15 +56,14 @@ impl RoutingPolicy for TestPolicy {
         }
     }
 
-    fn unit_for(&self, grid_code: &str, level: Level) -> Option<String> {
-        if grid_code.len() != Level::Grid.code_len() || !grid_code.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        Some(grid_code[..level.code_len()].to_string())
+    /// The ancestor at `level` of `code` (a grid or a unit at or below `level`): its code prefix.
+    fn unit_for(&self, code: &str, level: Level) -> Option<String> {
+        let own = code_level(code)?;
+        (level >= own).then(|| code[..level.code_len()].to_string())
     }
 
     fn is_unit_at(&self, unit: &str, level: Level) -> bool {
-        unit.len() == level.code_len() && unit.bytes().all(|b| b.is_ascii_digit())
+        code_level(unit) == Some(level)
     }
 
     fn accept_sla(&self, category_code: &str, level: Level) -> Duration {
@@ -80,6 +80,14 @@ impl RoutingPolicy for TestPolicy {
     fn mediable(&self, category_code: &str) -> bool {
         matches!(category_code, DISPUTE | PROPERTY_FEE)
     }
+}
+
+/// The level of a unit or grid code (6, 9, 12 or 15 digits), or `None` for anything else.
+fn code_level(code: &str) -> Option<Level> {
+    if !code.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Level::ALL.into_iter().find(|level| level.code_len() == code.len())
 }
 
 /// Accept SLA of the default category: 2h, 4h, 8h, 24h up the ladder.
@@ -430,6 +438,26 @@ impl When {
 }
 
 // =============================================================================================
+// The test policy
+// =============================================================================================
+
+#[test]
+fn the_test_policy_maps_a_grid_or_a_unit_to_its_ancestor_at_a_level_at_or_above_its_own() {
+    let p = TestPolicy;
+    for level in Level::ALL {
+        assert_eq!(p.unit_for(GRID, level).as_deref(), Some(unit(level)));
+        assert_eq!(p.unit_for(unit(level), level).as_deref(), Some(unit(level)), "a unit is its own unit");
+    }
+    assert_eq!(p.unit_for(FAR_COMMUNITY, Level::Street).as_deref(), Some(FAR_STREET));
+    assert_eq!(p.unit_for(FAR_COMMUNITY, Level::District).as_deref(), Some(DISTRICT));
+    assert_eq!(p.unit_for(COMMUNITY, Level::Grid), None, "no unit below the code's own level");
+    assert_eq!(p.unit_for(DISTRICT, Level::Street), None);
+    for code in ["", "32101", "3210120010", "32101200100100a", "not-a-grid", "3210120010010010"] {
+        assert_eq!(p.unit_for(code, Level::District), None, "{code:?}");
+    }
+}
+
+// =============================================================================================
 // Open
 // =============================================================================================
 
@@ -726,24 +754,106 @@ fn given_a_dispatched_case_when_the_timer_fires_before_the_deadline_then_nothing
 #[test]
 fn given_a_case_accepted_at_the_district_when_its_deadline_expires_then_the_miss_is_recorded_and_it_stays() {
     let deadline = at(hours(10)) + Duration::days(5);
+    let now = deadline + Duration::hours(1);
     let history = a_case_accepted_at(Level::District);
     let before = replay(&history);
-    let after = given(&history)
-        .at(deadline + Duration::hours(1))
-        .when(expire(deadline))
-        .then(&[CaseEvent::DeadlineMissed { level: Level::District, deadline }]);
-    assert_eq!(after.status, before.status, "the district keeps the case");
+    let after = given(&history).at(now).when(expire(deadline)).then(&[CaseEvent::DeadlineMissed {
+        level: Level::District,
+        deadline,
+        next_deadline: now + resolve_sla(Level::District),
+    }]);
+    assert_eq!(
+        after.status,
+        CaseStatus::Accepted {
+            at: assignment(Level::District, now + resolve_sla(Level::District)),
+            assignee: "wang".into()
+        },
+        "the district keeps the case, under a new resolve deadline"
+    );
+    assert_eq!(after.status.deadline(), Some(now + Duration::days(5)));
     assert_eq!(after.escalations, before.escalations);
     assert_eq!(after.version, before.version + 1);
 }
 
 #[test]
-fn given_a_case_dispatched_to_the_district_when_its_deadline_expires_then_the_miss_is_recorded() {
+fn given_a_case_dispatched_to_the_district_when_its_deadline_expires_then_the_miss_is_recorded_and_it_stays() {
     let deadline = accept_deadline_at(Level::District);
-    given(&a_case_dispatched_at(Level::District))
-        .at(deadline)
-        .when(expire(deadline))
-        .then(&[CaseEvent::DeadlineMissed { level: Level::District, deadline }]);
+    let case = given(&a_case_dispatched_at(Level::District)).at(deadline).when(expire(deadline)).then(&[
+        CaseEvent::DeadlineMissed {
+            level: Level::District,
+            deadline,
+            next_deadline: deadline + accept_sla(Level::District),
+        },
+    ]);
+    assert_eq!(case.status, CaseStatus::Dispatched { at: assignment(Level::District, deadline + Duration::hours(24)) });
+}
+
+#[test]
+fn given_a_gas_leak_dispatched_to_the_district_when_its_deadline_expires_then_the_new_deadline_uses_the_category_sla() {
+    let mut history = a_case_dispatched_at(Level::District);
+    history[0] = opened_as(GAS_LEAK);
+    let deadline = accept_deadline_at(Level::District);
+    let now = deadline + Duration::minutes(3);
+    given(&history).at(now).when(expire(deadline)).then(&[CaseEvent::DeadlineMissed {
+        level: Level::District,
+        deadline,
+        next_deadline: now + Duration::minutes(30),
+    }]);
+}
+
+/// Dispatch re-arms the timer from `status.deadline()` after every command, so a missed district
+/// deadline must move: the old timer firing again is stale, the new one is missed in its turn.
+#[test]
+fn given_a_district_case_whose_deadline_was_missed_when_the_same_timer_fires_again_then_nothing_happens() {
+    let deadline = accept_deadline_at(Level::District);
+    let next_deadline = deadline + Duration::minutes(1) + accept_sla(Level::District);
+    let mut history = a_case_dispatched_at(Level::District);
+    history.push(CaseEvent::DeadlineMissed { level: Level::District, deadline, next_deadline });
+    let case = replay(&history);
+    assert_eq!(case.status.deadline(), Some(next_deadline), "the timer is re-armed at the new deadline");
+    assert_eq!(case.status.level(), Some(Level::District));
+
+    for now in [deadline + Duration::minutes(2), next_deadline + Duration::minutes(1)] {
+        given(&history).at(now).when(expire(deadline)).then_nothing();
+    }
+
+    let now = next_deadline + Duration::minutes(5);
+    let case = given(&history).at(now).when(expire(next_deadline)).then(&[CaseEvent::DeadlineMissed {
+        level: Level::District,
+        deadline: next_deadline,
+        next_deadline: now + accept_sla(Level::District),
+    }]);
+    assert_eq!(case.status.deadline(), Some(now + accept_sla(Level::District)));
+    assert!(case.status.deadline() > Some(next_deadline));
+    assert_eq!(case.escalations, 3, "missing a deadline at the district is not an escalation");
+}
+
+#[test]
+fn given_a_district_case_whose_deadline_was_missed_when_the_new_deadline_fires_early_then_nothing_happens() {
+    let deadline = accept_deadline_at(Level::District);
+    let next_deadline = deadline + accept_sla(Level::District);
+    let mut history = a_case_dispatched_at(Level::District);
+    history.push(CaseEvent::DeadlineMissed { level: Level::District, deadline, next_deadline });
+    given(&history).at(next_deadline - Duration::seconds(1)).when(expire(next_deadline)).then_nothing();
+}
+
+#[test]
+fn given_a_district_case_whose_accept_deadline_was_missed_when_it_is_accepted_then_the_resolve_deadline_replaces_it() {
+    let deadline = accept_deadline_at(Level::District);
+    let next_deadline = deadline + accept_sla(Level::District);
+    let mut history = a_case_dispatched_at(Level::District);
+    history.push(CaseEvent::DeadlineMissed { level: Level::District, deadline, next_deadline });
+    let now = deadline + Duration::hours(2);
+    let case = given(&history).at(now).when(accept("zhao")).then(&[CaseEvent::Accepted {
+        at: assignment(Level::District, now + resolve_sla(Level::District)),
+        assignee: "zhao".into(),
+    }]);
+    assert_eq!(case.status.deadline(), Some(now + Duration::days(5)));
+    history.push(CaseEvent::Accepted {
+        at: assignment(Level::District, now + resolve_sla(Level::District)),
+        assignee: "zhao".into(),
+    });
+    given(&history).at(next_deadline).when(expire(next_deadline)).then_nothing();
 }
 
 #[test]
@@ -782,11 +892,13 @@ fn given_a_dispatched_case_when_no_level_accepts_in_time_then_it_climbs_grid_com
         deadline += accept_sla(to);
     }
     assert_eq!(deadline, at(hours(2 + 4 + 8 + 24)));
-    let case = given(&history)
-        .at(deadline)
-        .when(expire(deadline))
-        .then(&[CaseEvent::DeadlineMissed { level: Level::District, deadline }]);
-    assert_eq!(case.status, CaseStatus::Dispatched { at: assignment(Level::District, deadline) });
+    let next_deadline = deadline + accept_sla(Level::District);
+    let case = given(&history).at(deadline).when(expire(deadline)).then(&[CaseEvent::DeadlineMissed {
+        level: Level::District,
+        deadline,
+        next_deadline,
+    }]);
+    assert_eq!(case.status, CaseStatus::Dispatched { at: assignment(Level::District, next_deadline) });
     assert_eq!(case.escalations, 3);
     assert_eq!(case.version, 2 + 3 + 1);
 }
@@ -820,7 +932,7 @@ fn given_a_case_dispatched_to_the_community_when_it_is_transferred_to_another_co
             }
         }
     );
-    assert_eq!(case.escalations, 0, "a transfer is not an escalation");
+    assert_eq!(case.escalations, 1, "a transfer is not an escalation (the one escalation is grid → community)");
 }
 
 #[test]
@@ -868,6 +980,107 @@ fn given_a_closed_case_when_it_is_transferred_then_it_is_forbidden() {
 #[test]
 fn given_a_case_in_mediation_when_it_is_transferred_then_it_is_forbidden() {
     given(&a_case_in_mediation()).when(transfer("321012001001002", "wrong grid")).then_forbidden();
+}
+
+/// Dispatched at `level` as in [`a_case_dispatched_at`], then transferred (一转) to `to_unit` at
+/// t0+2h.
+fn a_case_transferred_to(to_unit: &str, level: Level) -> Vec<CaseEvent> {
+    let mut history = a_case_dispatched_at(level);
+    history.push(CaseEvent::Transferred {
+        from_unit: unit(level).into(),
+        to: Assignment { level, unit: to_unit.into(), deadline: at(hours(2)) + accept_sla(level) },
+        reason: "the building belongs to another unit".into(),
+    });
+    history
+}
+
+/// An escalation goes to the level above the unit that holds the case, not above the reported
+/// grid: after a transfer to a community of another street, that street takes it.
+#[test]
+fn given_a_case_transferred_to_a_community_of_another_street_when_it_is_escalated_then_that_street_takes_it() {
+    let history = a_case_transferred_to(FAR_COMMUNITY, Level::Community);
+    let now = at(hours(3));
+    let escalation = CaseEvent::Escalated {
+        from: Level::Community,
+        to: Assignment { level: Level::Street, unit: FAR_STREET.into(), deadline: now + accept_sla(Level::Street) },
+        reason: EscalationReason::Requested,
+        note: "cannot settle".into(),
+    };
+    let case = given(&history).at(now).when(escalate("cannot settle")).then(std::slice::from_ref(&escalation));
+    assert_eq!(case.status.unit(), Some(FAR_STREET));
+    // From there, on to the district over that street (the same district).
+    let mut history = history;
+    history.push(escalation);
+    let now = at(hours(4));
+    given(&history).at(now).when(escalate("departments needed")).then(&[CaseEvent::Escalated {
+        from: Level::Street,
+        to: Assignment { level: Level::District, unit: DISTRICT.into(), deadline: now + accept_sla(Level::District) },
+        reason: EscalationReason::Requested,
+        note: "departments needed".into(),
+    }]);
+}
+
+#[test]
+fn given_a_case_transferred_to_a_community_of_another_street_when_its_deadline_expires_then_that_street_takes_it() {
+    let mut history = a_case_transferred_to(FAR_COMMUNITY, Level::Community);
+    let deadline = at(hours(3)) + resolve_sla(Level::Community);
+    history.push(CaseEvent::Accepted {
+        at: Assignment { level: Level::Community, unit: FAR_COMMUNITY.into(), deadline },
+        assignee: "sun".into(),
+    });
+    given(&history).at(deadline).when(expire(deadline)).then(&[CaseEvent::Escalated {
+        from: Level::Community,
+        to: Assignment {
+            level: Level::Street,
+            unit: FAR_STREET.into(),
+            deadline: deadline + accept_sla(Level::Street),
+        },
+        reason: EscalationReason::DeadlineMissed,
+        note: "deadline missed".into(),
+    }]);
+}
+
+#[test]
+fn given_a_case_transferred_to_a_grid_of_another_community_when_it_is_escalated_then_that_community_takes_it() {
+    let other_grid = "321012001002003";
+    let history = a_case_transferred_to(other_grid, Level::Grid);
+    let now = at(hours(3));
+    given(&history).at(now).when(escalate("cannot settle")).then(&[CaseEvent::Escalated {
+        from: Level::Grid,
+        to: Assignment {
+            level: Level::Community,
+            unit: OTHER_COMMUNITY.into(),
+            deadline: now + accept_sla(Level::Community),
+        },
+        reason: EscalationReason::Requested,
+        note: "cannot settle".into(),
+    }]);
+}
+
+#[test]
+fn given_a_case_transferred_to_a_community_of_the_same_street_when_it_is_escalated_then_the_same_street_takes_it() {
+    let history = a_case_transferred_to(OTHER_COMMUNITY, Level::Community);
+    let now = at(hours(3));
+    given(&history).at(now).when(escalate("cannot settle")).then(&[CaseEvent::Escalated {
+        from: Level::Community,
+        to: Assignment { level: Level::Street, unit: STREET.into(), deadline: now + accept_sla(Level::Street) },
+        reason: EscalationReason::Requested,
+        note: "cannot settle".into(),
+    }]);
+}
+
+/// A holder whose code the policy cannot place (e.g. recorded by an older version) falls back to
+/// the unit above the reported grid.
+#[test]
+fn given_a_case_held_by_a_unit_the_policy_cannot_place_when_it_is_escalated_then_the_reported_grids_unit_takes_it() {
+    let history = a_case_transferred_to("community-desk", Level::Community);
+    let now = at(hours(3));
+    given(&history).at(now).when(escalate("cannot settle")).then(&[CaseEvent::Escalated {
+        from: Level::Community,
+        to: Assignment { level: Level::Street, unit: STREET.into(), deadline: now + accept_sla(Level::Street) },
+        reason: EscalationReason::Requested,
+        note: "cannot settle".into(),
+    }]);
 }
 
 // =============================================================================================
@@ -956,6 +1169,18 @@ fn given_a_case_in_mediation_when_the_parties_do_not_agree_then_it_is_back_with_
         case.status,
         CaseStatus::Accepted { at: assignment(Level::Grid, now + Duration::days(1)), assignee: "wang".into() }
     );
+}
+
+#[test]
+fn given_a_case_in_mediation_when_an_agreement_without_a_summary_is_recorded_then_the_summary_is_invalid() {
+    given(&a_case_in_mediation()).when(conclude_mediation(true, "")).then_invalid("summary");
+    given(&a_case_in_mediation()).when(conclude_mediation(true, "  ")).then_invalid("summary");
+}
+
+#[test]
+fn given_a_case_in_mediation_when_a_failure_without_a_summary_is_recorded_then_the_summary_is_invalid() {
+    given(&a_case_in_mediation()).when(conclude_mediation(false, "")).then_invalid("summary");
+    given(&a_case_in_mediation()).when(conclude_mediation(false, " ")).then_invalid("summary");
 }
 
 #[test]
@@ -1079,6 +1304,21 @@ fn given_a_case_resolved_at_the_community_when_the_resident_is_unsatisfied_then_
 }
 
 #[test]
+fn given_a_resolved_case_when_the_resident_is_unsatisfied_without_a_comment_then_it_is_reopened_as_unsatisfied() {
+    for comment in ["", "  "] {
+        let now = at(hours(40));
+        let case = given(&a_resolved_case()).at(now).when(evaluate(Satisfaction::Unsatisfied, comment, false)).then(&[
+            CaseEvent::Evaluated { satisfaction: Satisfaction::Unsatisfied, comment: comment.into(), defaulted: false },
+            CaseEvent::Reopened {
+                at: Assignment { level: Level::Grid, unit: GRID.into(), deadline: now + Duration::days(1) },
+                reason: "reporter unsatisfied".into(),
+            },
+        ]);
+        assert_eq!(case.reopen_count, 1);
+    }
+}
+
+#[test]
 fn given_a_resolved_case_when_no_answer_comes_then_the_default_evaluation_is_recorded_and_it_closes() {
     let case =
         given(&a_resolved_case()).when(evaluate(Satisfaction::Satisfied, "no answer within 3 days", true)).then(&[
@@ -1162,10 +1402,32 @@ fn evolve_counts_every_event_in_the_version() {
         assert_eq!(case.version, i as u64 + 1);
     }
     assert_eq!(replay(&history), case);
-    // Events that do not change the state still count.
-    let missed = CaseEvent::DeadlineMissed { level: Level::District, deadline: t0() };
+    // Events that only move the deadline still count.
+    let deadline = accept_deadline_at(Level::District);
+    let next_deadline = deadline + accept_sla(Level::District);
+    let missed = CaseEvent::DeadlineMissed { level: Level::District, deadline, next_deadline };
     let case = evolve(replay(&a_case_dispatched_at(Level::District)), &missed);
     assert_eq!(case.version, 2 + 3 + 1);
+    assert_eq!(case.status, CaseStatus::Dispatched { at: assignment(Level::District, next_deadline) });
+}
+
+#[test]
+fn evolve_moves_the_running_deadline_of_a_missed_district_deadline_and_nothing_else() {
+    let next_deadline = at(hours(500));
+    let missed = CaseEvent::DeadlineMissed { level: Level::District, deadline: at(hours(10)), next_deadline };
+    let accepted = evolve(replay(&a_case_accepted_at(Level::District)), &missed);
+    assert_eq!(
+        accepted.status,
+        CaseStatus::Accepted { at: assignment(Level::District, next_deadline), assignee: "wang".into() }
+    );
+    assert_eq!(accepted.escalations, 3);
+    // Without a running deadline there is nothing to move.
+    let mut in_mediation = a_case_accepted_at(Level::District);
+    in_mediation.push(mediation_requested(Level::District));
+    let before = replay(&in_mediation);
+    let after = evolve(before.clone(), &missed);
+    assert_eq!(after.status, before.status);
+    assert_eq!(after.version, before.version + 1);
 }
 
 #[test]
@@ -1199,10 +1461,13 @@ fn evolve_counts_reopenings() {
     assert_eq!(case.status, CaseStatus::Closed { level: Level::Grid, satisfaction: Satisfaction::Satisfied });
 }
 
+/// A state and its expected `level()`, `unit()` and `deadline()`.
+type StatusExpectation = (CaseStatus, Option<Level>, Option<&'static str>, Option<Timestamp>);
+
 #[test]
 fn case_status_reports_the_level_unit_and_deadline_of_each_state() {
     let d = at(hours(2));
-    let cases: Vec<(CaseStatus, Option<Level>, Option<&str>, Option<Timestamp>)> = vec![
+    let cases: Vec<StatusExpectation> = vec![
         (CaseStatus::New, None, None, None),
         (CaseStatus::Reported, None, None, None),
         (CaseStatus::Rejected { reason: "dup".into() }, None, None, None),
@@ -1272,56 +1537,6 @@ fn evolve_keeps_the_assignee_through_mediation_resolution_and_reopening() {
 }
 
 // =============================================================================================
-// Suspected defects: these document behaviour the lead should look at; they fail against the
-// current case.rs and are ignored so the suite stays green. Run with `-- --ignored`.
-// =============================================================================================
-
-/// After the district misses its deadline, the state is unchanged, so `status.deadline()` still
-/// returns the missed deadline and the same `DeadlineExpired` decides another `DeadlineMissed`.
-/// Dispatch re-arms the timer from `status.deadline()` after every command (`deadline_timer`), so
-/// the fired timer is re-scheduled at the same, already past, due time and fires again: an endless
-/// stream of `CaseDeadlineMissed` events for every case whose district deadline lapses.
-#[test]
-#[ignore = "bug in case.rs: a missed district deadline stays armed and is missed again on every fire"]
-fn given_a_district_case_whose_deadline_was_missed_when_the_same_timer_fires_again_then_nothing_happens() {
-    let deadline = accept_deadline_at(Level::District);
-    let mut history = a_case_dispatched_at(Level::District);
-    history.push(CaseEvent::DeadlineMissed { level: Level::District, deadline });
-    let case = replay(&history);
-    assert_eq!(case.status.deadline(), None, "a missed district deadline should not be re-armed");
-    given(&history).at(deadline + Duration::minutes(1)).when(expire(deadline)).then_nothing();
-}
-
-/// After a transfer (一转) to a community under another street, an escalation goes to the street
-/// of the *reported grid* (`unit_for(details.grid_code, ..)`), not to the street over the unit that
-/// now holds the case; the street that receives it does not supervise that community.
-#[test]
-#[ignore = "questionable in case.rs: escalation after a transfer ignores the unit the case was transferred to"]
-fn given_a_case_transferred_to_a_community_of_another_street_when_it_is_escalated_then_that_street_takes_it() {
-    let mut history = a_case_dispatched_at(Level::Community);
-    history.push(CaseEvent::Transferred {
-        from_unit: COMMUNITY.into(),
-        to: Assignment { level: Level::Community, unit: FAR_COMMUNITY.into(), deadline: at(hours(20)) },
-        reason: "the building belongs to the far community".into(),
-    });
-    let now = at(hours(21));
-    given(&history).at(now).when(escalate("cannot settle")).then(&[CaseEvent::Escalated {
-        from: Level::Community,
-        to: Assignment { level: Level::Street, unit: FAR_STREET.into(), deadline: now + accept_sla(Level::Street) },
-        reason: EscalationReason::Requested,
-        note: "cannot settle".into(),
-    }]);
-}
-
-/// `Resolve` requires a summary, but an agreed `ConcludeMediation` resolves the case with whatever
-/// summary it carries, including an empty one (and any mediation id, also empty).
-#[test]
-#[ignore = "inconsistency in case.rs: an agreed mediation resolves the case without a summary"]
-fn given_a_case_in_mediation_when_an_agreement_without_a_summary_is_recorded_then_the_summary_is_invalid() {
-    given(&a_case_in_mediation()).when(conclude_mediation(true, "")).then_invalid("summary");
-}
-
-// =============================================================================================
 // Property tests: the ladder
 // =============================================================================================
 
@@ -1345,6 +1560,8 @@ enum Expiry {
 enum TransferTo {
     SameUnit,
     OtherUnitSameLevel,
+    /// A unit at the same level under another parent (a community of another street, ...).
+    OtherUnitOtherParent,
     UnitOneLevelUp,
     Nowhere,
 }
@@ -1360,7 +1577,8 @@ enum Op {
     RequestMediation(bool),
     ConcludeMediation(bool, bool),
     Resolve(bool),
-    Evaluate(Satisfaction, bool),
+    /// Satisfaction, defaulted, with a comment.
+    Evaluate(Satisfaction, bool, bool),
 }
 
 fn text(present: bool, s: &str) -> String {
@@ -1379,6 +1597,16 @@ fn other_unit(unit: &str) -> String {
     s
 }
 
+/// Another unit code at the same level as `unit` under another parent (the last digit of the
+/// parent's code changed); at the district, just another district.
+fn other_unit_elsewhere(unit: &str) -> String {
+    let Some(parent) = code_level(unit).and_then(Level::up) else {
+        return other_unit(unit);
+    };
+    let cut = parent.code_len();
+    format!("{}{}", other_unit(&unit[..cut]), &unit[cut..])
+}
+
 fn command_for(op: &Op, case: &Case, now: Timestamp) -> CaseCommand {
     let details = case.details.clone().unwrap_or_else(|| details(DISPUTE, false));
     match op {
@@ -1395,6 +1623,7 @@ fn command_for(op: &Op, case: &Case, now: Timestamp) -> CaseCommand {
             let to_unit = match to {
                 TransferTo::SameUnit => current,
                 TransferTo::OtherUnitSameLevel => other_unit(&current),
+                TransferTo::OtherUnitOtherParent => other_unit_elsewhere(&current),
                 TransferTo::UnitOneLevelUp => {
                     let level = case.status.level().unwrap_or(Level::Grid);
                     match level.up() {
@@ -1409,7 +1638,9 @@ fn command_for(op: &Op, case: &Case, now: Timestamp) -> CaseCommand {
         Op::RequestMediation(ok) => request_mediation(&text(*ok, "noise")),
         Op::ConcludeMediation(agreed, ok) => conclude_mediation(*agreed, &text(*ok, "outcome")),
         Op::Resolve(ok) => resolve(&text(*ok, "done")),
-        Op::Evaluate(satisfaction, defaulted) => evaluate(*satisfaction, "comment", *defaulted),
+        Op::Evaluate(satisfaction, defaulted, comment) => {
+            evaluate(*satisfaction, &text(*comment, "comment"), *defaulted)
+        }
     }
 }
 
@@ -1431,6 +1662,7 @@ fn op() -> impl Strategy<Value = Op> {
             prop_oneof![
                 1 => Just(TransferTo::SameUnit),
                 3 => Just(TransferTo::OtherUnitSameLevel),
+                2 => Just(TransferTo::OtherUnitOtherParent),
                 1 => Just(TransferTo::UnitOneLevelUp),
                 1 => Just(TransferTo::Nowhere)
             ],
@@ -1440,7 +1672,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => ok().prop_map(Op::RequestMediation),
         3 => (any::<bool>(), ok()).prop_map(|(agreed, ok)| Op::ConcludeMediation(agreed, ok)),
         5 => ok().prop_map(Op::Resolve),
-        5 => (satisfaction(), any::<bool>()).prop_map(|(s, d)| Op::Evaluate(s, d)),
+        5 => (satisfaction(), any::<bool>(), ok()).prop_map(|(s, d, c)| Op::Evaluate(s, d, c)),
     ]
 }
 
@@ -1516,10 +1748,42 @@ fn run(category: &str, urgent: bool, steps: &[(Advance, Op)]) -> Result<Run, Tes
                     }
                 }
             }
-            // Every escalation, wherever it happens, is exactly one step up.
+            // Every escalation, wherever it happens, is exactly one step up, to the unit above the
+            // one that held the case (which may not be above the reported grid after a transfer).
             if let CaseEvent::Escalated { from, to, .. } = event {
                 prop_assert_eq!(Some(*from), before.level());
                 prop_assert_eq!(Some(to.level), from.up());
+                let holder = before.unit().unwrap_or_default();
+                prop_assert_eq!(Some(to.unit.as_str()), holder.get(..to.level.code_len()), "{:?}", event);
+                prop_assert_eq!(to.deadline, now + TestPolicy.accept_sla(category, to.level));
+            }
+            // A missed deadline is only recorded at the district, which keeps the case under a
+            // later deadline: the timer that fired is stale from then on.
+            if let CaseEvent::DeadlineMissed { level, deadline, next_deadline } = event {
+                prop_assert_eq!(*level, Level::District);
+                prop_assert_eq!(before.level(), Some(Level::District));
+                prop_assert_eq!(before.deadline(), Some(*deadline));
+                prop_assert!(next_deadline > deadline, "{:?}", event);
+                let sla = match before {
+                    CaseStatus::Dispatched { .. } => TestPolicy.accept_sla(category, *level),
+                    _ => TestPolicy.resolve_sla(category, *level),
+                };
+                prop_assert_eq!(*next_deadline, now + sla);
+                prop_assert_eq!(after.deadline(), Some(*next_deadline));
+                prop_assert_eq!(
+                    (after.name(), after.level(), after.unit()),
+                    (before.name(), before.level(), before.unit())
+                );
+            }
+            // What closes a step of the loop is always written down.
+            match event {
+                CaseEvent::Resolved { summary, .. }
+                | CaseEvent::MediationAgreed { summary, .. }
+                | CaseEvent::MediationFailed { summary, .. } => {
+                    prop_assert!(!summary.trim().is_empty(), "{:?} without a summary", event)
+                }
+                CaseEvent::Reopened { reason, .. } => prop_assert!(!reason.trim().is_empty(), "{:?}", event),
+                _ => {}
             }
             // Transfers, reopenings and failed mediations keep the level.
             if matches!(
@@ -1600,12 +1864,32 @@ proptest! {
         let run = run(category, urgent, &steps)?;
         let entry = TestPolicy.entry_level(category, urgent).unwrap().0;
         let levels_above = Level::ALL.iter().filter(|l| **l > entry).count();
-        let expected_level = Level::ALL[(Level::ALL.iter().position(|l| *l == entry).unwrap()
-            + lateness.len().min(levels_above))];
+        let expected_level = Level::ALL[Level::ALL.iter().position(|l| *l == entry).unwrap()
+            + lateness.len().min(levels_above)];
         prop_assert_eq!(run.case.status.level(), Some(expected_level));
         prop_assert_eq!(run.case.escalations as usize, lateness.len().min(levels_above));
-        let missed = run.history.iter().filter(|e| matches!(e, CaseEvent::DeadlineMissed { .. })).count();
-        prop_assert_eq!(missed, lateness.len().saturating_sub(levels_above));
+        let missed: Vec<(Level, Timestamp, Timestamp)> = run
+            .history
+            .iter()
+            .filter_map(|e| match e {
+                CaseEvent::DeadlineMissed { level, deadline, next_deadline } => {
+                    Some((*level, *deadline, *next_deadline))
+                }
+                _ => None,
+            })
+            .collect();
+        prop_assert_eq!(missed.len(), lateness.len().saturating_sub(levels_above));
+        // Each miss moves the deadline on; the next miss is of that new deadline.
+        for pair in missed.windows(2) {
+            prop_assert_eq!(pair[1].1, pair[0].2, "a miss of a deadline that was not running");
+        }
+        for (level, deadline, next_deadline) in &missed {
+            prop_assert_eq!(*level, Level::District);
+            prop_assert!(next_deadline > deadline);
+        }
+        if let Some((_, _, last)) = missed.last() {
+            prop_assert_eq!(run.case.status.deadline(), Some(*last));
+        }
         check_bookkeeping(&run)?;
     }
 

@@ -1,1 +1,329 @@
-//! gridloop-evaluation
+//! The evaluation service: asks the reporter for satisfaction once a case is resolved (办完即反),
+//! applies the default evaluation when nobody answers in time, and keeps the case projection that
+//! serves the case list and the 4321 distribution.
+
+mod projection;
+
+use async_trait::async_trait;
+use gridloop_bus::timers::TimerHandler;
+use gridloop_bus::{Clock, EventHandler, HandlerError, Subscription};
+use gridloop_domain::case::{CaseEvent, Satisfaction};
+use gridloop_domain::feedback::{self, Feedback, FeedbackCommand, FeedbackError};
+use gridloop_domain::ids::CaseId;
+use gridloop_domain::level::Level;
+use gridloop_domain::policy::CityPolicy;
+use gridloop_eventstore::{
+    Commit, DueTimer, EventStore, ExpectedVersion, NewTimer, RecordedEvent, StoreError, StreamAppend,
+};
+use gridloop_proto::convert::{self, decode_feedback_event, encode_feedback_event};
+use gridloop_proto::edge::{self, actor_from, failed_precondition, invalid_argument, EventContext, Violations};
+use gridloop_proto::v1 as pb;
+use gridloop_proto::v1::evaluation_service_server::{EvaluationService, EvaluationServiceServer};
+use prost::Message;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+pub use projection::CaseRow;
+
+pub const SERVICE: &str = "evaluation";
+const FEEDBACK_TIMER: &str = "feedback";
+const MAX_COMMENT: usize = 2000;
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 500;
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Clone)]
+pub struct Evaluation {
+    store: EventStore,
+    policy: Arc<CityPolicy>,
+    clock: Arc<dyn Clock>,
+}
+
+fn feedback_stream(case_id: CaseId) -> String {
+    format!("feedback-{case_id}")
+}
+
+fn feedback_timer(case_id: CaseId) -> String {
+    format!("{FEEDBACK_TIMER}:{case_id}")
+}
+
+fn transient(e: impl std::fmt::Display) -> HandlerError {
+    HandlerError::Transient(e.to_string())
+}
+
+impl Evaluation {
+    pub async fn new(store: EventStore, policy: Arc<CityPolicy>, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        store.migrate_extra(&MIGRATOR, &MIGRATOR).await?;
+        Ok(Self { store, policy, clock })
+    }
+
+    pub fn into_server(self) -> EvaluationServiceServer<Self> {
+        EvaluationServiceServer::new(self)
+    }
+
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        vec![Subscription {
+            consumer: "evaluation.dispatch".into(),
+            sources: vec!["dispatch".into()],
+            event_types: vec![],
+            handler: Arc::new(self.clone()),
+        }]
+    }
+
+    async fn load_feedback(&self, case_id: CaseId) -> Result<(Feedback, Vec<RecordedEvent>), StoreError> {
+        let records = self.store.read_stream(&feedback_stream(case_id), 1).await?;
+        let mut state = Feedback::default();
+        for record in &records {
+            let event = decode_feedback_event(&record.event_type, &record.payload)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            state = feedback::evolve(state, &event);
+        }
+        Ok((state, records))
+    }
+
+    /// Decide a feedback command and the timer change that goes with it, as a commit.
+    fn feedback_commit(
+        case_id: CaseId,
+        state: &Feedback,
+        version: usize,
+        events: &[feedback::FeedbackEvent],
+        context: &EventContext,
+    ) -> Commit {
+        let after = events.iter().fold(state.clone(), feedback::evolve);
+        let key = feedback_timer(case_id);
+        let (schedule, cancel) = match after {
+            Feedback::Awaiting { due_at, .. } => (
+                vec![NewTimer {
+                    key,
+                    due_at,
+                    kind: FEEDBACK_TIMER.into(),
+                    payload: convert::timestamp(due_at).encode_to_vec(),
+                }],
+                vec![],
+            ),
+            Feedback::Idle => (vec![], vec![key]),
+        };
+        Commit {
+            appends: vec![StreamAppend {
+                stream: feedback_stream(case_id),
+                expected: ExpectedVersion::Exact(version as u64),
+                events: events.iter().map(|e| context.event(encode_feedback_event(case_id, e))).collect(),
+            }],
+            schedule,
+            cancel,
+            ..Commit::default()
+        }
+    }
+}
+
+#[async_trait]
+impl EventHandler for Evaluation {
+    async fn handle(&self, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
+        let case_event = convert::decode_case_event(&event.event_type, &event.payload)
+            .map_err(|e| HandlerError::Poison(e.to_string()))?;
+        let case_id = CaseId::parse(&event.correlation_id)
+            .map_err(|_| HandlerError::Poison(format!("bad case id {:?}", event.correlation_id)))?;
+
+        // A resolution opens a feedback round, in the same transaction as the projection update.
+        let mut commit = Commit { inbox: Some((format!("evaluation.{source}"), event.event_id)), ..Commit::default() };
+        if let CaseEvent::Resolved { level, .. } = &case_event {
+            let (state, records) = self.load_feedback(case_id).await.map_err(transient)?;
+            let category = projection::category_of(self.store.pool(), case_id).await.map_err(transient)?;
+            let sla = category
+                .and_then(|code| self.policy.catalog.get(&code).map(|c| c.feedback_sla))
+                .unwrap_or(chrono::Duration::days(3));
+            let now = self.clock.now();
+            let command = FeedbackCommand::Request { level: *level, due_at: now + sla };
+            let events = feedback::decide(&state, &command, now).map_err(|e| HandlerError::Poison(e.to_string()))?;
+            if !events.is_empty() {
+                let context = EventContext::caused_by(event, edge::system_actor(SERVICE), now);
+                let round = Self::feedback_commit(case_id, &state, records.len(), &events, &context);
+                commit = Commit { inbox: commit.inbox, ..round };
+            }
+        }
+
+        let mut tx = self.store.begin().await.map_err(transient)?;
+        match tx.apply(commit).await {
+            Ok(_) => {}
+            Err(StoreError::AlreadyProcessed { .. }) => return Ok(()),
+            Err(e @ StoreError::Conflict { .. }) => return Err(transient(e)),
+            Err(e) => return Err(transient(e)),
+        }
+        projection::apply(tx.conn(), case_id, event, &case_event).await?;
+        tx.commit().await.map_err(transient)
+    }
+}
+
+#[async_trait]
+impl TimerHandler for Evaluation {
+    async fn fire(&self, timer: &DueTimer) -> Result<(), HandlerError> {
+        let case_id = timer
+            .key
+            .strip_prefix("feedback:")
+            .and_then(|id| CaseId::parse(id).ok())
+            .ok_or_else(|| HandlerError::Poison(format!("unknown timer {}", timer.key)))?;
+        let due_at = prost_types::Timestamp::decode(timer.payload.as_slice())
+            .ok()
+            .as_ref()
+            .and_then(convert::from_timestamp)
+            .ok_or_else(|| HandlerError::Poison(format!("timer {} has no due time", timer.key)))?;
+        let (state, records) = self.load_feedback(case_id).await.map_err(transient)?;
+        let now = self.clock.now();
+        let events = feedback::decide(&state, &FeedbackCommand::Expire { due_at }, now)
+            .map_err(|e| HandlerError::Poison(e.to_string()))?;
+        let Some(first) = records.first() else {
+            return Err(HandlerError::Poison(format!("no feedback round for {case_id}")));
+        };
+        let context = EventContext {
+            actor: edge::system_actor(SERVICE),
+            correlation_id: case_id.to_string(),
+            causation_id: format!("timer:{}:{}", timer.key, timer.generation),
+            traceparent: first.traceparent.clone(),
+            occurred_at: now,
+            routing_key: first.routing_key.clone(),
+        };
+        let mut commit = Self::feedback_commit(case_id, &state, records.len(), &events, &context);
+        // Firing deletes the timer; a default evaluation needs no new one.
+        commit.cancel.clear();
+        commit.fire = Some((timer.key.clone(), timer.generation));
+        match self.store.commit(commit).await {
+            Ok(_) | Err(StoreError::TimerGone { .. }) => Ok(()),
+            Err(e) => Err(transient(e)),
+        }
+    }
+}
+
+fn parse_area(area: &str) -> Result<Option<&str>, Status> {
+    if area.is_empty() {
+        return Ok(None);
+    }
+    if !area.bytes().all(|b| b.is_ascii_digit()) || ![6, 9, 12, 15].contains(&area.len()) {
+        return Err(invalid_argument("area", "a jurisdiction code: 6, 9, 12 or 15 digits"));
+    }
+    Ok(Some(area))
+}
+
+#[tonic::async_trait]
+impl EvaluationService for Evaluation {
+    async fn evaluate_case(
+        &self,
+        request: Request<pb::EvaluateCaseRequest>,
+    ) -> Result<Response<pb::EvaluateCaseResponse>, Status> {
+        let r = request.into_inner();
+        let mut v = Violations::default();
+        let case_id = edge::parse_uuid("case_id", &r.case_id).map(CaseId);
+        if let Err(status) = &case_id {
+            v.add("case_id", status.message());
+        }
+        let satisfaction = convert::from_satisfaction(r.satisfaction());
+        v.check(satisfaction.is_some(), "satisfaction", "required (satisfied, basically satisfied or unsatisfied)");
+        v.check(r.comment.chars().count() <= MAX_COMMENT, "comment", &format!("at most {MAX_COMMENT} characters"));
+        v.into_result()?;
+        let (Ok(case_id), Some(satisfaction)) = (case_id, satisfaction) else { unreachable!("checked above") };
+
+        let (state, records) = self.load_feedback(case_id).await.map_err(edge::store_error)?;
+        let now = self.clock.now();
+        let command = FeedbackCommand::Answer { satisfaction, comment: r.comment };
+        let events = feedback::decide(&state, &command, now).map_err(|e| match e {
+            FeedbackError::NotAwaiting if records.is_empty() => failed_precondition(
+                "case",
+                "NOT_RESOLVED",
+                format!("case {case_id} is not resolved (or does not exist)"),
+            ),
+            FeedbackError::NotAwaiting => failed_precondition("case", "NOT_AWAITING_EVALUATION", e.to_string()),
+        })?;
+        let first = records.first().ok_or_else(|| Status::internal("feedback round without its request"))?;
+        let context = EventContext {
+            actor: actor_from(r.actor.as_ref()),
+            correlation_id: case_id.to_string(),
+            causation_id: "command:evaluate".into(),
+            traceparent: first.traceparent.clone(),
+            occurred_at: now,
+            routing_key: first.routing_key.clone(),
+        };
+        let commit = Self::feedback_commit(case_id, &state, records.len(), &events, &context);
+        self.store.commit(commit).await.map_err(edge::store_error)?;
+        Ok(Response::new(pb::EvaluateCaseResponse {
+            case_id: case_id.to_string(),
+            satisfaction: convert::satisfaction(satisfaction) as i32,
+        }))
+    }
+
+    async fn list_cases(
+        &self,
+        request: Request<pb::ListCasesRequest>,
+    ) -> Result<Response<pb::ListCasesResponse>, Status> {
+        let r = request.into_inner();
+        let area = parse_area(&r.area)?;
+        let offset: i64 = if r.page_token.is_empty() {
+            0
+        } else {
+            r.page_token.parse().map_err(|_| invalid_argument("page_token", "not a token from a previous page"))?
+        };
+        let limit = match r.page_size {
+            0 => DEFAULT_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        let state = match r.state() {
+            pb::CaseState::Unspecified => None,
+            other => Some(projection::state_name(other)),
+        };
+        let rows = projection::list(self.store.pool(), state, area, limit, offset)
+            .await
+            .map_err(|e| edge::store_error(e.into()))?;
+        let next_page_token =
+            if rows.len() as u32 == limit { (offset + i64::from(limit)).to_string() } else { String::new() };
+        Ok(Response::new(pb::ListCasesResponse { cases: rows.iter().map(CaseRow::summary).collect(), next_page_token }))
+    }
+
+    async fn get_level_distribution(
+        &self,
+        request: Request<pb::GetLevelDistributionRequest>,
+    ) -> Result<Response<pb::GetLevelDistributionResponse>, Status> {
+        let r = request.into_inner();
+        let area = parse_area(&r.area)?;
+        let bound = |t: &Option<prost_types::Timestamp>, field: &str| -> Result<Option<i64>, Status> {
+            t.as_ref()
+                .map(|t| {
+                    convert::from_timestamp(t)
+                        .map(|t| t.timestamp_micros())
+                        .ok_or_else(|| invalid_argument(field, "not a valid timestamp"))
+                })
+                .transpose()
+        };
+        let (from, to) = (bound(&r.from, "from")?, bound(&r.to, "to")?);
+        if let (Some(from), Some(to)) = (from, to) {
+            if from >= to {
+                return Err(invalid_argument("to", "must be after from"));
+            }
+        }
+        let counts = projection::settled_counts(self.store.pool(), area, from, to)
+            .await
+            .map_err(|e| edge::store_error(e.into()))?;
+        let total: u64 = counts.iter().map(|(_, n)| n).sum();
+        let levels = Level::ALL
+            .iter()
+            .map(|level| {
+                let count = counts.iter().find(|(l, _)| l == level).map_or(0, |(_, n)| *n);
+                let share = if total == 0 { 0.0 } else { count as f64 / total as f64 };
+                pb::LevelShare {
+                    level: convert::level(*level) as i32,
+                    count,
+                    share,
+                    target: level.target_share(),
+                    deviation: share - level.target_share(),
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::GetLevelDistributionResponse { closed_total: total, levels }))
+    }
+}
+
+/// The satisfaction names the projection stores.
+pub fn satisfaction_name(s: Satisfaction) -> &'static str {
+    match s {
+        Satisfaction::Satisfied => "satisfied",
+        Satisfaction::BasicallySatisfied => "basically_satisfied",
+        Satisfaction::Unsatisfied => "unsatisfied",
+    }
+}

@@ -8,3 +8,6 @@ pub mod v1 {
 /// The encoded `FileDescriptorSet` of every gridloop proto file (for server reflection and for
 /// decoding event payloads by name).
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/gridloop_descriptor.bin"));
+
+pub mod convert;
+pub mod edge;

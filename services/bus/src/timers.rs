@@ -1,0 +1,84 @@
+//! The durable timer scheduler. Timers are rows in the service's store; a timer is fired by a
+//! handler whose commit names it (`Commit::fire`), which deletes it in the same transaction as
+//! the effect, so a timer fires once even across restarts and concurrent schedulers.
+
+use crate::{Clock, HandlerError};
+use async_trait::async_trait;
+use futures::stream::{self, StreamExt};
+use gridloop_eventstore::{Commit, DueTimer, EventStore, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[async_trait]
+pub trait TimerHandler: Send + Sync {
+    /// Fire a due timer. The handler's commit must carry `fire: Some((key, generation))`.
+    async fn fire(&self, timer: &DueTimer) -> Result<(), HandlerError>;
+}
+
+const DUE_BATCH: u32 = 256;
+const FIRE_CONCURRENCY: usize = 32;
+/// Longest wait without looking at the store (timers written by another process).
+const IDLE_POLL: chrono::Duration = chrono::Duration::seconds(30);
+const ERROR_PAUSE: Duration = Duration::from_secs(1);
+
+pub async fn run_timers(
+    store: EventStore,
+    clock: Arc<dyn Clock>,
+    handler: Arc<dyn TimerHandler>,
+    shutdown: CancellationToken,
+) {
+    let mut head = store.watch_head();
+    loop {
+        if shutdown.is_cancelled() {
+            return;
+        }
+        let now = clock.now();
+        let due = match store.due_timers(now, DUE_BATCH).await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(%error, "reading due timers failed");
+                tokio::time::sleep(ERROR_PAUSE).await;
+                continue;
+            }
+        };
+        if !due.is_empty() {
+            // Futures built up front: a closure inside the stream trips rustc's Send inference.
+            let firings: Vec<_> = due.iter().map(|timer| fire_one(&store, handler.as_ref(), timer)).collect();
+            let failures = stream::iter(firings)
+                .buffer_unordered(FIRE_CONCURRENCY)
+                .filter(|ok| std::future::ready(!ok))
+                .count()
+                .await;
+            if failures > 0 {
+                tokio::time::sleep(ERROR_PAUSE).await;
+            }
+            continue;
+        }
+        let next = match store.next_timer_due().await {
+            Ok(next) => next.unwrap_or(now + IDLE_POLL).min(now + IDLE_POLL),
+            Err(_) => now + IDLE_POLL,
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = head.changed() => {}
+            _ = clock.sleep_until(next) => {}
+        }
+    }
+}
+
+/// Returns false when the timer is still due and should be retried later.
+async fn fire_one(store: &EventStore, handler: &dyn TimerHandler, timer: &DueTimer) -> bool {
+    match handler.fire(timer).await {
+        Ok(()) => true,
+        Err(HandlerError::Transient(reason)) => {
+            tracing::warn!(key = %timer.key, %reason, "timer handler failed; will retry");
+            false
+        }
+        Err(HandlerError::Poison(reason)) => {
+            tracing::error!(key = %timer.key, %reason, "dropping a timer that cannot fire");
+            let drop = Commit { fire: Some((timer.key.clone(), timer.generation)), ..Commit::default() };
+            matches!(store.commit(drop).await, Ok(_) | Err(StoreError::TimerGone { .. }))
+        }
+    }
+}

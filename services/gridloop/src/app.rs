@@ -1,0 +1,207 @@
+//! `gridloop up`: all four services in one process. Each service keeps its own store (one SQLite
+//! file per service under the data directory, or one Postgres schema per service), and they talk
+//! through the in-process bus exactly as they would over JetStream: outbox → relay → idempotent
+//! consumers.
+
+use anyhow::Context;
+use gridloop_bus::relay::run_relay;
+use gridloop_bus::timers::run_timers;
+use gridloop_bus::{Bus, Clock, DeliveryPolicy, InProcessBus, SystemClock};
+use gridloop_dispatch::Dispatch;
+use gridloop_domain::policy::CityPolicy;
+use gridloop_evaluation::Evaluation;
+use gridloop_eventstore::{EventStore, StoreOptions};
+use gridloop_intake::Intake;
+use gridloop_mediation::MediationSvc;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Server;
+
+/// Largest gRPC message accepted or sent (a case history with its payloads fits easily).
+const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct UpArgs {
+    /// Where the embedded stores live (one SQLite file per service).
+    #[arg(long, env = "GRIDLOOP_DATA_DIR", default_value = "./gridloop-data")]
+    pub data_dir: PathBuf,
+    /// gRPC listen address for all four services, health and reflection.
+    #[arg(long, env = "GRIDLOOP_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// Use this Postgres database instead of SQLite (one schema per service).
+    #[arg(long, env = "GRIDLOOP_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Prefix for the Postgres schemas (`<prefix>intake`, …), so several deployments can share a database.
+    #[arg(long, env = "GRIDLOOP_SCHEMA_PREFIX", default_value = "")]
+    pub schema_prefix: String,
+}
+
+pub const SERVICES: [&str; 4] = ["intake", "dispatch", "mediation", "evaluation"];
+
+/// A running one-process gridloop.
+pub struct App {
+    pub addr: SocketAddr,
+    pub bus: Arc<InProcessBus>,
+    shutdown: CancellationToken,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+async fn open_store(args: &UpArgs, service: &str) -> anyhow::Result<EventStore> {
+    let (url, schema) = match &args.database_url {
+        Some(url) => (url.clone(), Some(format!("{}{service}", args.schema_prefix))),
+        None => {
+            std::fs::create_dir_all(&args.data_dir)
+                .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+            (format!("sqlite://{}", args.data_dir.join(format!("{service}.db")).display()), None)
+        }
+    };
+    EventStore::connect(&url, StoreOptions { schema, max_connections: 8 })
+        .await
+        .with_context(|| format!("cannot open the {service} store"))
+}
+
+impl App {
+    /// Open the stores, wire the services through the bus, and serve gRPC on `args.listen`
+    /// (port 0 picks a free port; see `addr`).
+    pub async fn start(args: &UpArgs, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        let policy = Arc::new(CityPolicy::default_city());
+        let [intake_store, dispatch_store, mediation_store, evaluation_store] = [
+            open_store(args, "intake").await?,
+            open_store(args, "dispatch").await?,
+            open_store(args, "mediation").await?,
+            open_store(args, "evaluation").await?,
+        ];
+
+        let intake = Intake::new(intake_store.clone(), policy.clone(), clock.clone());
+        let dispatch = Dispatch::new(dispatch_store.clone(), policy.clone(), clock.clone());
+        let mediation = MediationSvc::new(mediation_store.clone(), clock.clone()).await?;
+        let evaluation = Evaluation::new(evaluation_store.clone(), policy.clone(), clock.clone()).await?;
+
+        // Consumers first, then the relays that feed them.
+        let bus = Arc::new(InProcessBus::new(DeliveryPolicy::default()));
+        for subscription in
+            dispatch.subscriptions().into_iter().chain(mediation.subscriptions()).chain(evaluation.subscriptions())
+        {
+            bus.subscribe(subscription)?;
+        }
+        let shutdown = CancellationToken::new();
+        let mut workers = Vec::new();
+        for (service, store) in
+            SERVICES.iter().zip([&intake_store, &dispatch_store, &mediation_store, &evaluation_store])
+        {
+            let dyn_bus: Arc<dyn Bus> = bus.clone();
+            workers.push(tokio::spawn(run_relay(store.clone(), dyn_bus, service.to_string(), shutdown.clone())));
+        }
+        workers.push(tokio::spawn(run_timers(
+            dispatch_store,
+            clock.clone(),
+            Arc::new(dispatch.clone()),
+            shutdown.clone(),
+        )));
+        workers.push(tokio::spawn(run_timers(
+            evaluation_store,
+            clock.clone(),
+            Arc::new(evaluation.clone()),
+            shutdown.clone(),
+        )));
+
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(gridloop_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let intake_server = intake
+            .into_server()
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let dispatch_server = dispatch
+            .into_server()
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let mediation_server = mediation
+            .into_server()
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let evaluation_server = evaluation
+            .into_server()
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        health_reporter.set_serving::<gridloop_proto::v1::intake_service_server::IntakeServiceServer<Intake>>().await;
+        health_reporter
+            .set_serving::<gridloop_proto::v1::dispatch_service_server::DispatchServiceServer<Dispatch>>()
+            .await;
+        health_reporter
+            .set_serving::<gridloop_proto::v1::mediation_service_server::MediationServiceServer<MediationSvc>>()
+            .await;
+        health_reporter
+            .set_serving::<gridloop_proto::v1::evaluation_service_server::EvaluationServiceServer<Evaluation>>()
+            .await;
+        health_reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        let stop = shutdown.clone();
+        let server = tokio::spawn(
+            Server::builder()
+                .add_service(health_service)
+                .add_service(reflection)
+                .add_service(intake_server)
+                .add_service(dispatch_server)
+                .add_service(mediation_server)
+                .add_service(evaluation_server)
+                .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async move {
+                    stop.cancelled().await
+                }),
+        );
+        tracing::info!(%addr, "gridloop is up: intake, dispatch, mediation and evaluation");
+        Ok(App { addr, bus, shutdown, server, workers })
+    }
+
+    /// Stop taking requests, let in-flight ones finish, flush the outboxes, stop the workers.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.server.await.context("server task")??;
+        for worker in self.workers {
+            worker.await.context("worker task")?;
+        }
+        Ok(())
+    }
+}
+
+pub async fn up(args: UpArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    let app = App::start(&args, Arc::new(SystemClock)).await?;
+    match &args.database_url {
+        Some(_) => eprintln!("gridloop is up on {} (Postgres, one schema per service)", app.addr),
+        None => eprintln!("gridloop is up on {} (data in {})", app.addr, args.data_dir.display()),
+    }
+    shutdown_signal().await;
+    eprintln!("shutting down: draining requests and flushing outboxes");
+    app.shutdown().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,1154 @@
+//! The CLI's client commands: report, act on and show cases over gRPC (`gridloop case …`,
+//! `gridloop catalog`, `gridloop jurisdiction`, `gridloop mediation …`, `gridloop stats 4321`).
+//!
+//! Every command takes `--server URL` (env `GRIDLOOP_SERVER`) and `--json`; with `--json`, stdout
+//! carries exactly one JSON document. Enum values are lower-case snake names in JSON
+//! (`in_mediation`, `basically_satisfied`) and timestamps are RFC 3339 UTC.
+
+mod output;
+mod rpc;
+
+use anyhow::Result;
+use clap::{ArgGroup, Args, Subcommand, ValueEnum};
+use gridloop_proto::v1 as pb;
+use output::{
+    case_json, case_text, duration_text, emit, enum_arg, enum_json, enum_text, history_json, history_row, opt_str,
+    or_dash, point_json, point_text, time, time_json, time_text, truncate, Table,
+};
+use rpc::Server;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
+
+// Client commands, flattened into the top-level `gridloop` command list. (A plain comment: a doc
+// comment on a flattened enum would become the parent command's `about`.)
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Show the case catalog (权责清单): categories by class, start level and SLAs.
+    Catalog(Global),
+    /// Show the jurisdiction tree: district → street → community → grid.
+    Jurisdiction(Global),
+    /// Report, act on and show cases.
+    Case(CaseArgs),
+    /// Show and conclude mediation sessions (调解, 议事会).
+    Mediation(MediationArgs),
+    /// Key figures: `stats 4321` shows the share of cases settled per level against 40/30/20/10.
+    Stats(StatsArgs),
+}
+
+/// Options every client command takes (after any subcommand).
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// The gridloop server (all four services on one address).
+    #[arg(long, env = "GRIDLOOP_SERVER", default_value = DEFAULT_SERVER, global = true)]
+    pub server: String,
+    /// Print exactly one JSON document on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// Who is acting: fills the `Actor` of a command.
+#[derive(Debug, Clone, Args)]
+pub struct ActorArgs {
+    /// The actor's role.
+    #[arg(long, default_value = "grid_worker")]
+    pub actor_role: String,
+    /// The actor's id.
+    #[arg(long, env = "GRIDLOOP_ACTOR", default_value = "cli")]
+    pub actor_id: String,
+    /// The jurisdiction code the actor acts for.
+    #[arg(long)]
+    pub actor_jurisdiction: Option<String>,
+}
+
+impl ActorArgs {
+    fn to_proto(&self) -> Option<pb::Actor> {
+        Some(pb::Actor {
+            role: self.actor_role.clone(),
+            id: self.actor_id.clone(),
+            jurisdiction: self.actor_jurisdiction.clone().unwrap_or_default(),
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CaseArgs {
+    #[command(subcommand)]
+    pub command: CaseCommand,
+    #[command(flatten)]
+    pub global: Global,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCommand {
+    /// Report a case (上报); prints its id and the grid it was located in.
+    Report(Box<ReportArgs>),
+    /// Show a case and its full history.
+    Show {
+        /// The case id.
+        id: String,
+    },
+    /// List cases, newest activity first.
+    List(ListArgs),
+    #[command(flatten)]
+    Act(CaseAction),
+    /// Record the reporter's satisfaction (评价).
+    Evaluate {
+        /// The case id.
+        id: String,
+        #[arg(long, value_enum)]
+        satisfaction: SatisfactionArg,
+        #[arg(long, default_value = "")]
+        comment: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
+}
+
+// The dispatch commands, flattened into `case`: each changes the case and prints it afterwards.
+#[derive(Debug, Subcommand)]
+pub enum CaseAction {
+    /// Accept the case at its current level (接单).
+    Accept {
+        #[command(flatten)]
+        target: Target,
+        /// Who will handle it.
+        #[arg(long)]
+        assignee: String,
+    },
+    /// Escalate to the next level (提请) because this level cannot settle it.
+    Escalate {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Transfer to a responsible unit or another community (转办).
+    Transfer {
+        #[command(flatten)]
+        target: Target,
+        /// The unit's code.
+        #[arg(long)]
+        to_unit: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Open a mediation / deliberation session for the case (调解, 议事).
+    Mediate {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        topic: String,
+    },
+    /// Resolve the case (办结).
+    Resolve {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        summary: String,
+    },
+    /// Reject the report (not a case for this system, duplicate, …).
+    Reject {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// The case a dispatch command acts on, and who acts.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The case id.
+    pub id: String,
+    /// Refuse with a conflict unless the case is at this version (0 = don't check).
+    #[arg(long, default_value_t = 0)]
+    pub expected_version: u64,
+    #[command(flatten)]
+    pub actor: ActorArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Category code from `gridloop catalog`.
+    #[arg(long)]
+    pub category: String,
+    /// Latitude (WGS 84).
+    #[arg(long, allow_negative_numbers = true)]
+    pub lat: f64,
+    /// Longitude (WGS 84).
+    #[arg(long, allow_negative_numbers = true)]
+    pub lon: f64,
+    #[arg(long)]
+    pub description: String,
+    /// Idempotency key; a retry with the same key returns the first result [default: a new UUIDv7].
+    #[arg(long)]
+    pub client_key: Option<String>,
+    #[arg(long, value_enum, default_value_t = ReporterKindArg::Resident)]
+    pub reporter_kind: ReporterKindArg,
+    #[arg(long, default_value = "")]
+    pub reporter_id: String,
+    #[arg(long, default_value = "")]
+    pub reporter_name: String,
+    #[arg(long, default_value = "")]
+    pub reporter_phone: String,
+    #[arg(long, value_enum, default_value_t = ChannelArg::ResidentApp)]
+    pub channel: ChannelArg,
+    /// When it was discovered (RFC 3339, e.g. 2025-03-01T08:30:00+08:00) [default: upload time].
+    #[arg(long, value_parser = output::parse_instant)]
+    pub discovered_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Urgent or major (急难重大): may start at a higher level.
+    #[arg(long)]
+    pub urgent: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long, value_enum)]
+    pub state: Option<StateArg>,
+    /// Jurisdiction code prefix: a district, street, community or grid.
+    #[arg(long)]
+    pub area: Option<String>,
+    /// At most this many cases.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct MediationArgs {
+    #[command(subcommand)]
+    pub command: MediationCommand,
+    #[command(flatten)]
+    pub global: Global,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MediationCommand {
+    /// Show a session, by its id or by its case (the case's latest session).
+    #[command(group(ArgGroup::new("which").required(true).args(["id", "case"])))]
+    Show {
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        case: Option<String>,
+    },
+    /// Conclude a session: agreed (signed by the parties, 签字确认) or failed.
+    Conclude {
+        /// The mediation id.
+        id: String,
+        #[arg(long, value_enum)]
+        outcome: OutcomeArg,
+        #[arg(long)]
+        summary: String,
+        /// A party who signed the agreement (repeat for each; required when agreed).
+        #[arg(long)]
+        signed_by: Vec<String>,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(subcommand)]
+    pub command: StatsCommand,
+    #[command(flatten)]
+    pub global: Global,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StatsCommand {
+    /// Cases closed per settled level vs the 4321 targets (40% grid, 30% community, 20% street, 10% district).
+    #[command(name = "4321")]
+    Levels {
+        /// Jurisdiction code prefix [default: everything].
+        #[arg(long)]
+        area: Option<String>,
+        /// Closed at or after (RFC 3339, or YYYY-MM-DD = that day 00:00 UTC).
+        #[arg(long, value_parser = output::parse_from)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Closed before (RFC 3339, or YYYY-MM-DD = that whole day included).
+        #[arg(long, value_parser = output::parse_to)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+// CLI spellings of protobuf enums: each name is the protobuf value name without its prefix, in
+// kebab case (`enum_arg` maps it); the snake spelling is accepted too.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReporterKindArg {
+    Resident,
+    #[value(alias = "grid_worker")]
+    GridWorker,
+    Platform,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChannelArg {
+    Patrol,
+    #[value(alias = "resident_app")]
+    ResidentApp,
+    Hotline,
+    #[value(alias = "suggestion_box")]
+    SuggestionBox,
+    #[value(alias = "walk_in")]
+    WalkIn,
+    Platform,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SatisfactionArg {
+    Satisfied,
+    #[value(alias = "basically_satisfied")]
+    BasicallySatisfied,
+    Unsatisfied,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateArg {
+    Reported,
+    Rejected,
+    Dispatched,
+    Accepted,
+    #[value(alias = "in_mediation")]
+    InMediation,
+    Resolved,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutcomeArg {
+    Agreed,
+    Failed,
+}
+
+/// Runs one client command.
+pub async fn run(command: ClientCommand) -> Result<()> {
+    match command {
+        ClientCommand::Catalog(global) => catalog(&global).await,
+        ClientCommand::Jurisdiction(global) => jurisdiction(&global).await,
+        ClientCommand::Case(CaseArgs { command, global }) => case(&global, command).await,
+        ClientCommand::Mediation(MediationArgs { command, global }) => mediation(&global, command).await,
+        ClientCommand::Stats(StatsArgs { command: StatsCommand::Levels { area, from, to }, global }) => {
+            stats_4321(&global, area, from, to).await
+        }
+    }
+}
+
+async fn catalog(global: &Global) -> Result<()> {
+    let server = Server::connect(&global.server).await?;
+    let catalog = server.intake().get_catalog(pb::GetCatalogRequest {}).await.map_err(server.fail("GetCatalog"))?;
+    let groups = group_catalog(catalog.into_inner());
+    emit(global.json, || catalog_json(&groups), || catalog_text(&groups))
+}
+
+/// Categories grouped by class, in the catalog's class order; a category whose class is not
+/// listed gets a group of its own.
+fn group_catalog(catalog: pb::GetCatalogResponse) -> Vec<(pb::CategoryClass, Vec<pb::Category>)> {
+    let mut groups: Vec<(pb::CategoryClass, Vec<pb::Category>)> =
+        catalog.classes.into_iter().map(|class| (class, Vec::new())).collect();
+    for category in catalog.categories {
+        match groups.iter_mut().find(|(class, _)| class.code == category.class_code) {
+            Some((_, members)) => members.push(category),
+            None => {
+                let class = pb::CategoryClass { code: category.class_code.clone(), name: category.class_name.clone() };
+                groups.push((class, vec![category]));
+            }
+        }
+    }
+    groups
+}
+
+fn catalog_json(groups: &[(pb::CategoryClass, Vec<pb::Category>)]) -> Value {
+    let classes: Vec<Value> = groups
+        .iter()
+        .map(|(class, categories)| {
+            let categories: Vec<Value> = categories
+                .iter()
+                .map(|c| {
+                    json!({
+                        "code": c.code,
+                        "name": c.name,
+                        "class_code": c.class_code,
+                        "start_level": enum_json::<pb::Level>(c.start_level),
+                        "accept_sla_seconds": c.accept_sla_seconds,
+                        "resolve_sla_seconds": c.resolve_sla_seconds,
+                    })
+                })
+                .collect();
+            json!({ "code": class.code, "name": class.name, "categories": categories })
+        })
+        .collect();
+    json!({ "classes": classes })
+}
+
+fn catalog_text(groups: &[(pb::CategoryClass, Vec<pb::Category>)]) -> String {
+    let mut out = String::new();
+    for (class, categories) in groups {
+        out.push_str(&format!("{} ({})\n", class.name, class.code));
+        let mut table = Table::new(&["code", "name", "start level", "accept SLA", "resolve SLA"]);
+        for c in categories {
+            table.row(vec![
+                c.code.clone(),
+                c.name.clone(),
+                enum_text::<pb::Level>(c.start_level),
+                duration_text(c.accept_sla_seconds),
+                duration_text(c.resolve_sla_seconds),
+            ]);
+        }
+        out.push_str(&table.render_indented("  "));
+        out.push('\n');
+    }
+    out
+}
+
+async fn jurisdiction(global: &Global) -> Result<()> {
+    let server = Server::connect(&global.server).await?;
+    let response = server
+        .intake()
+        .get_jurisdiction(pb::GetJurisdictionRequest {})
+        .await
+        .map_err(server.fail("GetJurisdiction"))?;
+    let nodes = tree_order(response.into_inner().nodes);
+    emit(global.json, || jurisdiction_json(&nodes), || jurisdiction_text(&nodes))
+}
+
+/// Nodes depth-first from the roots (children by code), each with its depth.
+fn tree_order(nodes: Vec<pb::JurisdictionNode>) -> Vec<(usize, pb::JurisdictionNode)> {
+    let codes: std::collections::HashSet<String> = nodes.iter().map(|n| n.code.clone()).collect();
+    let mut children: BTreeMap<String, Vec<pb::JurisdictionNode>> = BTreeMap::new();
+    for node in nodes {
+        let parent = if codes.contains(&node.parent_code) { node.parent_code.clone() } else { String::new() };
+        children.entry(parent).or_default().push(node);
+    }
+    for list in children.values_mut() {
+        list.sort_by(|a, b| a.code.cmp(&b.code));
+    }
+    let mut ordered = Vec::new();
+    let mut stack: Vec<(usize, pb::JurisdictionNode)> =
+        children.remove("").unwrap_or_default().into_iter().rev().map(|n| (0, n)).collect();
+    while let Some((depth, node)) = stack.pop() {
+        if let Some(kids) = children.remove(&node.code) {
+            stack.extend(kids.into_iter().rev().map(|n| (depth + 1, n)));
+        }
+        ordered.push((depth, node));
+    }
+    ordered
+}
+
+fn jurisdiction_json(nodes: &[(usize, pb::JurisdictionNode)]) -> Value {
+    let nodes: Vec<Value> = nodes
+        .iter()
+        .map(|(_, n)| {
+            json!({
+                "code": n.code,
+                "name": n.name,
+                "level": enum_json::<pb::Level>(n.level),
+                "parent_code": opt_str(&n.parent_code),
+                "interior_point": point_json(n.interior_point.as_ref()),
+                "boundary": n.boundary.iter().map(|p| point_json(Some(p))).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({ "nodes": nodes })
+}
+
+fn jurisdiction_text(nodes: &[(usize, pb::JurisdictionNode)]) -> String {
+    let mut table = Table::new(&["code", "name", "level", "interior point (lat, lon)"]);
+    for (depth, n) in nodes {
+        let point = if n.interior_point.is_some() { point_text(n.interior_point.as_ref()) } else { String::new() };
+        table.row(vec![
+            format!("{}{}", "  ".repeat(*depth), n.code),
+            n.name.clone(),
+            enum_text::<pb::Level>(n.level),
+            point,
+        ]);
+    }
+    table.render()
+}
+
+async fn case(global: &Global, command: CaseCommand) -> Result<()> {
+    let server = Server::connect(&global.server).await?;
+    match command {
+        CaseCommand::Report(args) => report(&server, global.json, *args).await,
+        CaseCommand::Show { id } => {
+            let response = get_case(&server, &id).await?;
+            emit(global.json, || case_with_history_json(&response), || case_with_history_text(&response))
+        }
+        CaseCommand::List(args) => list(&server, global.json, args).await,
+        CaseCommand::Evaluate { id, satisfaction, comment, actor } => {
+            let request = pb::EvaluateCaseRequest {
+                case_id: id,
+                actor: actor.to_proto(),
+                satisfaction: enum_arg::<pb::Satisfaction>(&satisfaction),
+                comment,
+            };
+            let response =
+                server.evaluation().evaluate_case(request).await.map_err(server.fail("EvaluateCase"))?.into_inner();
+            emit(
+                global.json,
+                || {
+                    json!({
+                        "case_id": response.case_id,
+                        "satisfaction": enum_json::<pb::Satisfaction>(response.satisfaction),
+                    })
+                },
+                || {
+                    let satisfaction = enum_text::<pb::Satisfaction>(response.satisfaction);
+                    format!("case {} evaluated: {satisfaction}", response.case_id)
+                },
+            )
+        }
+        CaseCommand::Act(action) => {
+            let view = dispatch_command(&server, action).await?;
+            emit(global.json, || case_json(&view), || case_text(&view))
+        }
+    }
+}
+
+async fn get_case(server: &Server, id: &str) -> Result<pb::GetCaseResponse> {
+    let request = pb::GetCaseRequest { case_id: id.to_string() };
+    Ok(server.dispatch().get_case(request).await.map_err(server.fail("GetCase"))?.into_inner())
+}
+
+/// Sends one of the dispatch commands and returns the case as it is afterwards.
+async fn dispatch_command(server: &Server, action: CaseAction) -> Result<pb::CaseView> {
+    let mut client = server.dispatch();
+    let request = |t: &Target| (t.id.clone(), t.expected_version, t.actor.to_proto());
+    let response = match action {
+        CaseAction::Accept { target, assignee } => {
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::AcceptCaseRequest { case_id, expected_version, actor, assignee };
+            client.accept_case(r).await.map_err(server.fail("AcceptCase"))?
+        }
+        CaseAction::Escalate { target, reason } => {
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::EscalateCaseRequest { case_id, expected_version, actor, reason };
+            client.escalate_case(r).await.map_err(server.fail("EscalateCase"))?
+        }
+        CaseAction::Transfer { target, to_unit, reason } => {
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::TransferCaseRequest { case_id, expected_version, actor, to_unit, reason };
+            client.transfer_case(r).await.map_err(server.fail("TransferCase"))?
+        }
+        CaseAction::Mediate { target, topic } => {
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::RequestMediationRequest { case_id, expected_version, actor, topic };
+            client.request_mediation(r).await.map_err(server.fail("RequestMediation"))?
+        }
+        CaseAction::Resolve { target, summary } => {
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::ResolveCaseRequest { case_id, expected_version, actor, summary };
+            client.resolve_case(r).await.map_err(server.fail("ResolveCase"))?
+        }
+        CaseAction::Reject { target, reason } => {
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::RejectCaseRequest { case_id, expected_version, actor, reason };
+            client.reject_case(r).await.map_err(server.fail("RejectCase"))?
+        }
+    }
+    .into_inner();
+    match response.case {
+        Some(view) => Ok(view),
+        // A server that leaves the view out: read it back.
+        None => get_case(server, &response.case_id)
+            .await?
+            .case
+            .ok_or_else(|| anyhow::anyhow!("the server returned no case")),
+    }
+}
+
+fn case_with_history_json(response: &pb::GetCaseResponse) -> Value {
+    json!({
+        "case": response.case.as_ref().map_or(Value::Null, case_json),
+        "history": response.history.iter().map(history_json).collect::<Vec<_>>(),
+    })
+}
+
+fn case_with_history_text(response: &pb::GetCaseResponse) -> String {
+    let mut out = response.case.as_ref().map(case_text).unwrap_or_default();
+    let mut table = Table::new(&["v", "event", "occurred at", "actor", "payload"]).right_align(&[0]);
+    for entry in &response.history {
+        table.row(history_row(entry));
+    }
+    out.push_str(&format!("\nhistory ({} events)\n", response.history.len()));
+    out.push_str(&table.render_indented("  "));
+    out
+}
+
+async fn report(server: &Server, json: bool, args: ReportArgs) -> Result<()> {
+    let client_key = args.client_key.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let request = pb::ReportCaseRequest {
+        client_key: client_key.clone(),
+        category_code: args.category,
+        location: Some(pb::GeoPoint { lat: args.lat, lon: args.lon }),
+        description: args.description,
+        reporter: Some(pb::Reporter {
+            kind: enum_arg::<pb::ReporterKind>(&args.reporter_kind),
+            id: args.reporter_id,
+            name: args.reporter_name,
+            phone: args.reporter_phone,
+        }),
+        channel: enum_arg::<pb::Channel>(&args.channel),
+        discovered_at: args.discovered_at.map(time),
+        urgent: args.urgent,
+    };
+    let r = server.intake().report_case(request).await.map_err(server.fail("ReportCase"))?.into_inner();
+    emit(
+        json,
+        || {
+            json!({
+                "case_id": r.case_id,
+                "grid_code": r.grid_code,
+                "category_code": r.category_code,
+                "uploaded_at": time_json(r.uploaded_at.as_ref()),
+                "replayed": r.replayed,
+                "client_key": client_key,
+            })
+        },
+        || {
+            let mut text = format!("case {} reported in grid {}\n", r.case_id, r.grid_code);
+            text.push_str(&format!(
+                "  category {} · uploaded at {} · client key {}\n",
+                r.category_code,
+                time_text(r.uploaded_at.as_ref()),
+                client_key
+            ));
+            if r.replayed {
+                text.push_str("  (replayed: the stored result of an earlier report with this client key)\n");
+            }
+            text
+        },
+    )
+}
+
+async fn list(server: &Server, json: bool, args: ListArgs) -> Result<()> {
+    let mut client = server.evaluation();
+    let mut cases = Vec::new();
+    let mut page_token = String::new();
+    while cases.len() < args.limit as usize {
+        let request = pb::ListCasesRequest {
+            state: args.state.as_ref().map_or(0, enum_arg::<pb::CaseState>),
+            area: args.area.clone().unwrap_or_default(),
+            page_size: args.limit - cases.len() as u32,
+            page_token,
+        };
+        let page = client.list_cases(request).await.map_err(server.fail("ListCases"))?.into_inner();
+        cases.extend(page.cases);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    cases.truncate(args.limit as usize);
+    emit(json, || json!({ "cases": cases.iter().map(summary_json).collect::<Vec<_>>() }), || cases_text(&cases))
+}
+
+fn summary_json(c: &pb::CaseSummary) -> Value {
+    json!({
+        "case_id": c.case_id,
+        "state": enum_json::<pb::CaseState>(c.state),
+        "level": enum_json::<pb::Level>(c.level),
+        "category_code": c.category_code,
+        "grid_code": c.grid_code,
+        "opened_at": time_json(c.opened_at.as_ref()),
+        "updated_at": time_json(c.updated_at.as_ref()),
+        "settled_level": enum_json::<pb::Level>(c.settled_level),
+        "escalations": c.escalations,
+        "reopen_count": c.reopen_count,
+        "description": c.description,
+    })
+}
+
+fn cases_text(cases: &[pb::CaseSummary]) -> String {
+    if cases.is_empty() {
+        return "no cases".into();
+    }
+    let mut table =
+        Table::new(&["case", "state", "level", "category", "grid", "updated at", "esc", "reopen", "description"])
+            .right_align(&[6, 7]);
+    for c in cases {
+        table.row(vec![
+            c.case_id.clone(),
+            enum_text::<pb::CaseState>(c.state),
+            enum_text::<pb::Level>(c.level),
+            c.category_code.clone(),
+            c.grid_code.clone(),
+            time_text(c.updated_at.as_ref()),
+            c.escalations.to_string(),
+            c.reopen_count.to_string(),
+            truncate(&c.description, 40),
+        ]);
+    }
+    format!("{}{} cases\n", table.render(), cases.len())
+}
+
+async fn mediation(global: &Global, command: MediationCommand) -> Result<()> {
+    let server = Server::connect(&global.server).await?;
+    let mut client = server.mediation();
+    let view = match command {
+        MediationCommand::Show { id, case } => {
+            let request =
+                pb::GetMediationRequest { mediation_id: id.unwrap_or_default(), case_id: case.unwrap_or_default() };
+            client.get_mediation(request).await.map_err(server.fail("GetMediation"))?
+        }
+        MediationCommand::Conclude { id, outcome, summary, signed_by, actor } => {
+            let request = pb::ConcludeMediationRequest {
+                mediation_id: id,
+                actor: actor.to_proto(),
+                outcome: enum_arg::<pb::MediationOutcome>(&outcome),
+                summary,
+                signed_by,
+            };
+            client.conclude_mediation(request).await.map_err(server.fail("ConcludeMediation"))?
+        }
+    }
+    .into_inner();
+    emit(global.json, || mediation_json(&view), || mediation_text(&view))
+}
+
+fn mediation_json(m: &pb::MediationView) -> Value {
+    json!({
+        "mediation_id": m.mediation_id,
+        "case_id": m.case_id,
+        "level": enum_json::<pb::Level>(m.level),
+        "topic": m.topic,
+        "state": enum_json::<pb::MediationState>(m.state),
+        "summary": opt_str(&m.summary),
+        "signed_by": m.signed_by,
+        "version": m.version,
+    })
+}
+
+fn mediation_text(m: &pb::MediationView) -> String {
+    let mut table = Table::new(&[]);
+    let signed_by = if m.signed_by.is_empty() { "-".to_string() } else { m.signed_by.join(", ") };
+    for (key, value) in [
+        ("mediation", m.mediation_id.clone()),
+        ("case", m.case_id.clone()),
+        ("level", enum_text::<pb::Level>(m.level)),
+        ("topic", m.topic.clone()),
+        ("state", enum_text::<pb::MediationState>(m.state)),
+        ("summary", or_dash(&m.summary)),
+        ("signed by", signed_by),
+        ("version", m.version.to_string()),
+    ] {
+        table.row(vec![key.to_string(), value]);
+    }
+    table.render()
+}
+
+async fn stats_4321(
+    global: &Global,
+    area: Option<String>,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<()> {
+    let server = Server::connect(&global.server).await?;
+    let request =
+        pb::GetLevelDistributionRequest { area: area.unwrap_or_default(), from: from.map(time), to: to.map(time) };
+    let response = server
+        .evaluation()
+        .get_level_distribution(request.clone())
+        .await
+        .map_err(server.fail("GetLevelDistribution"))?
+        .into_inner();
+    emit(global.json, || distribution_json(&request, &response), || distribution_text(&request, &response))
+}
+
+fn distribution_json(request: &pb::GetLevelDistributionRequest, r: &pb::GetLevelDistributionResponse) -> Value {
+    let levels: Vec<Value> = r
+        .levels
+        .iter()
+        .map(|l| {
+            json!({
+                "level": enum_json::<pb::Level>(l.level),
+                "count": l.count,
+                "share": l.share,
+                "target": l.target,
+                "deviation": l.deviation,
+            })
+        })
+        .collect();
+    json!({
+        "area": opt_str(&request.area),
+        "from": time_json(request.from.as_ref()),
+        "to": time_json(request.to.as_ref()),
+        "closed_total": r.closed_total,
+        "levels": levels,
+    })
+}
+
+fn distribution_text(request: &pb::GetLevelDistributionRequest, r: &pb::GetLevelDistributionResponse) -> String {
+    let area = if request.area.is_empty() { "all areas".to_string() } else { format!("area {}", request.area) };
+    let bound = |t: Option<&prost_types::Timestamp>| output::rfc3339(t).unwrap_or_else(|| "…".into());
+    let mut out = format!(
+        "4321 distribution · {area} · closed {} – {} · {} closed cases\n",
+        bound(request.from.as_ref()),
+        bound(request.to.as_ref()),
+        r.closed_total
+    );
+    let percent = |x: f64| format!("{:.1}%", x * 100.0);
+    let mut table = Table::new(&["level", "count", "share", "target", "deviation"]).right_align(&[1, 2, 3, 4]);
+    for l in &r.levels {
+        table.row(vec![
+            enum_text::<pb::Level>(l.level),
+            l.count.to_string(),
+            percent(l.share),
+            percent(l.target),
+            format!("{:+.1} pp", l.deviation * 100.0),
+        ]);
+    }
+    out.push_str(&table.render());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    /// The same shape as the binary: `up` plus the flattened client commands.
+    #[derive(Debug, Parser)]
+    #[command(name = "gridloop")]
+    struct Cli {
+        #[command(subcommand)]
+        command: Top,
+    }
+
+    #[derive(Debug, Subcommand)]
+    enum Top {
+        Up,
+        #[command(flatten)]
+        Client(ClientCommand),
+    }
+
+    fn parse(args: &[&str]) -> Result<ClientCommand, clap::Error> {
+        let cli = Cli::try_parse_from(std::iter::once("gridloop").chain(args.iter().copied()))?;
+        match cli.command {
+            Top::Client(command) => Ok(command),
+            Top::Up => panic!("parsed as up"),
+        }
+    }
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn show_takes_json_and_server_after_the_id() {
+        let ClientCommand::Case(CaseArgs { command: CaseCommand::Show { id }, global }) =
+            parse(&["case", "show", "abc", "--json", "--server", "http://h:1"]).unwrap()
+        else {
+            panic!("not case show")
+        };
+        assert_eq!(id, "abc");
+        assert!(global.json);
+        assert_eq!(global.server, "http://h:1");
+        // … and before the subcommand too.
+        let ClientCommand::Case(CaseArgs { global, .. }) = parse(&["case", "--json", "show", "abc"]).unwrap() else {
+            panic!("not case")
+        };
+        assert!(global.json);
+    }
+
+    #[test]
+    fn server_defaults_to_localhost() {
+        if std::env::var_os("GRIDLOOP_SERVER").is_some() {
+            return;
+        }
+        let ClientCommand::Catalog(global) = parse(&["catalog"]).unwrap() else { panic!("not catalog") };
+        assert_eq!(global.server, DEFAULT_SERVER);
+        assert!(!global.json);
+    }
+
+    #[test]
+    fn report_defaults_and_enums() {
+        let ClientCommand::Case(CaseArgs { command: CaseCommand::Report(args), .. }) = parse(&[
+            "case",
+            "report",
+            "--category",
+            "NOISE",
+            "--lat",
+            "39.9",
+            "--lon",
+            "-116.4",
+            "--description",
+            "夜间施工噪音",
+        ])
+        .unwrap() else {
+            panic!("not case report")
+        };
+        assert_eq!(args.category, "NOISE");
+        assert_eq!((args.lat, args.lon), (39.9, -116.4));
+        assert_eq!(args.reporter_kind, ReporterKindArg::Resident);
+        assert_eq!(args.channel, ChannelArg::ResidentApp);
+        assert_eq!(args.client_key, None);
+        assert_eq!(args.discovered_at, None);
+        assert!(!args.urgent);
+
+        let ClientCommand::Case(CaseArgs { command: CaseCommand::Report(args), global }) = parse(&[
+            "case",
+            "report",
+            "--category=NOISE",
+            "--lat=1",
+            "--lon=2",
+            "--description=x",
+            "--client-key=k1",
+            "--reporter-kind=grid-worker",
+            "--channel=walk-in",
+            "--discovered-at=2025-03-01T08:30:00+08:00",
+            "--urgent",
+            "--json",
+        ])
+        .unwrap() else {
+            panic!("not case report")
+        };
+        assert!(global.json);
+        assert_eq!(args.client_key.as_deref(), Some("k1"));
+        assert_eq!(enum_arg::<pb::ReporterKind>(&args.reporter_kind), pb::ReporterKind::GridWorker as i32);
+        assert_eq!(enum_arg::<pb::Channel>(&args.channel), pb::Channel::WalkIn as i32);
+        assert_eq!(args.discovered_at.unwrap().to_rfc3339(), "2025-03-01T00:30:00+00:00");
+        assert!(args.urgent);
+    }
+
+    #[test]
+    fn bad_input_is_a_parse_error() {
+        let base = ["case", "report", "--category", "N", "--lat", "1", "--lon", "2", "--description", "d"];
+        let with = |extra: &[&str]| parse(&[&base[..], extra].concat());
+        assert!(with(&["--discovered-at", "yesterday"]).is_err());
+        assert!(with(&["--channel", "pigeon"]).is_err());
+        assert!(parse(&["case", "report", "--category", "N", "--lat", "north", "--lon", "2", "--description", "d"])
+            .is_err());
+        assert!(parse(&["case", "accept", "id"]).is_err(), "--assignee is required");
+        assert!(parse(&["mediation", "show"]).is_err(), "--id or --case is required");
+        assert!(parse(&["mediation", "show", "--id", "m", "--case", "c"]).is_err());
+        assert!(parse(&["stats", "4321", "--from", "last week"]).is_err());
+    }
+
+    #[test]
+    fn acting_commands_carry_actor_and_expected_version() {
+        let ClientCommand::Case(CaseArgs {
+            command: CaseCommand::Act(CaseAction::Transfer { target, to_unit, reason }),
+            ..
+        }) = parse(&[
+            "case",
+            "transfer",
+            "c1",
+            "--to-unit",
+            "110105001002",
+            "--reason",
+            "不属本社区",
+            "--expected-version",
+            "4",
+            "--actor-role",
+            "community_staff",
+            "--actor-id",
+            "li",
+            "--actor-jurisdiction",
+            "110105001001",
+        ])
+        .unwrap()
+        else {
+            panic!("not case transfer")
+        };
+        assert_eq!((target.id.as_str(), target.expected_version), ("c1", 4));
+        assert_eq!((to_unit.as_str(), reason.as_str()), ("110105001002", "不属本社区"));
+        assert_eq!(
+            target.actor.to_proto(),
+            Some(pb::Actor { role: "community_staff".into(), id: "li".into(), jurisdiction: "110105001001".into() })
+        );
+
+        let ClientCommand::Case(CaseArgs {
+            command: CaseCommand::Act(CaseAction::Accept { target, assignee }), ..
+        }) = parse(&["case", "accept", "c1", "--assignee", "王五"]).unwrap()
+        else {
+            panic!("not case accept")
+        };
+        assert_eq!(assignee, "王五");
+        assert_eq!(target.expected_version, 0);
+        assert_eq!(target.actor.actor_role, "grid_worker");
+        assert_eq!(target.actor.actor_jurisdiction, None);
+        if std::env::var_os("GRIDLOOP_ACTOR").is_none() {
+            assert_eq!(target.actor.actor_id, "cli");
+        }
+    }
+
+    #[test]
+    fn every_cli_spelling_maps_to_a_protobuf_value() {
+        fn all_map<A: ValueEnum, E: output::ProtoEnum>() {
+            for arg in A::value_variants() {
+                let name = arg.to_possible_value().unwrap().get_name().to_string();
+                assert_ne!(enum_arg::<E>(arg), 0, "{name} maps to no {}* value", E::PREFIX);
+            }
+        }
+        all_map::<ReporterKindArg, pb::ReporterKind>();
+        all_map::<ChannelArg, pb::Channel>();
+        all_map::<SatisfactionArg, pb::Satisfaction>();
+        all_map::<StateArg, pb::CaseState>();
+        all_map::<OutcomeArg, pb::MediationOutcome>();
+        assert_eq!(enum_arg::<pb::CaseState>(&StateArg::InMediation), pb::CaseState::InMediation as i32);
+        assert_eq!(
+            enum_arg::<pb::Satisfaction>(&SatisfactionArg::BasicallySatisfied),
+            pb::Satisfaction::BasicallySatisfied as i32
+        );
+    }
+
+    #[test]
+    fn list_evaluate_conclude_and_stats_parse() {
+        let ClientCommand::Case(CaseArgs { command: CaseCommand::List(args), .. }) =
+            parse(&["case", "list", "--state", "in_mediation", "--area", "110105", "--limit", "5"]).unwrap()
+        else {
+            panic!("not case list")
+        };
+        assert_eq!((args.state, args.area.as_deref(), args.limit), (Some(StateArg::InMediation), Some("110105"), 5));
+
+        let ClientCommand::Case(CaseArgs { command: CaseCommand::Evaluate { satisfaction, comment, .. }, .. }) =
+            parse(&["case", "evaluate", "c1", "--satisfaction", "basically-satisfied"]).unwrap()
+        else {
+            panic!("not case evaluate")
+        };
+        assert_eq!((satisfaction, comment.as_str()), (SatisfactionArg::BasicallySatisfied, ""));
+
+        let ClientCommand::Mediation(MediationArgs {
+            command: MediationCommand::Conclude { signed_by, outcome, .. },
+            ..
+        }) = parse(&[
+            "mediation",
+            "conclude",
+            "m1",
+            "--outcome",
+            "agreed",
+            "--summary",
+            "s",
+            "--signed-by",
+            "甲",
+            "--signed-by",
+            "乙",
+        ])
+        .unwrap()
+        else {
+            panic!("not mediation conclude")
+        };
+        assert_eq!((outcome, signed_by), (OutcomeArg::Agreed, vec!["甲".to_string(), "乙".to_string()]));
+
+        let ClientCommand::Stats(StatsArgs { command: StatsCommand::Levels { area, from, to }, global }) =
+            parse(&["stats", "4321", "--area", "110105", "--from", "2025-01-01", "--to", "2025-03-31", "--json"])
+                .unwrap()
+        else {
+            panic!("not stats 4321")
+        };
+        assert!(global.json);
+        assert_eq!(area.as_deref(), Some("110105"));
+        assert_eq!(from.unwrap().to_rfc3339(), "2025-01-01T00:00:00+00:00");
+        assert_eq!(to.unwrap().to_rfc3339(), "2025-04-01T00:00:00+00:00");
+    }
+
+    #[test]
+    fn catalog_groups_by_class_and_keeps_orphans() {
+        let category = |code: &str, class: &str| pb::Category {
+            code: code.into(),
+            name: format!("类别{code}"),
+            class_code: class.into(),
+            class_name: format!("类{class}"),
+            start_level: pb::Level::Grid as i32,
+            resolve_sla_seconds: 86_400,
+            accept_sla_seconds: 7_200,
+        };
+        let groups = group_catalog(pb::GetCatalogResponse {
+            classes: vec![pb::CategoryClass { code: "A".into(), name: "城市管理".into() }],
+            categories: vec![category("A1", "A"), category("B1", "B"), category("A2", "A")],
+        });
+        let codes: Vec<(String, Vec<String>)> =
+            groups.iter().map(|(c, cs)| (c.code.clone(), cs.iter().map(|c| c.code.clone()).collect())).collect();
+        assert_eq!(codes, vec![("A".into(), vec!["A1".into(), "A2".into()]), ("B".into(), vec!["B1".into()])]);
+        let value = catalog_json(&groups);
+        assert_eq!(value["classes"][0]["categories"][1]["start_level"], "grid");
+        assert_eq!(value["classes"][1]["name"], "类B");
+        let text = catalog_text(&groups);
+        assert!(text.contains("城市管理 (A)\n"), "{text}");
+        assert!(text.contains("  A1    类别A1  grid         2h          1d\n"), "{text}");
+    }
+
+    #[test]
+    fn jurisdiction_is_a_depth_first_tree() {
+        let node = |code: &str, parent: &str, level: pb::Level| pb::JurisdictionNode {
+            code: code.into(),
+            name: format!("n{code}"),
+            level: level as i32,
+            parent_code: parent.into(),
+            boundary: vec![],
+            interior_point: (level == pb::Level::Grid).then_some(pb::GeoPoint { lat: 39.9, lon: 116.4 }),
+        };
+        let nodes = vec![
+            node("110105001001002", "110105001001", pb::Level::Grid),
+            node("110105001", "110105", pb::Level::Street),
+            node("110105", "", pb::Level::District),
+            node("110105001001", "110105001", pb::Level::Community),
+            node("110105001001001", "110105001001", pb::Level::Grid),
+        ];
+        let ordered = tree_order(nodes);
+        let codes: Vec<(usize, &str)> = ordered.iter().map(|(d, n)| (*d, n.code.as_str())).collect();
+        assert_eq!(
+            codes,
+            vec![(0, "110105"), (1, "110105001"), (2, "110105001001"), (3, "110105001001001"), (3, "110105001001002")]
+        );
+        let value = jurisdiction_json(&ordered);
+        assert_eq!(value["nodes"][3]["interior_point"], json!({ "lat": 39.9, "lon": 116.4 }));
+        assert_eq!(value["nodes"][0]["interior_point"], Value::Null);
+        assert_eq!(value["nodes"][0]["parent_code"], Value::Null);
+        assert_eq!(value["nodes"][3]["level"], "grid");
+    }
+
+    #[test]
+    fn case_show_json_shape() {
+        let response = pb::GetCaseResponse {
+            case: Some(pb::CaseView {
+                case_id: "c1".into(),
+                state: pb::CaseState::Accepted as i32,
+                level: pb::Level::Grid as i32,
+                ..Default::default()
+            }),
+            history: vec![pb::HistoryEntry {
+                envelope: Some(pb::EventEnvelope {
+                    stream_version: 1,
+                    event_type: "gridloop.v1.CaseOpened".into(),
+                    ..Default::default()
+                }),
+                payload_json: r#"{"a":1}"#.into(),
+            }],
+        };
+        let value = case_with_history_json(&response);
+        assert_eq!(value["case"]["state"], "accepted");
+        assert_eq!(value["case"]["level"], "grid");
+        assert_eq!(value["history"][0]["event_type"], "CaseOpened");
+        assert_eq!(value["history"][0]["payload"], json!({ "a": 1 }));
+        let text = case_with_history_text(&response);
+        assert!(text.contains("history (1 events)"), "{text}");
+        assert!(text.contains("CaseOpened"), "{text}");
+    }
+
+    #[test]
+    fn distribution_renders_percentages() {
+        let request = pb::GetLevelDistributionRequest { area: "110105".into(), from: None, to: None };
+        let response = pb::GetLevelDistributionResponse {
+            closed_total: 10,
+            levels: vec![pb::LevelShare {
+                level: pb::Level::Grid as i32,
+                count: 5,
+                share: 0.5,
+                target: 0.4,
+                deviation: 0.1,
+            }],
+        };
+        let text = distribution_text(&request, &response);
+        assert!(text.contains("grid       5  50.0%   40.0%   +10.0 pp"), "{text}");
+        let value = distribution_json(&request, &response);
+        assert_eq!(value["levels"][0]["level"], "grid");
+        assert_eq!(value["closed_total"], 10);
+        assert_eq!(value["from"], Value::Null);
+    }
+}

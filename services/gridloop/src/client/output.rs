@@ -1,0 +1,535 @@
+//! Rendering shared by every client command: protobuf enums as names, timestamps, JSON objects for
+//! the contract's views, aligned tables for people, and parsing of the CLI's time arguments.
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use gridloop_proto::v1 as pb;
+use serde_json::{json, Value};
+
+/// A protobuf enum whose value names share a prefix (`LEVEL_GRID`, `CASE_STATE_IN_MEDIATION`).
+pub trait ProtoEnum: Copy + TryFrom<i32> + Into<i32> {
+    const PREFIX: &'static str;
+    fn proto_name(self) -> &'static str;
+    fn from_proto_name(name: &str) -> Option<Self>;
+}
+
+macro_rules! proto_enums {
+    ($($ty:ty => $prefix:literal),* $(,)?) => {$(
+        impl ProtoEnum for $ty {
+            const PREFIX: &'static str = $prefix;
+            fn proto_name(self) -> &'static str {
+                self.as_str_name()
+            }
+            fn from_proto_name(name: &str) -> Option<Self> {
+                Self::from_str_name(name)
+            }
+        }
+    )*};
+}
+
+proto_enums!(
+    pb::Level => "LEVEL_",
+    pb::CaseState => "CASE_STATE_",
+    pb::Satisfaction => "SATISFACTION_",
+    pb::Channel => "CHANNEL_",
+    pb::ReporterKind => "REPORTER_KIND_",
+    pb::MediationState => "MEDIATION_STATE_",
+    pb::MediationOutcome => "MEDIATION_OUTCOME_",
+);
+
+/// The lower-case snake name of an enum value (`in_mediation`, `basically_satisfied`); `None` when
+/// unspecified (0); `unknown_<n>` for a value newer than this build.
+pub fn enum_name<E: ProtoEnum>(raw: i32) -> Option<String> {
+    if raw == 0 {
+        return None;
+    }
+    Some(match E::try_from(raw) {
+        Ok(value) => {
+            let name = value.proto_name();
+            name.strip_prefix(E::PREFIX).unwrap_or(name).to_ascii_lowercase()
+        }
+        Err(_) => format!("unknown_{raw}"),
+    })
+}
+
+/// The enum value named by a CLI spelling: `in-mediation` or `in_mediation` → `CASE_STATE_IN_MEDIATION`.
+pub fn enum_from_name<E: ProtoEnum>(name: &str) -> Option<E> {
+    E::from_proto_name(&format!("{}{}", E::PREFIX, name.replace('-', "_").to_ascii_uppercase()))
+}
+
+/// The wire value of a CLI choice whose spelling names a protobuf enum value.
+pub fn enum_arg<E: ProtoEnum>(arg: &impl clap::ValueEnum) -> i32 {
+    arg.to_possible_value().and_then(|value| enum_from_name::<E>(value.get_name())).map_or(0, Into::into)
+}
+
+/// An enum value for JSON: its snake name, or `null` when unspecified.
+pub fn enum_json<E: ProtoEnum>(raw: i32) -> Value {
+    enum_name::<E>(raw).map_or(Value::Null, Value::String)
+}
+
+/// An enum value for people: its snake name, or `-` when unspecified.
+pub fn enum_text<E: ProtoEnum>(raw: i32) -> String {
+    enum_name::<E>(raw).unwrap_or_else(|| "-".into())
+}
+
+pub fn time(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
+}
+
+/// RFC 3339 in UTC (`2025-03-01T08:30:00Z`), or `None` when unset or out of range.
+pub fn rfc3339(t: Option<&prost_types::Timestamp>) -> Option<String> {
+    let t = t?;
+    let t = DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?)?;
+    Some(t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+}
+
+pub fn time_json(t: Option<&prost_types::Timestamp>) -> Value {
+    rfc3339(t).map_or(Value::Null, Value::String)
+}
+
+pub fn time_text(t: Option<&prost_types::Timestamp>) -> String {
+    rfc3339(t).unwrap_or_else(|| "-".into())
+}
+
+/// `--discovered-at`: an RFC 3339 instant with an offset.
+pub fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time like 2025-03-01T08:30:00+08:00 ({e})"))
+}
+
+/// `--from`: an RFC 3339 instant, or a date meaning its first instant (00:00 UTC).
+pub fn parse_from(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_bound(s, 0)
+}
+
+/// `--to` (exclusive): an RFC 3339 instant, or a date meaning the end of that day, so the whole
+/// day is included (`--to 2025-03-31` → `2025-04-01T00:00:00Z`).
+pub fn parse_to(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_bound(s, 1)
+}
+
+fn parse_bound(s: &str, days_after: u64) -> Result<DateTime<Utc>, String> {
+    let Ok(date) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") else {
+        return parse_instant(s).map_err(|_| format!("{s:?} is neither a date (YYYY-MM-DD) nor an RFC 3339 time"));
+    };
+    date.checked_add_days(chrono::Days::new(days_after))
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| format!("{s:?} is out of range"))
+}
+
+/// `7200` → `2h`, `93600` → `1d 2h`, `0` → `-`.
+pub fn duration_text(seconds: u64) -> String {
+    if seconds == 0 {
+        return "-".into();
+    }
+    let units = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
+    let mut rest = seconds;
+    let mut parts = Vec::new();
+    for (size, unit) in units {
+        if rest >= size {
+            parts.push(format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    parts.join(" ")
+}
+
+/// An empty protobuf string (unset) as `null`.
+pub fn opt_str(s: &str) -> Value {
+    if s.is_empty() {
+        Value::Null
+    } else {
+        Value::String(s.to_string())
+    }
+}
+
+pub fn point_json(p: Option<&pb::GeoPoint>) -> Value {
+    p.map_or(Value::Null, |p| json!({ "lat": p.lat, "lon": p.lon }))
+}
+
+pub fn point_text(p: Option<&pb::GeoPoint>) -> String {
+    p.map_or_else(|| "-".into(), |p| format!("{}, {}", p.lat, p.lon))
+}
+
+pub fn actor_json(a: Option<&pb::Actor>) -> Value {
+    a.map_or(Value::Null, |a| json!({ "role": a.role, "id": a.id, "jurisdiction": opt_str(&a.jurisdiction) }))
+}
+
+/// `grid_worker:wang@110105001001001`.
+pub fn actor_text(a: Option<&pb::Actor>) -> String {
+    match a {
+        None => "-".into(),
+        Some(a) if a.jurisdiction.is_empty() => format!("{}:{}", a.role, a.id),
+        Some(a) => format!("{}:{}@{}", a.role, a.id, a.jurisdiction),
+    }
+}
+
+/// A case as JSON; unset optional fields are `null`.
+pub fn case_json(c: &pb::CaseView) -> Value {
+    json!({
+        "case_id": c.case_id,
+        "state": enum_json::<pb::CaseState>(c.state),
+        "level": enum_json::<pb::Level>(c.level),
+        "unit_code": opt_str(&c.unit_code),
+        "category_code": c.category_code,
+        "grid_code": c.grid_code,
+        "description": c.description,
+        "deadline": time_json(c.deadline.as_ref()),
+        "version": c.version,
+        "assignee": opt_str(&c.assignee),
+        "settled_level": enum_json::<pb::Level>(c.settled_level),
+        "satisfaction": enum_json::<pb::Satisfaction>(c.satisfaction),
+        "reopen_count": c.reopen_count,
+        "location": point_json(c.location.as_ref()),
+    })
+}
+
+/// The event type without its package: `gridloop.v1.CaseOpened` → `CaseOpened`.
+pub fn short_event_type(event_type: &str) -> &str {
+    event_type.rsplit('.').next().unwrap_or(event_type)
+}
+
+/// The payload rendered by the server, parsed; kept as a string if it is not JSON.
+fn payload(entry: &pb::HistoryEntry) -> Value {
+    if entry.payload_json.trim().is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_str(&entry.payload_json).unwrap_or_else(|_| Value::String(entry.payload_json.clone()))
+}
+
+pub fn history_json(entry: &pb::HistoryEntry) -> Value {
+    let e = entry.envelope.clone().unwrap_or_default();
+    json!({
+        "stream_version": e.stream_version,
+        "event_id": e.event_id,
+        "event_type": short_event_type(&e.event_type),
+        "occurred_at": time_json(e.occurred_at.as_ref()),
+        "recorded_at": time_json(e.recorded_at.as_ref()),
+        "actor": actor_json(e.actor.as_ref()),
+        "causation_id": opt_str(&e.causation_id),
+        "payload": payload(entry),
+    })
+}
+
+/// One history entry as table cells: version, event, occurred at, actor, payload (one line).
+pub fn history_row(entry: &pb::HistoryEntry) -> Vec<String> {
+    let e = entry.envelope.clone().unwrap_or_default();
+    let payload = match payload(entry) {
+        Value::Null => String::new(),
+        Value::String(s) => s,
+        other => other.to_string(),
+    };
+    vec![
+        e.stream_version.to_string(),
+        short_event_type(&e.event_type).to_string(),
+        time_text(e.occurred_at.as_ref()),
+        actor_text(e.actor.as_ref()),
+        payload,
+    ]
+}
+
+/// A case for people: one `key  value` line per field.
+pub fn case_text(c: &pb::CaseView) -> String {
+    let mut t = Table::new(&[]);
+    let mut field = |key: &str, value: String| t.row(vec![key.to_string(), value]);
+    field("case", c.case_id.clone());
+    field("state", enum_text::<pb::CaseState>(c.state));
+    field("level", enum_text::<pb::Level>(c.level));
+    field("unit", or_dash(&c.unit_code));
+    field("category", c.category_code.clone());
+    field("grid", c.grid_code.clone());
+    field("location", point_text(c.location.as_ref()));
+    field("deadline", time_text(c.deadline.as_ref()));
+    field("assignee", or_dash(&c.assignee));
+    field("settled level", enum_text::<pb::Level>(c.settled_level));
+    field("satisfaction", enum_text::<pb::Satisfaction>(c.satisfaction));
+    field("reopened", c.reopen_count.to_string());
+    field("version", c.version.to_string());
+    field("description", c.description.clone());
+    t.render()
+}
+
+pub fn or_dash(s: &str) -> String {
+    if s.is_empty() {
+        "-".into()
+    } else {
+        s.to_string()
+    }
+}
+
+/// Prints one JSON document, or the human text. A closed pipe (`| head`) is not an error.
+pub fn emit(json: bool, to_json: impl FnOnce() -> Value, to_text: impl FnOnce() -> String) -> anyhow::Result<()> {
+    use std::io::Write;
+    let text = if json { serde_json::to_string_pretty(&to_json())? } else { to_text() };
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{}", text.trim_end_matches('\n')).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow::Error::new(e).context("writing to stdout")),
+        _ => Ok(()),
+    }
+}
+
+/// Columns of a terminal, counting CJK and full-width characters as two.
+pub fn display_width(s: &str) -> usize {
+    s.chars().map(char_width).sum()
+}
+
+fn char_width(c: char) -> usize {
+    let wide = matches!(c as u32,
+        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF |
+        0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 |
+        0xFFE0..=0xFFE6 | 0x1F300..=0x1F64F | 0x1F900..=0x1F9FF | 0x20000..=0x3FFFD);
+    if c.is_control() {
+        0
+    } else if wide {
+        2
+    } else {
+        1
+    }
+}
+
+/// At most `max` columns wide, ending in `…` when cut; newlines become spaces.
+pub fn truncate(s: &str, max: usize) -> String {
+    let s = s.replace(['\n', '\r'], " ");
+    if display_width(&s) <= max {
+        return s;
+    }
+    let mut out = String::new();
+    let mut width = 0;
+    for c in s.chars() {
+        if width + char_width(c) + 1 > max {
+            break;
+        }
+        width += char_width(c);
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+/// Left-aligned columns (right-aligned where asked) separated by two spaces; no trailing blanks.
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+    right: Vec<usize>,
+}
+
+impl Table {
+    /// An empty `header` means no header line.
+    pub fn new(header: &[&str]) -> Self {
+        Self { header: header.iter().map(|h| h.to_string()).collect(), rows: Vec::new(), right: Vec::new() }
+    }
+
+    pub fn right_align(mut self, columns: &[usize]) -> Self {
+        self.right = columns.to_vec();
+        self
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn render(&self) -> String {
+        self.render_indented("")
+    }
+
+    pub fn render_indented(&self, indent: &str) -> String {
+        let lines: Vec<&Vec<String>> =
+            std::iter::once(&self.header).filter(|h| !h.is_empty()).chain(self.rows.iter()).collect();
+        let columns = lines.iter().map(|l| l.len()).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..columns)
+            .map(|i| lines.iter().filter_map(|l| l.get(i)).map(|c| display_width(c)).max().unwrap_or(0))
+            .collect();
+        let mut out = String::new();
+        for line in lines {
+            let mut text = String::from(indent);
+            for (i, cell) in line.iter().enumerate() {
+                if i > 0 {
+                    text.push_str("  ");
+                }
+                let pad = " ".repeat(widths[i] - display_width(cell));
+                if self.right.contains(&i) {
+                    text.push_str(&pad);
+                    text.push_str(cell);
+                } else {
+                    text.push_str(cell);
+                    text.push_str(&pad);
+                }
+            }
+            out.push_str(text.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_names_are_lower_snake_without_prefix() {
+        assert_eq!(enum_name::<pb::CaseState>(pb::CaseState::InMediation as i32).as_deref(), Some("in_mediation"));
+        assert_eq!(enum_name::<pb::Level>(pb::Level::Community as i32).as_deref(), Some("community"));
+        assert_eq!(
+            enum_name::<pb::Satisfaction>(pb::Satisfaction::BasicallySatisfied as i32).as_deref(),
+            Some("basically_satisfied")
+        );
+        assert_eq!(enum_name::<pb::Channel>(pb::Channel::ResidentApp as i32).as_deref(), Some("resident_app"));
+        assert_eq!(enum_name::<pb::Level>(0), None);
+        assert_eq!(enum_name::<pb::Level>(42).as_deref(), Some("unknown_42"));
+        assert_eq!(enum_json::<pb::Satisfaction>(0), Value::Null);
+        assert_eq!(enum_text::<pb::Level>(0), "-");
+    }
+
+    #[test]
+    fn enum_names_parse_back_in_either_spelling() {
+        assert_eq!(enum_from_name::<pb::CaseState>("in-mediation"), Some(pb::CaseState::InMediation));
+        assert_eq!(enum_from_name::<pb::CaseState>("in_mediation"), Some(pb::CaseState::InMediation));
+        assert_eq!(enum_from_name::<pb::ReporterKind>("grid-worker"), Some(pb::ReporterKind::GridWorker));
+        assert_eq!(enum_from_name::<pb::Level>("nowhere"), None);
+    }
+
+    #[test]
+    fn dates_and_instants() {
+        let t = parse_instant("2025-03-01T08:30:00+08:00").unwrap();
+        assert_eq!(t.to_rfc3339_opts(SecondsFormat::AutoSi, true), "2025-03-01T00:30:00Z");
+        assert!(parse_instant("yesterday").is_err());
+        assert!(parse_instant("2025-03-01").is_err());
+        assert_eq!(parse_from("2025-03-01").unwrap().to_rfc3339(), "2025-03-01T00:00:00+00:00");
+        assert_eq!(parse_to("2025-03-31").unwrap().to_rfc3339(), "2025-04-01T00:00:00+00:00");
+        assert_eq!(parse_to("2025-03-31T12:00:00Z").unwrap().to_rfc3339(), "2025-03-31T12:00:00+00:00");
+        assert!(parse_from("2025-13-01").is_err());
+    }
+
+    #[test]
+    fn timestamps_render_as_utc_rfc3339() {
+        let ts = prost_types::Timestamp { seconds: 1_740_787_200, nanos: 0 };
+        assert_eq!(rfc3339(Some(&ts)).as_deref(), Some("2025-03-01T00:00:00Z"));
+        let ts = prost_types::Timestamp { seconds: 1_740_787_200, nanos: 500_000_000 };
+        assert_eq!(rfc3339(Some(&ts)).as_deref(), Some("2025-03-01T00:00:00.500Z"));
+        assert_eq!(time_json(None), Value::Null);
+        let now = Utc::now();
+        assert_eq!(rfc3339(Some(&time(now))), Some(now.to_rfc3339_opts(SecondsFormat::AutoSi, true)));
+    }
+
+    #[test]
+    fn durations_are_human() {
+        assert_eq!(duration_text(0), "-");
+        assert_eq!(duration_text(1800), "30m");
+        assert_eq!(duration_text(4 * 3600), "4h");
+        assert_eq!(duration_text(86_400 + 2 * 3600), "1d 2h");
+        assert_eq!(duration_text(7 * 86_400), "7d");
+    }
+
+    fn sample_case() -> pb::CaseView {
+        pb::CaseView {
+            case_id: "0195a2b0-0000-7000-8000-000000000001".into(),
+            state: pb::CaseState::InMediation as i32,
+            level: pb::Level::Community as i32,
+            unit_code: "110105001001".into(),
+            category_code: "DISPUTE-NEIGHBOUR".into(),
+            grid_code: "110105001001001".into(),
+            description: "楼上漏水".into(),
+            deadline: Some(prost_types::Timestamp { seconds: 1_740_787_200, nanos: 0 }),
+            version: 5,
+            assignee: String::new(),
+            settled_level: 0,
+            satisfaction: pb::Satisfaction::BasicallySatisfied as i32,
+            reopen_count: 1,
+            location: Some(pb::GeoPoint { lat: 39.9, lon: 116.4 }),
+        }
+    }
+
+    #[test]
+    fn case_view_as_json() {
+        assert_eq!(
+            case_json(&sample_case()),
+            json!({
+                "case_id": "0195a2b0-0000-7000-8000-000000000001",
+                "state": "in_mediation",
+                "level": "community",
+                "unit_code": "110105001001",
+                "category_code": "DISPUTE-NEIGHBOUR",
+                "grid_code": "110105001001001",
+                "description": "楼上漏水",
+                "deadline": "2025-03-01T00:00:00Z",
+                "version": 5,
+                "assignee": null,
+                "settled_level": null,
+                "satisfaction": "basically_satisfied",
+                "reopen_count": 1,
+                "location": { "lat": 39.9, "lon": 116.4 },
+            })
+        );
+    }
+
+    #[test]
+    fn case_view_as_text() {
+        let text = case_text(&sample_case());
+        assert!(text.contains("state          in_mediation\n"), "{text}");
+        assert!(text.contains("assignee       -\n"), "{text}");
+        assert!(text.contains("description    楼上漏水\n"), "{text}");
+    }
+
+    fn sample_entry(payload_json: &str) -> pb::HistoryEntry {
+        pb::HistoryEntry {
+            envelope: Some(pb::EventEnvelope {
+                event_id: "e1".into(),
+                stream: "case-1".into(),
+                stream_version: 2,
+                event_type: "gridloop.v1.CaseAccepted".into(),
+                occurred_at: Some(prost_types::Timestamp { seconds: 1_740_787_200, nanos: 0 }),
+                recorded_at: Some(prost_types::Timestamp { seconds: 1_740_787_201, nanos: 0 }),
+                causation_id: "cmd-1".into(),
+                actor: Some(pb::Actor { role: "grid_worker".into(), id: "wang".into(), jurisdiction: String::new() }),
+                ..Default::default()
+            }),
+            payload_json: payload_json.into(),
+        }
+    }
+
+    #[test]
+    fn history_entry_as_json_parses_the_payload() {
+        assert_eq!(
+            history_json(&sample_entry(r#"{"assignee":"王五"}"#)),
+            json!({
+                "stream_version": 2,
+                "event_id": "e1",
+                "event_type": "CaseAccepted",
+                "occurred_at": "2025-03-01T00:00:00Z",
+                "recorded_at": "2025-03-01T00:00:01Z",
+                "actor": { "role": "grid_worker", "id": "wang", "jurisdiction": null },
+                "causation_id": "cmd-1",
+                "payload": { "assignee": "王五" },
+            })
+        );
+        assert_eq!(history_json(&sample_entry("not json"))["payload"], json!("not json"));
+        assert_eq!(history_json(&sample_entry(""))["payload"], Value::Null);
+    }
+
+    #[test]
+    fn history_entry_as_row() {
+        assert_eq!(
+            history_row(&sample_entry(r#"{"assignee": "王五"}"#)),
+            vec!["2", "CaseAccepted", "2025-03-01T00:00:00Z", "grid_worker:wang", r#"{"assignee":"王五"}"#]
+        );
+    }
+
+    #[test]
+    fn tables_align_chinese_by_display_width() {
+        let mut t = Table::new(&["code", "name", "n"]).right_align(&[2]);
+        t.row(vec!["A".into(), "占道经营".into(), "7".into()]);
+        t.row(vec!["BB".into(), "noise".into(), "12".into()]);
+        assert_eq!(t.render(), "code  name       n\nA     占道经营   7\nBB    noise     12\n");
+        assert_eq!(display_width("网格a"), 5);
+    }
+
+    #[test]
+    fn truncation_respects_width() {
+        assert_eq!(truncate("abcdef", 10), "abcdef");
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("楼上漏水严重", 7), "楼上漏…");
+        assert_eq!(truncate("a\nb", 5), "a b");
+    }
+}

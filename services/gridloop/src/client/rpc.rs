@@ -1,0 +1,179 @@
+//! The connection to a gridloop server and the translation of gRPC errors into messages for people.
+
+use anyhow::{anyhow, Context, Result};
+use gridloop_proto::v1 as pb;
+use std::time::Duration;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+/// The largest response the CLI accepts (a long case history can exceed tonic's 4 MiB default).
+const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One connection to the address that serves all four services.
+pub struct Server {
+    url: String,
+    channel: Channel,
+}
+
+impl Server {
+    /// Connects eagerly, so an unreachable server is reported once, clearly, before any request.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let url = with_scheme(url);
+        let endpoint = Endpoint::from_shared(url.clone())
+            .with_context(|| format!("invalid --server URL {url:?}"))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT);
+        let channel = endpoint.connect().await.map_err(|error| {
+            anyhow!(
+                "the gridloop server at {url} is not reachable ({}); start it with `gridloop up`",
+                error_chain(&error)
+            )
+        })?;
+        Ok(Self { url, channel })
+    }
+
+    pub fn intake(&self) -> pb::intake_service_client::IntakeServiceClient<Channel> {
+        pb::intake_service_client::IntakeServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    pub fn dispatch(&self) -> pb::dispatch_service_client::DispatchServiceClient<Channel> {
+        pb::dispatch_service_client::DispatchServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    pub fn mediation(&self) -> pb::mediation_service_client::MediationServiceClient<Channel> {
+        pb::mediation_service_client::MediationServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    pub fn evaluation(&self) -> pb::evaluation_service_client::EvaluationServiceClient<Channel> {
+        pb::evaluation_service_client::EvaluationServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    /// Maps a failed call of `rpc` to an error whose message says what went wrong and what to do.
+    pub fn fail(&self, rpc: &'static str) -> impl Fn(Status) -> anyhow::Error + '_ {
+        move |status| anyhow!("{rpc}: {}", describe_status(&status, &self.url))
+    }
+}
+
+/// `127.0.0.1:50051` means `http://127.0.0.1:50051`.
+fn with_scheme(url: &str) -> String {
+    if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    }
+}
+
+/// An error and all its sources, joined with ": ".
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+/// The human message for a gRPC status, decoding the rich error details the services attach.
+pub fn describe_status(status: &Status, url: &str) -> String {
+    let message = status.message();
+    match status.code() {
+        Code::InvalidArgument => {
+            let violations = status.get_details_bad_request().map(|b| b.field_violations).unwrap_or_default();
+            if violations.is_empty() {
+                format!("invalid request: {message}")
+            } else {
+                let lines: Vec<String> =
+                    violations.iter().map(|v| format!("\n  {}: {}", v.field, v.description)).collect();
+                format!("invalid request:{}", lines.concat())
+            }
+        }
+        Code::FailedPrecondition => {
+            let mut text = format!("refused in the current state: {message}");
+            for v in status.get_details_precondition_failure().map(|p| p.violations).unwrap_or_default() {
+                text.push_str(&format!("\n  precondition {} on {}", v.r#type, v.subject));
+                if v.description != message {
+                    text.push_str(&format!(": {}", v.description));
+                }
+            }
+            text
+        }
+        Code::Aborted => format!("conflict: {message} (it changed meanwhile: show it again, then retry)"),
+        Code::NotFound => format!("not found: {message}"),
+        Code::AlreadyExists => format!("already exists: {message}"),
+        Code::PermissionDenied => format!("permission denied: {message}"),
+        Code::Unauthenticated => format!("unauthenticated: {message}"),
+        Code::DeadlineExceeded => format!("the gridloop server at {url} did not answer in time: {message}"),
+        Code::Unavailable => {
+            format!("the gridloop server at {url} is unavailable ({message}); check that it is running (`gridloop up`)")
+        }
+        Code::Unimplemented => format!("the server at {url} does not implement this call: {message}"),
+        code => format!("{code:?}: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic_types::ErrorDetails;
+
+    #[test]
+    fn invalid_argument_lists_every_field_violation() {
+        let mut details = ErrorDetails::new();
+        details.add_bad_request_violation("location.lat", "must be within -90..=90");
+        details.add_bad_request_violation("category_code", "unknown category \"X\"");
+        let status = Status::with_error_details(Code::InvalidArgument, "two bad fields", details);
+        let text = describe_status(&status, "http://x");
+        assert_eq!(
+            text,
+            "invalid request:\n  location.lat: must be within -90..=90\n  category_code: unknown category \"X\""
+        );
+    }
+
+    #[test]
+    fn invalid_argument_without_details_keeps_the_message() {
+        let text = describe_status(&Status::invalid_argument("bad"), "http://x");
+        assert_eq!(text, "invalid request: bad");
+    }
+
+    #[test]
+    fn failed_precondition_prints_message_and_violation() {
+        let details = ErrorDetails::with_precondition_failure_violation("STATE", "case-1", "case is closed");
+        let status = Status::with_error_details(Code::FailedPrecondition, "case is closed", details);
+        let text = describe_status(&status, "http://x");
+        assert_eq!(text, "refused in the current state: case is closed\n  precondition STATE on case-1");
+    }
+
+    #[test]
+    fn unavailable_names_the_server() {
+        let text = describe_status(&Status::unavailable("down"), "http://127.0.0.1:1");
+        assert!(text.contains("http://127.0.0.1:1"), "{text}");
+        assert!(text.contains("gridloop up"), "{text}");
+    }
+
+    #[test]
+    fn a_bare_address_gets_http() {
+        assert_eq!(with_scheme("127.0.0.1:50051"), "http://127.0.0.1:50051");
+        assert_eq!(with_scheme("https://grid.example"), "https://grid.example");
+    }
+
+    #[tokio::test]
+    async fn connection_refused_says_how_to_start_the_server() {
+        // Bind then drop a listener to get a port nobody listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let error = Server::connect(&format!("http://127.0.0.1:{port}")).await.err().expect("refused");
+        let text = format!("{error:#}");
+        assert!(text.contains(&format!("http://127.0.0.1:{port} is not reachable")), "{text}");
+        assert!(text.contains("gridloop up"), "{text}");
+    }
+}

@@ -1,0 +1,4 @@
+//! The `gridloop` binary's library: the one-process app and the CLI client.
+
+pub mod app;
+pub mod client;

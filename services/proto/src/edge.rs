@@ -1,0 +1,160 @@
+//! Glue every service needs at its edge: building event envelopes, and mapping domain and store
+//! errors to precise gRPC statuses (never everything → INTERNAL).
+
+use crate::convert::timestamp;
+use crate::v1 as pb;
+use chrono::{DateTime, Utc};
+use gridloop_eventstore::{Actor, NewEvent, RecordedEvent, StoreError};
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+use uuid::Uuid;
+
+/// Version of the event payload schema written by this build.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Who and what caused the events a command or handler is about to append.
+#[derive(Debug, Clone)]
+pub struct EventContext {
+    pub actor: Actor,
+    /// The case the events belong to.
+    pub correlation_id: String,
+    /// The event or command that caused them.
+    pub causation_id: String,
+    pub traceparent: String,
+    pub occurred_at: DateTime<Utc>,
+    /// The case's grid code: the jurisdiction subject the events are published under.
+    pub routing_key: String,
+}
+
+impl EventContext {
+    /// Context for events caused by `cause` (a consumed event), acting as `actor`.
+    pub fn caused_by(cause: &RecordedEvent, actor: Actor, occurred_at: DateTime<Utc>) -> Self {
+        Self {
+            actor,
+            correlation_id: cause.correlation_id.clone(),
+            causation_id: cause.event_id.to_string(),
+            traceparent: cause.traceparent.clone(),
+            occurred_at,
+            routing_key: cause.routing_key.clone(),
+        }
+    }
+
+    pub fn event(&self, (event_type, payload): (String, Vec<u8>)) -> NewEvent {
+        NewEvent {
+            event_id: Uuid::now_v7(),
+            event_type,
+            occurred_at: self.occurred_at,
+            correlation_id: self.correlation_id.clone(),
+            causation_id: self.causation_id.clone(),
+            actor: self.actor.clone(),
+            traceparent: self.traceparent.clone(),
+            schema_version: SCHEMA_VERSION,
+            routing_key: self.routing_key.clone(),
+            payload,
+        }
+    }
+}
+
+/// The system itself acting (a timer, a consumer), as opposed to a person.
+pub fn system_actor(service: &str) -> Actor {
+    Actor { role: "system".into(), id: service.into(), jurisdiction: String::new() }
+}
+
+pub fn actor_from(actor: Option<&pb::Actor>) -> Actor {
+    actor.map_or_else(
+        || Actor { role: "anonymous".into(), ..Actor::default() },
+        |a| Actor { role: a.role.clone(), id: a.id.clone(), jurisdiction: a.jurisdiction.clone() },
+    )
+}
+
+pub fn envelope(e: &RecordedEvent, source: &str) -> pb::EventEnvelope {
+    pb::EventEnvelope {
+        event_id: e.event_id.to_string(),
+        stream: e.stream.clone(),
+        stream_version: e.stream_version,
+        global_position: u64::try_from(e.global_position).unwrap_or_default(),
+        event_type: e.event_type.clone(),
+        occurred_at: Some(timestamp(e.occurred_at)),
+        recorded_at: Some(timestamp(e.recorded_at)),
+        correlation_id: e.correlation_id.clone(),
+        causation_id: e.causation_id.clone(),
+        actor: Some(pb::Actor {
+            role: e.actor.role.clone(),
+            id: e.actor.id.clone(),
+            jurisdiction: e.actor.jurisdiction.clone(),
+        }),
+        traceparent: e.traceparent.clone(),
+        schema_version: e.schema_version,
+        payload: e.payload.clone(),
+        source: source.to_string(),
+    }
+}
+
+/// Collects field violations so a request reports every bad field at once.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<(String, String)>);
+
+impl Violations {
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push((field.into(), description.into()));
+    }
+
+    pub fn check(&mut self, ok: bool, field: &str, description: &str) {
+        if !ok {
+            self.add(field, description);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok` when no field is bad, else INVALID_ARGUMENT with a `BadRequest` detail per field.
+    pub fn into_result(self) -> Result<(), Status> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let message = self.0.iter().map(|(f, d)| format!("{f}: {d}")).collect::<Vec<_>>().join("; ");
+        let mut details = ErrorDetails::new();
+        for (field, description) in self.0 {
+            details.add_bad_request_violation(field, description);
+        }
+        Err(Status::with_error_details(Code::InvalidArgument, message, details))
+    }
+}
+
+pub fn invalid_argument(field: &str, description: impl Into<String>) -> Status {
+    let mut v = Violations::default();
+    v.add(field, description);
+    v.into_result().expect_err("one violation")
+}
+
+/// A transition the state forbids: FAILED_PRECONDITION with a `PreconditionFailure` detail.
+pub fn failed_precondition(subject: &str, kind: &str, description: impl Into<String>) -> Status {
+    let description = description.into();
+    let details = ErrorDetails::with_precondition_failure_violation(kind, subject, description.clone());
+    Status::with_error_details(Code::FailedPrecondition, description, details)
+}
+
+pub fn store_error(error: StoreError) -> Status {
+    match error {
+        StoreError::Conflict { stream, expected, actual } => Status::aborted(format!(
+            "version conflict on {stream}: expected {expected:?}, found version {actual}; reload and retry"
+        )),
+        StoreError::AlreadyProcessed { .. } | StoreError::TimerGone { .. } => Status::aborted(error.to_string()),
+        StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) => {
+            Status::unavailable(format!("storage unavailable: {error}"))
+        }
+        other => {
+            tracing::error!(error = %other, "storage failure");
+            Status::internal(format!("storage failure: {other}"))
+        }
+    }
+}
+
+pub fn parse_uuid(field: &str, value: &str) -> Result<Uuid, Status> {
+    if value.trim().is_empty() {
+        return Err(invalid_argument(field, "required"));
+    }
+    Uuid::parse_str(value).map_err(|_| invalid_argument(field, format!("{value:?} is not a UUID")))
+}
