@@ -1,1 +1,64 @@
-//! gridloop-eventstore
+//! gridloop-eventstore: the event store each gridloop service owns.
+//!
+//! In the embedded mode a service keeps one SQLite file (e.g. `./gridloop-data/dispatch.db`);
+//! in production one Postgres schema (e.g. `dispatch`). One SQL code path serves both through
+//! [`sqlx::Any`]; the two differ only in DDL types and in how a write transaction takes the
+//! writer lock.
+//!
+//! # Tables
+//!
+//! `events` (the log), `outbox` (positions not yet relayed to the bus), `checkpoints`
+//! (subscriber positions), `inbox` (events a consumer has handled), `timers` (scheduled
+//! work) and `sequencer` (one row: the last global position and timer generation).
+//! Timestamps are unix microseconds in `BIGINT`/`INTEGER` columns. The store's migrations
+//! use versions below [`FIRST_EXTRA_MIGRATION_VERSION`]; read models add theirs with
+//! [`EventStore::migrate_extra`] into the same `_sqlx_migrations` table.
+//!
+//! # Global order without gaps
+//!
+//! A reader following [`EventStore::read_all`] by position must never skip an event whose
+//! transaction commits late. With a plain sequence or auto-increment that happens: T1 takes
+//! position 5, T2 takes 6 and commits first, a reader sees 6 and moves past 5 before T1
+//! commits. Here every write transaction first locks the one-row `sequencer`
+//! (`SELECT ... FOR UPDATE` in Postgres; in SQLite the transaction starts with
+//! `BEGIN IMMEDIATE`, which takes the database write lock) and assigns positions from it.
+//! The lock is held until the transaction ends, so writers are serialized: a transaction can
+//! only take positions after the previous one has committed (and is visible) or rolled back
+//! (and its positions are reused). Positions therefore start at 1, are contiguous, and
+//! become visible in order: whatever a reader sees is always a prefix `1..=n`. This holds
+//! across processes sharing the database too. Within a process, all writes additionally go
+//! through one async mutex, so transactions of the same store never wait on each other
+//! inside the database (and SQLite never returns `SQLITE_BUSY` between them).
+//!
+//! # Group commit
+//!
+//! [`EventStore::commit`] hands the [`Commit`] to a single writer task. The writer takes
+//! every commit waiting (up to 256) and applies them in one transaction: it locks the
+//! sequencer, loads in a few queries the current versions of all streams, the inbox records
+//! and the timer generations the group refers to, then checks each commit's preconditions in
+//! order against that state plus the effects of the commits accepted before it in the group.
+//! A commit whose precondition fails gets its own error ([`StoreError::Conflict`],
+//! [`StoreError::AlreadyProcessed`], [`StoreError::TimerGone`]) and writes nothing; the others
+//! are written with multi-row `INSERT`s (chunked below the bind-parameter limits) and
+//! committed with one sync. If the database rejects the group (say a duplicate event id),
+//! each of its commits is retried in a transaction of its own, so only the offending commit
+//! fails; other database errors fail every commit of the group.
+//!
+//! # Durability
+//!
+//! SQLite runs in WAL mode with `synchronous = FULL` (every commit syncs the WAL) and a busy
+//! timeout of 10 s. Postgres uses its defaults.
+
+mod error;
+mod sql;
+mod store;
+mod types;
+mod write;
+
+pub use error::StoreError;
+pub use store::{EventStore, FIRST_EXTRA_MIGRATION_VERSION};
+pub use types::{
+    Actor, Backend, Commit, Committed, DueTimer, ExpectedVersion, NewEvent, NewTimer, RecordedEvent, StoreOptions,
+    StreamAppend,
+};
+pub use write::StoreTx;

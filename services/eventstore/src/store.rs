@@ -1,0 +1,409 @@
+//! [`EventStore`]: connecting, migrating, reading, and the writes that are not commits.
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{MigrateError, Migration, MigrationSource, Migrator};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::sql::{chunked, decode_event, event_columns, from_micros, to_micros};
+use crate::write::{spawn_writer, upsert_checkpoint, Pending, Shared};
+use crate::{Backend, Commit, Committed, DueTimer, RecordedEvent, StoreError, StoreOptions, StoreTx};
+
+/// Migrations of other crates (read models) must use versions from here on; the event
+/// store's own are below.
+pub const FIRST_EXTRA_MIGRATION_VERSION: i64 = 1000;
+
+/// Per-connection SQLite settings. `synchronous = FULL` makes every commit durable (the WAL
+/// is synced at each commit); group commit amortizes that sync over many commits.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; \
+     PRAGMA foreign_keys = ON;";
+
+/// An event store: events, outbox, checkpoints, inbox and timers of one service.
+/// Cheap to clone; clones share the pool and the writer.
+#[derive(Clone)]
+pub struct EventStore {
+    shared: Arc<Shared>,
+    writer: mpsc::Sender<Pending>,
+}
+
+impl EventStore {
+    /// Connects to `sqlite://path/file.db` (the file and its directory are created if
+    /// missing) or `postgres://...`, and runs the store's migrations.
+    pub async fn connect(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let pool_options = AnyPoolOptions::new().max_connections(options.max_connections.max(2));
+        let (backend, pool) = match backend_of(url)? {
+            Backend::Sqlite => {
+                let url = prepare_sqlite(url)?;
+                let pool = pool_options
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(SQLITE_PRAGMAS).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?;
+                (Backend::Sqlite, pool)
+            }
+            Backend::Postgres => {
+                let pool = match options.schema.as_deref() {
+                    Some(schema) => {
+                        let schema = quoted_schema(schema)?;
+                        let mut conn = AnyConnection::connect(url).await?;
+                        conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str()).await?;
+                        conn.close().await?;
+                        let set_path: Arc<str> = format!("SET search_path TO {schema}").into();
+                        pool_options
+                            .after_connect(move |conn, _| {
+                                let set_path = Arc::clone(&set_path);
+                                Box::pin(async move {
+                                    conn.execute(&*set_path).await?;
+                                    Ok(())
+                                })
+                            })
+                            .connect(url)
+                            .await?
+                    }
+                    None => pool_options.connect(url).await?,
+                };
+                (Backend::Postgres, pool)
+            }
+        };
+
+        let mut migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
+
+        let head = head_position(&pool).await?;
+        let shared = Arc::new(Shared::new(pool, backend, head));
+        let writer = spawn_writer(Arc::clone(&shared));
+        Ok(Self { shared, writer })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.shared.backend
+    }
+
+    /// The connection pool, for read-model queries of other crates. On Postgres its
+    /// connections use the store's schema as `search_path`.
+    pub fn pool(&self) -> &AnyPool {
+        &self.shared.pool
+    }
+
+    /// Runs a read model's migrations: `sqlite` or `postgres`, whichever is this store's
+    /// backend. They share the `_sqlx_migrations` table with the store's own, so their
+    /// versions must be at least [`FIRST_EXTRA_MIGRATION_VERSION`]; migrations recorded by
+    /// other migrators are ignored.
+    pub async fn migrate_extra(&self, sqlite: &Migrator, postgres: &Migrator) -> Result<(), StoreError> {
+        let source = match self.backend() {
+            Backend::Sqlite => sqlite,
+            Backend::Postgres => postgres,
+        };
+        if let Some(migration) = source.iter().find(|migration| migration.version < FIRST_EXTRA_MIGRATION_VERSION) {
+            let message = format!(
+                "migration {} uses a version reserved for the event store \
+                 (below {FIRST_EXTRA_MIGRATION_VERSION})",
+                migration.version
+            );
+            return Err(MigrateError::Source(message.into()).into());
+        }
+        let mut migrator = Migrator::new(Migrations(source.iter().cloned().collect())).await?;
+        migrator.set_ignore_missing(true);
+        let _writer = self.shared.lock_writes().await;
+        migrator.run(&self.shared.pool).await?;
+        Ok(())
+    }
+
+    /// Applies a commit atomically, grouped with other concurrent commits into one
+    /// transaction (see the crate docs). Once submitted, a commit is applied even if the
+    /// caller stops waiting for it.
+    pub async fn commit(&self, commit: Commit) -> Result<Committed, StoreError> {
+        let (reply, result) = oneshot::channel();
+        self.writer.send(Pending { commit, reply }).await.map_err(|_| sqlx::Error::WorkerCrashed)?;
+        result.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+    }
+
+    /// Events of `stream` from `from_version` (inclusive; 1 = all), in stream order.
+    pub async fn read_stream(&self, stream: &str, from_version: u64) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events e WHERE e.stream = $1 AND e.stream_version >= $2 \
+             ORDER BY e.stream_version"
+        ))
+        .bind(stream)
+        .bind(i64::try_from(from_version).unwrap_or(i64::MAX))
+        .fetch_all(self.pool())
+        .await?;
+        decode_events(&rows)
+    }
+
+    /// Current version of `stream`; 0 if it does not exist.
+    pub async fn stream_version(&self, stream: &str) -> Result<u64, StoreError> {
+        let version: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream = $1")
+            .bind(stream)
+            .fetch_one(self.pool())
+            .await?;
+        u64::try_from(version).map_err(|_| StoreError::Corrupt(format!("stream version {version}")))
+    }
+
+    /// Up to `limit` events after `after_position`, in global order. Positions are gapless
+    /// and become visible in order, so a reader that advances to the last position it saw
+    /// never skips an event.
+    pub async fn read_all(&self, after_position: i64, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events e WHERE e.global_position > $1 ORDER BY e.global_position LIMIT $2"
+        ))
+        .bind(after_position)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        decode_events(&rows)
+    }
+
+    /// Position of the last committed event; 0 if there is none.
+    pub async fn head_position(&self) -> Result<i64, StoreError> {
+        head_position(self.pool()).await
+    }
+
+    /// Up to `limit` events not yet relayed, oldest first.
+    pub async fn outbox_batch(&self, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM outbox o JOIN events e ON e.global_position = o.global_position \
+             ORDER BY o.global_position LIMIT $1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        decode_events(&rows)
+    }
+
+    /// Removes relayed events from the outbox. Positions are merged into ranges, so an ack
+    /// of a contiguous batch is a single `DELETE ... BETWEEN`.
+    pub async fn outbox_ack(&self, positions: &[i64]) -> Result<(), StoreError> {
+        let ranges = position_ranges(positions);
+        let _writer = self.shared.lock_writes().await;
+        for chunk in chunked(&ranges) {
+            let condition = (0..chunk.len())
+                .map(|i| format!("global_position BETWEEN ${} AND ${}", 2 * i + 1, 2 * i + 2))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let sql = format!("DELETE FROM outbox WHERE {condition}");
+            let mut query = sqlx::query(&sql);
+            for (first, last) in chunk {
+                query = query.bind(*first).bind(*last);
+            }
+            query.execute(self.pool()).await?;
+        }
+        Ok(())
+    }
+
+    /// Number of events not yet relayed.
+    pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(self.pool()).await?)
+    }
+
+    pub async fn load_checkpoint(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT position FROM checkpoints WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn save_checkpoint(&self, name: &str, position: i64) -> Result<(), StoreError> {
+        let _writer = self.shared.lock_writes().await;
+        upsert_checkpoint(self.pool(), name, position).await?;
+        Ok(())
+    }
+
+    /// Up to `limit` timers with `due_at <= now`, earliest first. Reading does not claim
+    /// them: fire one with `Commit::fire`, which succeeds for exactly one firer.
+    pub async fn due_timers(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<DueTimer>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT key, generation, due_at, kind, payload FROM timers WHERE due_at <= $1 \
+             ORDER BY due_at, key LIMIT $2",
+        )
+        .bind(to_micros(now))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(decode_timer).collect()
+    }
+
+    /// When the earliest scheduled timer is due, if any.
+    pub async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let due: Option<i64> =
+            sqlx::query_scalar("SELECT due_at FROM timers ORDER BY due_at LIMIT 1").fetch_optional(self.pool()).await?;
+        due.map(from_micros).transpose()
+    }
+
+    /// The head position, updated after every successful commit in this process, so relays
+    /// and subscribers can wait for new events instead of polling.
+    pub fn watch_head(&self) -> watch::Receiver<i64> {
+        self.shared.subscribe_head()
+    }
+
+    /// Opens a write transaction for a read model, serialized with all other writes of
+    /// this store (see [`StoreTx`]).
+    pub async fn begin(&self) -> Result<StoreTx, StoreError> {
+        StoreTx::begin(Arc::clone(&self.shared)).await
+    }
+}
+
+async fn head_position(pool: &AnyPool) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT COALESCE(MAX(global_position), 0) FROM events").fetch_one(pool).await?)
+}
+
+fn decode_events(rows: &[AnyRow]) -> Result<Vec<RecordedEvent>, StoreError> {
+    rows.iter().map(decode_event).collect()
+}
+
+fn decode_timer(row: &AnyRow) -> Result<DueTimer, StoreError> {
+    Ok(DueTimer {
+        key: row.try_get(0)?,
+        generation: row.try_get(1)?,
+        due_at: from_micros(row.try_get(2)?)?,
+        kind: row.try_get(3)?,
+        payload: row.try_get(4)?,
+    })
+}
+
+/// Sorted, merged inclusive ranges covering `positions`.
+fn position_ranges(positions: &[i64]) -> Vec<(i64, i64)> {
+    let mut sorted = positions.to_vec();
+    sorted.sort_unstable();
+    let mut ranges: Vec<(i64, i64)> = Vec::new();
+    for position in sorted {
+        match ranges.last_mut() {
+            Some((_, last)) if position <= *last + 1 => *last = (*last).max(position),
+            _ => ranges.push((position, position)),
+        }
+    }
+    ranges
+}
+
+fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        let scheme = url.split(':').next().unwrap_or_default();
+        Err(StoreError::InvalidUrl(format!(
+            "unsupported scheme {scheme:?}: use sqlite://path/file.db or postgres://..."
+        )))
+    }
+}
+
+/// Creates the database file's directory and returns the URL with `mode=rwc` (create the
+/// file if missing) unless it sets a mode itself.
+fn prepare_sqlite(url: &str) -> Result<String, StoreError> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    let params = || query.into_iter().flat_map(|query| query.split('&'));
+    if path.is_empty() || path == ":memory:" || params().any(|param| param == "mode=memory") {
+        return Err(StoreError::InvalidUrl(
+            "in-memory SQLite is not supported (each pooled connection would get its own \
+             database): use a file path"
+                .into(),
+        ));
+    }
+    if let Some(dir) = Path::new(path).parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+        }
+    }
+    Ok(if params().any(|param| param.starts_with("mode=")) {
+        url.to_owned()
+    } else if query.is_some() {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    })
+}
+
+/// The schema name, validated and double-quoted for use in SQL.
+fn quoted_schema(schema: &str) -> Result<String, StoreError> {
+    let mut chars = schema.chars();
+    let valid = schema.len() <= 63
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(format!("\"{schema}\""))
+    } else {
+        Err(StoreError::InvalidSchema(schema.to_owned()))
+    }
+}
+
+/// Already resolved migrations, to rebuild a [`Migrator`] with `ignore_missing` set.
+#[derive(Debug)]
+struct Migrations(Vec<Migration>);
+
+impl MigrationSource<'static> for Migrations {
+    fn resolve(self) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 'static>> {
+        Box::pin(async move { Ok(self.0) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ack_positions_merge_into_ranges() {
+        assert_eq!(position_ranges(&[]), []);
+        assert_eq!(position_ranges(&[3, 1, 2, 2, 7, 9, 8]), [(1, 3), (7, 9)]);
+        assert_eq!(position_ranges(&[5]), [(5, 5)]);
+    }
+
+    #[test]
+    fn urls_select_the_backend() {
+        assert_eq!(backend_of("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(backend_of("postgres://u@h/db").unwrap(), Backend::Postgres);
+        assert_eq!(backend_of("postgresql://u@h/db").unwrap(), Backend::Postgres);
+        assert!(matches!(
+            backend_of("mysql://u:secret@h/db"),
+            Err(StoreError::InvalidUrl(message)) if !message.contains("secret")
+        ));
+    }
+
+    #[test]
+    fn sqlite_urls_create_the_file_and_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a/b/store.db");
+        let url = format!("sqlite://{}", file.display());
+        assert_eq!(prepare_sqlite(&url).unwrap(), format!("{url}?mode=rwc"));
+        assert!(file.parent().unwrap().is_dir());
+        assert_eq!(prepare_sqlite(&format!("{url}?cache=private")).unwrap(), format!("{url}?cache=private&mode=rwc"));
+        assert_eq!(prepare_sqlite(&format!("{url}?mode=ro")).unwrap(), format!("{url}?mode=ro"));
+        assert!(prepare_sqlite("sqlite::memory:").is_err());
+        assert!(prepare_sqlite("sqlite://x.db?mode=memory").is_err());
+    }
+
+    #[test]
+    fn schema_names_must_be_identifiers() {
+        assert_eq!(quoted_schema("dispatch").unwrap(), "\"dispatch\"");
+        assert_eq!(quoted_schema("_t_1").unwrap(), "\"_t_1\"");
+        for bad in ["", "1abc", "a-b", "a\"b", "a b", "a;drop", &"x".repeat(64)] {
+            assert!(matches!(quoted_schema(bad), Err(StoreError::InvalidSchema(_))), "{bad:?}");
+        }
+    }
+}

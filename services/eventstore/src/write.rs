@@ -1,0 +1,566 @@
+//! The write path: the sequencer, applying a group of commits in one transaction, the
+//! group-commit writer task and [`StoreTx`].
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::Utc;
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use tokio::sync::{mpsc, oneshot, watch, Mutex, MutexGuard, OwnedMutexGuard};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::sql::EVENT_INSERT_COLUMNS;
+use crate::sql::{chunked, placeholder_list, stored_time, to_micros, values_rows};
+use crate::{Backend, Commit, Committed, NewTimer, RecordedEvent, StoreError};
+
+/// Most commits one group transaction takes from the queue.
+const MAX_GROUP: usize = 256;
+/// Commits that may wait for the writer before `commit()` callers are held back.
+const QUEUE_CAPACITY: usize = 4 * MAX_GROUP;
+
+/// Outcome of one commit of a group: its recorded events, or the precondition it failed.
+type Outcome = Result<Vec<RecordedEvent>, StoreError>;
+
+/// State shared by every clone of an [`EventStore`](crate::EventStore), its writer task and
+/// its open [`StoreTx`]s.
+pub(crate) struct Shared {
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
+    /// Serializes all writes of this process (see the crate docs).
+    write_lock: Arc<Mutex<()>>,
+    head: watch::Sender<i64>,
+}
+
+impl Shared {
+    pub(crate) fn new(pool: AnyPool, backend: Backend, head: i64) -> Self {
+        Self { pool, backend, write_lock: Arc::new(Mutex::new(())), head: watch::Sender::new(head) }
+    }
+
+    /// Takes the in-process writer lock, for writes outside a commit (acks, checkpoints).
+    pub(crate) async fn lock_writes(&self) -> MutexGuard<'_, ()> {
+        self.write_lock.lock().await
+    }
+
+    pub(crate) fn subscribe_head(&self) -> watch::Receiver<i64> {
+        self.head.subscribe()
+    }
+
+    fn publish_head(&self, head: i64) {
+        self.head.send_if_modified(|current| {
+            let advanced = head > *current;
+            if advanced {
+                *current = head;
+            }
+            advanced
+        });
+    }
+
+    /// Begins a write transaction. SQLite takes the database write lock up front
+    /// (`BEGIN IMMEDIATE`), so the transaction never has to upgrade a read lock.
+    async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Applies `commits` in one transaction; on a database error that one of them may have
+    /// caused (a constraint violation, say), retries each in its own transaction so only the
+    /// offending commit fails.
+    async fn commit_group(&self, commits: &[Commit]) -> Vec<Result<Committed, StoreError>> {
+        match self.run_group(commits).await {
+            Ok((outcomes, head)) => {
+                outcomes.into_iter().map(|outcome| outcome.map(|events| Committed { events, head })).collect()
+            }
+            Err(sqlx::Error::Database(error)) if commits.len() > 1 => {
+                tracing::warn!(%error, commits = commits.len(), "group commit failed; retrying its commits one by one");
+                let mut results = Vec::with_capacity(commits.len());
+                for commit in commits {
+                    let result = match self.run_group(std::slice::from_ref(commit)).await {
+                        Ok((mut outcomes, head)) => single(&mut outcomes).map(|events| Committed { events, head }),
+                        Err(error) => Err(error.into()),
+                    };
+                    results.push(result);
+                }
+                results
+            }
+            Err(error) => {
+                let mut results: Vec<Result<Committed, StoreError>> =
+                    (1..commits.len()).map(|_| Err(replicate(&error).into())).collect();
+                results.insert(0, Err(error.into()));
+                results
+            }
+        }
+    }
+
+    /// One group transaction: lock the sequencer, check and apply every commit, commit.
+    async fn run_group(&self, commits: &[Commit]) -> Result<(Vec<Outcome>, i64), sqlx::Error> {
+        let events: usize = commits.iter().flat_map(|commit| &commit.appends).map(|append| append.events.len()).sum();
+        let span = tracing::debug_span!("eventstore.commit", batch = commits.len(), events);
+        async {
+            let _writer = self.write_lock.lock().await;
+            let mut tx = self.begin().await?;
+            let mut seq = Sequencer::lock(&mut tx, self.backend).await?;
+            let outcomes = apply_commits(&mut tx, &mut seq, commits).await?;
+            tx.commit().await?;
+            self.publish_head(seq.position);
+            tracing::debug!(head = seq.position, "group committed");
+            Ok((outcomes, seq.position))
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// The outcome of a one-commit group.
+fn single(outcomes: &mut Vec<Outcome>) -> Outcome {
+    outcomes.pop().expect("apply_commits returns one outcome per commit")
+}
+
+/// A stand-in for `error` for the other callers of a failed group (`sqlx::Error` is not Clone).
+fn replicate(error: &sqlx::Error) -> sqlx::Error {
+    match error {
+        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+        sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
+        sqlx::Error::WorkerCrashed => sqlx::Error::WorkerCrashed,
+        sqlx::Error::Io(io) => sqlx::Error::Io(std::io::Error::new(io.kind(), io.to_string())),
+        other => sqlx::Error::Protocol(format!("group commit failed: {other}")),
+    }
+}
+
+/// A commit waiting for the writer task.
+pub(crate) struct Pending {
+    pub(crate) commit: Commit,
+    pub(crate) reply: oneshot::Sender<Result<Committed, StoreError>>,
+}
+
+/// Starts the group-commit writer; it stops when every returned sender is dropped.
+pub(crate) fn spawn_writer(shared: Arc<Shared>) -> mpsc::Sender<Pending> {
+    let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+    tokio::spawn(writer_loop(shared, receiver));
+    sender
+}
+
+/// Takes every pending commit (up to [`MAX_GROUP`]) and applies them in one transaction.
+async fn writer_loop(shared: Arc<Shared>, mut receiver: mpsc::Receiver<Pending>) {
+    let mut pending = Vec::with_capacity(MAX_GROUP);
+    while receiver.recv_many(&mut pending, MAX_GROUP).await > 0 {
+        let (commits, replies): (Vec<Commit>, Vec<_>) =
+            pending.drain(..).map(|Pending { commit, reply }| (commit, reply)).unzip();
+        let results = shared.commit_group(&commits).await;
+        for (reply, result) in replies.into_iter().zip(results) {
+            // The caller may have stopped waiting; the commit stands either way.
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// The one-row sequencer: last assigned global position and timer generation. Reading it
+/// first in every write transaction (`FOR UPDATE` in Postgres) serializes writers, which is
+/// what makes global positions gapless and visible in order.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Sequencer {
+    position: i64,
+    timer_generation: i64,
+}
+
+impl Sequencer {
+    async fn lock(conn: &mut AnyConnection, backend: Backend) -> Result<Self, sqlx::Error> {
+        let sql = match backend {
+            Backend::Postgres => "SELECT position, timer_generation FROM sequencer WHERE id = 1 FOR UPDATE",
+            // BEGIN IMMEDIATE already holds the database write lock.
+            Backend::Sqlite => "SELECT position, timer_generation FROM sequencer WHERE id = 1",
+        };
+        let (position, timer_generation) = sqlx::query_as::<_, (i64, i64)>(sql).fetch_one(&mut *conn).await?;
+        Ok(Self { position, timer_generation })
+    }
+
+    async fn store(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE sequencer SET position = $1, timer_generation = $2 WHERE id = 1")
+            .bind(self.position)
+            .bind(self.timer_generation)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Checks and applies `commits` in order inside an open write transaction whose sequencer
+/// row is held (`seq`). A commit whose precondition fails gets its error and writes nothing;
+/// a database error fails them all (the caller must then roll back).
+async fn apply_commits(
+    conn: &mut AnyConnection,
+    seq: &mut Sequencer,
+    commits: &[Commit],
+) -> Result<Vec<Outcome>, sqlx::Error> {
+    let recorded_at = stored_time(Utc::now());
+    let before = *seq;
+    let mut group = GroupState::load(conn, commits).await?;
+    let mut events = Vec::new();
+    let mut accepted = Vec::with_capacity(commits.len());
+    for commit in commits {
+        accepted.push(match group.check(commit) {
+            Ok(()) => Ok(group.accept(commit, seq, recorded_at, &mut events)),
+            Err(error) => Err(error),
+        });
+    }
+
+    insert_events(conn, &events).await?;
+    if let (Some(first), Some(last)) = (events.first(), events.last()) {
+        sqlx::query(
+            "INSERT INTO outbox (global_position) SELECT global_position FROM events \
+             WHERE global_position >= $1 AND global_position <= $2",
+        )
+        .bind(first.global_position)
+        .bind(last.global_position)
+        .execute(&mut *conn)
+        .await?;
+    }
+    insert_inbox(conn, &group.inbox_rows, to_micros(recorded_at)).await?;
+    write_timers(conn, &group.timer_writes).await?;
+    if *seq != before {
+        seq.store(conn).await?;
+    }
+
+    let mut events = events.into_iter();
+    Ok(accepted.into_iter().map(|accepted| accepted.map(|count| events.by_ref().take(count).collect())).collect())
+}
+
+/// What a group of commits sees: database state for everything the group touches, plus
+/// the effects of the commits accepted so far.
+struct GroupState<'a> {
+    /// Current version of every stream the group appends to.
+    versions: HashMap<&'a str, u64>,
+    /// Inbox records among the group's claims.
+    processed: HashSet<(&'a str, Uuid)>,
+    /// Stored generation of every timer the group fires (absent: no such timer).
+    stored_timers: HashMap<&'a str, i64>,
+    /// Inbox rows to insert.
+    inbox_rows: Vec<(&'a str, Uuid)>,
+    /// Final state of every timer the accepted commits touched: upsert (timer and its new
+    /// generation) or delete.
+    timer_writes: HashMap<&'a str, Option<(&'a NewTimer, i64)>>,
+}
+
+impl<'a> GroupState<'a> {
+    async fn load(conn: &mut AnyConnection, commits: &'a [Commit]) -> Result<Self, sqlx::Error> {
+        let streams: HashSet<&str> =
+            commits.iter().flat_map(|commit| &commit.appends).map(|append| append.stream.as_str()).collect();
+        let streams: Vec<&str> = streams.into_iter().collect();
+        let mut versions: HashMap<&str, u64> = streams.iter().map(|&s| (s, 0)).collect();
+        for chunk in chunked(&streams) {
+            let sql = format!(
+                "SELECT stream, MAX(stream_version) FROM events WHERE stream IN ({}) \
+                 GROUP BY stream",
+                placeholder_list(1, chunk.len())
+            );
+            let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+            for stream in chunk {
+                query = query.bind(*stream);
+            }
+            for (stream, version) in query.fetch_all(&mut *conn).await? {
+                if let Some(slot) = versions.get_mut(stream.as_str()) {
+                    *slot = u64::try_from(version).map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+                }
+            }
+        }
+
+        let mut claims: HashMap<&str, Vec<String>> = HashMap::new();
+        for (consumer, event_id) in commits.iter().filter_map(|commit| commit.inbox.as_ref()) {
+            claims.entry(consumer).or_default().push(event_id.to_string());
+        }
+        let mut processed = HashSet::new();
+        for (consumer, event_ids) in &claims {
+            for chunk in chunked(event_ids) {
+                let sql = format!(
+                    "SELECT event_id FROM inbox WHERE consumer = $1 AND event_id IN ({})",
+                    placeholder_list(2, chunk.len())
+                );
+                let mut query = sqlx::query_as::<_, (String,)>(&sql).bind(*consumer);
+                for event_id in chunk {
+                    query = query.bind(event_id.as_str());
+                }
+                for (event_id,) in query.fetch_all(&mut *conn).await? {
+                    let event_id = Uuid::parse_str(&event_id).map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+                    processed.insert((*consumer, event_id));
+                }
+            }
+        }
+
+        let fired: HashSet<&str> =
+            commits.iter().filter_map(|commit| commit.fire.as_ref()).map(|(key, _)| key.as_str()).collect();
+        let fired_keys: Vec<&str> = fired.iter().copied().collect();
+        let mut stored_timers = HashMap::new();
+        for chunk in chunked(&fired_keys) {
+            let sql = format!("SELECT key, generation FROM timers WHERE key IN ({})", placeholder_list(1, chunk.len()));
+            let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+            for key in chunk {
+                query = query.bind(*key);
+            }
+            for (key, generation) in query.fetch_all(&mut *conn).await? {
+                if let Some(&key) = fired.get(key.as_str()) {
+                    stored_timers.insert(key, generation);
+                }
+            }
+        }
+
+        Ok(Self { versions, processed, stored_timers, inbox_rows: Vec::new(), timer_writes: HashMap::new() })
+    }
+
+    /// Current generation of a timer, given the commits accepted so far.
+    fn timer_generation(&self, key: &str) -> Option<i64> {
+        match self.timer_writes.get(key) {
+            Some(write) => write.map(|(_, generation)| generation),
+            None => self.stored_timers.get(key).copied(),
+        }
+    }
+
+    /// Checks a commit's preconditions against the state so far, without changing it.
+    fn check(&self, commit: &Commit) -> Result<(), StoreError> {
+        if let Some((key, generation)) = &commit.fire {
+            if self.timer_generation(key) != Some(*generation) {
+                return Err(StoreError::TimerGone { key: key.clone() });
+            }
+        }
+        if let Some((consumer, event_id)) = &commit.inbox {
+            if self.processed.contains(&(consumer.as_str(), *event_id)) {
+                return Err(StoreError::AlreadyProcessed { consumer: consumer.clone(), event_id: *event_id });
+            }
+        }
+        // Versions after this commit's earlier appends (a commit may append to a stream twice).
+        let mut appended: HashMap<&str, u64> = HashMap::new();
+        for append in &commit.appends {
+            let stream = append.stream.as_str();
+            let actual = appended.get(stream).or_else(|| self.versions.get(stream)).copied().unwrap_or(0);
+            if !append.expected.matches(actual) {
+                return Err(StoreError::Conflict { stream: append.stream.clone(), expected: append.expected, actual });
+            }
+            appended.insert(stream, actual + append.events.len() as u64);
+        }
+        Ok(())
+    }
+
+    /// Records the effects of a checked commit; its events are pushed to `events` with
+    /// positions and versions assigned. Returns how many events it appended.
+    fn accept(
+        &mut self,
+        commit: &'a Commit,
+        seq: &mut Sequencer,
+        recorded_at: chrono::DateTime<Utc>,
+        events: &mut Vec<RecordedEvent>,
+    ) -> usize {
+        let first = events.len();
+        for append in &commit.appends {
+            let version = self.versions.entry(&append.stream).or_insert(0);
+            for event in &append.events {
+                *version += 1;
+                seq.position += 1;
+                events.push(RecordedEvent {
+                    global_position: seq.position,
+                    stream: append.stream.clone(),
+                    stream_version: *version,
+                    recorded_at,
+                    event_id: event.event_id,
+                    event_type: event.event_type.clone(),
+                    occurred_at: stored_time(event.occurred_at),
+                    correlation_id: event.correlation_id.clone(),
+                    causation_id: event.causation_id.clone(),
+                    actor: event.actor.clone(),
+                    traceparent: event.traceparent.clone(),
+                    schema_version: event.schema_version,
+                    routing_key: event.routing_key.clone(),
+                    payload: event.payload.clone(),
+                });
+            }
+        }
+        if let Some((consumer, event_id)) = &commit.inbox {
+            self.processed.insert((consumer, *event_id));
+            self.inbox_rows.push((consumer, *event_id));
+        }
+        if let Some((key, _)) = &commit.fire {
+            self.timer_writes.insert(key, None);
+        }
+        for key in &commit.cancel {
+            self.timer_writes.insert(key, None);
+        }
+        for timer in &commit.schedule {
+            seq.timer_generation += 1;
+            self.timer_writes.insert(&timer.key, Some((timer, seq.timer_generation)));
+        }
+        events.len() - first
+    }
+}
+
+async fn insert_events(conn: &mut AnyConnection, events: &[RecordedEvent]) -> Result<(), sqlx::Error> {
+    for chunk in chunked(events) {
+        let sql = format!(
+            "INSERT INTO events (global_position, stream, stream_version, event_id, event_type, \
+             occurred_at, recorded_at, correlation_id, causation_id, actor_role, actor_id, \
+             actor_jurisdiction, traceparent, schema_version, routing_key, payload) VALUES {}",
+            values_rows(chunk.len(), EVENT_INSERT_COLUMNS)
+        );
+        let mut query = sqlx::query(&sql);
+        for event in chunk {
+            query = query
+                .bind(event.global_position)
+                .bind(event.stream.as_str())
+                .bind(event.stream_version as i64)
+                .bind(event.event_id.to_string())
+                .bind(event.event_type.as_str())
+                .bind(to_micros(event.occurred_at))
+                .bind(to_micros(event.recorded_at))
+                .bind(event.correlation_id.as_str())
+                .bind(event.causation_id.as_str())
+                .bind(event.actor.role.as_str())
+                .bind(event.actor.id.as_str())
+                .bind(event.actor.jurisdiction.as_str())
+                .bind(event.traceparent.as_str())
+                .bind(i64::from(event.schema_version))
+                .bind(event.routing_key.as_str())
+                .bind(event.payload.as_slice());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+async fn insert_inbox(conn: &mut AnyConnection, rows: &[(&str, Uuid)], processed_at: i64) -> Result<(), sqlx::Error> {
+    for chunk in chunked(rows) {
+        let sql =
+            format!("INSERT INTO inbox (consumer, event_id, processed_at) VALUES {}", values_rows(chunk.len(), 3));
+        let mut query = sqlx::query(&sql);
+        for (consumer, event_id) in chunk {
+            query = query.bind(*consumer).bind(event_id.to_string()).bind(processed_at);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+async fn write_timers(
+    conn: &mut AnyConnection,
+    writes: &HashMap<&str, Option<(&NewTimer, i64)>>,
+) -> Result<(), sqlx::Error> {
+    let mut upserts = Vec::new();
+    let mut deletes = Vec::new();
+    for (&key, write) in writes {
+        match write {
+            Some(upsert) => upserts.push(*upsert),
+            None => deletes.push(key),
+        }
+    }
+    for chunk in chunked(&upserts) {
+        let sql = format!(
+            "INSERT INTO timers (key, generation, due_at, kind, payload) VALUES {} \
+             ON CONFLICT (key) DO UPDATE SET generation = excluded.generation, \
+             due_at = excluded.due_at, kind = excluded.kind, payload = excluded.payload",
+            values_rows(chunk.len(), 5)
+        );
+        let mut query = sqlx::query(&sql);
+        for (timer, generation) in chunk {
+            query = query
+                .bind(timer.key.as_str())
+                .bind(*generation)
+                .bind(to_micros(timer.due_at))
+                .bind(timer.kind.as_str())
+                .bind(timer.payload.as_slice());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    for chunk in chunked(&deletes) {
+        let sql = format!("DELETE FROM timers WHERE key IN ({})", placeholder_list(1, chunk.len()));
+        let mut query = sqlx::query(&sql);
+        for key in chunk {
+            query = query.bind(*key);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Upserts a checkpoint.
+pub(crate) async fn upsert_checkpoint<'c, E>(executor: E, name: &str, position: i64) -> Result<(), sqlx::Error>
+where
+    E: Executor<'c, Database = Any>,
+{
+    sqlx::query(
+        "INSERT INTO checkpoints (name, position) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+    )
+    .bind(name)
+    .bind(position)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// A write transaction for read models, opened by [`EventStore::begin`](crate::EventStore::begin).
+///
+/// It holds the store's writer serialization (the in-process writer lock and the sequencer
+/// row) until it is committed or dropped, so keep it short, and do not call
+/// [`EventStore::commit`](crate::EventStore::commit) while holding one (use
+/// [`StoreTx::apply`]): that would wait for this transaction forever. Dropping it rolls back.
+pub struct StoreTx {
+    // Field order is drop order: the transaction rolls back before the writer lock is freed.
+    tx: Transaction<'static, Any>,
+    seq: Sequencer,
+    aborted: bool,
+    shared: Arc<Shared>,
+    _writer: OwnedMutexGuard<()>,
+}
+
+impl StoreTx {
+    pub(crate) async fn begin(shared: Arc<Shared>) -> Result<Self, StoreError> {
+        let writer = shared.write_lock.clone().lock_owned().await;
+        let mut tx = shared.begin().await?;
+        let seq = Sequencer::lock(&mut tx, shared.backend).await?;
+        Ok(Self { tx, seq, aborted: false, shared, _writer: writer })
+    }
+
+    /// The transaction's connection, to run the caller's own read-model SQL inside it.
+    /// If such a statement fails, drop this `StoreTx` (Postgres aborts the transaction).
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    /// Applies a commit inside this transaction, with the same semantics as
+    /// [`EventStore::commit`](crate::EventStore::commit): a failed precondition returns its
+    /// error and writes nothing (the transaction stays usable); a database error aborts the
+    /// transaction ([`StoreError::Aborted`] from then on).
+    pub async fn apply(&mut self, commit: Commit) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.usable()?;
+        match apply_commits(&mut self.tx, &mut self.seq, std::slice::from_ref(&commit)).await {
+            Ok(mut outcomes) => single(&mut outcomes),
+            Err(error) => {
+                self.aborted = true;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Saves a checkpoint inside this transaction (atomically with the read model's writes).
+    pub async fn save_checkpoint(&mut self, name: &str, position: i64) -> Result<(), StoreError> {
+        self.usable()?;
+        let result = upsert_checkpoint(&mut *self.tx, name, position).await;
+        self.aborted = result.is_err();
+        Ok(result?)
+    }
+
+    /// Commits, then advances [`EventStore::watch_head`](crate::EventStore::watch_head).
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.usable()?;
+        let StoreTx { tx, seq, shared, _writer, .. } = self;
+        tx.commit().await?;
+        shared.publish_head(seq.position);
+        Ok(())
+    }
+
+    fn usable(&self) -> Result<(), StoreError> {
+        if self.aborted {
+            Err(StoreError::Aborted)
+        } else {
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,736 @@
+//! One suite, both backends: every test is an `async fn(Harness)` instantiated by
+//! `store_suite!` as `sqlite::<name>` (a temporary file) and `postgres::<name>` (a fresh
+//! schema in the database at `GRIDLOOP_TEST_DATABASE_URL`, dropped afterwards).
+//!
+//! If Postgres is unreachable, the Postgres tests fail when `CI=true` and are skipped with a
+//! warning otherwise.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use gridloop_eventstore::{
+    Actor, Backend, Commit, DueTimer, EventStore, ExpectedVersion, NewEvent, NewTimer, RecordedEvent, StoreError,
+    StoreOptions, StreamAppend,
+};
+use sqlx::{AnyConnection, Connection, Executor};
+use uuid::Uuid;
+
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// How a test reaches its store; `connect` may be called again to reopen it.
+#[derive(Clone)]
+struct Harness {
+    url: String,
+    options: StoreOptions,
+}
+
+impl Harness {
+    async fn connect(&self) -> EventStore {
+        EventStore::connect(&self.url, self.options.clone()).await.expect("connect to the store")
+    }
+}
+
+async fn run_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(Harness) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}/gridloop-data/store.db", dir.path().display());
+    test(Harness { url, options: StoreOptions::default() }).await;
+}
+
+async fn run_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Harness) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let url = std::env::var("GRIDLOOP_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+    sqlx::any::install_default_drivers();
+    let mut admin = match AnyConnection::connect(&url).await {
+        Ok(conn) => conn,
+        Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("Postgres at {url} is unreachable and CI=true: {error}")
+        }
+        Err(error) => {
+            eprintln!("warning: skipping Postgres test, {url} is unreachable: {error}");
+            return;
+        }
+    };
+    let schema = format!("t_{}", Uuid::now_v7().simple());
+    let harness = Harness { url, options: StoreOptions { schema: Some(schema.clone()), ..StoreOptions::default() } };
+    let outcome = tokio::spawn(test(harness)).await;
+    admin.execute(format!("DROP SCHEMA IF EXISTS {schema} CASCADE").as_str()).await.expect("drop the test schema");
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+macro_rules! store_suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::run_sqlite(crate::$name).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::run_postgres(crate::$name).await;
+                }
+            )*
+        }
+    };
+}
+
+store_suite!(
+    append_and_read_back,
+    expected_version_conflicts_write_nothing,
+    multi_stream_commit_is_atomic,
+    outbox_tracks_unrelayed_events,
+    checkpoints_save_load_overwrite,
+    inbox_makes_consumers_idempotent,
+    timers_fire_exactly_once,
+    group_commit_isolates_failures,
+    concurrent_writers_never_make_a_follower_skip,
+    store_tx_serves_read_models,
+    watch_head_follows_commits,
+    data_survives_reopening,
+);
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+/// An event whose every envelope field is distinct and non-trivial.
+fn event(tag: &str) -> NewEvent {
+    NewEvent {
+        event_id: Uuid::now_v7(),
+        event_type: format!("gridloop.v1.Test{tag}"),
+        // Nanoseconds: the store keeps microseconds.
+        occurred_at: DateTime::from_timestamp(1_760_000_000, 123_456_789).unwrap(),
+        correlation_id: format!("case-{tag}"),
+        causation_id: format!("cause-{tag}"),
+        actor: Actor { role: "dispatcher".into(), id: format!("user-{tag}"), jurisdiction: "110101001001001".into() },
+        traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
+        schema_version: 3,
+        routing_key: "110101001001001".into(),
+        payload: format!("payload {tag} \u{0}\u{ff}").into_bytes(),
+    }
+}
+
+fn events(tag: &str, count: usize) -> Vec<NewEvent> {
+    (0..count).map(|i| event(&format!("{tag}-{i}"))).collect()
+}
+
+fn assert_envelope(recorded: &RecordedEvent, new: &NewEvent) {
+    assert_eq!(recorded.event_id, new.event_id);
+    assert_eq!(recorded.event_type, new.event_type);
+    assert_eq!(recorded.occurred_at, DateTime::from_timestamp(1_760_000_000, 123_456_000).unwrap());
+    assert_eq!(recorded.correlation_id, new.correlation_id);
+    assert_eq!(recorded.causation_id, new.causation_id);
+    assert_eq!(recorded.actor, new.actor);
+    assert_eq!(recorded.traceparent, new.traceparent);
+    assert_eq!(recorded.schema_version, new.schema_version);
+    assert_eq!(recorded.routing_key, new.routing_key);
+    assert_eq!(recorded.payload, new.payload);
+}
+
+fn positions(events: &[RecordedEvent]) -> Vec<i64> {
+    events.iter().map(|e| e.global_position).collect()
+}
+
+/// Base time for timer tests, at microsecond precision.
+fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 250_000_000).unwrap()
+}
+
+fn secs(n: i64) -> TimeDelta {
+    TimeDelta::seconds(n)
+}
+
+fn timer(key: &str, due_at: DateTime<Utc>) -> NewTimer {
+    NewTimer { key: key.into(), due_at, kind: format!("kind-{key}"), payload: key.as_bytes().to_vec() }
+}
+
+async fn schedule(store: &EventStore, timers: Vec<NewTimer>) {
+    store.commit(Commit { schedule: timers, ..Commit::default() }).await.unwrap();
+}
+
+async fn due(store: &EventStore, now: DateTime<Utc>) -> Vec<DueTimer> {
+    store.due_timers(now, 100).await.unwrap()
+}
+
+fn fire(key: &str, generation: i64) -> Commit {
+    Commit { fire: Some((key.into(), generation)), ..Commit::default() }
+}
+
+/// A small deterministic generator for sleeps and sizes.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests
+
+async fn append_and_read_back(h: Harness) {
+    let store = h.connect().await;
+    if store.backend() == Backend::Postgres {
+        let schema: String =
+            sqlx::query_scalar("SELECT CAST(current_schema() AS TEXT)").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(Some(schema), h.options.schema);
+    }
+    assert_eq!(store.head_position().await.unwrap(), 0);
+    assert_eq!(store.stream_version("case-1").await.unwrap(), 0);
+    assert!(store.read_stream("case-1", 1).await.unwrap().is_empty());
+
+    let mut new = events("a", 2);
+    new[1].payload = Vec::new();
+    let before = Utc::now() - secs(1);
+    let committed = store.commit(Commit::append("case-1", ExpectedVersion::NoStream, new.clone())).await.unwrap();
+    assert_eq!(committed.head, 2);
+    assert_eq!(committed.events.len(), 2);
+    for (i, (recorded, new)) in committed.events.iter().zip(&new).enumerate() {
+        assert_eq!(recorded.global_position, i as i64 + 1);
+        assert_eq!(recorded.stream, "case-1");
+        assert_eq!(recorded.stream_version, i as u64 + 1);
+        assert!(recorded.recorded_at > before && recorded.recorded_at < Utc::now() + secs(1));
+        assert_envelope(recorded, new);
+    }
+
+    let other = store.commit(Commit::append("case-2", ExpectedVersion::Exact(0), events("b", 1))).await.unwrap();
+    assert_eq!(positions(&other.events), [3]);
+    assert_eq!(other.events[0].stream_version, 1);
+
+    assert_eq!(store.read_stream("case-1", 1).await.unwrap(), committed.events);
+    assert_eq!(store.read_stream("case-1", 0).await.unwrap(), committed.events);
+    assert_eq!(store.read_stream("case-1", 2).await.unwrap(), committed.events[1..]);
+    assert!(store.read_stream("case-1", 3).await.unwrap().is_empty());
+    assert_eq!(store.stream_version("case-1").await.unwrap(), 2);
+    assert_eq!(store.stream_version("case-2").await.unwrap(), 1);
+
+    let all = store.read_all(0, 10).await.unwrap();
+    assert_eq!(all[..2], committed.events[..]);
+    assert_eq!(all[2..], other.events[..]);
+    assert_eq!(positions(&store.read_all(1, 10).await.unwrap()), [2, 3]);
+    assert_eq!(positions(&store.read_all(0, 1).await.unwrap()), [1]);
+    assert!(store.read_all(3, 10).await.unwrap().is_empty());
+    assert_eq!(store.head_position().await.unwrap(), 3);
+
+    let empty = store.commit(Commit::default()).await.unwrap();
+    assert!(empty.events.is_empty());
+    assert_eq!(empty.head, 3);
+}
+
+async fn expected_version_conflicts_write_nothing(h: Harness) {
+    let store = h.connect().await;
+    store.commit(Commit::append("s", ExpectedVersion::NoStream, events("s", 2))).await.unwrap();
+
+    let retried = event("retry");
+    for expected in
+        [ExpectedVersion::NoStream, ExpectedVersion::Exact(0), ExpectedVersion::Exact(1), ExpectedVersion::Exact(3)]
+    {
+        let result = store.commit(Commit::append("s", expected, vec![retried.clone()])).await;
+        match result {
+            Err(StoreError::Conflict { stream, expected: reported, actual }) => {
+                assert_eq!(stream, "s");
+                assert_eq!(reported, expected);
+                assert_eq!(actual, 2);
+            }
+            other => panic!("expected a conflict for {expected:?}, got {other:?}"),
+        }
+    }
+    assert_eq!(store.stream_version("s").await.unwrap(), 2);
+    assert_eq!(store.head_position().await.unwrap(), 2);
+    assert_eq!(store.outbox_depth().await.unwrap(), 2);
+
+    // The rejected event was not stored, so the same event can be appended correctly.
+    let ok = store.commit(Commit::append("s", ExpectedVersion::Exact(2), vec![retried])).await.unwrap();
+    assert_eq!(ok.events[0].stream_version, 3);
+    let any = store.commit(Commit::append("s", ExpectedVersion::Any, events("any", 1))).await.unwrap();
+    assert_eq!(any.events[0].stream_version, 4);
+    assert_eq!(positions(&store.read_all(0, 10).await.unwrap()), [1, 2, 3, 4]);
+}
+
+async fn multi_stream_commit_is_atomic(h: Harness) {
+    let store = h.connect().await;
+    store.commit(Commit::append("a", ExpectedVersion::NoStream, events("a", 1))).await.unwrap();
+    schedule(&store, vec![timer("keep", t0())]).await;
+    let claim = ("projector".to_owned(), Uuid::now_v7());
+
+    let failing = Commit {
+        appends: vec![
+            StreamAppend { stream: "b".into(), expected: ExpectedVersion::NoStream, events: events("b", 2) },
+            StreamAppend { stream: "a".into(), expected: ExpectedVersion::NoStream, events: events("a2", 1) },
+        ],
+        schedule: vec![timer("new", t0())],
+        cancel: vec!["keep".into()],
+        fire: None,
+        inbox: Some(claim.clone()),
+    };
+    assert!(matches!(
+        store.commit(failing.clone()).await,
+        Err(StoreError::Conflict { ref stream, actual: 1, .. }) if stream == "a"
+    ));
+    assert_eq!(store.stream_version("b").await.unwrap(), 0);
+    assert_eq!(store.head_position().await.unwrap(), 1);
+    assert_eq!(store.outbox_depth().await.unwrap(), 1);
+    let keys: Vec<String> = due(&store, t0()).await.into_iter().map(|t| t.key).collect();
+    assert_eq!(keys, ["keep"]);
+
+    // Fixed, the same commit goes through whole, inbox claim included.
+    let mut fixed = failing;
+    fixed.appends[1].expected = ExpectedVersion::Exact(1);
+    let committed = store.commit(fixed).await.unwrap();
+    assert_eq!(positions(&committed.events), [2, 3, 4]);
+    assert_eq!(store.stream_version("a").await.unwrap(), 2);
+    assert_eq!(store.stream_version("b").await.unwrap(), 2);
+    let keys: Vec<String> = due(&store, t0()).await.into_iter().map(|t| t.key).collect();
+    assert_eq!(keys, ["new"]);
+
+    // Two appends to the same stream in one commit see each other.
+    let twice = Commit {
+        appends: vec![
+            StreamAppend { stream: "c".into(), expected: ExpectedVersion::NoStream, events: events("c1", 1) },
+            StreamAppend { stream: "c".into(), expected: ExpectedVersion::Exact(1), events: events("c2", 2) },
+        ],
+        ..Commit::default()
+    };
+    let committed = store.commit(twice).await.unwrap();
+    let versions: Vec<u64> = committed.events.iter().map(|e| e.stream_version).collect();
+    assert_eq!(versions, [1, 2, 3]);
+}
+
+async fn outbox_tracks_unrelayed_events(h: Harness) {
+    let store = h.connect().await;
+    assert_eq!(store.outbox_depth().await.unwrap(), 0);
+    assert!(store.outbox_batch(10).await.unwrap().is_empty());
+    for (stream, count) in [("x", 2), ("y", 1), ("x", 2)] {
+        store.commit(Commit::append(stream, ExpectedVersion::Any, events(stream, count))).await.unwrap();
+    }
+    assert_eq!(store.outbox_depth().await.unwrap(), 5);
+    assert_eq!(positions(&store.outbox_batch(2).await.unwrap()), [1, 2]);
+    let batch = store.outbox_batch(10).await.unwrap();
+    assert_eq!(batch, store.read_all(0, 10).await.unwrap());
+
+    store.outbox_ack(&[1, 2]).await.unwrap();
+    assert_eq!(store.outbox_depth().await.unwrap(), 3);
+    assert_eq!(positions(&store.outbox_batch(10).await.unwrap()), [3, 4, 5]);
+    store.outbox_ack(&[5, 3]).await.unwrap();
+    assert_eq!(positions(&store.outbox_batch(10).await.unwrap()), [4]);
+    store.outbox_ack(&[]).await.unwrap();
+    store.outbox_ack(&[4, 4, 1]).await.unwrap();
+    assert_eq!(store.outbox_depth().await.unwrap(), 0);
+    // Relayed events stay in the log.
+    assert_eq!(store.read_all(0, 10).await.unwrap().len(), 5);
+}
+
+async fn checkpoints_save_load_overwrite(h: Harness) {
+    let store = h.connect().await;
+    assert_eq!(store.load_checkpoint("relay").await.unwrap(), None);
+    store.save_checkpoint("relay", 5).await.unwrap();
+    assert_eq!(store.load_checkpoint("relay").await.unwrap(), Some(5));
+    store.save_checkpoint("relay", 42).await.unwrap();
+    store.save_checkpoint("projector", 7).await.unwrap();
+    assert_eq!(store.load_checkpoint("relay").await.unwrap(), Some(42));
+    assert_eq!(store.load_checkpoint("projector").await.unwrap(), Some(7));
+}
+
+async fn inbox_makes_consumers_idempotent(h: Harness) {
+    let store = h.connect().await;
+    let handled = Uuid::now_v7();
+    let handle = |consumer: &str, tag: &str| Commit {
+        inbox: Some((consumer.into(), handled)),
+        ..Commit::append("p", ExpectedVersion::Any, events(tag, 1))
+    };
+    store.commit(handle("projector", "first")).await.unwrap();
+    match store.commit(handle("projector", "again")).await {
+        Err(StoreError::AlreadyProcessed { consumer, event_id }) => {
+            assert_eq!(consumer, "projector");
+            assert_eq!(event_id, handled);
+        }
+        other => panic!("expected AlreadyProcessed, got {other:?}"),
+    }
+    assert_eq!(store.stream_version("p").await.unwrap(), 1);
+    assert_eq!(store.head_position().await.unwrap(), 1);
+
+    // Another consumer handles the same event independently.
+    store.commit(handle("notifier", "other")).await.unwrap();
+
+    // Concurrent deliveries of the same event: exactly one handler wins.
+    let redelivered = Uuid::now_v7();
+    let deliveries = (0..8).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .commit(Commit {
+                    inbox: Some(("mailer".into(), redelivered)),
+                    ..Commit::append("m", ExpectedVersion::Any, events(&format!("m{i}"), 1))
+                })
+                .await
+        })
+    });
+    let results = futures::future::join_all(deliveries).await;
+    let won = results.iter().filter(|r| r.as_ref().unwrap().is_ok()).count();
+    assert_eq!(won, 1);
+    for result in results {
+        if let Err(error) = result.unwrap() {
+            assert!(matches!(error, StoreError::AlreadyProcessed { .. }), "{error}");
+        }
+    }
+    assert_eq!(store.stream_version("m").await.unwrap(), 1);
+}
+
+async fn timers_fire_exactly_once(h: Harness) {
+    let store = h.connect().await;
+    assert_eq!(store.next_timer_due().await.unwrap(), None);
+    schedule(&store, vec![timer("a", t0() + secs(10)), timer("b", t0() + secs(5)), timer("c", t0() + secs(60))]).await;
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(t0() + secs(5)));
+    assert!(due(&store, t0()).await.is_empty());
+    let due_now = due(&store, t0() + secs(10)).await;
+    let keys: Vec<&str> = due_now.iter().map(|t| t.key.as_str()).collect();
+    assert_eq!(keys, ["b", "a"]);
+    assert_eq!(due_now[0].due_at, t0() + secs(5));
+    assert_eq!(due_now[0].kind, "kind-b");
+    assert_eq!(due_now[0].payload, b"b");
+    assert_eq!(store.due_timers(t0() + secs(10), 1).await.unwrap(), due_now[..1]);
+    let a = due_now[1].clone();
+
+    // Re-scheduling bumps the generation: the old one can no longer fire.
+    schedule(&store, vec![timer("a", t0() + secs(8))]).await;
+    let a2 = due(&store, t0() + secs(8)).await.into_iter().find(|t| t.key == "a").unwrap();
+    assert!(a2.generation > a.generation);
+    let stale = Commit {
+        fire: Some(("a".into(), a.generation)),
+        ..Commit::append("case-a", ExpectedVersion::Any, events("stale", 1))
+    };
+    assert!(matches!(
+        store.commit(stale).await,
+        Err(StoreError::TimerGone { ref key }) if key == "a"
+    ));
+    assert_eq!(store.head_position().await.unwrap(), 0);
+
+    // Firing deletes the timer along with the handler's events.
+    let fired = Commit {
+        fire: Some(("a".into(), a2.generation)),
+        ..Commit::append("case-a", ExpectedVersion::Any, events("fired", 1))
+    };
+    store.commit(fired).await.unwrap();
+    assert_eq!(store.head_position().await.unwrap(), 1);
+    assert!(matches!(store.commit(fire("a", a2.generation)).await, Err(StoreError::TimerGone { .. })));
+    let keys: Vec<String> = due(&store, t0() + secs(100)).await.into_iter().map(|t| t.key).collect();
+    assert_eq!(keys, ["b", "c"]);
+
+    // Cancel (absent keys are fine); a cancelled-then-rescheduled key gets a new generation.
+    let b = due(&store, t0() + secs(5)).await.remove(0);
+    store.commit(Commit { cancel: vec!["b".into(), "never-scheduled".into()], ..Commit::default() }).await.unwrap();
+    assert_eq!(due(&store, t0() + secs(100)).await.len(), 1);
+    schedule(&store, vec![timer("b", t0())]).await;
+    assert!(matches!(store.commit(fire("b", b.generation)).await, Err(StoreError::TimerGone { .. })));
+
+    // Fire and re-schedule the same key in one commit.
+    let c = due(&store, t0() + secs(60)).await.into_iter().find(|t| t.key == "c").unwrap();
+    store
+        .commit(Commit {
+            fire: Some(("c".into(), c.generation)),
+            schedule: vec![timer("c", t0() + secs(120))],
+            ..Commit::default()
+        })
+        .await
+        .unwrap();
+    let c2 = due(&store, t0() + secs(120)).await.into_iter().find(|t| t.key == "c").unwrap();
+    assert!(c2.generation > c.generation);
+    assert_eq!(c2.due_at, t0() + secs(120));
+
+    // Concurrent firers of the same timer: exactly one succeeds.
+    let firers = (0..8).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.commit(fire("c", c2.generation)).await })
+    });
+    let results = futures::future::join_all(firers).await;
+    let fired = results.iter().filter(|r| r.as_ref().unwrap().is_ok()).count();
+    assert_eq!(fired, 1);
+    assert_eq!(store.next_timer_due().await.unwrap(), Some(t0()));
+}
+
+/// Runs `commit` for each of `commits` concurrently, each from its own task.
+async fn commit_concurrently(
+    store: &EventStore,
+    commits: Vec<Commit>,
+) -> Vec<Result<gridloop_eventstore::Committed, StoreError>> {
+    let tasks = commits.into_iter().map(|commit| {
+        let store = store.clone();
+        tokio::spawn(async move { store.commit(commit).await })
+    });
+    futures::future::join_all(tasks).await.into_iter().map(Result::unwrap).collect()
+}
+
+async fn group_commit_isolates_failures(h: Harness) {
+    let store = h.connect().await;
+    let existing = event("existing");
+    store.commit(Commit::append("taken", ExpectedVersion::NoStream, vec![existing.clone()])).await.unwrap();
+
+    // 200 commits on different streams and, among them, one that conflicts.
+    let mut commits: Vec<Commit> =
+        (0..200).map(|i| Commit::append(format!("g-{i}"), ExpectedVersion::NoStream, events("g", 1))).collect();
+    commits.insert(100, Commit::append("taken", ExpectedVersion::NoStream, events("c", 1)));
+    let results = commit_concurrently(&store, commits).await;
+    for (i, result) in results.iter().enumerate() {
+        match result {
+            Ok(committed) => {
+                assert_ne!(i, 100);
+                assert_eq!(committed.events.len(), 1);
+                assert_eq!(committed.events[0].stream_version, 1);
+                assert!(committed.head >= committed.events[0].global_position);
+            }
+            Err(StoreError::Conflict { stream, .. }) if stream == "taken" => assert_eq!(i, 100),
+            Err(other) => panic!("unexpected error {other}"),
+        }
+    }
+    // Commits shared transactions: some transaction's head lies beyond a commit's own event.
+    assert!(results.iter().flatten().any(|c| c.head > c.events[0].global_position), "no two commits were grouped");
+    assert_eq!(store.head_position().await.unwrap(), 201);
+    let all = store.read_all(0, 1000).await.unwrap();
+    assert_eq!(positions(&all), (1..=201).collect::<Vec<_>>());
+    assert_eq!(store.stream_version("taken").await.unwrap(), 1);
+    assert_eq!(store.outbox_depth().await.unwrap(), 201);
+
+    // A commit the database rejects (a duplicate event id) fails alone too.
+    let mut commits: Vec<Commit> =
+        (0..20).map(|i| Commit::append(format!("h-{i}"), ExpectedVersion::NoStream, events("h", 1))).collect();
+    commits.insert(10, Commit::append("dup", ExpectedVersion::Any, vec![existing]));
+    let results = commit_concurrently(&store, commits).await;
+    for (i, result) in results.iter().enumerate() {
+        match result {
+            Ok(_) => assert_ne!(i, 10),
+            Err(StoreError::Database(_)) => assert_eq!(i, 10),
+            Err(other) => panic!("unexpected error {other}"),
+        }
+    }
+    assert_eq!(store.stream_version("dup").await.unwrap(), 0);
+    let all = store.read_all(0, 1000).await.unwrap();
+    assert_eq!(positions(&all), (1..=221).collect::<Vec<_>>());
+}
+
+async fn concurrent_writers_never_make_a_follower_skip(h: Harness) {
+    const TX_WRITERS: u64 = 4;
+    const COMMIT_WRITERS: u64 = 2;
+    const ROUNDS: u64 = 12;
+
+    let store = h.connect().await;
+    // A second store on the same database: its writers are serialized with ours only by the
+    // database (the sequencer row lock, or SQLite's write lock), not by our process.
+    let other = h.connect().await;
+    let done = Arc::new(AtomicBool::new(false));
+
+    let follower = {
+        let store = store.clone();
+        let done = Arc::clone(&done);
+        tokio::spawn(async move {
+            let mut head = store.watch_head();
+            let mut after = 0;
+            let mut seen = Vec::new();
+            loop {
+                let finished = done.load(Ordering::SeqCst);
+                let batch = store.read_all(after, 100).await.unwrap();
+                for event in &batch {
+                    assert_eq!(event.global_position, after + 1, "follower skipped");
+                    after = event.global_position;
+                    seen.push(event.event_id);
+                }
+                if batch.is_empty() {
+                    if finished {
+                        return (after, seen);
+                    }
+                    let _ = tokio::time::timeout(Duration::from_millis(5), head.changed()).await;
+                }
+            }
+        })
+    };
+
+    let mut writers = Vec::new();
+    for w in 0..TX_WRITERS {
+        let store = if w % 2 == 0 { store.clone() } else { other.clone() };
+        writers.push(tokio::spawn(async move {
+            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (w + 1));
+            let mut written = Vec::new();
+            for round in 0..ROUNDS {
+                let batch = events(&format!("tx{w}-{round}"), 1 + rng.below(3) as usize);
+                written.extend(batch.iter().map(|e| e.event_id));
+                let mut tx = store.begin().await.unwrap();
+                tx.apply(Commit::append(format!("tx-{w}"), ExpectedVersion::Any, batch)).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(rng.below(4))).await;
+                tx.commit().await.unwrap();
+            }
+            written
+        }));
+    }
+    for w in 0..COMMIT_WRITERS {
+        let store = if w % 2 == 0 { other.clone() } else { store.clone() };
+        writers.push(tokio::spawn(async move {
+            let mut rng = Rng(0xD1B5_4A32_D192_ED03 ^ (w + 1));
+            let mut written = Vec::new();
+            for round in 0..ROUNDS {
+                let batch = events(&format!("c{w}-{round}"), 1 + rng.below(2) as usize);
+                written.extend(batch.iter().map(|e| e.event_id));
+                store.commit(Commit::append(format!("c-{w}"), ExpectedVersion::Any, batch)).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(rng.below(3))).await;
+            }
+            written
+        }));
+    }
+
+    let mut written = HashSet::new();
+    for writer in writers {
+        written.extend(writer.await.unwrap());
+    }
+    done.store(true, Ordering::SeqCst);
+    let (last, seen) = follower.await.unwrap();
+
+    assert_eq!(seen.len(), written.len(), "every event seen exactly once");
+    assert_eq!(seen.iter().copied().collect::<HashSet<_>>(), written);
+    assert_eq!(last, written.len() as i64);
+    assert_eq!(store.head_position().await.unwrap(), last);
+}
+
+async fn store_tx_serves_read_models(h: Harness) {
+    let store = h.connect().await;
+    let sqlite = sqlx::migrate!("tests/migrations/sqlite");
+    let postgres = sqlx::migrate!("tests/migrations/postgres");
+    store.migrate_extra(&sqlite, &postgres).await.unwrap();
+    store.migrate_extra(&sqlite, &postgres).await.unwrap();
+    let reserved = sqlx::migrate!("tests/migrations/reserved");
+    assert!(matches!(store.migrate_extra(&reserved, &reserved).await, Err(StoreError::Migrate(_))));
+
+    store.commit(Commit::append("case-1", ExpectedVersion::NoStream, events("a", 2))).await.unwrap();
+    store.commit(Commit::append("case-2", ExpectedVersion::NoStream, events("b", 1))).await.unwrap();
+
+    async fn project(tx: &mut gridloop_eventstore::StoreTx, events: &[RecordedEvent]) {
+        for event in events {
+            sqlx::query(
+                "INSERT INTO case_summary (case_id, events) VALUES ($1, 1) \
+                 ON CONFLICT (case_id) DO UPDATE SET events = case_summary.events + 1",
+            )
+            .bind(event.stream.as_str())
+            .execute(&mut *tx.conn())
+            .await
+            .unwrap();
+        }
+    }
+    let summary = |store: EventStore| async move {
+        sqlx::query_as::<_, (String, i64)>("SELECT case_id, events FROM case_summary ORDER BY case_id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+    };
+
+    // Dropped without commit: nothing of it persists.
+    let log = store.read_all(0, 100).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    project(&mut tx, &log).await;
+    tx.save_checkpoint("summary", 3).await.unwrap();
+    tx.apply(Commit::append("case-3", ExpectedVersion::Any, events("c", 1))).await.unwrap();
+    drop(tx);
+    assert!(summary(store.clone()).await.is_empty());
+    assert_eq!(store.load_checkpoint("summary").await.unwrap(), None);
+    assert_eq!(store.head_position().await.unwrap(), 3);
+
+    // Committed: projection, checkpoint and appended events land together.
+    let mut head = store.watch_head();
+    let mut tx = store.begin().await.unwrap();
+    project(&mut tx, &log).await;
+    tx.save_checkpoint("summary", 3).await.unwrap();
+    assert!(matches!(
+        tx.apply(Commit::append("case-1", ExpectedVersion::NoStream, events("x", 1))).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let appended = tx.apply(Commit::append("case-3", ExpectedVersion::NoStream, events("c", 2))).await.unwrap();
+    assert_eq!(positions(&appended), [4, 5]);
+    let more = tx.apply(Commit::append("case-3", ExpectedVersion::Exact(2), events("d", 1))).await.unwrap();
+    assert_eq!(positions(&more), [6]);
+    tx.commit().await.unwrap();
+    assert_eq!(*head.borrow_and_update(), 6);
+
+    assert_eq!(summary(store.clone()).await, [("case-1".to_owned(), 2), ("case-2".to_owned(), 1)]);
+    assert_eq!(store.load_checkpoint("summary").await.unwrap(), Some(3));
+    assert_eq!(store.read_stream("case-3", 1).await.unwrap().len(), 3);
+    assert_eq!(store.outbox_depth().await.unwrap(), 6);
+
+    // Later commits continue after the transaction's positions.
+    let next = store.commit(Commit::append("case-4", ExpectedVersion::Any, events("e", 1))).await.unwrap();
+    assert_eq!(positions(&next.events), [7]);
+
+    // The store's own migrations tolerate the read model's on reopen.
+    drop(store);
+    let reopened = h.connect().await;
+    assert_eq!(summary(reopened).await.len(), 2);
+}
+
+async fn watch_head_follows_commits(h: Harness) {
+    let store = h.connect().await;
+    let mut head = store.watch_head();
+    assert_eq!(*head.borrow_and_update(), 0);
+    let waiter = tokio::spawn(async move {
+        head.changed().await.unwrap();
+        *head.borrow_and_update()
+    });
+    store.commit(Commit::append("w", ExpectedVersion::Any, events("w", 2))).await.unwrap();
+    assert_eq!(waiter.await.unwrap(), 2);
+    // A commit that appends nothing does not move the head.
+    let mut head = store.watch_head();
+    head.mark_unchanged();
+    store.save_checkpoint("x", 1).await.unwrap();
+    store.commit(Commit::default()).await.unwrap();
+    assert!(!head.has_changed().unwrap());
+}
+
+async fn data_survives_reopening(h: Harness) {
+    let committed = {
+        let store = h.connect().await;
+        let committed = store
+            .commit(Commit {
+                schedule: vec![timer("t", t0())],
+                inbox: Some(("projector".into(), Uuid::nil())),
+                ..Commit::append("s", ExpectedVersion::NoStream, events("s", 2))
+            })
+            .await
+            .unwrap();
+        store.save_checkpoint("relay", 1).await.unwrap();
+        store.outbox_ack(&[1]).await.unwrap();
+        committed
+    };
+
+    let store = h.connect().await;
+    assert_eq!(store.read_all(0, 10).await.unwrap(), committed.events);
+    assert_eq!(store.head_position().await.unwrap(), 2);
+    assert_eq!(*store.watch_head().borrow(), 2);
+    assert_eq!(store.stream_version("s").await.unwrap(), 2);
+    assert_eq!(store.load_checkpoint("relay").await.unwrap(), Some(1));
+    assert_eq!(positions(&store.outbox_batch(10).await.unwrap()), [2]);
+    let timers = due(&store, t0()).await;
+    assert_eq!(timers.len(), 1);
+    assert!(matches!(
+        store.commit(Commit { inbox: Some(("projector".into(), Uuid::nil())), ..Commit::default() }).await,
+        Err(StoreError::AlreadyProcessed { .. })
+    ));
+    let next = store.commit(Commit::append("s", ExpectedVersion::Exact(2), events("t", 1))).await.unwrap();
+    assert_eq!(positions(&next.events), [3]);
+    store.commit(fire("t", timers[0].generation)).await.unwrap();
+    // Generations keep growing across restarts.
+    schedule(&store, vec![timer("t", t0())]).await;
+    assert!(due(&store, t0()).await[0].generation > timers[0].generation);
+}
