@@ -23,12 +23,14 @@ pub fn start_time() -> DateTime<Utc> {
 pub fn postgres_url() -> Option<String> {
     let url = std::env::var("GRIDLOOP_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    let reachable = std::net::TcpStream::connect_timeout(
-        &"127.0.0.1:5432".parse().expect("address"),
-        std::time::Duration::from_secs(2),
-    )
-    .is_ok()
-        || !url.contains("127.0.0.1:5432");
+    // host:port between the credentials and the database name
+    let authority = url.split("://").nth(1).unwrap_or_default().split('/').next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host_port = if host_port.contains(':') { host_port.to_string() } else { format!("{host_port}:5432") };
+    let reachable = std::net::ToSocketAddrs::to_socket_addrs(&host_port)
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .is_some_and(|addr| std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).is_ok());
     if reachable {
         return Some(url);
     }
