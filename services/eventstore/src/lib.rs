@@ -39,10 +39,22 @@
 //! order against that state plus the effects of the commits accepted before it in the group.
 //! A commit whose precondition fails gets its own error ([`StoreError::Conflict`],
 //! [`StoreError::AlreadyProcessed`], [`StoreError::TimerGone`]) and writes nothing; the others
-//! are written with multi-row `INSERT`s (chunked below the bind-parameter limits) and
-//! committed with one sync. If the database rejects the group (say a duplicate event id),
-//! each of its commits is retried in a transaction of its own, so only the offending commit
-//! fails; other database errors fail every commit of the group.
+//! are written with multi-row `INSERT`s (at most 256 rows per statement, well below the
+//! bind-parameter limits) and committed with one sync. If the database rejects the group (say
+//! a duplicate event id), each of its commits is retried in a transaction of its own, so only
+//! the offending commit fails; other database errors fail every commit of the group. After
+//! answering a group, the writer yields once, so that the callers it woke can queue their next
+//! commits into the following group.
+//!
+//! # Timers
+//!
+//! A timer's generation comes from a store-wide counter in the sequencer, so it grows with
+//! every scheduling, also when a key is cancelled and scheduled again or across restarts: a
+//! stale [`DueTimer`] can never fire a newer scheduling of its key. [`EventStore::due_timers`]
+//! is a plain read that claims nothing; firing exactly once is guaranteed by
+//! [`Commit::fire`], which checks the `(key, generation)` under the writer lock and deletes the
+//! timer in the same transaction (so concurrent firers, in this process or others, get
+//! [`StoreError::TimerGone`] except one).
 //!
 //! # Durability
 //!

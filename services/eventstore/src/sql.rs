@@ -22,20 +22,13 @@ pub(crate) use event_columns;
 /// Number of columns inserted per event row.
 pub(crate) const EVENT_INSERT_COLUMNS: usize = 16;
 
-/// Multi-row statements are split into chunks of these sizes (largest first), so a batch of
-/// any size costs few round trips while the prepared-statement caches only ever see five
-/// statement shapes per table. 256 rows × 16 columns stays far below the bind-parameter
-/// limits of SQLite (32766) and Postgres (65535).
-const CHUNK_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
+/// Most rows (or list items) per multi-row statement: 256 rows × 16 columns stays far
+/// below the bind-parameter limits of SQLite (32766) and Postgres (65535).
+const MAX_ROWS_PER_STATEMENT: usize = 256;
 
-/// Splits `items` into chunks whose lengths are taken from [`CHUNK_SIZES`].
-pub(crate) fn chunked<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
-    std::iter::from_fn(move || {
-        let size = *CHUNK_SIZES.iter().find(|&&size| size <= items.len())?;
-        let (chunk, rest) = items.split_at(size);
-        items = rest;
-        Some(chunk)
-    })
+/// Splits `items` into chunks of at most [`MAX_ROWS_PER_STATEMENT`].
+pub(crate) fn chunked<T>(items: &[T]) -> std::slice::Chunks<'_, T> {
+    items.chunks(MAX_ROWS_PER_STATEMENT)
 }
 
 /// `($1, $2), ($3, $4), ...` for `rows` rows of `cols` columns.
@@ -102,12 +95,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chunks_use_fixed_sizes_and_cover_everything() {
-        let items: Vec<usize> = (0..599).collect();
+    fn chunks_stay_below_the_row_limit() {
+        let items: Vec<usize> = (0..600).collect();
         let sizes: Vec<usize> = chunked(&items).map(<[usize]>::len).collect();
-        assert_eq!(sizes, [256, 256, 64, 16, 4, 1, 1, 1]);
-        let flat: Vec<usize> = chunked(&items).flatten().copied().collect();
-        assert_eq!(flat, items);
+        assert_eq!(sizes, [256, 256, 88]);
         assert_eq!(chunked::<u8>(&[]).count(), 0);
     }
 

@@ -1,5 +1,6 @@
 //! [`EventStore`]: connecting, migrating, reading, and the writes that are not commits.
 
+use std::fmt;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
@@ -31,6 +32,15 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FU
 pub struct EventStore {
     shared: Arc<Shared>,
     writer: mpsc::Sender<Pending>,
+}
+
+impl fmt::Debug for EventStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventStore")
+            .field("backend", &self.shared.backend)
+            .field("head", &self.shared.published_head())
+            .finish_non_exhaustive()
+    }
 }
 
 impl EventStore {

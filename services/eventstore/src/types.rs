@@ -18,7 +18,8 @@ pub struct StoreOptions {
     /// Postgres schema holding this store's tables (created if absent). Ignored by SQLite.
     /// Must be an identifier: ASCII letters, digits and `_`, not starting with a digit.
     pub schema: Option<String>,
-    /// Size of the connection pool.
+    /// Size of the connection pool; at least 2 are used, since a [`StoreTx`](crate::StoreTx)
+    /// holds one while its owner may still read through another.
     pub max_connections: u32,
 }
 

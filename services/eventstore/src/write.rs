@@ -46,6 +46,11 @@ impl Shared {
         self.head.subscribe()
     }
 
+    /// The last head published by this process.
+    pub(crate) fn published_head(&self) -> i64 {
+        *self.head.borrow()
+    }
+
     fn publish_head(&self, head: i64) {
         self.head.send_if_modified(|current| {
             let advanced = head > *current;
@@ -153,6 +158,9 @@ async fn writer_loop(shared: Arc<Shared>, mut receiver: mpsc::Receiver<Pending>)
             // The caller may have stopped waiting; the commit stands either way.
             let _ = reply.send(result);
         }
+        // Let the callers just answered run before taking the next group, so that the commits
+        // they follow up with join it instead of trailing in a group of their own.
+        tokio::task::yield_now().await;
     }
 }
 
@@ -250,10 +258,12 @@ impl<'a> GroupState<'a> {
         let streams: Vec<&str> = streams.into_iter().collect();
         let mut versions: HashMap<&str, u64> = streams.iter().map(|&s| (s, 0)).collect();
         for chunk in chunked(&streams) {
+            // One index probe per stream for its last version (a `GROUP BY` over an `IN`
+            // list would read every event of the streams).
             let sql = format!(
-                "SELECT stream, MAX(stream_version) FROM events WHERE stream IN ({}) \
-                 GROUP BY stream",
-                placeholder_list(1, chunk.len())
+                "SELECT v.column1, (SELECT COALESCE(MAX(e.stream_version), 0) FROM events e \
+                 WHERE e.stream = v.column1) FROM (VALUES {}) AS v",
+                values_rows(chunk.len(), 1)
             );
             let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
             for stream in chunk {
@@ -498,9 +508,10 @@ where
 /// A write transaction for read models, opened by [`EventStore::begin`](crate::EventStore::begin).
 ///
 /// It holds the store's writer serialization (the in-process writer lock and the sequencer
-/// row) until it is committed or dropped, so keep it short, and do not call
-/// [`EventStore::commit`](crate::EventStore::commit) while holding one (use
-/// [`StoreTx::apply`]): that would wait for this transaction forever. Dropping it rolls back.
+/// row) until it is committed or dropped, so keep it short. While holding one, do not call the
+/// store's other writing methods (`commit`, `save_checkpoint`, `outbox_ack`, `migrate_extra`,
+/// `begin`) from the same task: they would wait for this transaction forever. Use
+/// [`StoreTx::apply`] and [`StoreTx::save_checkpoint`] instead. Dropping it rolls back.
 pub struct StoreTx {
     // Field order is drop order: the transaction rolls back before the writer lock is freed.
     tx: Transaction<'static, Any>,
