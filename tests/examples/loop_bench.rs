@@ -58,7 +58,8 @@ async fn main() {
             let mut dispatch = g.clients.dispatch.clone();
             let id = id.clone();
             async move {
-                let accept = pb::AcceptCaseRequest { case_id: id.clone(), assignee: "bench".into(), ..Default::default() };
+                let accept =
+                    pb::AcceptCaseRequest { case_id: id.clone(), assignee: "bench".into(), ..Default::default() };
                 dispatch.accept_case(accept).await.expect("accept");
                 let resolve = pb::ResolveCaseRequest { case_id: id, summary: "done".into(), ..Default::default() };
                 dispatch.resolve_case(resolve).await.expect("resolve");
@@ -89,7 +90,12 @@ async fn wait_for(g: &mut Gridloop, n: usize, state: pb::CaseState) {
             let page = g
                 .clients
                 .evaluation
-                .list_cases(pb::ListCasesRequest { state: state as i32, page_size: 500, page_token: token, ..Default::default() })
+                .list_cases(pb::ListCasesRequest {
+                    state: state as i32,
+                    page_size: 500,
+                    page_token: token,
+                    ..Default::default()
+                })
                 .await
                 .unwrap()
                 .into_inner();
