@@ -44,6 +44,21 @@ pub enum BusError {
 pub trait EventHandler: Send + Sync {
     /// Handle one event. Must be idempotent: the same event may be delivered again.
     async fn handle(&self, source: &str, event: &RecordedEvent) -> Result<(), HandlerError>;
+
+    /// Handle several events, in log order, as one unit of work (one transaction), all or
+    /// nothing. Handlers that override this return `true` from [`EventHandler::batches`]; on
+    /// any error the bus falls back to delivering the same events one by one.
+    async fn handle_batch(&self, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError> {
+        for event in events {
+            self.handle(source, event).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether [`EventHandler::handle_batch`] saves work (e.g. one transaction for many events).
+    fn batches(&self) -> bool {
+        false
+    }
 }
 
 /// A durable consumer: which producers and event types it wants, and who handles them.
@@ -176,6 +191,20 @@ impl Bus for InProcessBus {
     async fn publish(&self, source: &str, events: &[RecordedEvent]) -> Result<(), BusError> {
         let subscriptions = self.subscriptions.read().expect("subscription lock").clone();
         for subscription in &subscriptions {
+            if subscription.handler.batches() {
+                let wanted: Vec<&RecordedEvent> =
+                    events.iter().filter(|e| subscription.wants(source, &e.event_type)).collect();
+                if wanted.is_empty() {
+                    continue;
+                }
+                match subscription.handler.handle_batch(source, &wanted).await {
+                    Ok(()) => continue,
+                    // One event may be poison or conflicting: sort it out one event at a time.
+                    Err(error) => {
+                        tracing::debug!(consumer = %subscription.consumer, %error, "batch refused; delivering one by one")
+                    }
+                }
+            }
             // Group by case, keeping log order inside each group: cases proceed in parallel,
             // the events of one case strictly in order.
             let mut group_of: HashMap<&str, usize> = HashMap::new();

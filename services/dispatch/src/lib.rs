@@ -229,13 +229,16 @@ pub fn case_view(case: &Case) -> pb::CaseView {
         CaseStatus::Closed { .. } => pb::CaseState::Closed,
     };
     let (settled_level, satisfaction) = match &case.status {
-        CaseStatus::Closed { level, satisfaction } => (convert::level(*level), convert::satisfaction(*satisfaction)),
+        CaseStatus::Closed { level, satisfaction, .. } => {
+            (convert::level(*level), convert::satisfaction(*satisfaction))
+        }
         _ => (pb::Level::Unspecified, pb::Satisfaction::Unspecified),
     };
     let assignee = match &case.status {
         CaseStatus::Accepted { assignee, .. }
         | CaseStatus::InMediation { assignee, .. }
-        | CaseStatus::Resolved { assignee, .. } => assignee.clone(),
+        | CaseStatus::Resolved { assignee, .. }
+        | CaseStatus::Closed { assignee, .. } => assignee.clone(),
         _ => String::new(),
     };
     pb::CaseView {

@@ -213,9 +213,11 @@ pub enum CaseStatus {
         assignee: String,
         summary: String,
     },
-    /// Settled at `level` (结案).
+    /// Settled at `level` (结案) by `unit`.
     Closed {
         level: Level,
+        unit: String,
+        assignee: String,
         satisfaction: Satisfaction,
     },
 }
@@ -248,7 +250,9 @@ impl CaseStatus {
     pub fn unit(&self) -> Option<&str> {
         match self {
             CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. } => Some(&at.unit),
-            CaseStatus::InMediation { unit, .. } | CaseStatus::Resolved { unit, .. } => Some(unit),
+            CaseStatus::InMediation { unit, .. }
+            | CaseStatus::Resolved { unit, .. }
+            | CaseStatus::Closed { unit, .. } => Some(unit),
             _ => None,
         }
     }
@@ -618,8 +622,12 @@ pub fn evolve(mut case: Case, event: &CaseEvent) -> Case {
             };
             CaseStatus::Accepted { at: at.clone(), assignee }
         }
-        (CaseEvent::Closed { level, satisfaction }, _) => {
-            CaseStatus::Closed { level: *level, satisfaction: *satisfaction }
+        (CaseEvent::Closed { level, satisfaction }, previous) => {
+            let (unit, assignee) = match previous {
+                CaseStatus::Resolved { unit, assignee, .. } => (unit, assignee),
+                _ => (String::new(), String::new()),
+            };
+            CaseStatus::Closed { level: *level, unit, assignee, satisfaction: *satisfaction }
         }
         // An event that does not fit the state cannot have been decided; keep the state as is.
         (_, status) => status,

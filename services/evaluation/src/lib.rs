@@ -13,7 +13,7 @@ use gridloop_domain::ids::CaseId;
 use gridloop_domain::level::Level;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_eventstore::{
-    Commit, DueTimer, EventStore, ExpectedVersion, NewTimer, RecordedEvent, StoreError, StreamAppend,
+    Commit, DueTimer, EventStore, ExpectedVersion, NewTimer, RecordedEvent, StoreError, StoreTx, StreamAppend,
 };
 use gridloop_proto::convert::{self, decode_feedback_event, encode_feedback_event};
 use gridloop_proto::edge::{self, actor_from, failed_precondition, invalid_argument, EventContext, Violations};
@@ -28,6 +28,8 @@ pub use projection::CaseRow;
 pub const SERVICE: &str = "evaluation";
 const FEEDBACK_TIMER: &str = "feedback";
 const MAX_COMMENT: usize = 2000;
+/// Feedback window for a case whose category left the catalog.
+const FALLBACK_FEEDBACK_SLA: chrono::Duration = chrono::Duration::days(3);
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -116,22 +118,23 @@ impl Evaluation {
     }
 }
 
-#[async_trait]
-impl EventHandler for Evaluation {
-    async fn handle(&self, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
+impl Evaluation {
+    /// Apply one dispatch event inside `tx`: the projection update, and the feedback round a
+    /// resolution opens, with the consumer's inbox entry. Already handled → nothing.
+    async fn apply_event(&self, tx: &mut StoreTx, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
         let case_event = convert::decode_case_event(&event.event_type, &event.payload)
             .map_err(|e| HandlerError::Poison(e.to_string()))?;
         let case_id = CaseId::parse(&event.correlation_id)
             .map_err(|_| HandlerError::Poison(format!("bad case id {:?}", event.correlation_id)))?;
 
-        // A resolution opens a feedback round, in the same transaction as the projection update.
         let mut commit = Commit { inbox: Some((format!("evaluation.{source}"), event.event_id)), ..Commit::default() };
         if let CaseEvent::Resolved { level, .. } = &case_event {
             let (state, records) = self.load_feedback(case_id).await.map_err(transient)?;
-            let category = projection::category_of(self.store.pool(), case_id).await.map_err(transient)?;
+            // Read inside the transaction: the case may have opened earlier in this same batch.
+            let category = projection::category_of(tx.conn(), case_id).await.map_err(transient)?;
             let sla = category
                 .and_then(|code| self.policy.catalog.get(&code).map(|c| c.feedback_sla))
-                .unwrap_or(chrono::Duration::days(3));
+                .unwrap_or(FALLBACK_FEEDBACK_SLA);
             let now = self.clock.now();
             let command = FeedbackCommand::Request { level: *level, due_at: now + sla };
             let events = feedback::decide(&state, &command, now).map_err(|e| HandlerError::Poison(e.to_string()))?;
@@ -141,16 +144,31 @@ impl EventHandler for Evaluation {
                 commit = Commit { inbox: commit.inbox, ..round };
             }
         }
-
-        let mut tx = self.store.begin().await.map_err(transient)?;
         match tx.apply(commit).await {
-            Ok(_) => {}
-            Err(StoreError::AlreadyProcessed { .. }) => return Ok(()),
-            Err(e @ StoreError::Conflict { .. }) => return Err(transient(e)),
-            Err(e) => return Err(transient(e)),
+            Ok(_) => projection::apply(tx.conn(), case_id, event, &case_event).await,
+            Err(StoreError::AlreadyProcessed { .. }) => Ok(()),
+            Err(e) => Err(transient(e)),
         }
-        projection::apply(tx.conn(), case_id, event, &case_event).await?;
+    }
+}
+
+#[async_trait]
+impl EventHandler for Evaluation {
+    async fn handle(&self, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
+        self.handle_batch(source, &[event]).await
+    }
+
+    /// A whole relay batch in one transaction: one fsync instead of one per event.
+    async fn handle_batch(&self, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError> {
+        let mut tx = self.store.begin().await.map_err(transient)?;
+        for event in events {
+            self.apply_event(&mut tx, source, event).await?;
+        }
         tx.commit().await.map_err(transient)
+    }
+
+    fn batches(&self) -> bool {
+        true
     }
 }
 

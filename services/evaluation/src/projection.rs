@@ -83,10 +83,10 @@ impl CaseRow {
     }
 }
 
-pub async fn category_of(pool: &AnyPool, case_id: CaseId) -> Result<Option<String>, sqlx::Error> {
+pub async fn category_of(conn: &mut AnyConnection, case_id: CaseId) -> Result<Option<String>, sqlx::Error> {
     let row: Option<(String,)> = sqlx::query_as("SELECT category_code FROM evaluation_cases WHERE case_id = $1")
         .bind(case_id.to_string())
-        .fetch_optional(pool)
+        .fetch_optional(conn)
         .await?;
     Ok(row.map(|(c,)| c))
 }

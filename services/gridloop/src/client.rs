@@ -682,7 +682,7 @@ fn cases_text(cases: &[pb::CaseSummary]) -> String {
             truncate(&c.description, 40),
         ]);
     }
-    format!("{}{} cases\n", table.render(), cases.len())
+    format!("{}{} {}\n", table.render(), cases.len(), if cases.len() == 1 { "case" } else { "cases" })
 }
 
 async fn mediation(global: &Global, command: MediationCommand) -> Result<()> {
