@@ -10,10 +10,10 @@ use gridloop_domain::feedback::FeedbackEvent;
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::mediation::{MediationEvent, Outcome};
 use gridloop_eventstore::{
-    Commit, Committed, DueTimer, EventStore, ExpectedVersion, NewTimer, RecordedEvent, StoreError, StreamAppend,
+    Commit, Committed, DueTimer, EventStore, ExpectedVersion, RecordedEvent, StoreError, StreamAppend,
 };
 use gridloop_proto::convert::{self, decode_case_event, encode_case_event};
-use gridloop_proto::edge::{self, actor_from, failed_precondition, invalid_argument, EventContext};
+use gridloop_proto::edge::{self, actor_from, case_timer, failed_precondition, invalid_argument, EventContext};
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::dispatch_service_server::{DispatchService, DispatchServiceServer};
 use prost::Message;
@@ -200,20 +200,8 @@ impl Dispatch {
 
 /// Arm the deadline timer for the state's running deadline, or disarm it.
 fn deadline_timer(case_id: CaseId, status: &CaseStatus) -> Commit {
-    let key = format!("{DEADLINE_TIMER}:{case_id}");
-    match status.deadline() {
-        Some(deadline) => Commit {
-            schedule: vec![NewTimer {
-                key,
-                due_at: deadline,
-                kind: DEADLINE_TIMER.into(),
-                // The exact deadline, so a timer left over from an earlier assignment is recognised as stale.
-                payload: convert::timestamp(deadline).encode_to_vec(),
-            }],
-            ..Commit::default()
-        },
-        None => Commit { cancel: vec![key], ..Commit::default() },
-    }
+    let (schedule, cancel) = case_timer::arm(DEADLINE_TIMER, case_id, status.deadline());
+    Commit { schedule, cancel, ..Commit::default() }
 }
 
 pub fn case_view(case: &Case) -> pb::CaseView {
@@ -315,16 +303,7 @@ fn case_of(event: &RecordedEvent) -> Result<CaseId, HandlerError> {
 #[async_trait]
 impl TimerHandler for Dispatch {
     async fn fire(&self, timer: &DueTimer) -> Result<(), HandlerError> {
-        let case_id = timer
-            .key
-            .strip_prefix("deadline:")
-            .and_then(|id| CaseId::parse(id).ok())
-            .ok_or_else(|| HandlerError::Poison(format!("unknown timer {}", timer.key)))?;
-        let deadline = prost_types::Timestamp::decode(timer.payload.as_slice())
-            .ok()
-            .as_ref()
-            .and_then(convert::from_timestamp)
-            .ok_or_else(|| HandlerError::Poison(format!("timer {} has no deadline", timer.key)))?;
+        let (case_id, deadline) = case_timer::parse(DEADLINE_TIMER, timer).map_err(HandlerError::Poison)?;
         let loaded = self.load(case_id).await.map_err(HandlerError::from)?;
         let grid = loaded.case.details.as_ref().map(|d| d.grid_code.clone()).unwrap_or_default();
         let context = EventContext {

@@ -13,13 +13,14 @@ use gridloop_domain::ids::CaseId;
 use gridloop_domain::level::Level;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_eventstore::{
-    Commit, DueTimer, EventStore, ExpectedVersion, NewTimer, RecordedEvent, StoreError, StoreTx, StreamAppend,
+    Commit, DueTimer, EventStore, ExpectedVersion, RecordedEvent, StoreError, StoreTx, StreamAppend,
 };
 use gridloop_proto::convert::{self, decode_feedback_event, encode_feedback_event};
-use gridloop_proto::edge::{self, actor_from, failed_precondition, invalid_argument, EventContext, Violations};
+use gridloop_proto::edge::{
+    self, actor_from, case_timer, failed_precondition, invalid_argument, EventContext, Violations,
+};
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::evaluation_service_server::{EvaluationService, EvaluationServiceServer};
-use prost::Message;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -43,10 +44,6 @@ pub struct Evaluation {
 
 fn feedback_stream(case_id: CaseId) -> String {
     format!("feedback-{case_id}")
-}
-
-fn feedback_timer(case_id: CaseId) -> String {
-    format!("{FEEDBACK_TIMER}:{case_id}")
 }
 
 fn transient(e: impl std::fmt::Display) -> HandlerError {
@@ -92,19 +89,11 @@ impl Evaluation {
         context: &EventContext,
     ) -> Commit {
         let after = events.iter().fold(state.clone(), feedback::evolve);
-        let key = feedback_timer(case_id);
-        let (schedule, cancel) = match after {
-            Feedback::Awaiting { due_at, .. } => (
-                vec![NewTimer {
-                    key,
-                    due_at,
-                    kind: FEEDBACK_TIMER.into(),
-                    payload: convert::timestamp(due_at).encode_to_vec(),
-                }],
-                vec![],
-            ),
-            Feedback::Idle => (vec![], vec![key]),
+        let due_at = match after {
+            Feedback::Awaiting { due_at, .. } => Some(due_at),
+            Feedback::Idle => None,
         };
+        let (schedule, cancel) = case_timer::arm(FEEDBACK_TIMER, case_id, due_at);
         Commit {
             appends: vec![StreamAppend {
                 stream: feedback_stream(case_id),
@@ -175,16 +164,7 @@ impl EventHandler for Evaluation {
 #[async_trait]
 impl TimerHandler for Evaluation {
     async fn fire(&self, timer: &DueTimer) -> Result<(), HandlerError> {
-        let case_id = timer
-            .key
-            .strip_prefix("feedback:")
-            .and_then(|id| CaseId::parse(id).ok())
-            .ok_or_else(|| HandlerError::Poison(format!("unknown timer {}", timer.key)))?;
-        let due_at = prost_types::Timestamp::decode(timer.payload.as_slice())
-            .ok()
-            .as_ref()
-            .and_then(convert::from_timestamp)
-            .ok_or_else(|| HandlerError::Poison(format!("timer {} has no due time", timer.key)))?;
+        let (case_id, due_at) = case_timer::parse(FEEDBACK_TIMER, timer).map_err(HandlerError::Poison)?;
         let (state, records) = self.load_feedback(case_id).await.map_err(transient)?;
         let now = self.clock.now();
         let events = feedback::decide(&state, &FeedbackCommand::Expire { due_at }, now)

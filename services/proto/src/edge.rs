@@ -158,3 +158,51 @@ pub fn parse_uuid(field: &str, value: &str) -> Result<Uuid, Status> {
     }
     Uuid::parse_str(value).map_err(|_| invalid_argument(field, format!("{value:?} is not a UUID")))
 }
+
+/// Durable timers that belong to one case: key `<kind>:<case id>`, payload the exact instant the
+/// timer stands for. The store keeps due times in microseconds; the payload keeps the deadline
+/// exactly, so the handler can tell a timer left over from an earlier assignment (stale) from the
+/// running one.
+pub mod case_timer {
+    use super::*;
+    use crate::convert::from_timestamp;
+    use gridloop_domain::ids::CaseId;
+    use gridloop_eventstore::{DueTimer, NewTimer};
+    use prost::Message;
+
+    pub fn key(kind: &str, case_id: CaseId) -> String {
+        format!("{kind}:{case_id}")
+    }
+
+    /// The timer writes that arm `kind` for `case_id` at `at`, or disarm it: (schedule, cancel).
+    pub fn arm(kind: &str, case_id: CaseId, at: Option<DateTime<Utc>>) -> (Vec<NewTimer>, Vec<String>) {
+        match at {
+            Some(due_at) => (
+                vec![NewTimer {
+                    key: key(kind, case_id),
+                    due_at,
+                    kind: kind.to_string(),
+                    payload: timestamp(due_at).encode_to_vec(),
+                }],
+                vec![],
+            ),
+            None => (vec![], vec![key(kind, case_id)]),
+        }
+    }
+
+    /// The case and the exact instant of a due timer of `kind`.
+    pub fn parse(kind: &str, timer: &DueTimer) -> Result<(CaseId, DateTime<Utc>), String> {
+        let case_id = timer
+            .key
+            .strip_prefix(kind)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .and_then(|id| CaseId::parse(id).ok())
+            .ok_or_else(|| format!("{} is not a {kind} timer", timer.key))?;
+        let at = prost_types::Timestamp::decode(timer.payload.as_slice())
+            .ok()
+            .as_ref()
+            .and_then(from_timestamp)
+            .ok_or_else(|| format!("timer {} carries no instant", timer.key))?;
+        Ok((case_id, at))
+    }
+}
