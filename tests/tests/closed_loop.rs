@@ -93,6 +93,14 @@ async fn whole_loop(g: &mut Gridloop) {
     assert_eq!(first.correlation_id, reported.case_id);
     assert_eq!(first.stream, format!("case-{}", reported.case_id));
     assert!(!first.causation_id.is_empty(), "dispatch records what caused the case to open");
+    // One case is one trace: every event, whichever service wrote it, carries the same trace id.
+    let trace_ids: Vec<&str> = closed
+        .history
+        .iter()
+        .map(|h| h.envelope.as_ref().unwrap().traceparent.split('-').nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(trace_ids[0].len(), 32, "a W3C trace id: {:?}", first.traceparent);
+    assert!(trace_ids.iter().all(|t| *t == trace_ids[0]), "{trace_ids:?}");
 
     // The evaluation projection catches up: the case is listed as closed and counted at grid level.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);

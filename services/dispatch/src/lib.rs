@@ -70,6 +70,13 @@ pub struct LoadedCase {
     pub history: Vec<(RecordedEvent, CaseEvent)>,
 }
 
+impl LoadedCase {
+    /// The case's trace, carried since its report.
+    pub fn traceparent(&self) -> String {
+        self.history.first().map(|(record, _)| record.traceparent.clone()).unwrap_or_default()
+    }
+}
+
 #[derive(Clone)]
 pub struct Dispatch {
     store: EventStore,
@@ -184,7 +191,7 @@ impl Dispatch {
             actor: actor_from(actor),
             correlation_id: case_id.to_string(),
             causation_id: format!("command:{}", command.name()),
-            traceparent: String::new(),
+            traceparent: loaded.traceparent(),
             occurred_at: now,
             routing_key: details.grid_code.clone(),
         };
@@ -310,7 +317,7 @@ impl TimerHandler for Dispatch {
             actor: edge::system_actor(SERVICE),
             correlation_id: case_id.to_string(),
             causation_id: format!("timer:{}:{}", timer.key, timer.generation),
-            traceparent: String::new(),
+            traceparent: loaded.traceparent(),
             occurred_at: self.clock.now(),
             routing_key: grid,
         };

@@ -156,10 +156,11 @@ impl IntakeService for Intake {
         request: Request<pb::ReportCaseRequest>,
     ) -> Result<Response<pb::ReportCaseResponse>, Status> {
         let now = self.clock.now();
+        let case_id = CaseId(Uuid::now_v7());
+        let traceparent = edge::case_traceparent(request.metadata(), case_id.0);
         let r = request.into_inner();
         let details = self.validate(&r, now)?;
         let stream = report_stream(&r.client_key);
-        let case_id = CaseId(Uuid::now_v7());
         let mut actor = actor_from(None);
         actor.role = "reporter".into();
         actor.id = details.reporter.id.clone();
@@ -167,7 +168,7 @@ impl IntakeService for Intake {
             actor,
             correlation_id: case_id.to_string(),
             causation_id: format!("report:{}", r.client_key),
-            traceparent: String::new(),
+            traceparent,
             occurred_at: now,
             routing_key: details.grid_code.clone(),
         };

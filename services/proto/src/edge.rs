@@ -206,3 +206,50 @@ pub mod case_timer {
         Ok((case_id, at))
     }
 }
+
+/// The W3C `traceparent` of a new case: the caller's, when it sent a valid one, else a new
+/// trace whose id is the case id, so one case is one trace across all services.
+pub fn case_traceparent(metadata: &tonic::metadata::MetadataMap, case_id: Uuid) -> String {
+    metadata
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| is_traceparent(value))
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            let span = Uuid::now_v7().simple().to_string();
+            format!("00-{}-{}-01", case_id.simple(), &span[16..])
+        })
+}
+
+/// `version-traceid-parentid-flags`, lower-case hex, ids not all zero (W3C Trace Context).
+fn is_traceparent(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    matches!(parts.as_slice(), [version, trace, parent, flags]
+        if hex(version, 2) && *version != "ff" && hex(trace, 32) && hex(parent, 16) && hex(flags, 2)
+            && trace.bytes().any(|b| b != b'0') && parent.bytes().any(|b| b != b'0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_valid_incoming_traceparent_is_kept() {
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        metadata.insert("traceparent", incoming.parse().unwrap());
+        assert_eq!(case_traceparent(&metadata, Uuid::nil()), incoming);
+    }
+
+    #[test]
+    fn without_a_valid_one_the_case_id_is_the_trace_id() {
+        let case = Uuid::now_v7();
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        metadata.insert("traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01".parse().unwrap());
+        let made = case_traceparent(&metadata, case);
+        assert!(is_traceparent(&made), "{made}");
+        assert_eq!(&made[3..35], case.simple().to_string());
+        assert_eq!(case_traceparent(&tonic::metadata::MetadataMap::new(), case)[3..35], case.simple().to_string());
+    }
+}
