@@ -22,6 +22,7 @@ async fn main() {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: database_url.clone(),
         schema_prefix: format!("bench_{}_", uuid::Uuid::now_v7().simple()),
+        jurisdiction: None,
     };
     let mut g = Gridloop::start_with(up, ManualClock::new(start_time())).await;
     let category = g.a_category(pb::Level::Grid).await.code;

@@ -59,16 +59,7 @@ pub struct Gridloop {
 impl Gridloop {
     /// Start on SQLite files under `data_dir`, on a free port, with `clock`.
     pub async fn start(data_dir: &Path, clock: ManualClock) -> Gridloop {
-        Self::start_with(
-            UpArgs {
-                data_dir: data_dir.to_path_buf(),
-                listen: "127.0.0.1:0".parse().unwrap(),
-                database_url: None,
-                schema_prefix: String::new(),
-            },
-            clock,
-        )
-        .await
+        Self::start_with(UpArgs::embedded(data_dir, "127.0.0.1:0".parse().unwrap()), clock).await
     }
 
     pub async fn start_with(args: UpArgs, clock: ManualClock) -> Gridloop {

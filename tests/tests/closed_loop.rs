@@ -151,6 +151,7 @@ async fn the_same_loop_runs_on_postgres() {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: Some(url),
         schema_prefix: format!("e2e_{}_", uuid::Uuid::now_v7().simple()),
+        jurisdiction: None,
     };
     let mut g = Gridloop::start_with(args, ManualClock::new(start_time())).await;
     whole_loop(&mut g).await;

@@ -8,6 +8,7 @@ use gridloop_bus::relay::run_relay;
 use gridloop_bus::timers::run_timers;
 use gridloop_bus::{Bus, Clock, DeliveryPolicy, InProcessBus, SystemClock};
 use gridloop_dispatch::Dispatch;
+use gridloop_domain::jurisdiction::Jurisdiction;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_evaluation::Evaluation;
 use gridloop_eventstore::{EventStore, StoreOptions};
@@ -37,6 +38,29 @@ pub struct UpArgs {
     /// Prefix for the Postgres schemas (`<prefix>intake`, …), so several deployments can share a database.
     #[arg(long, env = "GRIDLOOP_SCHEMA_PREFIX", default_value = "")]
     pub schema_prefix: String,
+    /// The city's jurisdiction tree and grid boundaries (TOML; see deploy/config/jurisdiction.toml).
+    /// Unset: the shipped default city.
+    #[arg(long, env = "GRIDLOOP_JURISDICTION")]
+    pub jurisdiction: Option<PathBuf>,
+}
+
+impl UpArgs {
+    /// Embedded defaults on `data_dir`, listening on `listen`.
+    pub fn embedded(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
+        Self { data_dir: data_dir.into(), listen, database_url: None, schema_prefix: String::new(), jurisdiction: None }
+    }
+}
+
+/// The routing policy: the shipped catalog over the configured (or default) jurisdiction.
+fn load_policy(args: &UpArgs) -> anyhow::Result<CityPolicy> {
+    let mut policy = CityPolicy::default_city();
+    if let Some(path) = &args.jurisdiction {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the jurisdiction file {}", path.display()))?;
+        policy.jurisdiction =
+            Jurisdiction::from_toml(&text).with_context(|| format!("invalid jurisdiction file {}", path.display()))?;
+    }
+    Ok(policy)
 }
 
 pub const SERVICES: [&str; 4] = ["intake", "dispatch", "mediation", "evaluation"];
@@ -68,7 +92,7 @@ impl App {
     /// Open the stores, wire the services through the bus, and serve gRPC on `args.listen`
     /// (port 0 picks a free port; see `addr`).
     pub async fn start(args: &UpArgs, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-        let policy = Arc::new(CityPolicy::default_city());
+        let policy = Arc::new(load_policy(args)?);
         let [intake_store, dispatch_store, mediation_store, evaluation_store] = [
             open_store(args, "intake").await?,
             open_store(args, "dispatch").await?,
@@ -206,4 +230,39 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/config/jurisdiction.toml");
+
+    /// The shipped example is the default city, so operators start from what `gridloop up` runs.
+    /// `GRIDLOOP_WRITE_CONFIG=1` rewrites it after a deliberate change to the default city.
+    #[test]
+    fn the_shipped_jurisdiction_file_is_the_default_city() {
+        let default = Jurisdiction::default_city().to_toml();
+        if std::env::var("GRIDLOOP_WRITE_CONFIG").is_ok_and(|v| v == "1") {
+            std::fs::write(SHIPPED, &default).unwrap();
+        }
+        let shipped = std::fs::read_to_string(SHIPPED).expect("deploy/config/jurisdiction.toml");
+        assert_eq!(shipped, default, "regenerate with GRIDLOOP_WRITE_CONFIG=1 cargo test -p gridloop --lib");
+        let args =
+            UpArgs { jurisdiction: Some(SHIPPED.into()), ..UpArgs::embedded("unused", "127.0.0.1:0".parse().unwrap()) };
+        assert_eq!(load_policy(&args).unwrap().jurisdiction.grids().count(), 200);
+    }
+
+    #[test]
+    fn a_bad_jurisdiction_file_is_refused_with_its_path_and_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("city.toml");
+        std::fs::write(&path, "code = \"32101\"\nname = \"x\"\n").unwrap();
+        let args =
+            UpArgs { jurisdiction: Some(path.clone()), ..UpArgs::embedded(dir.path(), "127.0.0.1:0".parse().unwrap()) };
+        let Err(error) = load_policy(&args) else { panic!("a five-digit district code must be refused") };
+        let error = format!("{error:#}");
+        assert!(error.contains("city.toml"), "{error}");
+        assert!(error.contains("32101"), "{error}");
+    }
 }
