@@ -176,6 +176,61 @@ pub enum Sla {
     Working(WorkingTime),
 }
 
+impl Sla {
+    /// Whether the SLA gives any time at all: a positive wall-clock duration or a non-zero
+    /// amount of working time.
+    pub fn is_positive(&self) -> bool {
+        match *self {
+            Sla::Calendar(d) => d > Duration::zero(),
+            Sla::Working(amount) => !amount.is_zero(),
+        }
+    }
+
+    /// The SLA's nominal length: the duration itself for [`Sla::Calendar`]; for working time,
+    /// the amount read as if it were wall-clock time (`Hours(2)` → 2 h, `Days(5)` → 5 × 24 h).
+    /// Only for display and for clients that predate the human strings: the real deadline comes
+    /// from [`WorkingCalendar::deadline`].
+    pub fn nominal(&self) -> Duration {
+        match *self {
+            Sla::Calendar(d) => d,
+            Sla::Working(WorkingTime::Hours(h)) => Duration::hours(i64::from(h)),
+            Sla::Working(WorkingTime::Minutes(m)) => Duration::minutes(i64::from(m)),
+            Sla::Working(WorkingTime::Days(d)) => Duration::days(i64::from(d)),
+        }
+    }
+}
+
+/// Human text, as a city manual would put it: `"2 working hours"`, `"5 working days"`,
+/// `"30 working minutes"` for working time; `"15 min"`, `"4 hours"`, `"1 day"` for wall-clock
+/// time (in the largest unit that divides it exactly; seconds as a last resort).
+impl fmt::Display for Sla {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = |n: u64| if n == 1 { "" } else { "s" };
+        match *self {
+            Sla::Working(WorkingTime::Hours(n)) => write!(f, "{n} working hour{}", plural(n.into())),
+            Sla::Working(WorkingTime::Minutes(n)) => write!(f, "{n} working minute{}", plural(n.into())),
+            Sla::Working(WorkingTime::Days(n)) => write!(f, "{n} working day{}", plural(n.into())),
+            Sla::Calendar(d) => {
+                let (sign, d) = if d < Duration::zero() { ("-", -d) } else { ("", d) };
+                let secs = d.num_seconds().unsigned_abs();
+                if secs == 0 || d.subsec_nanos() != 0 {
+                    return write!(f, "{sign}{} s", d.as_seconds_f64());
+                }
+                let n = |unit: u64| secs / unit;
+                if secs % 86_400 == 0 {
+                    write!(f, "{sign}{} day{}", n(86_400), plural(n(86_400)))
+                } else if secs % 3_600 == 0 {
+                    write!(f, "{sign}{} hour{}", n(3_600), plural(n(3_600)))
+                } else if secs % 60 == 0 {
+                    write!(f, "{sign}{} min", n(60))
+                } else {
+                    write!(f, "{sign}{secs} s")
+                }
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Working intervals
 // ---------------------------------------------------------------------------------------------
@@ -957,6 +1012,30 @@ mod tests {
         assert_eq!(c.deadline(start, &Sla::Calendar(Duration::hours(4))), bj(2025, 3, 14, 20, 0));
         assert_eq!(c.deadline(start, &Sla::Working(hours(4))), bj(2025, 3, 17, 11, 0));
         assert_eq!(c.deadline(start, &Sla::Calendar(Duration::MAX)), DateTime::<Utc>::MAX_UTC);
+    }
+
+    #[test]
+    fn slas_read_as_a_manual_states_them() {
+        let cases = [
+            (Sla::Working(hours(2)), "2 working hours", Duration::hours(2)),
+            (Sla::Working(hours(1)), "1 working hour", Duration::hours(1)),
+            (Sla::Working(WorkingTime::Minutes(30)), "30 working minutes", Duration::minutes(30)),
+            (Sla::Working(WorkingTime::Days(5)), "5 working days", Duration::days(5)),
+            (Sla::Working(WorkingTime::Days(1)), "1 working day", Duration::days(1)),
+            (Sla::Calendar(Duration::minutes(15)), "15 min", Duration::minutes(15)),
+            (Sla::Calendar(Duration::hours(4)), "4 hours", Duration::hours(4)),
+            (Sla::Calendar(Duration::hours(24)), "1 day", Duration::days(1)),
+            (Sla::Calendar(Duration::minutes(90)), "90 min", Duration::minutes(90)),
+            (Sla::Calendar(Duration::seconds(45)), "45 s", Duration::seconds(45)),
+            (Sla::Calendar(-Duration::hours(1)), "-1 hour", -Duration::hours(1)),
+        ];
+        for (sla, text, nominal) in cases {
+            assert_eq!(sla.to_string(), text);
+            assert_eq!(sla.nominal(), nominal, "{text}");
+        }
+        assert!(Sla::Working(hours(1)).is_positive() && Sla::Calendar(Duration::seconds(1)).is_positive());
+        assert!(!Sla::Working(WorkingTime::Days(0)).is_positive());
+        assert!(!Sla::Calendar(Duration::zero()).is_positive() && !Sla::Calendar(-Duration::hours(1)).is_positive());
     }
 
     #[test]

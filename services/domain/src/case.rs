@@ -6,7 +6,7 @@
 //!
 //! `decide(state, command, policy, now)` returns the events a command produces or the reason it is
 //! refused; `evolve(state, event)` folds one event into the state. Neither does IO: the routing
-//! policy (responsibility list, units, SLAs) is passed in, and so is `now`.
+//! policy (responsibility list, units, deadlines) is passed in, and so is `now`.
 
 use crate::ids::CaseId;
 use crate::level::Level;
@@ -282,7 +282,10 @@ pub struct Case {
     pub version: u64,
 }
 
-/// What dispatch needs to know about the responsibility list, the units and the SLAs.
+/// What dispatch needs to know about the responsibility list, the units and the deadlines.
+///
+/// Deadlines, not SLA durations: the policy decides how an SLA is counted (on the wall clock, or
+/// in working time on the city's calendar, design §6), so `decide` never adds durations itself.
 pub trait RoutingPolicy {
     /// The level a new case enters at, and the rule that decided it.
     fn entry_level(&self, category_code: &str, urgent: bool) -> Option<(Level, &'static str)>;
@@ -290,8 +293,14 @@ pub trait RoutingPolicy {
     fn unit_for(&self, code: &str, level: Level) -> Option<String>;
     /// Whether `unit` is a unit at `level` (a transfer target).
     fn is_unit_at(&self, unit: &str, level: Level) -> bool;
-    fn accept_sla(&self, category_code: &str, level: Level) -> chrono::Duration;
-    fn resolve_sla(&self, category_code: &str, level: Level) -> chrono::Duration;
+    /// When a `category_code` case that reaches a unit at `level` at `from` (dispatch,
+    /// escalation, transfer) must have been accepted (接单).
+    fn accept_deadline(&self, category_code: &str, level: Level, from: Timestamp) -> Timestamp;
+    /// When a case accepted (or handed back) at `level` at `from` must have been resolved.
+    fn resolve_deadline(&self, category_code: &str, level: Level, from: Timestamp) -> Timestamp;
+    /// When the reporter's evaluation of a case resolved at `from` is due (办完即反); silence
+    /// past it counts as the default evaluation.
+    fn feedback_deadline(&self, category_code: &str, from: Timestamp) -> Timestamp;
     /// Disputes that may be taken to a mediation / deliberation session.
     fn mediable(&self, category_code: &str) -> bool;
 }
@@ -391,7 +400,7 @@ pub fn decide(
         return Err(CaseError::NotFound);
     }
     let category = details.map(|d| d.category_code.as_str()).unwrap_or_default();
-    let assign = |level: Level, unit: String, sla: chrono::Duration| Assignment { level, unit, deadline: now + sla };
+    let assign = |level: Level, unit: String, deadline: Timestamp| Assignment { level, unit, deadline };
 
     match (command, &case.status) {
         (CaseCommand::Open { case_id, details }, CaseStatus::New) => {
@@ -401,10 +410,10 @@ pub fn decide(
             let unit = policy
                 .unit_for(&details.grid_code, level)
                 .ok_or_else(|| CaseError::Invalid { field: "grid_code", reason: "no unit for this grid".into() })?;
-            let sla = policy.accept_sla(&details.category_code, level);
+            let deadline = policy.accept_deadline(&details.category_code, level, now);
             Ok(vec![
                 CaseEvent::Opened { case_id: *case_id, details: details.clone() },
-                CaseEvent::Dispatched { to: assign(level, unit, sla), rule: rule.to_string() },
+                CaseEvent::Dispatched { to: assign(level, unit, deadline), rule: rule.to_string() },
             ])
         }
         (CaseCommand::Open { .. }, _) => Err(CaseError::AlreadyOpened),
@@ -419,8 +428,11 @@ pub fn decide(
 
         (CaseCommand::Accept { assignee }, CaseStatus::Dispatched { at }) => {
             required("assignee", assignee)?;
-            let sla = policy.resolve_sla(category, at.level);
-            Ok(vec![CaseEvent::Accepted { at: assign(at.level, at.unit.clone(), sla), assignee: assignee.clone() }])
+            let deadline = policy.resolve_deadline(category, at.level, now);
+            Ok(vec![CaseEvent::Accepted {
+                at: assign(at.level, at.unit.clone(), deadline),
+                assignee: assignee.clone(),
+            }])
         }
         (CaseCommand::Accept { .. }, _) => Err(forbidden(command, case, "only a dispatched case can be accepted")),
 
@@ -440,15 +452,11 @@ pub fn decide(
                 return Ok(vec![]); // a stale timer (the case moved on) or an early one: nothing to do
             }
             if at.level.up().is_none() {
-                let sla = match case.status {
-                    CaseStatus::Dispatched { .. } => policy.accept_sla(category, at.level),
-                    _ => policy.resolve_sla(category, at.level),
+                let next_deadline = match case.status {
+                    CaseStatus::Dispatched { .. } => policy.accept_deadline(category, at.level, now),
+                    _ => policy.resolve_deadline(category, at.level, now),
                 };
-                return Ok(vec![CaseEvent::DeadlineMissed {
-                    level: at.level,
-                    deadline: at.deadline,
-                    next_deadline: now + sla,
-                }]);
+                return Ok(vec![CaseEvent::DeadlineMissed { level: at.level, deadline: at.deadline, next_deadline }]);
             }
             escalate(case, command, policy, at, EscalationReason::DeadlineMissed, "deadline missed", now)
         }
@@ -472,10 +480,10 @@ pub fn decide(
                     reason: format!("{to_unit} is not a {} unit", at.level),
                 });
             }
-            let sla = policy.accept_sla(category, at.level);
+            let deadline = policy.accept_deadline(category, at.level, now);
             Ok(vec![CaseEvent::Transferred {
                 from_unit: at.unit.clone(),
-                to: assign(at.level, to_unit.clone(), sla),
+                to: assign(at.level, to_unit.clone(), deadline),
                 reason: reason.clone(),
             }])
         }
@@ -508,7 +516,7 @@ pub fn decide(
                     CaseEvent::Resolved { level: *level, unit: unit.clone(), summary },
                 ])
             } else {
-                let back_to = assign(*level, unit.clone(), policy.resolve_sla(category, *level));
+                let back_to = assign(*level, unit.clone(), policy.resolve_deadline(category, *level, now));
                 Ok(vec![CaseEvent::MediationFailed { mediation_id, summary, back_to }])
             }
         }
@@ -530,10 +538,10 @@ pub fn decide(
                 CaseEvent::Closed { level: *level, satisfaction: *satisfaction }
             } else {
                 // 不满意再搭台协商: back to the unit that resolved it.
-                let sla = policy.resolve_sla(category, *level);
+                let deadline = policy.resolve_deadline(category, *level, now);
                 let reason =
                     if comment.trim().is_empty() { "reporter unsatisfied".to_string() } else { comment.clone() };
-                CaseEvent::Reopened { at: assign(*level, unit.clone(), sla), reason }
+                CaseEvent::Reopened { at: assign(*level, unit.clone(), deadline), reason }
             };
             Ok(vec![evaluated, next])
         }
@@ -560,7 +568,7 @@ fn escalate(
         policy.unit_for(&at.unit, to_level).or_else(|| policy.unit_for(&details.grid_code, to_level)).ok_or_else(
             || CaseError::Invalid { field: "grid_code", reason: format!("no {to_level} unit for this grid") },
         )?;
-    let deadline = now + policy.accept_sla(&details.category_code, to_level);
+    let deadline = policy.accept_deadline(&details.category_code, to_level, now);
     Ok(vec![CaseEvent::Escalated {
         from: at.level,
         to: Assignment { level: to_level, unit, deadline },

@@ -5,14 +5,15 @@
 //! and how long each level has before the case escalates. Keeping both in one table means a
 //! city changes "who owns what, and how fast" in one place.
 //!
-//! SLA amounts are just durations here. Whether they are counted on the wall clock or on the
-//! working-time calendar (design §6) is decided where deadlines are scheduled, not here.
+//! Each SLA says how it is counted (design §6): ordinary matters in working time ("2 working
+//! hours", "5 working days"), emergencies on the wall clock, because they do not wait for Monday.
+//! The routing policy turns an SLA into a deadline on the city's working-time calendar.
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::{Sla, WorkingTime};
 use crate::level::Level;
 
 /// A top-level class of matters (事件大类), e.g. 市容环境 or 矛盾纠纷.
@@ -30,16 +31,16 @@ pub struct Category {
     pub class_code: String,
     /// Lowest responsible level: dispatch starts here (urgent cases may enter higher).
     pub start_level: Level,
-    /// Time to accept (接单) after dispatch.
-    pub accept_sla: Duration,
+    /// Time to accept (接单) after dispatch, escalation or transfer.
+    pub accept_sla: Sla,
     /// Time to resolve once accepted, indexed by level (Grid = 0 … District = 3). Missing the
     /// deadline escalates the case one level, where the next entry applies. Entries below
     /// `start_level` are never used but must still be positive, so that a later change of the
     /// start level cannot expose a zero deadline.
-    pub resolve_sla: [Duration; 4],
+    pub resolve_sla: [Sla; 4],
     /// Time the reporter has to evaluate after resolution (办完即反); silence past it counts as
     /// the default evaluation.
-    pub feedback_sla: Duration,
+    pub feedback_sla: Sla,
     /// The grid worker verifies on site (核查) before the case is closed.
     pub requires_verification: bool,
     /// A dispute or common-affairs matter that may go to a mediation/deliberation session
@@ -49,8 +50,8 @@ pub struct Category {
 
 impl Category {
     /// The resolve SLA at `level`.
-    pub fn resolve_sla_at(&self, level: Level) -> Duration {
-        self.resolve_sla[level as usize]
+    pub fn resolve_sla_at(&self, level: Level) -> &Sla {
+        &self.resolve_sla[level as usize]
     }
 }
 
@@ -70,7 +71,7 @@ pub enum CatalogError {
     UnknownClass { category: String, class: String },
     /// A zero or negative SLA would fire the deadline at once and escalate every case.
     #[error("category {category}: {which} SLA must be positive, got {sla}")]
-    NonPositiveSla { category: String, which: String, sla: Duration },
+    NonPositiveSla { category: String, which: String, sla: Sla },
 }
 
 /// The validated catalog: classes, categories and a code index.
@@ -122,10 +123,10 @@ impl Catalog {
             }
             let slas = [("accept".to_string(), category.accept_sla)]
                 .into_iter()
-                .chain(Level::ALL.iter().map(|&level| (format!("resolve at {level}"), category.resolve_sla_at(level))))
+                .chain(Level::ALL.iter().map(|&level| (format!("resolve at {level}"), *category.resolve_sla_at(level))))
                 .chain([("feedback".to_string(), category.feedback_sla)]);
             for (which, sla) in slas {
-                if sla <= Duration::zero() {
+                if !sla.is_positive() {
                     return Err(CatalogError::NonPositiveSla { category: category.code.clone(), which, sla });
                 }
             }
@@ -141,7 +142,11 @@ impl Catalog {
     /// authority or enforcement powers (unpermitted construction, illegal building, outdoor
     /// signs) or emergency resources start at the street; those that need a community-level
     /// council, funds or a three-party meeting (加装电梯, 充电桩, 物业费, 施工扰民) start at the
-    /// community. Emergencies get minutes to accept and hours to resolve.
+    /// community.
+    ///
+    /// SLAs of ordinary matters are in working time (accept in working hours, resolve in working
+    /// days: 2 / 3 / 5 / 7 up the ladder for routine events); emergencies (突发事件) are on the
+    /// wall clock, with minutes to accept and hours to resolve.
     pub fn default_catalog() -> Self {
         let classes = DEFAULT_CLASSES
             .iter()
@@ -196,50 +201,63 @@ impl Catalog {
 /// An SLA profile shared by categories that are handled alike.
 #[derive(Clone, Copy)]
 struct Profile {
-    accept: Duration,
-    resolve: [Duration; 4],
-    feedback: Duration,
+    accept: Sla,
+    resolve: [Sla; 4],
+    feedback: Sla,
     verify: bool,
 }
 
-const fn hours(h: i64) -> Duration {
-    Duration::hours(h)
+/// Working hours.
+const fn wh(h: u32) -> Sla {
+    Sla::Working(WorkingTime::Hours(h))
 }
 
-const fn days(d: i64) -> Duration {
-    Duration::days(d)
+/// Working days (close of business on the n-th working day after the start).
+const fn wd(d: u32) -> Sla {
+    Sla::Working(WorkingTime::Days(d))
 }
 
-/// Routine city-management events: accept in 2 h; 2 / 3 / 5 / 7 days per level.
+/// Wall-clock minutes.
+const fn minutes(m: i64) -> Sla {
+    Sla::Calendar(chrono::Duration::minutes(m))
+}
+
+/// Wall-clock hours.
+const fn hours(h: i64) -> Sla {
+    Sla::Calendar(chrono::Duration::hours(h))
+}
+
+/// Routine city-management events: accept in 2 working hours; 2 / 3 / 5 / 7 working days per
+/// level.
 const STANDARD: Profile =
-    Profile { accept: hours(2), resolve: [days(2), days(3), days(5), days(7)], feedback: days(3), verify: true };
+    Profile { accept: wh(2), resolve: [wd(2), wd(3), wd(5), wd(7)], feedback: wd(3), verify: true };
 
 /// Quick fixes a grid worker can arrange the same day (garbage, flyers, blocked fire lanes).
-const QUICK: Profile =
-    Profile { accept: hours(1), resolve: [days(1), days(2), days(3), days(5)], feedback: days(2), verify: true };
+const QUICK: Profile = Profile { accept: wh(1), resolve: [wd(1), wd(2), wd(3), wd(5)], feedback: wd(2), verify: true };
 
 /// Cases needing a permit authority or enforcement: longer, and they enter at the street.
 const ENFORCEMENT: Profile =
-    Profile { accept: hours(4), resolve: [days(3), days(5), days(7), days(10)], feedback: days(3), verify: true };
+    Profile { accept: wh(4), resolve: [wd(3), wd(5), wd(7), wd(10)], feedback: wd(3), verify: true };
 
 /// Neighbour disputes: time for 接诉即商 and a session or two before escalating.
 const DISPUTE: Profile =
-    Profile { accept: hours(4), resolve: [days(3), days(5), days(7), days(10)], feedback: days(3), verify: true };
+    Profile { accept: wh(4), resolve: [wd(3), wd(5), wd(7), wd(10)], feedback: wd(3), verify: true };
 
 /// Building and facility projects that need a council decision, money or a contractor.
 const PROJECT: Profile =
-    Profile { accept: days(1), resolve: [days(7), days(15), days(20), days(30)], feedback: days(7), verify: true };
+    Profile { accept: wd(1), resolve: [wd(7), wd(15), wd(20), wd(30)], feedback: wd(7), verify: true };
 
 /// Service requests to residents: nothing to inspect afterwards, the resident's evaluation is the
 /// check.
 const SERVICE: Profile =
-    Profile { accept: hours(4), resolve: [days(2), days(3), days(5), days(7)], feedback: days(3), verify: false };
+    Profile { accept: wh(4), resolve: [wd(2), wd(3), wd(5), wd(7)], feedback: wd(3), verify: false };
 
-/// Emergencies: minutes to accept, hours to resolve, and a short feedback window.
+/// Emergencies, on the wall clock (nights, weekends and holidays count): minutes to accept, hours
+/// to resolve, and a short feedback window.
 const EMERGENCY: Profile = Profile {
-    accept: Duration::minutes(15),
+    accept: minutes(15),
     resolve: [hours(2), hours(4), hours(8), hours(24)],
-    feedback: days(1),
+    feedback: hours(24),
     verify: true,
 };
 
@@ -289,6 +307,8 @@ const DEFAULT_CATEGORIES: [(&str, &str, Level, Profile, bool); 27] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calendar::WorkingCalendar;
+    use chrono::Duration;
 
     fn class(code: &str) -> CategoryClass {
         CategoryClass { code: code.to_string(), name: format!("{code} class") }
@@ -300,9 +320,9 @@ mod tests {
             name: format!("{code} name"),
             class_code: class_code.to_string(),
             start_level: Level::Grid,
-            accept_sla: hours(2),
-            resolve_sla: [days(2), days(3), days(5), days(7)],
-            feedback_sla: days(3),
+            accept_sla: wh(2),
+            resolve_sla: [wd(2), wd(3), wd(5), wd(7)],
+            feedback_sla: wd(3),
             requires_verification: true,
             mediable: false,
         }
@@ -322,10 +342,10 @@ mod tests {
     #[test]
     fn resolve_sla_at_indexes_by_level() {
         let c = category("env.garbage", "env");
-        assert_eq!(c.resolve_sla_at(Level::Grid), days(2));
-        assert_eq!(c.resolve_sla_at(Level::Community), days(3));
-        assert_eq!(c.resolve_sla_at(Level::Street), days(5));
-        assert_eq!(c.resolve_sla_at(Level::District), days(7));
+        assert_eq!(c.resolve_sla_at(Level::Grid), &wd(2));
+        assert_eq!(c.resolve_sla_at(Level::Community), &wd(3));
+        assert_eq!(c.resolve_sla_at(Level::Street), &wd(5));
+        assert_eq!(c.resolve_sla_at(Level::District), &wd(7));
     }
 
     #[test]
@@ -351,19 +371,26 @@ mod tests {
     #[test]
     fn zero_or_negative_slas_are_refused_naming_the_sla() {
         let mut c = category("env.garbage", "env");
-        c.accept_sla = Duration::zero();
+        c.accept_sla = Sla::Calendar(Duration::zero());
         let err = Catalog::new(vec![class("env")], vec![c]).unwrap_err();
         assert!(matches!(&err, CatalogError::NonPositiveSla { which, .. } if which == "accept"), "{err}");
 
-        let mut c = category("env.garbage", "env");
-        c.resolve_sla[Level::Street as usize] = Duration::zero();
-        let err = Catalog::new(vec![class("env")], vec![c]).unwrap_err();
-        assert!(matches!(&err, CatalogError::NonPositiveSla { which, .. } if which == "resolve at street"), "{err}");
+        // Zero working time is refused in every unit.
+        for zero in [WorkingTime::Hours(0), WorkingTime::Minutes(0), WorkingTime::Days(0)] {
+            let mut c = category("env.garbage", "env");
+            c.resolve_sla[Level::Street as usize] = Sla::Working(zero);
+            let err = Catalog::new(vec![class("env")], vec![c]).unwrap_err();
+            assert!(
+                matches!(&err, CatalogError::NonPositiveSla { which, .. } if which == "resolve at street"),
+                "{err}"
+            );
+        }
 
         let mut c = category("env.garbage", "env");
-        c.feedback_sla = -hours(1);
+        c.feedback_sla = Sla::Calendar(-Duration::hours(1));
         let err = Catalog::new(vec![class("env")], vec![c]).unwrap_err();
         assert!(matches!(&err, CatalogError::NonPositiveSla { which, .. } if which == "feedback"), "{err}");
+        assert_eq!(err.to_string(), "category env.garbage: feedback SLA must be positive, got -1 hour");
     }
 
     #[test]
@@ -423,18 +450,58 @@ mod tests {
         assert!(catalog.categories_of("env").all(|c| !c.mediable));
         let noise = catalog.get("dispute.neighbour-noise").unwrap();
         assert_eq!(catalog.class(&noise.class_code).unwrap().name, "矛盾纠纷");
-        // Emergencies are much faster than routine events at every level.
+        // Emergencies are much faster than routine events at every level, whenever they start.
+        let calendar = WorkingCalendar::china_mainland();
         let fire = catalog.get("emergency.fire-hazard").unwrap();
         let garbage = catalog.get("env.garbage").unwrap();
-        assert!(fire.accept_sla < garbage.accept_sla);
-        for level in Level::ALL {
-            assert!(fire.resolve_sla_at(level) < garbage.resolve_sla_at(level), "{level}");
+        for start in sample_starts() {
+            let deadline = |sla: &Sla| calendar.deadline(start, sla);
+            assert!(deadline(&fire.accept_sla) < deadline(&garbage.accept_sla), "{start}");
+            for level in Level::ALL {
+                assert!(
+                    deadline(fire.resolve_sla_at(level)) < deadline(garbage.resolve_sla_at(level)),
+                    "{level} from {start}"
+                );
+            }
         }
         // Deadlines never shrink on the way up the ladder.
         for c in catalog.categories() {
-            assert!(c.resolve_sla.windows(2).all(|w| w[0] <= w[1]), "{}", c.code);
+            for start in sample_starts() {
+                let deadlines: Vec<_> = c.resolve_sla.iter().map(|sla| calendar.deadline(start, sla)).collect();
+                assert!(deadlines.windows(2).all(|w| w[0] <= w[1]), "{} from {start}", c.code);
+            }
         }
-        assert_eq!(catalog.get("env.debris").unwrap().resolve_sla, [days(2), days(3), days(5), days(7)]);
+        assert_eq!(catalog.get("env.debris").unwrap().resolve_sla, [wd(2), wd(3), wd(5), wd(7)]);
         assert!(!catalog.get("service.elderly").unwrap().requires_verification);
+    }
+
+    /// Instants around a weekend and the 2025 National Day break, in and out of working hours.
+    fn sample_starts() -> Vec<chrono::DateTime<chrono::Utc>> {
+        use chrono::TimeZone;
+        let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+        [(2025, 3, 14, 17), (2025, 3, 15, 10), (2025, 3, 17, 9), (2025, 9, 30, 16), (2025, 10, 3, 12)]
+            .into_iter()
+            .map(|(y, m, d, h)| beijing.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap().with_timezone(&chrono::Utc))
+            .collect()
+    }
+
+    #[test]
+    fn ordinary_matters_run_in_working_time_and_emergencies_on_the_wall_clock() {
+        let catalog = Catalog::default_catalog();
+        for c in catalog.categories() {
+            let slas = [c.accept_sla, c.feedback_sla].into_iter().chain(c.resolve_sla);
+            let emergency = c.class_code == "emergency";
+            for sla in slas {
+                assert_eq!(matches!(sla, Sla::Calendar(_)), emergency, "{}: {sla}", c.code);
+            }
+        }
+        let debris = catalog.get("env.debris").unwrap();
+        assert_eq!(debris.accept_sla.to_string(), "2 working hours");
+        let resolve: Vec<String> = debris.resolve_sla.iter().map(Sla::to_string).collect();
+        assert_eq!(resolve, ["2 working days", "3 working days", "5 working days", "7 working days"]);
+        let burst = catalog.get("emergency.pipe-burst").unwrap();
+        assert_eq!(burst.accept_sla.to_string(), "15 min");
+        let resolve: Vec<String> = burst.resolve_sla.iter().map(Sla::to_string).collect();
+        assert_eq!(resolve, ["2 hours", "4 hours", "8 hours", "1 day"]);
     }
 }

@@ -1,9 +1,10 @@
 //! Domain tests for the Case aggregate: one given/when/then test per transition and per refused
 //! transition, then property tests for the escalation ladder (design §7, §10).
 //!
-//! The tests use their own `RoutingPolicy` (`TestPolicy`) with fixed SLAs and units derived from
-//! the codes themselves (a unit is the prefix of the codes under it), so they depend on nothing but
-//! `case.rs` and `level.rs`.
+//! The tests use their own `RoutingPolicy` (`TestPolicy`) with fixed wall-clock SLAs (deadline =
+//! start + SLA, no working-time calendar, so expectations are easy to compute by hand) and units
+//! derived from the codes themselves (a unit is the prefix of the codes under it), so they depend
+//! on nothing but `case.rs` and `level.rs`.
 
 use chrono::{Duration, TimeZone, Utc};
 use gridloop_domain::case::{
@@ -42,6 +43,19 @@ const RULE_URGENT: &str = "urgent-major:enter-at-street";
 
 struct TestPolicy;
 
+impl TestPolicy {
+    fn accept_sla(&self, category_code: &str, level: Level) -> Duration {
+        if category_code == GAS_LEAK {
+            return Duration::minutes(30);
+        }
+        accept_sla(level)
+    }
+
+    fn resolve_sla(&self, _category_code: &str, level: Level) -> Duration {
+        resolve_sla(level)
+    }
+}
+
 impl RoutingPolicy for TestPolicy {
     fn entry_level(&self, category_code: &str, urgent: bool) -> Option<(Level, &'static str)> {
         let start = match category_code {
@@ -66,15 +80,16 @@ impl RoutingPolicy for TestPolicy {
         code_level(unit) == Some(level)
     }
 
-    fn accept_sla(&self, category_code: &str, level: Level) -> Duration {
-        if category_code == GAS_LEAK {
-            return Duration::minutes(30);
-        }
-        accept_sla(level)
+    fn accept_deadline(&self, category_code: &str, level: Level, from: Timestamp) -> Timestamp {
+        from + self.accept_sla(category_code, level)
     }
 
-    fn resolve_sla(&self, _category_code: &str, level: Level) -> Duration {
-        resolve_sla(level)
+    fn resolve_deadline(&self, category_code: &str, level: Level, from: Timestamp) -> Timestamp {
+        from + self.resolve_sla(category_code, level)
+    }
+
+    fn feedback_deadline(&self, _category_code: &str, from: Timestamp) -> Timestamp {
+        from + Duration::days(3)
     }
 
     fn mediable(&self, category_code: &str) -> bool {

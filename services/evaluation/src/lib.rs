@@ -7,7 +7,7 @@ mod projection;
 use async_trait::async_trait;
 use gridloop_bus::timers::TimerHandler;
 use gridloop_bus::{Clock, EventHandler, HandlerError, Subscription};
-use gridloop_domain::case::{CaseEvent, Satisfaction};
+use gridloop_domain::case::{CaseEvent, RoutingPolicy, Satisfaction};
 use gridloop_domain::feedback::{self, Feedback, FeedbackCommand, FeedbackError};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::level::Level;
@@ -29,8 +29,6 @@ pub use projection::CaseRow;
 pub const SERVICE: &str = "evaluation";
 const FEEDBACK_TIMER: &str = "feedback";
 const MAX_COMMENT: usize = 2000;
-/// Feedback window for a case whose category left the catalog.
-const FALLBACK_FEEDBACK_SLA: chrono::Duration = chrono::Duration::days(3);
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -121,11 +119,11 @@ impl Evaluation {
             let (state, records) = self.load_feedback(case_id).await.map_err(transient)?;
             // Read inside the transaction: the case may have opened earlier in this same batch.
             let category = projection::category_of(tx.conn(), case_id).await.map_err(transient)?;
-            let sla = category
-                .and_then(|code| self.policy.catalog.get(&code).map(|c| c.feedback_sla))
-                .unwrap_or(FALLBACK_FEEDBACK_SLA);
             let now = self.clock.now();
-            let command = FeedbackCommand::Request { level: *level, due_at: now + sla };
+            // The category's feedback SLA on the city's calendar; a case the projection does not
+            // know, or whose category left the catalog, gets the policy's fallback window.
+            let due_at = self.policy.feedback_deadline(category.as_deref().unwrap_or_default(), now);
+            let command = FeedbackCommand::Request { level: *level, due_at };
             let events = feedback::decide(&state, &command, now).map_err(|e| HandlerError::Poison(e.to_string()))?;
             if !events.is_empty() {
                 let context = EventContext::caused_by(event, edge::system_actor(SERVICE), now);

@@ -4,6 +4,7 @@
 //! stream taken and answers with the first result.
 
 use gridloop_bus::Clock;
+use gridloop_domain::calendar::Sla;
 use gridloop_domain::case::CaseDetails;
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::level::Level;
@@ -204,7 +205,9 @@ impl IntakeService for Intake {
             .collect();
         let class_name =
             |code: &str| catalog.classes().iter().find(|c| c.code == code).map(|c| c.name.clone()).unwrap_or_default();
-        let seconds = |d: chrono::Duration| u64::try_from(d.num_seconds()).unwrap_or_default();
+        // The `*_seconds` fields are nominal (working time read as wall-clock time), kept for
+        // older clients; the strings are authoritative.
+        let seconds = |sla: &Sla| u64::try_from(sla.nominal().num_seconds()).unwrap_or_default();
         let categories = catalog
             .categories()
             .iter()
@@ -215,7 +218,10 @@ impl IntakeService for Intake {
                 class_name: class_name(&c.class_code),
                 start_level: convert::level(c.start_level) as i32,
                 resolve_sla_seconds: seconds(c.resolve_sla_at(c.start_level)),
-                accept_sla_seconds: seconds(c.accept_sla),
+                accept_sla_seconds: seconds(&c.accept_sla),
+                accept_sla: c.accept_sla.to_string(),
+                resolve_sla: c.resolve_sla.iter().map(Sla::to_string).collect(),
+                feedback_sla: c.feedback_sla.to_string(),
             })
             .collect();
         Ok(Response::new(pb::GetCatalogResponse { classes, categories }))

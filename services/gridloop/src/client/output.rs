@@ -135,6 +135,31 @@ pub fn duration_text(seconds: u64) -> String {
     parts.join(" ")
 }
 
+/// Resolve SLAs up the ladder, compactly: `["2 working days", "3 working days"]` →
+/// `2/3 working days`; `["1 working day", "2 working days"]` → `1/2 working days`; SLAs of
+/// different units stay whole, `4 hours/8 hours/1 day`. Empty for no SLAs.
+pub fn sla_ladder(slas: &[String]) -> String {
+    let split = |sla: &str| {
+        let (number, unit) = sla.split_once(' ')?;
+        number.parse::<u64>().ok()?;
+        Some((number.to_string(), unit.trim_end_matches('s').to_string()))
+    };
+    let parts: Option<Vec<(String, String)>> = slas.iter().map(|s| split(s)).collect();
+    match (parts, slas.last()) {
+        (Some(parts), Some(last)) if parts.iter().all(|(_, unit)| *unit == parts[0].1) => {
+            let numbers: Vec<&str> = parts.iter().map(|(n, _)| n.as_str()).collect();
+            let unit = last.split_once(' ').map_or("", |(_, unit)| unit);
+            let unit = if slas.len() > 1 && !unit.ends_with('s') && !unit.ends_with("min") {
+                format!("{unit}s")
+            } else {
+                unit.to_string()
+            };
+            format!("{} {unit}", numbers.join("/"))
+        }
+        _ => slas.join("/"),
+    }
+}
+
 /// An empty protobuf string (unset) as `null`.
 pub fn opt_str(s: &str) -> Value {
     if s.is_empty() {
@@ -420,6 +445,21 @@ mod tests {
         assert_eq!(duration_text(4 * 3600), "4h");
         assert_eq!(duration_text(86_400 + 2 * 3600), "1d 2h");
         assert_eq!(duration_text(7 * 86_400), "7d");
+    }
+
+    #[test]
+    fn sla_ladders_share_their_unit() {
+        let ladder = |slas: &[&str]| sla_ladder(&slas.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            ladder(&["2 working days", "3 working days", "5 working days", "7 working days"]),
+            "2/3/5/7 working days"
+        );
+        assert_eq!(ladder(&["1 working day", "2 working days"]), "1/2 working days");
+        assert_eq!(ladder(&["1 working day", "1 working day"]), "1/1 working days");
+        assert_eq!(ladder(&["1 working day"]), "1 working day");
+        assert_eq!(ladder(&["10 min", "15 min"]), "10/15 min");
+        assert_eq!(ladder(&["4 hours", "8 hours", "1 day"]), "4 hours/8 hours/1 day");
+        assert_eq!(ladder(&[]), "");
     }
 
     fn sample_case() -> pb::CaseView {
