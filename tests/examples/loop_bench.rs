@@ -17,12 +17,13 @@ async fn main() {
     let concurrency: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
     let database_url = args.next();
     let dir = tempfile::tempdir().unwrap();
+    // Every report is at the same point in the same category: with duplicate detection on, all
+    // but the first would be linked to one case, so it is off here.
     let up = gridloop::app::UpArgs {
-        data_dir: dir.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
         database_url: database_url.clone(),
         schema_prefix: format!("bench_{}_", uuid::Uuid::now_v7().simple()),
-        jurisdiction: None,
+        duplicate_radius_m: 0.0,
+        ..gridloop::app::UpArgs::embedded(dir.path(), "127.0.0.1:0".parse().unwrap())
     };
     let mut g = Gridloop::start_with(up, ManualClock::new(start_time())).await;
     let category = g.a_category(pb::Level::Grid).await.code;

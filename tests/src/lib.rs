@@ -90,6 +90,14 @@ impl Gridloop {
         (grid.interior_point.expect("interior point"), grid.code)
     }
 
+    /// The `n`th grid of the default city (in jurisdiction order): a point inside it and its code.
+    pub async fn nth_grid(&mut self, n: usize) -> (pb::GeoPoint, String) {
+        let nodes =
+            self.clients.intake.get_jurisdiction(pb::GetJurisdictionRequest {}).await.unwrap().into_inner().nodes;
+        let grid = nodes.into_iter().filter(|n| n.level() == pb::Level::Grid).nth(n).expect("enough grids");
+        (grid.interior_point.expect("interior point"), grid.code)
+    }
+
     /// A category entering at grid level; `mediable` picks a dispute category when true.
     pub async fn a_category(&mut self, start: pb::Level) -> pb::Category {
         let catalog = self.clients.intake.get_catalog(pb::GetCatalogRequest {}).await.unwrap().into_inner();
@@ -104,6 +112,27 @@ impl Gridloop {
             .await
             .expect("report accepted")
             .into_inner()
+    }
+
+    /// Report at `location` (the duplicate rules compare locations).
+    pub async fn report_at(
+        &mut self,
+        category: &str,
+        client_key: &str,
+        location: pb::GeoPoint,
+    ) -> pb::ReportCaseResponse {
+        self.clients
+            .intake
+            .report_case(report_request(category, client_key, location))
+            .await
+            .expect("report accepted")
+            .into_inner()
+    }
+
+    /// Every case in the case list (evaluation's projection), first page of up to 500.
+    pub async fn listed_cases(&mut self) -> Vec<pb::CaseSummary> {
+        let request = pb::ListCasesRequest { page_size: 500, ..Default::default() };
+        self.clients.evaluation.list_cases(request).await.unwrap().into_inner().cases
     }
 
     pub async fn case(&mut self, case_id: &str) -> Option<pb::GetCaseResponse> {
@@ -137,6 +166,60 @@ impl Gridloop {
 
     pub async fn case_in(&mut self, case_id: &str, state: pb::CaseState) -> pb::GetCaseResponse {
         self.case_when(case_id, |c| c.case.as_ref().is_some_and(|v| v.state() == state)).await
+    }
+
+    /// Take a dispatched case around the rest of the loop to closed: accept, resolve, a
+    /// satisfied evaluation (answered once evaluation has opened the feedback round).
+    pub async fn close_case(&mut self, case_id: &str) -> pb::GetCaseResponse {
+        self.case_in(case_id, pb::CaseState::Dispatched).await;
+        let accept = pb::AcceptCaseRequest {
+            case_id: case_id.into(),
+            expected_version: 0,
+            actor: actor("grid_worker"),
+            assignee: "网格员张三".into(),
+        };
+        self.clients.dispatch.accept_case(accept).await.expect("accept");
+        let resolve = pb::ResolveCaseRequest {
+            case_id: case_id.into(),
+            expected_version: 0,
+            actor: actor("grid_worker"),
+            summary: "已处理".into(),
+        };
+        self.clients.dispatch.resolve_case(resolve).await.expect("resolve");
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let evaluate = pb::EvaluateCaseRequest {
+                case_id: case_id.into(),
+                actor: actor("resident"),
+                satisfaction: pb::Satisfaction::Satisfied as i32,
+                comment: String::new(),
+            };
+            match self.clients.evaluation.evaluate_case(evaluate).await {
+                Ok(_) => break,
+                Err(s) if s.code() == tonic::Code::FailedPrecondition && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await
+                }
+                Err(s) => panic!("evaluate failed: {s}"),
+            }
+        }
+        self.case_in(case_id, pb::CaseState::Closed).await
+    }
+
+    /// Wait until the case list (evaluation's projection) shows `case_id` and `ready` holds for it.
+    pub async fn listed_when(&mut self, case_id: &str, ready: impl Fn(&pb::CaseSummary) -> bool) -> pb::CaseSummary {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let last = self.listed_cases().await.into_iter().find(|c| c.case_id == case_id);
+            if let Some(summary) = &last {
+                if ready(summary) {
+                    return summary.clone();
+                }
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("case {case_id} never showed as expected in the case list; last seen: {last:#?}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     pub fn advance(&self, by: Duration) {

@@ -147,11 +147,9 @@ async fn the_same_loop_runs_on_postgres() {
     let Some(url) = postgres_url() else { return };
     let dir = tempfile::tempdir().unwrap();
     let args = gridloop::app::UpArgs {
-        data_dir: dir.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
         database_url: Some(url),
         schema_prefix: format!("e2e_{}_", uuid::Uuid::now_v7().simple()),
-        jurisdiction: None,
+        ..gridloop::app::UpArgs::embedded(dir.path(), "127.0.0.1:0".parse().unwrap())
     };
     let mut g = Gridloop::start_with(args, ManualClock::new(start_time())).await;
     whole_loop(&mut g).await;
@@ -347,8 +345,8 @@ async fn a_retried_report_with_the_same_client_key_creates_one_case() {
     assert!(!first.replayed);
     assert!(second.replayed, "the retry is answered from the first result");
 
-    // Concurrent retries too.
-    let (location, _) = g.a_grid().await;
+    // Concurrent retries too (in another grid: the same matter nearby would be linked as a duplicate).
+    let (location, _) = g.nth_grid(1).await;
     let attempts = (0..8).map(|_| {
         let mut client = g.clients.intake.clone();
         let request = report_request(&category.code, "burst-key", location);
@@ -377,7 +375,8 @@ async fn a_restart_mid_loop_continues_where_it_was_and_timers_still_fire() {
     let mut g = Gridloop::start(dir.path(), ManualClock::new(start_time())).await;
     let category = g.a_category(pb::Level::Grid).await;
     let finishing = g.report(&category.code, "restart-1").await;
-    let waiting = g.report(&category.code, "restart-2").await;
+    let (elsewhere, _) = g.nth_grid(1).await; // not a duplicate of the first
+    let waiting = g.report_at(&category.code, "restart-2", elsewhere).await;
     g.case_in(&finishing.case_id, pb::CaseState::Dispatched).await;
     g.case_in(&waiting.case_id, pb::CaseState::Dispatched).await;
     accept(&mut g, &finishing.case_id).await;

@@ -1,6 +1,7 @@
 //! The dispatch service: routes each case up the ladder until it is settled (派单, 接单, 上提,
 //! 转办, 办结, 重办). It owns the `case-<id>` streams; it listens to intake (new reports), mediation
-//! (session outcomes) and evaluation (satisfaction), and to its own deadline timers.
+//! (session outcomes) and evaluation (satisfaction), and to its own deadline timers. A report
+//! intake linked to an existing case as a duplicate is added to that case's history.
 
 use async_trait::async_trait;
 use gridloop_bus::timers::TimerHandler;
@@ -154,7 +155,7 @@ impl Dispatch {
             Subscription {
                 consumer: "dispatch.intake".into(),
                 sources: vec!["intake".into()],
-                event_types: types(&["CaseReported"]),
+                event_types: types(&["CaseReported", "CaseReportLinked"]),
                 handler: handler.clone(),
             },
             Subscription {
@@ -264,6 +265,12 @@ impl EventHandler for Dispatch {
                     .map_err(|e| HandlerError::Poison(format!("undecodable CaseReported: {e}")))?;
                 let (case_id, details) = convert::details_from_reported(&reported).map_err(poison)?;
                 (case_id, CaseCommand::Open { case_id, details })
+            }
+            "CaseReportLinked" => {
+                let linked = pb::CaseReportLinked::decode(event.payload.as_slice())
+                    .map_err(|e| HandlerError::Poison(format!("undecodable CaseReportLinked: {e}")))?;
+                let (case_id, report) = convert::linked_from_proto(linked).map_err(poison)?;
+                (case_id, CaseCommand::LinkReport { report })
             }
             "MediationConcluded" => {
                 let case_id = case_of(event)?;

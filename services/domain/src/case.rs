@@ -155,6 +155,23 @@ pub enum CaseEvent {
         level: Level,
         satisfaction: Satisfaction,
     },
+    /// Another report of the same matter (same category, nearby, while the case was open) was
+    /// linked to this case by intake instead of opening a second one. Changes no state.
+    ReportLinked {
+        report: LinkedReport,
+    },
+}
+
+/// A report intake linked to an existing case: what was reported, by whom, and why it was linked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkedReport {
+    /// The report as validated by intake (its own location, grid, reporter, times).
+    pub details: CaseDetails,
+    pub client_key: String,
+    /// Distance from the report to the case's location, metres.
+    pub distance_m: f64,
+    /// Why it was linked, as told to the reporter.
+    pub reason: String,
 }
 
 impl CaseEvent {
@@ -174,6 +191,7 @@ impl CaseEvent {
             CaseEvent::Evaluated { .. } => "CaseEvaluated",
             CaseEvent::Reopened { .. } => "CaseReopened",
             CaseEvent::Closed { .. } => "CaseClosed",
+            CaseEvent::ReportLinked { .. } => "CaseReportLinked",
         }
     }
 }
@@ -344,6 +362,13 @@ pub enum CaseCommand {
         comment: String,
         defaulted: bool,
     },
+    /// Record a report intake linked to this case as a duplicate. Accepted in every state once
+    /// the case exists, terminal ones included: intake decided the link while the case was open
+    /// (as far as its read model knew), the reporter was told so, and the report is a fact the
+    /// case history must show even if the case closed in the meantime. It changes no state.
+    LinkReport {
+        report: LinkedReport,
+    },
 }
 
 impl CaseCommand {
@@ -359,6 +384,7 @@ impl CaseCommand {
             CaseCommand::ConcludeMediation { .. } => "conclude_mediation",
             CaseCommand::Resolve { .. } => "resolve",
             CaseCommand::RecordEvaluation { .. } => "record_evaluation",
+            CaseCommand::LinkReport { .. } => "link_report",
         }
     }
 }
@@ -548,6 +574,8 @@ pub fn decide(
         (CaseCommand::RecordEvaluation { .. }, _) => {
             Err(forbidden(command, case, "only a resolved case can be evaluated"))
         }
+
+        (CaseCommand::LinkReport { report }, _) => Ok(vec![CaseEvent::ReportLinked { report: report.clone() }]),
     }
 }
 
@@ -637,6 +665,7 @@ pub fn evolve(mut case: Case, event: &CaseEvent) -> Case {
             };
             CaseStatus::Closed { level: *level, unit, assignee, satisfaction: *satisfaction }
         }
+        (CaseEvent::ReportLinked { .. }, status) => status,
         // An event that does not fit the state cannot have been decided; keep the state as is.
         (_, status) => status,
     };

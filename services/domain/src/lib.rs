@@ -3,6 +3,7 @@
 pub mod calendar;
 pub mod case;
 pub mod catalog;
+pub mod duplicates;
 pub mod feedback;
 pub mod ids;
 pub mod jurisdiction;

@@ -1938,3 +1938,91 @@ proptest! {
         }
     }
 }
+
+// =============================================================================================
+// LinkReport: a duplicate report intake linked to this case
+// =============================================================================================
+
+use gridloop_domain::case::LinkedReport;
+
+fn linked_report() -> LinkedReport {
+    let mut details = details(DISPUTE, false);
+    details.lat += 0.0001;
+    details.description = "the same noise again, reported by a neighbour".into();
+    details.reporter.id = "resident-99".into();
+    details.channel = Channel::Hotline;
+    details.uploaded_at = at(hours(3));
+    LinkedReport {
+        details,
+        client_key: "neighbour-1".into(),
+        distance_m: 11.1,
+        reason: "same category within 11 m of case …, opened 3 h ago".into(),
+    }
+}
+
+fn link_report() -> CaseCommand {
+    CaseCommand::LinkReport { report: linked_report() }
+}
+
+fn report_linked() -> CaseEvent {
+    CaseEvent::ReportLinked { report: linked_report() }
+}
+
+/// The command records exactly the linked report and changes nothing but the version.
+#[track_caller]
+fn assert_link_is_recorded(history: &[CaseEvent]) {
+    let before = replay(history);
+    let after = given(history).when(link_report()).then(&[report_linked()]);
+    assert_eq!(after.status, before.status, "a linked report changes no state");
+    assert_eq!(after.version, before.version + 1);
+    assert_eq!((after.escalations, after.reopen_count), (before.escalations, before.reopen_count));
+    assert_eq!(after.details, before.details, "the case keeps its own report");
+}
+
+#[test]
+fn given_a_dispatched_case_when_a_report_is_linked_then_it_is_recorded_and_the_deadline_stands() {
+    assert_link_is_recorded(&a_dispatched_case());
+    let after = given(&a_dispatched_case()).when(link_report()).then(&[report_linked()]);
+    assert_eq!(after.status.deadline(), replay(&a_dispatched_case()).status.deadline());
+}
+
+#[test]
+fn given_an_accepted_case_when_a_report_is_linked_then_it_is_recorded() {
+    assert_link_is_recorded(&an_accepted_case());
+}
+
+#[test]
+fn given_a_case_in_mediation_when_a_report_is_linked_then_it_is_recorded() {
+    assert_link_is_recorded(&a_case_in_mediation());
+}
+
+#[test]
+fn given_a_resolved_case_when_a_report_is_linked_then_it_is_recorded() {
+    assert_link_is_recorded(&a_resolved_case());
+}
+
+/// Intake decided the link while the case was open as far as it knew; the reporter was told
+/// so. A case that closed (or was rejected) meanwhile still records the report: it is a fact.
+#[test]
+fn given_a_closed_or_rejected_case_when_a_report_is_linked_then_it_is_still_recorded() {
+    assert_link_is_recorded(&a_closed_case());
+    assert_link_is_recorded(&a_rejected_case());
+    assert!(given(&a_closed_case()).when(link_report()).then(&[report_linked()]).status.is_terminal());
+}
+
+#[test]
+fn given_no_case_when_a_report_is_linked_then_the_case_is_not_found() {
+    given_no_case().when(link_report()).then_refused(|e| *e == CaseError::NotFound);
+}
+
+#[test]
+fn given_a_linked_report_the_case_goes_on_around_the_loop_as_before() {
+    let mut history = a_dispatched_case();
+    history.push(report_linked());
+    history.push(report_linked());
+    let case = given(&history).at(at(hours(1))).when(accept("wang")).then(&[CaseEvent::Accepted {
+        at: assignment(Level::Grid, at(hours(1)) + resolve_sla(Level::Grid)),
+        assignee: "wang".into(),
+    }]);
+    assert_eq!(case.version, history.len() as u64 + 1);
+}

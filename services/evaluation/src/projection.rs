@@ -26,10 +26,11 @@ pub struct CaseRow {
     pub satisfaction: Option<String>,
     pub escalations: i64,
     pub reopen_count: i64,
+    pub linked_reports: i64,
 }
 
 const COLUMNS: &str = "case_id, version, state, level, category_code, grid_code, description, opened_at, updated_at, \
-                       closed_at, settled_level, satisfaction, escalations, reopen_count";
+                       closed_at, settled_level, satisfaction, escalations, reopen_count, linked_reports";
 
 pub fn state_name(state: pb::CaseState) -> &'static str {
     match state {
@@ -79,6 +80,7 @@ impl CaseRow {
             escalations: u32::try_from(self.escalations).unwrap_or_default(),
             reopen_count: u32::try_from(self.reopen_count).unwrap_or_default(),
             description: self.description.clone(),
+            linked_reports: u32::try_from(self.linked_reports).unwrap_or_default(),
         }
     }
 }
@@ -125,6 +127,7 @@ pub async fn apply(
             satisfaction: None,
             escalations: 0,
             reopen_count: 0,
+            linked_reports: 0,
         },
         // An earlier event of this case has not been applied yet: retry after it.
         (current, _) => {
@@ -164,14 +167,16 @@ pub async fn apply(
             row.satisfaction = Some(satisfaction_name(*satisfaction).into());
             row.closed_at = Some(at);
         }
+        CaseEvent::ReportLinked { .. } => row.linked_reports += 1,
     }
     row.version = version;
     row.updated_at = at;
     sqlx::query(&format!(
-        "INSERT INTO evaluation_cases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+        "INSERT INTO evaluation_cases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          ON CONFLICT (case_id) DO UPDATE SET version = excluded.version, state = excluded.state, level = excluded.level, \
          updated_at = excluded.updated_at, closed_at = excluded.closed_at, settled_level = excluded.settled_level, \
-         satisfaction = excluded.satisfaction, escalations = excluded.escalations, reopen_count = excluded.reopen_count"
+         satisfaction = excluded.satisfaction, escalations = excluded.escalations, reopen_count = excluded.reopen_count, \
+         linked_reports = excluded.linked_reports"
     ))
     .bind(row.case_id)
     .bind(row.version)
@@ -187,6 +192,7 @@ pub async fn apply(
     .bind(row.satisfaction)
     .bind(row.escalations)
     .bind(row.reopen_count)
+    .bind(row.linked_reports)
     .execute(&mut *conn)
     .await
     .map_err(transient)?;

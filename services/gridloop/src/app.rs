@@ -8,6 +8,7 @@ use gridloop_bus::relay::run_relay;
 use gridloop_bus::timers::run_timers;
 use gridloop_bus::{Bus, Clock, DeliveryPolicy, InProcessBus, SystemClock};
 use gridloop_dispatch::Dispatch;
+use gridloop_domain::duplicates::DuplicatePolicy;
 use gridloop_domain::jurisdiction::Jurisdiction;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_evaluation::Evaluation;
@@ -42,12 +43,41 @@ pub struct UpArgs {
     /// Unset: the shipped default city.
     #[arg(long, env = "GRIDLOOP_JURISDICTION")]
     pub jurisdiction: Option<PathBuf>,
+    /// Duplicate detection: a report of the same category within this many metres of an open
+    /// case is linked to it instead of opening a second case. 0 disables duplicate detection.
+    #[arg(long, env = "GRIDLOOP_DUPLICATE_RADIUS_M", default_value_t = DuplicatePolicy::DEFAULT_RADIUS_M)]
+    pub duplicate_radius_m: f64,
+    /// Duplicate detection: only cases opened at most this many hours before the report count.
+    #[arg(long, env = "GRIDLOOP_DUPLICATE_WINDOW_HOURS", default_value_t = DuplicatePolicy::DEFAULT_WINDOW_HOURS)]
+    pub duplicate_window: i64,
 }
 
 impl UpArgs {
     /// Embedded defaults on `data_dir`, listening on `listen`.
     pub fn embedded(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
-        Self { data_dir: data_dir.into(), listen, database_url: None, schema_prefix: String::new(), jurisdiction: None }
+        Self {
+            data_dir: data_dir.into(),
+            listen,
+            database_url: None,
+            schema_prefix: String::new(),
+            jurisdiction: None,
+            duplicate_radius_m: DuplicatePolicy::DEFAULT_RADIUS_M,
+            duplicate_window: DuplicatePolicy::DEFAULT_WINDOW_HOURS,
+        }
+    }
+
+    /// The duplicate policy the flags describe; a radius or window of 0 disables it.
+    pub fn duplicate_policy(&self) -> anyhow::Result<DuplicatePolicy> {
+        anyhow::ensure!(
+            self.duplicate_radius_m.is_finite() && self.duplicate_radius_m >= 0.0,
+            "--duplicate-radius-m must be a distance in metres, 0 or more (0 disables duplicate detection)"
+        );
+        anyhow::ensure!(self.duplicate_window >= 0, "--duplicate-window must be a number of hours, 0 or more");
+        let window = chrono::Duration::try_hours(self.duplicate_window).context("--duplicate-window is too large")?;
+        if self.duplicate_radius_m == 0.0 || self.duplicate_window == 0 {
+            return Ok(DuplicatePolicy::disabled());
+        }
+        Ok(DuplicatePolicy { radius_m: self.duplicate_radius_m, window })
     }
 }
 
@@ -93,6 +123,7 @@ impl App {
     /// (port 0 picks a free port; see `addr`).
     pub async fn start(args: &UpArgs, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         let policy = Arc::new(load_policy(args)?);
+        let duplicates = args.duplicate_policy()?;
         let [intake_store, dispatch_store, mediation_store, evaluation_store] = [
             open_store(args, "intake").await?,
             open_store(args, "dispatch").await?,
@@ -100,15 +131,21 @@ impl App {
             open_store(args, "evaluation").await?,
         ];
 
-        let intake = Intake::new(intake_store.clone(), policy.clone(), clock.clone());
+        let intake = Intake::new(intake_store.clone(), policy.clone(), clock.clone(), duplicates).await?;
         let dispatch = Dispatch::new(dispatch_store.clone(), policy.clone(), clock.clone());
         let mediation = MediationSvc::new(mediation_store.clone(), clock.clone()).await?;
         let evaluation = Evaluation::new(evaluation_store.clone(), policy.clone(), clock.clone()).await?;
 
-        // Consumers first, then the relays that feed them.
+        // Consumers first, then the relays that feed them. Intake's read model of open cases
+        // first of all: the bus hands a batch to consumers in subscription order, so by the time
+        // dispatch or evaluation show a case opened or closed, intake's duplicate check knows it.
         let bus = Arc::new(InProcessBus::new(DeliveryPolicy::default()));
-        for subscription in
-            dispatch.subscriptions().into_iter().chain(mediation.subscriptions()).chain(evaluation.subscriptions())
+        for subscription in intake
+            .subscriptions()
+            .into_iter()
+            .chain(dispatch.subscriptions())
+            .chain(mediation.subscriptions())
+            .chain(evaluation.subscriptions())
         {
             bus.subscribe(subscription)?;
         }

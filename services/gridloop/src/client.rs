@@ -627,11 +627,20 @@ async fn report(server: &Server, json: bool, args: ReportArgs) -> Result<()> {
                 "category_code": r.category_code,
                 "uploaded_at": time_json(r.uploaded_at.as_ref()),
                 "replayed": r.replayed,
+                "linked": r.linked,
+                "linked_reason": r.linked_reason,
                 "client_key": client_key,
             })
         },
         || {
-            let mut text = format!("case {} reported in grid {}\n", r.case_id, r.grid_code);
+            let mut text = if r.linked {
+                format!(
+                    "linked to open case {} in grid {} (no new case)\n  {}\n",
+                    r.case_id, r.grid_code, r.linked_reason
+                )
+            } else {
+                format!("case {} reported in grid {}\n", r.case_id, r.grid_code)
+            };
             text.push_str(&format!(
                 "  category {} · uploaded at {} · client key {}\n",
                 r.category_code,
@@ -680,6 +689,7 @@ fn summary_json(c: &pb::CaseSummary) -> Value {
         "settled_level": enum_json::<pb::Level>(c.settled_level),
         "escalations": c.escalations,
         "reopen_count": c.reopen_count,
+        "linked_reports": c.linked_reports,
         "description": c.description,
     })
 }

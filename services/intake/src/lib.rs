@@ -2,14 +2,24 @@
 //! against the catalog, places it in its grid and records `CaseReported`. Submission is
 //! idempotent by client key: the report's stream is named after the key, so a retry finds the
 //! stream taken and answers with the first result.
+//!
+//! Duplicate detection: intake keeps a read model of the open cases (`intake_open_cases`, fed by
+//! its own `CaseReported` and dispatch's `CaseClosed` / `CaseRejected`). A report of the same
+//! category within the [`DuplicatePolicy`]'s radius and window of an open case opens no case: it
+//! records `CaseReportLinked` on its own report stream (so client-key idempotency holds for it
+//! too) and answers with the existing case; dispatch adds the report to that case's history.
+//! The read model follows the log, so two reports of one matter submitted within the same instant
+//! (before the first one's event has been relayed back) may still open two cases.
 
-use gridloop_bus::Clock;
+use async_trait::async_trait;
+use gridloop_bus::{Clock, EventHandler, HandlerError, Subscription};
 use gridloop_domain::calendar::Sla;
-use gridloop_domain::case::CaseDetails;
+use gridloop_domain::case::{CaseDetails, LinkedReport};
+use gridloop_domain::duplicates::{DuplicateMatch, DuplicatePolicy, OpenCase};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::level::Level;
 use gridloop_domain::policy::CityPolicy;
-use gridloop_eventstore::{Commit, EventStore, ExpectedVersion, StoreError, StreamAppend};
+use gridloop_eventstore::{Commit, EventStore, ExpectedVersion, RecordedEvent, StoreError, StoreTx, StreamAppend};
 use gridloop_proto::convert::{self, from_channel, from_reporter, timestamp};
 use gridloop_proto::edge::{self, actor_from, EventContext, Violations};
 use gridloop_proto::v1 as pb;
@@ -25,12 +35,18 @@ pub const MAX_CLIENT_KEY: usize = 128;
 pub const MAX_DESCRIPTION: usize = 4000;
 /// Device clocks drift: a discovery time this far in the future is still accepted.
 const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Clone)]
 pub struct Intake {
     store: EventStore,
     policy: Arc<CityPolicy>,
     clock: Arc<dyn Clock>,
+    duplicates: DuplicatePolicy,
+}
+
+fn transient(e: impl std::fmt::Display) -> HandlerError {
+    HandlerError::Transient(e.to_string())
 }
 
 /// The intake stream of the report submitted with `client_key`.
@@ -41,8 +57,110 @@ pub fn report_stream(client_key: &str) -> String {
 }
 
 impl Intake {
-    pub fn new(store: EventStore, policy: Arc<CityPolicy>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, policy, clock }
+    /// Runs intake's read-model migrations. `duplicates` decides when a report is linked to an
+    /// open case instead of opening one ([`DuplicatePolicy::disabled`] turns that off).
+    pub async fn new(
+        store: EventStore,
+        policy: Arc<CityPolicy>,
+        clock: Arc<dyn Clock>,
+        duplicates: DuplicatePolicy,
+    ) -> Result<Self, StoreError> {
+        store.migrate_extra(&MIGRATOR, &MIGRATOR).await?;
+        Ok(Self { store, policy, clock, duplicates })
+    }
+
+    /// The consumers that keep `intake_open_cases`: intake's own reports open a row, dispatch's
+    /// closures and rejections remove it.
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        let handler: Arc<dyn EventHandler> = Arc::new(self.clone());
+        let types = |names: &[&str]| names.iter().map(|n| convert::event_type(n)).collect();
+        vec![
+            Subscription {
+                consumer: "intake.self".into(),
+                sources: vec![SERVICE.into()],
+                event_types: types(&["CaseReported"]),
+                handler: handler.clone(),
+            },
+            Subscription {
+                consumer: "intake.dispatch".into(),
+                sources: vec!["dispatch".into()],
+                event_types: types(&["CaseClosed", "CaseRejected"]),
+                handler,
+            },
+        ]
+    }
+
+    /// The open case of the same category nearest to the report within the radius and window, if
+    /// any: one indexed query (category, latitude range; longitude and window filtered alongside)
+    /// for the few cases in the bounding box, then the exact distance on those.
+    async fn find_duplicate(
+        &self,
+        details: &CaseDetails,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<DuplicateMatch>, Status> {
+        if !self.duplicates.enabled() {
+            return Ok(None);
+        }
+        let b = self.duplicates.bounding_box(details.lat, details.lon);
+        let rows: Vec<(String, f64, f64, String, i64)> = sqlx::query_as(
+            "SELECT case_id, lat, lon, grid_code, opened_at FROM intake_open_cases \
+             WHERE category_code = $1 AND lat BETWEEN $2 AND $3 AND lon BETWEEN $4 AND $5 AND opened_at >= $6",
+        )
+        .bind(&details.category_code)
+        .bind(b.min_lat)
+        .bind(b.max_lat)
+        .bind(b.min_lon)
+        .bind(b.max_lon)
+        .bind(self.duplicates.opened_after(now).timestamp_micros())
+        .fetch_all(self.store.pool())
+        .await
+        .map_err(|e| edge::store_error(e.into()))?;
+        let candidates = rows.into_iter().filter_map(|(case_id, lat, lon, grid_code, opened_at)| {
+            let opened_at = chrono::DateTime::from_timestamp_micros(opened_at)?;
+            Some(OpenCase { case_id, grid_code, lat, lon, opened_at })
+        });
+        Ok(self.duplicates.pick(details.lat, details.lon, now, candidates))
+    }
+
+    /// Apply one event to `intake_open_cases` inside `tx`, with the consumer's inbox entry.
+    async fn apply_event(&self, tx: &mut StoreTx, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
+        let consumer = if source == SERVICE { "intake.self".to_string() } else { format!("intake.{source}") };
+        match tx.apply(Commit { inbox: Some((consumer, event.event_id)), ..Commit::default() }).await {
+            Ok(_) => {}
+            Err(StoreError::AlreadyProcessed { .. }) => return Ok(()),
+            Err(e) => return Err(transient(e)),
+        }
+        let short = event.event_type.strip_prefix("gridloop.v1.").unwrap_or_default();
+        match (source, short) {
+            (SERVICE, "CaseReported") => {
+                let reported = pb::CaseReported::decode(event.payload.as_slice())
+                    .map_err(|e| HandlerError::Poison(format!("undecodable CaseReported: {e}")))?;
+                let (case_id, details) =
+                    convert::details_from_reported(&reported).map_err(|e| HandlerError::Poison(e.to_string()))?;
+                sqlx::query(
+                    "INSERT INTO intake_open_cases (case_id, category_code, lat, lon, grid_code, opened_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (case_id) DO NOTHING",
+                )
+                .bind(case_id.to_string())
+                .bind(details.category_code)
+                .bind(details.lat)
+                .bind(details.lon)
+                .bind(details.grid_code)
+                .bind(details.uploaded_at.timestamp_micros())
+                .execute(tx.conn())
+                .await
+                .map_err(transient)?;
+            }
+            ("dispatch", "CaseClosed" | "CaseRejected") => {
+                sqlx::query("DELETE FROM intake_open_cases WHERE case_id = $1")
+                    .bind(&event.correlation_id)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(transient)?;
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     pub fn into_server(self) -> IntakeServiceServer<Self> {
@@ -124,29 +242,52 @@ impl Intake {
         })
     }
 
-    /// The answer for a client key that was used before: the first result if the request is
-    /// the same report, ALREADY_EXISTS if the key was reused for a different one.
+    /// The answer for a client key that was used before: the first result (a new case or a link
+    /// to an existing one) if the request is the same report, ALREADY_EXISTS if the key was
+    /// reused for a different one.
     async fn replay(&self, stream: &str, details: &CaseDetails) -> Result<pb::ReportCaseResponse, Status> {
         let first = self.store.read_stream(stream, 1).await.map_err(edge::store_error)?;
         let record = first.first().ok_or_else(|| Status::aborted("report stream vanished; retry"))?;
-        let stored = pb::CaseReported::decode(record.payload.as_slice())
-            .map_err(|e| Status::internal(format!("stored report unreadable: {e}")))?;
-        let same = stored.category_code == details.category_code
-            && stored.description == details.description
-            && stored.location.as_ref().is_some_and(|p| p.lat == details.lat && p.lon == details.lon);
+        let unreadable = |e: prost::DecodeError| Status::internal(format!("stored report unreadable: {e}"));
+        let (stored, response) = match record.event_type.strip_prefix("gridloop.v1.") {
+            Some("CaseReportLinked") => {
+                let m = pb::CaseReportLinked::decode(record.payload.as_slice()).map_err(unreadable)?;
+                let response = pb::ReportCaseResponse {
+                    case_id: m.case_id.clone(),
+                    // The linked case's grid, which the event carries as its routing key.
+                    grid_code: record.routing_key.clone(),
+                    category_code: m.category_code.clone(),
+                    uploaded_at: m.uploaded_at,
+                    replayed: true,
+                    linked: true,
+                    linked_reason: m.reason.clone(),
+                };
+                ((m.case_id, m.category_code, m.description, m.location), response)
+            }
+            _ => {
+                let m = pb::CaseReported::decode(record.payload.as_slice()).map_err(unreadable)?;
+                let response = pb::ReportCaseResponse {
+                    case_id: m.case_id.clone(),
+                    grid_code: m.grid_code,
+                    category_code: m.category_code.clone(),
+                    uploaded_at: m.uploaded_at,
+                    replayed: true,
+                    linked: false,
+                    linked_reason: String::new(),
+                };
+                ((m.case_id, m.category_code, m.description, m.location), response)
+            }
+        };
+        let (case_id, category_code, description, location) = stored;
+        let same = category_code == details.category_code
+            && description == details.description
+            && location.as_ref().is_some_and(|p| p.lat == details.lat && p.lon == details.lon);
         if !same {
             return Err(Status::already_exists(format!(
-                "client_key was already used for a different report (case {})",
-                stored.case_id
+                "client_key was already used for a different report (case {case_id})"
             )));
         }
-        Ok(pb::ReportCaseResponse {
-            case_id: stored.case_id,
-            grid_code: stored.grid_code,
-            category_code: stored.category_code,
-            uploaded_at: stored.uploaded_at,
-            replayed: true,
-        })
+        Ok(response)
     }
 }
 
@@ -157,11 +298,15 @@ impl IntakeService for Intake {
         request: Request<pb::ReportCaseRequest>,
     ) -> Result<Response<pb::ReportCaseResponse>, Status> {
         let now = self.clock.now();
-        let case_id = CaseId(Uuid::now_v7());
-        let traceparent = edge::case_traceparent(request.metadata(), case_id.0);
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
         let details = self.validate(&r, now)?;
         let stream = report_stream(&r.client_key);
+        let duplicate = self.find_duplicate(&details, now).await?;
+        let case_id = match &duplicate {
+            Some(d) => CaseId::parse(&d.case.case_id).map_err(|_| Status::internal("bad open case id"))?,
+            None => CaseId(Uuid::now_v7()),
+        };
         let mut actor = actor_from(None);
         actor.role = "reporter".into();
         actor.id = details.reporter.id.clone();
@@ -169,12 +314,46 @@ impl IntakeService for Intake {
             actor,
             correlation_id: case_id.to_string(),
             causation_id: format!("report:{}", r.client_key),
-            traceparent,
+            traceparent: edge::case_traceparent(&metadata, case_id.0),
             occurred_at: now,
-            routing_key: details.grid_code.clone(),
+            // A linked report travels with its case: the case's grid routes it.
+            routing_key: duplicate.as_ref().map_or_else(|| details.grid_code.clone(), |d| d.case.grid_code.clone()),
         };
-        let reported = convert::case_reported(case_id, &details, &r.client_key);
-        let event = context.event((convert::event_type("CaseReported"), reported.encode_to_vec()));
+        let (event, response) = match duplicate {
+            None => {
+                let reported = convert::case_reported(case_id, &details, &r.client_key);
+                let response = pb::ReportCaseResponse {
+                    case_id: case_id.to_string(),
+                    grid_code: details.grid_code.clone(),
+                    category_code: details.category_code.clone(),
+                    uploaded_at: Some(timestamp(now)),
+                    replayed: false,
+                    linked: false,
+                    linked_reason: String::new(),
+                };
+                (context.event((convert::event_type("CaseReported"), reported.encode_to_vec())), response)
+            }
+            Some(found) => {
+                let reason = found.reason(now);
+                let report = LinkedReport {
+                    details: details.clone(),
+                    client_key: r.client_key.clone(),
+                    distance_m: found.distance_m,
+                    reason: reason.clone(),
+                };
+                let linked = convert::case_report_linked(case_id, &report);
+                let response = pb::ReportCaseResponse {
+                    case_id: case_id.to_string(),
+                    grid_code: found.case.grid_code.clone(),
+                    category_code: details.category_code.clone(),
+                    uploaded_at: Some(timestamp(now)),
+                    replayed: false,
+                    linked: true,
+                    linked_reason: reason,
+                };
+                (context.event((convert::event_type("CaseReportLinked"), linked.encode_to_vec())), response)
+            }
+        };
         let commit = Commit {
             appends: vec![StreamAppend {
                 stream: stream.clone(),
@@ -184,13 +363,7 @@ impl IntakeService for Intake {
             ..Commit::default()
         };
         match self.store.commit(commit).await {
-            Ok(_) => Ok(Response::new(pb::ReportCaseResponse {
-                case_id: case_id.to_string(),
-                grid_code: details.grid_code,
-                category_code: details.category_code,
-                uploaded_at: Some(timestamp(now)),
-                replayed: false,
-            })),
+            Ok(_) => Ok(Response::new(response)),
             Err(StoreError::Conflict { .. }) => self.replay(&stream, &details).await.map(Response::new),
             Err(error) => Err(edge::store_error(error)),
         }
@@ -256,5 +429,25 @@ impl IntakeService for Intake {
             }
         }
         Ok(Response::new(pb::GetJurisdictionResponse { nodes }))
+    }
+}
+
+#[async_trait]
+impl EventHandler for Intake {
+    async fn handle(&self, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
+        self.handle_batch(source, &[event]).await
+    }
+
+    /// A whole relay batch in one transaction, inbox entries included.
+    async fn handle_batch(&self, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError> {
+        let mut tx = self.store.begin().await.map_err(transient)?;
+        for event in events {
+            self.apply_event(&mut tx, source, event).await?;
+        }
+        tx.commit().await.map_err(transient)
+    }
+
+    fn batches(&self) -> bool {
+        true
     }
 }

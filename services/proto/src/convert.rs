@@ -4,7 +4,7 @@
 use crate::v1 as pb;
 use chrono::{DateTime, Utc};
 use gridloop_domain::case::{
-    Assignment, CaseDetails, CaseEvent, Channel, EscalationReason, Reporter, ReporterKind, Satisfaction,
+    Assignment, CaseDetails, CaseEvent, Channel, EscalationReason, LinkedReport, Reporter, ReporterKind, Satisfaction,
 };
 use gridloop_domain::feedback::FeedbackEvent;
 use gridloop_domain::ids::CaseId;
@@ -129,6 +129,49 @@ pub fn case_reported(case_id: CaseId, details: &CaseDetails, client_key: &str) -
         client_key: client_key.to_string(),
         urgent: details.urgent,
     }
+}
+
+/// The event of a report linked to the existing case `case_id` (intake's report stream and
+/// dispatch's case stream carry the same message).
+pub fn case_report_linked(case_id: CaseId, report: &LinkedReport) -> pb::CaseReportLinked {
+    let details = &report.details;
+    pb::CaseReportLinked {
+        case_id: case_id.to_string(),
+        category_code: details.category_code.clone(),
+        location: Some(pb::GeoPoint { lat: details.lat, lon: details.lon }),
+        grid_code: details.grid_code.clone(),
+        description: details.description.clone(),
+        reporter: Some(reporter(&details.reporter)),
+        channel: channel(details.channel) as i32,
+        discovered_at: Some(timestamp(details.discovered_at)),
+        uploaded_at: Some(timestamp(details.uploaded_at)),
+        client_key: report.client_key.clone(),
+        distance_m: report.distance_m,
+        reason: report.reason.clone(),
+        urgent: details.urgent,
+    }
+}
+
+/// The case id and the linked report carried by a `CaseReportLinked` event.
+pub fn linked_from_proto(m: pb::CaseReportLinked) -> Result<(CaseId, LinkedReport), DecodeError> {
+    let reported = pb::CaseReported {
+        case_id: m.case_id,
+        category_code: m.category_code,
+        location: m.location,
+        grid_code: m.grid_code,
+        description: m.description,
+        reporter: m.reporter,
+        channel: m.channel,
+        discovered_at: m.discovered_at,
+        uploaded_at: m.uploaded_at,
+        client_key: String::new(),
+        urgent: m.urgent,
+    };
+    let (case_id, details) = details_from_reported(&reported).map_err(|e| match e {
+        DecodeError::Invalid { reason, .. } => invalid("gridloop.v1.CaseReportLinked", &reason),
+        other => other,
+    })?;
+    Ok((case_id, LinkedReport { details, client_key: m.client_key, distance_m: m.distance_m, reason: m.reason }))
 }
 
 fn invalid(event_type: &str, reason: &str) -> DecodeError {
@@ -267,6 +310,7 @@ pub fn encode_case_event(case_id: CaseId, event: &CaseEvent) -> (String, Vec<u8>
             pb::CaseClosed { case_id: id, level: level(*l) as i32, satisfaction: satisfaction(*s) as i32 }
                 .encode_to_vec()
         }
+        CaseEvent::ReportLinked { report } => case_report_linked(case_id, report).encode_to_vec(),
     };
     (event_type(event.type_name()), bytes)
 }
@@ -389,6 +433,10 @@ pub fn decode_case_event(event_type: &str, payload: &[u8]) -> Result<CaseEvent, 
             let m: pb::CaseClosed = msg(ty, payload)?;
             CaseEvent::Closed { level: lvl(m.level)?, satisfaction: sat(m.satisfaction)? }
         }
+        "CaseReportLinked" => {
+            let (_, report) = linked_from_proto(msg(ty, payload)?)?;
+            CaseEvent::ReportLinked { report }
+        }
         _ => return Err(DecodeError::UnknownType { event_type: ty.to_string() }),
     })
 }
@@ -494,4 +542,44 @@ pub fn decode_mediation_event(event_type: &str, payload: &[u8]) -> Result<Mediat
         }
         _ => return Err(DecodeError::UnknownType { event_type: ty.to_string() }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_linked_report_round_trips_on_the_case_stream() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap();
+        let case_id = CaseId(uuid::Uuid::now_v7());
+        let report = LinkedReport {
+            details: CaseDetails {
+                category_code: "env.debris".into(),
+                grid_code: "321012001001001".into(),
+                lat: 32.4043,
+                lon: 119.5029,
+                description: "又堆满了".into(),
+                reporter: Reporter {
+                    kind: ReporterKind::Resident,
+                    id: "r-2".into(),
+                    name: String::new(),
+                    phone: String::new(),
+                },
+                channel: Channel::Hotline,
+                discovered_at: at,
+                uploaded_at: at,
+                urgent: true,
+            },
+            client_key: "k-2".into(),
+            distance_m: 12.5,
+            reason: "same category within 13 m of case x, opened just now".into(),
+        };
+        let event = CaseEvent::ReportLinked { report };
+        let (ty, bytes) = encode_case_event(case_id, &event);
+        assert_eq!(ty, "gridloop.v1.CaseReportLinked");
+        assert_eq!(decode_case_event(&ty, &bytes).unwrap(), event);
+        let m = pb::CaseReportLinked::decode(bytes.as_slice()).unwrap();
+        assert_eq!(linked_from_proto(m).unwrap().0, case_id);
+    }
 }
