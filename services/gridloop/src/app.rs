@@ -207,6 +207,14 @@ impl App {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
+        // Small request/response pairs: without TCP_NODELAY, pipelined calls on one connection
+        // wait on Nagle's algorithm (measured: ~45 ms instead of ~5 ms per simulator step).
+        let incoming = tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |conn| {
+            if let Ok(stream) = &conn {
+                let _ = stream.set_nodelay(true);
+            }
+            conn
+        });
         let stop = shutdown.clone();
         let server = tokio::spawn(
             Server::builder()
@@ -216,9 +224,7 @@ impl App {
                 .add_service(dispatch_server)
                 .add_service(mediation_server)
                 .add_service(evaluation_server)
-                .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async move {
-                    stop.cancelled().await
-                }),
+                .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await }),
         );
         tracing::info!(%addr, "gridloop is up: intake, dispatch, mediation and evaluation");
         Ok(App { addr, bus, shutdown, server, workers })

@@ -18,6 +18,9 @@ struct Cli {
 enum Command {
     /// Run all four services in one process (SQLite + in-process bus by default).
     Up(gridloop::app::UpArgs),
+    /// Drive a synthetic city through the real services on a virtual clock and print the 4321
+    /// distribution, the on-time rate and the throughput.
+    Simulate(gridloop::simulate::SimulateArgs),
     #[command(flatten)]
     Client(gridloop::client::ClientCommand),
 }
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Up(args) => gridloop::app::up(args).await,
+            Command::Simulate(args) => gridloop::simulate::run(args).await,
             Command::Client(command) => gridloop::client::run(command).await,
         }
     });

@@ -1,0 +1,167 @@
+//! `gridloop simulate`: a synthetic city through the real services on a virtual clock.
+//!
+//! The library runs use small cities (a few hundred cases) so the whole file stays within
+//! seconds in a debug build; several runs go concurrently, which also shows that the figures do
+//! not depend on timing.
+
+use clap::Parser;
+use gridloop::simulate::{simulate, SimulateArgs};
+use serde_json::Value;
+use std::process::Command;
+
+const GRIDLOOP: &str = env!("CARGO_BIN_EXE_gridloop");
+
+/// The `simulation` object of a run with `flags`.
+async fn run(flags: Vec<&str>) -> Value {
+    let argv = std::iter::once("simulate").chain(flags);
+    let args = SimulateArgs::try_parse_from(argv).expect("valid flags");
+    let outcome = simulate(&args, false).await.expect("the simulation runs");
+    assert!(outcome.performance["elapsed_seconds"].as_f64().unwrap() > 0.0);
+    assert!(outcome.simulation.get("performance").is_none() && outcome.simulation.get("elapsed_seconds").is_none());
+    outcome.simulation
+}
+
+fn share(sim: &Value, level: &str) -> f64 {
+    let levels = sim["distribution"]["levels"].as_array().expect("levels");
+    levels.iter().find(|l| l["level"] == level).expect("a level")["share"].as_f64().unwrap()
+}
+
+/// The consistency checks every run must pass: the simulator's view never went stale and the
+/// monitor counts exactly the closures the simulator saw.
+fn assert_clean(sim: &Value) {
+    let checks = &sim["checks"];
+    assert_eq!(checks["monitor_matches_observed"], true, "{checks}");
+    assert_eq!(checks["links_match_reports"], true, "{checks}");
+    assert_eq!(checks["refused_commands"], 0, "{checks}");
+    assert_eq!(checks["stale_plans"], 0, "{checks}");
+    assert_eq!(checks["events_off_step"], 0, "{checks}");
+    assert_eq!(checks["unmodelled_events"], serde_json::json!({}), "{checks}");
+    assert!(sim["cases"]["reports"].as_u64().unwrap() > 0);
+    assert!(sim["cases"]["closed"].as_u64().unwrap() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_seed_gives_the_same_simulation_and_another_seed_another() {
+    let small = ["--days", "3", "--cases-per-day", "100"];
+    let with_seed = |seed: &'static str| {
+        let mut flags = small.to_vec();
+        flags.extend(["--seed", seed]);
+        flags
+    };
+    let (first, second, other) = tokio::join!(run(with_seed("7")), run(with_seed("7")), run(with_seed("8")));
+    assert_clean(&first);
+    assert_clean(&other);
+    assert_eq!(first, second, "same seed and flags, same figures");
+    assert_ne!(first["distribution"], other["distribution"], "another seed, another city");
+    assert_ne!(first["cases"], other["cases"]);
+
+    // The figures hang together.
+    let cases = &first["cases"];
+    let reports = cases["reports"].as_u64().unwrap();
+    assert!((250..350).contains(&reports), "about 100 a day for 3 days: {reports}");
+    assert_eq!(cases["opened"].as_u64().unwrap() + cases["linked_duplicates"].as_u64().unwrap(), reports);
+    assert_eq!(
+        cases["closed"].as_u64().unwrap() + cases["open"].as_u64().unwrap() + cases["rejected"].as_u64().unwrap(),
+        cases["opened"].as_u64().unwrap()
+    );
+    assert_eq!(first["distribution"]["closed_total"], cases["closed"]);
+    let rate = first["on_time"]["rate"].as_f64().unwrap();
+    assert!((0.5..=1.0).contains(&rate), "{rate}");
+    let escalations = &first["escalations"];
+    assert_eq!(
+        escalations["total"].as_u64().unwrap(),
+        escalations["requested"].as_u64().unwrap() + escalations["deadline_missed"].as_u64().unwrap()
+    );
+    assert!(escalations["requested"].as_u64().unwrap() > 0 && escalations["deadline_missed"].as_u64().unwrap() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_calibrated_defaults_settle_cases_near_4321() {
+    // Six days of arrivals, then six more for the escalated cases to finish: the closed cases
+    // are (nearly) all cases, so the share is not biased towards the quick grid closures.
+    let sim = run(vec!["--days", "6", "--cases-per-day", "200", "--drain-days", "6"]).await;
+    assert_clean(&sim);
+    let closed = sim["cases"]["closed"].as_u64().unwrap();
+    assert!(closed > 1000, "{closed}");
+    assert!(sim["cases"]["open"].as_u64().unwrap() * 50 < closed, "drained: {}", sim["cases"]);
+    for (level, target) in [("grid", 0.4), ("community", 0.3), ("street", 0.2), ("district", 0.1)] {
+        let got = share(&sim, level);
+        assert!((got - target).abs() <= 0.04, "{level}: {got:.3} vs {target}\n{:#}", sim["distribution"]);
+        let aimed = sim["expected"]["distribution"][level].as_f64().unwrap();
+        assert!((aimed - target).abs() <= 0.03, "the model aims at {aimed:.3} for {level}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_knobs_move_the_distribution() {
+    let base = ["--days", "3", "--cases-per-day", "100", "--drain-days", "4"];
+    let with = |extra: &[&'static str]| {
+        let mut flags = base.to_vec();
+        flags.extend_from_slice(extra);
+        flags
+    };
+    let (weak_grid, strong_grid, slow) = tokio::join!(
+        run(with(&["--grid-resolve-prob", "0.2"])),
+        run(with(&["--grid-resolve-prob", "0.9"])),
+        // Units four times slower against the same SLAs: more deadlines pass.
+        run(with(&["--handling-scale", "4"])),
+    );
+    let normal = run(base.to_vec()).await;
+    for sim in [&weak_grid, &strong_grid, &slow, &normal] {
+        assert_clean(sim);
+    }
+    let (weak, strong, usual) = (share(&weak_grid, "grid"), share(&strong_grid, "grid"), share(&normal, "grid"));
+    assert!(weak + 0.3 < strong, "grid share {weak:.3} at p=0.2 vs {strong:.3} at p=0.9");
+    assert!(weak < usual && usual < strong, "{weak:.3} < {usual:.3} < {strong:.3}");
+    let missed = |sim: &Value| sim["escalations"]["deadline_missed"].as_u64().unwrap();
+    assert!(
+        missed(&slow) > missed(&normal),
+        "slow units miss more deadlines: {} vs {}",
+        missed(&slow),
+        missed(&normal)
+    );
+    let overdue = |sim: &Value| sim["district_overdue"].as_u64().unwrap();
+    assert!(
+        overdue(&slow) > overdue(&normal),
+        "and the district more often: {} vs {}",
+        overdue(&slow),
+        overdue(&normal)
+    );
+}
+
+#[test]
+fn the_cli_prints_text_or_one_json_document_and_refuses_bad_flags() {
+    let out = Command::new(GRIDLOOP)
+        .args(["simulate", "--days", "1", "--cases-per-day", "60", "--json"])
+        .output()
+        .expect("gridloop runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_clean(&doc["simulation"]);
+    assert!(doc["performance"]["cases_per_second"].as_f64().unwrap() > 0.0);
+    assert_eq!(doc["simulation"]["seed"], 1);
+    assert!(
+        out.stderr.is_empty(),
+        "no progress bar when stderr is not a terminal: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = Command::new(GRIDLOOP).args(["simulate", "--days", "1", "--cases-per-day", "60"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for section in
+        ["4321 distribution", "escalations:", "on time:", "still open at the end:", "performance (wall clock"]
+    {
+        assert!(text.contains(section), "{section:?} missing from:\n{text}");
+    }
+
+    let out = Command::new(GRIDLOOP).args(["simulate", "--grid-resolve-prob", "1.5"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a probability"));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("intake.db"), b"").unwrap();
+    let out = Command::new(GRIDLOOP).args(["simulate", "--days", "1", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"), "{}", String::from_utf8_lossy(&out.stderr));
+}
