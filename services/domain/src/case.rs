@@ -9,7 +9,9 @@
 //! policy (responsibility list, units, deadlines) is passed in, and so is `now`.
 
 use crate::ids::CaseId;
+use crate::jurisdiction::Department;
 use crate::level::Level;
+use crate::priority::{self, CategoryPriority, Priority, PrioritySignals, SpecialGroup};
 use crate::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -69,14 +71,36 @@ pub struct CaseDetails {
     pub uploaded_at: Timestamp,
     /// Urgent or major (急难重大): may enter the ladder higher up.
     pub urgent: bool,
+    /// Special groups the report concerns (特殊群体): such cases go first.
+    #[serde(default)]
+    pub special_groups: Vec<SpecialGroup>,
 }
 
 /// Who holds the case and until when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Assignment {
     pub level: Level,
+    /// The area code of the unit (grid, community, street, district).
     pub unit: String,
     pub deadline: Timestamp,
+    /// The unit's department that owns the case's category there (权责清单), when the
+    /// responsibility list names one: e.g. a street's 城管中队 for a street-vendor case.
+    pub department: Option<Department>,
+}
+
+/// A department summoned by a street (or the district) for joint handling (吹哨报到): the unit
+/// it belongs to (the case's unit or one above it) and the department.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummonedDepartment {
+    pub unit: String,
+    pub department: Department,
+}
+
+/// One summons of a case and whether the department has reported in (报到).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summons {
+    pub summoned: SummonedDepartment,
+    pub reported_in: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +123,8 @@ pub enum CaseEvent {
     Dispatched {
         to: Assignment,
         rule: String,
+        /// The case's priority at dispatch, with its reasons.
+        priority: Priority,
     },
     Accepted {
         at: Assignment,
@@ -151,14 +177,36 @@ pub enum CaseEvent {
         at: Assignment,
         reason: String,
     },
+    /// `satisfaction` is the reporter's (or the default) evaluation; `None` for history imported
+    /// from another platform, which recorded none.
     Closed {
         level: Level,
-        satisfaction: Satisfaction,
+        satisfaction: Option<Satisfaction>,
     },
     /// Another report of the same matter (same category, nearby, while the case was open) was
-    /// linked to this case by intake instead of opening a second one. Changes no state.
+    /// linked to this case by intake instead of opening a second one. Changes no status; it is
+    /// one more signal for the priority.
     ReportLinked {
         report: LinkedReport,
+    },
+    /// The priority was re-assessed (a linked report made it a shared concern, or flagged a
+    /// special group or urgency).
+    PriorityChanged {
+        priority: Priority,
+    },
+    /// 吹哨: the street (or district) holding the case summons departments for joint handling.
+    /// The case stays with its unit and deadline.
+    DepartmentsSummoned {
+        level: Level,
+        unit: String,
+        departments: Vec<SummonedDepartment>,
+        reason: String,
+    },
+    /// 报到: a summoned department arrived and joins the handling.
+    DepartmentReportedIn {
+        department: SummonedDepartment,
+        by: String,
+        note: String,
     },
 }
 
@@ -192,6 +240,9 @@ impl CaseEvent {
             CaseEvent::Reopened { .. } => "CaseReopened",
             CaseEvent::Closed { .. } => "CaseClosed",
             CaseEvent::ReportLinked { .. } => "CaseReportLinked",
+            CaseEvent::PriorityChanged { .. } => "CasePriorityChanged",
+            CaseEvent::DepartmentsSummoned { .. } => "CaseDepartmentsSummoned",
+            CaseEvent::DepartmentReportedIn { .. } => "DepartmentReportedIn",
         }
     }
 }
@@ -236,7 +287,7 @@ pub enum CaseStatus {
         level: Level,
         unit: String,
         assignee: String,
-        satisfaction: Satisfaction,
+        satisfaction: Option<Satisfaction>,
     },
 }
 
@@ -296,6 +347,12 @@ pub struct Case {
     pub status: CaseStatus,
     pub escalations: u32,
     pub reopen_count: u32,
+    /// What the priority is assessed from: the report and the reports linked to it.
+    pub signals: PrioritySignals,
+    /// The priority last recorded (at dispatch, or re-assessed since).
+    pub priority: Priority,
+    /// Departments summoned for joint handling (吹哨报到), in order.
+    pub summons: Vec<Summons>,
     /// Stream version: the number of events folded in.
     pub version: u64,
 }
@@ -321,6 +378,27 @@ pub trait RoutingPolicy {
     fn feedback_deadline(&self, category_code: &str, from: Timestamp) -> Timestamp;
     /// Disputes that may be taken to a mediation / deliberation session.
     fn mediable(&self, category_code: &str) -> bool;
+    /// The department of `unit` (at `level`) that owns `category_code` cases, when the
+    /// responsibility list names one and the unit has it.
+    fn department_for(&self, category_code: &str, unit: &str, level: Level) -> Option<Department>;
+    /// The category's own priority (the responsibility list's priority column).
+    fn category_priority(&self, category_code: &str) -> CategoryPriority;
+    /// The department a unit holding a case may summon (吹哨) by `reference`: a function code
+    /// ("market-regulation", looked up in `holder` first, then in the units above it), or
+    /// `<area code>/<function code>` naming `holder` or a unit above it.
+    fn summonable(&self, holder: &str, reference: &str) -> Option<SummonedDepartment>;
+}
+
+/// What a concluded mediation means for the case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediationVerdict {
+    /// Signed and executed: 商定即办, the case is resolved at the level that mediated it.
+    Agreed,
+    /// No agreement, or a consultation: the case is back with its unit (which may escalate, or
+    /// note a referral to litigation when it resolves).
+    BackToUnit,
+    /// No agreement and the council referred it up (三提): the case escalates one level.
+    EscalateOneLevel,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -351,7 +429,7 @@ pub enum CaseCommand {
     },
     ConcludeMediation {
         mediation_id: String,
-        agreed: bool,
+        verdict: MediationVerdict,
         summary: String,
     },
     Resolve {
@@ -362,10 +440,23 @@ pub enum CaseCommand {
         comment: String,
         defaulted: bool,
     },
+    /// 吹哨: summon departments (references as in [`RoutingPolicy::summonable`]) for joint
+    /// handling. Only a street or the district, and only once it has accepted the case.
+    SummonDepartments {
+        departments: Vec<String>,
+        reason: String,
+    },
+    /// 报到: a summoned department reports in.
+    ReportIn {
+        department: String,
+        by: String,
+        note: String,
+    },
     /// Record a report intake linked to this case as a duplicate. Accepted in every state once
     /// the case exists, terminal ones included: intake decided the link while the case was open
     /// (as far as its read model knew), the reporter was told so, and the report is a fact the
-    /// case history must show even if the case closed in the meantime. It changes no state.
+    /// case history must show even if the case closed in the meantime. It changes no status; while
+    /// the case is still being handled it re-assesses the priority (`PriorityChanged` when it moves).
     LinkReport {
         report: LinkedReport,
     },
@@ -385,6 +476,8 @@ impl CaseCommand {
             CaseCommand::Resolve { .. } => "resolve",
             CaseCommand::RecordEvaluation { .. } => "record_evaluation",
             CaseCommand::LinkReport { .. } => "link_report",
+            CaseCommand::SummonDepartments { .. } => "summon_departments",
+            CaseCommand::ReportIn { .. } => "report_in",
         }
     }
 }
@@ -425,8 +518,14 @@ pub fn decide(
     if !matches!(command, CaseCommand::Open { .. }) && details.is_none() {
         return Err(CaseError::NotFound);
     }
-    let category = details.map(|d| d.category_code.as_str()).unwrap_or_default();
-    let assign = |level: Level, unit: String, deadline: Timestamp| Assignment { level, unit, deadline };
+    let category = match command {
+        CaseCommand::Open { details, .. } => details.category_code.as_str(),
+        _ => details.map(|d| d.category_code.as_str()).unwrap_or_default(),
+    };
+    let assign = |level: Level, unit: String, deadline: Timestamp| {
+        let department = policy.department_for(category, &unit, level);
+        Assignment { level, unit, deadline, department }
+    };
 
     match (command, &case.status) {
         (CaseCommand::Open { case_id, details }, CaseStatus::New) => {
@@ -436,10 +535,13 @@ pub fn decide(
             let unit = policy
                 .unit_for(&details.grid_code, level)
                 .ok_or_else(|| CaseError::Invalid { field: "grid_code", reason: "no unit for this grid".into() })?;
-            let deadline = policy.accept_deadline(&details.category_code, level, now);
+            let deadline = policy.accept_deadline(category, level, now);
+            let mut signals = PrioritySignals::default();
+            signals.add(details.urgent, &details.special_groups);
+            let priority = priority::assess(policy.category_priority(category), &signals);
             Ok(vec![
                 CaseEvent::Opened { case_id: *case_id, details: details.clone() },
-                CaseEvent::Dispatched { to: assign(level, unit, deadline), rule: rule.to_string() },
+                CaseEvent::Dispatched { to: assign(level, unit, deadline), rule: rule.to_string(), priority },
             ])
         }
         (CaseCommand::Open { .. }, _) => Err(CaseError::AlreadyOpened),
@@ -455,10 +557,7 @@ pub fn decide(
         (CaseCommand::Accept { assignee }, CaseStatus::Dispatched { at }) => {
             required("assignee", assignee)?;
             let deadline = policy.resolve_deadline(category, at.level, now);
-            Ok(vec![CaseEvent::Accepted {
-                at: assign(at.level, at.unit.clone(), deadline),
-                assignee: assignee.clone(),
-            }])
+            Ok(vec![CaseEvent::Accepted { at: Assignment { deadline, ..at.clone() }, assignee: assignee.clone() }])
         }
         (CaseCommand::Accept { .. }, _) => Err(forbidden(command, case, "only a dispatched case can be accepted")),
 
@@ -529,22 +628,28 @@ pub fn decide(
         }
 
         (
-            CaseCommand::ConcludeMediation { mediation_id, agreed, summary },
+            CaseCommand::ConcludeMediation { mediation_id, verdict, summary },
             CaseStatus::InMediation { level, unit, .. },
         ) => {
             required("summary", summary)?;
             let mediation_id = mediation_id.clone();
             let summary = summary.clone();
-            if *agreed {
+            if *verdict == MediationVerdict::Agreed {
                 // 商定即办: the signed agreement resolves the case.
-                Ok(vec![
+                return Ok(vec![
                     CaseEvent::MediationAgreed { mediation_id, summary: summary.clone() },
                     CaseEvent::Resolved { level: *level, unit: unit.clone(), summary },
-                ])
-            } else {
-                let back_to = assign(*level, unit.clone(), policy.resolve_deadline(category, *level, now));
-                Ok(vec![CaseEvent::MediationFailed { mediation_id, summary, back_to }])
+                ]);
             }
+            let back_to = assign(*level, unit.clone(), policy.resolve_deadline(category, *level, now));
+            let mut events = vec![];
+            if *verdict == MediationVerdict::EscalateOneLevel {
+                // 三提: the council could not settle it; the level above takes the case.
+                let note = format!("三提: the {level} council reached no agreement: {summary}");
+                events = escalate(case, command, policy, &back_to, EscalationReason::Requested, &note, now)?;
+            }
+            events.insert(0, CaseEvent::MediationFailed { mediation_id, summary, back_to });
+            Ok(events)
         }
         (CaseCommand::ConcludeMediation { .. }, _) => Err(forbidden(command, case, "no mediation is open")),
 
@@ -561,7 +666,7 @@ pub fn decide(
             let evaluated =
                 CaseEvent::Evaluated { satisfaction: *satisfaction, comment: comment.clone(), defaulted: *defaulted };
             let next = if satisfaction.closes() {
-                CaseEvent::Closed { level: *level, satisfaction: *satisfaction }
+                CaseEvent::Closed { level: *level, satisfaction: Some(*satisfaction) }
             } else {
                 // 不满意再搭台协商: back to the unit that resolved it.
                 let deadline = policy.resolve_deadline(category, *level, now);
@@ -575,7 +680,76 @@ pub fn decide(
             Err(forbidden(command, case, "only a resolved case can be evaluated"))
         }
 
-        (CaseCommand::LinkReport { report }, _) => Ok(vec![CaseEvent::ReportLinked { report: report.clone() }]),
+        (CaseCommand::SummonDepartments { departments, reason }, CaseStatus::Accepted { at, .. }) => {
+            if at.level < Level::Street {
+                return Err(forbidden(command, case, "only a street or the district summons departments (吹哨报到)"));
+            }
+            required("reason", reason)?;
+            if departments.is_empty() {
+                return Err(CaseError::Invalid { field: "departments", reason: "name at least one department".into() });
+            }
+            let mut summoned: Vec<SummonedDepartment> = Vec::with_capacity(departments.len());
+            for reference in departments {
+                let department = policy.summonable(&at.unit, reference).ok_or_else(|| CaseError::Invalid {
+                    field: "departments",
+                    reason: format!("{reference:?} is not a department of {} or a unit above it", at.unit),
+                })?;
+                let pending = case.summons.iter().any(|s| !s.reported_in && s.summoned == department);
+                if pending || summoned.contains(&department) {
+                    return Err(CaseError::Invalid {
+                        field: "departments",
+                        reason: format!("{} is already summoned and has not reported in", department.department.name),
+                    });
+                }
+                summoned.push(department);
+            }
+            Ok(vec![CaseEvent::DepartmentsSummoned {
+                level: at.level,
+                unit: at.unit.clone(),
+                departments: summoned,
+                reason: reason.clone(),
+            }])
+        }
+        (CaseCommand::SummonDepartments { .. }, _) => {
+            Err(forbidden(command, case, "only an accepted case can summon departments"))
+        }
+
+        (CaseCommand::ReportIn { department, by, note }, status) if !status.is_terminal() => {
+            required("department", department)?;
+            required("by", by)?;
+            let (unit, code) = match department.split_once('/') {
+                Some((unit, code)) => (Some(unit), code),
+                None => (None, department.as_str()),
+            };
+            let summons = case
+                .summons
+                .iter()
+                .find(|s| {
+                    !s.reported_in && s.summoned.department.code == code && unit.is_none_or(|u| u == s.summoned.unit)
+                })
+                .ok_or_else(|| forbidden(command, case, "this department has no summons waiting for it"))?;
+            Ok(vec![CaseEvent::DepartmentReportedIn {
+                department: summons.summoned.clone(),
+                by: by.clone(),
+                note: note.clone(),
+            }])
+        }
+        (CaseCommand::ReportIn { .. }, _) => Err(forbidden(command, case, "the case is over")),
+
+        (CaseCommand::LinkReport { report }, status) => {
+            let mut events = vec![CaseEvent::ReportLinked { report: report.clone() }];
+            // Re-assess while the case is still being handled: another report may make it a
+            // shared concern, or flag a special group or urgency.
+            if !status.is_terminal() && !matches!(status, CaseStatus::Resolved { .. }) {
+                let mut signals = case.signals.clone();
+                signals.add(report.details.urgent, &report.details.special_groups);
+                let priority = priority::assess(policy.category_priority(category), &signals);
+                if priority != case.priority {
+                    events.push(CaseEvent::PriorityChanged { priority });
+                }
+            }
+            Ok(events)
+        }
     }
 }
 
@@ -597,9 +771,10 @@ fn escalate(
             || CaseError::Invalid { field: "grid_code", reason: format!("no {to_level} unit for this grid") },
         )?;
     let deadline = policy.accept_deadline(&details.category_code, to_level, now);
+    let department = policy.department_for(&details.category_code, &unit, to_level);
     Ok(vec![CaseEvent::Escalated {
         from: at.level,
-        to: Assignment { level: to_level, unit, deadline },
+        to: Assignment { level: to_level, unit, deadline, department },
         reason,
         note: note.to_string(),
     }])
@@ -612,10 +787,14 @@ pub fn evolve(mut case: Case, event: &CaseEvent) -> Case {
         (CaseEvent::Opened { case_id, details }, _) => {
             case.id = Some(*case_id);
             case.details = Some(details.clone());
+            case.signals.add(details.urgent, &details.special_groups);
             CaseStatus::Reported
         }
         (CaseEvent::Rejected { reason }, _) => CaseStatus::Rejected { reason: reason.clone() },
-        (CaseEvent::Dispatched { to, .. }, _) => CaseStatus::Dispatched { at: to.clone() },
+        (CaseEvent::Dispatched { to, priority, .. }, _) => {
+            case.priority = priority.clone();
+            CaseStatus::Dispatched { at: to.clone() }
+        }
         (CaseEvent::Accepted { at, assignee }, _) => {
             CaseStatus::Accepted { at: at.clone(), assignee: assignee.clone() }
         }
@@ -665,7 +844,24 @@ pub fn evolve(mut case: Case, event: &CaseEvent) -> Case {
             };
             CaseStatus::Closed { level: *level, unit, assignee, satisfaction: *satisfaction }
         }
-        (CaseEvent::ReportLinked { .. }, status) => status,
+        (CaseEvent::ReportLinked { report }, status) => {
+            case.signals.add(report.details.urgent, &report.details.special_groups);
+            status
+        }
+        (CaseEvent::PriorityChanged { priority }, status) => {
+            case.priority = priority.clone();
+            status
+        }
+        (CaseEvent::DepartmentsSummoned { departments, .. }, status) => {
+            case.summons.extend(departments.iter().map(|d| Summons { summoned: d.clone(), reported_in: false }));
+            status
+        }
+        (CaseEvent::DepartmentReportedIn { department, .. }, status) => {
+            if let Some(summons) = case.summons.iter_mut().find(|s| !s.reported_in && s.summoned == *department) {
+                summons.reported_in = true;
+            }
+            status
+        }
         // An event that does not fit the state cannot have been decided; keep the state as is.
         (_, status) => status,
     };

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::{Sla, WorkingTime};
 use crate::level::Level;
+use crate::priority::CategoryPriority;
 
 /// A top-level class of matters (事件大类), e.g. 市容环境 or 矛盾纠纷.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,12 +47,24 @@ pub struct Category {
     /// A dispute or common-affairs matter that may go to a mediation/deliberation session
     /// (调解 / 议事协商) instead of being handled by one unit.
     pub mediable: bool,
+    /// The department that owns the category at each level (Grid = 0 … District = 3), by its
+    /// function code (see `jurisdiction::Department`): e.g. "urban-management" is the street's
+    /// 城管中队 and the district's 城管局. `None` means the unit as a whole; grids have workers,
+    /// not departments, so the grid entry is always `None`.
+    pub departments: [Option<String>; 4],
+    /// How pressing the matter is by nature; a case's priority starts from it.
+    pub priority: CategoryPriority,
 }
 
 impl Category {
     /// The resolve SLA at `level`.
     pub fn resolve_sla_at(&self, level: Level) -> &Sla {
         &self.resolve_sla[level as usize]
+    }
+
+    /// The function code of the department that owns the category at `level`, if one is named.
+    pub fn department_at(&self, level: Level) -> Option<&str> {
+        self.departments[level as usize].as_deref()
     }
 }
 
@@ -72,6 +85,9 @@ pub enum CatalogError {
     /// A zero or negative SLA would fire the deadline at once and escalate every case.
     #[error("category {category}: {which} SLA must be positive, got {sla}")]
     NonPositiveSla { category: String, which: String, sla: Sla },
+    /// Grids are served by grid workers; only communities, streets and districts have departments.
+    #[error("category {0}: a grid has no departments, so the grid entry must be empty")]
+    DepartmentAtGrid(String),
 }
 
 /// The validated catalog: classes, categories and a code index.
@@ -82,7 +98,7 @@ pub struct Catalog {
     by_code: HashMap<String, usize>,
 }
 
-fn valid_code(code: &str) -> bool {
+pub(crate) fn valid_code(code: &str) -> bool {
     !code.is_empty() && code.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
@@ -130,6 +146,12 @@ impl Catalog {
                     return Err(CatalogError::NonPositiveSla { category: category.code.clone(), which, sla });
                 }
             }
+            if category.department_at(Level::Grid).is_some() {
+                return Err(CatalogError::DepartmentAtGrid(category.code.clone()));
+            }
+            if let Some(code) = category.departments.iter().flatten().find(|code| !valid_code(code)) {
+                return Err(CatalogError::InvalidCode { kind: "department", code: code.clone() });
+            }
         }
         Ok(Catalog { classes, categories, by_code })
     }
@@ -154,7 +176,7 @@ impl Catalog {
             .collect();
         let categories = DEFAULT_CATEGORIES
             .iter()
-            .map(|&(code, name, start_level, profile, mediable)| {
+            .map(|&(code, name, start_level, profile, mediable, (street, district), priority)| {
                 let class_code = code.split('.').next().unwrap_or(code).to_string();
                 Category {
                     code: code.to_string(),
@@ -166,6 +188,8 @@ impl Catalog {
                     feedback_sla: profile.feedback,
                     requires_verification: profile.verify,
                     mediable,
+                    departments: [None, None, Some(street.to_string()), Some(district.to_string())],
+                    priority,
                 }
             })
             .collect();
@@ -273,35 +297,98 @@ const DEFAULT_CLASSES: [(&str, &str); 9] = [
     ("property", "物业管理"),
 ];
 
-/// (code, name, start level, profile, mediable). The class is the code's first segment.
-const DEFAULT_CATEGORIES: [(&str, &str, Level, Profile, bool); 27] = [
-    ("env.garbage", "暴露垃圾", Level::Grid, QUICK, false),
-    ("env.debris", "乱堆物料", Level::Grid, STANDARD, false),
-    ("env.sewage", "污水外溢", Level::Grid, STANDARD, false),
-    ("env.greenbelt", "绿地损毁", Level::Grid, STANDARD, false),
-    ("ad.illegal-posting", "非法小广告", Level::Grid, QUICK, false),
-    ("ad.outdoor-sign", "违规户外广告", Level::Street, ENFORCEMENT, false),
-    ("construction.unpermitted", "无证施工", Level::Street, ENFORCEMENT, false),
-    ("construction.illegal-building", "违法建设", Level::Street, ENFORCEMENT, false),
-    ("construction.noise", "施工扰民", Level::Community, STANDARD, true),
-    ("order.street-vendor", "无照游商", Level::Grid, STANDARD, false),
-    ("order.out-of-store", "店外经营", Level::Grid, STANDARD, false),
-    ("order.fire-lane", "占用消防通道", Level::Grid, QUICK, false),
-    ("emergency.pipe-burst", "供水管道爆裂", Level::Community, EMERGENCY, false),
-    ("emergency.road-collapse", "路面塌陷", Level::Street, EMERGENCY, false),
-    ("emergency.fire-hazard", "火灾隐患", Level::Street, EMERGENCY, false),
-    ("dispute.public-space", "占用公用空间", Level::Grid, DISPUTE, true),
-    ("dispute.pet-nuisance", "饲养宠物扰民", Level::Grid, DISPUTE, true),
-    ("dispute.water-leak", "房屋漏水", Level::Grid, DISPUTE, true),
-    ("dispute.neighbour-noise", "邻里噪音", Level::Grid, DISPUTE, true),
-    ("facility.road-damage", "破损路面", Level::Community, STANDARD, false),
-    ("facility.roof-leak", "楼顶漏水", Level::Grid, STANDARD, false),
-    ("facility.elevator", "加装电梯", Level::Community, PROJECT, true),
-    ("facility.ev-charging", "电动车充电桩", Level::Community, PROJECT, true),
-    ("service.elderly", "助老服务", Level::Grid, SERVICE, false),
-    ("service.hardship", "困难帮扶", Level::Community, SERVICE, false),
-    ("property.service-quality", "物业服务质量", Level::Grid, STANDARD, false),
-    ("property.fee-dispute", "物业费纠纷", Level::Community, DISPUTE, true),
+/// Street and district departments (function codes of `jurisdiction::Department`).
+const URBAN: (&str, &str) = ("urban-management", "urban-management");
+const BUILDING: (&str, &str) = ("planning-construction", "housing-construction");
+const MARKET: (&str, &str) = ("market-regulation", "market-regulation");
+const SAFETY: (&str, &str) = ("emergency-management", "emergency-management");
+const GOVERNANCE: (&str, &str) = ("comprehensive-governance", "justice");
+const WELFARE: (&str, &str) = ("social-affairs", "civil-affairs");
+
+const ROUTINE: CategoryPriority = CategoryPriority::Routine;
+const IMPORTANT: CategoryPriority = CategoryPriority::Important;
+const CRITICAL: CategoryPriority = CategoryPriority::Critical;
+
+/// (code, name, start level, profile, mediable, (street department, district department),
+/// priority). The class is the code's first segment. Emergencies are critical; matters of safety,
+/// livelihood and permits important; the rest routine.
+#[allow(clippy::type_complexity)]
+const DEFAULT_CATEGORIES: [(&str, &str, Level, Profile, bool, (&str, &str), CategoryPriority); 27] = [
+    ("env.garbage", "暴露垃圾", Level::Grid, QUICK, false, URBAN, ROUTINE),
+    ("env.debris", "乱堆物料", Level::Grid, STANDARD, false, URBAN, ROUTINE),
+    (
+        "env.sewage",
+        "污水外溢",
+        Level::Grid,
+        STANDARD,
+        false,
+        ("planning-construction", "ecology-environment"),
+        IMPORTANT,
+    ),
+    ("env.greenbelt", "绿地损毁", Level::Grid, STANDARD, false, URBAN, ROUTINE),
+    ("ad.illegal-posting", "非法小广告", Level::Grid, QUICK, false, URBAN, ROUTINE),
+    ("ad.outdoor-sign", "违规户外广告", Level::Street, ENFORCEMENT, false, URBAN, ROUTINE),
+    ("construction.unpermitted", "无证施工", Level::Street, ENFORCEMENT, false, BUILDING, IMPORTANT),
+    ("construction.illegal-building", "违法建设", Level::Street, ENFORCEMENT, false, URBAN, IMPORTANT),
+    (
+        "construction.noise",
+        "施工扰民",
+        Level::Community,
+        STANDARD,
+        true,
+        ("urban-management", "ecology-environment"),
+        ROUTINE,
+    ),
+    ("order.street-vendor", "无照游商", Level::Grid, STANDARD, false, URBAN, ROUTINE),
+    ("order.out-of-store", "店外经营", Level::Grid, STANDARD, false, MARKET, ROUTINE),
+    ("order.fire-lane", "占用消防通道", Level::Grid, QUICK, false, SAFETY, IMPORTANT),
+    (
+        "emergency.pipe-burst",
+        "供水管道爆裂",
+        Level::Community,
+        EMERGENCY,
+        false,
+        ("emergency-management", "housing-construction"),
+        CRITICAL,
+    ),
+    (
+        "emergency.road-collapse",
+        "路面塌陷",
+        Level::Street,
+        EMERGENCY,
+        false,
+        ("emergency-management", "housing-construction"),
+        CRITICAL,
+    ),
+    ("emergency.fire-hazard", "火灾隐患", Level::Street, EMERGENCY, false, SAFETY, CRITICAL),
+    ("dispute.public-space", "占用公用空间", Level::Grid, DISPUTE, true, GOVERNANCE, ROUTINE),
+    (
+        "dispute.pet-nuisance",
+        "饲养宠物扰民",
+        Level::Grid,
+        DISPUTE,
+        true,
+        ("comprehensive-governance", "public-security"),
+        ROUTINE,
+    ),
+    ("dispute.water-leak", "房屋漏水", Level::Grid, DISPUTE, true, GOVERNANCE, IMPORTANT),
+    (
+        "dispute.neighbour-noise",
+        "邻里噪音",
+        Level::Grid,
+        DISPUTE,
+        true,
+        ("comprehensive-governance", "public-security"),
+        ROUTINE,
+    ),
+    ("facility.road-damage", "破损路面", Level::Community, STANDARD, false, BUILDING, IMPORTANT),
+    ("facility.roof-leak", "楼顶漏水", Level::Grid, STANDARD, false, BUILDING, IMPORTANT),
+    ("facility.elevator", "加装电梯", Level::Community, PROJECT, true, BUILDING, ROUTINE),
+    ("facility.ev-charging", "电动车充电桩", Level::Community, PROJECT, true, SAFETY, IMPORTANT),
+    ("service.elderly", "助老服务", Level::Grid, SERVICE, false, WELFARE, IMPORTANT),
+    ("service.hardship", "困难帮扶", Level::Community, SERVICE, false, WELFARE, IMPORTANT),
+    ("property.service-quality", "物业服务质量", Level::Grid, STANDARD, false, BUILDING, ROUTINE),
+    ("property.fee-dispute", "物业费纠纷", Level::Community, DISPUTE, true, BUILDING, ROUTINE),
 ];
 
 #[cfg(test)]
@@ -325,6 +412,8 @@ mod tests {
             feedback_sla: wd(3),
             requires_verification: true,
             mediable: false,
+            departments: [None, None, Some("urban-management".into()), Some("urban-management".into())],
+            priority: CategoryPriority::Routine,
         }
     }
 
@@ -391,6 +480,25 @@ mod tests {
         let err = Catalog::new(vec![class("env")], vec![c]).unwrap_err();
         assert!(matches!(&err, CatalogError::NonPositiveSla { which, .. } if which == "feedback"), "{err}");
         assert_eq!(err.to_string(), "category env.garbage: feedback SLA must be positive, got -1 hour");
+    }
+
+    #[test]
+    fn departments_are_named_by_function_code_above_the_grid_only() {
+        let c = category("env.garbage", "env");
+        assert_eq!(c.department_at(Level::Street), Some("urban-management"));
+        assert_eq!(c.department_at(Level::Community), None);
+        let mut at_grid = category("env.garbage", "env");
+        at_grid.departments[Level::Grid as usize] = Some("urban-management".into());
+        assert_eq!(
+            Catalog::new(vec![class("env")], vec![at_grid]).unwrap_err(),
+            CatalogError::DepartmentAtGrid("env.garbage".into())
+        );
+        let mut bad = category("env.garbage", "env");
+        bad.departments[Level::District as usize] = Some("城管局".into());
+        assert_eq!(
+            Catalog::new(vec![class("env")], vec![bad]).unwrap_err(),
+            CatalogError::InvalidCode { kind: "department", code: "城管局".into() }
+        );
     }
 
     #[test]
@@ -472,6 +580,24 @@ mod tests {
             }
         }
         assert_eq!(catalog.get("env.debris").unwrap().resolve_sla, [wd(2), wd(3), wd(5), wd(7)]);
+        // Every category names its owner at street and district (权责清单), none below.
+        for c in catalog.categories() {
+            assert!(
+                c.department_at(Level::Street).is_some() && c.department_at(Level::District).is_some(),
+                "{}",
+                c.code
+            );
+            assert_eq!(c.department_at(Level::Grid), None);
+        }
+        // Emergencies are critical, and nothing else is.
+        for c in catalog.categories() {
+            assert_eq!(c.priority == CategoryPriority::Critical, c.class_code == "emergency", "{}", c.code);
+        }
+        assert_eq!(catalog.get("service.elderly").unwrap().priority, CategoryPriority::Important);
+        assert_eq!(catalog.get("env.garbage").unwrap().priority, CategoryPriority::Routine);
+        let building = catalog.get("construction.unpermitted").unwrap();
+        assert_eq!(building.department_at(Level::District), Some("housing-construction"));
+        assert_eq!(catalog.get("order.street-vendor").unwrap().department_at(Level::Street), Some("urban-management"));
         assert!(!catalog.get("service.elderly").unwrap().requires_verification);
     }
 

@@ -17,6 +17,12 @@ impl CaseId {
     }
 }
 
+impl From<Uuid> for CaseId {
+    fn from(id: Uuid) -> Self {
+        CaseId(id)
+    }
+}
+
 impl std::fmt::Display for CaseId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
@@ -30,6 +36,12 @@ pub struct MediationId(pub Uuid);
 impl MediationId {
     pub fn stream(&self) -> String {
         format!("mediation-{}", self.0)
+    }
+}
+
+impl From<Uuid> for MediationId {
+    fn from(id: Uuid) -> Self {
+        MediationId(id)
     }
 }
 

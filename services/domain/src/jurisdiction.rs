@@ -7,7 +7,7 @@
 //! key on. Only grids have a geometry: a report is located to a grid by point-in-polygon and
 //! every higher unit is derived from the grid's code.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -16,6 +16,7 @@ use geo::dimensions::Dimensions;
 use geo::{Area, BoundingRect, Coord, InteriorPoint, Intersects, LineString, Polygon, Rect, Relate, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::valid_code;
 use crate::level::Level;
 
 // ---------------------------------------------------------------------------------------------
@@ -129,6 +130,29 @@ impl fmt::Display for AreaCode {
 // The tree
 // ---------------------------------------------------------------------------------------------
 
+/// A department or office of a community, street or district that can own a case: the
+/// community's residents' committee (居委会) and work station (社区工作站), a street's 城管中队 or
+/// 综治中心, a district's 城管局 or 住建局.
+///
+/// `code` names the *function* and is shared by every unit that has such a department
+/// ("urban-management" is 城管中队 in each street and 城管局 in the district), so the
+/// responsibility list names an owner once for the whole city; `name` is this unit's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Department {
+    pub code: String,
+    pub name: String,
+}
+
+/// A grid worker (网格员) serving a grid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridWorker {
+    /// Unique in the city: the id a worker accepts cases under.
+    pub id: String,
+    pub name: String,
+}
+
 /// The smallest unit (网格): one grid worker's patch, and the only level with a geometry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grid {
@@ -136,6 +160,7 @@ pub struct Grid {
     pub name: String,
     /// Boundary in degrees, x = longitude, y = latitude (WGS-84 / GCJ-02 as the city uses).
     pub boundary: Polygon<f64>,
+    pub workers: Vec<GridWorker>,
 }
 
 impl Grid {
@@ -157,6 +182,8 @@ impl Grid {
 pub struct Community {
     pub code: AreaCode,
     pub name: String,
+    /// The community's offices (居委会, 社区工作站).
+    pub departments: Vec<Department>,
     pub grids: Vec<Grid>,
 }
 
@@ -164,6 +191,8 @@ pub struct Community {
 pub struct Street {
     pub code: AreaCode,
     pub name: String,
+    /// The street's departments (城管中队, 综治中心, 市场监管所, …).
+    pub departments: Vec<Department>,
     pub communities: Vec<Community>,
 }
 
@@ -171,6 +200,8 @@ pub struct Street {
 pub struct District {
     pub code: AreaCode,
     pub name: String,
+    /// The district's departments (城管局, 住建局, 生态环境局, 市场监管局, …).
+    pub departments: Vec<Department>,
     pub streets: Vec<Street>,
 }
 
@@ -197,6 +228,12 @@ pub enum JurisdictionError {
     /// Two grids' interiors overlap, so a point could belong to both.
     #[error("grids {a} and {b} overlap")]
     Overlap { a: AreaCode, b: AreaCode },
+    /// A department or grid worker of `unit` is malformed (code, name, or listed twice).
+    #[error("{unit}: {reason}")]
+    InvalidUnit { unit: AreaCode, reason: String },
+    /// Grid worker ids identify a worker city-wide.
+    #[error("grid worker id {0:?} appears more than once")]
+    DuplicateWorker(String),
     /// The TOML text does not parse or does not have the documented shape (the message carries
     /// line, column and the offending key).
     #[error("jurisdiction TOML: {0}")]
@@ -266,6 +303,26 @@ impl Jurisdiction {
             }
         }
 
+        check_departments(&district.code, &district.departments)?;
+        let mut workers = HashSet::new();
+        for street in &district.streets {
+            check_departments(&street.code, &street.departments)?;
+            for community in &street.communities {
+                check_departments(&community.code, &community.departments)?;
+                for grid in &community.grids {
+                    for worker in &grid.workers {
+                        if worker.id.trim().is_empty() || worker.name.trim().is_empty() {
+                            let reason = format!("grid worker {:?} needs an id and a name", worker.id);
+                            return Err(JurisdictionError::InvalidUnit { unit: grid.code.clone(), reason });
+                        }
+                        if !workers.insert(worker.id.as_str()) {
+                            return Err(JurisdictionError::DuplicateWorker(worker.id.clone()));
+                        }
+                    }
+                }
+            }
+        }
+
         let mut grid_boxes = Vec::with_capacity(grid_paths.len());
         for &(s, c, g) in &grid_paths {
             let grid = &district.streets[s].communities[c].grids[g];
@@ -285,22 +342,30 @@ impl Jurisdiction {
     /// optional `holes` lists interior rings (e.g. a lake or a unit compound that is its own
     /// grid elsewhere). Unknown keys are errors, so a misspelt `boundry` cannot silently vanish.
     ///
+    /// The units at each level are optional lists: `departments` of the district, a street or a
+    /// community (`code` is the function, shared city-wide, which the responsibility list names;
+    /// `name` is the unit's own), and `workers` of a grid (ids unique in the city).
+    ///
     /// ```toml
     /// code = "321012"
     /// name = "江都区"
+    /// departments = [{ code = "urban-management", name = "江都区城市管理局" }]
     ///
     /// [[streets]]
     /// code = "321012001"
     /// name = "仙女镇街道"
+    /// departments = [{ code = "urban-management", name = "仙女镇街道城管中队" }]
     ///
     /// [[streets.communities]]
     /// code = "321012001001"
     /// name = "龙川社区"
+    /// departments = [{ code = "residents-committee", name = "龙川社区居委会" }]
     ///
     /// [[streets.communities.grids]]
     /// code = "321012001001001"
     /// name = "第1网格"
     /// boundary = [[119.50, 32.40], [119.51, 32.40], [119.51, 32.41], [119.50, 32.41]]
+    /// workers = [{ id = "gw-321012001001001", name = "王建国" }]
     ///
     /// [[streets.communities.grids]]
     /// code = "321012001001002"
@@ -437,6 +502,34 @@ impl Jurisdiction {
         grid.ancestor(level)
     }
 
+    /// The departments of a community, street or district (none for a grid or an unknown code).
+    pub fn departments_of(&self, unit: &AreaCode) -> &[Department] {
+        let d = &self.district;
+        match self.nodes.get(unit) {
+            Some(Node::District) => &d.departments,
+            Some(Node::Street(s)) => &d.streets[*s].departments,
+            Some(Node::Community(s, c)) => &d.streets[*s].communities[*c].departments,
+            Some(Node::Grid(..)) | None => &[],
+        }
+    }
+
+    /// The department of `unit` with functional code `code`.
+    pub fn department(&self, unit: &AreaCode, code: &str) -> Option<&Department> {
+        self.departments_of(unit).iter().find(|department| department.code == code)
+    }
+
+    /// Every unit at `level` (in tree order).
+    pub fn units_at(&self, level: Level) -> impl Iterator<Item = &AreaCode> {
+        let d = &self.district;
+        let codes: Box<dyn Iterator<Item = &AreaCode>> = match level {
+            Level::District => Box::new(std::iter::once(&d.code)),
+            Level::Street => Box::new(d.streets.iter().map(|s| &s.code)),
+            Level::Community => Box::new(d.streets.iter().flat_map(|s| s.communities.iter().map(|c| &c.code))),
+            Level::Grid => Box::new(self.grids().map(|g| &g.code)),
+        };
+        codes
+    }
+
     fn grid_at(&self, index: usize) -> &Grid {
         let (s, c, g) = self.grid_paths[index];
         &self.district.streets[s].communities[c].grids[g]
@@ -469,6 +562,27 @@ impl Jurisdiction {
         }
         Ok(())
     }
+}
+
+/// A unit's departments: codes in the catalog's alphabet, names given, no code twice.
+fn check_departments(unit: &AreaCode, departments: &[Department]) -> Result<(), JurisdictionError> {
+    let invalid = |reason: String| JurisdictionError::InvalidUnit { unit: unit.clone(), reason };
+    let mut seen = HashSet::new();
+    for department in departments {
+        if !valid_code(&department.code) {
+            return Err(invalid(format!(
+                "department code {:?} must be non-empty ASCII letters, digits, '.', '_' or '-'",
+                department.code
+            )));
+        }
+        if department.name.trim().is_empty() {
+            return Err(invalid(format!("department {}: name is empty", department.code)));
+        }
+        if !seen.insert(department.code.as_str()) {
+            return Err(invalid(format!("department {} is listed twice", department.code)));
+        }
+    }
+    Ok(())
 }
 
 /// Validates one grid's boundary and returns its bounding box.
@@ -581,6 +695,8 @@ impl Buckets {
 struct RawDistrict {
     code: String,
     name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    departments: Vec<Department>,
     #[serde(default)]
     streets: Vec<RawStreet>,
 }
@@ -590,6 +706,8 @@ struct RawDistrict {
 struct RawStreet {
     code: String,
     name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    departments: Vec<Department>,
     #[serde(default)]
     communities: Vec<RawCommunity>,
 }
@@ -599,6 +717,8 @@ struct RawStreet {
 struct RawCommunity {
     code: String,
     name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    departments: Vec<Department>,
     #[serde(default)]
     grids: Vec<RawGrid>,
 }
@@ -611,6 +731,8 @@ struct RawGrid {
     boundary: Vec<[f64; 2]>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     holes: Vec<Vec<[f64; 2]>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    workers: Vec<GridWorker>,
 }
 
 fn parse_code(field: String, code: &str) -> Result<AreaCode, JurisdictionError> {
@@ -644,39 +766,50 @@ impl RawDistrict {
                         code: parse_code(field, &grid.code)?,
                         name: grid.name,
                         boundary: Polygon::new(ring_from_raw(&grid.boundary), holes),
+                        workers: grid.workers,
                     });
                 }
                 communities.push(Community {
                     code: parse_code(format!("streets[{s}].communities[{c}].code"), &community.code)?,
                     name: community.name,
+                    departments: community.departments,
                     grids,
                 });
             }
             streets.push(Street {
                 code: parse_code(format!("streets[{s}].code"), &street.code)?,
                 name: street.name,
+                departments: street.departments,
                 communities,
             });
         }
-        Ok(District { code: parse_code("code".to_string(), &self.code)?, name: self.name, streets })
+        Ok(District {
+            code: parse_code("code".to_string(), &self.code)?,
+            name: self.name,
+            departments: self.departments,
+            streets,
+        })
     }
 
     fn from_district(district: &District) -> Self {
         RawDistrict {
             code: district.code.to_string(),
             name: district.name.clone(),
+            departments: district.departments.clone(),
             streets: district
                 .streets
                 .iter()
                 .map(|street| RawStreet {
                     code: street.code.to_string(),
                     name: street.name.clone(),
+                    departments: street.departments.clone(),
                     communities: street
                         .communities
                         .iter()
                         .map(|community| RawCommunity {
                             code: community.code.to_string(),
                             name: community.name.clone(),
+                            departments: community.departments.clone(),
                             grids: community
                                 .grids
                                 .iter()
@@ -685,6 +818,7 @@ impl RawDistrict {
                                     name: grid.name.clone(),
                                     boundary: ring_to_raw(grid.boundary.exterior()),
                                     holes: grid.boundary.interiors().iter().map(ring_to_raw).collect(),
+                                    workers: grid.workers.clone(),
                                 })
                                 .collect(),
                         })
@@ -717,6 +851,47 @@ const STREETS: [(&str, [&str; 5]); 8] = [
     ("樊川街道", ["樊川社区", "永安社区", "昌松社区", "塘头社区", "明珠社区"]),
     ("真武街道", ["真武社区", "武坚社区", "浦头社区", "小纪社区", "郭村社区"]),
 ];
+
+/// The district's departments (职能部门): (function code, name after the district's name).
+const DISTRICT_DEPARTMENTS: [(&str, &str); 8] = [
+    ("urban-management", "城市管理局"),
+    ("housing-construction", "住房和城乡建设局"),
+    ("ecology-environment", "生态环境局"),
+    ("market-regulation", "市场监督管理局"),
+    ("emergency-management", "应急管理局"),
+    ("civil-affairs", "民政局"),
+    ("justice", "司法局"),
+    ("public-security", "公安分局"),
+];
+
+/// Each street's departments and offices: (function code, name after the street's name).
+const STREET_DEPARTMENTS: [(&str, &str); 7] = [
+    ("urban-management", "城管中队"),
+    ("comprehensive-governance", "综治中心"),
+    ("market-regulation", "市场监管所"),
+    ("emergency-management", "应急管理办公室"),
+    ("planning-construction", "规划建设办公室"),
+    ("social-affairs", "社会事务办公室"),
+    ("police-station", "派出所"),
+];
+
+/// Each community's offices: (function code, name after the community's name).
+const COMMUNITY_DEPARTMENTS: [(&str, &str); 2] = [("residents-committee", "居委会"), ("workstation", "社区工作站")];
+
+const SURNAMES: [&str; 16] =
+    ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴", "徐", "孙", "朱", "马", "胡", "郭"];
+const GIVEN_NAMES: [&str; 12] =
+    ["建国", "秀英", "志强", "桂兰", "海燕", "文军", "晓梅", "国华", "丽娟", "明亮", "春梅", "永红"];
+
+fn departments(unit_name: &str, list: &[(&str, &str)]) -> Vec<Department> {
+    list.iter().map(|&(code, name)| Department { code: code.to_string(), name: format!("{unit_name}{name}") }).collect()
+}
+
+/// The `n`-th grid's worker: id `gw-<grid code>`, a deterministic invented name.
+fn grid_worker(grid: &AreaCode, n: usize) -> GridWorker {
+    let name = format!("{}{}", SURNAMES[n % SURNAMES.len()], GIVEN_NAMES[(n * 7 + n / 16) % GIVEN_NAMES.len()]);
+    GridWorker { id: format!("gw-{grid}"), name }
+}
 
 /// Cuts `[lo, hi]` into `weights.len()` pieces proportional to the weights. The end points are
 /// `lo` and `hi` exactly, so pieces cut from a shared parent edge share it bit-for-bit.
@@ -765,19 +940,35 @@ fn synthetic_district() -> District {
                     let column_weights: Vec<f64> = (0..5).map(|g| weight(s + k * 3 + g * 2)).collect();
                     let columns = cuts(west, east, &column_weights);
                     let grids = (0..5)
-                        .map(|g| Grid {
-                            code: community_code.child(g as u16 + 1).expect("grid seq in range"),
-                            name: format!("第{}网格", g + 1),
-                            boundary: rectangle(columns[g], bands[k], columns[g + 1], bands[k + 1]),
+                        .map(|g| {
+                            let code = community_code.child(g as u16 + 1).expect("grid seq in range");
+                            let worker = grid_worker(&code, (s * 5 + k) * 5 + g);
+                            Grid {
+                                code,
+                                name: format!("第{}网格", g + 1),
+                                boundary: rectangle(columns[g], bands[k], columns[g + 1], bands[k + 1]),
+                                workers: vec![worker],
+                            }
                         })
                         .collect();
-                    Community { code: community_code, name: community_name.to_string(), grids }
+                    Community {
+                        code: community_code,
+                        name: community_name.to_string(),
+                        departments: departments(community_name, &COMMUNITY_DEPARTMENTS),
+                        grids,
+                    }
                 })
                 .collect();
-            Street { code: street_code, name: street_name.to_string(), communities }
+            Street {
+                code: street_code,
+                name: street_name.to_string(),
+                departments: departments(street_name, &STREET_DEPARTMENTS),
+                communities,
+            }
         })
         .collect();
-    District { code, name: "江都区".to_string(), streets }
+    let name = "江都区";
+    District { code, name: name.to_string(), departments: departments(name, &DISTRICT_DEPARTMENTS), streets }
 }
 
 #[cfg(test)]
@@ -1075,6 +1266,96 @@ boundary = [[119.51, 32.40], [119.52, 32.40], [119.52, 32.41], [119.51, 32.41], 
         assert_eq!(again.district(), city.district());
         let big = Jurisdiction::default_city();
         assert_eq!(Jurisdiction::from_toml(&big.to_toml()).unwrap().district(), big.district());
+    }
+
+    /// TWO_GRIDS with units at every level.
+    fn two_grids_with_units() -> String {
+        TWO_GRIDS
+            .replacen(
+                "name = \"江都区\"\n",
+                "name = \"江都区\"\ndepartments = [{ code = \"urban-management\", name = \"江都区城市管理局\" }]\n",
+                1,
+            )
+            .replacen(
+                "name = \"仙女镇街道\"\n",
+                "name = \"仙女镇街道\"\ndepartments = [{ code = \"urban-management\", name = \"仙女镇城管中队\" }, \
+                 { code = \"comprehensive-governance\", name = \"仙女镇综治中心\" }]\n",
+                1,
+            )
+            .replacen(
+                "name = \"龙川社区\"\n",
+                "name = \"龙川社区\"\ndepartments = [{ code = \"workstation\", name = \"龙川社区工作站\" }]\n",
+                1,
+            )
+            .replacen(
+                "name = \"第1网格\"\n",
+                "name = \"第1网格\"\nworkers = [{ id = \"gw-1\", name = \"王建国\" }, { id = \"gw-2\", name = \"李秀英\" }]\n",
+                1,
+            )
+    }
+
+    #[test]
+    fn units_at_each_level_are_read_looked_up_and_round_tripped() {
+        // Given a file naming departments at district, street and community and grid workers,
+        let city = Jurisdiction::from_toml(&two_grids_with_units()).unwrap();
+        // then each unit's departments are found by function code,
+        let street = code("321012001");
+        assert_eq!(city.departments_of(&street).len(), 2);
+        assert_eq!(city.department(&street, "urban-management").map(|d| d.name.as_str()), Some("仙女镇城管中队"));
+        assert_eq!(city.department(&code("321012"), "urban-management").unwrap().name, "江都区城市管理局");
+        assert_eq!(city.department(&code("321012001001"), "workstation").unwrap().name, "龙川社区工作站");
+        assert!(city.department(&street, "workstation").is_none(), "a community office is not the street's");
+        assert!(city.departments_of(&code("321012001001001")).is_empty(), "grids have workers, not departments");
+        let grid = city.grid(&code("321012001001001")).unwrap();
+        assert_eq!(grid.workers.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(), ["王建国", "李秀英"]);
+        // and they survive a round trip through TOML.
+        let again = Jurisdiction::from_toml(&city.to_toml()).unwrap();
+        assert_eq!(again.district(), city.district());
+    }
+
+    #[test]
+    fn malformed_departments_and_duplicate_workers_are_refused() {
+        let text = two_grids_with_units();
+        let bad_code = text.replace("code = \"comprehensive-governance\"", "code = \"综治\"");
+        match Jurisdiction::from_toml(&bad_code) {
+            Err(JurisdictionError::InvalidUnit { unit, reason }) => {
+                assert_eq!(unit, code("321012001"));
+                assert!(reason.contains("综治"), "{reason}");
+            }
+            other => panic!("expected InvalidUnit, got {other:?}"),
+        }
+        let twice = text.replace("code = \"comprehensive-governance\"", "code = \"urban-management\"");
+        assert!(matches!(
+            Jurisdiction::from_toml(&twice),
+            Err(JurisdictionError::InvalidUnit { reason, .. }) if reason.contains("listed twice")
+        ));
+        let unnamed = text.replace("name = \"龙川社区工作站\"", "name = \" \"");
+        assert!(matches!(
+            Jurisdiction::from_toml(&unnamed),
+            Err(JurisdictionError::InvalidUnit { unit, .. }) if unit == code("321012001001")
+        ));
+        let same_worker = text.replace("id = \"gw-2\"", "id = \"gw-1\"");
+        assert_eq!(
+            Jurisdiction::from_toml(&same_worker).unwrap_err(),
+            JurisdictionError::DuplicateWorker("gw-1".into())
+        );
+    }
+
+    #[test]
+    fn the_default_city_names_its_units_at_every_level() {
+        let city = Jurisdiction::default_city();
+        for level in [Level::Community, Level::Street, Level::District] {
+            for unit in city.units_at(level) {
+                assert!(!city.departments_of(unit).is_empty(), "{unit} has no departments");
+            }
+        }
+        assert_eq!(city.units_at(Level::Street).count(), 8);
+        assert_eq!(city.units_at(Level::Community).count(), 40);
+        assert_eq!(city.department(&code("321012003"), "urban-management").unwrap().name, "邵伯街道城管中队");
+        assert_eq!(city.department(&code("321012"), "housing-construction").unwrap().name, "江都区住房和城乡建设局");
+        assert_eq!(city.department(&code("321012003004"), "residents-committee").unwrap().name, "古镇社区居委会");
+        let workers: HashSet<&str> = city.grids().flat_map(|g| g.workers.iter().map(|w| w.id.as_str())).collect();
+        assert_eq!(workers.len(), 200, "one worker per grid, ids unique");
     }
 
     #[test]

@@ -3,13 +3,16 @@
 pub mod calendar;
 pub mod case;
 pub mod catalog;
+pub mod drift;
 pub mod duplicates;
 pub mod feedback;
 pub mod ids;
 pub mod jurisdiction;
+pub mod kpi;
 pub mod level;
 pub mod mediation;
 pub mod policy;
+pub mod priority;
 
 pub use chrono::{DateTime, Duration, Utc};
 

@@ -2,10 +2,11 @@
 //! deadlines counted on the city's working-time calendar (design §6).
 
 use crate::calendar::{Sla, WorkingCalendar, WorkingTime};
-use crate::case::RoutingPolicy;
+use crate::case::{RoutingPolicy, SummonedDepartment};
 use crate::catalog::Catalog;
-use crate::jurisdiction::{AreaCode, Jurisdiction};
+use crate::jurisdiction::{AreaCode, Department, Jurisdiction};
 use crate::level::Level;
+use crate::priority::CategoryPriority;
 use crate::Timestamp;
 
 /// Rule names recorded on `CaseDispatched`, so a replay knows why a case entered where it did.
@@ -18,6 +19,34 @@ pub const FALLBACK_SLA: Sla = Sla::Working(WorkingTime::Days(1));
 /// Feedback window for a case whose category is missing from the catalog.
 pub const FALLBACK_FEEDBACK_SLA: Sla = Sla::Working(WorkingTime::Days(3));
 
+/// What identifies the rules in force: a SHA-256 of each part of the policy. Recorded when it
+/// changes (`PolicyConfigured`), so a replay knows which rules made each decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyFingerprint {
+    /// Of the jurisdiction file as [`Jurisdiction::to_toml`] writes it (tree, grids, units).
+    pub jurisdiction: String,
+    /// Of the responsibility list (categories, owners, priorities, SLAs).
+    pub catalog: String,
+    /// Of the working-time calendar (hours, weekends, holidays, make-up days).
+    pub calendar: String,
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A responsibility list that does not fit the jurisdiction it is used with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// The catalog names a department as the owner at `level`, but `unit` (at that level) has
+    /// no department with that function code.
+    #[error(
+        "category {category} is owned by department {department} at {level} level, but {unit} has no such department"
+    )]
+    MissingDepartment { category: String, level: Level, unit: AreaCode, department: String },
+}
+
 pub struct CityPolicy {
     pub catalog: Catalog,
     pub jurisdiction: Jurisdiction,
@@ -27,6 +56,17 @@ pub struct CityPolicy {
 }
 
 impl CityPolicy {
+    /// The policy's fingerprint. The catalog and calendar are hashed in their full `Debug` form,
+    /// which names every field, so any change of a rule (or of how rules are represented) gives
+    /// a new fingerprint.
+    pub fn fingerprint(&self) -> PolicyFingerprint {
+        PolicyFingerprint {
+            jurisdiction: sha256_hex(&self.jurisdiction.to_toml()),
+            catalog: sha256_hex(&format!("{:?}{:?}", self.catalog.classes(), self.catalog.categories())),
+            calendar: sha256_hex(&format!("{:?}", self.calendar)),
+        }
+    }
+
     /// A city on mainland China's calendar ([`WorkingCalendar::china_mainland`]).
     pub fn new(catalog: Catalog, jurisdiction: Jurisdiction) -> Self {
         Self::with_calendar(catalog, jurisdiction, WorkingCalendar::china_mainland())
@@ -40,6 +80,30 @@ impl CityPolicy {
     /// The default city shipped for `gridloop up`.
     pub fn default_city() -> Self {
         Self::new(Catalog::default_catalog(), Jurisdiction::default_city())
+    }
+
+    /// Checks that every department the responsibility list names exists in every unit of its
+    /// level, so dispatch never records an owner that is not there. Run it when a city loads its
+    /// own jurisdiction file.
+    pub fn check_departments(&self) -> Result<(), PolicyError> {
+        for category in self.catalog.categories() {
+            for level in Level::ALL {
+                let Some(department) = category.department_at(level) else { continue };
+                if let Some(unit) = self
+                    .jurisdiction
+                    .units_at(level)
+                    .find(|unit| self.jurisdiction.department(unit, department).is_none())
+                {
+                    return Err(PolicyError::MissingDepartment {
+                        category: category.code.clone(),
+                        level,
+                        unit: unit.clone(),
+                        department: department.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The SLA that sets the accept deadline of a `category_code` case (the same at every level),
@@ -94,11 +158,50 @@ impl RoutingPolicy for CityPolicy {
     fn mediable(&self, category_code: &str) -> bool {
         self.catalog.get(category_code).is_some_and(|c| c.mediable)
     }
+
+    fn category_priority(&self, category_code: &str) -> CategoryPriority {
+        self.catalog.get(category_code).map_or(CategoryPriority::Routine, |c| c.priority)
+    }
+
+    fn department_for(&self, category_code: &str, unit: &str, level: Level) -> Option<Department> {
+        let code = self.catalog.get(category_code)?.department_at(level)?;
+        self.jurisdiction.department(&unit.parse().ok()?, code).cloned()
+    }
+
+    fn summonable(&self, holder: &str, reference: &str) -> Option<SummonedDepartment> {
+        let holder: AreaCode = holder.parse().ok()?;
+        let (area, code) = match reference.split_once('/') {
+            Some((area, code)) => (Some(area.parse::<AreaCode>().ok()?), code),
+            None => (None, reference),
+        };
+        // The holder itself first, then up the tree.
+        Level::ALL
+            .into_iter()
+            .filter_map(|level| holder.ancestor(level))
+            .filter(|unit| area.as_ref().is_none_or(|area| area == unit))
+            .find_map(|unit| {
+                let department = self.jurisdiction.department(&unit, code)?.clone();
+                Some(SummonedDepartment { unit: unit.to_string(), department })
+            })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fingerprint_is_stable_and_names_the_part_that_changed() {
+        let city = CityPolicy::default_city();
+        assert_eq!(city.fingerprint(), CityPolicy::default_city().fingerprint(), "no hidden map order");
+        let mut renamed = CityPolicy::default_city();
+        let text = renamed.jurisdiction.to_toml().replacen("江都区", "江都新区", 1);
+        renamed.jurisdiction = Jurisdiction::from_toml(&text).unwrap();
+        let (before, after) = (city.fingerprint(), renamed.fingerprint());
+        assert_ne!(before.jurisdiction, after.jurisdiction);
+        assert_eq!((before.catalog, before.calendar), (after.catalog, after.calendar));
+        assert_eq!(after.jurisdiction.len(), 64);
+    }
     use crate::case::{decide, CaseCommand, CaseDetails, CaseEvent, Channel, Reporter, ReporterKind};
     use crate::ids::CaseId;
     use chrono::{Duration, FixedOffset, TimeZone, Utc};
@@ -122,6 +225,7 @@ mod tests {
             discovered_at: now,
             uploaded_at: now,
             urgent: false,
+            special_groups: vec![],
         };
         let open = CaseCommand::Open { case_id: CaseId(uuid::Uuid::from_u128(1)), details };
         let events = decide(&Default::default(), &open, policy, now).unwrap();
@@ -129,6 +233,61 @@ mod tests {
             [CaseEvent::Opened { .. }, CaseEvent::Dispatched { to, .. }] => (to.level, to.deadline),
             other => panic!("unexpected events {other:?}"),
         }
+    }
+
+    #[test]
+    fn dispatch_names_the_owning_department_at_street_and_district() {
+        // Given the default city, a street-vendor case (grid first, 城管 above),
+        let policy = CityPolicy::default_city();
+        policy.check_departments().unwrap();
+        let grid = "321012003004005";
+        assert_eq!(policy.department_for("order.street-vendor", grid, Level::Grid), None);
+        assert_eq!(policy.department_for("order.street-vendor", "321012003004", Level::Community), None);
+        // then the street's 城管中队 owns it at the street, the 城管局 at the district,
+        let street = policy.department_for("order.street-vendor", "321012003", Level::Street).unwrap();
+        assert_eq!((street.code.as_str(), street.name.as_str()), ("urban-management", "邵伯街道城管中队"));
+        let district = policy.department_for("order.street-vendor", "321012", Level::District).unwrap();
+        assert_eq!(district.name, "江都区城市管理局");
+        // and unpermitted construction enters at the street with its planning office.
+        let open = policy.department_for("construction.unpermitted", "321012003", Level::Street).unwrap();
+        assert_eq!(open.name, "邵伯街道规划建设办公室");
+        assert_eq!(policy.department_for("no.such-category", "321012003", Level::Street), None);
+    }
+
+    #[test]
+    fn a_street_summons_its_own_departments_first_and_the_districts_by_code_or_explicitly() {
+        let policy = CityPolicy::default_city();
+        let street = "321012003";
+        let own = policy.summonable(street, "market-regulation").unwrap();
+        assert_eq!((own.unit.as_str(), own.department.name.as_str()), (street, "邵伯街道市场监管所"));
+        // The street has no 生态环境局; the district has.
+        let up = policy.summonable(street, "ecology-environment").unwrap();
+        assert_eq!((up.unit.as_str(), up.department.name.as_str()), ("321012", "江都区生态环境局"));
+        let explicit = policy.summonable(street, "321012/market-regulation").unwrap();
+        assert_eq!(explicit.department.name, "江都区市场监督管理局");
+        // Not a department anywhere above, another street's, or below the holder.
+        assert_eq!(policy.summonable(street, "fire-brigade"), None);
+        assert_eq!(policy.summonable(street, "321012004/market-regulation"), None);
+        assert_eq!(policy.summonable(street, "321012003001/workstation"), None);
+        assert_eq!(policy.summonable(street, "x/market-regulation"), None);
+    }
+
+    #[test]
+    fn a_city_without_a_department_the_list_names_is_refused() {
+        // Given the default catalog over a city whose street 002 has no 城管中队,
+        let mut district = Jurisdiction::default_city().district().clone();
+        district.streets[1].departments.retain(|d| d.code != "urban-management");
+        let policy = CityPolicy::new(Catalog::default_catalog(), Jurisdiction::new(district).unwrap());
+        // when checked, then the first category owned by it there is named.
+        assert_eq!(
+            policy.check_departments().unwrap_err(),
+            PolicyError::MissingDepartment {
+                category: "env.garbage".into(),
+                level: Level::Street,
+                unit: "321012002".parse().unwrap(),
+                department: "urban-management".into(),
+            }
+        );
     }
 
     #[test]

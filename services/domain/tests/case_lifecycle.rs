@@ -9,10 +9,13 @@
 use chrono::{Duration, TimeZone, Utc};
 use gridloop_domain::case::{
     decide, evolve, replay, Assignment, Case, CaseCommand, CaseDetails, CaseError, CaseEvent, CaseStatus, Channel,
-    EscalationReason, Reporter, ReporterKind, RoutingPolicy, Satisfaction,
+    EscalationReason, MediationVerdict, Reporter, ReporterKind, RoutingPolicy, Satisfaction, SummonedDepartment,
+    Summons,
 };
 use gridloop_domain::ids::CaseId;
+use gridloop_domain::jurisdiction::Department;
 use gridloop_domain::level::Level;
+use gridloop_domain::priority::{CategoryPriority, Priority, SpecialGroup};
 use gridloop_domain::Timestamp;
 use proptest::prelude::*;
 use uuid::Uuid;
@@ -95,6 +98,52 @@ impl RoutingPolicy for TestPolicy {
     fn mediable(&self, category_code: &str) -> bool {
         matches!(category_code, DISPUTE | PROPERTY_FEE)
     }
+
+    /// Gas leaks are critical, property-fee disputes important, neighbour disputes routine.
+    fn category_priority(&self, category_code: &str) -> CategoryPriority {
+        match category_code {
+            GAS_LEAK => CategoryPriority::Critical,
+            PROPERTY_FEE => CategoryPriority::Important,
+            _ => CategoryPriority::Routine,
+        }
+    }
+
+    fn summonable(&self, holder: &str, reference: &str) -> Option<SummonedDepartment> {
+        summonable_in_test_city(holder, reference)
+    }
+
+    /// Streets and districts own cases through a department: gas leaks the emergency office,
+    /// everything else the comprehensive-governance centre (综治中心).
+    fn department_for(&self, category_code: &str, unit: &str, level: Level) -> Option<Department> {
+        let code = if category_code == GAS_LEAK { "emergency-management" } else { "comprehensive-governance" };
+        (level >= Level::Street).then(|| Department { code: code.into(), name: format!("{unit} {code}") })
+    }
+}
+
+/// What a unit may summon in the test city: every street its own 市场监管所 and 城管中队, and
+/// the district's 生态环境局.
+fn summonable_in_test_city(holder: &str, reference: &str) -> Option<SummonedDepartment> {
+    let (area, code) = match reference.split_once('/') {
+        Some((area, code)) => (Some(area), code),
+        None => (None, reference),
+    };
+    let unit = match code {
+        "market-regulation" | "urban-management" if code_level(holder) == Some(Level::Street) => holder,
+        "ecology-environment" if code_level(holder).is_some() => DISTRICT,
+        _ => return None,
+    };
+    if area.is_some_and(|area| area != unit) {
+        return None;
+    }
+    Some(SummonedDepartment {
+        unit: unit.into(),
+        department: Department { code: code.into(), name: format!("{unit} {code}") },
+    })
+}
+
+/// The department `TestPolicy` assigns a case of the default category at `unit` on `level`.
+fn department(level: Level, unit: &str) -> Option<Department> {
+    TestPolicy.department_for(DISPUTE, unit, level)
 }
 
 /// The level of a unit or grid code (6, 9, 12 or 15 digits), or `None` for anything else.
@@ -177,7 +226,18 @@ fn details(category: &str, urgent: bool) -> CaseDetails {
         discovered_at: t0() - Duration::minutes(5),
         uploaded_at: t0(),
         urgent,
+        special_groups: vec![],
     }
+}
+
+/// A priority as recorded: score and reasons.
+fn priority(score: u32, reasons: &[&str]) -> Priority {
+    Priority { score, reasons: reasons.iter().map(|r| r.to_string()).collect() }
+}
+
+/// The priority of a plain neighbour-dispute report.
+fn routine() -> Priority {
+    priority(10, &["category priority routine (+10)"])
 }
 
 fn opened() -> CaseEvent {
@@ -189,11 +249,11 @@ fn opened_as(category: &str) -> CaseEvent {
 }
 
 fn assignment(level: Level, deadline: Timestamp) -> Assignment {
-    Assignment { level, unit: unit(level).to_string(), deadline }
+    Assignment { level, unit: unit(level).to_string(), deadline, department: department(level, unit(level)) }
 }
 
 fn dispatched(level: Level, deadline: Timestamp) -> CaseEvent {
-    CaseEvent::Dispatched { to: assignment(level, deadline), rule: RULE_START.to_string() }
+    CaseEvent::Dispatched { to: assignment(level, deadline), rule: RULE_START.to_string(), priority: routine() }
 }
 
 fn accepted(level: Level, deadline: Timestamp) -> CaseEvent {
@@ -217,7 +277,7 @@ fn evaluated(satisfaction: Satisfaction) -> CaseEvent {
 }
 
 fn closed(level: Level) -> CaseEvent {
-    CaseEvent::Closed { level, satisfaction: Satisfaction::Satisfied }
+    CaseEvent::Closed { level, satisfaction: Some(Satisfaction::Satisfied) }
 }
 
 fn rejected() -> CaseEvent {
@@ -335,7 +395,8 @@ fn request_mediation(topic: &str) -> CaseCommand {
 }
 
 fn conclude_mediation(agreed: bool, summary: &str) -> CaseCommand {
-    CaseCommand::ConcludeMediation { mediation_id: "med-1".to_string(), agreed, summary: summary.to_string() }
+    let verdict = if agreed { MediationVerdict::Agreed } else { MediationVerdict::BackToUnit };
+    CaseCommand::ConcludeMediation { mediation_id: "med-1".to_string(), verdict, summary: summary.to_string() }
 }
 
 fn resolve(summary: &str) -> CaseCommand {
@@ -481,8 +542,14 @@ fn given_no_case_when_a_report_is_opened_then_it_is_dispatched_to_the_grid_with_
     let case = given_no_case().at(t0()).when(open(DISPUTE, false)).then(&[
         CaseEvent::Opened { case_id: case_id(), details: details(DISPUTE, false) },
         CaseEvent::Dispatched {
-            to: Assignment { level: Level::Grid, unit: GRID.into(), deadline: t0() + Duration::hours(2) },
+            to: Assignment {
+                level: Level::Grid,
+                unit: GRID.into(),
+                deadline: t0() + Duration::hours(2),
+                department: department(Level::Grid, GRID),
+            },
             rule: RULE_START.into(),
+            priority: routine(),
         },
     ]);
     assert_eq!(case.id, Some(case_id()));
@@ -496,8 +563,14 @@ fn given_no_case_when_a_category_that_starts_at_the_community_is_opened_then_it_
     given_no_case().at(t0()).when(open(PROPERTY_FEE, false)).then(&[
         CaseEvent::Opened { case_id: case_id(), details: details(PROPERTY_FEE, false) },
         CaseEvent::Dispatched {
-            to: Assignment { level: Level::Community, unit: COMMUNITY.into(), deadline: t0() + Duration::hours(4) },
+            to: Assignment {
+                level: Level::Community,
+                unit: COMMUNITY.into(),
+                deadline: t0() + Duration::hours(4),
+                department: department(Level::Community, COMMUNITY),
+            },
             rule: RULE_START.into(),
+            priority: priority(20, &["category priority important (+20)"]),
         },
     ]);
 }
@@ -507,8 +580,14 @@ fn given_no_case_when_a_report_is_opened_then_the_accept_deadline_uses_the_categ
     given_no_case().at(t0()).when(open(GAS_LEAK, false)).then(&[
         CaseEvent::Opened { case_id: case_id(), details: details(GAS_LEAK, false) },
         CaseEvent::Dispatched {
-            to: Assignment { level: Level::Grid, unit: GRID.into(), deadline: t0() + Duration::minutes(30) },
+            to: Assignment {
+                level: Level::Grid,
+                unit: GRID.into(),
+                deadline: t0() + Duration::minutes(30),
+                department: department(Level::Grid, GRID),
+            },
             rule: RULE_START.into(),
+            priority: priority(30, &["category priority critical (+30)"]),
         },
     ]);
 }
@@ -518,12 +597,38 @@ fn given_no_case_when_an_urgent_report_is_opened_then_it_enters_at_the_street_un
     let case = given_no_case().at(t0()).when(open(DISPUTE, true)).then(&[
         CaseEvent::Opened { case_id: case_id(), details: details(DISPUTE, true) },
         CaseEvent::Dispatched {
-            to: Assignment { level: Level::Street, unit: STREET.into(), deadline: t0() + Duration::hours(8) },
+            to: Assignment {
+                level: Level::Street,
+                unit: STREET.into(),
+                deadline: t0() + Duration::hours(8),
+                department: department(Level::Street, STREET),
+            },
             rule: RULE_URGENT.into(),
+            priority: priority(110, &["category priority routine (+10)", "urgent or major (+100)"]),
         },
     ]);
     assert_eq!(case.status.level(), Some(Level::Street));
     assert_eq!(case.escalations, 0, "entering higher up is not an escalation");
+}
+
+#[test]
+fn given_no_case_when_a_report_for_a_special_group_is_opened_then_its_priority_says_so() {
+    let mut report = details(DISPUTE, false);
+    report.special_groups = vec![SpecialGroup::ElderlyLivingAlone, SpecialGroup::Disabled];
+    let events =
+        given_no_case().at(t0()).when(CaseCommand::Open { case_id: case_id(), details: report.clone() }).then(&[
+            CaseEvent::Opened { case_id: case_id(), details: report },
+            CaseEvent::Dispatched {
+                to: assignment(Level::Grid, t0() + Duration::hours(2)),
+                rule: RULE_START.into(),
+                priority: priority(
+                    30,
+                    &["category priority routine (+10)", "special group: elderly_living_alone, disabled (+20)"],
+                ),
+            },
+        ]);
+    assert_eq!(events.priority.score, 30);
+    assert_eq!(events.signals.special_groups.len(), 2);
 }
 
 #[test]
@@ -598,7 +703,12 @@ fn given_a_closed_case_when_it_is_rejected_then_it_is_forbidden() {
 fn given_a_dispatched_case_when_the_grid_accepts_then_it_is_accepted_with_a_resolve_deadline() {
     let now = at(hours(1));
     let case = given(&a_dispatched_case()).at(now).when(accept("wang")).then(&[CaseEvent::Accepted {
-        at: Assignment { level: Level::Grid, unit: GRID.into(), deadline: now + Duration::days(1) },
+        at: Assignment {
+            level: Level::Grid,
+            unit: GRID.into(),
+            deadline: now + Duration::days(1),
+            department: department(Level::Grid, GRID),
+        },
         assignee: "wang".into(),
     }]);
     assert_eq!(
@@ -656,7 +766,12 @@ fn given_a_dispatched_case_when_the_grid_asks_to_escalate_then_it_is_escalated_t
     let case =
         given(&a_dispatched_case()).at(now).when(escalate("the grid cannot settle it")).then(&[CaseEvent::Escalated {
             from: Level::Grid,
-            to: Assignment { level: Level::Community, unit: COMMUNITY.into(), deadline: now + Duration::hours(4) },
+            to: Assignment {
+                level: Level::Community,
+                unit: COMMUNITY.into(),
+                deadline: now + Duration::hours(4),
+                department: department(Level::Community, COMMUNITY),
+            },
             reason: EscalationReason::Requested,
             note: "the grid cannot settle it".into(),
         }]);
@@ -670,7 +785,12 @@ fn given_a_case_accepted_at_the_community_when_it_asks_to_escalate_then_it_is_di
     let case = given(&a_case_accepted_at(Level::Community)).at(now).when(escalate("needs the street")).then(&[
         CaseEvent::Escalated {
             from: Level::Community,
-            to: Assignment { level: Level::Street, unit: STREET.into(), deadline: now + Duration::hours(8) },
+            to: Assignment {
+                level: Level::Street,
+                unit: STREET.into(),
+                deadline: now + Duration::hours(8),
+                department: department(Level::Street, STREET),
+            },
             reason: EscalationReason::Requested,
             note: "needs the street".into(),
         },
@@ -685,7 +805,12 @@ fn given_a_case_accepted_at_the_street_when_it_asks_to_escalate_then_the_distric
     given(&a_case_accepted_at(Level::Street)).at(now).when(escalate("departments needed")).then(&[
         CaseEvent::Escalated {
             from: Level::Street,
-            to: Assignment { level: Level::District, unit: DISTRICT.into(), deadline: now + Duration::hours(24) },
+            to: Assignment {
+                level: Level::District,
+                unit: DISTRICT.into(),
+                deadline: now + Duration::hours(24),
+                department: department(Level::District, DISTRICT),
+            },
             reason: EscalationReason::Requested,
             note: "departments needed".into(),
         },
@@ -729,7 +854,12 @@ fn given_a_dispatched_case_when_its_accept_deadline_expires_then_it_is_escalated
     let deadline = at(hours(2));
     let case = given(&a_dispatched_case()).at(deadline).when(expire(deadline)).then(&[CaseEvent::Escalated {
         from: Level::Grid,
-        to: Assignment { level: Level::Community, unit: COMMUNITY.into(), deadline: deadline + Duration::hours(4) },
+        to: Assignment {
+            level: Level::Community,
+            unit: COMMUNITY.into(),
+            deadline: deadline + Duration::hours(4),
+            department: department(Level::Community, COMMUNITY),
+        },
         reason: EscalationReason::DeadlineMissed,
         note: "deadline missed".into(),
     }]);
@@ -743,7 +873,12 @@ fn given_an_accepted_case_when_the_timer_fires_late_then_it_is_escalated_with_a_
     let now = deadline + Duration::minutes(7);
     given(&an_accepted_case()).at(now).when(expire(deadline)).then(&[CaseEvent::Escalated {
         from: Level::Grid,
-        to: Assignment { level: Level::Community, unit: COMMUNITY.into(), deadline: now + Duration::hours(4) },
+        to: Assignment {
+            level: Level::Community,
+            unit: COMMUNITY.into(),
+            deadline: now + Duration::hours(4),
+            department: department(Level::Community, COMMUNITY),
+        },
         reason: EscalationReason::DeadlineMissed,
         note: "deadline missed".into(),
     }]);
@@ -893,7 +1028,12 @@ fn given_a_dispatched_case_when_no_level_accepts_in_time_then_it_climbs_grid_com
     {
         let events = given(&history).at(deadline).when(expire(deadline)).then(&[CaseEvent::Escalated {
             from,
-            to: Assignment { level: to, unit: unit(to).into(), deadline: deadline + accept_sla(to) },
+            to: Assignment {
+                level: to,
+                unit: unit(to).into(),
+                deadline: deadline + accept_sla(to),
+                department: department(to, unit(to)),
+            },
             reason: EscalationReason::DeadlineMissed,
             note: "deadline missed".into(),
         }]);
@@ -934,6 +1074,7 @@ fn given_a_case_dispatched_to_the_community_when_it_is_transferred_to_another_co
                 level: Level::Community,
                 unit: OTHER_COMMUNITY.into(),
                 deadline: now + Duration::hours(4),
+                department: department(Level::Community, OTHER_COMMUNITY),
             },
             reason: "the building belongs to the next community".into(),
         }]);
@@ -943,7 +1084,8 @@ fn given_a_case_dispatched_to_the_community_when_it_is_transferred_to_another_co
             at: Assignment {
                 level: Level::Community,
                 unit: OTHER_COMMUNITY.into(),
-                deadline: now + Duration::hours(4)
+                deadline: now + Duration::hours(4),
+                department: department(Level::Community, OTHER_COMMUNITY),
             }
         }
     );
@@ -957,7 +1099,12 @@ fn given_an_accepted_case_when_it_is_transferred_then_the_new_unit_must_accept_i
     let case =
         given(&an_accepted_case()).at(now).when(transfer(other_grid, "wrong grid")).then(&[CaseEvent::Transferred {
             from_unit: GRID.into(),
-            to: Assignment { level: Level::Grid, unit: other_grid.into(), deadline: now + Duration::hours(2) },
+            to: Assignment {
+                level: Level::Grid,
+                unit: other_grid.into(),
+                deadline: now + Duration::hours(2),
+                department: department(Level::Grid, other_grid),
+            },
             reason: "wrong grid".into(),
         }]);
     assert_eq!(case.status.name(), "dispatched");
@@ -1003,7 +1150,12 @@ fn a_case_transferred_to(to_unit: &str, level: Level) -> Vec<CaseEvent> {
     let mut history = a_case_dispatched_at(level);
     history.push(CaseEvent::Transferred {
         from_unit: unit(level).into(),
-        to: Assignment { level, unit: to_unit.into(), deadline: at(hours(2)) + accept_sla(level) },
+        to: Assignment {
+            level,
+            unit: to_unit.into(),
+            deadline: at(hours(2)) + accept_sla(level),
+            department: department(level, to_unit),
+        },
         reason: "the building belongs to another unit".into(),
     });
     history
@@ -1017,7 +1169,12 @@ fn given_a_case_transferred_to_a_community_of_another_street_when_it_is_escalate
     let now = at(hours(3));
     let escalation = CaseEvent::Escalated {
         from: Level::Community,
-        to: Assignment { level: Level::Street, unit: FAR_STREET.into(), deadline: now + accept_sla(Level::Street) },
+        to: Assignment {
+            level: Level::Street,
+            unit: FAR_STREET.into(),
+            deadline: now + accept_sla(Level::Street),
+            department: department(Level::Street, FAR_STREET),
+        },
         reason: EscalationReason::Requested,
         note: "cannot settle".into(),
     };
@@ -1029,7 +1186,12 @@ fn given_a_case_transferred_to_a_community_of_another_street_when_it_is_escalate
     let now = at(hours(4));
     given(&history).at(now).when(escalate("departments needed")).then(&[CaseEvent::Escalated {
         from: Level::Street,
-        to: Assignment { level: Level::District, unit: DISTRICT.into(), deadline: now + accept_sla(Level::District) },
+        to: Assignment {
+            level: Level::District,
+            unit: DISTRICT.into(),
+            deadline: now + accept_sla(Level::District),
+            department: department(Level::District, DISTRICT),
+        },
         reason: EscalationReason::Requested,
         note: "departments needed".into(),
     }]);
@@ -1040,7 +1202,12 @@ fn given_a_case_transferred_to_a_community_of_another_street_when_its_deadline_e
     let mut history = a_case_transferred_to(FAR_COMMUNITY, Level::Community);
     let deadline = at(hours(3)) + resolve_sla(Level::Community);
     history.push(CaseEvent::Accepted {
-        at: Assignment { level: Level::Community, unit: FAR_COMMUNITY.into(), deadline },
+        at: Assignment {
+            level: Level::Community,
+            unit: FAR_COMMUNITY.into(),
+            deadline,
+            department: department(Level::Community, FAR_COMMUNITY),
+        },
         assignee: "sun".into(),
     });
     given(&history).at(deadline).when(expire(deadline)).then(&[CaseEvent::Escalated {
@@ -1049,6 +1216,7 @@ fn given_a_case_transferred_to_a_community_of_another_street_when_its_deadline_e
             level: Level::Street,
             unit: FAR_STREET.into(),
             deadline: deadline + accept_sla(Level::Street),
+            department: department(Level::Street, FAR_STREET),
         },
         reason: EscalationReason::DeadlineMissed,
         note: "deadline missed".into(),
@@ -1066,6 +1234,7 @@ fn given_a_case_transferred_to_a_grid_of_another_community_when_it_is_escalated_
             level: Level::Community,
             unit: OTHER_COMMUNITY.into(),
             deadline: now + accept_sla(Level::Community),
+            department: department(Level::Community, OTHER_COMMUNITY),
         },
         reason: EscalationReason::Requested,
         note: "cannot settle".into(),
@@ -1078,7 +1247,12 @@ fn given_a_case_transferred_to_a_community_of_the_same_street_when_it_is_escalat
     let now = at(hours(3));
     given(&history).at(now).when(escalate("cannot settle")).then(&[CaseEvent::Escalated {
         from: Level::Community,
-        to: Assignment { level: Level::Street, unit: STREET.into(), deadline: now + accept_sla(Level::Street) },
+        to: Assignment {
+            level: Level::Street,
+            unit: STREET.into(),
+            deadline: now + accept_sla(Level::Street),
+            department: department(Level::Street, STREET),
+        },
         reason: EscalationReason::Requested,
         note: "cannot settle".into(),
     }]);
@@ -1092,7 +1266,12 @@ fn given_a_case_held_by_a_unit_the_policy_cannot_place_when_it_is_escalated_then
     let now = at(hours(3));
     given(&history).at(now).when(escalate("cannot settle")).then(&[CaseEvent::Escalated {
         from: Level::Community,
-        to: Assignment { level: Level::Street, unit: STREET.into(), deadline: now + accept_sla(Level::Street) },
+        to: Assignment {
+            level: Level::Street,
+            unit: STREET.into(),
+            deadline: now + accept_sla(Level::Street),
+            department: department(Level::Street, STREET),
+        },
         reason: EscalationReason::Requested,
         note: "cannot settle".into(),
     }]);
@@ -1177,13 +1356,42 @@ fn given_a_case_in_mediation_when_the_parties_do_not_agree_then_it_is_back_with_
         CaseEvent::MediationFailed {
             mediation_id: "med-1".into(),
             summary: "no agreement".into(),
-            back_to: Assignment { level: Level::Grid, unit: GRID.into(), deadline: now + Duration::days(1) },
+            back_to: Assignment {
+                level: Level::Grid,
+                unit: GRID.into(),
+                deadline: now + Duration::days(1),
+                department: department(Level::Grid, GRID),
+            },
         },
     ]);
     assert_eq!(
         case.status,
         CaseStatus::Accepted { at: assignment(Level::Grid, now + Duration::days(1)), assignee: "wang".into() }
     );
+}
+
+#[test]
+fn given_a_case_in_mediation_when_the_council_refers_it_up_then_it_is_escalated_one_level() {
+    let now = at(hours(30));
+    let command = CaseCommand::ConcludeMediation {
+        mediation_id: "med-1".into(),
+        verdict: MediationVerdict::EscalateOneLevel,
+        summary: "no agreement".into(),
+    };
+    let case = given(&a_case_in_mediation()).at(now).when(command).then(&[
+        CaseEvent::MediationFailed {
+            mediation_id: "med-1".into(),
+            summary: "no agreement".into(),
+            back_to: assignment(Level::Grid, now + Duration::days(1)),
+        },
+        CaseEvent::Escalated {
+            from: Level::Grid,
+            to: assignment(Level::Community, now + Duration::hours(4)),
+            reason: EscalationReason::Requested,
+            note: "三提: the grid council reached no agreement: no agreement".into(),
+        },
+    ]);
+    assert_eq!(case.status, CaseStatus::Dispatched { at: assignment(Level::Community, now + Duration::hours(4)) });
 }
 
 #[test]
@@ -1276,11 +1484,11 @@ fn given_a_case_resolved_at_the_street_when_the_resident_is_satisfied_then_it_is
                 comment: "thank you".into(),
                 defaulted: false,
             },
-            CaseEvent::Closed { level: Level::Street, satisfaction: Satisfaction::Satisfied },
+            CaseEvent::Closed { level: Level::Street, satisfaction: Some(Satisfaction::Satisfied) },
         ]);
     assert!(matches!(
         case.status,
-        CaseStatus::Closed { level: Level::Street, satisfaction: Satisfaction::Satisfied, .. }
+        CaseStatus::Closed { level: Level::Street, satisfaction: Some(Satisfaction::Satisfied), .. }
     ));
     assert_eq!(case.status.level(), Some(Level::Street));
     assert_eq!(case.status.deadline(), None);
@@ -1291,11 +1499,11 @@ fn given_a_case_resolved_at_the_street_when_the_resident_is_satisfied_then_it_is
 fn given_a_resolved_case_when_the_resident_is_basically_satisfied_then_it_is_closed() {
     let case = given(&a_resolved_case()).when(evaluate(Satisfaction::BasicallySatisfied, "", false)).then(&[
         CaseEvent::Evaluated { satisfaction: Satisfaction::BasicallySatisfied, comment: "".into(), defaulted: false },
-        CaseEvent::Closed { level: Level::Grid, satisfaction: Satisfaction::BasicallySatisfied },
+        CaseEvent::Closed { level: Level::Grid, satisfaction: Some(Satisfaction::BasicallySatisfied) },
     ]);
     assert!(matches!(
         case.status,
-        CaseStatus::Closed { level: Level::Grid, satisfaction: Satisfaction::BasicallySatisfied, .. }
+        CaseStatus::Closed { level: Level::Grid, satisfaction: Some(Satisfaction::BasicallySatisfied), .. }
     ));
 }
 
@@ -1312,7 +1520,12 @@ fn given_a_case_resolved_at_the_community_when_the_resident_is_unsatisfied_then_
                 defaulted: false,
             },
             CaseEvent::Reopened {
-                at: Assignment { level: Level::Community, unit: COMMUNITY.into(), deadline: now + Duration::days(2) },
+                at: Assignment {
+                    level: Level::Community,
+                    unit: COMMUNITY.into(),
+                    deadline: now + Duration::days(2),
+                    department: department(Level::Community, COMMUNITY),
+                },
                 reason: "still noisy".into(),
             },
         ]);
@@ -1331,7 +1544,12 @@ fn given_a_resolved_case_when_the_resident_is_unsatisfied_without_a_comment_then
         let case = given(&a_resolved_case()).at(now).when(evaluate(Satisfaction::Unsatisfied, comment, false)).then(&[
             CaseEvent::Evaluated { satisfaction: Satisfaction::Unsatisfied, comment: comment.into(), defaulted: false },
             CaseEvent::Reopened {
-                at: Assignment { level: Level::Grid, unit: GRID.into(), deadline: now + Duration::days(1) },
+                at: Assignment {
+                    level: Level::Grid,
+                    unit: GRID.into(),
+                    deadline: now + Duration::days(1),
+                    department: department(Level::Grid, GRID),
+                },
                 reason: "reporter unsatisfied".into(),
             },
         ]);
@@ -1348,7 +1566,7 @@ fn given_a_resolved_case_when_no_answer_comes_then_the_default_evaluation_is_rec
                 comment: "no answer within 3 days".into(),
                 defaulted: true,
             },
-            CaseEvent::Closed { level: Level::Grid, satisfaction: Satisfaction::Satisfied },
+            CaseEvent::Closed { level: Level::Grid, satisfaction: Some(Satisfaction::Satisfied) },
         ]);
     assert!(case.status.is_terminal());
 }
@@ -1460,7 +1678,12 @@ fn evolve_counts_escalations_but_not_transfers_or_entry_level() {
     let mut history = a_case_dispatched_at(Level::Community);
     history.push(CaseEvent::Transferred {
         from_unit: COMMUNITY.into(),
-        to: Assignment { level: Level::Community, unit: OTHER_COMMUNITY.into(), deadline: at(hours(9)) },
+        to: Assignment {
+            level: Level::Community,
+            unit: OTHER_COMMUNITY.into(),
+            deadline: at(hours(9)),
+            department: department(Level::Community, OTHER_COMMUNITY),
+        },
         reason: "next door".into(),
     });
     assert_eq!(replay(&history).escalations, 1);
@@ -1481,7 +1704,7 @@ fn evolve_counts_reopenings() {
     assert_eq!(case.reopen_count, 2);
     assert!(matches!(
         case.status,
-        CaseStatus::Closed { level: Level::Grid, satisfaction: Satisfaction::Satisfied, .. }
+        CaseStatus::Closed { level: Level::Grid, satisfaction: Some(Satisfaction::Satisfied), .. }
     ));
 }
 
@@ -1529,7 +1752,7 @@ fn case_status_reports_the_level_unit_and_deadline_of_each_state() {
                 level: Level::Street,
                 unit: STREET.into(),
                 assignee: "wang".into(),
-                satisfaction: Satisfaction::Satisfied,
+                satisfaction: Some(Satisfaction::Satisfied),
             },
             Some(Level::Street),
             Some(STREET),
@@ -1968,13 +2191,24 @@ fn report_linked() -> CaseEvent {
     CaseEvent::ReportLinked { report: linked_report() }
 }
 
-/// The command records exactly the linked report and changes nothing but the version.
+/// A second report of a routine matter: a shared concern.
+fn shared_concern() -> CaseEvent {
+    CaseEvent::PriorityChanged {
+        priority: priority(20, &["category priority routine (+10)", "shared concern: 2 reports (+10)"]),
+    }
+}
+
+/// The command records the linked report (and the re-assessed priority while the case is being
+/// handled) and changes neither the status nor the escalation counters.
 #[track_caller]
 fn assert_link_is_recorded(history: &[CaseEvent]) {
     let before = replay(history);
-    let after = given(history).when(link_report()).then(&[report_linked()]);
+    let handled = !before.status.is_terminal() && !matches!(before.status, CaseStatus::Resolved { .. });
+    let expected = if handled { vec![report_linked(), shared_concern()] } else { vec![report_linked()] };
+    let after = given(history).when(link_report()).then(&expected);
     assert_eq!(after.status, before.status, "a linked report changes no state");
-    assert_eq!(after.version, before.version + 1);
+    assert_eq!(after.version, before.version + expected.len() as u64);
+    assert_eq!(after.signals.reports, 2);
     assert_eq!((after.escalations, after.reopen_count), (before.escalations, before.reopen_count));
     assert_eq!(after.details, before.details, "the case keeps its own report");
 }
@@ -1982,8 +2216,50 @@ fn assert_link_is_recorded(history: &[CaseEvent]) {
 #[test]
 fn given_a_dispatched_case_when_a_report_is_linked_then_it_is_recorded_and_the_deadline_stands() {
     assert_link_is_recorded(&a_dispatched_case());
-    let after = given(&a_dispatched_case()).when(link_report()).then(&[report_linked()]);
+    let after = given(&a_dispatched_case()).when(link_report()).then(&[report_linked(), shared_concern()]);
     assert_eq!(after.status.deadline(), replay(&a_dispatched_case()).status.deadline());
+    assert_eq!(after.priority.score, 20);
+}
+
+#[test]
+fn given_a_shared_concern_when_another_report_adds_nothing_new_then_the_priority_moves_with_the_count_only() {
+    // Given a case with three reports already (capped points reached at four),
+    let mut history = a_dispatched_case();
+    for _ in 0..3 {
+        history.push(report_linked());
+    }
+    history.push(CaseEvent::PriorityChanged {
+        priority: priority(40, &["category priority routine (+10)", "shared concern: 4 reports (+30)"]),
+    });
+    // when a fifth report arrives, the count in the reason moves (the score is capped),
+    given(&history).when(link_report()).then(&[
+        report_linked(),
+        CaseEvent::PriorityChanged {
+            priority: priority(40, &["category priority routine (+10)", "shared concern: 5 reports (+30)"]),
+        },
+    ]);
+}
+
+#[test]
+fn given_a_dispatched_case_when_an_urgent_report_for_a_special_group_is_linked_then_it_goes_first() {
+    let mut report = linked_report();
+    report.details.urgent = true;
+    report.details.special_groups = vec![SpecialGroup::Hardship];
+    let after = given(&a_dispatched_case()).when(CaseCommand::LinkReport { report: report.clone() }).then(&[
+        CaseEvent::ReportLinked { report },
+        CaseEvent::PriorityChanged {
+            priority: priority(
+                140,
+                &[
+                    "category priority routine (+10)",
+                    "urgent or major (+100)",
+                    "special group: hardship (+20)",
+                    "shared concern: 2 reports (+10)",
+                ],
+            ),
+        },
+    ]);
+    assert_eq!(after.status.level(), Some(Level::Grid), "a linked urgent report reorders, it does not re-route");
 }
 
 #[test]
@@ -2008,6 +2284,7 @@ fn given_a_closed_or_rejected_case_when_a_report_is_linked_then_it_is_still_reco
     assert_link_is_recorded(&a_closed_case());
     assert_link_is_recorded(&a_rejected_case());
     assert!(given(&a_closed_case()).when(link_report()).then(&[report_linked()]).status.is_terminal());
+    assert_eq!(given(&a_closed_case()).when(link_report()).then(&[report_linked()]).priority, routine());
 }
 
 #[test]
@@ -2019,10 +2296,193 @@ fn given_no_case_when_a_report_is_linked_then_the_case_is_not_found() {
 fn given_a_linked_report_the_case_goes_on_around_the_loop_as_before() {
     let mut history = a_dispatched_case();
     history.push(report_linked());
+    history.push(shared_concern());
     history.push(report_linked());
     let case = given(&history).at(at(hours(1))).when(accept("wang")).then(&[CaseEvent::Accepted {
         at: assignment(Level::Grid, at(hours(1)) + resolve_sla(Level::Grid)),
         assignee: "wang".into(),
     }]);
     assert_eq!(case.version, history.len() as u64 + 1);
+}
+
+// =============================================================================================
+// 吹哨报到: the street summons departments, the departments report in
+// =============================================================================================
+
+fn summon(departments: &[&str], reason: &str) -> CaseCommand {
+    CaseCommand::SummonDepartments {
+        departments: departments.iter().map(|d| d.to_string()).collect(),
+        reason: reason.into(),
+    }
+}
+
+fn report_in(department: &str, by: &str) -> CaseCommand {
+    CaseCommand::ReportIn { department: department.into(), by: by.into(), note: "on site".into() }
+}
+
+fn summoned(unit: &str, code: &str) -> SummonedDepartment {
+    summonable_in_test_city(unit, code).unwrap()
+}
+
+/// Accepted at the street, which summoned its 市场监管所 and the district's 生态环境局.
+fn a_case_with_summoned_departments() -> Vec<CaseEvent> {
+    let mut h = a_case_accepted_at(Level::Street);
+    h.push(CaseEvent::DepartmentsSummoned {
+        level: Level::Street,
+        unit: STREET.into(),
+        departments: vec![summoned(STREET, "market-regulation"), summoned(STREET, "ecology-environment")],
+        reason: "restaurant fumes: licence and emissions".into(),
+    });
+    h
+}
+
+#[test]
+fn given_a_case_accepted_at_the_street_when_it_summons_departments_then_they_are_summoned_and_the_case_stays() {
+    let before = replay(&a_case_accepted_at(Level::Street));
+    let case = given(&a_case_accepted_at(Level::Street))
+        .when(summon(&["market-regulation", "ecology-environment"], "restaurant fumes: licence and emissions"))
+        .then(&[CaseEvent::DepartmentsSummoned {
+            level: Level::Street,
+            unit: STREET.into(),
+            departments: vec![
+                SummonedDepartment {
+                    unit: STREET.into(),
+                    department: Department {
+                        code: "market-regulation".into(),
+                        name: format!("{STREET} market-regulation"),
+                    },
+                },
+                SummonedDepartment {
+                    unit: DISTRICT.into(),
+                    department: Department {
+                        code: "ecology-environment".into(),
+                        name: format!("{DISTRICT} ecology-environment"),
+                    },
+                },
+            ],
+            reason: "restaurant fumes: licence and emissions".into(),
+        }]);
+    assert_eq!(case.status, before.status, "the street keeps the case and its deadline");
+    assert_eq!(case.summons.len(), 2);
+    assert!(case.summons.iter().all(|s| !s.reported_in));
+}
+
+#[test]
+fn given_a_case_accepted_at_the_district_when_it_summons_then_it_may() {
+    given(&a_case_accepted_at(Level::District)).when(summon(&["ecology-environment"], "joint inspection")).then(&[
+        CaseEvent::DepartmentsSummoned {
+            level: Level::District,
+            unit: DISTRICT.into(),
+            departments: vec![summoned(DISTRICT, "ecology-environment")],
+            reason: "joint inspection".into(),
+        },
+    ]);
+}
+
+#[test]
+fn given_a_case_below_the_street_when_it_summons_then_it_is_refused() {
+    for history in [an_accepted_case(), a_case_accepted_at(Level::Community)] {
+        given(&history).when(summon(&["ecology-environment"], "help")).then_refused(
+            |e| matches!(e, CaseError::Forbidden { reason, .. } if reason.contains("street or the district")),
+        );
+    }
+}
+
+#[test]
+fn given_a_case_not_accepted_at_the_street_when_it_summons_then_it_is_refused() {
+    for history in [a_case_dispatched_at(Level::Street), a_case_resolved_at(Level::Street)] {
+        given(&history)
+            .when(summon(&["market-regulation"], "help"))
+            .then_refused(|e| matches!(e, CaseError::Forbidden { command: "summon_departments", .. }));
+    }
+}
+
+#[test]
+fn given_a_case_accepted_at_the_street_when_the_summons_is_malformed_then_the_field_is_named() {
+    let history = a_case_accepted_at(Level::Street);
+    given(&history)
+        .when(summon(&[], "help"))
+        .then_refused(|e| matches!(e, CaseError::Invalid { field: "departments", .. }));
+    given(&history)
+        .when(summon(&["market-regulation"], " "))
+        .then_refused(|e| matches!(e, CaseError::Invalid { field: "reason", .. }));
+    given(&history).when(summon(&["fire-brigade"], "help")).then_refused(
+        |e| matches!(e, CaseError::Invalid { field: "departments", reason } if reason.contains("fire-brigade")),
+    );
+    given(&history)
+        .when(summon(&["market-regulation", format!("{STREET}/market-regulation").as_str()], "help"))
+        .then_refused(
+            |e| matches!(e, CaseError::Invalid { field: "departments", reason } if reason.contains("already")),
+        );
+}
+
+#[test]
+fn given_summoned_departments_when_one_is_summoned_again_before_reporting_in_then_it_is_refused() {
+    given(&a_case_with_summoned_departments())
+        .when(summon(&["market-regulation"], "again"))
+        .then_refused(|e| matches!(e, CaseError::Invalid { field: "departments", .. }));
+    // Once it has reported in, it may be summoned again.
+    let mut history = a_case_with_summoned_departments();
+    history.push(CaseEvent::DepartmentReportedIn {
+        department: summoned(STREET, "market-regulation"),
+        by: "officer-3".into(),
+        note: String::new(),
+    });
+    given(&history).when(summon(&["market-regulation"], "second visit")).then(&[CaseEvent::DepartmentsSummoned {
+        level: Level::Street,
+        unit: STREET.into(),
+        departments: vec![summoned(STREET, "market-regulation")],
+        reason: "second visit".into(),
+    }]);
+}
+
+#[test]
+fn given_summoned_departments_when_one_reports_in_then_its_summons_is_answered() {
+    let before = replay(&a_case_with_summoned_departments());
+    let case =
+        given(&a_case_with_summoned_departments()).when(report_in("ecology-environment", "inspector-7")).then(&[
+            CaseEvent::DepartmentReportedIn {
+                department: summoned(STREET, "ecology-environment"),
+                by: "inspector-7".into(),
+                note: "on site".into(),
+            },
+        ]);
+    assert_eq!(case.status, before.status);
+    assert_eq!(
+        case.summons,
+        vec![
+            Summons { summoned: summoned(STREET, "market-regulation"), reported_in: false },
+            Summons { summoned: summoned(STREET, "ecology-environment"), reported_in: true },
+        ]
+    );
+    // The qualified reference works too, and a second report-in finds nothing waiting.
+    let mut history = a_case_with_summoned_departments();
+    history.push(CaseEvent::DepartmentReportedIn {
+        department: summoned(STREET, "market-regulation"),
+        by: "officer-3".into(),
+        note: String::new(),
+    });
+    given(&history)
+        .when(report_in(&format!("{STREET}/market-regulation"), "officer-3"))
+        .then_refused(|e| matches!(e, CaseError::Forbidden { command: "report_in", .. }));
+    given(&history).when(report_in(&format!("{DISTRICT}/ecology-environment"), "inspector-7")).then(&[
+        CaseEvent::DepartmentReportedIn {
+            department: summoned(STREET, "ecology-environment"),
+            by: "inspector-7".into(),
+            note: "on site".into(),
+        },
+    ]);
+}
+
+#[test]
+fn given_no_summons_or_a_closed_case_when_a_department_reports_in_then_it_is_refused() {
+    given(&a_case_accepted_at(Level::Street))
+        .when(report_in("market-regulation", "officer-3"))
+        .then_refused(|e| matches!(e, CaseError::Forbidden { command: "report_in", .. }));
+    given(&a_case_with_summoned_departments())
+        .when(report_in("market-regulation", ""))
+        .then_refused(|e| matches!(e, CaseError::Invalid { field: "by", .. }));
+    given(&a_closed_case())
+        .when(report_in("market-regulation", "officer-3"))
+        .then_refused(|e| matches!(e, CaseError::Forbidden { reason, .. } if reason.contains("over")));
 }
