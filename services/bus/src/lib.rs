@@ -9,8 +9,10 @@
 //! the durable queue, exactly as JetStream is in distributed mode.
 
 pub mod clock;
+pub mod jetstream;
 pub mod relay;
 pub mod timers;
+pub mod trace;
 
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
@@ -18,6 +20,7 @@ use gridloop_eventstore::RecordedEvent;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+use tracing::Instrument;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 
@@ -38,6 +41,9 @@ pub enum BusError {
     DeliveryFailed { consumer: String, event_id: String, attempts: u32, reason: String },
     #[error("consumer {0} is already subscribed")]
     DuplicateConsumer(String),
+    /// The broker did not take the events (down, timed out): they stay in the outbox.
+    #[error("transport: {0}")]
+    Transport(String),
 }
 
 #[async_trait]
@@ -72,8 +78,17 @@ pub struct Subscription {
     pub handler: Arc<dyn EventHandler>,
 }
 
+/// Add `subscription` to `subscriptions`, refusing a second consumer of the same name.
+fn register(subscriptions: &mut Vec<Subscription>, subscription: Subscription) -> Result<(), BusError> {
+    if subscriptions.iter().any(|s| s.consumer == subscription.consumer) {
+        return Err(BusError::DuplicateConsumer(subscription.consumer));
+    }
+    subscriptions.push(subscription);
+    Ok(())
+}
+
 impl Subscription {
-    fn wants(&self, source: &str, event_type: &str) -> bool {
+    pub fn wants(&self, source: &str, event_type: &str) -> bool {
         self.sources.iter().any(|s| s == source)
             && (self.event_types.is_empty() || self.event_types.iter().any(|t| t == event_type))
     }
@@ -115,6 +130,125 @@ impl Default for DeliveryPolicy {
     }
 }
 
+/// What became of one event handed to a consumer by [`deliver`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    Handled,
+    /// The handler refused it for good: dead-letter it.
+    Poison(String),
+    /// Still failing after the in-place retries: leave it unacknowledged, deliver it again later.
+    Failed {
+        attempts: u32,
+        reason: String,
+    },
+    /// Not tried: an earlier event of the same case failed, and a case's events go in order.
+    Deferred,
+}
+
+/// Hand `events` (from `source`, in log order, all wanted by `subscription`) to its handler:
+/// as one batch when the handler batches, else grouped by case — cases concurrently, the
+/// events of one case strictly in order, transient failures retried in place per `policy`.
+/// Returns one [`Delivery`] per event, in the same order. Shared by every transport.
+pub async fn deliver(
+    policy: &DeliveryPolicy,
+    subscription: &Subscription,
+    source: &str,
+    events: &[&RecordedEvent],
+) -> Vec<Delivery> {
+    if events.is_empty() {
+        return Vec::new();
+    }
+    if subscription.handler.batches() {
+        // One span per event, each in its case's trace, open while the batch is handled.
+        let spans: Vec<tracing::Span> = events.iter().map(|e| trace::event_span(&subscription.consumer, e)).collect();
+        let handled = subscription.handler.handle_batch(source, events).await;
+        drop(spans);
+        match handled {
+            Ok(()) => {
+                metrics::counter!("gridloop_events_consumed_total", "consumer" => subscription.consumer.clone(), "outcome" => "handled")
+                    .increment(events.len() as u64);
+                return vec![Delivery::Handled; events.len()];
+            }
+            // One event may be poison or conflicting: sort it out one event at a time.
+            Err(error) => {
+                tracing::debug!(consumer = %subscription.consumer, %error, "batch refused; delivering one by one")
+            }
+        }
+    }
+    let mut group_of: HashMap<&str, usize> = HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        let group = *group_of.entry(event.correlation_id.as_str()).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[group].push(index);
+    }
+    // Futures built up front: a closure inside the stream trips rustc's Send inference.
+    let deliveries: Vec<_> =
+        groups.into_iter().map(|group| deliver_in_order(policy, subscription, source, events, group)).collect();
+    let mut outcomes = vec![Delivery::Deferred; events.len()];
+    let results: Vec<Vec<(usize, Delivery)>> =
+        stream::iter(deliveries).buffer_unordered(policy.concurrency.max(1)).collect().await;
+    for (index, outcome) in results.into_iter().flatten() {
+        outcomes[index] = outcome;
+    }
+    outcomes
+}
+
+/// One case's events, in order; stops at the first event that keeps failing.
+async fn deliver_in_order(
+    policy: &DeliveryPolicy,
+    subscription: &Subscription,
+    source: &str,
+    events: &[&RecordedEvent],
+    group: Vec<usize>,
+) -> Vec<(usize, Delivery)> {
+    let mut outcomes = Vec::with_capacity(group.len());
+    for index in group {
+        let outcome = deliver_one(policy, subscription, source, events[index]).await;
+        let outcome_label = match &outcome {
+            Delivery::Handled => "handled",
+            Delivery::Poison(_) => "poison",
+            Delivery::Failed { .. } | Delivery::Deferred => "failed",
+        };
+        metrics::counter!("gridloop_events_consumed_total", "consumer" => subscription.consumer.clone(), "outcome" => outcome_label)
+            .increment(1);
+        let failed = matches!(outcome, Delivery::Failed { .. });
+        outcomes.push((index, outcome));
+        if failed {
+            break; // the rest of this case stays Deferred
+        }
+    }
+    outcomes
+}
+
+async fn deliver_one(
+    policy: &DeliveryPolicy,
+    subscription: &Subscription,
+    source: &str,
+    event: &RecordedEvent,
+) -> Delivery {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let handled =
+            subscription.handler.handle(source, event).instrument(trace::event_span(&subscription.consumer, event));
+        match handled.await {
+            Ok(()) => return Delivery::Handled,
+            Err(HandlerError::Poison(reason)) => return Delivery::Poison(reason),
+            Err(HandlerError::Transient(reason)) if attempt >= policy.max_deliver => {
+                return Delivery::Failed { attempts: attempt, reason };
+            }
+            Err(HandlerError::Transient(reason)) => {
+                tracing::debug!(consumer = %subscription.consumer, %reason, attempt, "retrying delivery");
+                let pause = policy.backoff.get(attempt as usize - 1).or(policy.backoff.last());
+                tokio::time::sleep(pause.copied().unwrap_or_default()).await;
+            }
+        }
+    }
+}
+
 /// The one-process bus: same contract as JetStream, no broker.
 #[derive(Default)]
 pub struct InProcessBus {
@@ -126,43 +260,6 @@ pub struct InProcessBus {
 impl InProcessBus {
     pub fn new(policy: DeliveryPolicy) -> Self {
         Self { policy, ..Self::default() }
-    }
-
-    /// Hand `events` (one case, in order) to `subscription`, retrying transient failures.
-    async fn deliver_in_order(
-        &self,
-        source: &str,
-        subscription: &Subscription,
-        events: Vec<&RecordedEvent>,
-    ) -> Result<(), BusError> {
-        for event in events {
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                match subscription.handler.handle(source, event).await {
-                    Ok(()) => break,
-                    Err(HandlerError::Poison(reason)) => {
-                        self.dead_letter(subscription, source, event, reason);
-                        break;
-                    }
-                    Err(HandlerError::Transient(reason)) if attempt >= self.policy.max_deliver => {
-                        // Not acked: the event stays in the outbox and is redelivered later.
-                        return Err(BusError::DeliveryFailed {
-                            consumer: subscription.consumer.clone(),
-                            event_id: event.event_id.to_string(),
-                            attempts: attempt,
-                            reason,
-                        });
-                    }
-                    Err(HandlerError::Transient(reason)) => {
-                        tracing::debug!(consumer = %subscription.consumer, %reason, attempt, "retrying delivery");
-                        let pause = self.policy.backoff.get(attempt as usize - 1).or(self.policy.backoff.last());
-                        tokio::time::sleep(pause.copied().unwrap_or_default()).await;
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 
     fn dead_letter(&self, subscription: &Subscription, source: &str, event: &RecordedEvent, reason: String) {
@@ -180,48 +277,34 @@ impl InProcessBus {
 #[async_trait]
 impl Bus for InProcessBus {
     fn subscribe(&self, subscription: Subscription) -> Result<(), BusError> {
-        let mut subscriptions = self.subscriptions.write().expect("subscription lock");
-        if subscriptions.iter().any(|s| s.consumer == subscription.consumer) {
-            return Err(BusError::DuplicateConsumer(subscription.consumer));
-        }
-        subscriptions.push(subscription);
-        Ok(())
+        register(&mut self.subscriptions.write().expect("subscription lock"), subscription)
     }
 
     async fn publish(&self, source: &str, events: &[RecordedEvent]) -> Result<(), BusError> {
         let subscriptions = self.subscriptions.read().expect("subscription lock").clone();
         for subscription in &subscriptions {
-            if subscription.handler.batches() {
-                let wanted: Vec<&RecordedEvent> =
-                    events.iter().filter(|e| subscription.wants(source, &e.event_type)).collect();
-                if wanted.is_empty() {
-                    continue;
-                }
-                match subscription.handler.handle_batch(source, &wanted).await {
-                    Ok(()) => continue,
-                    // One event may be poison or conflicting: sort it out one event at a time.
-                    Err(error) => {
-                        tracing::debug!(consumer = %subscription.consumer, %error, "batch refused; delivering one by one")
+            let wanted: Vec<&RecordedEvent> =
+                events.iter().filter(|e| subscription.wants(source, &e.event_type)).collect();
+            let outcomes = deliver(&self.policy, subscription, source, &wanted).await;
+            let mut failure = None;
+            for (event, outcome) in wanted.iter().zip(outcomes) {
+                match outcome {
+                    Delivery::Handled | Delivery::Deferred => {}
+                    Delivery::Poison(reason) => self.dead_letter(subscription, source, event, reason),
+                    // Not acked: the events stay in the outbox and are redelivered later.
+                    Delivery::Failed { attempts, reason } => {
+                        failure.get_or_insert(BusError::DeliveryFailed {
+                            consumer: subscription.consumer.clone(),
+                            event_id: event.event_id.to_string(),
+                            attempts,
+                            reason,
+                        });
                     }
                 }
             }
-            // Group by case, keeping log order inside each group: cases proceed in parallel,
-            // the events of one case strictly in order.
-            let mut group_of: HashMap<&str, usize> = HashMap::new();
-            let mut groups: Vec<Vec<&RecordedEvent>> = Vec::new();
-            for event in events.iter().filter(|e| subscription.wants(source, &e.event_type)) {
-                let index = *group_of.entry(event.correlation_id.as_str()).or_insert_with(|| {
-                    groups.push(Vec::new());
-                    groups.len() - 1
-                });
-                groups[index].push(event);
+            if let Some(error) = failure {
+                return Err(error);
             }
-            // Futures built up front: a closure inside the stream trips rustc's Send inference.
-            let deliveries: Vec<_> =
-                groups.into_iter().map(|group| self.deliver_in_order(source, subscription, group)).collect();
-            let results: Vec<Result<(), BusError>> =
-                stream::iter(deliveries).buffer_unordered(self.policy.concurrency.max(1)).collect().await;
-            results.into_iter().collect::<Result<(), _>>()?;
         }
         Ok(())
     }
@@ -231,17 +314,19 @@ impl Bus for InProcessBus {
     }
 }
 
-/// The NATS subject of an event: `gridloop.evt.<district>.<street>.<community>.<grid>.<type>`,
-/// so a street office subscribes to `gridloop.evt.321012.001.>` and sees exactly its subtree.
-/// `routing_key` is the case's 15-digit grid code; anything shorter fills the missing levels
-/// with `_`.
-pub fn subject_for(routing_key: &str, event_type: &str) -> String {
+/// The NATS subject of an event:
+/// `<prefix>.evt.<district>.<street>.<community>.<grid>.<source>.<type>` (prefix `gridloop` by
+/// default), so a street office
+/// subscribes to `gridloop.evt.321012.001.>` and sees exactly its subtree, and a consumer of one
+/// producer filters on `gridloop.evt.*.*.*.*.dispatch.>`. `routing_key` is the case's 15-digit
+/// grid code; anything shorter fills the missing levels with `_`.
+pub fn subject_for(prefix: &str, routing_key: &str, source: &str, event_type: &str) -> String {
     let digits: Vec<&str> = [(0, 6), (6, 9), (9, 12), (12, 15)]
         .iter()
         .map(|&(from, to)| routing_key.get(from..to).unwrap_or("_"))
         .collect();
     let short_type = event_type.rsplit('.').next().unwrap_or(event_type);
-    format!("gridloop.evt.{}.{short_type}", digits.join("."))
+    format!("{prefix}.evt.{}.{source}.{short_type}", digits.join("."))
 }
 
 #[cfg(test)]
@@ -251,9 +336,12 @@ mod tests {
     #[test]
     fn subjects_follow_the_jurisdiction_tree() {
         assert_eq!(
-            subject_for("321012001002003", "gridloop.v1.CaseOpened"),
-            "gridloop.evt.321012.001.002.003.CaseOpened"
+            subject_for("gridloop", "321012001002003", "dispatch", "gridloop.v1.CaseOpened"),
+            "gridloop.evt.321012.001.002.003.dispatch.CaseOpened"
         );
-        assert_eq!(subject_for("321012001", "gridloop.v1.CaseOpened"), "gridloop.evt.321012.001._._.CaseOpened");
+        assert_eq!(
+            subject_for("gridloop", "321012001", "dispatch", "gridloop.v1.CaseOpened"),
+            "gridloop.evt.321012.001._._.dispatch.CaseOpened"
+        );
     }
 }

@@ -59,5 +59,6 @@ pub async fn relay_once(
     bus.publish(source, &batch).await?;
     let positions: Vec<i64> = batch.iter().map(|e| e.global_position).collect();
     store.outbox_ack(&positions).await?;
+    metrics::counter!("gridloop_events_published_total", "service" => source.to_string()).increment(batch.len() as u64);
     Ok(batch.len())
 }

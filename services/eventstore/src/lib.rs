@@ -64,6 +64,7 @@
 mod error;
 mod sql;
 mod store;
+pub mod testing;
 mod types;
 mod write;
 

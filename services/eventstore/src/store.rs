@@ -12,6 +12,7 @@ use sqlx::error::BoxDynError;
 use sqlx::migrate::{MigrateError, Migration, MigrationSource, Migrator};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
 
 use crate::sql::{chunked, decode_event, event_columns, from_micros, to_micros};
 use crate::write::{spawn_writer, upsert_checkpoint, Pending, Shared};
@@ -221,6 +222,18 @@ impl EventStore {
             query.execute(self.pool()).await?;
         }
         Ok(())
+    }
+
+    /// Whether `consumer` has recorded handling `event_id` (its inbox entry committed with the
+    /// effect). Lets a consumer tell a redelivered, already applied event from a bad one.
+    pub async fn inbox_contains(&self, consumer: &str, event_id: Uuid) -> Result<bool, StoreError> {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT event_id FROM inbox WHERE consumer = $1 AND event_id = $2")
+                .bind(consumer)
+                .bind(event_id.to_string())
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(found.is_some())
     }
 
     /// Number of events not yet relayed.
