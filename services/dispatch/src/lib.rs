@@ -6,10 +6,12 @@
 use async_trait::async_trait;
 use gridloop_bus::timers::TimerHandler;
 use gridloop_bus::{Clock, EventHandler, HandlerError, Subscription};
-use gridloop_domain::case::{self, Case, CaseCommand, CaseError, CaseEvent, CaseStatus, RoutingPolicy};
+use gridloop_domain::case::{
+    self, Case, CaseCommand, CaseError, CaseEvent, CaseStatus, MediationVerdict, RoutingPolicy,
+};
 use gridloop_domain::feedback::FeedbackEvent;
 use gridloop_domain::ids::CaseId;
-use gridloop_domain::mediation::{MediationEvent, Outcome};
+use gridloop_domain::mediation::{MediationEvent, Outcome, Referral};
 use gridloop_eventstore::{
     Commit, Committed, DueTimer, EventStore, ExpectedVersion, RecordedEvent, StoreError, StreamAppend,
 };
@@ -85,7 +87,61 @@ pub struct Dispatch {
     clock: Arc<dyn Clock>,
 }
 
+/// Each part of a recorded policy and its hash.
+fn fingerprint_parts(policy: &pb::PolicyConfigured) -> [(&'static str, &str); 3] {
+    [
+        ("jurisdiction", &policy.jurisdiction_sha256),
+        ("catalog", &policy.catalog_sha256),
+        ("calendar", &policy.calendar_sha256),
+    ]
+}
+
+/// The stream of `PolicyConfigured` events: which routing rules were in force from when.
+pub const POLICY_STREAM: &str = "policy";
+
 impl Dispatch {
+    /// Record `configured` unless the last recorded policy has the same fingerprint; returns
+    /// whether it recorded. Several replicas may start at once: the append expects the version
+    /// it read, and the one that loses the race re-reads and finds the same fingerprint.
+    pub async fn record_policy(&self, mut configured: pb::PolicyConfigured) -> Result<bool, DispatchError> {
+        let event_type = convert::event_type("PolicyConfigured");
+        loop {
+            let last = self.store.read_stream(POLICY_STREAM, 1).await?.pop();
+            let previous = match &last {
+                Some(event) => Some(
+                    pb::PolicyConfigured::decode(event.payload.as_slice())
+                        .map_err(|source| convert::DecodeError::Protobuf { event_type: event_type.clone(), source })?,
+                ),
+                None => None,
+            };
+            let changed: Vec<String> = fingerprint_parts(&configured)
+                .into_iter()
+                .enumerate()
+                .filter(|(index, (_, hash))| previous.as_ref().is_none_or(|p| fingerprint_parts(p)[*index].1 != *hash))
+                .map(|(_, (part, _))| part.to_string())
+                .collect();
+            configured.changed = changed;
+            if configured.changed.is_empty() {
+                return Ok(false);
+            }
+            let context = EventContext {
+                actor: edge::system_actor("dispatch"),
+                correlation_id: POLICY_STREAM.into(),
+                causation_id: String::new(),
+                traceparent: String::new(),
+                occurred_at: self.clock.now(),
+                routing_key: configured.district_code.clone(),
+            };
+            let event = context.event((event_type.clone(), configured.encode_to_vec()));
+            let expected = ExpectedVersion::Exact(last.map_or(0, |e| e.stream_version));
+            match self.store.commit(Commit::append(POLICY_STREAM, expected, vec![event])).await {
+                Ok(_) => return Ok(true),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
     pub fn new(store: EventStore, policy: Arc<dyn RoutingPolicy + Send + Sync>, clock: Arc<dyn Clock>) -> Self {
         Self { store, policy, clock }
     }
@@ -138,7 +194,15 @@ impl Dispatch {
                 ..deadline_timer(case_id, &after.status)
             };
             match self.store.commit(commit).await {
-                Ok(Committed { .. }) => return Ok(after),
+                Ok(Committed { .. }) => {
+                    for event in &events {
+                        if let CaseEvent::Escalated { to, .. } = event {
+                            metrics::counter!("gridloop_escalations_total", "to_level" => to.level.as_str())
+                                .increment(1);
+                        }
+                    }
+                    return Ok(after);
+                }
                 Err(StoreError::Conflict { .. }) if expected_version.is_none() && attempts < CONFLICT_RETRIES => {
                     continue
                 }
@@ -226,9 +290,13 @@ pub fn case_view(case: &Case) -> pb::CaseView {
     };
     let (settled_level, satisfaction) = match &case.status {
         CaseStatus::Closed { level, satisfaction, .. } => {
-            (convert::level(*level), convert::satisfaction(*satisfaction))
+            (convert::level(*level), satisfaction.map_or(pb::Satisfaction::Unspecified, convert::satisfaction))
         }
         _ => (pb::Level::Unspecified, pb::Satisfaction::Unspecified),
+    };
+    let department = match &case.status {
+        CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. } => at.department.clone(),
+        _ => None,
     };
     let assignee = match &case.status {
         CaseStatus::Accepted { assignee, .. }
@@ -252,6 +320,18 @@ pub fn case_view(case: &Case) -> pb::CaseView {
         satisfaction: satisfaction as i32,
         reopen_count: case.reopen_count,
         location: details.map(|d| pb::GeoPoint { lat: d.lat, lon: d.lon }),
+        department_code: convert::department_code(&department),
+        department_name: convert::department_name(&department),
+        priority: case.priority.score,
+        priority_reasons: case.priority.reasons.clone(),
+        summons: case
+            .summons
+            .iter()
+            .map(|s| pb::Summons {
+                department: Some(convert::summoned_department(&s.summoned)),
+                reported_in: s.reported_in,
+            })
+            .collect(),
     }
 }
 
@@ -273,15 +353,26 @@ impl EventHandler for Dispatch {
                 (case_id, CaseCommand::LinkReport { report })
             }
             "MediationConcluded" => {
+                let concluded = pb::MediationConcluded::decode(event.payload.as_slice())
+                    .map_err(|e| HandlerError::Poison(format!("undecodable MediationConcluded: {e}")))?;
+                if concluded.case_id.is_empty() {
+                    return Ok(()); // a session on a collected topic: no case to move
+                }
                 let case_id = case_of(event)?;
                 let mediation_id = event.stream.strip_prefix("mediation-").unwrap_or(&event.stream).to_string();
-                match convert::decode_mediation_event(&event.event_type, &event.payload).map_err(poison)? {
-                    MediationEvent::Concluded { outcome, summary, .. } => (
-                        case_id,
-                        CaseCommand::ConcludeMediation { mediation_id, agreed: outcome == Outcome::Agreed, summary },
-                    ),
-                    MediationEvent::Opened { .. } => return Ok(()),
-                }
+                let MediationEvent::Concluded { outcome, summary, .. } =
+                    convert::decode_mediation_event(&event.event_type, &event.payload).map_err(poison)?
+                else {
+                    return Err(HandlerError::Poison(format!("{} is not a conclusion", event.event_type)));
+                };
+                let verdict = match outcome {
+                    Outcome::Agreed => MediationVerdict::Agreed,
+                    Outcome::Failed(Referral::EscalateOneLevel) => MediationVerdict::EscalateOneLevel,
+                    Outcome::Failed(Referral::BackToUnit | Referral::Litigation) | Outcome::Consultation => {
+                        MediationVerdict::BackToUnit
+                    }
+                };
+                (case_id, CaseCommand::ConcludeMediation { mediation_id, verdict, summary })
             }
             "FeedbackReceived" | "FeedbackDefaulted" => {
                 let case_id = case_of(event)?;
@@ -299,11 +390,19 @@ impl EventHandler for Dispatch {
             _ => return Ok(()),
         };
         let context = EventContext::caused_by(event, edge::system_actor(SERVICE), self.clock.now());
-        let inbox = Commit { inbox: Some((format!("dispatch.{source}"), event.event_id)), ..Commit::default() };
+        let consumer = format!("dispatch.{source}");
+        let inbox = Commit { inbox: Some((consumer.clone(), event.event_id)), ..Commit::default() };
         match self.execute(case_id, &command, None, &context, inbox).await {
             Ok(_) | Err(DispatchError::Store(StoreError::AlreadyProcessed { .. })) => Ok(()),
             // A report redelivered after its case was opened (the inbox is the first line of defence).
             Err(DispatchError::Case(CaseError::AlreadyOpened)) => Ok(()),
+            // Refused by the case now, but maybe because this very event was applied before (a
+            // redelivery after a lost ack): the inbox tells, and then there is nothing to do.
+            Err(error @ DispatchError::Case(_)) => match self.store.inbox_contains(&consumer, event.event_id).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(error.into()),
+                Err(store) => Err(HandlerError::Transient(store.to_string())),
+            },
             Err(error) => Err(error.into()),
         }
     }
@@ -388,6 +487,24 @@ impl DispatchService for Dispatch {
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
         let r = request.into_inner();
         self.command(&r.case_id, r.expected_version, r.actor.as_ref(), CaseCommand::Reject { reason: r.reason }).await
+    }
+
+    async fn summon_departments(
+        &self,
+        request: Request<pb::SummonDepartmentsRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        let command = CaseCommand::SummonDepartments { departments: r.departments, reason: r.reason };
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), command).await
+    }
+
+    async fn report_in(
+        &self,
+        request: Request<pb::ReportInRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        let command = CaseCommand::ReportIn { department: r.department, by: r.by, note: r.note };
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), command).await
     }
 
     async fn get_case(&self, request: Request<pb::GetCaseRequest>) -> Result<Response<pb::GetCaseResponse>, Status> {

@@ -2,12 +2,16 @@
 //! applies the default evaluation when nobody answers in time, and keeps the case projection that
 //! serves the case list and the 4321 distribution.
 
-mod projection;
+mod drift;
+pub mod kpi;
+pub mod projection;
+pub mod replay;
 
 use async_trait::async_trait;
 use gridloop_bus::timers::TimerHandler;
 use gridloop_bus::{Clock, EventHandler, HandlerError, Subscription};
 use gridloop_domain::case::{CaseEvent, RoutingPolicy, Satisfaction};
+use gridloop_domain::drift::DriftPolicy;
 use gridloop_domain::feedback::{self, Feedback, FeedbackCommand, FeedbackError};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::level::Level;
@@ -24,6 +28,7 @@ use gridloop_proto::v1::evaluation_service_server::{EvaluationService, Evaluatio
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
+use gridloop_domain::kpi::Report;
 pub use projection::CaseRow;
 
 pub const SERVICE: &str = "evaluation";
@@ -31,12 +36,13 @@ const FEEDBACK_TIMER: &str = "feedback";
 const MAX_COMMENT: usize = 2000;
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Clone)]
 pub struct Evaluation {
     store: EventStore,
     policy: Arc<CityPolicy>,
+    drift: DriftPolicy,
     clock: Arc<dyn Clock>,
 }
 
@@ -49,9 +55,15 @@ fn transient(e: impl std::fmt::Display) -> HandlerError {
 }
 
 impl Evaluation {
-    pub async fn new(store: EventStore, policy: Arc<CityPolicy>, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+    /// `drift` configures the 4321 drift alert ([`DriftPolicy::disabled`] turns it off).
+    pub async fn new(
+        store: EventStore,
+        policy: Arc<CityPolicy>,
+        drift: DriftPolicy,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
         store.migrate_extra(&MIGRATOR, &MIGRATOR).await?;
-        Ok(Self { store, policy, clock })
+        Ok(Self { store, policy, drift, clock })
     }
 
     pub fn into_server(self) -> EvaluationServiceServer<Self> {
@@ -109,13 +121,19 @@ impl Evaluation {
     /// Apply one dispatch event inside `tx`: the projection update, and the feedback round a
     /// resolution opens, with the consumer's inbox entry. Already handled → nothing.
     async fn apply_event(&self, tx: &mut StoreTx, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
+        if !event.stream.starts_with("case-") {
+            return Ok(()); // dispatch's other streams (the policy in force) are not case events
+        }
         let case_event = convert::decode_case_event(&event.event_type, &event.payload)
             .map_err(|e| HandlerError::Poison(e.to_string()))?;
         let case_id = CaseId::parse(&event.correlation_id)
             .map_err(|_| HandlerError::Poison(format!("bad case id {:?}", event.correlation_id)))?;
 
         let mut commit = Commit { inbox: Some((format!("evaluation.{source}"), event.event_id)), ..Commit::default() };
-        if let CaseEvent::Resolved { level, .. } = &case_event {
+        // History imported from another platform (`gridloop import`) is not asked for feedback:
+        // its reporters are long gone and its closure follows in the import itself.
+        let imported = event.actor.role == edge::IMPORT_ROLE;
+        if let (CaseEvent::Resolved { level, .. }, false) = (&case_event, imported) {
             let (state, records) = self.load_feedback(case_id).await.map_err(transient)?;
             // Read inside the transaction: the case may have opened earlier in this same batch.
             let category = projection::category_of(tx.conn(), case_id).await.map_err(transient)?;
@@ -132,7 +150,16 @@ impl Evaluation {
             }
         }
         match tx.apply(commit).await {
-            Ok(_) => projection::apply(tx.conn(), case_id, event, &case_event).await,
+            Ok(_) => {
+                let applied = projection::apply(tx.conn(), case_id, event, &case_event).await?;
+                match (&case_event, applied) {
+                    (CaseEvent::Closed { level, .. }, Some(row)) => {
+                        let context = EventContext::caused_by(event, edge::system_actor(SERVICE), self.clock.now());
+                        drift::on_closed(tx, &self.drift, &row.grid_code, *level, event.occurred_at, &context).await
+                    }
+                    _ => Ok(()),
+                }
+            }
             Err(StoreError::AlreadyProcessed { .. }) => Ok(()),
             Err(e) => Err(transient(e)),
         }
@@ -187,6 +214,47 @@ impl TimerHandler for Evaluation {
             Err(e) => Err(transient(e)),
         }
     }
+}
+
+/// Closed cases per settled level (grid, community, street, district) as shares against 4321.
+pub fn level_shares(per_level: [u64; 4]) -> Vec<pb::LevelShare> {
+    let total: u64 = per_level.iter().sum();
+    Level::ALL
+        .iter()
+        .zip(per_level)
+        .map(|(level, count)| {
+            let share = if total == 0 { 0.0 } else { count as f64 / total as f64 };
+            pb::LevelShare {
+                level: convert::level(*level) as i32,
+                count,
+                share,
+                target: level.target_share(),
+                deviation: share - level.target_share(),
+            }
+        })
+        .collect()
+}
+
+/// A `[from, to)` window in µs from optional timestamps; `to` must come after `from`.
+fn time_window(
+    from: Option<&prost_types::Timestamp>,
+    to: Option<&prost_types::Timestamp>,
+) -> Result<(Option<i64>, Option<i64>), Status> {
+    let bound = |t: Option<&prost_types::Timestamp>, field: &str| -> Result<Option<i64>, Status> {
+        t.map(|t| {
+            convert::from_timestamp(t)
+                .map(|t| t.timestamp_micros())
+                .ok_or_else(|| invalid_argument(field, "not a valid timestamp"))
+        })
+        .transpose()
+    };
+    let (from, to) = (bound(from, "from")?, bound(to, "to")?);
+    if let (Some(from), Some(to)) = (from, to) {
+        if from >= to {
+            return Err(invalid_argument("to", "must be after from"));
+        }
+    }
+    Ok((from, to))
 }
 
 fn parse_area(area: &str) -> Result<Option<&str>, Status> {
@@ -264,7 +332,11 @@ impl EvaluationService for Evaluation {
             pb::CaseState::Unspecified => None,
             other => Some(projection::state_name(other)),
         };
-        let rows = projection::list(self.store.pool(), state, area, limit, offset)
+        let order = match r.order() {
+            pb::CaseOrder::Unspecified | pb::CaseOrder::Newest => projection::Order::Newest,
+            pb::CaseOrder::Priority => projection::Order::Priority,
+        };
+        let rows = projection::list(self.store.pool(), state, area, order, limit, offset)
             .await
             .map_err(|e| edge::store_error(e.into()))?;
         let next_page_token =
@@ -278,40 +350,40 @@ impl EvaluationService for Evaluation {
     ) -> Result<Response<pb::GetLevelDistributionResponse>, Status> {
         let r = request.into_inner();
         let area = parse_area(&r.area)?;
-        let bound = |t: &Option<prost_types::Timestamp>, field: &str| -> Result<Option<i64>, Status> {
-            t.as_ref()
-                .map(|t| {
-                    convert::from_timestamp(t)
-                        .map(|t| t.timestamp_micros())
-                        .ok_or_else(|| invalid_argument(field, "not a valid timestamp"))
-                })
-                .transpose()
-        };
-        let (from, to) = (bound(&r.from, "from")?, bound(&r.to, "to")?);
-        if let (Some(from), Some(to)) = (from, to) {
-            if from >= to {
-                return Err(invalid_argument("to", "must be after from"));
-            }
-        }
+        let (from, to) = time_window(r.from.as_ref(), r.to.as_ref())?;
         let counts = projection::settled_counts(self.store.pool(), area, from, to)
             .await
             .map_err(|e| edge::store_error(e.into()))?;
-        let total: u64 = counts.iter().map(|(_, n)| n).sum();
-        let levels = Level::ALL
-            .iter()
-            .map(|level| {
-                let count = counts.iter().find(|(l, _)| l == level).map_or(0, |(_, n)| *n);
-                let share = if total == 0 { 0.0 } else { count as f64 / total as f64 };
-                pb::LevelShare {
-                    level: convert::level(*level) as i32,
-                    count,
-                    share,
-                    target: level.target_share(),
-                    deviation: share - level.target_share(),
-                }
-            })
-            .collect();
-        Ok(Response::new(pb::GetLevelDistributionResponse { closed_total: total, levels }))
+        let per_level = Level::ALL.map(|level| counts.iter().find(|(l, _)| *l == level).map_or(0, |(_, n)| *n));
+        Ok(Response::new(pb::GetLevelDistributionResponse {
+            closed_total: per_level.iter().sum(),
+            levels: level_shares(per_level),
+        }))
+    }
+
+    async fn get_kpis(&self, request: Request<pb::GetKpisRequest>) -> Result<Response<pb::GetKpisResponse>, Status> {
+        let r = request.into_inner();
+        let filter = kpi::filter_from(&r)?;
+        let period = kpi::period_of(r.period());
+        let offset = self.policy.calendar.offset();
+        let mut report = Report::new(period, offset);
+        projection::report(self.store.pool(), &filter, &mut report).await.map_err(|e| edge::store_error(e.into()))?;
+        Ok(Response::new(kpi::response(period, offset, &report)))
+    }
+
+    async fn list_drift_alerts(
+        &self,
+        request: Request<pb::ListDriftAlertsRequest>,
+    ) -> Result<Response<pb::ListDriftAlertsResponse>, Status> {
+        let r = request.into_inner();
+        let area = parse_area(&r.area)?;
+        let rows =
+            drift::list(self.store.pool(), area, r.include_cleared).await.map_err(|e| edge::store_error(e.into()))?;
+        Ok(Response::new(pb::ListDriftAlertsResponse {
+            alerts: rows.iter().map(drift::DriftRow::alert).collect(),
+            tolerance: if self.drift.is_enabled() { self.drift.tolerance } else { 0.0 },
+            window_days: u32::try_from(self.drift.window.num_days()).unwrap_or_default(),
+        }))
     }
 }
 

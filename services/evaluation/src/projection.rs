@@ -1,16 +1,20 @@
 //! The case projection (`evaluation_cases`): one row per case, folded from dispatch's events.
 
+use crate::kpi::CaseFilter;
 use crate::satisfaction_name;
+use futures::TryStreamExt;
 use gridloop_bus::HandlerError;
-use gridloop_domain::case::CaseEvent;
+use gridloop_domain::case::{Assignment, CaseEvent, EscalationReason, Satisfaction};
 use gridloop_domain::ids::CaseId;
+use gridloop_domain::kpi::{CaseFacts, Report};
 use gridloop_domain::level::Level;
+use gridloop_domain::priority::Priority;
 use gridloop_eventstore::RecordedEvent;
 use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
 use sqlx::{AnyConnection, AnyPool};
 
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
 pub struct CaseRow {
     pub case_id: String,
     pub version: i64,
@@ -27,10 +31,73 @@ pub struct CaseRow {
     pub escalations: i64,
     pub reopen_count: i64,
     pub linked_reports: i64,
+    pub priority: i64,
+    /// The reasons, one per line.
+    pub priority_reasons: String,
+    /// First dispatch to a unit.
+    pub dispatched_at: Option<i64>,
+    /// First acceptance by a unit (the response).
+    pub accepted_at: Option<i64>,
+    /// 1 when the first acceptance came within the deadline then in force with none missed
+    /// before it, 0 when late.
+    pub responded_on_time: Option<i64>,
+    /// The last resolution.
+    pub resolved_at: Option<i64>,
+    /// The deadline in force (to accept, or to resolve once accepted).
+    pub due_at: Option<i64>,
+    /// Deadlines missed: escalations on expiry and misses recorded at the district.
+    pub deadline_misses: i64,
+    pub mediations_requested: i64,
+    pub mediations_agreed: i64,
+    pub mediations_failed: i64,
+    /// Once closed: 1 when its last resolution met the deadline in force and no deadline was
+    /// ever missed, else 0.
+    pub closed_on_time: Option<i64>,
 }
 
-const COLUMNS: &str = "case_id, version, state, level, category_code, grid_code, description, opened_at, updated_at, \
-                       closed_at, settled_level, satisfaction, escalations, reopen_count, linked_reports";
+/// The columns in [`CaseRow`] order.
+pub const COLUMNS: [&str; 27] = [
+    "case_id",
+    "version",
+    "state",
+    "level",
+    "category_code",
+    "grid_code",
+    "description",
+    "opened_at",
+    "updated_at",
+    "closed_at",
+    "settled_level",
+    "satisfaction",
+    "escalations",
+    "reopen_count",
+    "linked_reports",
+    "priority",
+    "priority_reasons",
+    "dispatched_at",
+    "accepted_at",
+    "responded_on_time",
+    "resolved_at",
+    "due_at",
+    "deadline_misses",
+    "mediations_requested",
+    "mediations_agreed",
+    "mediations_failed",
+    "closed_on_time",
+];
+
+fn column_list() -> String {
+    COLUMNS.join(", ")
+}
+
+/// The order of a case list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Newest first.
+    Newest,
+    /// Highest priority first, oldest first within a priority.
+    Priority,
+}
 
 pub fn state_name(state: pb::CaseState) -> &'static str {
     match state {
@@ -81,8 +148,35 @@ impl CaseRow {
             reopen_count: u32::try_from(self.reopen_count).unwrap_or_default(),
             description: self.description.clone(),
             linked_reports: u32::try_from(self.linked_reports).unwrap_or_default(),
+            priority: u32::try_from(self.priority).unwrap_or_default(),
+            priority_reasons: self.priority_reasons.lines().map(str::to_string).collect(),
         }
     }
+
+    /// The row's facts for the KPIs.
+    pub fn facts(&self) -> CaseFacts {
+        let at = |micros: i64| chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default();
+        CaseFacts {
+            opened_at: at(self.opened_at),
+            rejected: self.state == "rejected",
+            dispatched: self.dispatched_at.is_some(),
+            responded_on_time: self.responded_on_time.map(|flag| flag == 1),
+            resolved: self.resolved_at.is_some(),
+            closed: self.closed_at.is_some(),
+            closed_on_time: self.closed_on_time.map(|flag| flag == 1),
+            satisfaction: self.satisfaction.as_deref().and_then(satisfaction_of),
+            reopened: self.reopen_count > 0,
+            settled_level: self.settled_level.as_deref().and_then(|l| l.parse().ok()),
+            mediations_agreed: u32::try_from(self.mediations_agreed).unwrap_or_default(),
+            mediations_failed: u32::try_from(self.mediations_failed).unwrap_or_default(),
+        }
+    }
+}
+
+fn satisfaction_of(name: &str) -> Option<Satisfaction> {
+    [Satisfaction::Satisfied, Satisfaction::BasicallySatisfied, Satisfaction::Unsatisfied]
+        .into_iter()
+        .find(|s| satisfaction_name(*s) == name)
 }
 
 pub async fn category_of(conn: &mut AnyConnection, case_id: CaseId) -> Result<Option<String>, sqlx::Error> {
@@ -93,25 +187,25 @@ pub async fn category_of(conn: &mut AnyConnection, case_id: CaseId) -> Result<Op
     Ok(row.map(|(c,)| c))
 }
 
-/// Fold one case event into the row, exactly once and in stream order.
-pub async fn apply(
-    conn: &mut AnyConnection,
-    case_id: CaseId,
-    record: &RecordedEvent,
-    event: &CaseEvent,
-) -> Result<(), HandlerError> {
-    let transient = |e: sqlx::Error| HandlerError::Transient(e.to_string());
-    let current: Option<CaseRow> =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM evaluation_cases WHERE case_id = $1"))
-            .bind(case_id.to_string())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(transient)?;
-    let version = record.stream_version as i64;
-    let at = record.occurred_at.timestamp_micros();
+/// What one event does to a case's row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Evolution {
+    Applied(Box<CaseRow>),
+    /// The row is already at or past this event's version.
+    AlreadyApplied,
+    /// An earlier event of the case has not been applied yet.
+    Gap {
+        have: i64,
+        got: i64,
+    },
+}
+
+/// Fold one case event (stream `version`, occurred `at` in µs) into the case's row: the one
+/// rule for the live consumer, `gridloop replay` and "as of" queries alike.
+pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64, event: &CaseEvent) -> Evolution {
     let mut row = match (current, event) {
-        (Some(row), _) if row.version >= version => return Ok(()), // already applied
-        (Some(row), _) if row.version + 1 == version => row,
+        (Some(row), _) if row.version >= version => return Evolution::AlreadyApplied,
+        (Some(row), _) if row.version + 1 == version => row.clone(),
         (None, CaseEvent::Opened { details, .. }) if version == 1 => CaseRow {
             case_id: case_id.to_string(),
             version: 0,
@@ -128,12 +222,20 @@ pub async fn apply(
             escalations: 0,
             reopen_count: 0,
             linked_reports: 0,
+            priority: 0,
+            priority_reasons: String::new(),
+            dispatched_at: None,
+            accepted_at: None,
+            responded_on_time: None,
+            resolved_at: None,
+            due_at: None,
+            deadline_misses: 0,
+            mediations_requested: 0,
+            mediations_agreed: 0,
+            mediations_failed: 0,
+            closed_on_time: None,
         },
-        // An earlier event of this case has not been applied yet: retry after it.
-        (current, _) => {
-            let have = current.map_or(0, |r| r.version);
-            return Err(HandlerError::Transient(format!("case {case_id}: got version {version}, have {have}")));
-        }
+        (current, _) => return Evolution::Gap { have: current.map_or(0, |r| r.version), got: version },
     };
     let set = |row: &mut CaseRow, state: &str, level: Option<Level>| {
         row.state = state.into();
@@ -141,75 +243,240 @@ pub async fn apply(
             row.level = Some(level.as_str().into());
         }
     };
+    let prioritise = |row: &mut CaseRow, priority: &Priority| {
+        row.priority = i64::from(priority.score);
+        row.priority_reasons = priority.reasons.join("\n");
+    };
+    let assign = |row: &mut CaseRow, to: &Assignment| row.due_at = Some(to.deadline.timestamp_micros());
     match event {
-        CaseEvent::Opened { .. } | CaseEvent::DeadlineMissed { .. } | CaseEvent::MediationAgreed { .. } => {}
+        CaseEvent::Opened { .. } | CaseEvent::DepartmentsSummoned { .. } | CaseEvent::DepartmentReportedIn { .. } => {}
+        CaseEvent::DeadlineMissed { next_deadline, .. } => {
+            row.deadline_misses += 1;
+            row.due_at = Some(next_deadline.timestamp_micros());
+        }
         CaseEvent::Rejected { .. } => set(&mut row, "rejected", None),
-        CaseEvent::Dispatched { to, .. } | CaseEvent::Transferred { to, .. } => {
+        CaseEvent::Dispatched { to, priority, .. } => {
+            prioritise(&mut row, priority);
+            row.dispatched_at.get_or_insert(at);
+            assign(&mut row, to);
             set(&mut row, "dispatched", Some(to.level))
         }
-        CaseEvent::Escalated { to, .. } => {
+        CaseEvent::PriorityChanged { priority } => prioritise(&mut row, priority),
+        CaseEvent::Transferred { to, .. } => {
+            assign(&mut row, to);
+            set(&mut row, "dispatched", Some(to.level))
+        }
+        CaseEvent::Escalated { to, reason, .. } => {
             row.escalations += 1;
+            if *reason == EscalationReason::DeadlineMissed {
+                row.deadline_misses += 1;
+            }
+            assign(&mut row, to);
             set(&mut row, "dispatched", Some(to.level));
         }
-        CaseEvent::Accepted { at, .. } | CaseEvent::MediationFailed { back_to: at, .. } => {
-            set(&mut row, "accepted", Some(at.level))
+        CaseEvent::Accepted { at: to, .. } => {
+            if row.accepted_at.is_none() {
+                // In time: within the deadline in force, and none missed before (an escalation
+                // on expiry means the first unit did not respond).
+                let in_time = row.deadline_misses == 0 && row.due_at.is_none_or(|due| at <= due);
+                row.accepted_at = Some(at);
+                row.responded_on_time = Some(i64::from(in_time));
+            }
+            assign(&mut row, to);
+            set(&mut row, "accepted", Some(to.level))
         }
-        CaseEvent::MediationRequested { level, .. } => set(&mut row, "in_mediation", Some(*level)),
-        CaseEvent::Resolved { level, .. } => set(&mut row, "resolved", Some(*level)),
+        CaseEvent::MediationFailed { back_to, .. } => {
+            row.mediations_failed += 1;
+            assign(&mut row, back_to);
+            set(&mut row, "accepted", Some(back_to.level))
+        }
+        CaseEvent::MediationAgreed { .. } => row.mediations_agreed += 1,
+        CaseEvent::MediationRequested { level, .. } => {
+            row.mediations_requested += 1;
+            set(&mut row, "in_mediation", Some(*level))
+        }
+        CaseEvent::Resolved { level, .. } => {
+            row.resolved_at = Some(at);
+            set(&mut row, "resolved", Some(*level))
+        }
         CaseEvent::Evaluated { satisfaction, .. } => row.satisfaction = Some(satisfaction_name(*satisfaction).into()),
-        CaseEvent::Reopened { at, .. } => {
+        CaseEvent::Reopened { at: to, .. } => {
             row.reopen_count += 1;
-            set(&mut row, "accepted", Some(at.level));
+            assign(&mut row, to);
+            set(&mut row, "accepted", Some(to.level));
         }
         CaseEvent::Closed { level, satisfaction } => {
             set(&mut row, "closed", Some(*level));
             row.settled_level = Some(level.as_str().into());
-            row.satisfaction = Some(satisfaction_name(*satisfaction).into());
+            row.satisfaction = satisfaction.map(|s| satisfaction_name(s).into());
             row.closed_at = Some(at);
+            let met_deadline = match (row.resolved_at, row.due_at) {
+                (Some(resolved), Some(due)) => resolved <= due,
+                (_, None) => true,
+                (None, Some(_)) => false,
+            };
+            row.closed_on_time = Some(i64::from(met_deadline && row.deadline_misses == 0));
         }
         CaseEvent::ReportLinked { .. } => row.linked_reports += 1,
     }
     row.version = version;
     row.updated_at = at;
-    sqlx::query(&format!(
-        "INSERT INTO evaluation_cases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-         ON CONFLICT (case_id) DO UPDATE SET version = excluded.version, state = excluded.state, level = excluded.level, \
-         updated_at = excluded.updated_at, closed_at = excluded.closed_at, settled_level = excluded.settled_level, \
-         satisfaction = excluded.satisfaction, escalations = excluded.escalations, reopen_count = excluded.reopen_count, \
-         linked_reports = excluded.linked_reports"
-    ))
-    .bind(row.case_id)
-    .bind(row.version)
-    .bind(row.state)
-    .bind(row.level)
-    .bind(row.category_code)
-    .bind(row.grid_code)
-    .bind(row.description)
-    .bind(row.opened_at)
-    .bind(row.updated_at)
-    .bind(row.closed_at)
-    .bind(row.settled_level)
-    .bind(row.satisfaction)
-    .bind(row.escalations)
-    .bind(row.reopen_count)
-    .bind(row.linked_reports)
-    .execute(&mut *conn)
-    .await
-    .map_err(transient)?;
+    Evolution::Applied(Box::new(row))
+}
+
+/// Fold one case event into the stored row, exactly once and in stream order. Returns the row as
+/// updated, or `None` when the event had been applied before.
+pub async fn apply(
+    conn: &mut AnyConnection,
+    case_id: CaseId,
+    record: &RecordedEvent,
+    event: &CaseEvent,
+) -> Result<Option<CaseRow>, HandlerError> {
+    let transient = |e: sqlx::Error| HandlerError::Transient(e.to_string());
+    let current: Option<CaseRow> =
+        sqlx::query_as(&format!("SELECT {} FROM evaluation_cases WHERE case_id = $1", column_list()))
+            .bind(case_id.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(transient)?;
+    let version = record.stream_version as i64;
+    match evolve(current.as_ref(), case_id, version, record.occurred_at.timestamp_micros(), event) {
+        Evolution::AlreadyApplied => Ok(None),
+        // Retried after the earlier event.
+        Evolution::Gap { have, got } => {
+            Err(HandlerError::Transient(format!("case {case_id}: got version {got}, have {have}")))
+        }
+        Evolution::Applied(row) => {
+            upsert(conn, std::slice::from_ref(&*row)).await.map_err(transient)?;
+            Ok(Some(*row))
+        }
+    }
+}
+
+/// Bind parameters of the long generated statements (multi-row upserts, `IN` lists): anonymous
+/// `?` in SQLite, where sqlx looks each named `$n` up by name — a linear scan per parameter, so
+/// quadratic in a statement of thousands (it took 90% of a replay's time) — and `$n` in Postgres.
+#[derive(Clone, Copy)]
+enum Placeholders {
+    Anonymous,
+    Numbered,
+}
+
+impl Placeholders {
+    fn of(conn: &AnyConnection) -> Self {
+        if conn.backend_name() == "SQLite" {
+            Placeholders::Anonymous
+        } else {
+            Placeholders::Numbered
+        }
+    }
+
+    /// Append the `n`th (from 1) of a statement whose parameters are all bound in order.
+    fn push(self, sql: &mut String, n: usize) {
+        match self {
+            Placeholders::Anonymous => sql.push('?'),
+            Placeholders::Numbered => {
+                use std::fmt::Write;
+                write!(sql, "${n}").expect("writing to a String");
+            }
+        }
+    }
+}
+
+/// Write rows (new or updated) in one statement.
+pub async fn upsert(conn: &mut AnyConnection, rows: &[CaseRow]) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let width = COLUMNS.len();
+    let style = Placeholders::of(conn);
+    let mut sql = format!("INSERT INTO evaluation_cases ({}) VALUES ", column_list());
+    for r in 0..rows.len() {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..width {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            style.push(&mut sql, r * width + c + 1);
+        }
+        sql.push(')');
+    }
+    sql.push_str(" ON CONFLICT (case_id) DO UPDATE SET ");
+    let updates: Vec<String> = COLUMNS[1..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
+    sql.push_str(&updates.join(", "));
+    let mut query = sqlx::query(&sql);
+    for row in rows {
+        query = query
+            .bind(row.case_id.clone())
+            .bind(row.version)
+            .bind(row.state.clone())
+            .bind(row.level.clone())
+            .bind(row.category_code.clone())
+            .bind(row.grid_code.clone())
+            .bind(row.description.clone())
+            .bind(row.opened_at)
+            .bind(row.updated_at)
+            .bind(row.closed_at)
+            .bind(row.settled_level.clone())
+            .bind(row.satisfaction.clone())
+            .bind(row.escalations)
+            .bind(row.reopen_count)
+            .bind(row.linked_reports)
+            .bind(row.priority)
+            .bind(row.priority_reasons.clone())
+            .bind(row.dispatched_at)
+            .bind(row.accepted_at)
+            .bind(row.responded_on_time)
+            .bind(row.resolved_at)
+            .bind(row.due_at)
+            .bind(row.deadline_misses)
+            .bind(row.mediations_requested)
+            .bind(row.mediations_agreed)
+            .bind(row.mediations_failed)
+            .bind(row.closed_on_time);
+    }
+    query.execute(conn).await?;
     Ok(())
+}
+
+/// The rows of these cases (those that exist).
+pub async fn load(conn: &mut AnyConnection, case_ids: &[String]) -> Result<Vec<CaseRow>, sqlx::Error> {
+    if case_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let style = Placeholders::of(conn);
+    let mut list = String::with_capacity(case_ids.len() * 4);
+    for n in 1..=case_ids.len() {
+        if n > 1 {
+            list.push_str(", ");
+        }
+        style.push(&mut list, n);
+    }
+    let sql = format!("SELECT {} FROM evaluation_cases WHERE case_id IN ({list})", column_list());
+    let mut query = sqlx::query_as(&sql);
+    for id in case_ids {
+        query = query.bind(id.clone());
+    }
+    query.fetch_all(conn).await
 }
 
 pub async fn list(
     pool: &AnyPool,
     state: Option<&str>,
     area: Option<&str>,
+    order: Order,
     limit: u32,
     offset: i64,
 ) -> Result<Vec<CaseRow>, sqlx::Error> {
+    let order_by = match order {
+        Order::Newest => "opened_at DESC, case_id",
+        Order::Priority => "priority DESC, opened_at, case_id",
+    };
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM evaluation_cases \
+        "SELECT {} FROM evaluation_cases \
          WHERE ($1 = '' OR state = $1) AND grid_code LIKE $2 \
-         ORDER BY opened_at DESC, case_id LIMIT $3 OFFSET $4"
+         ORDER BY {order_by} LIMIT $3 OFFSET $4",
+        column_list()
     ))
     .bind(state.unwrap_or_default())
     .bind(format!("{}%", area.unwrap_or_default()))
@@ -237,4 +504,184 @@ pub async fn settled_counts(
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().filter_map(|(level, n)| Some((level.parse::<Level>().ok()?, u64::try_from(n).ok()?))).collect())
+}
+
+/// Add every case the filter selects to `report`, streaming the rows (memory stays flat).
+pub async fn report(pool: &AnyPool, filter: &CaseFilter, report: &mut Report) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "SELECT {} FROM evaluation_cases \
+         WHERE grid_code LIKE $1 AND ($2 = '' OR category_code = $2) AND ($3 = '' OR level = $3) \
+         AND opened_at >= $4 AND opened_at < $5",
+        column_list()
+    );
+    let mut rows = sqlx::query_as::<_, CaseRow>(&sql)
+        .bind(format!("{}%", filter.area.as_deref().unwrap_or_default()))
+        .bind(filter.category.clone().unwrap_or_default())
+        .bind(filter.level.map(Level::as_str).unwrap_or_default())
+        .bind(filter.from.unwrap_or(i64::MIN))
+        .bind(filter.to.unwrap_or(i64::MAX))
+        .fetch(pool);
+    while let Some(row) = rows.try_next().await? {
+        report.add(&row.facts());
+    }
+    Ok(())
+}
+
+/// Every row in case-id order, one JSON object per line: the projection's canonical form, for
+/// comparing a rebuilt projection with the live one byte for byte.
+pub async fn dump(pool: &AnyPool) -> Result<Vec<u8>, sqlx::Error> {
+    let sql = format!("SELECT {} FROM evaluation_cases ORDER BY case_id", column_list());
+    let mut rows = sqlx::query_as::<_, CaseRow>(&sql).fetch(pool);
+    let mut out = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        serde_json::to_writer(&mut out, &row).expect("a row serialises");
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+    use gridloop_domain::case::{CaseDetails, Channel, Reporter, ReporterKind};
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap()
+    }
+
+    fn case_id() -> CaseId {
+        CaseId(uuid::Uuid::from_u128(7))
+    }
+
+    fn assignment(level: Level, deadline: DateTime<Utc>) -> Assignment {
+        Assignment { level, unit: "321012001002003".into(), deadline, department: None }
+    }
+
+    fn opened() -> CaseEvent {
+        CaseEvent::Opened {
+            case_id: case_id(),
+            details: CaseDetails {
+                category_code: "A01".into(),
+                grid_code: "321012001002003".into(),
+                lat: 31.0,
+                lon: 121.0,
+                description: "楼道堆物".into(),
+                reporter: Reporter {
+                    kind: ReporterKind::Resident,
+                    id: "r1".into(),
+                    name: "李华".into(),
+                    phone: String::new(),
+                },
+                channel: Channel::ResidentApp,
+                discovered_at: t0(),
+                uploaded_at: t0(),
+                urgent: false,
+                special_groups: vec![],
+            },
+        }
+    }
+
+    /// Fold `events` (the n-th at t0 + n hours) from nothing.
+    fn fold(events: &[CaseEvent]) -> CaseRow {
+        let mut row: Option<CaseRow> = None;
+        for (n, event) in events.iter().enumerate() {
+            let at = (t0() + Duration::hours(n as i64)).timestamp_micros();
+            match evolve(row.as_ref(), case_id(), n as i64 + 1, at, event) {
+                Evolution::Applied(next) => row = Some(*next),
+                other => panic!("event {n} not applied: {other:?}"),
+            }
+        }
+        row.expect("at least one event")
+    }
+
+    fn dispatched(deadline_hours: i64) -> CaseEvent {
+        CaseEvent::Dispatched {
+            to: assignment(Level::Grid, t0() + Duration::hours(deadline_hours)),
+            rule: "start at the grid".into(),
+            priority: Priority::default(),
+        }
+    }
+
+    fn accepted(level: Level, deadline_hours: i64) -> CaseEvent {
+        CaseEvent::Accepted { at: assignment(level, t0() + Duration::hours(deadline_hours)), assignee: "张三".into() }
+    }
+
+    #[test]
+    fn given_a_case_resolved_within_its_deadline_when_closed_then_it_closed_on_time() {
+        let row = fold(&[
+            opened(),
+            dispatched(4),
+            accepted(Level::Grid, 24),
+            CaseEvent::Resolved { level: Level::Grid, unit: "g".into(), summary: "ok".into() },
+            CaseEvent::Closed { level: Level::Grid, satisfaction: Some(Satisfaction::Satisfied) },
+        ]);
+        assert_eq!((row.responded_on_time, row.closed_on_time), (Some(1), Some(1)));
+        assert_eq!(row.dispatched_at, Some((t0() + Duration::hours(1)).timestamp_micros()));
+        assert_eq!(row.due_at, Some((t0() + Duration::hours(24)).timestamp_micros()));
+        assert_eq!(row.satisfaction.as_deref(), Some("satisfied"));
+        assert_eq!(row.facts().settled_level, Some(Level::Grid));
+    }
+
+    #[test]
+    fn given_an_escalation_on_expiry_when_the_next_level_responds_then_the_response_was_late() {
+        let row = fold(&[
+            opened(),
+            dispatched(1),
+            CaseEvent::Escalated {
+                from: Level::Grid,
+                to: assignment(Level::Community, t0() + Duration::hours(30)),
+                reason: EscalationReason::DeadlineMissed,
+                note: String::new(),
+            },
+            accepted(Level::Community, 48),
+            CaseEvent::Resolved { level: Level::Community, unit: "c".into(), summary: "ok".into() },
+            CaseEvent::Closed { level: Level::Community, satisfaction: Some(Satisfaction::Satisfied) },
+        ]);
+        assert_eq!((row.deadline_misses, row.escalations), (1, 1));
+        assert_eq!(row.responded_on_time, Some(0), "the grid never responded");
+        assert_eq!(row.closed_on_time, Some(0), "a deadline was missed on the way");
+    }
+
+    #[test]
+    fn given_a_resolution_after_the_deadline_when_closed_then_not_on_time() {
+        // Resolved at t0+3h against a deadline of t0+2h.
+        let row = fold(&[
+            opened(),
+            dispatched(10),
+            accepted(Level::Grid, 2),
+            CaseEvent::Resolved { level: Level::Grid, unit: "g".into(), summary: "late".into() },
+            CaseEvent::Closed { level: Level::Grid, satisfaction: None },
+        ]);
+        assert_eq!((row.responded_on_time, row.closed_on_time), (Some(1), Some(0)));
+        assert_eq!(row.satisfaction, None, "imported history closes without an evaluation");
+    }
+
+    #[test]
+    fn given_a_row_when_an_old_or_a_future_event_arrives_then_it_is_skipped_or_waits() {
+        let row = fold(&[opened(), dispatched(4)]);
+        assert_eq!(evolve(Some(&row), case_id(), 2, 0, &dispatched(4)), Evolution::AlreadyApplied);
+        assert_eq!(evolve(Some(&row), case_id(), 4, 0, &accepted(Level::Grid, 5)), Evolution::Gap { have: 2, got: 4 });
+        assert_eq!(evolve(None, case_id(), 2, 0, &dispatched(4)), Evolution::Gap { have: 0, got: 2 });
+    }
+
+    #[test]
+    fn mediation_outcomes_are_counted() {
+        let row = fold(&[
+            opened(),
+            dispatched(4),
+            accepted(Level::Grid, 24),
+            CaseEvent::MediationRequested { level: Level::Grid, topic: "噪音".into() },
+            CaseEvent::MediationFailed {
+                mediation_id: "m1".into(),
+                summary: "未达成".into(),
+                back_to: assignment(Level::Grid, t0() + Duration::hours(48)),
+            },
+            CaseEvent::MediationRequested { level: Level::Grid, topic: "噪音".into() },
+            CaseEvent::MediationAgreed { mediation_id: "m2".into(), summary: "签字".into() },
+        ]);
+        assert_eq!((row.mediations_requested, row.mediations_failed, row.mediations_agreed), (2, 1, 1));
+        let facts = row.facts();
+        assert_eq!((facts.mediations_agreed, facts.mediations_failed), (1, 1));
+    }
 }

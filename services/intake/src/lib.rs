@@ -17,6 +17,7 @@ use gridloop_domain::calendar::Sla;
 use gridloop_domain::case::{CaseDetails, LinkedReport};
 use gridloop_domain::duplicates::{DuplicateMatch, DuplicatePolicy, OpenCase};
 use gridloop_domain::ids::CaseId;
+use gridloop_domain::jurisdiction::Department;
 use gridloop_domain::level::Level;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_eventstore::{Commit, EventStore, ExpectedVersion, RecordedEvent, StoreError, StoreTx, StreamAppend};
@@ -222,6 +223,17 @@ impl Intake {
                 }
             },
         };
+        let special_groups = match convert::from_special_groups(&r.special_groups) {
+            Ok(mut groups) => {
+                groups.sort();
+                groups.dedup();
+                groups
+            }
+            Err(value) => {
+                v.add("special_groups", format!("{value} is not a special group (elderly living alone, disabled, …)"));
+                vec![]
+            }
+        };
         v.into_result()?;
         let (Some(grid_code), Some(reporter), Some(channel), Some(discovered_at), Some(location)) =
             (grid_code, reporter, channel, discovered_at, r.location.as_ref())
@@ -239,6 +251,7 @@ impl Intake {
             discovered_at,
             uploaded_at: now,
             urgent: r.urgent,
+            special_groups,
         })
     }
 
@@ -395,6 +408,7 @@ impl IntakeService for Intake {
                 accept_sla: c.accept_sla.to_string(),
                 resolve_sla: c.resolve_sla.iter().map(Sla::to_string).collect(),
                 feedback_sla: c.feedback_sla.to_string(),
+                departments: c.departments.iter().map(|d| d.clone().unwrap_or_default()).collect(),
             })
             .collect();
         Ok(Response::new(pb::GetCatalogResponse { classes, categories }))
@@ -405,22 +419,35 @@ impl IntakeService for Intake {
         _: Request<pb::GetJurisdictionRequest>,
     ) -> Result<Response<pb::GetJurisdictionResponse>, Status> {
         let district = self.policy.jurisdiction.district();
-        let node = |code: &str, name: &str, level: Level, parent: &str| pb::JurisdictionNode {
-            code: code.to_string(),
-            name: name.to_string(),
-            level: convert::level(level) as i32,
-            parent_code: parent.to_string(),
-            boundary: vec![],
-            interior_point: None,
-        };
-        let mut nodes = vec![node(district.code.as_str(), &district.name, Level::District, "")];
+        let node =
+            |code: &str, name: &str, level: Level, parent: &str, departments: &[Department]| pb::JurisdictionNode {
+                code: code.to_string(),
+                name: name.to_string(),
+                level: convert::level(level) as i32,
+                parent_code: parent.to_string(),
+                boundary: vec![],
+                interior_point: None,
+                departments: departments
+                    .iter()
+                    .map(|d| pb::Department { code: d.code.clone(), name: d.name.clone() })
+                    .collect(),
+                workers: vec![],
+            };
+        let mut nodes = vec![node(district.code.as_str(), &district.name, Level::District, "", &district.departments)];
         for street in &district.streets {
-            nodes.push(node(street.code.as_str(), &street.name, Level::Street, district.code.as_str()));
+            let parent = district.code.as_str();
+            nodes.push(node(street.code.as_str(), &street.name, Level::Street, parent, &street.departments));
             for community in &street.communities {
-                nodes.push(node(community.code.as_str(), &community.name, Level::Community, street.code.as_str()));
+                let (code, parent) = (community.code.as_str(), street.code.as_str());
+                nodes.push(node(code, &community.name, Level::Community, parent, &community.departments));
                 for grid in &community.grids {
                     let (lat, lon) = grid.interior_point();
-                    let mut n = node(grid.code.as_str(), &grid.name, Level::Grid, community.code.as_str());
+                    let mut n = node(grid.code.as_str(), &grid.name, Level::Grid, community.code.as_str(), &[]);
+                    n.workers = grid
+                        .workers
+                        .iter()
+                        .map(|w| pb::GridWorker { id: w.id.clone(), name: w.name.clone() })
+                        .collect();
                     n.boundary =
                         grid.boundary.exterior().points().map(|p| pb::GeoPoint { lat: p.y(), lon: p.x() }).collect();
                     n.interior_point = Some(pb::GeoPoint { lat, lon });

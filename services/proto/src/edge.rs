@@ -1,7 +1,7 @@
 //! Glue every service needs at its edge: building event envelopes, and mapping domain and store
 //! errors to precise gRPC statuses (never everything → INTERNAL).
 
-use crate::convert::timestamp;
+use crate::convert::{from_timestamp, timestamp};
 use crate::v1 as pb;
 use chrono::{DateTime, Utc};
 use gridloop_eventstore::{Actor, NewEvent, RecordedEvent, StoreError};
@@ -55,6 +55,10 @@ impl EventContext {
     }
 }
 
+/// The actor role of history imported from another platform (`gridloop import`): evaluation
+/// does not ask such cases for feedback.
+pub const IMPORT_ROLE: &str = "import";
+
 /// The system itself acting (a timer, a consumer), as opposed to a person.
 pub fn system_actor(service: &str) -> Actor {
     Actor { role: "system".into(), id: service.into(), jurisdiction: String::new() }
@@ -87,7 +91,42 @@ pub fn envelope(e: &RecordedEvent, source: &str) -> pb::EventEnvelope {
         schema_version: e.schema_version,
         payload: e.payload.clone(),
         source: source.to_string(),
+        routing_key: e.routing_key.clone(),
     }
+}
+
+/// Why an envelope received from the bus cannot be turned back into an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid event envelope: {0}")]
+pub struct EnvelopeError(&'static str);
+
+/// The event an [`envelope`] carries, and its producing service: the inverse of [`envelope`].
+pub fn from_envelope(envelope: pb::EventEnvelope) -> Result<(String, RecordedEvent), EnvelopeError> {
+    let event_id = Uuid::parse_str(&envelope.event_id).map_err(|_| EnvelopeError("event_id is not a UUID"))?;
+    let occurred_at = envelope.occurred_at.as_ref().and_then(from_timestamp).ok_or(EnvelopeError("occurred_at"))?;
+    let recorded_at = envelope.recorded_at.as_ref().and_then(from_timestamp).ok_or(EnvelopeError("recorded_at"))?;
+    let global_position = i64::try_from(envelope.global_position).map_err(|_| EnvelopeError("global_position"))?;
+    if envelope.source.is_empty() || envelope.event_type.is_empty() || envelope.stream.is_empty() {
+        return Err(EnvelopeError("source, event_type and stream are required"));
+    }
+    let actor = envelope.actor.unwrap_or_default();
+    let event = RecordedEvent {
+        global_position,
+        stream: envelope.stream,
+        stream_version: envelope.stream_version,
+        recorded_at,
+        event_id,
+        event_type: envelope.event_type,
+        occurred_at,
+        correlation_id: envelope.correlation_id,
+        causation_id: envelope.causation_id,
+        actor: Actor { role: actor.role, id: actor.id, jurisdiction: actor.jurisdiction },
+        traceparent: envelope.traceparent,
+        schema_version: envelope.schema_version,
+        routing_key: envelope.routing_key,
+        payload: envelope.payload,
+    };
+    Ok((envelope.source, event))
 }
 
 /// Collects field violations so a request reports every bad field at once.
@@ -159,51 +198,47 @@ pub fn parse_uuid(field: &str, value: &str) -> Result<Uuid, Status> {
     Uuid::parse_str(value).map_err(|_| invalid_argument(field, format!("{value:?} is not a UUID")))
 }
 
-/// Durable timers that belong to one case: key `<kind>:<case id>`, payload the exact instant the
-/// timer stands for. The store keeps due times in microseconds; the payload keeps the deadline
+/// Durable timers that belong to one aggregate (a case, a mediation session): key
+/// `<kind>:<id>`, payload the exact instant the timer stands for. The store keeps due times in microseconds; the payload keeps the deadline
 /// exactly, so the handler can tell a timer left over from an earlier assignment (stale) from the
 /// running one.
 pub mod case_timer {
     use super::*;
     use crate::convert::from_timestamp;
-    use gridloop_domain::ids::CaseId;
     use gridloop_eventstore::{DueTimer, NewTimer};
     use prost::Message;
 
-    pub fn key(kind: &str, case_id: CaseId) -> String {
-        format!("{kind}:{case_id}")
+    pub fn key(kind: &str, id: impl std::fmt::Display) -> String {
+        format!("{kind}:{id}")
     }
 
-    /// The timer writes that arm `kind` for `case_id` at `at`, or disarm it: (schedule, cancel).
-    pub fn arm(kind: &str, case_id: CaseId, at: Option<DateTime<Utc>>) -> (Vec<NewTimer>, Vec<String>) {
+    /// The timer writes that arm `kind` for `id` at `at`, or disarm it: (schedule, cancel).
+    pub fn arm(kind: &str, id: impl std::fmt::Display, at: Option<DateTime<Utc>>) -> (Vec<NewTimer>, Vec<String>) {
+        let key = key(kind, id);
         match at {
             Some(due_at) => (
-                vec![NewTimer {
-                    key: key(kind, case_id),
-                    due_at,
-                    kind: kind.to_string(),
-                    payload: timestamp(due_at).encode_to_vec(),
-                }],
+                vec![NewTimer { key, due_at, kind: kind.to_string(), payload: timestamp(due_at).encode_to_vec() }],
                 vec![],
             ),
-            None => (vec![], vec![key(kind, case_id)]),
+            None => (vec![], vec![key]),
         }
     }
 
-    /// The case and the exact instant of a due timer of `kind`.
-    pub fn parse(kind: &str, timer: &DueTimer) -> Result<(CaseId, DateTime<Utc>), String> {
-        let case_id = timer
+    /// The aggregate (`CaseId`, `MediationId`) and the exact instant of a due timer of `kind`.
+    pub fn parse<I: From<Uuid>>(kind: &str, timer: &DueTimer) -> Result<(I, DateTime<Utc>), String> {
+        let id = timer
             .key
             .strip_prefix(kind)
             .and_then(|rest| rest.strip_prefix(':'))
-            .and_then(|id| CaseId::parse(id).ok())
+            .and_then(|id| Uuid::parse_str(id).ok())
+            .map(I::from)
             .ok_or_else(|| format!("{} is not a {kind} timer", timer.key))?;
         let at = prost_types::Timestamp::decode(timer.payload.as_slice())
             .ok()
             .as_ref()
             .and_then(from_timestamp)
             .ok_or_else(|| format!("timer {} carries no instant", timer.key))?;
-        Ok((case_id, at))
+        Ok((id, at))
     }
 }
 
@@ -233,6 +268,34 @@ fn is_traceparent(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_envelope_carries_the_whole_event_and_its_source() {
+        let at = DateTime::parse_from_rfc3339("2026-05-06T07:08:09.123456Z").unwrap().with_timezone(&Utc);
+        let event = RecordedEvent {
+            global_position: 42,
+            stream: "case-1".into(),
+            stream_version: 3,
+            recorded_at: at,
+            event_id: Uuid::now_v7(),
+            event_type: "gridloop.v1.CaseAccepted".into(),
+            occurred_at: at - chrono::Duration::seconds(5),
+            correlation_id: "c1".into(),
+            causation_id: "e0".into(),
+            actor: Actor {
+                role: "grid_worker".into(), id: "张三\r\n".into(), jurisdiction: "321012001001001".into()
+            },
+            traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+            schema_version: 1,
+            routing_key: "321012001001001".into(),
+            payload: vec![1, 2, 3],
+        };
+        let (source, back) = from_envelope(envelope(&event, "dispatch")).unwrap();
+        assert_eq!(source, "dispatch");
+        assert_eq!(back, event);
+        let broken = pb::EventEnvelope { event_id: "nope".into(), ..envelope(&event, "dispatch") };
+        assert_eq!(from_envelope(broken).unwrap_err(), EnvelopeError("event_id is not a UUID"));
+    }
 
     #[test]
     fn a_valid_incoming_traceparent_is_kept() {
