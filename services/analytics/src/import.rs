@@ -1,0 +1,850 @@
+//! Import of another platform's case history (a CSV export, e.g. a city's open 311 data) into
+//! dispatch's store as case events, so old cases can be replayed, exported and measured like
+//! new ones.
+//!
+//! Each good row becomes the stream `case-<uuid v5(source, row id)>`: `CaseOpened` and
+//! `CaseDispatched` at the opened time (deadline = the due column), and for a closed row
+//! `CaseResolved` and `CaseClosed { satisfaction: none }` at the closed time. Event ids are uuid
+//! v5 too, so a re-import finds what it wrote: it adds nothing for a case already there, and
+//! only the missing events for a case that was open and is now closed. Every event has actor
+//! role [`IMPORT_ROLE`] and causation `import:<source>`.
+//!
+//! Parsing a row and planning its events are pure ([`Importer::parse`], [`Importer::plan`]);
+//! [`import_csv`] streams the file in chunks and commits each chunk's cases concurrently, so the
+//! store's group commit batches them.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use futures::stream::{self, StreamExt};
+use gridloop_domain::case::{Assignment, CaseDetails, CaseEvent, Channel, Reporter, ReporterKind};
+use gridloop_domain::ids::CaseId;
+use gridloop_domain::jurisdiction::{AreaCode, Department};
+use gridloop_domain::level::Level;
+use gridloop_domain::policy::CityPolicy;
+use gridloop_domain::priority::Priority;
+use gridloop_eventstore::{Actor, Commit, EventStore, ExpectedVersion, NewEvent, StoreError};
+use gridloop_proto::convert::encode_case_event;
+pub use gridloop_proto::edge::IMPORT_ROLE;
+use gridloop_proto::edge::SCHEMA_VERSION;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
+use uuid::Uuid;
+
+/// Namespace of the uuid v5 case and event ids of imported history.
+pub const IMPORT_NAMESPACE: Uuid = Uuid::from_u128(0x6772_6964_6c6f_6f70_b000_696d_706f_7274);
+/// Rows parsed before their cases are committed together.
+const CHUNK_ROWS: usize = 2_000;
+/// Cases committed concurrently (the store batches concurrent commits into one transaction).
+const CONCURRENCY: usize = 256;
+
+const DEFAULT_TIME_FORMATS: &[&str] = &[
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+];
+
+/// The mapping file (TOML): which columns hold what, and how to read them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    /// Name of the platform the file comes from: ids derive from it, so keep it stable.
+    pub source: String,
+    /// `chrono` formats of the time columns, tried in order after RFC 3339 (which carries its
+    /// own offset). A value that is only a date (`%Y-%m-%d`, `%m/%d/%Y`) means midnight.
+    #[serde(default)]
+    pub time_formats: Vec<String>,
+    /// Fixed UTC offset of times without one, e.g. "+08:00" or "-07:00".
+    #[serde(default = "default_offset")]
+    pub utc_offset: String,
+    /// The level the file's departments sit at: the unit of that level above the case's grid
+    /// holds the imported case.
+    #[serde(default = "default_level")]
+    pub level: Level,
+    /// Field delimiter (default ',').
+    #[serde(default)]
+    pub delimiter: Option<char>,
+    /// A row without a due time: `"sla"` (default) takes the category's resolve SLA at `level`
+    /// from the opened time; `"reject"` reports the row as bad.
+    #[serde(default)]
+    pub missing_due: MissingDue,
+    pub columns: Columns,
+    #[serde(default)]
+    pub status: StatusValues,
+    #[serde(default)]
+    pub categories: CategoryMap,
+    #[serde(default)]
+    pub areas: AreaMap,
+}
+
+fn default_offset() -> String {
+    "+00:00".into()
+}
+
+fn default_level() -> Level {
+    Level::Street
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingDue {
+    #[default]
+    Sla,
+    Reject,
+}
+
+/// Column names (as in the CSV header).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Columns {
+    pub case_id: String,
+    pub opened: String,
+    pub due: Option<String>,
+    pub closed: Option<String>,
+    /// Without it, a row with a closed time is closed.
+    pub status: Option<String>,
+    pub category: String,
+    pub department: Option<String>,
+    pub latitude: Option<String>,
+    pub longitude: Option<String>,
+    /// One column with both coordinates: "(lat, lon)", "lat,lon" or "POINT (lon lat)".
+    pub location: Option<String>,
+    pub neighbourhood: Option<String>,
+    /// Text of the case (default: the file's category value).
+    pub description: Option<String>,
+}
+
+/// Status values (compared trimmed and case-insensitively).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusValues {
+    #[serde(default)]
+    pub closed: Vec<String>,
+    /// Empty: every status not in `closed` means open; else a status in neither is a bad row.
+    #[serde(default)]
+    pub open: Vec<String>,
+}
+
+/// The file's category values → catalog codes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryMap {
+    /// Code for values the map does not name; without it such rows are bad.
+    pub default: Option<String>,
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
+}
+
+/// Neighbourhood names → grid codes. A located point inside a grid wins over both.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AreaMap {
+    pub default_grid: Option<String>,
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
+}
+
+/// Why an import could not run at all (bad rows are not errors: see [`ImportReport`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("mapping file: {0}")]
+    Mapping(String),
+    #[error("CSV file: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("the CSV header has no column {0} (named in the mapping file)")]
+    MissingColumn(String),
+    #[error("dispatch store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// A row that was not imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRow {
+    /// Line of the row in the file (the header is line 1).
+    pub line: u64,
+    /// The row's case id, when it had one.
+    pub row_id: Option<String>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for BadRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.row_id {
+            Some(id) => write!(f, "line {} (id {id}): {}", self.line, self.reason),
+            None => write!(f, "line {}: {}", self.line, self.reason),
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Cases new to the store.
+    pub imported: u64,
+    /// Cases whose every event was there already.
+    pub already_present: u64,
+    /// Cases that got the events they lacked (open before, closed now).
+    pub updated: u64,
+    /// Events appended in all.
+    pub events: u64,
+    pub rejected: Vec<BadRow>,
+}
+
+impl ImportReport {
+    pub fn summary(&self) -> String {
+        format!(
+            "imported {}, already present {}, updated {}, rejected {} ({} events written)",
+            self.imported,
+            self.already_present,
+            self.updated,
+            self.rejected.len(),
+            self.events
+        )
+    }
+}
+
+/// A good row, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedCase {
+    pub row_id: String,
+    pub case_id: CaseId,
+    pub opened: DateTime<Utc>,
+    pub due: DateTime<Utc>,
+    /// The closed time, for a closed row.
+    pub closed: Option<DateTime<Utc>>,
+    pub status: String,
+    pub category_code: String,
+    pub grid_code: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub department: Option<String>,
+    pub description: String,
+}
+
+/// Column positions in the file.
+#[derive(Debug, Clone)]
+struct Positions {
+    case_id: usize,
+    opened: usize,
+    due: Option<usize>,
+    closed: Option<usize>,
+    status: Option<usize>,
+    category: usize,
+    department: Option<usize>,
+    latitude: Option<usize>,
+    longitude: Option<usize>,
+    location: Option<usize>,
+    neighbourhood: Option<usize>,
+    description: Option<usize>,
+}
+
+/// A validated mapping bound to a city policy.
+pub struct Importer<'p> {
+    mapping: Mapping,
+    policy: &'p CityPolicy,
+    offset: FixedOffset,
+    formats: Vec<String>,
+    closed_status: HashSet<String>,
+    open_status: HashSet<String>,
+    categories: HashMap<String, String>,
+    areas: HashMap<String, String>,
+    causation: String,
+}
+
+fn norm(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+impl<'p> Importer<'p> {
+    /// Parse and check a mapping file against the city: category codes must be in the catalog
+    /// and grid codes in the jurisdiction.
+    pub fn from_toml(text: &str, policy: &'p CityPolicy) -> Result<Self, ImportError> {
+        let mapping: Mapping = toml::from_str(text).map_err(|e| ImportError::Mapping(e.to_string()))?;
+        Self::new(mapping, policy)
+    }
+
+    pub fn new(mapping: Mapping, policy: &'p CityPolicy) -> Result<Self, ImportError> {
+        let bad = |m: String| Err(ImportError::Mapping(m));
+        if mapping.source.trim().is_empty() {
+            return bad("`source` must name the platform the file comes from".into());
+        }
+        let offset = parse_offset(&mapping.utc_offset)
+            .ok_or_else(|| ImportError::Mapping(format!("utc_offset {:?} is not like +08:00", mapping.utc_offset)))?;
+        for code in mapping.categories.map.values().chain(mapping.categories.default.iter()) {
+            if policy.catalog.get(code).is_none() {
+                return bad(format!("category code {code:?} is not in the catalog"));
+            }
+        }
+        for code in mapping.areas.map.values().chain(mapping.areas.default_grid.iter()) {
+            let known = AreaCode::new(code.clone()).ok().and_then(|c| policy.jurisdiction.grid(&c).map(|_| ()));
+            if known.is_none() {
+                return bad(format!("grid code {code:?} is not a grid of the jurisdiction"));
+            }
+        }
+        if mapping.columns.status.is_some() && mapping.status.closed.is_empty() {
+            return bad("with a status column, [status] closed must list the values that mean closed".into());
+        }
+        if mapping.columns.location.is_none()
+            && (mapping.columns.latitude.is_some() != mapping.columns.longitude.is_some())
+        {
+            return bad("name both latitude and longitude columns, or neither".into());
+        }
+        let formats = if mapping.time_formats.is_empty() {
+            DEFAULT_TIME_FORMATS.iter().map(|f| f.to_string()).collect()
+        } else {
+            mapping.time_formats.clone()
+        };
+        Ok(Self {
+            offset,
+            formats,
+            closed_status: mapping.status.closed.iter().map(|s| norm(s)).collect(),
+            open_status: mapping.status.open.iter().map(|s| norm(s)).collect(),
+            categories: mapping.categories.map.iter().map(|(k, v)| (norm(k), v.clone())).collect(),
+            areas: mapping.areas.map.iter().map(|(k, v)| (norm(k), v.clone())).collect(),
+            causation: format!("import:{}", mapping.source),
+            mapping,
+            policy,
+        })
+    }
+
+    pub fn source(&self) -> &str {
+        &self.mapping.source
+    }
+
+    fn positions(&self, headers: &csv::StringRecord) -> Result<Positions, ImportError> {
+        let find = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h.trim().trim_start_matches('\u{feff}') == name)
+                .ok_or_else(|| ImportError::MissingColumn(name.to_string()))
+        };
+        let optional = |name: &Option<String>| name.as_deref().map(find).transpose();
+        let c = &self.mapping.columns;
+        Ok(Positions {
+            case_id: find(&c.case_id)?,
+            opened: find(&c.opened)?,
+            due: optional(&c.due)?,
+            closed: optional(&c.closed)?,
+            status: optional(&c.status)?,
+            category: find(&c.category)?,
+            department: optional(&c.department)?,
+            latitude: optional(&c.latitude)?,
+            longitude: optional(&c.longitude)?,
+            location: optional(&c.location)?,
+            neighbourhood: optional(&c.neighbourhood)?,
+            description: optional(&c.description)?,
+        })
+    }
+
+    /// The case id of a row id.
+    pub fn case_id(&self, row_id: &str) -> CaseId {
+        CaseId(Uuid::new_v5(&IMPORT_NAMESPACE, format!("{}\n{row_id}", self.mapping.source).as_bytes()))
+    }
+
+    /// A time in the file: RFC 3339, or one of the formats in the mapping's UTC offset.
+    pub fn parse_time(&self, text: &str) -> Option<DateTime<Utc>> {
+        let text = text.trim();
+        if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+            return Some(t.with_timezone(&Utc));
+        }
+        let local = self.formats.iter().find_map(|f| NaiveDateTime::parse_from_str(text, f).ok()).or_else(|| {
+            ["%Y-%m-%d", "%m/%d/%Y"]
+                .into_iter()
+                .chain(self.formats.iter().map(String::as_str))
+                .find_map(|f| NaiveDate::parse_from_str(text, f).ok())
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
+        self.offset.from_local_datetime(&local).single().map(|t| t.with_timezone(&Utc))
+    }
+
+    /// Parse one row (`get` gives the trimmed field at a position, empty when absent); every
+    /// reason it is bad, when it is.
+    fn parse_fields(&self, p: &Positions, get: &dyn Fn(Option<usize>) -> String) -> Result<ImportedCase, Vec<String>> {
+        let mut reasons = Vec::new();
+        let row_id = get(Some(p.case_id));
+        if row_id.is_empty() {
+            reasons.push("no case id".to_string());
+        }
+        let time = |name: &str, pos: Option<usize>, reasons: &mut Vec<String>| {
+            let text = get(pos);
+            if text.is_empty() {
+                return None;
+            }
+            let parsed = self.parse_time(&text);
+            if parsed.is_none() {
+                reasons.push(format!("{name} time {text:?} matches no time format"));
+            }
+            parsed
+        };
+        let opened_text = get(Some(p.opened));
+        let opened = time("opened", Some(p.opened), &mut reasons);
+        if opened_text.is_empty() {
+            reasons.push("no opened time".into());
+        }
+        let due = time("due", p.due, &mut reasons);
+        let closed_at = time("closed", p.closed, &mut reasons);
+        let status = get(p.status);
+        let closed = match p.status {
+            None => closed_at.is_some(),
+            Some(_) if self.closed_status.contains(&norm(&status)) => true,
+            Some(_) if self.open_status.is_empty() || self.open_status.contains(&norm(&status)) => false,
+            Some(_) => {
+                reasons.push(format!("status {status:?} is neither a closed nor an open status of the mapping"));
+                false
+            }
+        };
+        if closed && closed_at.is_none() && get(p.closed).is_empty() {
+            reasons.push(format!("status {status:?} means closed but the closed time is empty"));
+        }
+        if let (Some(opened), Some(closed_at), true) = (opened, closed_at, closed) {
+            if closed_at < opened {
+                reasons.push(format!("closed ({closed_at}) before opened ({opened})"));
+            }
+        }
+        let category_value = get(Some(p.category));
+        let category = self.categories.get(&norm(&category_value)).or(self.mapping.categories.default.as_ref());
+        if category.is_none() {
+            reasons.push(format!("category {category_value:?} is not in the category map and there is no default"));
+        }
+        let point = self.point(p, get);
+        let located =
+            point.and_then(|(lat, lon)| self.policy.jurisdiction.locate(lat, lon)).map(|g| g.code.as_str().to_string());
+        let neighbourhood = get(p.neighbourhood);
+        let grid = located
+            .or_else(|| self.areas.get(&norm(&neighbourhood)).cloned())
+            .or_else(|| self.mapping.areas.default_grid.clone());
+        if grid.is_none() {
+            reasons.push(format!(
+                "no grid: the location is in no grid, neighbourhood {neighbourhood:?} is not in the area map, and there is no default grid"
+            ));
+        }
+        let due = match (due, opened, category) {
+            (Some(due), _, _) => Some(due),
+            (None, Some(opened), Some(category)) if self.mapping.missing_due == MissingDue::Sla => {
+                let sla = self.policy.resolve_sla(category, self.mapping.level);
+                Some(self.policy.calendar.deadline(opened, &sla))
+            }
+            (None, _, _) => {
+                if self.mapping.missing_due == MissingDue::Reject && get(p.due).is_empty() {
+                    reasons.push("no due time".into());
+                }
+                None
+            }
+        };
+        if !reasons.is_empty() {
+            return Err(reasons);
+        }
+        let (Some(opened), Some(due), Some(category), Some(grid)) = (opened, due, category, grid) else {
+            return Err(vec!["incomplete row".into()]);
+        };
+        let (lat, lon) = point.unwrap_or_else(|| {
+            AreaCode::new(grid.clone())
+                .ok()
+                .and_then(|c| self.policy.jurisdiction.grid(&c).map(|g| g.interior_point()))
+                .unwrap_or((0.0, 0.0))
+        });
+        let description = Some(get(p.description)).filter(|d| !d.is_empty()).unwrap_or(category_value);
+        let department = Some(get(p.department)).filter(|d| !d.is_empty());
+        Ok(ImportedCase {
+            case_id: self.case_id(&row_id),
+            row_id,
+            opened,
+            due,
+            closed: if closed { closed_at } else { None },
+            status,
+            category_code: category.clone(),
+            grid_code: grid,
+            lat,
+            lon,
+            department,
+            description,
+        })
+    }
+
+    fn point(&self, p: &Positions, get: &dyn Fn(Option<usize>) -> String) -> Option<(f64, f64)> {
+        let valid = |(lat, lon): (f64, f64)| {
+            (lat.is_finite() && lon.is_finite() && lat.abs() <= 90.0 && lon.abs() <= 180.0 && (lat, lon) != (0.0, 0.0))
+                .then_some((lat, lon))
+        };
+        if p.location.is_some() {
+            return parse_location(&get(p.location)).and_then(valid);
+        }
+        let lat = get(p.latitude).parse::<f64>().ok()?;
+        let lon = get(p.longitude).parse::<f64>().ok()?;
+        valid((lat, lon))
+    }
+
+    /// The events a parsed row becomes, in stream order (ids, times and payloads are a
+    /// function of the row alone).
+    pub fn plan(&self, case: &ImportedCase) -> Vec<NewEvent> {
+        let level = self.mapping.level;
+        let grid = AreaCode::new(case.grid_code.clone()).ok();
+        let unit = grid
+            .as_ref()
+            .and_then(|g| self.policy.jurisdiction.unit_for(g, level))
+            .map_or_else(|| case.grid_code.clone(), |u| u.as_str().to_string());
+        let owner = self.policy.catalog.get(&case.category_code).and_then(|c| c.department_at(level));
+        let department = match (&case.department, owner) {
+            (Some(name), code) => Some(Department { code: code.unwrap_or("imported").to_string(), name: name.clone() }),
+            (None, Some(code)) => {
+                AreaCode::new(unit.clone()).ok().and_then(|u| self.policy.jurisdiction.department(&u, code).cloned())
+            }
+            (None, None) => None,
+        };
+        let assignment = Assignment { level, unit: unit.clone(), deadline: case.due, department };
+        let details = CaseDetails {
+            category_code: case.category_code.clone(),
+            grid_code: case.grid_code.clone(),
+            lat: case.lat,
+            lon: case.lon,
+            description: case.description.clone(),
+            reporter: Reporter {
+                kind: ReporterKind::Platform,
+                id: format!("{}:{}", self.mapping.source, case.row_id),
+                name: self.mapping.source.clone(),
+                phone: String::new(),
+            },
+            channel: Channel::Platform,
+            discovered_at: case.opened,
+            uploaded_at: case.opened,
+            urgent: false,
+            special_groups: Vec::new(),
+        };
+        let mut events = vec![
+            ("opened", case.opened, CaseEvent::Opened { case_id: case.case_id, details }),
+            (
+                "dispatched",
+                case.opened,
+                CaseEvent::Dispatched {
+                    to: assignment,
+                    rule: self.causation.clone(),
+                    priority: Priority { score: 0, reasons: vec![format!("imported from {}", self.mapping.source)] },
+                },
+            ),
+        ];
+        if let Some(closed) = case.closed {
+            let summary = format!("closed in {} (status {:?})", self.mapping.source, case.status);
+            events.push(("resolved", closed, CaseEvent::Resolved { level, unit, summary }));
+            events.push(("closed", closed, CaseEvent::Closed { level, satisfaction: None }));
+        }
+        let trace_span = self.event_id(case, "opened").simple().to_string();
+        let traceparent = format!("00-{}-{}-01", case.case_id.0.simple(), &trace_span[16..]);
+        events
+            .into_iter()
+            .map(|(kind, at, event)| {
+                NewEvent {
+                    event_id: self.event_id(case, kind),
+                    event_type: String::new(),
+                    occurred_at: at,
+                    correlation_id: case.case_id.to_string(),
+                    causation_id: self.causation.clone(),
+                    actor: Actor {
+                        role: IMPORT_ROLE.into(),
+                        id: self.mapping.source.clone(),
+                        jurisdiction: String::new(),
+                    },
+                    traceparent: traceparent.clone(),
+                    schema_version: SCHEMA_VERSION,
+                    routing_key: case.grid_code.clone(),
+                    payload: Vec::new(),
+                }
+                .with(encode_case_event(case.case_id, &event))
+            })
+            .collect()
+    }
+
+    fn event_id(&self, case: &ImportedCase, kind: &str) -> Uuid {
+        Uuid::new_v5(&IMPORT_NAMESPACE, format!("{}\n{}\n{kind}", self.mapping.source, case.row_id).as_bytes())
+    }
+}
+
+trait WithPayload {
+    fn with(self, encoded: (String, Vec<u8>)) -> Self;
+}
+
+impl WithPayload for NewEvent {
+    fn with(mut self, (event_type, payload): (String, Vec<u8>)) -> Self {
+        self.event_type = event_type;
+        self.payload = payload;
+        self
+    }
+}
+
+fn parse_offset(text: &str) -> Option<FixedOffset> {
+    let text = text.trim();
+    if matches!(text, "Z" | "UTC" | "utc") {
+        return FixedOffset::east_opt(0);
+    }
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+}
+
+/// "(lat, lon)", "lat,lon" or WKT "POINT (lon lat)".
+fn parse_location(text: &str) -> Option<(f64, f64)> {
+    let text = text.trim();
+    if let Some(rest) = text.strip_prefix("POINT").or_else(|| text.strip_prefix("point")) {
+        let inner = rest.trim().trim_start_matches('(').trim_end_matches(')');
+        let mut parts = inner.split_whitespace();
+        let lon = parts.next()?.parse().ok()?;
+        let lat = parts.next()?.parse().ok()?;
+        return Some((lat, lon));
+    }
+    let inner = text.trim_start_matches('(').trim_end_matches(')');
+    let (lat, lon) = inner.split_once(',')?;
+    Some((lat.trim().parse().ok()?, lon.trim().parse().ok()?))
+}
+
+/// What happened to one case in the store.
+enum Outcome {
+    Imported(u64),
+    AlreadyPresent,
+    Updated(u64),
+    Refused(String),
+}
+
+/// Write one case's planned events: all of them to a new stream, or the missing tail to a
+/// stream holding exactly the first ones (an open case now closed).
+async fn apply(
+    store: &EventStore,
+    stream: String,
+    version: u64,
+    planned: Vec<NewEvent>,
+) -> Result<Outcome, StoreError> {
+    let (expected, missing) = if version == 0 {
+        (ExpectedVersion::NoStream, planned)
+    } else {
+        let existing: HashSet<Uuid> = store.read_stream(&stream, 1).await?.into_iter().map(|e| e.event_id).collect();
+        let present = planned.iter().take_while(|e| existing.contains(&e.event_id)).count();
+        if present == planned.len() {
+            return Ok(Outcome::AlreadyPresent);
+        }
+        if version != present as u64 || planned[present..].iter().any(|e| existing.contains(&e.event_id)) {
+            return Ok(Outcome::Refused(format!(
+                "case stream {stream} has {version} events, {present} of them from this import: it changed after \
+                 the import, so the row's newer state is not applied"
+            )));
+        }
+        (ExpectedVersion::Exact(version), planned.into_iter().skip(present).collect())
+    };
+    let n = missing.len() as u64;
+    match store.commit(Commit::append(stream, expected, missing)).await {
+        Ok(_) if version == 0 => Ok(Outcome::Imported(n)),
+        Ok(_) => Ok(Outcome::Updated(n)),
+        Err(StoreError::Conflict { actual, .. }) => Ok(Outcome::Refused(format!(
+            "the case stream changed during the import (now at version {actual}); import again"
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Current versions of the streams that exist among `streams` (one query per 500 streams).
+async fn stream_versions(store: &EventStore, streams: &[String]) -> Result<HashMap<String, u64>, StoreError> {
+    let mut versions = HashMap::new();
+    for part in streams.chunks(500) {
+        let placeholders: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT stream, MAX(stream_version) FROM events WHERE stream IN ({}) GROUP BY stream",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+        for stream in part {
+            query = query.bind(stream);
+        }
+        for (stream, version) in query.fetch_all(store.pool()).await? {
+            versions.insert(stream, u64::try_from(version).unwrap_or_default());
+        }
+    }
+    Ok(versions)
+}
+
+/// Import a CSV file (read as a stream) into dispatch's store. Bad rows are collected in the
+/// report, and `on_bad` sees each as it is found; they never stop the good rows.
+pub async fn import_csv<R: Read>(
+    store: &EventStore,
+    importer: &Importer<'_>,
+    input: R,
+    on_bad: &mut dyn FnMut(&BadRow),
+    on_progress: &mut dyn FnMut(&ImportReport),
+) -> Result<ImportReport, ImportError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(importer.mapping.delimiter.map_or(b',', |c| c as u8))
+        .flexible(true)
+        .from_reader(CrlfToLf::new(input));
+    let positions = importer.positions(reader.headers()?)?;
+    let mut report = ImportReport::default();
+    // Row ids seen so far and their lines: a second row with the same id is a bad row.
+    let mut seen: HashMap<Uuid, u64> = HashMap::new();
+    let mut records = reader.records();
+    loop {
+        let mut chunk: Vec<(u64, String, Vec<NewEvent>)> = Vec::with_capacity(CHUNK_ROWS);
+        let mut done = true;
+        for record in records.by_ref() {
+            let mut bad = |report: &mut ImportReport, line: u64, row_id: Option<String>, reason: String| {
+                let row = BadRow { line, row_id, reason };
+                on_bad(&row);
+                report.rejected.push(row);
+            };
+            let record = match record {
+                Ok(record) => record,
+                Err(e) => {
+                    let line = e.position().map_or(0, |p| p.line());
+                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                        return Err(e.into());
+                    }
+                    bad(&mut report, line, None, format!("unreadable row: {e}"));
+                    continue;
+                }
+            };
+            let line = record.position().map_or(0, |p| p.line());
+            let get =
+                |pos: Option<usize>| pos.and_then(|i| record.get(i)).map_or_else(String::new, |s| s.trim().to_string());
+            let row_id = Some(get(Some(positions.case_id))).filter(|id| !id.is_empty());
+            match importer.parse_fields(&positions, &get) {
+                Err(reasons) => bad(&mut report, line, row_id, reasons.join("; ")),
+                Ok(case) => {
+                    if let Some(first) = seen.get(&case.case_id.0) {
+                        bad(&mut report, line, row_id, format!("duplicate case id (first on line {first})"));
+                        continue;
+                    }
+                    seen.insert(case.case_id.0, line);
+                    chunk.push((line, case.row_id.clone(), importer.plan(&case)));
+                    if chunk.len() == CHUNK_ROWS {
+                        done = false;
+                        break;
+                    }
+                }
+            }
+        }
+        let streams: Vec<String> =
+            chunk.iter().map(|(_, _, events)| format!("case-{}", events[0].correlation_id)).collect();
+        let versions = &stream_versions(store, &streams).await?;
+        let outcomes: Vec<_> =
+            stream::iter(chunk.into_iter().zip(streams).map(|((line, row_id, events), stream)| async move {
+                let version = versions.get(&stream).copied().unwrap_or(0);
+                (line, row_id, apply(store, stream, version, events).await)
+            }))
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut refused = Vec::new();
+        for (line, row_id, outcome) in outcomes {
+            match outcome? {
+                Outcome::Imported(n) => {
+                    report.imported += 1;
+                    report.events += n;
+                }
+                Outcome::Updated(n) => {
+                    report.updated += 1;
+                    report.events += n;
+                }
+                Outcome::AlreadyPresent => report.already_present += 1,
+                Outcome::Refused(reason) => refused.push(BadRow { line, row_id: Some(row_id), reason }),
+            }
+        }
+        refused.sort_by_key(|r| r.line);
+        for row in refused {
+            on_bad(&row);
+            report.rejected.push(row);
+        }
+        on_progress(&report);
+        if done {
+            break;
+        }
+    }
+    report.rejected.sort_by_key(|r| r.line);
+    Ok(report)
+}
+
+/// `input` with every "\r\n" read as "\n". The csv crate reports the records of a CRLF file
+/// (as many platforms export) one line early; a bad row's line number must be the file's.
+struct CrlfToLf<R> {
+    inner: R,
+    raw: Vec<u8>,
+    out: Vec<u8>,
+    pos: usize,
+    /// A '\r' at the end of the last chunk: dropped if the next byte is '\n'.
+    held_cr: bool,
+}
+
+impl<R: Read> CrlfToLf<R> {
+    fn new(inner: R) -> Self {
+        Self { inner, raw: vec![0; 64 * 1024], out: Vec::with_capacity(64 * 1024), pos: 0, held_cr: false }
+    }
+}
+
+impl<R: Read> Read for CrlfToLf<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.out.len() {
+            self.out.clear();
+            self.pos = 0;
+            let n = self.inner.read(&mut self.raw)?;
+            if n == 0 {
+                if std::mem::take(&mut self.held_cr) {
+                    self.out.push(b'\r');
+                    break;
+                }
+                return Ok(0);
+            }
+            for &byte in &self.raw[..n] {
+                if std::mem::take(&mut self.held_cr) && byte != b'\n' {
+                    self.out.push(b'\r');
+                }
+                if byte == b'\r' {
+                    self.held_cr = true;
+                } else {
+                    self.out.push(byte);
+                }
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crlf_becomes_lf_across_chunk_boundaries_and_lone_cr_stays() {
+        // One byte per inner read: every '\r' ends a chunk.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let Some((first, rest)) = self.0.split_first() else { return Ok(0) };
+                buf[0] = *first;
+                self.0 = rest;
+                Ok(1)
+            }
+        }
+        let mut out = String::new();
+        CrlfToLf::new(Trickle(b"a,b\r\nc\rd\r\n\r")).read_to_string(&mut out).unwrap();
+        assert_eq!(out, "a,b\nc\rd\n\r");
+    }
+
+    #[test]
+    fn offsets_and_locations_parse() {
+        assert_eq!(parse_offset("+08:00"), FixedOffset::east_opt(8 * 3600));
+        assert_eq!(parse_offset("-07:00"), FixedOffset::east_opt(-7 * 3600));
+        assert_eq!(parse_offset("-0330"), None);
+        assert_eq!(parse_offset("8"), None);
+        assert_eq!(parse_location("(32.4, 119.5)"), Some((32.4, 119.5)));
+        assert_eq!(parse_location("32.4,119.5"), Some((32.4, 119.5)));
+        assert_eq!(parse_location("POINT (119.5 32.4)"), Some((32.4, 119.5)));
+        assert_eq!(parse_location("nowhere"), None);
+    }
+}
