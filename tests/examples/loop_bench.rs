@@ -3,6 +3,9 @@
 //! the evaluation projection has seen every resolution.
 //!
 //!     cargo run --release -p gridloop-tests --example loop_bench -- [CASES] [CONCURRENCY] [postgres-url]
+//!
+//! With `GRIDLOOP_NATS_URL` set the services exchange events over JetStream (a stream of the
+//! bench's own, deleted at the end), else in process.
 
 use futures::stream::{self, StreamExt};
 use gridloop_bus::ManualClock;
@@ -19,16 +22,28 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     // Every report is at the same point in the same category: with duplicate detection on, all
     // but the first would be linked to one case, so it is off here.
+    let bench_id = uuid::Uuid::now_v7().simple().to_string();
+    let nats = gridloop::app::NatsArgs {
+        url: std::env::var("GRIDLOOP_NATS_URL").ok(),
+        stream: format!("BENCH_{bench_id}"),
+        subject_prefix: format!("bench{bench_id}"),
+        ..Default::default()
+    };
+    let transport = if nats.url.is_some() { "JetStream" } else { "in-process bus" };
     let up = gridloop::app::UpArgs {
-        database_url: database_url.clone(),
-        schema_prefix: format!("bench_{}_", uuid::Uuid::now_v7().simple()),
+        nats,
+        store: gridloop::app::StoreLocation {
+            database_url: database_url.clone(),
+            schema_prefix: format!("bench_{bench_id}_"),
+            data_dir: dir.path().into(),
+        },
         duplicate_radius_m: 0.0,
         ..gridloop::app::UpArgs::embedded(dir.path(), "127.0.0.1:0".parse().unwrap())
     };
     let mut g = Gridloop::start_with(up, ManualClock::new(start_time())).await;
     let category = g.a_category(pb::Level::Grid).await.code;
     let (location, _) = g.a_grid().await;
-    println!("backend: {}", if database_url.is_some() { "postgres" } else { "sqlite" });
+    println!("backend: {}, {transport}", if database_url.is_some() { "postgres" } else { "sqlite" });
 
     let started = Instant::now();
     let ids: Vec<String> = stream::iter(0..cases)
@@ -81,6 +96,12 @@ async fn main() {
     );
     println!("project:  all {cases} resolved in the evaluation projection after {projected:.2?}");
     g.app.shutdown().await.unwrap();
+    if let Some(url) = &g.args.nats.url {
+        let jetstream = async_nats::jetstream::new(async_nats::connect(url).await.unwrap());
+        for stream in [format!("BENCH_{bench_id}"), format!("BENCH_{bench_id}_DLQ")] {
+            jetstream.delete_stream(&stream).await.unwrap();
+        }
+    }
 }
 
 /// Poll the projection until `n` cases are in `state`.

@@ -2,7 +2,7 @@
 //! a real port, and gRPC clients generated from `proto/`.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use gridloop::app::{App, UpArgs};
+use gridloop::app::{App, StoreLocation, UpArgs};
 use gridloop_bus::ManualClock;
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::dispatch_service_client::DispatchServiceClient;
@@ -18,28 +18,7 @@ pub fn start_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap()
 }
 
-/// The Postgres the backend tests use. Under CI a missing server fails the test; elsewhere the
-/// test is skipped with a note.
-pub fn postgres_url() -> Option<String> {
-    let url = std::env::var("GRIDLOOP_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    // host:port between the credentials and the database name
-    let authority = url.split("://").nth(1).unwrap_or_default().split('/').next().unwrap_or_default();
-    let host_port = authority.rsplit('@').next().unwrap_or_default();
-    let host_port = if host_port.contains(':') { host_port.to_string() } else { format!("{host_port}:5432") };
-    let reachable = std::net::ToSocketAddrs::to_socket_addrs(&host_port)
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .is_some_and(|addr| std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).is_ok());
-    if reachable {
-        return Some(url);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("Postgres is not reachable at {url} and CI=true: backend tests are mandatory");
-    }
-    eprintln!("skipping: Postgres is not reachable at {url} (set CI=true to make this a failure)");
-    None
-}
+pub use gridloop_eventstore::testing::postgres_url;
 
 pub struct Clients {
     pub intake: IntakeServiceClient<Channel>,
@@ -60,6 +39,21 @@ impl Gridloop {
     /// Start on SQLite files under `data_dir`, on a free port, with `clock`.
     pub async fn start(data_dir: &Path, clock: ManualClock) -> Gridloop {
         Self::start_with(UpArgs::embedded(data_dir, "127.0.0.1:0".parse().unwrap()), clock).await
+    }
+
+    /// Start on the test Postgres (schemas of its own) at a virtual clock starting at
+    /// [`start_time`]; `None` when Postgres is absent outside CI (see [`postgres_url`]).
+    /// `data_dir` only holds what the embedded mode would keep there.
+    pub async fn start_on_postgres(data_dir: &Path) -> Option<Gridloop> {
+        let args = UpArgs {
+            store: StoreLocation {
+                database_url: Some(postgres_url()?),
+                schema_prefix: format!("e2e_{}_", uuid::Uuid::now_v7().simple()),
+                data_dir: data_dir.into(),
+            },
+            ..UpArgs::embedded(data_dir, "127.0.0.1:0".parse().unwrap())
+        };
+        Some(Self::start_with(args, ManualClock::new(start_time())).await)
     }
 
     pub async fn start_with(args: UpArgs, clock: ManualClock) -> Gridloop {
@@ -246,6 +240,7 @@ pub fn report_request(category: &str, client_key: &str, location: pb::GeoPoint) 
         channel: pb::Channel::ResidentApp as i32,
         discovered_at: None,
         urgent: false,
+        special_groups: vec![],
     }
 }
 

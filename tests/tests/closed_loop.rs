@@ -3,7 +3,7 @@
 use chrono::Duration;
 use gridloop_bus::ManualClock;
 use gridloop_proto::v1 as pb;
-use gridloop_tests::{actor, history_types, postgres_url, report_request, start_time, Gridloop};
+use gridloop_tests::{actor, history_types, report_request, start_time, Gridloop};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -144,14 +144,8 @@ async fn a_case_goes_around_the_whole_loop_to_closed() {
 
 #[tokio::test]
 async fn the_same_loop_runs_on_postgres() {
-    let Some(url) = postgres_url() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let args = gridloop::app::UpArgs {
-        database_url: Some(url),
-        schema_prefix: format!("e2e_{}_", uuid::Uuid::now_v7().simple()),
-        ..gridloop::app::UpArgs::embedded(dir.path(), "127.0.0.1:0".parse().unwrap())
-    };
-    let mut g = Gridloop::start_with(args, ManualClock::new(start_time())).await;
+    let Some(mut g) = Gridloop::start_on_postgres(dir.path()).await else { return };
     whole_loop(&mut g).await;
     g.app.shutdown().await.unwrap();
 }
@@ -362,8 +356,9 @@ async fn a_retried_report_with_the_same_client_key_creates_one_case() {
     let status = g.clients.intake.report_case(different).await.expect_err("key reuse");
     assert_eq!(status.code(), Code::AlreadyExists);
 
-    g.case_in(&first.case_id, pb::CaseState::Dispatched).await;
-    g.case_in(&ids[0], pb::CaseState::Dispatched).await;
+    // Evaluation's case list follows dispatch over the bus: wait until it shows both cases.
+    g.listed_when(&first.case_id, |c| c.state() == pb::CaseState::Dispatched).await;
+    g.listed_when(&ids[0], |c| c.state() == pb::CaseState::Dispatched).await;
     let listed = g.clients.evaluation.list_cases(pb::ListCasesRequest::default()).await.unwrap().into_inner();
     assert_eq!(listed.cases.len(), 2, "two client keys, two cases");
     g.app.shutdown().await.unwrap();
@@ -466,6 +461,31 @@ async fn a_dispute_is_resolved_by_a_signed_mediation_agreement() {
         "CaseMediationConcluded".to_string(),
         "CaseResolved".to_string()
     ]));
+    g.app.shutdown().await.unwrap();
+}
+
+/// A transport may deliver an event again after its effect was committed (an ack lost when NATS
+/// restarts). Redelivered once the case has moved on, the event is recognised as handled — not
+/// refused by the case and dead-lettered — and changes nothing.
+#[tokio::test]
+async fn feedback_redelivered_after_closure_is_recognised_not_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = Gridloop::start(dir.path(), ManualClock::new(start_time())).await;
+    let category = g.a_category(pb::Level::Grid).await.code;
+    let case_id = g.report(&category, "redelivered-1").await.case_id;
+    let closed = g.close_case(&case_id).await;
+    let url = format!("sqlite://{}", dir.path().join("evaluation.db").display());
+    let evaluation = gridloop_eventstore::EventStore::connect(&url, Default::default()).await.unwrap();
+    let feedback = evaluation.read_stream(&format!("feedback-{case_id}"), 1).await.unwrap();
+    let received: Vec<_> = feedback.into_iter().filter(|e| e.event_type == "gridloop.v1.FeedbackReceived").collect();
+    assert_eq!(received.len(), 1);
+
+    g.app.bus.publish("evaluation", &received).await.expect("a redelivery is handled");
+
+    assert!(g.app.bus.dead_letters().is_empty(), "{:?}", g.app.bus.dead_letters());
+    let after = g.case(&case_id).await.unwrap();
+    assert_eq!(after.history.len(), closed.history.len(), "nothing applied twice");
+    assert_eq!(after.case.unwrap().state(), pb::CaseState::Closed);
     g.app.shutdown().await.unwrap();
 }
 

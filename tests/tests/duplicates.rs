@@ -4,9 +4,9 @@
 
 use chrono::Duration;
 use gridloop::app::UpArgs;
-use gridloop_bus::{Bus, ManualClock};
+use gridloop_bus::ManualClock;
 use gridloop_proto::v1 as pb;
-use gridloop_tests::{history_types, postgres_url, start_time, Gridloop};
+use gridloop_tests::{history_types, start_time, Gridloop};
 
 /// `metres` north of `p`.
 fn north(p: pb::GeoPoint, metres: f64) -> pb::GeoPoint {
@@ -42,7 +42,8 @@ async fn duplicates_are_linked_while_the_case_is_open(g: &mut Gridloop) {
         second.linked_reason
     );
     let case = g.case_when(&first.case_id, |c| history_types(c).contains(&"CaseReportLinked".to_string())).await;
-    assert_eq!(history_types(&case), ["CaseOpened", "CaseDispatched", "CaseReportLinked"]);
+    // The second report makes the matter a shared concern: its priority is re-assessed.
+    assert_eq!(history_types(&case), ["CaseOpened", "CaseDispatched", "CaseReportLinked", "CasePriorityChanged"]);
     let entry = &case.history[2];
     assert!(entry.payload_json.contains("dup-second"), "{}", entry.payload_json);
     assert_eq!(case.case.as_ref().unwrap().state(), pb::CaseState::Dispatched, "a link changes no state");
@@ -66,8 +67,10 @@ async fn duplicates_are_linked_while_the_case_is_open(g: &mut Gridloop) {
     let far = g.report_at(&category, "dup-far", north(here, 80.0)).await;
     assert_ne!(far.case_id, first.case_id);
     assert!(!far.linked);
-    g.case_in(&other.case_id, pb::CaseState::Dispatched).await;
-    g.case_in(&far.case_id, pb::CaseState::Dispatched).await;
+    // Evaluation's case list follows dispatch over the bus: wait until it shows all three.
+    for case_id in [&first.case_id, &other.case_id, &far.case_id] {
+        g.listed_when(case_id, |c| c.state() == pb::CaseState::Dispatched).await;
+    }
     assert_eq!(g.listed_cases().await.len(), 3);
 
     // Once the case is closed, the same matter reported again opens a new case. The case list
@@ -78,6 +81,7 @@ async fn duplicates_are_linked_while_the_case_is_open(g: &mut Gridloop) {
     assert_ne!(again.case_id, first.case_id, "a closed case takes no new reports");
     assert!(!again.linked);
     g.case_in(&again.case_id, pb::CaseState::Dispatched).await;
+    g.listed_when(&again.case_id, |_| true).await;
     assert_eq!(g.listed_cases().await.len(), 4);
     let closed = g.case(&first.case_id).await.unwrap();
     assert_eq!(history_types(&closed).iter().filter(|t| *t == "CaseReportLinked").count(), 1);
@@ -94,14 +98,8 @@ async fn a_nearby_report_of_the_same_category_is_linked_to_the_open_case() {
 
 #[tokio::test]
 async fn duplicates_are_linked_on_postgres_too() {
-    let Some(url) = postgres_url() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let args = UpArgs {
-        database_url: Some(url),
-        schema_prefix: format!("e2e_{}_", uuid::Uuid::now_v7().simple()),
-        ..UpArgs::embedded(dir.path(), "127.0.0.1:0".parse().unwrap())
-    };
-    let mut g = Gridloop::start_with(args, ManualClock::new(start_time())).await;
+    let Some(mut g) = Gridloop::start_on_postgres(dir.path()).await else { return };
     duplicates_are_linked_while_the_case_is_open(&mut g).await;
     assert!(g.app.bus.dead_letters().is_empty(), "{:?}", g.app.bus.dead_letters());
     g.app.shutdown().await.unwrap();

@@ -1,44 +1,185 @@
-//! `gridloop up`: all four services in one process. Each service keeps its own store (one SQLite
-//! file per service under the data directory, or one Postgres schema per service), and they talk
-//! through the in-process bus exactly as they would over JetStream: outbox → relay → idempotent
-//! consumers.
+//! Running the services. `gridloop up` runs all four in one process; `gridloop serve <service>`
+//! runs one. Either way each service keeps its own store (one SQLite file per service under the
+//! data directory, or one Postgres schema per service) and services only meet on the bus:
+//! outbox → relay → idempotent consumers, in process or over NATS JetStream.
 
+use crate::telemetry;
 use anyhow::Context;
+use gridloop_bus::jetstream::{JetStreamBus, JetStreamConfig};
 use gridloop_bus::relay::run_relay;
-use gridloop_bus::timers::run_timers;
-use gridloop_bus::{Bus, Clock, DeliveryPolicy, InProcessBus, SystemClock};
+use gridloop_bus::timers::{run_timers, TimerHandler};
+use gridloop_bus::{Bus, Clock, DeliveryPolicy, InProcessBus, Subscription, SystemClock};
 use gridloop_dispatch::Dispatch;
+use gridloop_domain::calendar::{Sla, WorkingTime};
+use gridloop_domain::drift::DriftPolicy;
 use gridloop_domain::duplicates::DuplicatePolicy;
 use gridloop_domain::jurisdiction::Jurisdiction;
+use gridloop_domain::mediation::MediationRules;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_evaluation::Evaluation;
 use gridloop_eventstore::{EventStore, StoreOptions};
 use gridloop_intake::Intake;
 use gridloop_mediation::MediationSvc;
+use gridloop_proto::v1::{
+    dispatch_service_server::DispatchServiceServer, evaluation_service_server::EvaluationServiceServer,
+    intake_service_server::IntakeServiceServer, mediation_service_server::MediationServiceServer,
+};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
+use tonic::service::RoutesBuilder;
 use tonic::transport::Server;
 
 /// Largest gRPC message accepted or sent (a case history with its payloads fits easily).
 const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// How often the outbox depth gauge is refreshed.
+const OUTBOX_SAMPLE: Duration = Duration::from_secs(5);
+/// The grpc.health.v1 service name a liveness probe checks: SERVING as long as gRPC is served.
+/// The overall status ("") is readiness: SERVING once the bus is connected (see `report_ready`).
+pub const LIVENESS_SERVICE: &str = "liveness";
 
+/// The four services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServiceName {
+    Intake,
+    Dispatch,
+    Mediation,
+    Evaluation,
+}
+
+impl ServiceName {
+    /// In start order: intake's read model of open cases subscribes first (see `App::start_services`).
+    pub const ALL: [ServiceName; 4] =
+        [ServiceName::Intake, ServiceName::Dispatch, ServiceName::Mediation, ServiceName::Evaluation];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceName::Intake => "intake",
+            ServiceName::Dispatch => "dispatch",
+            ServiceName::Mediation => "mediation",
+            ServiceName::Evaluation => "evaluation",
+        }
+    }
+}
+
+/// The JetStream transport's settings. Without `--nats-url` the services talk in process.
 #[derive(Debug, Clone, clap::Args)]
-pub struct UpArgs {
+pub struct NatsArgs {
+    /// NATS server with JetStream; set, the services exchange events over it.
+    #[arg(long = "nats-url", env = "GRIDLOOP_NATS_URL")]
+    pub url: Option<String>,
+    /// The JetStream stream holding the events (dead letters go to `<stream>_DLQ`).
+    #[arg(long = "stream", env = "GRIDLOOP_STREAM", default_value = "GRIDLOOP")]
+    pub stream: String,
+    /// First token of every subject (`<prefix>.evt.<district>.<street>.<community>.<grid>.<service>.<Type>`).
+    #[arg(long = "subject-prefix", env = "GRIDLOOP_SUBJECT_PREFIX", default_value = "gridloop")]
+    pub subject_prefix: String,
+    /// Replicas of the streams when the services create them (1, 3 or 5 on a cluster).
+    #[arg(long = "stream-replicas", env = "GRIDLOOP_STREAM_REPLICAS", default_value_t = 1)]
+    pub replicas: usize,
+    /// Days events stay in the stream (the Postgres event store keeps them for good).
+    #[arg(long = "stream-max-age-days", env = "GRIDLOOP_STREAM_MAX_AGE_DAYS", default_value_t = 30)]
+    pub max_age_days: u64,
+}
+
+impl Default for NatsArgs {
+    fn default() -> Self {
+        let defaults = JetStreamConfig::new("");
+        Self {
+            url: None,
+            stream: defaults.stream,
+            subject_prefix: defaults.subject_prefix,
+            replicas: defaults.replicas,
+            max_age_days: defaults.max_age.as_secs() / 86_400,
+        }
+    }
+}
+
+impl NatsArgs {
+    pub fn config(&self) -> Option<JetStreamConfig> {
+        let url = self.url.as_ref()?;
+        Some(JetStreamConfig {
+            stream: self.stream.clone(),
+            subject_prefix: self.subject_prefix.clone(),
+            replicas: self.replicas,
+            max_age: Duration::from_secs(self.max_age_days * 86_400),
+            ..JetStreamConfig::new(url.clone())
+        })
+    }
+}
+
+/// Where the services' stores are: `gridloop up` and `serve`, and the commands that read or write
+/// the stores directly (`replay`, `export`, `import`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreLocation {
     /// Where the embedded stores live (one SQLite file per service).
     #[arg(long, env = "GRIDLOOP_DATA_DIR", default_value = "./gridloop-data")]
     pub data_dir: PathBuf,
-    /// gRPC listen address for all four services, health and reflection.
-    #[arg(long, env = "GRIDLOOP_LISTEN", default_value = "127.0.0.1:50051")]
-    pub listen: SocketAddr,
     /// Use this Postgres database instead of SQLite (one schema per service).
     #[arg(long, env = "GRIDLOOP_DATABASE_URL")]
     pub database_url: Option<String>,
     /// Prefix for the Postgres schemas (`<prefix>intake`, …), so several deployments can share a database.
     #[arg(long, env = "GRIDLOOP_SCHEMA_PREFIX", default_value = "")]
     pub schema_prefix: String,
+}
+
+impl StoreLocation {
+    pub fn embedded(data_dir: impl Into<PathBuf>) -> Self {
+        Self { data_dir: data_dir.into(), database_url: None, schema_prefix: String::new() }
+    }
+
+    /// Whether a service's store is there (SQLite: its file; Postgres: assumed).
+    pub fn exists(&self, service: ServiceName) -> bool {
+        self.database_url.is_some() || self.sqlite_file(service).exists()
+    }
+
+    fn sqlite_file(&self, service: ServiceName) -> PathBuf {
+        self.data_dir.join(format!("{}.db", service.as_str()))
+    }
+
+    /// Open a store that must already exist: a command that reads or exports history from a
+    /// wrong directory says so, instead of creating an empty store and reporting nothing.
+    pub async fn open_existing(&self, service: ServiceName) -> anyhow::Result<EventStore> {
+        if !self.exists(service) {
+            anyhow::bail!(
+                "no {} store at {} (is --data-dir right?)",
+                service.as_str(),
+                self.sqlite_file(service).display()
+            );
+        }
+        self.open(service, None).await
+    }
+
+    /// Open (creating it if absent) one service's store; `schema` overrides the Postgres schema.
+    pub async fn open(&self, service_name: ServiceName, schema: Option<&str>) -> anyhow::Result<EventStore> {
+        let service = service_name.as_str();
+        let (url, schema) = match &self.database_url {
+            Some(url) => {
+                (url.clone(), Some(schema.map_or_else(|| format!("{}{service}", self.schema_prefix), str::to_string)))
+            }
+            None => {
+                std::fs::create_dir_all(&self.data_dir)
+                    .with_context(|| format!("cannot create data directory {}", self.data_dir.display()))?;
+                (format!("sqlite://{}", self.sqlite_file(service_name).display()), None)
+            }
+        };
+        EventStore::connect(&url, StoreOptions { schema, max_connections: 8 })
+            .await
+            .with_context(|| format!("cannot open the {service} store"))
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub store: StoreLocation,
+    /// gRPC listen address for the services, health and reflection.
+    #[arg(long, env = "GRIDLOOP_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
     /// The city's jurisdiction tree and grid boundaries (TOML; see deploy/config/jurisdiction.toml).
     /// Unset: the shipped default city.
     #[arg(long, env = "GRIDLOOP_JURISDICTION")]
@@ -50,20 +191,98 @@ pub struct UpArgs {
     /// Duplicate detection: only cases opened at most this many hours before the report count.
     #[arg(long, env = "GRIDLOOP_DUPLICATE_WINDOW_HOURS", default_value_t = DuplicatePolicy::DEFAULT_WINDOW_HOURS)]
     pub duplicate_window: i64,
+    /// Serve Prometheus metrics on this address (`GET /metrics`).
+    #[arg(long, env = "GRIDLOOP_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Close each client's HTTP/2 connection gracefully (GOAWAY) after this many seconds, so
+    /// clients reconnect and spread over the replicas behind a load balancer. 0: never.
+    #[arg(long, env = "GRIDLOOP_MAX_CONNECTION_AGE_SECS", default_value_t = 300)]
+    pub max_connection_age_secs: u64,
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// 4321 drift alert: an area whose settled-level shares deviate from 40/30/20/10 by more than
+    /// this many percentage points (at any level) is alerted once, and cleared once back within.
+    /// 0 disables the monitor.
+    #[arg(long, env = "GRIDLOOP_DRIFT_TOLERANCE_PP", default_value_t = DriftPolicy::DEFAULT_TOLERANCE_PP)]
+    pub drift_tolerance_pp: f64,
+    /// 4321 drift alert: the window of closures (days up to the latest one) that counts.
+    #[arg(long, env = "GRIDLOOP_DRIFT_WINDOW_DAYS", default_value_t = DriftPolicy::DEFAULT_WINDOW_DAYS)]
+    pub drift_window_days: i64,
+    /// 4321 drift alert: areas with fewer closed cases in the window are not judged.
+    #[arg(long, env = "GRIDLOOP_DRIFT_MIN_CASES", default_value_t = DriftPolicy::DEFAULT_MIN_CASES)]
+    pub drift_min_cases: u64,
+    /// Mediation councils: the share of invited participants who must attend, in percent.
+    #[arg(long, env = "GRIDLOOP_MEDIATION_QUORUM_PERCENT", default_value_t = 50)]
+    pub mediation_quorum_percent: u32,
+    /// Mediation councils: how long results are published before execution (公示, at least 7 days).
+    #[arg(long, env = "GRIDLOOP_MEDIATION_NOTICE_DAYS", default_value_t = 7)]
+    pub mediation_notice_days: i64,
+    /// Count the notice period in working days on the city's calendar instead of wall-clock days.
+    #[arg(long, env = "GRIDLOOP_MEDIATION_NOTICE_WORKING_DAYS")]
+    pub mediation_notice_working_days: bool,
+    /// Mediation councils: how many statements each participant may make per sitting (限时限次).
+    #[arg(long, env = "GRIDLOOP_MEDIATION_MAX_TURNS", default_value_t = 3)]
+    pub mediation_max_turns: u32,
 }
 
 impl UpArgs {
     /// Embedded defaults on `data_dir`, listening on `listen`.
     pub fn embedded(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
         Self {
-            data_dir: data_dir.into(),
+            store: StoreLocation::embedded(data_dir),
             listen,
-            database_url: None,
-            schema_prefix: String::new(),
             jurisdiction: None,
             duplicate_radius_m: DuplicatePolicy::DEFAULT_RADIUS_M,
             duplicate_window: DuplicatePolicy::DEFAULT_WINDOW_HOURS,
+            metrics_listen: None,
+            max_connection_age_secs: 300,
+            nats: NatsArgs::default(),
+            drift_tolerance_pp: DriftPolicy::DEFAULT_TOLERANCE_PP,
+            drift_window_days: DriftPolicy::DEFAULT_WINDOW_DAYS,
+            drift_min_cases: DriftPolicy::DEFAULT_MIN_CASES,
+            mediation_quorum_percent: 50,
+            mediation_notice_days: 7,
+            mediation_notice_working_days: false,
+            mediation_max_turns: 3,
         }
+    }
+
+    /// The mediation councils' rules the flags describe.
+    pub fn mediation_rules(&self) -> anyhow::Result<MediationRules> {
+        anyhow::ensure!(
+            (1..=100).contains(&self.mediation_quorum_percent),
+            "--mediation-quorum-percent must be between 1 and 100"
+        );
+        anyhow::ensure!(self.mediation_notice_days >= 7, "--mediation-notice-days must be at least 7 (公示不少于7天)");
+        anyhow::ensure!(self.mediation_max_turns >= 1, "--mediation-max-turns must be at least 1");
+        let notice = if self.mediation_notice_working_days {
+            let days = u32::try_from(self.mediation_notice_days).context("--mediation-notice-days is too large")?;
+            Sla::Working(WorkingTime::Days(days))
+        } else {
+            Sla::Calendar(
+                chrono::Duration::try_days(self.mediation_notice_days)
+                    .context("--mediation-notice-days is too large")?,
+            )
+        };
+        Ok(MediationRules {
+            quorum_percent: self.mediation_quorum_percent,
+            notice,
+            max_turns: self.mediation_max_turns,
+        })
+    }
+
+    /// The drift alert the flags describe; a tolerance of 0 disables it.
+    pub fn drift_policy(&self) -> anyhow::Result<DriftPolicy> {
+        anyhow::ensure!(
+            self.drift_tolerance_pp.is_finite() && (0.0..=100.0).contains(&self.drift_tolerance_pp),
+            "--drift-tolerance-pp must be between 0 and 100 percentage points (0 disables the drift alert)"
+        );
+        anyhow::ensure!(self.drift_window_days >= 1, "--drift-window-days must be at least 1");
+        if self.drift_tolerance_pp == 0.0 {
+            return Ok(DriftPolicy::disabled());
+        }
+        let window = chrono::Duration::try_days(self.drift_window_days).context("--drift-window-days is too large")?;
+        Ok(DriftPolicy { tolerance: self.drift_tolerance_pp / 100.0, window, min_cases: self.drift_min_cases })
     }
 
     /// The duplicate policy the flags describe; a radius or window of 0 disables it.
@@ -81,127 +300,228 @@ impl UpArgs {
     }
 }
 
-/// The routing policy: the shipped catalog over the configured (or default) jurisdiction.
-fn load_policy(args: &UpArgs) -> anyhow::Result<CityPolicy> {
+/// `gridloop serve <service>`: one service in its own process.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    #[arg(value_enum)]
+    pub service: ServiceName,
+    /// The Postgres schema of this service's store. Default: `<schema prefix><service>`.
+    #[arg(long, env = "GRIDLOOP_SCHEMA")]
+    pub schema: Option<String>,
+    #[command(flatten)]
+    pub up: UpArgs,
+}
+
+/// `gridloop migrate`: create or upgrade the services' stores (and the JetStream streams), then exit.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MigrateArgs {
+    /// Only these services (repeatable). Default: all four.
+    #[arg(long = "service", value_enum)]
+    pub services: Vec<ServiceName>,
+    #[command(flatten)]
+    pub up: UpArgs,
+}
+
+/// The routing policy: the shipped catalog over the city's jurisdiction file (or the default city).
+pub fn load_policy(jurisdiction: Option<&Path>) -> anyhow::Result<CityPolicy> {
     let mut policy = CityPolicy::default_city();
-    if let Some(path) = &args.jurisdiction {
+    if let Some(path) = jurisdiction {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the jurisdiction file {}", path.display()))?;
         policy.jurisdiction =
             Jurisdiction::from_toml(&text).with_context(|| format!("invalid jurisdiction file {}", path.display()))?;
+        policy.check_departments().with_context(|| format!("jurisdiction file {}", path.display()))?;
     }
     Ok(policy)
 }
 
-pub const SERVICES: [&str; 4] = ["intake", "dispatch", "mediation", "evaluation"];
-
-/// A running one-process gridloop.
-pub struct App {
-    pub addr: SocketAddr,
-    pub bus: Arc<InProcessBus>,
-    shutdown: CancellationToken,
-    server: JoinHandle<Result<(), tonic::transport::Error>>,
-    workers: Vec<JoinHandle<()>>,
+/// A service's gRPC API, before it is added to a server.
+enum Api {
+    Intake(Intake),
+    Dispatch(Dispatch),
+    Mediation(MediationSvc),
+    Evaluation(Evaluation),
 }
 
-async fn open_store(args: &UpArgs, service: &str) -> anyhow::Result<EventStore> {
-    let (url, schema) = match &args.database_url {
-        Some(url) => (url.clone(), Some(format!("{}{service}", args.schema_prefix))),
-        None => {
-            std::fs::create_dir_all(&args.data_dir)
-                .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
-            (format!("sqlite://{}", args.data_dir.join(format!("{service}.db")).display()), None)
+impl Api {
+    /// Add the service to `routes`; returns its gRPC name (for health).
+    fn add_to(self, routes: &mut RoutesBuilder) -> &'static str {
+        macro_rules! add {
+            ($server:expr, $ty:ty) => {{
+                routes.add_service(
+                    $server.max_decoding_message_size(MAX_MESSAGE_BYTES).max_encoding_message_size(MAX_MESSAGE_BYTES),
+                );
+                <$ty as NamedService>::NAME
+            }};
+        }
+        match self {
+            Api::Intake(s) => add!(s.into_server(), IntakeServiceServer<Intake>),
+            Api::Dispatch(s) => add!(s.into_server(), DispatchServiceServer<Dispatch>),
+            Api::Mediation(s) => add!(s.into_server(), MediationServiceServer<MediationSvc>),
+            Api::Evaluation(s) => add!(s.into_server(), EvaluationServiceServer<Evaluation>),
+        }
+    }
+}
+
+/// One service's working parts: the same in one process and in its own.
+struct Node {
+    service: ServiceName,
+    store: EventStore,
+    subscriptions: Vec<Subscription>,
+    timers: Option<Arc<dyn TimerHandler>>,
+    api: Api,
+}
+
+async fn build_node(
+    service: ServiceName,
+    store: EventStore,
+    policy: &Arc<CityPolicy>,
+    clock: &Arc<dyn Clock>,
+    duplicates: DuplicatePolicy,
+    drift: DriftPolicy,
+    mediation_rules: MediationRules,
+) -> anyhow::Result<Node> {
+    let (subscriptions, timers, api): (_, Option<Arc<dyn TimerHandler>>, _) = match service {
+        ServiceName::Intake => {
+            let intake = Intake::new(store.clone(), policy.clone(), clock.clone(), duplicates).await?;
+            (intake.subscriptions(), None, Api::Intake(intake))
+        }
+        ServiceName::Dispatch => {
+            let dispatch = Dispatch::new(store.clone(), policy.clone(), clock.clone());
+            if dispatch.record_policy(gridloop_proto::convert::policy_configured(policy)).await? {
+                tracing::info!("routing policy changed: recorded PolicyConfigured on stream `policy`");
+            }
+            (dispatch.subscriptions(), Some(Arc::new(dispatch.clone())), Api::Dispatch(dispatch))
+        }
+        ServiceName::Mediation => {
+            let mediation = MediationSvc::new(store.clone(), clock.clone())
+                .await?
+                .with_rules(mediation_rules, policy.calendar.clone());
+            (mediation.subscriptions(), Some(Arc::new(mediation.clone())), Api::Mediation(mediation))
+        }
+        ServiceName::Evaluation => {
+            let evaluation = Evaluation::new(store.clone(), policy.clone(), drift, clock.clone()).await?;
+            (evaluation.subscriptions(), Some(Arc::new(evaluation.clone())), Api::Evaluation(evaluation))
         }
     };
-    EventStore::connect(&url, StoreOptions { schema, max_connections: 8 })
-        .await
-        .with_context(|| format!("cannot open the {service} store"))
+    Ok(Node { service, store, subscriptions, timers, api })
+}
+
+/// Running gridloop services (all four, or one).
+pub struct App {
+    pub addr: SocketAddr,
+    pub bus: Arc<dyn Bus>,
+    /// Stops the gRPC server, the consumers and the timers: no new work.
+    stop_work: CancellationToken,
+    /// Stops the relays, after one last flush of the outboxes.
+    stop_relays: CancellationToken,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+    work: Vec<JoinHandle<()>>,
+    relays: Vec<JoinHandle<()>>,
 }
 
 impl App {
-    /// Open the stores, wire the services through the bus, and serve gRPC on `args.listen`
-    /// (port 0 picks a free port; see `addr`).
+    /// All four services in one process (`gridloop up`).
     pub async fn start(args: &UpArgs, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-        let policy = Arc::new(load_policy(args)?);
+        Self::start_services(&ServiceName::ALL, args, None, clock).await
+    }
+
+    /// Open the stores of `services`, wire them to the bus, and serve their gRPC APIs on
+    /// `args.listen` (port 0 picks a free port; see `addr`). Fewer than four services need
+    /// JetStream: the others run elsewhere. `schema` overrides the Postgres schema (one service).
+    pub async fn start_services(
+        services: &[ServiceName],
+        args: &UpArgs,
+        schema: Option<&str>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<App> {
+        let jetstream = args.nats.config();
+        anyhow::ensure!(
+            jetstream.is_some() || services.len() == ServiceName::ALL.len(),
+            "a service on its own needs --nats-url (GRIDLOOP_NATS_URL): the others reach it over JetStream"
+        );
+        let policy = Arc::new(load_policy(args.jurisdiction.as_deref())?);
         let duplicates = args.duplicate_policy()?;
-        let [intake_store, dispatch_store, mediation_store, evaluation_store] = [
-            open_store(args, "intake").await?,
-            open_store(args, "dispatch").await?,
-            open_store(args, "mediation").await?,
-            open_store(args, "evaluation").await?,
-        ];
-
-        let intake = Intake::new(intake_store.clone(), policy.clone(), clock.clone(), duplicates).await?;
-        let dispatch = Dispatch::new(dispatch_store.clone(), policy.clone(), clock.clone());
-        let mediation = MediationSvc::new(mediation_store.clone(), clock.clone()).await?;
-        let evaluation = Evaluation::new(evaluation_store.clone(), policy.clone(), clock.clone()).await?;
-
-        // Consumers first, then the relays that feed them. Intake's read model of open cases
-        // first of all: the bus hands a batch to consumers in subscription order, so by the time
-        // dispatch or evaluation show a case opened or closed, intake's duplicate check knows it.
-        let bus = Arc::new(InProcessBus::new(DeliveryPolicy::default()));
-        for subscription in intake
-            .subscriptions()
-            .into_iter()
-            .chain(dispatch.subscriptions())
-            .chain(mediation.subscriptions())
-            .chain(evaluation.subscriptions())
-        {
-            bus.subscribe(subscription)?;
+        let drift = args.drift_policy()?;
+        let mediation_rules = args.mediation_rules()?;
+        let mut nodes = Vec::with_capacity(services.len());
+        // In ALL order: intake's read model of open cases subscribes first, and the in-process
+        // bus hands a batch to consumers in subscription order, so by the time dispatch or
+        // evaluation show a case opened or closed, intake's duplicate check knows it.
+        for service in ServiceName::ALL.into_iter().filter(|s| services.contains(s)) {
+            let store = args.store.open(service, schema).await?;
+            nodes.push(build_node(service, store, &policy, &clock, duplicates, drift, mediation_rules).await?);
         }
-        let shutdown = CancellationToken::new();
-        let mut workers = Vec::new();
-        for (service, store) in
-            SERVICES.iter().zip([&intake_store, &dispatch_store, &mediation_store, &evaluation_store])
-        {
-            let dyn_bus: Arc<dyn Bus> = bus.clone();
-            workers.push(tokio::spawn(run_relay(store.clone(), dyn_bus, service.to_string(), shutdown.clone())));
+
+        let stop_work = CancellationToken::new();
+        let stop_relays = CancellationToken::new();
+        let mut work = Vec::new();
+        let mut jetstream_bus = None;
+        let subscriptions: Vec<Subscription> =
+            nodes.iter_mut().flat_map(|node| std::mem::take(&mut node.subscriptions)).collect();
+        let bus: Arc<dyn Bus> = match jetstream {
+            None => {
+                let bus = InProcessBus::new(DeliveryPolicy::default());
+                for subscription in subscriptions {
+                    bus.subscribe(subscription)?;
+                }
+                Arc::new(bus)
+            }
+            Some(config) => {
+                let names: Vec<&str> = nodes.iter().map(|n| n.service.as_str()).collect();
+                let bus = JetStreamBus::connect(config, &format!("gridloop-{}", names.join("+"))).await?;
+                for subscription in subscriptions {
+                    bus.subscribe(subscription)?;
+                }
+                work.extend(bus.spawn_consumers(stop_work.clone()));
+                jetstream_bus = Some(bus.clone());
+                bus
+            }
+        };
+        let mut relays = Vec::new();
+        for node in &nodes {
+            relays.push(tokio::spawn(run_relay(
+                node.store.clone(),
+                bus.clone(),
+                node.service.as_str().to_string(),
+                stop_relays.clone(),
+            )));
+            if let Some(handler) = &node.timers {
+                work.push(tokio::spawn(run_timers(
+                    node.store.clone(),
+                    clock.clone(),
+                    handler.clone(),
+                    stop_work.clone(),
+                )));
+            }
         }
-        workers.push(tokio::spawn(run_timers(
-            dispatch_store,
-            clock.clone(),
-            Arc::new(dispatch.clone()),
-            shutdown.clone(),
-        )));
-        workers.push(tokio::spawn(run_timers(
-            evaluation_store,
-            clock.clone(),
-            Arc::new(evaluation.clone()),
-            shutdown.clone(),
-        )));
+        if let Some(addr) = args.metrics_listen {
+            telemetry::serve_metrics(addr)?;
+            let stores: Vec<_> = nodes.iter().map(|n| (n.service.as_str(), n.store.clone())).collect();
+            work.push(tokio::spawn(sample_outbox_depth(stores, stop_work.clone())));
+        }
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(gridloop_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let intake_server = intake
-            .into_server()
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let dispatch_server = dispatch
-            .into_server()
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let mediation_server = mediation
-            .into_server()
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let evaluation_server = evaluation
-            .into_server()
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        health_reporter.set_serving::<gridloop_proto::v1::intake_service_server::IntakeServiceServer<Intake>>().await;
-        health_reporter
-            .set_serving::<gridloop_proto::v1::dispatch_service_server::DispatchServiceServer<Dispatch>>()
-            .await;
-        health_reporter
-            .set_serving::<gridloop_proto::v1::mediation_service_server::MediationServiceServer<MediationSvc>>()
-            .await;
-        health_reporter
-            .set_serving::<gridloop_proto::v1::evaluation_service_server::EvaluationServiceServer<Evaluation>>()
-            .await;
-        health_reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+        health_reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+        health_reporter.set_service_status(LIVENESS_SERVICE, tonic_health::ServingStatus::Serving).await;
+        let mut routes = RoutesBuilder::default();
+        routes.add_service(health_service);
+        routes.add_service(
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(gridloop_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .build_v1()?,
+        );
+        let names: Vec<&str> = nodes.iter().map(|n| n.service.as_str()).collect();
+        let apis = nodes.into_iter().map(|node| node.api.add_to(&mut routes)).collect();
+        // In process the bus is there already: ready before `start` returns.
+        let over_jetstream = jetstream_bus.is_some();
+        let ready = report_ready(health_reporter, apis, jetstream_bus, stop_work.clone());
+        if over_jetstream {
+            work.push(tokio::spawn(ready));
+        } else {
+            ready.await;
+        }
 
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -215,49 +535,114 @@ impl App {
             }
             conn
         });
-        let stop = shutdown.clone();
+        let mut builder = Server::builder();
+        if args.max_connection_age_secs > 0 {
+            builder = builder.max_connection_age(Duration::from_secs(args.max_connection_age_secs));
+        }
+        let stop = stop_work.clone();
         let server = tokio::spawn(
-            Server::builder()
-                .add_service(health_service)
-                .add_service(reflection)
-                .add_service(intake_server)
-                .add_service(dispatch_server)
-                .add_service(mediation_server)
-                .add_service(evaluation_server)
+            builder
+                .layer(telemetry::GrpcLayer)
+                .add_routes(routes.routes())
                 .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await }),
         );
-        tracing::info!(%addr, "gridloop is up: intake, dispatch, mediation and evaluation");
-        Ok(App { addr, bus, shutdown, server, workers })
+        tracing::info!(%addr, services = %names.join(", "), "gridloop is up");
+        Ok(App { addr, bus, stop_work, stop_relays, server, work, relays })
     }
 
-    /// Stop taking requests, let in-flight ones finish, flush the outboxes, stop the workers.
+    /// Stop taking requests, let in-flight requests and handlers finish, flush the outboxes.
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
+        self.stop_work.cancel();
         self.server.await.context("server task")??;
-        for worker in self.workers {
-            worker.await.context("worker task")?;
+        for task in self.work {
+            task.await.context("worker task")?;
+        }
+        self.stop_relays.cancel();
+        for relay in self.relays {
+            relay.await.context("relay task")?;
         }
         Ok(())
     }
 }
 
+/// Readiness: the stores are open and migrated by now; with JetStream, wait until the client is
+/// connected (it connects in the background), then report the services and "" SERVING.
+async fn report_ready(
+    reporter: tonic_health::server::HealthReporter,
+    apis: Vec<&'static str>,
+    jetstream: Option<Arc<JetStreamBus>>,
+    stop: CancellationToken,
+) {
+    if let Some(bus) = jetstream {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = bus.connected() => {}
+        }
+    }
+    for api in apis {
+        reporter.set_service_status(api, tonic_health::ServingStatus::Serving).await;
+    }
+    reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+}
+
+async fn sample_outbox_depth(stores: Vec<(&'static str, EventStore)>, stop: CancellationToken) {
+    loop {
+        for (service, store) in &stores {
+            if let Ok(depth) = store.outbox_depth().await {
+                metrics::gauge!("gridloop_outbox_depth", "service" => *service).set(depth as f64);
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(OUTBOX_SAMPLE) => {}
+        }
+    }
+}
+
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
-        )
-        .init();
+    let _telemetry = telemetry::init("gridloop")?;
     let app = App::start(&args, Arc::new(SystemClock)).await?;
-    match &args.database_url {
-        Some(_) => eprintln!("gridloop is up on {} (Postgres, one schema per service)", app.addr),
-        None => eprintln!("gridloop is up on {} (data in {})", app.addr, args.data_dir.display()),
+    let transport = if args.nats.url.is_some() { "JetStream" } else { "in-process bus" };
+    match &args.store.database_url {
+        Some(_) => eprintln!("gridloop is up on {} (Postgres, one schema per service; {transport})", app.addr),
+        None => eprintln!("gridloop is up on {} (data in {}; {transport})", app.addr, args.store.data_dir.display()),
     }
     shutdown_signal().await;
     eprintln!("shutting down: draining requests and flushing outboxes");
     app.shutdown().await
+}
+
+/// `gridloop serve <service>`.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let service = args.service.as_str();
+    let _telemetry = telemetry::init(&format!("gridloop-{service}"))?;
+    let app = App::start_services(&[args.service], &args.up, args.schema.as_deref(), Arc::new(SystemClock)).await?;
+    eprintln!("gridloop {service} is up on {}", app.addr);
+    shutdown_signal().await;
+    eprintln!("{service} shutting down: draining requests and handlers, flushing the outbox");
+    app.shutdown().await
+}
+
+/// `gridloop migrate`: open (and so create or upgrade) each store and its read models, and,
+/// with `--nats-url`, create the JetStream streams if absent.
+pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let services = if args.services.is_empty() { ServiceName::ALL.to_vec() } else { args.services };
+    let policy = Arc::new(load_policy(args.up.jurisdiction.as_deref())?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    for service in services {
+        let store = args.up.store.open(service, None).await?;
+        let (duplicates, drift, rules) =
+            (args.up.duplicate_policy()?, args.up.drift_policy()?, args.up.mediation_rules()?);
+        build_node(service, store, &policy, &clock, duplicates, drift, rules).await?;
+        eprintln!("{}: store migrated", service.as_str());
+    }
+    if let Some(config) = args.up.nats.config() {
+        let (url, stream) = (config.url.clone(), config.stream.clone());
+        let bus = JetStreamBus::connect(config, "gridloop-migrate").await?;
+        bus.ensure_streams().await.with_context(|| format!("cannot create the JetStream streams on {url}"))?;
+        eprintln!("JetStream: streams {stream} and {stream}_DLQ ready on {url}");
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -293,7 +678,37 @@ mod tests {
         assert_eq!(shipped, default, "regenerate with GRIDLOOP_WRITE_CONFIG=1 cargo test -p gridloop --lib");
         let args =
             UpArgs { jurisdiction: Some(SHIPPED.into()), ..UpArgs::embedded("unused", "127.0.0.1:0".parse().unwrap()) };
-        assert_eq!(load_policy(&args).unwrap().jurisdiction.grids().count(), 200);
+        assert_eq!(load_policy(args.jurisdiction.as_deref()).unwrap().jurisdiction.grids().count(), 200);
+    }
+
+    #[test]
+    fn drift_flags_become_a_policy_and_bad_ones_are_refused() {
+        let base = UpArgs::embedded("unused", "127.0.0.1:0".parse().unwrap());
+        let policy = base.drift_policy().unwrap();
+        assert_eq!((policy.tolerance, policy.window.num_days(), policy.min_cases), (0.10, 30, 20));
+        let off = UpArgs { drift_tolerance_pp: 0.0, ..base.clone() };
+        assert!(!off.drift_policy().unwrap().is_enabled());
+        for bad in [UpArgs { drift_tolerance_pp: -1.0, ..base.clone() }, UpArgs { drift_window_days: 0, ..base }] {
+            assert!(bad.drift_policy().is_err());
+        }
+    }
+
+    #[test]
+    fn mediation_flags_become_the_council_rules_and_bad_ones_are_refused() {
+        let base = UpArgs::embedded("unused", "127.0.0.1:0".parse().unwrap());
+        assert_eq!(base.mediation_rules().unwrap(), MediationRules::default());
+        let longer = UpArgs { mediation_notice_days: 10, mediation_quorum_percent: 60, ..base.clone() };
+        let rules = longer.mediation_rules().unwrap();
+        assert_eq!((rules.notice, rules.quorum_percent), (Sla::Calendar(chrono::Duration::days(10)), 60));
+        let working = UpArgs { mediation_notice_working_days: true, ..base.clone() };
+        assert_eq!(working.mediation_rules().unwrap().notice, Sla::Working(WorkingTime::Days(7)));
+        for bad in [
+            UpArgs { mediation_notice_days: 6, ..base.clone() },
+            UpArgs { mediation_quorum_percent: 0, ..base.clone() },
+            UpArgs { mediation_max_turns: 0, ..base },
+        ] {
+            assert!(bad.mediation_rules().is_err());
+        }
     }
 
     #[test]
@@ -303,7 +718,9 @@ mod tests {
         std::fs::write(&path, "code = \"32101\"\nname = \"x\"\n").unwrap();
         let args =
             UpArgs { jurisdiction: Some(path.clone()), ..UpArgs::embedded(dir.path(), "127.0.0.1:0".parse().unwrap()) };
-        let Err(error) = load_policy(&args) else { panic!("a five-digit district code must be refused") };
+        let Err(error) = load_policy(args.jurisdiction.as_deref()) else {
+            panic!("a five-digit district code must be refused")
+        };
         let error = format!("{error:#}");
         assert!(error.contains("city.toml"), "{error}");
         assert!(error.contains("32101"), "{error}");

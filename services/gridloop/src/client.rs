@@ -1,11 +1,14 @@
 //! The CLI's client commands: report, act on and show cases over gRPC (`gridloop case …`,
 //! `gridloop catalog`, `gridloop jurisdiction`, `gridloop mediation …`, `gridloop stats 4321`).
 //!
-//! Every command takes `--server URL` (env `GRIDLOOP_SERVER`) and `--json`; with `--json`, stdout
+//! Every command takes `--server URL` (env `GRIDLOOP_SERVER`) — or, in distributed mode, one
+//! address per service (`--intake`, `--dispatch`, `--mediation`, `--evaluation`, env
+//! `GRIDLOOP_<SERVICE>_ADDR`) — and `--json`; with `--json`, stdout
 //! carries exactly one JSON document. Enum values are lower-case snake names in JSON
 //! (`in_mediation`, `basically_satisfied`) and timestamps are RFC 3339 UTC.
 
-mod output;
+mod kpi;
+pub(crate) mod output;
 mod rpc;
 
 use anyhow::Result;
@@ -15,7 +18,7 @@ use output::{
     case_json, case_text, duration_text, emit, enum_arg, enum_json, enum_text, history_json, history_row, opt_str,
     or_dash, point_json, point_text, sla_ladder, time, time_json, time_text, truncate, Table,
 };
-use rpc::Server;
+use rpc::{Addresses, Server};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -43,9 +46,34 @@ pub struct Global {
     /// The gridloop server (all four services on one address).
     #[arg(long, env = "GRIDLOOP_SERVER", default_value = DEFAULT_SERVER, global = true)]
     pub server: String,
+    /// The intake service, when it runs on its own (distributed mode). Default: --server.
+    #[arg(long = "intake", env = "GRIDLOOP_INTAKE_ADDR", global = true, value_name = "URL")]
+    pub intake: Option<String>,
+    /// The dispatch service, when it runs on its own. Default: --server.
+    #[arg(long = "dispatch", env = "GRIDLOOP_DISPATCH_ADDR", global = true, value_name = "URL")]
+    pub dispatch: Option<String>,
+    /// The mediation service, when it runs on its own. Default: --server.
+    #[arg(long = "mediation", env = "GRIDLOOP_MEDIATION_ADDR", global = true, value_name = "URL")]
+    pub mediation: Option<String>,
+    /// The evaluation service, when it runs on its own. Default: --server.
+    #[arg(long = "evaluation", env = "GRIDLOOP_EVALUATION_ADDR", global = true, value_name = "URL")]
+    pub evaluation: Option<String>,
     /// Print exactly one JSON document on stdout instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+impl Global {
+    /// Each service's address: its own flag, else `--server`.
+    pub fn addresses(&self) -> Addresses {
+        let or_server = |own: &Option<String>| own.clone().unwrap_or_else(|| self.server.clone());
+        Addresses {
+            intake: or_server(&self.intake),
+            dispatch: or_server(&self.dispatch),
+            mediation: or_server(&self.mediation),
+            evaluation: or_server(&self.evaluation),
+        }
+    }
 }
 
 /// Who is acting: fills the `Actor` of a command.
@@ -155,6 +183,33 @@ pub enum CaseAction {
         #[arg(long)]
         reason: String,
     },
+    /// Summon departments for joint handling (吹哨): a street or the district, once accepted.
+    Summon {
+        #[command(flatten)]
+        target: Target,
+        /// A department: its function code (e.g. market-regulation; the case's unit first, then the
+        /// units above it) or AREA/CODE. Repeat for several.
+        #[arg(long = "department", required = true)]
+        departments: Vec<String>,
+        #[arg(long)]
+        reason: String,
+    },
+    /// A summoned department reports in (报到).
+    ReportIn(Box<ReportInArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportInArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The summoned department: function code or AREA/CODE.
+    #[arg(long)]
+    pub department: String,
+    /// Who reports in.
+    #[arg(long)]
+    pub by: String,
+    #[arg(long, default_value = "")]
+    pub note: String,
 }
 
 /// The case a dispatch command acts on, and who acts.
@@ -201,6 +256,9 @@ pub struct ReportArgs {
     /// Urgent or major (急难重大): may start at a higher level.
     #[arg(long)]
     pub urgent: bool,
+    /// A special group the report concerns (特殊群体; repeat for several): the case goes first.
+    #[arg(long = "special-group", value_enum)]
+    pub special_groups: Vec<SpecialGroupArg>,
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +271,10 @@ pub struct ListArgs {
     /// At most this many cases.
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
+    /// `priority`: highest priority first (urgent, special groups, shared concern, category),
+    /// oldest first within a priority — the order a unit works through its queue.
+    #[arg(long, value_enum, default_value_t = OrderArg::Newest)]
+    pub order: OrderArg,
 }
 
 #[derive(Debug, Args)]
@@ -247,6 +309,193 @@ pub enum MediationCommand {
         #[command(flatten)]
         actor: ActorArgs,
     },
+    /// 提议: open a session on a topic collected from residents (议题征集), with no case behind it.
+    Propose {
+        #[arg(long, value_enum)]
+        level: SessionLevelArg,
+        /// The jurisdiction code of the area the session serves.
+        #[arg(long)]
+        area: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long, value_enum, default_value = "deliberation")]
+        kind: MatterKindArg,
+        /// The profession a professional matter needs present.
+        #[arg(long, value_enum)]
+        professional: Option<RoleArg>,
+        #[arg(long)]
+        convenor: String,
+        /// Where the topic was collected (痛点箱, 民情恳谈会, ...).
+        #[arg(long)]
+        collected_from: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
+    /// Invite a participant by role.
+    Invite {
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
+    /// 告知: notify the invited participants.
+    Notify {
+        id: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
+    /// 协商: the session sits, with who attended (repeat --present).
+    Sit {
+        id: String,
+        #[arg(long, required = true)]
+        present: Vec<String>,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
+    /// A statement by a participant present.
+    Say {
+        id: String,
+        #[arg(long)]
+        speaker: String,
+        #[arg(long)]
+        text: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
+    /// 决策: put a motion to a show of hands (simple majority of those present).
+    Vote {
+        id: String,
+        #[arg(long)]
+        motion: String,
+        #[arg(long)]
+        yes: Vec<String>,
+        #[arg(long)]
+        no: Vec<String>,
+        #[arg(long)]
+        abstain: Vec<String>,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
+    /// 签字确认 and 公示: the parties sign the carried motion; it is published for the notice period.
+    Sign {
+        id: String,
+        #[arg(long, required = true)]
+        signed_by: Vec<String>,
+        /// How many residents the matter concerns (the base of the one-fifth objection rule).
+        #[arg(long)]
+        residents_concerned: u32,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
+    /// 联名异议: residents object during the notice period (repeat --resident).
+    Object {
+        id: String,
+        #[arg(long = "resident", required = true)]
+        residents: Vec<String>,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
+    /// The council's answer to an objection by one fifth: reconsider (复议) or suspend (暂缓执行).
+    Respond {
+        id: String,
+        #[arg(long, value_enum)]
+        response: ObjectionResponseArg,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
+    /// 商定即办: execute the agreement once its notice period is over.
+    Execute {
+        id: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
+    /// No agreement: escalate one level (三提) or refer to litigation (引入诉讼).
+    NoAgreement {
+        id: String,
+        #[arg(long, value_enum)]
+        referral: ReferralArg,
+        #[arg(long)]
+        summary: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
+    /// Record the result of a consultation or hearing.
+    Consultation {
+        id: String,
+        #[arg(long)]
+        summary: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
+    /// Figures per area and period: sessions held, mediated / succeeded / referred to litigation,
+    /// median time to agreement.
+    Figures {
+        /// Jurisdiction code prefix [default: everything].
+        #[arg(long)]
+        area: Option<String>,
+        /// Opened / concluded at or after (RFC 3339, or YYYY-MM-DD = that day 00:00 UTC).
+        #[arg(long, value_parser = output::parse_from)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Opened / concluded before (RFC 3339, or YYYY-MM-DD = that whole day included).
+        #[arg(long, value_parser = output::parse_to)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// 监督: record a follow-up of an agreed or consulted matter (--settled ends them).
+    FollowUp {
+        id: String,
+        #[arg(long)]
+        note: String,
+        #[arg(long)]
+        settled: bool,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SessionLevelArg {
+    Building,
+    Grid,
+    Community,
+    Street,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MatterKindArg {
+    Deliberation,
+    Decision,
+    Consultation,
+    Hearing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    GridWorker,
+    PropertyCompany,
+    OwnersCommittee,
+    CppccMember,
+    GridPolice,
+    LegalWorker,
+    ResidentRepresentative,
+    SocialOrganisation,
+    Party,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ObjectionResponseArg {
+    Reconsider,
+    Suspend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReferralArg {
+    EscalateOneLevel,
+    Litigation,
 }
 
 #[derive(Debug, Args)]
@@ -272,6 +521,20 @@ pub enum StatsCommand {
         #[arg(long, value_parser = output::parse_to)]
         to: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Key performance indicators per period: response, resolution and satisfaction rates (三率),
+    /// on-time closure, rework, 4321 attainment and mediation success. `--period` day, week,
+    /// month, quarter or year gives the daily check, weekly meeting, monthly scheduling,
+    /// quarterly analysis or annual summary; `--as-of` the figures as they stood on a past date.
+    Kpi(Box<kpi::KpiArgs>),
+    /// Areas whose 4321 distribution drifted out of the server's tolerance (DistributionDriftDetected).
+    Drift {
+        /// Jurisdiction code prefix [default: everything].
+        #[arg(long)]
+        area: Option<String>,
+        /// Also list areas that have come back within the tolerance.
+        #[arg(long)]
+        include_cleared: bool,
+    },
 }
 
 // CLI spellings of protobuf enums: each name is the protobuf value name without its prefix, in
@@ -296,6 +559,22 @@ pub enum ChannelArg {
     #[value(alias = "walk_in")]
     WalkIn,
     Platform,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OrderArg {
+    Newest,
+    Priority,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SpecialGroupArg {
+    #[value(alias = "elderly_living_alone")]
+    ElderlyLivingAlone,
+    Disabled,
+    #[value(alias = "left_behind_child")]
+    LeftBehindChild,
+    Hardship,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -334,11 +613,23 @@ pub async fn run(command: ClientCommand) -> Result<()> {
         ClientCommand::Stats(StatsArgs { command: StatsCommand::Levels { area, from, to }, global }) => {
             stats_4321(&global, area, from, to).await
         }
+        ClientCommand::Stats(StatsArgs { command: StatsCommand::Kpi(args), global }) => kpi::run(&global, *args).await,
+        ClientCommand::Stats(StatsArgs { command: StatsCommand::Drift { area, include_cleared }, global }) => {
+            let server = Server::connect(&global.addresses()).await?;
+            let request = pb::ListDriftAlertsRequest { area: area.unwrap_or_default(), include_cleared };
+            let response = server
+                .evaluation()
+                .list_drift_alerts(request)
+                .await
+                .map_err(server.fail("ListDriftAlerts"))?
+                .into_inner();
+            emit(global.json, || drift_json(&response), || drift_text(&response))
+        }
     }
 }
 
 async fn catalog(global: &Global) -> Result<()> {
-    let server = Server::connect(&global.server).await?;
+    let server = Server::connect(&global.addresses()).await?;
     let catalog = server.intake().get_catalog(pb::GetCatalogRequest {}).await.map_err(server.fail("GetCatalog"))?;
     let groups = group_catalog(catalog.into_inner());
     emit(global.json, || catalog_json(&groups), || catalog_text(&groups))
@@ -374,6 +665,13 @@ fn catalog_json(groups: &[(pb::CategoryClass, Vec<pb::Category>)]) -> Value {
                         .zip(&c.resolve_sla)
                         .map(|(level, sla)| (enum_text::<pb::Level>(*level as i32), json!(sla)))
                         .collect();
+                    // The owning department per level, where the list names one.
+                    let departments: serde_json::Map<String, Value> = LADDER
+                        .iter()
+                        .zip(&c.departments)
+                        .filter(|(_, code)| !code.is_empty())
+                        .map(|(level, code)| (enum_text::<pb::Level>(*level as i32), json!(code)))
+                        .collect();
                     json!({
                         "code": c.code,
                         "name": c.name,
@@ -384,6 +682,7 @@ fn catalog_json(groups: &[(pb::CategoryClass, Vec<pb::Category>)]) -> Value {
                         "feedback_sla": opt_str(&c.feedback_sla),
                         "accept_sla_seconds": c.accept_sla_seconds,
                         "resolve_sla_seconds": c.resolve_sla_seconds,
+                        "departments": departments,
                     })
                 })
                 .collect();
@@ -427,7 +726,7 @@ fn catalog_text(groups: &[(pb::CategoryClass, Vec<pb::Category>)]) -> String {
 }
 
 async fn jurisdiction(global: &Global) -> Result<()> {
-    let server = Server::connect(&global.server).await?;
+    let server = Server::connect(&global.addresses()).await?;
     let response = server
         .intake()
         .get_jurisdiction(pb::GetJurisdictionRequest {})
@@ -471,6 +770,8 @@ fn jurisdiction_json(nodes: &[(usize, pb::JurisdictionNode)]) -> Value {
                 "parent_code": opt_str(&n.parent_code),
                 "interior_point": point_json(n.interior_point.as_ref()),
                 "boundary": n.boundary.iter().map(|p| point_json(Some(p))).collect::<Vec<_>>(),
+                "departments": n.departments.iter().map(|d| json!({ "code": d.code, "name": d.name })).collect::<Vec<_>>(),
+                "workers": n.workers.iter().map(|w| json!({ "id": w.id, "name": w.name })).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -478,21 +779,24 @@ fn jurisdiction_json(nodes: &[(usize, pb::JurisdictionNode)]) -> Value {
 }
 
 fn jurisdiction_text(nodes: &[(usize, pb::JurisdictionNode)]) -> String {
-    let mut table = Table::new(&["code", "name", "level", "interior point (lat, lon)"]);
+    let mut table = Table::new(&["code", "name", "level", "interior point (lat, lon)", "units"]);
     for (depth, n) in nodes {
         let point = if n.interior_point.is_some() { point_text(n.interior_point.as_ref()) } else { String::new() };
+        let units: Vec<&str> =
+            n.departments.iter().map(|d| d.name.as_str()).chain(n.workers.iter().map(|w| w.name.as_str())).collect();
         table.row(vec![
             format!("{}{}", "  ".repeat(*depth), n.code),
             n.name.clone(),
             enum_text::<pb::Level>(n.level),
             point,
+            units.join(", "),
         ]);
     }
     table.render()
 }
 
 async fn case(global: &Global, command: CaseCommand) -> Result<()> {
-    let server = Server::connect(&global.server).await?;
+    let server = Server::connect(&global.addresses()).await?;
     match command {
         CaseCommand::Report(args) => report(&server, global.json, *args).await,
         CaseCommand::Show { id } => {
@@ -570,6 +874,17 @@ async fn dispatch_command(server: &Server, action: CaseAction) -> Result<pb::Cas
             let r = pb::RejectCaseRequest { case_id, expected_version, actor, reason };
             client.reject_case(r).await.map_err(server.fail("RejectCase"))?
         }
+        CaseAction::Summon { target, departments, reason } => {
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::SummonDepartmentsRequest { case_id, expected_version, actor, departments, reason };
+            client.summon_departments(r).await.map_err(server.fail("SummonDepartments"))?
+        }
+        CaseAction::ReportIn(args) => {
+            let ReportInArgs { target, department, by, note } = *args;
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::ReportInRequest { case_id, expected_version, actor, department, by, note };
+            client.report_in(r).await.map_err(server.fail("ReportIn"))?
+        }
     }
     .into_inner();
     match response.case {
@@ -616,6 +931,7 @@ async fn report(server: &Server, json: bool, args: ReportArgs) -> Result<()> {
         channel: enum_arg::<pb::Channel>(&args.channel),
         discovered_at: args.discovered_at.map(time),
         urgent: args.urgent,
+        special_groups: args.special_groups.iter().map(enum_arg::<pb::SpecialGroup>).collect(),
     };
     let r = server.intake().report_case(request).await.map_err(server.fail("ReportCase"))?.into_inner();
     emit(
@@ -665,6 +981,7 @@ async fn list(server: &Server, json: bool, args: ListArgs) -> Result<()> {
             area: args.area.clone().unwrap_or_default(),
             page_size: args.limit - cases.len() as u32,
             page_token,
+            order: enum_arg::<pb::CaseOrder>(&args.order),
         };
         let page = client.list_cases(request).await.map_err(server.fail("ListCases"))?.into_inner();
         cases.extend(page.cases);
@@ -690,6 +1007,8 @@ fn summary_json(c: &pb::CaseSummary) -> Value {
         "escalations": c.escalations,
         "reopen_count": c.reopen_count,
         "linked_reports": c.linked_reports,
+        "priority": c.priority,
+        "priority_reasons": c.priority_reasons,
         "description": c.description,
     })
 }
@@ -698,12 +1017,23 @@ fn cases_text(cases: &[pb::CaseSummary]) -> String {
     if cases.is_empty() {
         return "no cases".into();
     }
-    let mut table =
-        Table::new(&["case", "state", "level", "category", "grid", "updated at", "esc", "reopen", "description"])
-            .right_align(&[6, 7]);
+    let mut table = Table::new(&[
+        "case",
+        "prio",
+        "state",
+        "level",
+        "category",
+        "grid",
+        "updated at",
+        "esc",
+        "reopen",
+        "description",
+    ])
+    .right_align(&[1, 7, 8]);
     for c in cases {
         table.row(vec![
             c.case_id.clone(),
+            c.priority.to_string(),
             enum_text::<pb::CaseState>(c.state),
             enum_text::<pb::Level>(c.level),
             c.category_code.clone(),
@@ -718,9 +1048,19 @@ fn cases_text(cases: &[pb::CaseSummary]) -> String {
 }
 
 async fn mediation(global: &Global, command: MediationCommand) -> Result<()> {
-    let server = Server::connect(&global.server).await?;
+    let server = Server::connect(&global.addresses()).await?;
     let mut client = server.mediation();
     let view = match command {
+        MediationCommand::Figures { area, from, to } => {
+            let request = pb::GetMediationFiguresRequest {
+                area: area.unwrap_or_default(),
+                from: from.map(time),
+                to: to.map(time),
+            };
+            let figures =
+                client.get_mediation_figures(request).await.map_err(server.fail("GetMediationFigures"))?.into_inner();
+            return emit(global.json, || figures_json(&figures), || figures_text(&figures));
+        }
         MediationCommand::Show { id, case } => {
             let request =
                 pb::GetMediationRequest { mediation_id: id.unwrap_or_default(), case_id: case.unwrap_or_default() };
@@ -735,6 +1075,83 @@ async fn mediation(global: &Global, command: MediationCommand) -> Result<()> {
                 signed_by,
             };
             client.conclude_mediation(request).await.map_err(server.fail("ConcludeMediation"))?
+        }
+        MediationCommand::Propose { level, area, topic, kind, professional, convenor, collected_from, actor } => {
+            let request = pb::ProposeTopicRequest {
+                actor: actor.to_proto(),
+                level: enum_arg::<pb::SessionLevel>(&level),
+                area_code: area,
+                topic,
+                kind: enum_arg::<pb::MatterKind>(&kind),
+                professional: professional.map_or(0, |p| enum_arg::<pb::ParticipantRole>(&p)),
+                convenor,
+                collected_from,
+            };
+            client.propose_topic(request).await.map_err(server.fail("ProposeTopic"))?
+        }
+        MediationCommand::Invite { id, name, role, actor } => {
+            let request = pb::InviteParticipantRequest {
+                mediation_id: id,
+                actor: actor.to_proto(),
+                name,
+                role: enum_arg::<pb::ParticipantRole>(&role),
+            };
+            client.invite_participant(request).await.map_err(server.fail("InviteParticipant"))?
+        }
+        MediationCommand::Notify { id, actor } => {
+            let request = pb::MediationStepRequest { mediation_id: id, actor: actor.to_proto() };
+            client.notify_participants(request).await.map_err(server.fail("NotifyParticipants"))?
+        }
+        MediationCommand::Sit { id, present, actor } => {
+            let request = pb::OpenDeliberationRequest { mediation_id: id, actor: actor.to_proto(), present };
+            client.open_deliberation(request).await.map_err(server.fail("OpenDeliberation"))?
+        }
+        MediationCommand::Say { id, speaker, text, actor } => {
+            let request = pb::MakeStatementRequest { mediation_id: id, actor: actor.to_proto(), speaker, text };
+            client.make_statement(request).await.map_err(server.fail("MakeStatement"))?
+        }
+        MediationCommand::Vote { id, motion, yes, no, abstain, actor } => {
+            let request = pb::PutMotionRequest { mediation_id: id, actor: actor.to_proto(), motion, yes, no, abstain };
+            client.put_motion(request).await.map_err(server.fail("PutMotion"))?
+        }
+        MediationCommand::Sign { id, signed_by, residents_concerned, actor } => {
+            let request =
+                pb::SignAgreementRequest { mediation_id: id, actor: actor.to_proto(), signed_by, residents_concerned };
+            client.sign_agreement(request).await.map_err(server.fail("SignAgreement"))?
+        }
+        MediationCommand::Object { id, residents, actor } => {
+            let request = pb::RaiseObjectionRequest { mediation_id: id, actor: actor.to_proto(), residents };
+            client.raise_objection(request).await.map_err(server.fail("RaiseObjection"))?
+        }
+        MediationCommand::Respond { id, response, reason, actor } => {
+            let request = pb::RespondToObjectionRequest {
+                mediation_id: id,
+                actor: actor.to_proto(),
+                response: enum_arg::<pb::ObjectionResponse>(&response),
+                reason,
+            };
+            client.respond_to_objection(request).await.map_err(server.fail("RespondToObjection"))?
+        }
+        MediationCommand::Execute { id, actor } => {
+            let request = pb::MediationStepRequest { mediation_id: id, actor: actor.to_proto() };
+            client.execute_agreement(request).await.map_err(server.fail("ExecuteAgreement"))?
+        }
+        MediationCommand::NoAgreement { id, referral, summary, actor } => {
+            let request = pb::RecordNoAgreementRequest {
+                mediation_id: id,
+                actor: actor.to_proto(),
+                referral: enum_arg::<pb::MediationReferral>(&referral),
+                summary,
+            };
+            client.record_no_agreement(request).await.map_err(server.fail("RecordNoAgreement"))?
+        }
+        MediationCommand::Consultation { id, summary, actor } => {
+            let request = pb::RecordConsultationRequest { mediation_id: id, actor: actor.to_proto(), summary };
+            client.record_consultation(request).await.map_err(server.fail("RecordConsultation"))?
+        }
+        MediationCommand::FollowUp { id, note, settled, actor } => {
+            let request = pb::RecordFollowUpRequest { mediation_id: id, actor: actor.to_proto(), note, settled };
+            client.record_follow_up(request).await.map_err(server.fail("RecordFollowUp"))?
         }
     }
     .into_inner();
@@ -751,6 +1168,33 @@ fn mediation_json(m: &pb::MediationView) -> Value {
         "summary": opt_str(&m.summary),
         "signed_by": m.signed_by,
         "version": m.version,
+        "session_level": enum_json::<pb::SessionLevel>(m.session_level),
+        "kind": enum_json::<pb::MatterKind>(m.kind),
+        "stage": enum_json::<pb::MediationStage>(m.stage),
+        "convenor": m.convenor,
+        "professional": enum_json::<pb::ParticipantRole>(m.professional),
+        "collected_from": opt_str(&m.collected_from),
+        "participants": m.participants.iter().map(|p| json!({
+            "name": p.name,
+            "role": enum_json::<pb::ParticipantRole>(p.role),
+        })).collect::<Vec<_>>(),
+        "present": m.present,
+        "statements": m.statements.iter().map(|s| json!({"speaker": s.speaker, "text": s.text})).collect::<Vec<_>>(),
+        "motion": opt_str(&m.motion),
+        "notice_until": time_json(m.notice_until.as_ref()),
+        "residents_concerned": m.residents_concerned,
+        "objectors": m.objectors,
+        "reconsiderations": m.reconsiderations,
+        "referral": enum_json::<pb::MediationReferral>(m.referral),
+        "follow_up_due": time_json(m.follow_up_due.as_ref()),
+        "follow_ups": m.follow_ups,
+        "history": m.history.iter().map(|h| json!({
+            "version": h.version,
+            "occurred_at": time_json(h.occurred_at.as_ref()),
+            "event_type": h.event_type,
+            "actor": h.actor_id,
+            "detail": h.detail,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -759,17 +1203,80 @@ fn mediation_text(m: &pb::MediationView) -> String {
     let signed_by = if m.signed_by.is_empty() { "-".to_string() } else { m.signed_by.join(", ") };
     for (key, value) in [
         ("mediation", m.mediation_id.clone()),
-        ("case", m.case_id.clone()),
+        ("case", or_dash(&m.case_id)),
+        ("collected from", or_dash(&m.collected_from)),
         ("level", enum_text::<pb::Level>(m.level)),
+        ("council", enum_text::<pb::SessionLevel>(m.session_level)),
+        ("kind", enum_text::<pb::MatterKind>(m.kind)),
         ("topic", m.topic.clone()),
         ("state", enum_text::<pb::MediationState>(m.state)),
+        ("stage", enum_text::<pb::MediationStage>(m.stage)),
+        ("convenor", or_dash(&m.convenor)),
+        ("professional", enum_text::<pb::ParticipantRole>(m.professional)),
+        (
+            "participants",
+            names_or_dash(
+                m.participants.iter().map(|p| format!("{} ({})", p.name, enum_text::<pb::ParticipantRole>(p.role))),
+            ),
+        ),
+        ("present", names_or_dash(m.present.iter().cloned())),
+        ("motion", or_dash(&m.motion)),
         ("summary", or_dash(&m.summary)),
         ("signed by", signed_by),
+        ("notice until", time_text(m.notice_until.as_ref())),
+        ("objectors", format!("{} of {} residents concerned", m.objectors.len(), m.residents_concerned)),
+        ("reconsiderations", m.reconsiderations.to_string()),
+        ("referral", enum_text::<pb::MediationReferral>(m.referral)),
+        ("follow-up due", time_text(m.follow_up_due.as_ref())),
+        ("follow-ups", m.follow_ups.to_string()),
         ("version", m.version.to_string()),
     ] {
         table.row(vec![key.to_string(), value]);
     }
+    let mut history = Table::new(&["#", "at", "event", "by", "detail"]);
+    for h in &m.history {
+        history.row(vec![
+            h.version.to_string(),
+            time_text(h.occurred_at.as_ref()),
+            h.event_type.clone(),
+            or_dash(&h.actor_id),
+            h.detail.clone(),
+        ]);
+    }
+    format!("{}\nhistory\n{}", table.render(), history.render())
+}
+
+fn figures_json(f: &pb::MediationFigures) -> Value {
+    json!({
+        "sessions_held": f.sessions_held,
+        "mediated": f.mediated,
+        "succeeded": f.succeeded,
+        "referred_to_litigation": f.referred_to_litigation,
+        "escalated": f.escalated,
+        "consultations": f.consultations,
+        "median_days_to_agreement": f.median_days_to_agreement,
+    })
+}
+
+fn figures_text(f: &pb::MediationFigures) -> String {
+    let mut table = Table::new(&[]);
+    for (key, value) in [
+        ("sessions held", f.sessions_held.to_string()),
+        ("mediated", f.mediated.to_string()),
+        ("succeeded", f.succeeded.to_string()),
+        ("referred to litigation", f.referred_to_litigation.to_string()),
+        ("escalated one level", f.escalated.to_string()),
+        ("consultations", f.consultations.to_string()),
+        ("median days to agreement", format!("{:.1}", f.median_days_to_agreement)),
+    ] {
+        table.row(vec![key.to_string(), value]);
+    }
     table.render()
+}
+
+fn names_or_dash(names: impl Iterator<Item = String>) -> String {
+    let joined = names.collect::<Vec<_>>().join(", ");
+    or_dash(&joined)
 }
 
 async fn stats_4321(
@@ -778,7 +1285,7 @@ async fn stats_4321(
     from: Option<chrono::DateTime<chrono::Utc>>,
     to: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<()> {
-    let server = Server::connect(&global.server).await?;
+    let server = Server::connect(&global.addresses()).await?;
     let request =
         pb::GetLevelDistributionRequest { area: area.unwrap_or_default(), from: from.map(time), to: to.map(time) };
     let response = server
@@ -837,6 +1344,54 @@ fn distribution_text(request: &pb::GetLevelDistributionRequest, r: &pb::GetLevel
     out
 }
 
+fn drift_json(r: &pb::ListDriftAlertsResponse) -> Value {
+    let alerts: Vec<Value> = r
+        .alerts
+        .iter()
+        .map(|a| {
+            let shares: serde_json::Map<String, Value> =
+                a.levels.iter().map(|l| (enum_text::<pb::Level>(l.level), json!(l.share))).collect();
+            json!({
+                "area": a.area,
+                "drifted": a.drifted,
+                "changed_at": time_json(a.changed_at.as_ref()),
+                "shares": shares,
+                "deviation": a.deviation,
+                "closed_total": a.closed_total,
+            })
+        })
+        .collect();
+    json!({ "tolerance": r.tolerance, "window_days": r.window_days, "alerts": alerts })
+}
+
+fn drift_text(r: &pb::ListDriftAlertsResponse) -> String {
+    let percent = |x: f64| format!("{:.1}%", x * 100.0);
+    if r.tolerance == 0.0 {
+        return "the 4321 drift alert is off on this server (--drift-tolerance-pp 0)".into();
+    }
+    let mut out = format!("4321 drift · tolerance ±{:.1} pp · window {} days\n", r.tolerance * 100.0, r.window_days);
+    if r.alerts.is_empty() {
+        out.push_str("no area out of tolerance\n");
+        return out;
+    }
+    let mut table =
+        Table::new(&["area", "state", "since", "grid", "community", "street", "district", "deviation", "closed"])
+            .right_align(&[3, 4, 5, 6, 7, 8]);
+    for a in &r.alerts {
+        let mut row = vec![
+            a.area.clone(),
+            if a.drifted { "drifted" } else { "cleared" }.to_string(),
+            time_text(a.changed_at.as_ref()),
+        ];
+        row.extend(a.levels.iter().map(|l| percent(l.share)));
+        row.push(format!("{:.1} pp", a.deviation * 100.0));
+        row.push(a.closed_total.to_string());
+        table.row(row);
+    }
+    out.push_str(&table.render());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -851,6 +1406,7 @@ mod tests {
     }
 
     #[derive(Debug, Subcommand)]
+    #[allow(clippy::large_enum_variant)] // parsed once per test
     enum Top {
         Up,
         #[command(flatten)]
@@ -888,6 +1444,18 @@ mod tests {
     }
 
     #[test]
+    fn each_service_may_have_its_own_address() {
+        let ClientCommand::Catalog(global) =
+            parse(&["catalog", "--server", "http://h:1", "--dispatch", "http://d:2"]).unwrap()
+        else {
+            panic!("not catalog")
+        };
+        let addresses = global.addresses();
+        assert_eq!(addresses.dispatch, "http://d:2");
+        assert_eq!((addresses.intake.as_str(), addresses.evaluation.as_str()), ("http://h:1", "http://h:1"));
+    }
+
+    #[test]
     fn server_defaults_to_localhost() {
         if std::env::var_os("GRIDLOOP_SERVER").is_some() {
             return;
@@ -921,6 +1489,7 @@ mod tests {
         assert_eq!(args.client_key, None);
         assert_eq!(args.discovered_at, None);
         assert!(!args.urgent);
+        assert!(args.special_groups.is_empty());
 
         let ClientCommand::Case(CaseArgs { command: CaseCommand::Report(args), global }) = parse(&[
             "case",
@@ -934,6 +1503,9 @@ mod tests {
             "--channel=walk-in",
             "--discovered-at=2025-03-01T08:30:00+08:00",
             "--urgent",
+            "--special-group=elderly-living-alone",
+            "--special-group",
+            "disabled",
             "--json",
         ])
         .unwrap() else {
@@ -945,6 +1517,64 @@ mod tests {
         assert_eq!(enum_arg::<pb::Channel>(&args.channel), pb::Channel::WalkIn as i32);
         assert_eq!(args.discovered_at.unwrap().to_rfc3339(), "2025-03-01T00:30:00+00:00");
         assert!(args.urgent);
+        let groups: Vec<i32> = args.special_groups.iter().map(enum_arg::<pb::SpecialGroup>).collect();
+        assert_eq!(groups, [pb::SpecialGroup::ElderlyLivingAlone as i32, pb::SpecialGroup::Disabled as i32]);
+    }
+
+    #[test]
+    fn the_council_procedure_commands_parse() {
+        let ClientCommand::Mediation(MediationArgs {
+            command: MediationCommand::Vote { id, yes, no, abstain, .. },
+            ..
+        }) = parse(&["mediation", "vote", "m1", "--motion", "x", "--yes", "甲", "--yes", "乙", "--no", "丙"]).unwrap()
+        else {
+            panic!("not mediation vote")
+        };
+        assert_eq!((id.as_str(), yes.len(), no.len(), abstain.len()), ("m1", 2, 1, 0));
+        let ClientCommand::Mediation(MediationArgs {
+            command: MediationCommand::Propose { level, kind, professional, .. },
+            ..
+        }) = parse(&[
+            "mediation",
+            "propose",
+            "--level",
+            "building",
+            "--area",
+            "321012001001001",
+            "--topic",
+            "充电桩",
+            "--kind",
+            "consultation",
+            "--professional",
+            "property-company",
+            "--convenor",
+            "周",
+            "--collected-from",
+            "痛点箱",
+        ])
+        .unwrap()
+        else {
+            panic!("not mediation propose")
+        };
+        assert_eq!(
+            (level, kind, professional),
+            (SessionLevelArg::Building, MatterKindArg::Consultation, Some(RoleArg::PropertyCompany))
+        );
+        assert_eq!(
+            enum_arg::<pb::ParticipantRole>(&RoleArg::PropertyCompany),
+            pb::ParticipantRole::PropertyCompany as i32
+        );
+        assert_eq!(
+            enum_arg::<pb::MediationReferral>(&ReferralArg::EscalateOneLevel),
+            pb::MediationReferral::EscalateOneLevel as i32
+        );
+        assert_eq!(
+            enum_arg::<pb::ObjectionResponse>(&ObjectionResponseArg::Suspend),
+            pb::ObjectionResponse::Suspend as i32
+        );
+        assert!(parse(&["mediation", "sit", "m1"]).is_err(), "--present is required");
+        assert!(parse(&["mediation", "object", "m1"]).is_err(), "--resident is required");
+        assert!(parse(&["mediation", "no-agreement", "m1", "--referral", "back", "--summary", "s"]).is_err());
     }
 
     #[test]
@@ -1022,6 +1652,8 @@ mod tests {
         all_map::<SatisfactionArg, pb::Satisfaction>();
         all_map::<StateArg, pb::CaseState>();
         all_map::<OutcomeArg, pb::MediationOutcome>();
+        all_map::<SpecialGroupArg, pb::SpecialGroup>();
+        all_map::<OrderArg, pb::CaseOrder>();
         assert_eq!(enum_arg::<pb::CaseState>(&StateArg::InMediation), pb::CaseState::InMediation as i32);
         assert_eq!(
             enum_arg::<pb::Satisfaction>(&SatisfactionArg::BasicallySatisfied),
@@ -1037,6 +1669,13 @@ mod tests {
             panic!("not case list")
         };
         assert_eq!((args.state, args.area.as_deref(), args.limit), (Some(StateArg::InMediation), Some("110105"), 5));
+        assert_eq!(args.order, OrderArg::Newest);
+        let ClientCommand::Case(CaseArgs { command: CaseCommand::List(args), .. }) =
+            parse(&["case", "list", "--order", "priority"]).unwrap()
+        else {
+            panic!("not case list")
+        };
+        assert_eq!(enum_arg::<pb::CaseOrder>(&args.order), pb::CaseOrder::Priority as i32);
 
         let ClientCommand::Case(CaseArgs { command: CaseCommand::Evaluate { satisfaction, comment, .. }, .. }) =
             parse(&["case", "evaluate", "c1", "--satisfaction", "basically-satisfied"]).unwrap()
@@ -1044,6 +1683,39 @@ mod tests {
             panic!("not case evaluate")
         };
         assert_eq!((satisfaction, comment.as_str()), (SatisfactionArg::BasicallySatisfied, ""));
+
+        let ClientCommand::Case(CaseArgs {
+            command: CaseCommand::Act(CaseAction::Summon { departments, reason, .. }),
+            ..
+        }) = parse(&[
+            "case",
+            "summon",
+            "c1",
+            "--department",
+            "market-regulation",
+            "--department",
+            "321012/justice",
+            "--reason",
+            "油烟扰民",
+        ])
+        .unwrap()
+        else {
+            panic!("not case summon")
+        };
+        assert_eq!(
+            (departments, reason.as_str()),
+            (vec!["market-regulation".to_string(), "321012/justice".into()], "油烟扰民")
+        );
+        assert!(parse(&["case", "summon", "c1", "--reason", "r"]).is_err(), "--department is required");
+        let ClientCommand::Case(CaseArgs { command: CaseCommand::Act(CaseAction::ReportIn(args)), .. }) =
+            parse(&["case", "report-in", "c1", "--department", "market-regulation", "--by", "officer-3"]).unwrap()
+        else {
+            panic!("not case report-in")
+        };
+        assert_eq!(
+            (args.department.as_str(), args.by.as_str(), args.note.as_str(), args.target.id.as_str()),
+            ("market-regulation", "officer-3", "", "c1")
+        );
 
         let ClientCommand::Mediation(MediationArgs {
             command: MediationCommand::Conclude { signed_by, outcome, .. },
@@ -1094,12 +1766,14 @@ mod tests {
                 .map(String::from)
                 .into(),
             feedback_sla: "3 working days".into(),
+            departments: ["", "", "urban-management", "urban-management"].map(String::from).into(),
         };
         // A server older than the SLA strings sends the nominal seconds only.
         let old_server = pb::Category {
             accept_sla: String::new(),
             resolve_sla: vec![],
             feedback_sla: String::new(),
+            departments: vec![],
             ..category("B1", "B")
         };
         // An emergency entering at the community, on the wall clock.
@@ -1132,6 +1806,8 @@ mod tests {
         let b1 = &value["classes"][1]["categories"][0];
         assert_eq!((&b1["accept_sla"], &b1["feedback_sla"]), (&Value::Null, &Value::Null));
         assert_eq!(b1["resolve_sla"], json!({}));
+        assert_eq!(a1["departments"], json!({ "street": "urban-management", "district": "urban-management" }));
+        assert_eq!(b1["departments"], json!({}));
         let text = catalog_text(&groups);
         assert!(text.contains("城市管理 (A)\n"), "{text}");
         let row = |code: &str| {
@@ -1162,6 +1838,14 @@ mod tests {
             parent_code: parent.into(),
             boundary: vec![],
             interior_point: (level == pb::Level::Grid).then_some(pb::GeoPoint { lat: 39.9, lon: 116.4 }),
+            departments: (level != pb::Level::Grid)
+                .then(|| pb::Department { code: "office".into(), name: format!("n{code}办") })
+                .into_iter()
+                .collect(),
+            workers: (level == pb::Level::Grid)
+                .then(|| pb::GridWorker { id: format!("gw-{code}"), name: "王建国".into() })
+                .into_iter()
+                .collect(),
         };
         let nodes = vec![
             node("110105001001002", "110105001001", pb::Level::Grid),
@@ -1181,6 +1865,11 @@ mod tests {
         assert_eq!(value["nodes"][0]["interior_point"], Value::Null);
         assert_eq!(value["nodes"][0]["parent_code"], Value::Null);
         assert_eq!(value["nodes"][3]["level"], "grid");
+        assert_eq!(value["nodes"][1]["departments"], json!([{ "code": "office", "name": "n110105001办" }]));
+        assert_eq!(value["nodes"][3]["workers"], json!([{ "id": "gw-110105001001001", "name": "王建国" }]));
+        let text = jurisdiction_text(&ordered);
+        assert!(text.contains("n110105001办"), "{text}");
+        assert!(text.contains("王建国"), "{text}");
     }
 
     #[test]
@@ -1209,6 +1898,42 @@ mod tests {
         let text = case_with_history_text(&response);
         assert!(text.contains("history (1 events)"), "{text}");
         assert!(text.contains("CaseOpened"), "{text}");
+    }
+
+    #[test]
+    fn drift_alerts_render_and_parse() {
+        let ClientCommand::Stats(StatsArgs { command: StatsCommand::Drift { area, include_cleared }, .. }) =
+            parse(&["stats", "drift", "--area", "321012001", "--include-cleared"]).unwrap()
+        else {
+            panic!("not stats drift")
+        };
+        assert_eq!((area.as_deref(), include_cleared), (Some("321012001"), true));
+        let share = |level: pb::Level, share: f64| pb::LevelShare { level: level as i32, share, ..Default::default() };
+        let response = pb::ListDriftAlertsResponse {
+            alerts: vec![pb::DriftAlert {
+                area: "321012001".into(),
+                drifted: true,
+                changed_at: Some(prost_types::Timestamp { seconds: 1_740_787_200, nanos: 0 }),
+                levels: vec![
+                    share(pb::Level::Grid, 0.6),
+                    share(pb::Level::Community, 0.2),
+                    share(pb::Level::Street, 0.1),
+                    share(pb::Level::District, 0.1),
+                ],
+                deviation: 0.2,
+                closed_total: 40,
+            }],
+            tolerance: 0.1,
+            window_days: 30,
+        };
+        let value = drift_json(&response);
+        assert_eq!(value["alerts"][0]["shares"]["grid"], 0.6);
+        assert_eq!((value["tolerance"].as_f64(), value["alerts"][0]["drifted"].as_bool()), (Some(0.1), Some(true)));
+        let text = drift_text(&response);
+        assert!(text.contains("tolerance ±10.0 pp · window 30 days"), "{text}");
+        assert!(text.contains("60.0%") && text.contains("20.0 pp"), "{text}");
+        let off = drift_text(&pb::ListDriftAlertsResponse::default());
+        assert!(off.contains("off"), "{off}");
     }
 
     #[test]

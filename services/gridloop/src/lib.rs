@@ -1,5 +1,8 @@
-//! The `gridloop` binary's library: the one-process app and the CLI client.
+//! The `gridloop` binary's library: running the services (one process or one per service), the CLI client and the simulator.
 
+pub mod analytics_cli;
 pub mod app;
 pub mod client;
+pub mod replay;
 pub mod simulate;
+pub mod telemetry;

@@ -18,9 +18,20 @@ struct Cli {
 enum Command {
     /// Run all four services in one process (SQLite + in-process bus by default).
     Up(gridloop::app::UpArgs),
+    /// Run one service in its own process (distributed mode: Postgres + NATS JetStream).
+    Serve(gridloop::app::ServeArgs),
+    /// Create or upgrade the services' stores and read models, then exit.
+    Migrate(gridloop::app::MigrateArgs),
     /// Drive a synthetic city through the real services on a virtual clock and print the 4321
     /// distribution, the on-time rate and the throughput.
     Simulate(gridloop::simulate::SimulateArgs),
+    /// Write the event log (or the one-row-per-case table) as Parquet or NDJSON for analysts.
+    Export(gridloop::analytics_cli::ExportArgs),
+    /// Load another platform's case history (CSV + mapping file) into dispatch's store as events.
+    Import(gridloop::analytics_cli::ImportArgs),
+    /// Rebuild a projection from the event log (dispatch's store, or JetStream) into a fresh read
+    /// model or in place, with a progress bar and the rate; `--verify` compares it with the live one.
+    Replay(gridloop::replay::ReplayArgs),
     #[command(flatten)]
     Client(gridloop::client::ClientCommand),
 }
@@ -31,7 +42,12 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Up(args) => gridloop::app::up(args).await,
+            Command::Serve(args) => gridloop::app::serve(args).await,
+            Command::Migrate(args) => gridloop::app::migrate(args).await,
             Command::Simulate(args) => gridloop::simulate::run(args).await,
+            Command::Export(args) => gridloop::analytics_cli::export(args).await,
+            Command::Import(args) => gridloop::analytics_cli::import(args).await,
+            Command::Replay(args) => gridloop::replay::run(args).await,
             Command::Client(command) => gridloop::client::run(command).await,
         }
     });

@@ -447,3 +447,48 @@ fn a_retried_report_returns_the_same_case() {
     assert_eq!(listed.len(), 1, "{listed:#?}");
     assert_eq!(listed[0]["case_id"], id.as_str());
 }
+
+#[test]
+fn an_analyst_reads_kpis_replays_the_projection_and_asks_as_of() {
+    let (root, data) = data_dir();
+    let server = Server::start(&data);
+    let (_, shown) = report_dispatched(&server, &[]);
+    let closed_id = str_of(&shown["case"]["case_id"]);
+    take_to_closed(&server, &closed_id);
+    report_dispatched(&server, &["--client-key", "kpi-open"]);
+
+    // The projection catches up asynchronously: wait for the closure to count.
+    let live = wait_for(Duration::from_secs(20), "the KPIs to count the closed case", || {
+        let kpis = server.run(&["stats", "kpi", "--period", "year"]).json();
+        (kpis["total"]["counts"]["closed"] == 1).then_some(kpis)
+    });
+    assert_eq!(live["period"], "year", "{live:#}");
+    assert_eq!(live["total"]["counts"]["reported"], 2, "{live:#}");
+    assert_eq!(live["total"]["rates"]["resolution_rate"], 0.5, "{live:#}");
+    assert_eq!(live["total"]["rates"]["on_time_rate"], 1.0, "{live:#}");
+
+    let data_arg = data.to_str().unwrap();
+    let rebuilt = root.path().join("rebuilt.db");
+    let replayed =
+        gridloop(&["replay", "--data-dir", data_arg, "--into", rebuilt.to_str().unwrap(), "--verify", "--json"]).json();
+    assert_eq!(replayed["equals_live"], true, "{replayed:#}");
+    assert_eq!(replayed["skipped"], 0, "{replayed:#}");
+    assert!(replayed["applied"].as_u64().unwrap() >= 8, "{replayed:#}");
+    // A second replay into the same target is refused: it is not fresh any more.
+    let again = gridloop(&["replay", "--data-dir", data_arg, "--into", rebuilt.to_str().unwrap()]).failure();
+    assert!(again.contains("already holds 2 cases"), "{again}");
+
+    // As of now, folded from the log without the server: the same figures.
+    let as_of =
+        gridloop(&["stats", "kpi", "--period", "year", "--as-of", "2099-01-01", "--data-dir", data_arg, "--json"])
+            .json();
+    assert_eq!(as_of, live);
+    // As of before anything happened: nothing.
+    let before = gridloop(&["stats", "kpi", "--as-of", "2000-01-01", "--data-dir", data_arg, "--json"]).json();
+    assert_eq!(before["periods"], json!([]), "{before:#}");
+
+    let missing = gridloop(&["replay", "--data-dir", "/nonexistent/gridloop", "--into", "/tmp/x.db"]).failure();
+    assert!(missing.contains("no dispatch store at /nonexistent/gridloop/dispatch.db"), "{missing}");
+    let bad_area = server.run(&["stats", "kpi", "--area", "12x"]).failure();
+    assert!(bad_area.contains("area"), "{bad_area}");
+}

@@ -34,6 +34,15 @@ proto_enums!(
     pb::ReporterKind => "REPORTER_KIND_",
     pb::MediationState => "MEDIATION_STATE_",
     pb::MediationOutcome => "MEDIATION_OUTCOME_",
+    pb::MediationStage => "MEDIATION_STAGE_",
+    pb::MediationReferral => "MEDIATION_REFERRAL_",
+    pb::SessionLevel => "SESSION_LEVEL_",
+    pb::MatterKind => "MATTER_KIND_",
+    pb::ParticipantRole => "PARTICIPANT_ROLE_",
+    pb::ObjectionResponse => "OBJECTION_RESPONSE_",
+    pb::SpecialGroup => "SPECIAL_GROUP_",
+    pb::CaseOrder => "CASE_ORDER_",
+    pb::ReportPeriod => "REPORT_PERIOD_",
 );
 
 /// The lower-case snake name of an enum value (`in_mediation`, `basically_satisfied`); `None` when
@@ -197,6 +206,8 @@ pub fn case_json(c: &pb::CaseView) -> Value {
         "state": enum_json::<pb::CaseState>(c.state),
         "level": enum_json::<pb::Level>(c.level),
         "unit_code": opt_str(&c.unit_code),
+        "department_code": opt_str(&c.department_code),
+        "department_name": opt_str(&c.department_name),
         "category_code": c.category_code,
         "grid_code": c.grid_code,
         "description": c.description,
@@ -207,6 +218,17 @@ pub fn case_json(c: &pb::CaseView) -> Value {
         "satisfaction": enum_json::<pb::Satisfaction>(c.satisfaction),
         "reopen_count": c.reopen_count,
         "location": point_json(c.location.as_ref()),
+        "priority": c.priority,
+        "priority_reasons": c.priority_reasons,
+        "summons": c.summons.iter().map(|s| {
+            let d = s.department.clone().unwrap_or_default();
+            json!({
+                "unit_code": d.unit_code,
+                "department_code": d.department_code,
+                "department_name": d.department_name,
+                "reported_in": s.reported_in,
+            })
+        }).collect::<Vec<_>>(),
     })
 }
 
@@ -262,6 +284,9 @@ pub fn case_text(c: &pb::CaseView) -> String {
     field("state", enum_text::<pb::CaseState>(c.state));
     field("level", enum_text::<pb::Level>(c.level));
     field("unit", or_dash(&c.unit_code));
+    if !c.department_code.is_empty() {
+        field("department", format!("{} ({})", c.department_name, c.department_code));
+    }
     field("category", c.category_code.clone());
     field("grid", c.grid_code.clone());
     field("location", point_text(c.location.as_ref()));
@@ -270,6 +295,14 @@ pub fn case_text(c: &pb::CaseView) -> String {
     field("settled level", enum_text::<pb::Level>(c.settled_level));
     field("satisfaction", enum_text::<pb::Satisfaction>(c.satisfaction));
     field("reopened", c.reopen_count.to_string());
+    let reasons =
+        if c.priority_reasons.is_empty() { String::new() } else { format!(" ({})", c.priority_reasons.join("; ")) };
+    field("priority", format!("{}{reasons}", c.priority));
+    for s in &c.summons {
+        let d = s.department.clone().unwrap_or_default();
+        let state = if s.reported_in { "reported in" } else { "summoned" };
+        field("summoned", format!("{} ({}/{}): {state}", d.department_name, d.unit_code, d.department_code));
+    }
     field("version", c.version.to_string());
     field("description", c.description.clone());
     t.render()
@@ -478,6 +511,18 @@ mod tests {
             satisfaction: pb::Satisfaction::BasicallySatisfied as i32,
             reopen_count: 1,
             location: Some(pb::GeoPoint { lat: 39.9, lon: 116.4 }),
+            department_code: "workstation".into(),
+            department_name: "龙川社区工作站".into(),
+            priority: 30,
+            priority_reasons: vec!["category priority routine (+10)".into(), "special group: disabled (+20)".into()],
+            summons: vec![pb::Summons {
+                department: Some(pb::SummonedDepartment {
+                    unit_code: "110105".into(),
+                    department_code: "justice".into(),
+                    department_name: "司法局".into(),
+                }),
+                reported_in: true,
+            }],
         }
     }
 
@@ -490,6 +535,8 @@ mod tests {
                 "state": "in_mediation",
                 "level": "community",
                 "unit_code": "110105001001",
+                "department_code": "workstation",
+                "department_name": "龙川社区工作站",
                 "category_code": "DISPUTE-NEIGHBOUR",
                 "grid_code": "110105001001001",
                 "description": "楼上漏水",
@@ -500,6 +547,14 @@ mod tests {
                 "satisfaction": "basically_satisfied",
                 "reopen_count": 1,
                 "location": { "lat": 39.9, "lon": 116.4 },
+                "priority": 30,
+                "priority_reasons": ["category priority routine (+10)", "special group: disabled (+20)"],
+                "summons": [{
+                    "unit_code": "110105",
+                    "department_code": "justice",
+                    "department_name": "司法局",
+                    "reported_in": true,
+                }],
             })
         );
     }
@@ -509,6 +564,12 @@ mod tests {
         let text = case_text(&sample_case());
         assert!(text.contains("state          in_mediation\n"), "{text}");
         assert!(text.contains("assignee       -\n"), "{text}");
+        assert!(text.contains("department     龙川社区工作站 (workstation)\n"), "{text}");
+        assert!(
+            text.contains("priority       30 (category priority routine (+10); special group: disabled (+20))\n"),
+            "{text}"
+        );
+        assert!(text.contains("summoned       司法局 (110105/justice): reported in\n"), "{text}");
         assert!(text.contains("description    楼上漏水\n"), "{text}");
     }
 

@@ -12,46 +12,65 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// One connection to the address that serves all four services.
+/// Where each service answers: one address for `gridloop up`, four in distributed mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addresses {
+    pub intake: String,
+    pub dispatch: String,
+    pub mediation: String,
+    pub evaluation: String,
+}
+
+impl Addresses {
+    /// All four services on one address.
+    pub fn single(url: &str) -> Self {
+        Self { intake: url.into(), dispatch: url.into(), mediation: url.into(), evaluation: url.into() }
+    }
+}
+
+/// Connections to the four services (one channel per distinct address).
 pub struct Server {
+    /// For messages: the one address, or each service's.
     url: String,
-    channel: Channel,
+    channels: [Channel; 4],
 }
 
 impl Server {
     /// Connects eagerly, so an unreachable server is reported once, clearly, before any request.
-    pub async fn connect(url: &str) -> Result<Self> {
-        let url = with_scheme(url);
-        let endpoint = Endpoint::from_shared(url.clone())
-            .with_context(|| format!("invalid --server URL {url:?}"))?
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT);
-        let channel = endpoint.connect().await.map_err(|error| {
-            anyhow!(
-                "the gridloop server at {url} is not reachable ({}); start it with `gridloop up`",
-                error_chain(&error)
-            )
-        })?;
-        Ok(Self { url, channel })
+    pub async fn connect(addresses: &Addresses) -> Result<Self> {
+        let urls = [&addresses.intake, &addresses.dispatch, &addresses.mediation, &addresses.evaluation]
+            .map(|url| with_scheme(url));
+        let mut connected: Vec<(String, Channel)> = Vec::new();
+        for url in &urls {
+            if !connected.iter().any(|(known, _)| known == url) {
+                connected.push((url.clone(), connect(url).await?));
+            }
+        }
+        let channel_of = |url: &String| connected.iter().find(|(known, _)| known == url).expect("connected").1.clone();
+        let url = match connected.as_slice() {
+            [(only, _)] => only.clone(),
+            _ => format!("intake {}, dispatch {}, mediation {}, evaluation {}", urls[0], urls[1], urls[2], urls[3]),
+        };
+        Ok(Self { url, channels: urls.each_ref().map(channel_of) })
     }
 
     pub fn intake(&self) -> pb::intake_service_client::IntakeServiceClient<Channel> {
-        pb::intake_service_client::IntakeServiceClient::new(self.channel.clone())
+        pb::intake_service_client::IntakeServiceClient::new(self.channels[0].clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
     pub fn dispatch(&self) -> pb::dispatch_service_client::DispatchServiceClient<Channel> {
-        pb::dispatch_service_client::DispatchServiceClient::new(self.channel.clone())
+        pb::dispatch_service_client::DispatchServiceClient::new(self.channels[1].clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
     pub fn mediation(&self) -> pb::mediation_service_client::MediationServiceClient<Channel> {
-        pb::mediation_service_client::MediationServiceClient::new(self.channel.clone())
+        pb::mediation_service_client::MediationServiceClient::new(self.channels[2].clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
     pub fn evaluation(&self) -> pb::evaluation_service_client::EvaluationServiceClient<Channel> {
-        pb::evaluation_service_client::EvaluationServiceClient::new(self.channel.clone())
+        pb::evaluation_service_client::EvaluationServiceClient::new(self.channels[3].clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
@@ -59,6 +78,16 @@ impl Server {
     pub fn fail(&self, rpc: &'static str) -> impl Fn(Status) -> anyhow::Error + '_ {
         move |status| anyhow!("{rpc}: {}", describe_status(&status, &self.url))
     }
+}
+
+async fn connect(url: &str) -> Result<Channel> {
+    let endpoint = Endpoint::from_shared(url.to_string())
+        .with_context(|| format!("invalid server URL {url:?}"))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT);
+    endpoint.connect().await.map_err(|error| {
+        anyhow!("the gridloop server at {url} is not reachable ({}); start it with `gridloop up`", error_chain(&error))
+    })
 }
 
 /// `127.0.0.1:50051` means `http://127.0.0.1:50051`.
@@ -171,7 +200,8 @@ mod tests {
     async fn connection_refused_says_how_to_start_the_server() {
         // Bind then drop a listener to get a port nobody listens on.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let error = Server::connect(&format!("http://127.0.0.1:{port}")).await.err().expect("refused");
+        let error =
+            Server::connect(&Addresses::single(&format!("http://127.0.0.1:{port}"))).await.err().expect("refused");
         let text = format!("{error:#}");
         assert!(text.contains(&format!("http://127.0.0.1:{port} is not reachable")), "{text}");
         assert!(text.contains("gridloop up"), "{text}");

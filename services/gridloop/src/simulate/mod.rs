@@ -29,7 +29,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Duration, Utc};
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use gridloop_bus::{Bus, ManualClock, Subscription};
+use gridloop_bus::{ManualClock, Subscription};
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::dispatch_service_client::DispatchServiceClient;
 use gridloop_proto::v1::evaluation_service_client::EvaluationServiceClient;
@@ -559,7 +559,7 @@ impl Simulation {
                     case.plan.clear();
                     self.active.remove(&slot);
                 }
-                Seen::Opened => {}
+                Seen::Opened | Seen::Prioritized => {}
                 Seen::Linked => self.stats.links_seen += 1,
                 Seen::Other(name) => *self.stats.other_events.entry(name).or_default() += 1,
             }
@@ -663,7 +663,7 @@ pub async fn simulate(args: &SimulateArgs, progress: bool) -> Result<Outcome> {
     let observer = Arc::new(Observer::default());
     app.bus.subscribe(Subscription {
         consumer: "simulate.observer".into(),
-        sources: crate::app::SERVICES.iter().map(|s| s.to_string()).collect(),
+        sources: crate::app::ServiceName::ALL.iter().map(|s| s.as_str().to_string()).collect(),
         event_types: vec![],
         handler: Arc::new(ObserverHandler(observer.clone())),
     })?;
@@ -1058,6 +1058,7 @@ fn report(city: &City, seed: u64, slot: usize, case: &Case) -> Job {
         channel: channel as i32,
         discovered_at: None,
         urgent: false,
+        special_groups: vec![],
     };
     Box::new(move |clients: Clients| {
         let mut intake = clients.intake;

@@ -23,6 +23,8 @@ use tokio::sync::Notify;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Seen {
     Opened,
+    /// The priority was re-assessed (a linked report); the simulated units do not order by it.
+    Prioritized,
     Dispatched {
         level: Level,
         deadline: Option<Timestamp>,
@@ -184,6 +186,7 @@ fn decode_case_event(event: &RecordedEvent) -> Result<Seen, HandlerError> {
         "CaseOpened" => Seen::Opened,
         "CaseRejected" => Seen::Rejected,
         "CaseReportLinked" => Seen::Linked,
+        "CasePriorityChanged" => Seen::Prioritized,
         other => Seen::Other(other.to_string()),
     })
 }

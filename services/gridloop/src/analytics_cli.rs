@@ -1,0 +1,220 @@
+//! `gridloop export` and `gridloop import`: the stores read and written directly, for analysts.
+
+use crate::app::{ServiceName, StoreLocation};
+use crate::client::output::{parse_from, parse_to};
+use anyhow::{bail, Context};
+use gridloop_analytics::export::{export_events, Source};
+use gridloop_analytics::import::{import_csv, Importer};
+use gridloop_analytics::{EventFilter, ExportStats, Format, Progress};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Parquet,
+    Ndjson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportTable {
+    /// One row per event of the services' event logs.
+    Events,
+    /// One row per case, from evaluation's case projection.
+    Cases,
+}
+
+/// `gridloop export`: the event log (or the case table) as Parquet or NDJSON.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub store: StoreLocation,
+    /// What to export.
+    #[arg(long, value_enum, default_value = "events")]
+    pub table: ExportTable,
+    /// The services whose event logs to export (repeatable; default: all four).
+    #[arg(long = "service", value_enum)]
+    pub services: Vec<ServiceName>,
+    #[arg(long, value_enum, default_value = "parquet")]
+    pub format: ExportFormat,
+    /// Output file; `-` writes to stdout.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Keep events that occurred at or after this (RFC 3339, or YYYY-MM-DD = that day's start, UTC);
+    /// for cases, opened at or after.
+    #[arg(long, value_parser = parse_from)]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Keep events that occurred before this (RFC 3339, or YYYY-MM-DD = through that day, UTC).
+    #[arg(long, value_parser = parse_to)]
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Jurisdiction code prefix (6, 9, 12 or 15 digits), matched against the case's grid code.
+    #[arg(long)]
+    pub area: Option<String>,
+    /// Event type, with or without `gridloop.v1.` (repeatable; default: every type).
+    #[arg(long = "type")]
+    pub types: Vec<String>,
+}
+
+/// `gridloop import`: another platform's case history (CSV) into dispatch's store.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub store: StoreLocation,
+    /// The mapping file (TOML; see deploy/config/import-311.example.toml).
+    #[arg(long)]
+    pub mapping: PathBuf,
+    /// The city's jurisdiction (TOML), as given to `gridloop up`; default: the shipped city.
+    #[arg(long, env = "GRIDLOOP_JURISDICTION")]
+    pub jurisdiction: Option<PathBuf>,
+    /// The CSV file.
+    pub file: PathBuf,
+}
+
+/// A progress bar on stderr when it is a terminal (hidden otherwise), with the rate.
+pub(crate) fn progress_bar(total: u64, unit: &str) -> ProgressBar {
+    let target =
+        if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {unit} {{per_sec}} eta {{eta}} {{msg}}"))
+            .expect("valid template"),
+    );
+    bar
+}
+
+pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let filter = EventFilter::new(args.from, args.to, args.area.as_deref(), &args.types)?;
+    let format = match args.format {
+        ExportFormat::Parquet => Format::Parquet,
+        ExportFormat::Ndjson => Format::Ndjson,
+    };
+    let to_stdout = args.out == Path::new("-");
+    if to_stdout && format == Format::Parquet && std::io::stdout().is_terminal() {
+        bail!("Parquet is binary: give --out FILE, or pipe stdout");
+    }
+    let started = Instant::now();
+    let (stats, unit) = match args.table {
+        ExportTable::Events => {
+            let explicit = !args.services.is_empty();
+            let services = if explicit { args.services.clone() } else { ServiceName::ALL.to_vec() };
+            let mut sources = Vec::new();
+            for service in services {
+                if !explicit && !args.store.exists(service) {
+                    continue;
+                }
+                let store = args.store.open_existing(service).await?;
+                sources.push(Source { service: service.as_str().to_string(), store });
+            }
+            if sources.is_empty() {
+                bail!("no store in {}: nothing to export", args.store.data_dir.display());
+            }
+            let mut total = 0;
+            for source in &sources {
+                total += source.store.head_position().await? as u64;
+            }
+            let bar = progress_bar(total, "events");
+            let mut progress = |p: Progress| bar.set_position(p.read);
+            let stats = with_output(&args.out, |out| async move {
+                Ok(export_events(&sources, &filter, format, out, &mut progress).await?)
+            })
+            .await?;
+            bar.finish_and_clear();
+            (stats, "events")
+        }
+        ExportTable::Cases => {
+            if !args.types.is_empty() || !args.services.is_empty() {
+                bail!("--type and --service apply to --table events only");
+            }
+            let store = args.store.open_existing(ServiceName::Evaluation).await?;
+            let bar = progress_bar(0, "cases");
+            let mut progress = |p: Progress| bar.set_position(p.read);
+            let stats = with_output(&args.out, |out| async move {
+                Ok(gridloop_analytics::cases::export_cases(store.pool(), &filter, format, out, &mut progress).await?)
+            })
+            .await?;
+            bar.finish_and_clear();
+            (stats, "cases")
+        }
+    };
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "wrote {} {unit} (of {} read) to {} in {secs:.1} s: {:.0} {unit}/s written, {:.0} read",
+        stats.written,
+        stats.read,
+        args.out.display(),
+        stats.written as f64 / secs.max(1e-9),
+        stats.read as f64 / secs.max(1e-9)
+    );
+    Ok(())
+}
+
+async fn with_output<F, Fut>(out: &Path, run: F) -> anyhow::Result<ExportStats>
+where
+    F: FnOnce(Box<dyn Write + Send>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<ExportStats>>,
+{
+    if out == Path::new("-") {
+        return run(Box::new(std::io::stdout())).await;
+    }
+    // Written to a temporary name and renamed when complete, so a failed export leaves no
+    // truncated file that looks whole.
+    let partial = out.with_extension("partial");
+    let file = std::fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
+    match run(Box::new(file)).await {
+        Ok(stats) => {
+            std::fs::rename(&partial, out).with_context(|| format!("cannot write {}", out.display()))?;
+            Ok(stats)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
+pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let policy = crate::app::load_policy(args.jurisdiction.as_deref())?;
+    let text = std::fs::read_to_string(&args.mapping)
+        .with_context(|| format!("cannot read the mapping file {}", args.mapping.display()))?;
+    let importer =
+        Importer::from_toml(&text, &policy).with_context(|| format!("mapping file {}", args.mapping.display()))?;
+    let file = std::fs::File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let store = args.store.open(ServiceName::Dispatch, None).await?;
+    let bar = progress_bar(size, "bytes");
+    let counting = CountingReader { inner: std::io::BufReader::with_capacity(1 << 20, file), bar: bar.clone() };
+    let started = Instant::now();
+    let mut on_bad = |row: &gridloop_analytics::import::BadRow| bar.suspend(|| eprintln!("rejected {row}"));
+    let mut on_progress = |r: &gridloop_analytics::import::ImportReport| bar.set_message(r.summary());
+    let report = import_csv(&store, &importer, counting, &mut on_bad, &mut on_progress)
+        .await
+        .with_context(|| format!("importing {}", args.file.display()))?;
+    bar.finish_and_clear();
+    let rows = report.imported + report.already_present + report.updated;
+    println!(
+        "{}: {} in {:.1} s ({:.0} rows/s)",
+        args.file.display(),
+        report.summary(),
+        started.elapsed().as_secs_f64(),
+        rows as f64 / started.elapsed().as_secs_f64().max(1e-9)
+    );
+    if !report.rejected.is_empty() {
+        bail!("{} rows rejected (listed above); the other rows were imported", report.rejected.len());
+    }
+    Ok(())
+}
+
+/// Moves the progress bar as the CSV is read.
+struct CountingReader<R> {
+    inner: R,
+    bar: ProgressBar,
+}
+
+impl<R: std::io::Read> std::io::Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}

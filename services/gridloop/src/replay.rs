@@ -1,0 +1,286 @@
+//! `gridloop replay` and the "as of" KPIs: rebuild the evaluation service's case projection from
+//! dispatch's event log — read from dispatch's store, or from the JetStream stream in
+//! distributed mode — into a fresh read model, in place, or in memory.
+
+use crate::analytics_cli::progress_bar;
+use crate::app::{ServiceName, StoreLocation};
+use crate::client::output::{parse_from, parse_to};
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, FixedOffset, Utc};
+use clap::{ArgGroup, Args, ValueEnum};
+use gridloop_bus::jetstream::{HistoryReader, JetStreamConfig, ReplayStart};
+use gridloop_domain::kpi::{Period, Report};
+use gridloop_evaluation::kpi::CaseFilter;
+use gridloop_evaluation::projection;
+use gridloop_evaluation::replay::{InMemory, Rebuild, ReplayStats};
+use gridloop_eventstore::{EventStore, RecordedEvent, StoreOptions};
+use gridloop_proto::v1 as pb;
+use indicatif::ProgressBar;
+use std::time::Instant;
+
+/// Events read from the store per page.
+const PAGE: u32 = 10_000;
+
+/// Where the history comes from.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub store: StoreLocation,
+    /// Read dispatch's events from the JetStream stream instead of its store (distributed mode;
+    /// the stream holds only what its retention keeps, the store holds everything).
+    #[arg(long)]
+    pub jetstream: bool,
+    /// NATS server of the stream (with --jetstream).
+    #[arg(long = "nats-url", env = "GRIDLOOP_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// The JetStream stream holding the events.
+    #[arg(long, env = "GRIDLOOP_STREAM", default_value = "GRIDLOOP")]
+    pub stream: String,
+    /// First token of every subject.
+    #[arg(long = "subject-prefix", env = "GRIDLOOP_SUBJECT_PREFIX", default_value = "gridloop")]
+    pub subject_prefix: String,
+    /// JetStream: start at this stream sequence (cases opened before it are skipped and counted).
+    #[arg(long, requires = "jetstream", conflicts_with = "start_time")]
+    pub start_sequence: Option<u64>,
+    /// JetStream: start at the first message stored at or after this time (RFC 3339, or
+    /// YYYY-MM-DD = that day 00:00 UTC).
+    #[arg(long, requires = "jetstream", value_parser = parse_from)]
+    pub start_time: Option<DateTime<Utc>>,
+    /// Only events that occurred at or before this instant: the projection as it stood then
+    /// (RFC 3339, or YYYY-MM-DD = as that day ended, UTC).
+    #[arg(long = "as-of", value_parser = parse_to)]
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl HistoryArgs {
+    /// Dispatch's history from the embedded store on `data_dir`.
+    pub fn embedded(data_dir: impl Into<std::path::PathBuf>) -> Self {
+        Self {
+            store: StoreLocation::embedded(data_dir),
+            jetstream: false,
+            nats_url: String::new(),
+            stream: String::new(),
+            subject_prefix: String::new(),
+            start_sequence: None,
+            start_time: None,
+            until: None,
+        }
+    }
+}
+
+/// dispatch's events in order, a batch at a time.
+pub enum History {
+    Store { store: EventStore, after: i64, head: i64, until: Option<DateTime<Utc>> },
+    JetStream { reader: Box<HistoryReader>, until: Option<DateTime<Utc>> },
+}
+
+impl History {
+    pub async fn open(args: &HistoryArgs) -> Result<Self> {
+        if args.jetstream {
+            let config = JetStreamConfig {
+                stream: args.stream.clone(),
+                subject_prefix: args.subject_prefix.clone(),
+                ..JetStreamConfig::new(args.nats_url.clone())
+            };
+            let start = match (args.start_sequence, args.start_time) {
+                (Some(sequence), _) => ReplayStart::Sequence(sequence),
+                (None, Some(at)) => ReplayStart::Time(at),
+                (None, None) => ReplayStart::Beginning,
+            };
+            let reader = HistoryReader::open(&config, ServiceName::Dispatch.as_str(), start)
+                .await
+                .with_context(|| format!("cannot read stream {} at {}", args.stream, args.nats_url))?;
+            return Ok(History::JetStream { reader: Box::new(reader), until: args.until });
+        }
+        let store = args.store.open_existing(ServiceName::Dispatch).await?;
+        let head = store.head_position().await?;
+        Ok(History::Store { store, after: 0, head, until: args.until })
+    }
+
+    /// Events to read in all (for the progress bar).
+    pub fn total(&self) -> u64 {
+        match self {
+            History::Store { head, .. } => u64::try_from(*head).unwrap_or_default(),
+            History::JetStream { reader, .. } => reader.total(),
+        }
+    }
+
+    /// The next batch (events after `until` left out), with how many events were read for it;
+    /// `None` at the end.
+    pub async fn next_batch(&mut self) -> Result<Option<(Vec<RecordedEvent>, u64)>> {
+        let (mut batch, until) = match self {
+            History::Store { store, after, head, until } => {
+                if *after >= *head {
+                    return Ok(None);
+                }
+                let batch = store.read_all(*after, PAGE).await?;
+                let Some(last) = batch.last() else { return Ok(None) };
+                *after = last.global_position;
+                (batch, *until)
+            }
+            History::JetStream { reader, until } => {
+                let batch = reader.next_batch(PAGE as usize).await?;
+                if batch.is_empty() {
+                    return Ok(None);
+                }
+                (batch, *until)
+            }
+        };
+        let read = batch.len() as u64;
+        if let Some(until) = until {
+            batch.retain(|e| e.occurred_at <= until);
+        }
+        Ok(Some((batch, read)))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProjectionArg {
+    /// The evaluation service's one-row-per-case projection (case list, 4321, KPIs).
+    Cases,
+}
+
+/// `gridloop replay`: rebuild a projection from the event log.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("target").required(true).args(["into", "in_place"])))]
+pub struct ReplayArgs {
+    /// The projection to rebuild.
+    #[arg(long, value_enum, default_value = "cases")]
+    pub projection: ProjectionArg,
+    #[command(flatten)]
+    pub history: HistoryArgs,
+    /// Build the projection in this fresh database: a SQLite file (`sqlite://rebuilt.db` or a
+    /// path) or a Postgres URL (with --into-schema).
+    #[arg(long)]
+    pub into: Option<String>,
+    /// The Postgres schema for --into [default: evaluation_replay].
+    #[arg(long = "into-schema", requires = "into")]
+    pub into_schema: Option<String>,
+    /// Rebuild the evaluation service's own projection (stop the evaluation service first): how a
+    /// projection added or changed by an upgrade is computed over the whole history.
+    #[arg(long = "in-place")]
+    pub in_place: bool,
+    /// Then compare the rebuilt projection with the evaluation service's live one, byte for
+    /// byte, and fail if they differ.
+    #[arg(long, conflicts_with = "in_place")]
+    pub verify: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplaySummary {
+    pub stats: ReplayStats,
+    pub seconds: f64,
+}
+
+impl ReplaySummary {
+    pub fn events_per_second(&self) -> f64 {
+        self.stats.events as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// Fold the whole history into `target`.
+pub async fn rebuild(history: &mut History, target: &mut Rebuild, bar: &ProgressBar) -> Result<ReplaySummary> {
+    let started = Instant::now();
+    while let Some((batch, read)) = history.next_batch().await? {
+        target.apply(&batch).await?;
+        bar.inc(read);
+    }
+    bar.finish_and_clear();
+    Ok(ReplaySummary { stats: target.stats(), seconds: started.elapsed().as_secs_f64() })
+}
+
+async fn open_target(args: &ReplayArgs) -> Result<EventStore> {
+    if args.in_place {
+        return args.history.store.open_existing(ServiceName::Evaluation).await;
+    }
+    let into = args.into.as_deref().expect("clap requires --into or --in-place");
+    let (url, schema) = if into.starts_with("postgres://") || into.starts_with("postgresql://") {
+        (into.to_string(), Some(args.into_schema.clone().unwrap_or_else(|| "evaluation_replay".into())))
+    } else if into.starts_with("sqlite:") {
+        (into.to_string(), None)
+    } else {
+        (format!("sqlite://{into}"), None)
+    };
+    EventStore::connect(&url, StoreOptions { schema, max_connections: 4 })
+        .await
+        .with_context(|| format!("cannot open the replay target {into}"))
+}
+
+pub async fn run(args: ReplayArgs) -> Result<()> {
+    let ProjectionArg::Cases = args.projection;
+    let target_store = open_target(&args).await?;
+    let mut target = Rebuild::new(target_store.clone(), args.in_place).await?;
+    let mut history = History::open(&args.history).await?;
+    let bar = progress_bar(history.total(), "events");
+    let summary = rebuild(&mut history, &mut target, &bar).await?;
+    let verified = if args.verify {
+        let live = args.history.store.open_existing(ServiceName::Evaluation).await?;
+        let (live, rebuilt) = (projection::dump(live.pool()).await?, projection::dump(target_store.pool()).await?);
+        Some(live == rebuilt)
+    } else {
+        None
+    };
+    let stats = summary.stats;
+    if args.json {
+        let out = serde_json::json!({
+            "projection": "cases",
+            "events": stats.events,
+            "applied": stats.applied,
+            "skipped": stats.skipped,
+            "seconds": summary.seconds,
+            "events_per_second": summary.events_per_second(),
+            "equals_live": verified,
+        });
+        println!("{out}");
+    } else {
+        println!(
+            "replayed {} events ({} applied, {} skipped) in {:.2} s: {:.0} events/s",
+            stats.events,
+            stats.applied,
+            stats.skipped,
+            summary.seconds,
+            summary.events_per_second()
+        );
+        if verified == Some(true) {
+            println!("the rebuilt projection equals the live one");
+        }
+    }
+    if stats.skipped > 0 {
+        eprintln!(
+            "warning: {} events belong to cases whose earlier events were not replayed (history starts mid-way)",
+            stats.skipped
+        );
+    }
+    if verified == Some(false) {
+        bail!("the rebuilt projection differs from the live one");
+    }
+    Ok(())
+}
+
+/// The KPIs as they stood at `history.until`, folded in memory from the log.
+pub async fn kpis_as_of(
+    history: &HistoryArgs,
+    filter: &CaseFilter,
+    period: Period,
+    offset: FixedOffset,
+) -> Result<pb::GetKpisResponse> {
+    let mut source = History::open(history).await?;
+    let bar = progress_bar(source.total(), "events");
+    let mut cases = InMemory::default();
+    while let Some((batch, read)) = source.next_batch().await? {
+        for event in &batch {
+            cases.apply(event)?;
+        }
+        bar.inc(read);
+    }
+    bar.finish_and_clear();
+    let mut report = Report::new(period, offset);
+    for row in cases.rows().filter(|row| filter.matches(row)) {
+        report.add(&row.facts());
+    }
+    Ok(gridloop_evaluation::kpi::response(period, offset, &report))
+}
