@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""What deploy/k8s must guarantee, checked on rendered overlays (run by deploy/k8s/validate.sh).
+
+    check_manifests.py OVERLAY=RENDERED.yaml ... [--deps DIR]
+
+For every container of every workload: the restricted security context (non-root, read-only
+root filesystem, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp) and
+CPU and memory requests and limits; for every container of a Deployment (long-running) also
+native gRPC liveness and readiness probes on its gRPC port. Migration Jobs run to completion,
+so probes are not required of them. Per Deployment: a Service, a PodDisruptionBudget and, in
+prod, a HorizontalPodAutoscaler; the namespace enforces the restricted Pod Security Standard.
+With --deps: the CloudNativePG Cluster (whose CRD schema is not available offline) and the NATS
+Helm values are checked here for what gridloop relies on.
+
+Before judging the real manifests it breaks copies of them on purpose and requires every
+breakage to be reported, so a checker that stopped looking would fail too.
+"""
+
+import copy
+import sys
+
+import yaml
+
+WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
+SECRET_DATABASE = ("gridloop-pg-app", "uri")
+FIRST = "gridloop.io/install-first"
+
+
+def pod_spec(doc):
+    return doc["spec"]["template"]["spec"]
+
+
+def selects(selector, labels):
+    return all(labels.get(k) == v for k, v in (selector or {}).get("matchLabels", {}).items())
+
+
+def container_problems(where, kind, pod, container):
+    problems = []
+    pod_sc = pod.get("securityContext", {})
+    sc = container.get("securityContext", {})
+
+    def need(ok, what):
+        if not ok:
+            problems.append(f"{where}: {what}")
+
+    need(sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True, "runAsNonRoot is not true")
+    need(sc.get("readOnlyRootFilesystem") is True, "readOnlyRootFilesystem is not true")
+    need(sc.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation is not false")
+    need("ALL" in sc.get("capabilities", {}).get("drop", []), "capabilities do not drop ALL")
+    need(not sc.get("capabilities", {}).get("add"), "capabilities are added")
+    need(sc.get("privileged") is not True, "privileged")
+    seccomp = sc.get("seccompProfile", pod_sc.get("seccompProfile", {}))
+    need(seccomp.get("type") == "RuntimeDefault", "seccompProfile is not RuntimeDefault")
+    resources = container.get("resources", {})
+    for bound in ("requests", "limits"):
+        for resource in ("cpu", "memory"):
+            need(resource in resources.get(bound, {}), f"no {resource} {bound[:-1]}")
+    if kind == "Deployment":
+        ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
+        need("grpc" in ports, "no port named grpc")
+        for probe in ("livenessProbe", "readinessProbe"):
+            grpc = container.get(probe, {}).get("grpc")
+            need(grpc is not None, f"no native gRPC {probe}")
+            if grpc is not None:
+                need(grpc.get("port") == ports.get("grpc"), f"{probe} is not on the gRPC port")
+        readiness = container.get("readinessProbe", {}).get("grpc", {})
+        liveness = container.get("livenessProbe", {}).get("grpc", {})
+        need(readiness.get("service", "") == "", "readinessProbe must check the overall status ('')")
+        need(liveness.get("service") == "liveness", "livenessProbe must check service 'liveness'")
+        env = {e["name"]: e for e in container.get("env", [])}
+        ref = env.get("GRIDLOOP_DATABASE_URL", {}).get("valueFrom", {}).get("secretKeyRef", {})
+        need((ref.get("name"), ref.get("key")) == SECRET_DATABASE, "database URL not from secret gridloop-pg-app/uri")
+    return problems
+
+
+def overlay_problems(overlay, docs):
+    problems = []
+    by_kind = {}
+    for doc in docs:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+    namespaces = by_kind.get("Namespace", [])
+    if not namespaces:
+        problems.append(f"{overlay}: no Namespace")
+    for ns in namespaces:
+        labels = ns["metadata"].get("labels", {})
+        if labels.get("pod-security.kubernetes.io/enforce") != "restricted":
+            problems.append(f"{overlay}: namespace {ns['metadata']['name']} does not enforce the restricted profile")
+    workloads = [d for d in docs if d["kind"] in WORKLOADS]
+    if len(by_kind.get("Deployment", [])) != 4:
+        problems.append(f"{overlay}: expected 4 Deployments, found {len(by_kind.get('Deployment', []))}")
+    if not by_kind.get("Job"):
+        problems.append(f"{overlay}: no migration Job")
+    for doc in workloads:
+        pod = pod_spec(doc)
+        pod_sc = pod.get("securityContext", {})
+        if pod_sc.get("runAsNonRoot") is not True:
+            problems.append(f"{overlay}: {doc['kind']} {doc['metadata']['name']}: pod runAsNonRoot is not true")
+        if pod.get("automountServiceAccountToken") is not False:
+            problems.append(f"{overlay}: {doc['kind']} {doc['metadata']['name']}: service account token mounted")
+        containers = pod.get("initContainers", []) + pod.get("containers", [])
+        if not containers:
+            problems.append(f"{overlay}: {doc['kind']} {doc['metadata']['name']}: no containers")
+        for container in containers:
+            where = f"{overlay}: {doc['kind']} {doc['metadata']['name']} container {container['name']}"
+            problems += container_problems(where, doc["kind"], pod, container)
+    for deployment in by_kind.get("Deployment", []):
+        name = deployment["metadata"]["name"]
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        if not any(selects({"matchLabels": s["spec"]["selector"]}, labels) for s in by_kind.get("Service", [])):
+            problems.append(f"{overlay}: Deployment {name}: no Service selects it")
+        if not any(selects(p["spec"]["selector"], labels) for p in by_kind.get("PodDisruptionBudget", [])):
+            problems.append(f"{overlay}: Deployment {name}: no PodDisruptionBudget")
+        hpas = [h for h in by_kind.get("HorizontalPodAutoscaler", []) if h["spec"]["scaleTargetRef"]["name"] == name]
+        if overlay == "prod" and not hpas:
+            problems.append(f"{overlay}: Deployment {name}: no HorizontalPodAutoscaler")
+    if not by_kind.get("NetworkPolicy"):
+        problems.append(f"{overlay}: no NetworkPolicy")
+    problems += install_first_problems(overlay, docs)
+    return problems
+
+
+def install_first_problems(overlay, docs):
+    """The migration Job is applied alone first (`-l gridloop.io/install-first=true`): what it needs must be too."""
+    first = {(d["kind"], d["metadata"]["name"]) for d in docs if d["metadata"].get("labels", {}).get(FIRST) == "true"}
+    problems = []
+    for job in (d for d in docs if d["kind"] == "Job"):
+        pod = pod_spec(job)
+        needed = [("Job", job["metadata"]["name"]), ("Namespace", job["metadata"].get("namespace"))]
+        needed.append(("ServiceAccount", pod.get("serviceAccountName", "default")))
+        needed += [("ConfigMap", v["configMap"]["name"]) for v in pod.get("volumes", []) if "configMap" in v]
+        for container in pod["containers"]:
+            needed += [("ConfigMap", e["configMapRef"]["name"]) for e in container.get("envFrom", []) if "configMapRef" in e]
+        egress = [d for d in docs if d["kind"] == "NetworkPolicy" and "Egress" in d["spec"].get("policyTypes", [])]
+        labels = pod_spec_labels(job)
+        needed += [("NetworkPolicy", p["metadata"]["name"]) for p in egress if selects(p["spec"]["podSelector"], labels)]
+        for kind, name in needed:
+            if (kind, name) not in first:
+                problems.append(f"{overlay}: {kind} {name} is needed by Job {job['metadata']['name']} but not labelled {FIRST}")
+    return problems
+
+
+def pod_spec_labels(doc):
+    return doc["spec"]["template"]["metadata"].get("labels", {})
+
+
+def deps_problems(directory):
+    problems = []
+    with open(f"{directory}/postgres-cluster.yaml", encoding="utf-8") as f:
+        pg = [d for d in yaml.safe_load_all(f) if d]
+    clusters = [d for d in pg if d["apiVersion"] == "postgresql.cnpg.io/v1" and d["kind"] == "Cluster"]
+    if len(clusters) != 1:
+        problems.append("postgres-cluster.yaml: expected one CloudNativePG Cluster")
+    for cluster in clusters:
+        if cluster["spec"].get("instances") != 3:
+            problems.append("postgres-cluster.yaml: the Cluster must have 3 instances")
+        if f"{cluster['metadata']['name']}-app" != SECRET_DATABASE[0]:
+            problems.append("postgres-cluster.yaml: the Cluster's app secret is not the one the services read")
+        if cluster["spec"].get("bootstrap", {}).get("initdb", {}).get("database") != "app":
+            problems.append("postgres-cluster.yaml: initdb database is not `app`")
+    with open(f"{directory}/nats-values.yaml", encoding="utf-8") as f:
+        nats = yaml.safe_load(f)["config"]
+    if nats.get("cluster", {}).get("enabled") is not True or nats["cluster"].get("replicas") != 3:
+        problems.append("nats-values.yaml: not a 3-node cluster")
+    jetstream = nats.get("jetstream", {})
+    if jetstream.get("enabled") is not True or jetstream.get("fileStore", {}).get("enabled") is not True:
+        problems.append("nats-values.yaml: JetStream with file storage is not enabled")
+    if jetstream.get("merge", {}).get("sync_interval") != "always":
+        problems.append("nats-values.yaml: sync_interval is not `always`")
+    return problems
+
+
+def breakages(docs):
+    """Copies of `docs`, each broken in one way the checker must report."""
+
+    def first(kind):
+        return next(i for i, d in enumerate(docs) if d["kind"] == kind)
+
+    def broken(kind, change):
+        copied = copy.deepcopy(docs)
+        change(pod_spec(copied[first(kind)])["containers"][0])
+        return copied
+
+    yield "no readinessProbe", broken("Deployment", lambda c: c.pop("readinessProbe"))
+    yield "no livenessProbe", broken("Deployment", lambda c: c.pop("livenessProbe"))
+    yield "writable root", broken("Deployment", lambda c: c["securityContext"].update(readOnlyRootFilesystem=False))
+    yield "escalation", broken("Job", lambda c: c["securityContext"].pop("allowPrivilegeEscalation"))
+    yield "capabilities kept", broken("Deployment", lambda c: c["securityContext"]["capabilities"].update(drop=[]))
+    yield "no memory limit", broken("Job", lambda c: c["resources"]["limits"].pop("memory"))
+    yield "no requests", broken("Deployment", lambda c: c["resources"].pop("requests"))
+    without_pdb = [d for d in docs if d["kind"] != "PodDisruptionBudget"]
+    yield "no PodDisruptionBudget", without_pdb
+    unlabelled = copy.deepcopy(docs)
+    unlabelled[first("ConfigMap")]["metadata"]["labels"].pop(FIRST)
+    yield "a ConfigMap the Job needs applied late", unlabelled
+
+
+def main(argv):
+    deps = None
+    if "--deps" in argv:
+        i = argv.index("--deps")
+        deps = argv[i + 1]
+        argv = argv[:i] + argv[i + 2 :]
+    problems = []
+    for arg in argv:
+        overlay, path = arg.split("=", 1)
+        with open(path, encoding="utf-8") as f:
+            docs = [d for d in yaml.safe_load_all(f) if d]
+        for what, broken_docs in breakages(docs):
+            if not overlay_problems(overlay, broken_docs):
+                problems.append(f"{overlay}: the checker missed a breakage: {what}")
+        found = overlay_problems(overlay, docs)
+        problems += found
+        containers = sum(len(pod_spec(d).get("containers", [])) for d in docs if d["kind"] in WORKLOADS)
+        if not found:
+            print(f"check: {overlay}: {containers} containers in {len(docs)} resources pass")
+    if deps:
+        found = deps_problems(deps)
+        problems += found
+        if not found:
+            print("check: deps: CloudNativePG Cluster and NATS values pass")
+    for problem in problems:
+        print(f"check: {problem}", file=sys.stderr)
+    return 1 if problems or not argv else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
