@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use gridloop_eventstore::{Actor, Backend, Commit, EventStore, ExpectedVersion, NewEvent, StoreOptions};
+use gridloop_eventstore::{Actor, Backend, Commit, EventStore, ExpectedVersion, NewEvent, Placeholders, StoreOptions};
 use sqlx::{AnyPool, Row};
 use uuid::Uuid;
 
@@ -108,14 +108,12 @@ async fn raw_insert(pool: &AnyPool, backend: Backend, total: usize) -> Result<Du
     ))
     .execute(pool)
     .await?;
-    let values = (0..BATCH)
-        .map(|row| {
-            let cols: Vec<String> = (1..=16).map(|c| format!("${}", row * 16 + c)).collect();
-            format!("({})", cols.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!("INSERT INTO bench_raw VALUES {values}");
+    // The parameter style the store itself uses: anonymous `?` on SQLite, `$n` on Postgres.
+    let style = match backend {
+        Backend::Sqlite => Placeholders::Anonymous,
+        Backend::Postgres => Placeholders::Numbered,
+    };
+    let sql = format!("INSERT INTO bench_raw VALUES {}", style.values_rows(BATCH, 16));
     let batches: Vec<Vec<NewEvent>> =
         (0..total / BATCH).map(|b| (0..BATCH).map(|i| event(b * BATCH + i)).collect()).collect();
 

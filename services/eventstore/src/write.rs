@@ -11,7 +11,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::sql::EVENT_INSERT_COLUMNS;
-use crate::sql::{chunked, placeholder_list, stored_time, to_micros, values_rows};
+use crate::sql::{chunked, stored_time, to_micros, Placeholders};
 use crate::{Backend, Commit, Committed, NewTimer, RecordedEvent, StoreError};
 
 /// Most commits one group transaction takes from the queue.
@@ -257,13 +257,14 @@ impl<'a> GroupState<'a> {
             commits.iter().flat_map(|commit| &commit.appends).map(|append| append.stream.as_str()).collect();
         let streams: Vec<&str> = streams.into_iter().collect();
         let mut versions: HashMap<&str, u64> = streams.iter().map(|&s| (s, 0)).collect();
+        let style = Placeholders::of(conn);
         for chunk in chunked(&streams) {
             // One index probe per stream for its last version (a `GROUP BY` over an `IN`
             // list would read every event of the streams).
             let sql = format!(
                 "SELECT v.column1, (SELECT COALESCE(MAX(e.stream_version), 0) FROM events e \
                  WHERE e.stream = v.column1) FROM (VALUES {}) AS v",
-                values_rows(chunk.len(), 1)
+                style.values_rows(chunk.len(), 1)
             );
             let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
             for stream in chunk {
@@ -283,10 +284,11 @@ impl<'a> GroupState<'a> {
         let mut processed = HashSet::new();
         for (consumer, event_ids) in &claims {
             for chunk in chunked(event_ids) {
-                let sql = format!(
-                    "SELECT event_id FROM inbox WHERE consumer = $1 AND event_id IN ({})",
-                    placeholder_list(2, chunk.len())
-                );
+                let mut sql = String::from("SELECT event_id FROM inbox WHERE consumer = ");
+                style.push(&mut sql, 1);
+                sql.push_str(" AND event_id IN (");
+                sql.push_str(&style.list(2, chunk.len()));
+                sql.push(')');
                 let mut query = sqlx::query_as::<_, (String,)>(&sql).bind(*consumer);
                 for event_id in chunk {
                     query = query.bind(event_id.as_str());
@@ -303,7 +305,7 @@ impl<'a> GroupState<'a> {
         let fired_keys: Vec<&str> = fired.iter().copied().collect();
         let mut stored_timers = HashMap::new();
         for chunk in chunked(&fired_keys) {
-            let sql = format!("SELECT key, generation FROM timers WHERE key IN ({})", placeholder_list(1, chunk.len()));
+            let sql = format!("SELECT key, generation FROM timers WHERE key IN ({})", style.list(1, chunk.len()));
             let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
             for key in chunk {
                 query = query.bind(*key);
@@ -403,12 +405,13 @@ impl<'a> GroupState<'a> {
 }
 
 async fn insert_events(conn: &mut AnyConnection, events: &[RecordedEvent]) -> Result<(), sqlx::Error> {
+    let style = Placeholders::of(conn);
     for chunk in chunked(events) {
         let sql = format!(
             "INSERT INTO events (global_position, stream, stream_version, event_id, event_type, \
              occurred_at, recorded_at, correlation_id, causation_id, actor_role, actor_id, \
              actor_jurisdiction, traceparent, schema_version, routing_key, payload) VALUES {}",
-            values_rows(chunk.len(), EVENT_INSERT_COLUMNS)
+            style.values_rows(chunk.len(), EVENT_INSERT_COLUMNS)
         );
         let mut query = sqlx::query(&sql);
         for event in chunk {
@@ -436,9 +439,12 @@ async fn insert_events(conn: &mut AnyConnection, events: &[RecordedEvent]) -> Re
 }
 
 async fn insert_inbox(conn: &mut AnyConnection, rows: &[(&str, Uuid)], processed_at: i64) -> Result<(), sqlx::Error> {
+    let style = Placeholders::of(conn);
     for chunk in chunked(rows) {
-        let sql =
-            format!("INSERT INTO inbox (consumer, event_id, processed_at) VALUES {}", values_rows(chunk.len(), 3));
+        let sql = format!(
+            "INSERT INTO inbox (consumer, event_id, processed_at) VALUES {}",
+            style.values_rows(chunk.len(), 3)
+        );
         let mut query = sqlx::query(&sql);
         for (consumer, event_id) in chunk {
             query = query.bind(*consumer).bind(event_id.to_string()).bind(processed_at);
@@ -452,6 +458,7 @@ async fn write_timers(
     conn: &mut AnyConnection,
     writes: &HashMap<&str, Option<(&NewTimer, i64)>>,
 ) -> Result<(), sqlx::Error> {
+    let style = Placeholders::of(conn);
     let mut upserts = Vec::new();
     let mut deletes = Vec::new();
     for (&key, write) in writes {
@@ -465,7 +472,7 @@ async fn write_timers(
             "INSERT INTO timers (key, generation, due_at, kind, payload) VALUES {} \
              ON CONFLICT (key) DO UPDATE SET generation = excluded.generation, \
              due_at = excluded.due_at, kind = excluded.kind, payload = excluded.payload",
-            values_rows(chunk.len(), 5)
+            style.values_rows(chunk.len(), 5)
         );
         let mut query = sqlx::query(&sql);
         for (timer, generation) in chunk {
@@ -479,7 +486,7 @@ async fn write_timers(
         query.execute(&mut *conn).await?;
     }
     for chunk in chunked(&deletes) {
-        let sql = format!("DELETE FROM timers WHERE key IN ({})", placeholder_list(1, chunk.len()));
+        let sql = format!("DELETE FROM timers WHERE key IN ({})", style.list(1, chunk.len()));
         let mut query = sqlx::query(&sql);
         for key in chunk {
             query = query.bind(*key);
