@@ -162,8 +162,9 @@ impl Gridloop {
         self.case_when(case_id, |c| c.case.as_ref().is_some_and(|v| v.state() == state)).await
     }
 
-    /// Take a dispatched case around the rest of the loop to closed: accept, resolve, a
-    /// satisfied evaluation (answered once evaluation has opened the feedback round).
+    /// Take a dispatched case around the rest of the loop to closed: accept, resolve, verify
+    /// where the category requires it, a satisfied evaluation (answered once evaluation has
+    /// opened the feedback round).
     pub async fn close_case(&mut self, case_id: &str) -> pb::GetCaseResponse {
         self.case_in(case_id, pb::CaseState::Dispatched).await;
         let accept = pb::AcceptCaseRequest {
@@ -179,7 +180,10 @@ impl Gridloop {
             actor: actor("grid_worker"),
             summary: "已处理".into(),
         };
-        self.clients.dispatch.resolve_case(resolve).await.expect("resolve");
+        let resolved = self.clients.dispatch.resolve_case(resolve).await.expect("resolve").into_inner();
+        if resolved.case.is_some_and(|c| c.state() == pb::CaseState::AwaitingVerification) {
+            self.verify(case_id, true, "现场核查无误").await.expect("verify");
+        }
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
             let evaluate = pb::EvaluateCaseRequest {
@@ -197,6 +201,24 @@ impl Gridloop {
             }
         }
         self.case_in(case_id, pb::CaseState::Closed).await
+    }
+
+    /// 核查: the grid worker's on-site verification of a resolved case.
+    pub async fn verify(
+        &mut self,
+        case_id: &str,
+        passed: bool,
+        note: &str,
+    ) -> Result<pb::CaseCommandResponse, tonic::Status> {
+        let verify = pb::VerifyCaseRequest {
+            case_id: case_id.into(),
+            expected_version: 0,
+            actor: actor("grid_worker"),
+            verifier: "网格员李四".into(),
+            passed,
+            note: note.into(),
+        };
+        self.clients.dispatch.verify_case(verify).await.map(|r| r.into_inner())
     }
 
     /// Wait until the case list (evaluation's projection) shows `case_id` and `ready` holds for it.

@@ -213,6 +213,77 @@ async fn an_unsatisfied_evaluation_reopens_the_case() {
 }
 
 #[tokio::test]
+async fn a_case_resolved_above_the_grid_is_verified_on_site_before_the_reporter_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = Gridloop::start(dir.path(), ManualClock::new(start_time())).await;
+    let catalog = g.clients.intake.get_catalog(pb::GetCatalogRequest {}).await.unwrap().into_inner();
+    let category = catalog
+        .categories
+        .into_iter()
+        .find(|c| c.start_level() > pb::Level::Grid && c.requires_verification)
+        .expect("a category owned above the grid that requires verification");
+    let reported = g.report(&category.code, "verify-1").await;
+    let case_id = reported.case_id.clone();
+    g.case_in(&case_id, pb::CaseState::Dispatched).await;
+    accept(&mut g, &case_id).await;
+    let resolved = resolve(&mut g, &case_id).await;
+    assert_eq!(resolved.state(), pb::CaseState::AwaitingVerification);
+    assert_eq!(resolved.level(), category.start_level());
+
+    // Evaluation has seen the resolution (its list shows the case waiting) and asks nobody yet.
+    g.listed_when(&case_id, |c| c.state() == pb::CaseState::AwaitingVerification).await;
+    let early = g
+        .clients
+        .evaluation
+        .evaluate_case(pb::EvaluateCaseRequest {
+            case_id: case_id.clone(),
+            actor: actor("resident"),
+            satisfaction: pb::Satisfaction::Satisfied as i32,
+            comment: String::new(),
+        })
+        .await
+        .expect_err("no feedback round before the verification");
+    assert_eq!(early.code(), Code::FailedPrecondition, "{early}");
+
+    // A failure must say what was found; nothing is recorded without it.
+    let refused = g.verify(&case_id, false, " ").await.expect_err("a failure without a note");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(refused.get_details_bad_request().unwrap().field_violations[0].field, "note");
+    let unchanged = g.case(&case_id).await.unwrap();
+    assert_eq!(unchanged.case.unwrap().state(), pb::CaseState::AwaitingVerification);
+
+    // Failed: rework at the unit that resolved it, counted as a reopening.
+    let failed = g.verify(&case_id, false, "路面仍有破损").await.expect("verify").case.unwrap();
+    assert_eq!(
+        (failed.state(), failed.level(), failed.reopen_count),
+        (pb::CaseState::Accepted, category.start_level(), 1)
+    );
+    assert!(failed.deadline.is_some(), "the rework runs under a new deadline");
+
+    // Reworked, verified, then the reporter is asked and the case closes where it was resolved.
+    assert_eq!(resolve(&mut g, &case_id).await.state(), pb::CaseState::AwaitingVerification);
+    let passed = g.verify(&case_id, true, "").await.expect("verify").case.unwrap();
+    assert_eq!(passed.state(), pb::CaseState::Resolved);
+    evaluate(&mut g, &case_id, pb::Satisfaction::Satisfied).await;
+    let closed = g.case_in(&case_id, pb::CaseState::Closed).await;
+    assert_eq!(closed.case.as_ref().unwrap().settled_level(), category.start_level());
+    let types = history_types(&closed);
+    let tail: Vec<&str> = types.iter().skip(3).map(String::as_str).collect();
+    assert_eq!(
+        tail,
+        ["CaseResolved", "CaseVerified", "CaseReopened", "CaseResolved", "CaseVerified", "CaseEvaluated", "CaseClosed"]
+    );
+    let verified =
+        closed.history.iter().find(|h| h.envelope.as_ref().unwrap().event_type == "gridloop.v1.CaseVerified").unwrap();
+    assert!(verified.payload_json.contains("路面仍有破损"), "{}", verified.payload_json);
+
+    // Only a case awaiting verification is verified.
+    let late = g.verify(&case_id, true, "").await.expect_err("closed");
+    assert_eq!(late.code(), Code::FailedPrecondition);
+    g.app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn no_answer_by_the_feedback_deadline_closes_with_the_default_evaluation() {
     let dir = tempfile::tempdir().unwrap();
     let mut g = Gridloop::start(dir.path(), ManualClock::new(start_time())).await;

@@ -527,7 +527,9 @@ impl<'p> Importer<'p> {
         ];
         if let Some(closed) = case.closed {
             let summary = format!("closed in {} (status {:?})", self.mapping.source, case.status);
-            events.push(("resolved", closed, CaseEvent::Resolved { level, unit, summary }));
+            // The other platform closed it: whatever checks it made are its own record.
+            let resolved = CaseEvent::Resolved { level, unit, summary, verification_required: false };
+            events.push(("resolved", closed, resolved));
             events.push(("closed", closed, CaseEvent::Closed { level, satisfaction: None }));
         }
         let trace_span = self.event_id(case, "opened").simple().to_string();

@@ -285,6 +285,7 @@ pub fn case_view(case: &Case) -> pb::CaseView {
         CaseStatus::Dispatched { .. } => pb::CaseState::Dispatched,
         CaseStatus::Accepted { .. } => pb::CaseState::Accepted,
         CaseStatus::InMediation { .. } => pb::CaseState::InMediation,
+        CaseStatus::AwaitingVerification { .. } => pb::CaseState::AwaitingVerification,
         CaseStatus::Resolved { .. } => pb::CaseState::Resolved,
         CaseStatus::Closed { .. } => pb::CaseState::Closed,
     };
@@ -301,6 +302,7 @@ pub fn case_view(case: &Case) -> pb::CaseView {
     let assignee = match &case.status {
         CaseStatus::Accepted { assignee, .. }
         | CaseStatus::InMediation { assignee, .. }
+        | CaseStatus::AwaitingVerification { assignee, .. }
         | CaseStatus::Resolved { assignee, .. }
         | CaseStatus::Closed { assignee, .. } => assignee.clone(),
         _ => String::new(),
@@ -479,6 +481,15 @@ impl DispatchService for Dispatch {
         let r = request.into_inner();
         self.command(&r.case_id, r.expected_version, r.actor.as_ref(), CaseCommand::Resolve { summary: r.summary })
             .await
+    }
+
+    async fn verify_case(
+        &self,
+        request: Request<pb::VerifyCaseRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        let command = CaseCommand::Verify { verifier: r.verifier, passed: r.passed, note: r.note };
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), command).await
     }
 
     async fn reject_case(

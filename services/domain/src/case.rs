@@ -2,7 +2,8 @@
 //!
 //! Lifecycle:
 //! reported → (rejected | dispatched) → accepted → (escalated | transferred | in mediation)*
-//! → resolved → (satisfied → closed | unsatisfied → reopened | no answer → default → closed).
+//! → resolved → [awaiting verification → (verified | failed → reopened)]
+//! → (satisfied → closed | unsatisfied → reopened | no answer → default → closed).
 //!
 //! `decide(state, command, policy, now)` returns the events a command produces or the reason it is
 //! refused; `evolve(state, event)` folds one event into the state. Neither does IO: the routing
@@ -167,6 +168,17 @@ pub enum CaseEvent {
         level: Level,
         unit: String,
         summary: String,
+        /// The grid worker verifies on site (核查) before the reporter is asked and the case can
+        /// close (see [`RoutingPolicy::requires_verification`]).
+        verification_required: bool,
+    },
+    /// 核查: the grid worker's on-site check of the resolution at `level`. Failed → a `Reopened`
+    /// follows.
+    Verified {
+        level: Level,
+        verifier: String,
+        passed: bool,
+        note: String,
     },
     Evaluated {
         satisfaction: Satisfaction,
@@ -236,6 +248,7 @@ impl CaseEvent {
             CaseEvent::MediationRequested { .. } => "CaseMediationRequested",
             CaseEvent::MediationAgreed { .. } | CaseEvent::MediationFailed { .. } => "CaseMediationConcluded",
             CaseEvent::Resolved { .. } => "CaseResolved",
+            CaseEvent::Verified { .. } => "CaseVerified",
             CaseEvent::Evaluated { .. } => "CaseEvaluated",
             CaseEvent::Reopened { .. } => "CaseReopened",
             CaseEvent::Closed { .. } => "CaseClosed",
@@ -275,7 +288,15 @@ pub enum CaseStatus {
         assignee: String,
         topic: String,
     },
-    /// Resolved (办结), waiting for the evaluation.
+    /// Resolved (办结), waiting for the grid worker's on-site verification (核查) before the
+    /// reporter is asked.
+    AwaitingVerification {
+        level: Level,
+        unit: String,
+        assignee: String,
+        summary: String,
+    },
+    /// Resolved (办结) and verified where required, waiting for the evaluation.
     Resolved {
         level: Level,
         unit: String,
@@ -300,6 +321,7 @@ impl CaseStatus {
             CaseStatus::Dispatched { .. } => "dispatched",
             CaseStatus::Accepted { .. } => "accepted",
             CaseStatus::InMediation { .. } => "in_mediation",
+            CaseStatus::AwaitingVerification { .. } => "awaiting_verification",
             CaseStatus::Resolved { .. } => "resolved",
             CaseStatus::Closed { .. } => "closed",
         }
@@ -310,6 +332,7 @@ impl CaseStatus {
         match self {
             CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. } => Some(at.level),
             CaseStatus::InMediation { level, .. }
+            | CaseStatus::AwaitingVerification { level, .. }
             | CaseStatus::Resolved { level, .. }
             | CaseStatus::Closed { level, .. } => Some(*level),
             CaseStatus::New | CaseStatus::Reported | CaseStatus::Rejected { .. } => None,
@@ -320,6 +343,7 @@ impl CaseStatus {
         match self {
             CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. } => Some(&at.unit),
             CaseStatus::InMediation { unit, .. }
+            | CaseStatus::AwaitingVerification { unit, .. }
             | CaseStatus::Resolved { unit, .. }
             | CaseStatus::Closed { unit, .. } => Some(unit),
             _ => None,
@@ -378,6 +402,9 @@ pub trait RoutingPolicy {
     fn feedback_deadline(&self, category_code: &str, from: Timestamp) -> Timestamp;
     /// Disputes that may be taken to a mediation / deliberation session.
     fn mediable(&self, category_code: &str) -> bool;
+    /// Whether a `category_code` case resolved at `level` waits for the grid worker's on-site
+    /// verification (核查) before the reporter is asked and the case can close.
+    fn requires_verification(&self, category_code: &str, level: Level) -> bool;
     /// The department of `unit` (at `level`) that owns `category_code` cases, when the
     /// responsibility list names one and the unit has it.
     fn department_for(&self, category_code: &str, unit: &str, level: Level) -> Option<Department>;
@@ -435,6 +462,13 @@ pub enum CaseCommand {
     Resolve {
         summary: String,
     },
+    /// 核查: the grid worker verifies a resolved case on site; a failure sends it back to the
+    /// resolving unit for rework with `note` as the reason.
+    Verify {
+        verifier: String,
+        passed: bool,
+        note: String,
+    },
     RecordEvaluation {
         satisfaction: Satisfaction,
         comment: String,
@@ -474,6 +508,7 @@ impl CaseCommand {
             CaseCommand::RequestMediation { .. } => "request_mediation",
             CaseCommand::ConcludeMediation { .. } => "conclude_mediation",
             CaseCommand::Resolve { .. } => "resolve",
+            CaseCommand::Verify { .. } => "verify",
             CaseCommand::RecordEvaluation { .. } => "record_evaluation",
             CaseCommand::LinkReport { .. } => "link_report",
             CaseCommand::SummonDepartments { .. } => "summon_departments",
@@ -635,10 +670,11 @@ pub fn decide(
             let mediation_id = mediation_id.clone();
             let summary = summary.clone();
             if *verdict == MediationVerdict::Agreed {
-                // 商定即办: the signed agreement resolves the case.
+                // 商定即办: the signed agreement resolves the case. The parties' signatures (签字确认)
+                // are the confirmation, so no on-site verification comes in between.
                 return Ok(vec![
                     CaseEvent::MediationAgreed { mediation_id, summary: summary.clone() },
-                    CaseEvent::Resolved { level: *level, unit: unit.clone(), summary },
+                    CaseEvent::Resolved { level: *level, unit: unit.clone(), summary, verification_required: false },
                 ]);
             }
             let back_to = assign(*level, unit.clone(), policy.resolve_deadline(category, *level, now));
@@ -655,9 +691,36 @@ pub fn decide(
 
         (CaseCommand::Resolve { summary }, CaseStatus::Accepted { at, .. }) => {
             required("summary", summary)?;
-            Ok(vec![CaseEvent::Resolved { level: at.level, unit: at.unit.clone(), summary: summary.clone() }])
+            Ok(vec![CaseEvent::Resolved {
+                level: at.level,
+                unit: at.unit.clone(),
+                summary: summary.clone(),
+                verification_required: policy.requires_verification(category, at.level),
+            }])
         }
         (CaseCommand::Resolve { .. }, _) => Err(forbidden(command, case, "only an accepted case can be resolved")),
+
+        (CaseCommand::Verify { verifier, passed, note }, CaseStatus::AwaitingVerification { level, unit, .. }) => {
+            required("verifier", verifier)?;
+            let verified =
+                CaseEvent::Verified { level: *level, verifier: verifier.clone(), passed: *passed, note: note.clone() };
+            if *passed {
+                return Ok(vec![verified]);
+            }
+            // 核查未通过: rework at the unit that resolved it, under a fresh deadline.
+            if note.trim().is_empty() {
+                return Err(CaseError::Invalid {
+                    field: "note",
+                    reason: "say what the verification found: it is the reason of the rework".into(),
+                });
+            }
+            let deadline = policy.resolve_deadline(category, *level, now);
+            let reason = format!("核查未通过 (verification failed): {note}");
+            Ok(vec![verified, CaseEvent::Reopened { at: assign(*level, unit.clone(), deadline), reason }])
+        }
+        (CaseCommand::Verify { .. }, _) => {
+            Err(forbidden(command, case, "only a resolved case whose category requires it is verified"))
+        }
 
         (
             CaseCommand::RecordEvaluation { satisfaction, comment, defaulted },
@@ -677,7 +740,7 @@ pub fn decide(
             Ok(vec![evaluated, next])
         }
         (CaseCommand::RecordEvaluation { .. }, _) => {
-            Err(forbidden(command, case, "only a resolved case can be evaluated"))
+            Err(forbidden(command, case, "only a resolved (and, where required, verified) case can be evaluated"))
         }
 
         (CaseCommand::SummonDepartments { departments, reason }, CaseStatus::Accepted { at, .. }) => {
@@ -740,7 +803,8 @@ pub fn decide(
             let mut events = vec![CaseEvent::ReportLinked { report: report.clone() }];
             // Re-assess while the case is still being handled: another report may make it a
             // shared concern, or flag a special group or urgency.
-            if !status.is_terminal() && !matches!(status, CaseStatus::Resolved { .. }) {
+            let handled = matches!(status, CaseStatus::AwaitingVerification { .. } | CaseStatus::Resolved { .. });
+            if !status.is_terminal() && !handled {
                 let mut signals = case.signals.clone();
                 signals.add(report.details.urgent, &report.details.special_groups);
                 let priority = priority::assess(policy.category_priority(category), &signals);
@@ -821,18 +885,27 @@ pub fn evolve(mut case: Case, event: &CaseEvent) -> Case {
             CaseStatus::Accepted { at: back_to.clone(), assignee }
         }
         (CaseEvent::MediationAgreed { .. }, status) => status,
-        (CaseEvent::Resolved { level, unit, summary }, previous) => {
+        (CaseEvent::Resolved { level, unit, summary, verification_required }, previous) => {
             let assignee = match previous {
                 CaseStatus::Accepted { assignee, .. } | CaseStatus::InMediation { assignee, .. } => assignee,
                 _ => String::new(),
             };
-            CaseStatus::Resolved { level: *level, unit: unit.clone(), assignee, summary: summary.clone() }
+            let (level, unit, summary) = (*level, unit.clone(), summary.clone());
+            if *verification_required {
+                CaseStatus::AwaitingVerification { level, unit, assignee, summary }
+            } else {
+                CaseStatus::Resolved { level, unit, assignee, summary }
+            }
         }
+        (
+            CaseEvent::Verified { passed: true, .. },
+            CaseStatus::AwaitingVerification { level, unit, assignee, summary },
+        ) => CaseStatus::Resolved { level, unit, assignee, summary },
         (CaseEvent::Evaluated { .. }, status) => status,
         (CaseEvent::Reopened { at, .. }, previous) => {
             case.reopen_count += 1;
             let assignee = match previous {
-                CaseStatus::Resolved { assignee, .. } => assignee,
+                CaseStatus::Resolved { assignee, .. } | CaseStatus::AwaitingVerification { assignee, .. } => assignee,
                 _ => String::new(),
             };
             CaseStatus::Accepted { at: at.clone(), assignee }

@@ -99,6 +99,11 @@ impl RoutingPolicy for TestPolicy {
         matches!(category_code, DISPUTE | PROPERTY_FEE)
     }
 
+    /// A gas leak fixed above the grid is checked on site by the grid worker (核查).
+    fn requires_verification(&self, category_code: &str, level: Level) -> bool {
+        category_code == GAS_LEAK && level > Level::Grid
+    }
+
     /// Gas leaks are critical, property-fee disputes important, neighbour disputes routine.
     fn category_priority(&self, category_code: &str) -> CategoryPriority {
         match category_code {
@@ -269,7 +274,12 @@ fn mediation_requested(level: Level) -> CaseEvent {
 }
 
 fn resolved(level: Level) -> CaseEvent {
-    CaseEvent::Resolved { level, unit: unit(level).to_string(), summary: "quiet hours agreed".to_string() }
+    CaseEvent::Resolved {
+        level,
+        unit: unit(level).to_string(),
+        summary: "quiet hours agreed".to_string(),
+        verification_required: false,
+    }
 }
 
 fn evaluated(satisfaction: Satisfaction) -> CaseEvent {
@@ -403,6 +413,10 @@ fn resolve(summary: &str) -> CaseCommand {
     CaseCommand::Resolve { summary: summary.to_string() }
 }
 
+fn verify(passed: bool, note: &str) -> CaseCommand {
+    CaseCommand::Verify { verifier: "grid worker zhao".to_string(), passed, note: note.to_string() }
+}
+
 fn evaluate(satisfaction: Satisfaction, comment: &str, defaulted: bool) -> CaseCommand {
     CaseCommand::RecordEvaluation { satisfaction, comment: comment.to_string(), defaulted }
 }
@@ -420,6 +434,8 @@ fn every_command(deadline: Timestamp) -> Vec<CaseCommand> {
         conclude_mediation(true, "agreed"),
         conclude_mediation(false, "no agreement"),
         resolve("done"),
+        verify(true, "fixed"),
+        verify(false, "still leaking"),
         evaluate(Satisfaction::Satisfied, "thanks", false),
         evaluate(Satisfaction::Unsatisfied, "still noisy", false),
     ]
@@ -1336,6 +1352,7 @@ fn given_a_case_in_mediation_when_the_parties_agree_then_it_is_resolved_where_it
             level: Level::Community,
             unit: COMMUNITY.into(),
             summary: "quiet hours 22:00-07:00, signed".into(),
+            verification_required: false,
         },
     ]);
     assert_eq!(
@@ -1426,6 +1443,7 @@ fn given_an_accepted_case_when_it_is_resolved_then_it_waits_for_the_evaluation()
         level: Level::Grid,
         unit: GRID.into(),
         summary: "talked to both families".into(),
+        verification_required: false,
     }]);
     assert_eq!(
         case.status,
@@ -1446,6 +1464,7 @@ fn given_a_case_accepted_at_the_street_when_it_is_resolved_then_it_is_resolved_a
             level: Level::Street,
             unit: STREET.into(),
             summary: "departments summoned (吹哨报到)".into(),
+            verification_required: false,
         },
     ]);
 }
@@ -1469,6 +1488,146 @@ fn given_a_case_in_mediation_when_it_is_resolved_then_it_is_forbidden() {
 #[test]
 fn given_a_resolved_case_when_it_is_resolved_again_then_it_is_forbidden() {
     given(&a_resolved_case()).when(resolve("done")).then_forbidden();
+}
+
+// =============================================================================================
+// Verify (核查): the grid worker checks on site before the reporter is asked
+// =============================================================================================
+
+/// A gas leak (which the test policy has verified above the grid) escalated to the community and
+/// accepted there at t0+10h.
+fn a_gas_leak_accepted_at_the_community() -> Vec<CaseEvent> {
+    let mut h = a_case_accepted_at(Level::Community);
+    h[0] = opened_as(GAS_LEAK);
+    h
+}
+
+fn a_gas_leak_awaiting_verification() -> Vec<CaseEvent> {
+    let mut h = a_gas_leak_accepted_at_the_community();
+    h.push(CaseEvent::Resolved {
+        level: Level::Community,
+        unit: COMMUNITY.into(),
+        summary: "valve replaced".into(),
+        verification_required: true,
+    });
+    h
+}
+
+fn verified(passed: bool, note: &str) -> CaseEvent {
+    CaseEvent::Verified { level: Level::Community, verifier: "grid worker zhao".into(), passed, note: note.into() }
+}
+
+#[test]
+fn given_a_gas_leak_accepted_at_the_community_when_it_is_resolved_then_it_waits_for_the_verification() {
+    let case =
+        given(&a_gas_leak_accepted_at_the_community()).when(resolve("valve replaced")).then(&[CaseEvent::Resolved {
+            level: Level::Community,
+            unit: COMMUNITY.into(),
+            summary: "valve replaced".into(),
+            verification_required: true,
+        }]);
+    assert_eq!(
+        case.status,
+        CaseStatus::AwaitingVerification {
+            level: Level::Community,
+            unit: COMMUNITY.into(),
+            assignee: "wang".into(),
+            summary: "valve replaced".into()
+        }
+    );
+    assert_eq!(case.status.deadline(), None, "no running deadline while the grid worker checks");
+    assert_eq!((case.status.level(), case.status.unit()), (Some(Level::Community), Some(COMMUNITY)));
+}
+
+#[test]
+fn given_a_gas_leak_fixed_by_the_grid_itself_when_it_is_resolved_then_no_verification_is_needed() {
+    let mut history = an_accepted_case();
+    history[0] = opened_as(GAS_LEAK);
+    let resolved_at_grid = CaseEvent::Resolved {
+        level: Level::Grid,
+        unit: GRID.into(),
+        summary: "valve closed".into(),
+        verification_required: false,
+    };
+    let case = given(&history).when(resolve("valve closed")).then(std::slice::from_ref(&resolved_at_grid));
+    assert_eq!(case.status.name(), "resolved");
+    history.push(resolved_at_grid);
+    given(&history).when(verify(true, "fine")).then_forbidden();
+}
+
+#[test]
+fn given_a_case_awaiting_verification_when_the_reporter_evaluates_then_it_is_forbidden_until_verified() {
+    let reason = given(&a_gas_leak_awaiting_verification())
+        .when(evaluate(Satisfaction::Satisfied, "thanks", false))
+        .then_forbidden();
+    assert!(reason.contains("verified"), "{reason}");
+}
+
+#[test]
+fn given_a_case_awaiting_verification_when_the_check_passes_then_it_waits_for_the_evaluation_and_closes_there() {
+    let history = a_gas_leak_awaiting_verification();
+    let case =
+        given(&history).when(verify(true, "no smell, valve sealed")).then(&[verified(true, "no smell, valve sealed")]);
+    assert_eq!(
+        case.status,
+        CaseStatus::Resolved {
+            level: Level::Community,
+            unit: COMMUNITY.into(),
+            assignee: "wang".into(),
+            summary: "valve replaced".into()
+        }
+    );
+    let mut history = history;
+    history.push(verified(true, "no smell, valve sealed"));
+    let case = given(&history).when(evaluate(Satisfaction::Satisfied, "thanks", false)).then(&[
+        CaseEvent::Evaluated { satisfaction: Satisfaction::Satisfied, comment: "thanks".into(), defaulted: false },
+        CaseEvent::Closed { level: Level::Community, satisfaction: Some(Satisfaction::Satisfied) },
+    ]);
+    assert!(case.status.is_terminal());
+}
+
+#[test]
+fn given_a_case_awaiting_verification_when_the_check_fails_then_the_resolving_unit_reworks_it_under_a_new_deadline() {
+    let now = at(hours(30));
+    let case = given(&a_gas_leak_awaiting_verification()).at(now).when(verify(false, "still smells of gas")).then(&[
+        verified(false, "still smells of gas"),
+        CaseEvent::Reopened {
+            at: Assignment {
+                level: Level::Community,
+                unit: COMMUNITY.into(),
+                deadline: now + resolve_sla(Level::Community),
+                department: None,
+            },
+            reason: "核查未通过 (verification failed): still smells of gas".into(),
+        },
+    ]);
+    assert_eq!(case.status.name(), "accepted");
+    assert_eq!(case.status.deadline(), Some(now + resolve_sla(Level::Community)));
+    assert_eq!((case.reopen_count, case.escalations), (1, 1), "rework, not an escalation");
+    match &case.status {
+        CaseStatus::Accepted { assignee, .. } => assert_eq!(assignee, "wang", "the same handler reworks it"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn given_a_case_awaiting_verification_when_a_failure_is_recorded_without_a_note_then_the_note_is_invalid() {
+    given(&a_gas_leak_awaiting_verification()).when(verify(false, " ")).then_invalid("note");
+    // A pass needs no note.
+    given(&a_gas_leak_awaiting_verification()).when(verify(true, "")).then(&[verified(true, "")]);
+}
+
+#[test]
+fn given_a_case_awaiting_verification_when_nobody_is_named_as_verifier_then_the_verifier_is_invalid() {
+    let command = CaseCommand::Verify { verifier: "  ".into(), passed: true, note: "ok".into() };
+    given(&a_gas_leak_awaiting_verification()).when(command).then_invalid("verifier");
+}
+
+#[test]
+fn given_a_case_not_awaiting_verification_when_it_is_verified_then_it_is_forbidden() {
+    given(&a_resolved_case()).when(verify(true, "fine")).then_forbidden();
+    given(&a_gas_leak_accepted_at_the_community()).when(verify(true, "fine")).then_forbidden();
+    given(&a_closed_case()).when(verify(true, "fine")).then_forbidden();
 }
 
 // =============================================================================================
@@ -1829,6 +1988,8 @@ enum Op {
     RequestMediation(bool),
     ConcludeMediation(bool, bool),
     Resolve(bool),
+    /// Passed, with a note.
+    Verify(bool, bool),
     /// Satisfaction, defaulted, with a comment.
     Evaluate(Satisfaction, bool, bool),
 }
@@ -1890,6 +2051,7 @@ fn command_for(op: &Op, case: &Case, now: Timestamp) -> CaseCommand {
         Op::RequestMediation(ok) => request_mediation(&text(*ok, "noise")),
         Op::ConcludeMediation(agreed, ok) => conclude_mediation(*agreed, &text(*ok, "outcome")),
         Op::Resolve(ok) => resolve(&text(*ok, "done")),
+        Op::Verify(passed, ok) => verify(*passed, &text(*ok, "checked on site")),
         Op::Evaluate(satisfaction, defaulted, comment) => {
             evaluate(*satisfaction, &text(*comment, "comment"), *defaulted)
         }
@@ -1924,6 +2086,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => ok().prop_map(Op::RequestMediation),
         3 => (any::<bool>(), ok()).prop_map(|(agreed, ok)| Op::ConcludeMediation(agreed, ok)),
         5 => ok().prop_map(Op::Resolve),
+        3 => (prop::bool::weighted(0.7), ok()).prop_map(|(passed, ok)| Op::Verify(passed, ok)),
         5 => (satisfaction(), any::<bool>(), ok()).prop_map(|(s, d, c)| Op::Evaluate(s, d, c)),
     ]
 }
@@ -2203,7 +2366,8 @@ fn shared_concern() -> CaseEvent {
 #[track_caller]
 fn assert_link_is_recorded(history: &[CaseEvent]) {
     let before = replay(history);
-    let handled = !before.status.is_terminal() && !matches!(before.status, CaseStatus::Resolved { .. });
+    let handled = !before.status.is_terminal()
+        && !matches!(before.status, CaseStatus::Resolved { .. } | CaseStatus::AwaitingVerification { .. });
     let expected = if handled { vec![report_linked(), shared_concern()] } else { vec![report_linked()] };
     let after = given(history).when(link_report()).then(&expected);
     assert_eq!(after.status, before.status, "a linked report changes no state");

@@ -133,7 +133,14 @@ impl Evaluation {
         // History imported from another platform (`gridloop import`) is not asked for feedback:
         // its reporters are long gone and its closure follows in the import itself.
         let imported = event.actor.role == edge::IMPORT_ROLE;
-        if let (CaseEvent::Resolved { level, .. }, false) = (&case_event, imported) {
+        // The reporter is asked once the case is resolved and, where the category requires it,
+        // verified on site (核查): never about a resolution the grid worker has not confirmed.
+        let ask_at_level = match &case_event {
+            CaseEvent::Resolved { level, verification_required: false, .. } => Some(*level),
+            CaseEvent::Verified { level, passed: true, .. } => Some(*level),
+            _ => None,
+        };
+        if let (Some(level), false) = (ask_at_level, imported) {
             let (state, records) = self.load_feedback(case_id).await.map_err(transient)?;
             // Read inside the transaction: the case may have opened earlier in this same batch.
             let category = projection::category_of(tx.conn(), case_id).await.map_err(transient)?;
@@ -141,7 +148,7 @@ impl Evaluation {
             // The category's feedback SLA on the city's calendar; a case the projection does not
             // know, or whose category left the catalog, gets the policy's fallback window.
             let due_at = self.policy.feedback_deadline(category.as_deref().unwrap_or_default(), now);
-            let command = FeedbackCommand::Request { level: *level, due_at };
+            let command = FeedbackCommand::Request { level, due_at };
             let events = feedback::decide(&state, &command, now).map_err(|e| HandlerError::Poison(e.to_string()))?;
             if !events.is_empty() {
                 let context = EventContext::caused_by(event, edge::system_actor(SERVICE), now);

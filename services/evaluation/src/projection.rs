@@ -9,7 +9,7 @@ use gridloop_domain::ids::CaseId;
 use gridloop_domain::kpi::{CaseFacts, Report};
 use gridloop_domain::level::Level;
 use gridloop_domain::priority::Priority;
-use gridloop_eventstore::RecordedEvent;
+use gridloop_eventstore::{Placeholders, RecordedEvent};
 use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
 use sqlx::{AnyConnection, AnyPool};
@@ -107,6 +107,7 @@ pub fn state_name(state: pb::CaseState) -> &'static str {
         pb::CaseState::Dispatched => "dispatched",
         pb::CaseState::Accepted => "accepted",
         pb::CaseState::InMediation => "in_mediation",
+        pb::CaseState::AwaitingVerification => "awaiting_verification",
         pb::CaseState::Resolved => "resolved",
         pb::CaseState::Closed => "closed",
     }
@@ -119,6 +120,7 @@ fn state_of(name: &str) -> pb::CaseState {
         "dispatched" => pb::CaseState::Dispatched,
         "accepted" => pb::CaseState::Accepted,
         "in_mediation" => pb::CaseState::InMediation,
+        "awaiting_verification" => pb::CaseState::AwaitingVerification,
         "resolved" => pb::CaseState::Resolved,
         "closed" => pb::CaseState::Closed,
         _ => pb::CaseState::Unspecified,
@@ -295,9 +297,16 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
             row.mediations_requested += 1;
             set(&mut row, "in_mediation", Some(*level))
         }
-        CaseEvent::Resolved { level, .. } => {
+        CaseEvent::Resolved { level, verification_required, .. } => {
             row.resolved_at = Some(at);
-            set(&mut row, "resolved", Some(*level))
+            let state = if *verification_required { "awaiting_verification" } else { "resolved" };
+            set(&mut row, state, Some(*level))
+        }
+        // A failed check is followed by `Reopened`, which counts the rework.
+        CaseEvent::Verified { passed, .. } => {
+            if *passed {
+                set(&mut row, "resolved", None)
+            }
         }
         CaseEvent::Evaluated { satisfaction, .. } => row.satisfaction = Some(satisfaction_name(*satisfaction).into()),
         CaseEvent::Reopened { at: to, .. } => {
@@ -353,36 +362,6 @@ pub async fn apply(
     }
 }
 
-/// Bind parameters of the long generated statements (multi-row upserts, `IN` lists): anonymous
-/// `?` in SQLite, where sqlx looks each named `$n` up by name — a linear scan per parameter, so
-/// quadratic in a statement of thousands (it took 90% of a replay's time) — and `$n` in Postgres.
-#[derive(Clone, Copy)]
-enum Placeholders {
-    Anonymous,
-    Numbered,
-}
-
-impl Placeholders {
-    fn of(conn: &AnyConnection) -> Self {
-        if conn.backend_name() == "SQLite" {
-            Placeholders::Anonymous
-        } else {
-            Placeholders::Numbered
-        }
-    }
-
-    /// Append the `n`th (from 1) of a statement whose parameters are all bound in order.
-    fn push(self, sql: &mut String, n: usize) {
-        match self {
-            Placeholders::Anonymous => sql.push('?'),
-            Placeholders::Numbered => {
-                use std::fmt::Write;
-                write!(sql, "${n}").expect("writing to a String");
-            }
-        }
-    }
-}
-
 /// Write rows (new or updated) in one statement.
 pub async fn upsert(conn: &mut AnyConnection, rows: &[CaseRow]) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
@@ -391,16 +370,7 @@ pub async fn upsert(conn: &mut AnyConnection, rows: &[CaseRow]) -> Result<(), sq
     let width = COLUMNS.len();
     let style = Placeholders::of(conn);
     let mut sql = format!("INSERT INTO evaluation_cases ({}) VALUES ", column_list());
-    for r in 0..rows.len() {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..width {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            style.push(&mut sql, r * width + c + 1);
-        }
-        sql.push(')');
-    }
+    sql.push_str(&style.values_rows(rows.len(), width));
     sql.push_str(" ON CONFLICT (case_id) DO UPDATE SET ");
     let updates: Vec<String> = COLUMNS[1..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
     sql.push_str(&updates.join(", "));
@@ -444,14 +414,7 @@ pub async fn load(conn: &mut AnyConnection, case_ids: &[String]) -> Result<Vec<C
     if case_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let style = Placeholders::of(conn);
-    let mut list = String::with_capacity(case_ids.len() * 4);
-    for n in 1..=case_ids.len() {
-        if n > 1 {
-            list.push_str(", ");
-        }
-        style.push(&mut list, n);
-    }
+    let list = Placeholders::of(conn).list(1, case_ids.len());
     let sql = format!("SELECT {} FROM evaluation_cases WHERE case_id IN ({list})", column_list());
     let mut query = sqlx::query_as(&sql);
     for id in case_ids {
@@ -607,13 +570,49 @@ mod tests {
         CaseEvent::Accepted { at: assignment(level, t0() + Duration::hours(deadline_hours)), assignee: "张三".into() }
     }
 
+    fn resolved(level: Level, summary: &str, verification_required: bool) -> CaseEvent {
+        CaseEvent::Resolved { level, unit: "u".into(), summary: summary.into(), verification_required }
+    }
+
+    fn verified(passed: bool) -> CaseEvent {
+        CaseEvent::Verified { level: Level::Community, verifier: "赵".into(), passed, note: "看过".into() }
+    }
+
+    #[test]
+    fn given_a_failed_verification_when_reworked_and_verified_then_the_rework_counts_and_the_last_resolution_is_judged()
+    {
+        let history = [
+            opened(),
+            dispatched(4),
+            accepted(Level::Community, 24),
+            resolved(Level::Community, "修好了", true),
+            verified(false),
+            CaseEvent::Reopened {
+                at: assignment(Level::Community, t0() + Duration::hours(30)),
+                reason: "核查未通过".into(),
+            },
+            resolved(Level::Community, "重新修好了", true),
+            verified(true),
+            CaseEvent::Closed { level: Level::Community, satisfaction: Some(Satisfaction::Satisfied) },
+        ];
+        assert_eq!(fold(&history[..4]).state, "awaiting_verification");
+        assert_eq!(fold(&history[..5]).state, "awaiting_verification", "the reopening follows");
+        assert_eq!(fold(&history[..6]).state, "accepted");
+        assert_eq!(fold(&history[..8]).state, "resolved", "verified: waiting for the reporter");
+        let row = fold(&history);
+        assert_eq!(row.reopen_count, 1, "a failed check is rework");
+        assert_eq!(row.resolved_at, Some((t0() + Duration::hours(6)).timestamp_micros()), "the last resolution");
+        assert_eq!(row.due_at, Some((t0() + Duration::hours(30)).timestamp_micros()), "the rework's deadline");
+        assert_eq!((row.state.as_str(), row.closed_on_time), ("closed", Some(1)));
+    }
+
     #[test]
     fn given_a_case_resolved_within_its_deadline_when_closed_then_it_closed_on_time() {
         let row = fold(&[
             opened(),
             dispatched(4),
             accepted(Level::Grid, 24),
-            CaseEvent::Resolved { level: Level::Grid, unit: "g".into(), summary: "ok".into() },
+            resolved(Level::Grid, "ok", false),
             CaseEvent::Closed { level: Level::Grid, satisfaction: Some(Satisfaction::Satisfied) },
         ]);
         assert_eq!((row.responded_on_time, row.closed_on_time), (Some(1), Some(1)));
@@ -635,7 +634,7 @@ mod tests {
                 note: String::new(),
             },
             accepted(Level::Community, 48),
-            CaseEvent::Resolved { level: Level::Community, unit: "c".into(), summary: "ok".into() },
+            resolved(Level::Community, "ok", false),
             CaseEvent::Closed { level: Level::Community, satisfaction: Some(Satisfaction::Satisfied) },
         ]);
         assert_eq!((row.deadline_misses, row.escalations), (1, 1));
@@ -650,7 +649,7 @@ mod tests {
             opened(),
             dispatched(10),
             accepted(Level::Grid, 2),
-            CaseEvent::Resolved { level: Level::Grid, unit: "g".into(), summary: "late".into() },
+            resolved(Level::Grid, "late", false),
             CaseEvent::Closed { level: Level::Grid, satisfaction: None },
         ]);
         assert_eq!((row.responded_on_time, row.closed_on_time), (Some(1), Some(0)));

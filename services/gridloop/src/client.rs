@@ -176,6 +176,21 @@ pub enum CaseAction {
         #[arg(long)]
         summary: String,
     },
+    /// Verify a resolved case on site (核查), when its category requires it: it passes (the
+    /// reporter is asked next) or, with --failed, goes back to the resolving unit for rework.
+    Verify {
+        #[command(flatten)]
+        target: Target,
+        /// Who verified (the grid worker).
+        #[arg(long)]
+        verifier: String,
+        /// The resolution does not hold: rework at the resolving unit (needs --note).
+        #[arg(long)]
+        failed: bool,
+        /// What was found on site.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
     /// Reject the report (not a case for this system, duplicate, …).
     Reject {
         #[command(flatten)]
@@ -683,6 +698,7 @@ fn catalog_json(groups: &[(pb::CategoryClass, Vec<pb::Category>)]) -> Value {
                         "accept_sla_seconds": c.accept_sla_seconds,
                         "resolve_sla_seconds": c.resolve_sla_seconds,
                         "departments": departments,
+                        "requires_verification": c.requires_verification,
                     })
                 })
                 .collect();
@@ -699,8 +715,15 @@ fn catalog_text(groups: &[(pb::CategoryClass, Vec<pb::Category>)]) -> String {
     let mut out = String::new();
     for (class, categories) in groups {
         out.push_str(&format!("{} ({})\n", class.name, class.code));
-        let mut table =
-            Table::new(&["code", "name", "start level", "accept SLA", "resolve SLA (start level up)", "feedback SLA"]);
+        let mut table = Table::new(&[
+            "code",
+            "name",
+            "start level",
+            "accept SLA",
+            "resolve SLA (start level up)",
+            "feedback SLA",
+            "核查",
+        ]);
         for c in categories {
             // The strings are authoritative; a server older than them only sends nominal seconds.
             let accept =
@@ -717,6 +740,8 @@ fn catalog_text(groups: &[(pb::CategoryClass, Vec<pb::Category>)]) -> String {
                 accept,
                 resolve,
                 or_dash(&c.feedback_sla),
+                // Verified on site when resolved above the grid.
+                if c.requires_verification { "above grid" } else { "-" }.to_string(),
             ]);
         }
         out.push_str(&table.render_indented("  "));
@@ -868,6 +893,11 @@ async fn dispatch_command(server: &Server, action: CaseAction) -> Result<pb::Cas
             let (case_id, expected_version, actor) = request(&target);
             let r = pb::ResolveCaseRequest { case_id, expected_version, actor, summary };
             client.resolve_case(r).await.map_err(server.fail("ResolveCase"))?
+        }
+        CaseAction::Verify { target, verifier, failed, note } => {
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::VerifyCaseRequest { case_id, expected_version, actor, verifier, passed: !failed, note };
+            client.verify_case(r).await.map_err(server.fail("VerifyCase"))?
         }
         CaseAction::Reject { target, reason } => {
             let (case_id, expected_version, actor) = request(&target);
@@ -1767,6 +1797,7 @@ mod tests {
                 .into(),
             feedback_sla: "3 working days".into(),
             departments: ["", "", "urban-management", "urban-management"].map(String::from).into(),
+            requires_verification: true,
         };
         // A server older than the SLA strings sends the nominal seconds only.
         let old_server = pb::Category {
@@ -1774,6 +1805,7 @@ mod tests {
             resolve_sla: vec![],
             feedback_sla: String::new(),
             departments: vec![],
+            requires_verification: false,
             ..category("B1", "B")
         };
         // An emergency entering at the community, on the wall clock.
@@ -1799,6 +1831,7 @@ mod tests {
         assert_eq!(a1["resolve_sla"]["grid"], "1 working day");
         assert_eq!(a1["resolve_sla"]["district"], "5 working days");
         assert_eq!(a1["feedback_sla"], "3 working days");
+        assert_eq!(a1["requires_verification"], true);
         assert_eq!(
             (a1["accept_sla_seconds"].as_u64(), a1["resolve_sla_seconds"].as_u64()),
             (Some(7_200), Some(86_400))
@@ -1821,12 +1854,16 @@ mod tests {
         };
         assert_eq!(
             row("A1"),
-            ["A1", "类别A1", "grid", "2 working hours", "1/2/3/5 working days", "3 working days"],
+            ["A1", "类别A1", "grid", "2 working hours", "1/2/3/5 working days", "3 working days", "above grid"],
             "{text}"
         );
-        assert_eq!(row("A2"), ["A2", "类别A2", "community", "15 min", "4 hours/8 hours/1 day", "1 day"], "{text}");
-        assert_eq!(row("B1"), ["B1", "类别B1", "grid", "2h", "1d", "-"], "{text}");
-        assert!(text.contains("accept SLA       resolve SLA (start level up)  feedback SLA\n"), "{text}");
+        assert_eq!(
+            row("A2"),
+            ["A2", "类别A2", "community", "15 min", "4 hours/8 hours/1 day", "1 day", "above grid"],
+            "{text}"
+        );
+        assert_eq!(row("B1"), ["B1", "类别B1", "grid", "2h", "1d", "-", "-"], "{text}");
+        assert!(text.contains("accept SLA       resolve SLA (start level up)  feedback SLA    核查\n"), "{text}");
     }
 
     #[test]

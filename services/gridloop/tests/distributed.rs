@@ -2,12 +2,12 @@
 //! Postgres (one schema each) and a NATS JetStream server of the test's own (so it can be
 //! stopped and restarted without disturbing anything else on the machine).
 //!
-//! 1,000 cases are reported and driven around the loop over gRPC (some rejected, some escalated,
-//! some reopened after an unsatisfied evaluation); meanwhile the dispatch process is killed with
-//! SIGKILL and restarted, and NATS is stopped for a few seconds and restarted. Then every case
-//! must be in its expected final state exactly once in the evaluation projection, dispatch's
-//! history must hold each step exactly once, the dead-letter stream must be empty, and every
-//! service must exit 0 on SIGTERM.
+//! 1,000 cases are reported and driven around the loop over gRPC (some rejected, some escalated
+//! and verified on site, some reopened after an unsatisfied evaluation); meanwhile the dispatch
+//! process is killed with SIGKILL and restarted, and NATS is stopped for a few seconds and
+//! restarted. Then every case must be in its expected final state exactly once in the evaluation
+//! projection, dispatch's history must hold each step exactly once, the dead-letter stream must
+//! be empty, and every service must exit 0 on SIGTERM.
 //!
 //! Run on its own: `cargo test -p gridloop --test distributed`.
 #![cfg(unix)]
@@ -179,10 +179,21 @@ impl Cluster {
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
-        let child = command.spawn().expect("start gridloop serve");
-        let port = service.port;
+        let mut child = command.spawn().expect("start gridloop serve");
+        let (name, port) = (service.name, service.port);
+        // Fail with the service's own log when it exits or never listens: a bare timeout says
+        // nothing about why.
+        let deadline = Instant::now() + STARTUP;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let exited = child.try_wait().unwrap();
+            if exited.is_some() || Instant::now() >= deadline {
+                let _ = child.kill();
+                let log = std::fs::read_to_string(self.log_path(name)).unwrap_or_default();
+                panic!("{name} did not listen on {port} within {STARTUP:?} (exit: {exited:?}); its log:\n{log}");
+            }
+            std::thread::sleep(POLL);
+        }
         self.services[index].child = Some(child);
-        wait_until(STARTUP, "a service to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
     }
 
     fn kill_9(&mut self, name: &str) {
@@ -365,6 +376,17 @@ async fn drive(clients: &mut Clients, case_id: &str, plan: Plan) {
                 };
                 clients.dispatch.resolve_case(request).await.map(drop)
             }
+            pb::CaseState::AwaitingVerification => {
+                let request = pb::VerifyCaseRequest {
+                    case_id: case_id.into(),
+                    expected_version: version,
+                    actor: actor("grid_worker"),
+                    verifier: "网格员张三".into(),
+                    passed: true,
+                    note: String::new(),
+                };
+                clients.dispatch.verify_case(request).await.map(drop)
+            }
             pb::CaseState::Resolved => {
                 let satisfaction = if plan == Plan::Reopen && view.reopen_count == 0 {
                     pb::Satisfaction::Unsatisfied
@@ -449,8 +471,9 @@ async fn distributed_loop_survives_a_killed_dispatch_and_a_nats_restart() {
     let category = catalog
         .categories
         .iter()
-        .find(|c| c.start_level() == pb::Level::Grid)
-        .expect("a grid-level category")
+        // Verified on site when resolved above the grid: the escalated cases take that step too.
+        .find(|c| c.start_level() == pb::Level::Grid && c.requires_verification)
+        .expect("a grid-level category that requires verification")
         .code
         .clone();
 
@@ -546,6 +569,8 @@ async fn distributed_loop_survives_a_killed_dispatch_and_a_nats_restart() {
         assert_eq!(count(terminal), 1, "{case_id}");
         assert_eq!(count("CaseReopened"), usize::from(*plan == Plan::Reopen), "{case_id} ({plan:?})");
         assert_eq!(count("CaseEscalated"), usize::from(*plan == Plan::Escalate), "{case_id} ({plan:?})");
+        // Only the community's resolutions wait for the grid worker's check.
+        assert_eq!(count("CaseVerified"), usize::from(*plan == Plan::Escalate), "{case_id} ({plan:?})");
     }
 
     // Nothing was dead-lettered.

@@ -409,6 +409,7 @@ impl IntakeService for Intake {
                 resolve_sla: c.resolve_sla.iter().map(Sla::to_string).collect(),
                 feedback_sla: c.feedback_sla.to_string(),
                 departments: c.departments.iter().map(|d| d.clone().unwrap_or_default()).collect(),
+                requires_verification: c.requires_verification,
             })
             .collect();
         Ok(Response::new(pb::GetCatalogResponse { classes, categories }))

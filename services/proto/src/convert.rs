@@ -384,10 +384,22 @@ pub fn encode_case_event(case_id: CaseId, event: &CaseEvent) -> (String, Vec<u8>
             department_name: department_name(&back_to.department),
         }
         .encode_to_vec(),
-        CaseEvent::Resolved { level: l, unit, summary } => {
-            pb::CaseResolved { case_id: id, level: level(*l) as i32, unit_code: unit.clone(), summary: summary.clone() }
-                .encode_to_vec()
+        CaseEvent::Resolved { level: l, unit, summary, verification_required } => pb::CaseResolved {
+            case_id: id,
+            level: level(*l) as i32,
+            unit_code: unit.clone(),
+            summary: summary.clone(),
+            verification_required: *verification_required,
         }
+        .encode_to_vec(),
+        CaseEvent::Verified { level: l, verifier, passed, note } => pb::CaseVerified {
+            case_id: id,
+            verifier: verifier.clone(),
+            passed: *passed,
+            note: note.clone(),
+            level: level(*l) as i32,
+        }
+        .encode_to_vec(),
         CaseEvent::Evaluated { satisfaction: s, comment, defaulted } => pb::CaseEvaluated {
             case_id: id,
             satisfaction: satisfaction(*s) as i32,
@@ -563,7 +575,16 @@ pub fn decode_case_event(event_type: &str, payload: &[u8]) -> Result<CaseEvent, 
         }
         "CaseResolved" => {
             let m: pb::CaseResolved = msg(ty, payload)?;
-            CaseEvent::Resolved { level: lvl(m.level)?, unit: m.unit_code, summary: m.summary }
+            CaseEvent::Resolved {
+                level: lvl(m.level)?,
+                unit: m.unit_code,
+                summary: m.summary,
+                verification_required: m.verification_required,
+            }
+        }
+        "CaseVerified" => {
+            let m: pb::CaseVerified = msg(ty, payload)?;
+            CaseEvent::Verified { level: lvl(m.level)?, verifier: m.verifier, passed: m.passed, note: m.note }
         }
         "CaseEvaluated" => {
             let m: pb::CaseEvaluated = msg(ty, payload)?;

@@ -155,6 +155,13 @@ pub struct SimulateArgs {
     /// Mean time a reporter takes to answer.
     #[arg(long, default_value = "6h", value_parser = span)]
     pub answer_delay: Duration,
+    /// Mean time the grid worker takes to verify on site (核查) a case resolved above the grid
+    /// whose category requires it.
+    #[arg(long, default_value = "2h", value_parser = span)]
+    pub verify_delay: Duration,
+    /// Share of on-site verifications that fail (the resolving unit reworks the case).
+    #[arg(long, default_value = "0.05", value_parser = probability)]
+    pub verify_fail: f64,
 
     /// Duplicate detection's radius in metres, as `gridloop up --duplicate-radius-m` (0 turns it
     /// off): a report of the same category this close to an open case is linked to it.
@@ -187,6 +194,8 @@ impl SimulateArgs {
             unsatisfied: self.unsatisfied,
             basically_satisfied: self.basically_satisfied,
             answer_delay_mean: self.answer_delay,
+            verify_delay_mean: self.verify_delay,
+            verify_fail: self.verify_fail,
             step: self.step,
         }
     }
@@ -256,6 +265,8 @@ struct Case {
     plan: VecDeque<(Timestamp, Action)>,
     feedback_due: Option<Timestamp>,
     feedback_rounds: u32,
+    /// Resolutions that waited for an on-site verification so far.
+    verification_rounds: u32,
 }
 
 impl Case {
@@ -280,6 +291,7 @@ impl Case {
             plan: VecDeque::new(),
             feedback_due: None,
             feedback_rounds: 0,
+            verification_rounds: 0,
         }
     }
 }
@@ -291,6 +303,7 @@ enum State {
     Linked,
     Dispatched,
     Accepted,
+    AwaitingVerification,
     Resolved,
     Closed,
     Rejected,
@@ -303,6 +316,7 @@ impl State {
             State::Linked => "linked",
             State::Dispatched => "dispatched",
             State::Accepted => "accepted",
+            State::AwaitingVerification => "awaiting_verification",
             State::Resolved => "resolved",
             State::Closed => "closed",
             State::Rejected => "rejected",
@@ -315,15 +329,32 @@ enum Action {
     Accept,
     Resolve,
     Escalate(&'static str),
+    /// 核查, passed or not.
+    Verify(bool),
     Answer(Answer),
 }
 
 /// A finished gRPC call of one step.
 enum Done {
-    Reported { slot: usize, case_id: String, linked: bool },
-    Command { slot: usize, kind: &'static str, version: u64 },
-    Answered { slot: usize },
-    Refused { slot: usize, kind: &'static str, status: tonic::Status },
+    Reported {
+        slot: usize,
+        case_id: String,
+        linked: bool,
+    },
+    /// `asks_feedback`: the command left the case resolved, so evaluation opens a feedback round.
+    Command {
+        slot: usize,
+        version: u64,
+        asks_feedback: bool,
+    },
+    Answered {
+        slot: usize,
+    },
+    Refused {
+        slot: usize,
+        kind: &'static str,
+        status: tonic::Status,
+    },
 }
 
 impl Done {
@@ -522,13 +553,27 @@ impl Simulation {
                     case.deadline = deadline;
                     self.new_episode(slot, now, false);
                 }
-                Seen::Resolved { level } => {
+                Seen::Resolved { level, verification_required } => {
                     self.stats.resolutions[level as usize] += 1;
                     case.resolved_on_time = !case.overdue && case.resolve_deadline.is_none_or(|d| now < d);
-                    case.state = State::Resolved;
                     case.level = level;
                     case.deadline = None;
                     case.plan.clear();
+                    if verification_required {
+                        let round = case.verification_rounds;
+                        case.verification_rounds += 1;
+                        let (at, passed) = self.params.verification(self.seed, case.index, round, now);
+                        case.plan.push_back((at, Action::Verify(passed)));
+                        case.state = State::AwaitingVerification;
+                    } else {
+                        case.state = State::Resolved;
+                    }
+                }
+                Seen::Verified { passed } => {
+                    self.stats.verifications[usize::from(!passed)] += 1;
+                    if passed {
+                        case.state = State::Resolved; // the feedback round follows
+                    }
                 }
                 Seen::Evaluated { satisfaction, defaulted } => {
                     if !defaulted {
@@ -787,6 +832,7 @@ async fn drive(
                 let fits = match action {
                     Action::Accept => case.state == State::Dispatched,
                     Action::Resolve | Action::Escalate(_) => case.state == State::Accepted,
+                    Action::Verify(_) => case.state == State::AwaitingVerification,
                     Action::Answer(_) => case.state == State::Resolved,
                 };
                 if !fits {
@@ -850,9 +896,9 @@ async fn drive(
                         let case = &sim.cases[target];
                         expect.push(Expect::case(target, case.version + *extra, case.feedback_rounds));
                     }
-                    Done::Command { slot, kind, version } => {
+                    Done::Command { slot, version, asks_feedback } => {
                         let case = &sim.cases[slot];
-                        let rounds = case.feedback_rounds + u32::from(kind == "resolve");
+                        let rounds = case.feedback_rounds + u32::from(asks_feedback);
                         expect.push(Expect::case(slot, version, rounds));
                     }
                     Done::Answered { slot } => {
@@ -964,6 +1010,7 @@ fn action_kind(action: Action) -> &'static str {
         Action::Accept => "accept",
         Action::Resolve => "resolve",
         Action::Escalate(_) => "escalate",
+        Action::Verify(_) => "verify",
         Action::Answer(_) => "evaluate",
     }
 }
@@ -986,7 +1033,7 @@ fn command(slot: usize, case: &Case, action: Action) -> Job {
                         assignee: ASSIGNEES[level as usize].into(),
                     })
                     .await
-                    .map(|r| r.into_inner().version),
+                    .map(tonic::Response::into_inner),
                 Action::Resolve => dispatch
                     .resolve_case(pb::ResolveCaseRequest {
                         case_id,
@@ -995,7 +1042,7 @@ fn command(slot: usize, case: &Case, action: Action) -> Job {
                         summary: format!("{}已办结", level.chinese()),
                     })
                     .await
-                    .map(|r| r.into_inner().version),
+                    .map(tonic::Response::into_inner),
                 Action::Escalate(note) => dispatch
                     .escalate_case(pb::EscalateCaseRequest {
                         case_id,
@@ -1004,7 +1051,18 @@ fn command(slot: usize, case: &Case, action: Action) -> Job {
                         reason: note.into(),
                     })
                     .await
-                    .map(|r| r.into_inner().version),
+                    .map(tonic::Response::into_inner),
+                Action::Verify(passed) => dispatch
+                    .verify_case(pb::VerifyCaseRequest {
+                        case_id,
+                        expected_version: version,
+                        actor: actor(Level::Grid),
+                        verifier: ASSIGNEES[Level::Grid as usize].into(),
+                        passed,
+                        note: if passed { String::new() } else { "现场核查未通过".into() },
+                    })
+                    .await
+                    .map(tonic::Response::into_inner),
                 Action::Answer(answer) => {
                     let satisfaction = match answer {
                         Answer::Satisfied => pb::Satisfaction::Satisfied,
@@ -1028,7 +1086,10 @@ fn command(slot: usize, case: &Case, action: Action) -> Job {
                 }
             };
             match reply {
-                Ok(version) => Done::Command { slot, kind, version },
+                Ok(reply) => {
+                    let resolved = reply.case.is_some_and(|c| c.state() == pb::CaseState::Resolved);
+                    Done::Command { slot, version: reply.version, asks_feedback: resolved }
+                }
                 Err(status) => Done::Refused { slot, kind, status },
             }
         }

@@ -67,6 +67,10 @@ pub struct Params {
     pub basically_satisfied: f64,
     /// Mean time a reporter takes to answer.
     pub answer_delay_mean: Duration,
+    /// Mean time the grid worker takes to verify a resolution on site (核查).
+    pub verify_delay_mean: Duration,
+    /// Share of verifications that find the resolution does not hold (rework).
+    pub verify_fail: f64,
     /// The virtual clock's step: every action happens on a step boundary.
     pub step: Duration,
 }
@@ -118,6 +122,7 @@ enum Purpose {
     Arrivals = 1,
     Episode = 2,
     Feedback = 3,
+    Verification = 4,
 }
 
 /// SplitMix64: a well-mixed 64-bit hash step, to turn (seed, index, purpose…) into a seed.
@@ -371,6 +376,15 @@ impl Params {
 
     /// The reporter's answer to the `round`-th resolution of case `index`, resolved at `now`:
     /// `None` when they do not answer before `due_at` (the default evaluation applies).
+    /// The grid worker's on-site check of the `round`-th resolution awaiting one: when (on the
+    /// step grid, after `now`), and whether it passes.
+    pub fn verification(&self, seed: u64, index: u64, round: u32, now: Timestamp) -> (Timestamp, bool) {
+        let grid = Grid { start: now, step: self.step };
+        let mut rng = rng_for(seed, &[Purpose::Verification as u64, index, u64::from(round)]);
+        let at = grid.after(now, exponential(&mut rng, self.verify_delay_mean));
+        (at, rng.gen::<f64>() >= self.verify_fail)
+    }
+
     pub fn feedback(
         &self,
         seed: u64,
@@ -478,6 +492,8 @@ mod tests {
             unsatisfied: 0.05,
             basically_satisfied: 0.15,
             answer_delay_mean: Duration::hours(6),
+            verify_delay_mean: Duration::hours(2),
+            verify_fail: 0.05,
             step: Duration::minutes(10),
         }
     }
@@ -607,5 +623,23 @@ mod tests {
         p.resolve_prob = [0.5, 0.5, 0.5];
         let d = p.expected_distribution([1.0, 0.0, 0.0, 0.0]);
         assert_eq!(d, [0.5, 0.25, 0.125, 0.125]);
+    }
+
+    #[test]
+    fn verifications_fail_at_the_requested_share_after_the_step_they_were_asked_in() {
+        let p = params();
+        let n = 20_000;
+        let mut failed = 0;
+        for index in 0..n {
+            let (at, passed) = p.verification(7, index, 0, t0());
+            assert!(at > t0(), "a check happens after the resolution");
+            assert_eq!((at - t0()).num_minutes() % 10, 0, "on the step grid");
+            failed += u64::from(!passed);
+        }
+        let share = failed as f64 / n as f64;
+        assert!((share - 0.05).abs() < 0.01, "{share}");
+        assert_eq!(p.verification(7, 3, 1, t0()), p.verification(7, 3, 1, t0()), "deterministic");
+        let rounds: Vec<_> = (0..8).map(|round| p.verification(7, 3, round, t0()).0).collect();
+        assert!(rounds.windows(2).any(|w| w[0] != w[1]), "each round draws anew: {rounds:?}");
     }
 }

@@ -48,6 +48,11 @@ pub enum Seen {
     },
     Resolved {
         level: Level,
+        verification_required: bool,
+    },
+    /// 核查: the grid worker's on-site check (a failure is followed by `Reopened`).
+    Verified {
+        passed: bool,
     },
     Evaluated {
         satisfaction: String,
@@ -169,7 +174,11 @@ fn decode_case_event(event: &RecordedEvent) -> Result<Seen, HandlerError> {
         }
         "CaseResolved" => {
             let e: pb::CaseResolved = decode(event)?;
-            Seen::Resolved { level: level(e.level) }
+            Seen::Resolved { level: level(e.level), verification_required: e.verification_required }
+        }
+        "CaseVerified" => {
+            let e: pb::CaseVerified = decode(event)?;
+            Seen::Verified { passed: e.passed }
         }
         "CaseEvaluated" => {
             let e: pb::CaseEvaluated = decode(event)?;

@@ -27,6 +27,8 @@ pub struct Stats {
     pub answered: BTreeMap<String, u64>,
     pub defaulted: u64,
     pub reopened: u64,
+    /// On-site verifications (核查): passed, failed (each failure reopens the case).
+    pub verifications: [u64; 2],
     pub closed: [u64; 4],
     /// Closed cases whose last resolution came before the deadline of the level that resolved it.
     pub closed_on_time: u64,
@@ -181,6 +183,8 @@ pub fn simulation_json(setup: &Setup, stats: &Stats, monitor: &Monitor, open: &O
             "unsatisfied": p.unsatisfied,
             "basically_satisfied": p.basically_satisfied,
             "answer_delay_mean": format_span(p.answer_delay_mean),
+            "verify_delay_mean": format_span(p.verify_delay_mean),
+            "verify_fail": p.verify_fail,
         },
         "city": {"grids": setup.grids, "categories": setup.categories},
         "cases": {
@@ -211,6 +215,7 @@ pub fn simulation_json(setup: &Setup, stats: &Stats, monitor: &Monitor, open: &O
             "defaulted": stats.defaulted,
             "reopened": stats.reopened,
         },
+        "verifications": { "passed": stats.verifications[0], "failed": stats.verifications[1] },
         "on_time": {
             "closed": closed,
             "resolved_before_deadline": stats.closed_on_time,
@@ -375,6 +380,12 @@ pub fn text(sim: &Value, perf: &Value) -> String {
         if answered.is_empty() { "none answered".to_string() } else { answered.join(", ") },
         ev["defaulted"],
         ev["reopened"]
+    );
+    let verified = &sim["verifications"];
+    let _ = writeln!(
+        out,
+        "verifications (核查, above the grid): {} passed, {} failed and reworked",
+        verified["passed"], verified["failed"]
     );
     let on_time = &sim["on_time"];
     let _ = writeln!(
