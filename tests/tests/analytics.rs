@@ -8,8 +8,7 @@ use gridloop::replay::{kpis_as_of, rebuild, History, HistoryArgs};
 use gridloop_bus::Clock;
 use gridloop_domain::kpi::Period;
 use gridloop_evaluation::kpi::CaseFilter;
-use gridloop_evaluation::projection;
-use gridloop_evaluation::replay::Rebuild;
+use gridloop_evaluation::replay::{self, Rebuild};
 use gridloop_eventstore::{EventStore, StoreOptions};
 use gridloop_proto::v1 as pb;
 use gridloop_tests::{actor, Gridloop};
@@ -177,8 +176,19 @@ async fn kpis_match_a_count_by_hand_and_a_replay_equals_the_live_projection() {
     assert_eq!(status.code(), Code::InvalidArgument);
 
     // Replay into a fresh SQLite read model: equal to the live projection, byte for byte.
-    let live = projection::dump(evaluation_store(&g).await.pool()).await.unwrap();
-    assert_eq!(live.iter().filter(|b| **b == b'\n').count(), 5);
+    // The read model: five case rows, then the 4321 monitor's level counts (per area, day, level).
+    let live = replay::dump(evaluation_store(&g).await.pool()).await.unwrap();
+    let lines: Vec<serde_json::Value> =
+        live.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+    let (level_counts, cases): (Vec<&serde_json::Value>, Vec<&serde_json::Value>) =
+        lines.iter().partition(|line| line.get("level_count").is_some());
+    assert_eq!(cases.len(), 5);
+    let district_closures: i64 = level_counts
+        .iter()
+        .filter(|c| c["level_count"]["area"].as_str().unwrap().len() == 6)
+        .map(|c| c["n"].as_i64().unwrap())
+        .sum();
+    assert_eq!(district_closures, 3, "each of the three closures counted once for the district");
     let target = EventStore::connect(
         &format!("sqlite://{}", dir.path().join("rebuilt/evaluation.db").display()),
         StoreOptions::default(),
@@ -189,7 +199,7 @@ async fn kpis_match_a_count_by_hand_and_a_replay_equals_the_live_projection() {
     assert!(summary.stats.applied >= 20, "every case event folded: {:?}", summary.stats);
     assert_eq!(summary.stats.skipped, 0);
     assert_eq!(
-        String::from_utf8(projection::dump(target.pool()).await.unwrap()).unwrap(),
+        String::from_utf8(replay::dump(target.pool()).await.unwrap()).unwrap(),
         String::from_utf8(live.clone()).unwrap()
     );
     // A replay never writes over a read model that holds cases (unless told to replace it).
@@ -216,12 +226,13 @@ async fn kpis_match_a_count_by_hand_and_a_replay_equals_the_live_projection() {
         .execute(store.pool())
         .await
         .unwrap();
-    assert_ne!(projection::dump(store.pool()).await.unwrap(), live);
+    sqlx::query("DELETE FROM evaluation_level_counts").execute(store.pool()).await.unwrap();
+    assert_ne!(replay::dump(store.pool()).await.unwrap(), live);
     let history = HistoryArgs::embedded(&args.store.data_dir);
     let mut source = History::open(&history).await.unwrap();
     let mut in_place = Rebuild::new(store.clone(), true).await.unwrap();
     rebuild(&mut source, &mut in_place, &ProgressBar::hidden()).await.unwrap();
-    assert_eq!(projection::dump(store.pool()).await.unwrap(), live);
+    assert_eq!(replay::dump(store.pool()).await.unwrap(), live);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -229,13 +240,13 @@ async fn on_postgres_a_replay_into_a_fresh_schema_equals_the_live_projection() {
     let dir = tempfile::tempdir().unwrap();
     let Some(mut g) = Gridloop::start_on_postgres(dir.path()).await else { return };
     story(&mut g).await;
-    let live = projection::dump(evaluation_store(&g).await.pool()).await.unwrap();
+    let live = replay::dump(evaluation_store(&g).await.pool()).await.unwrap();
     let url = g.args.store.database_url.clone().unwrap();
     let schema = format!("{}evaluation_rebuilt", g.args.store.schema_prefix);
     let target = EventStore::connect(&url, StoreOptions { schema: Some(schema), max_connections: 4 }).await.unwrap();
     let summary = replay_into(&g, target.clone(), false).await;
     assert_eq!(summary.stats.skipped, 0);
-    assert_eq!(projection::dump(target.pool()).await.unwrap(), live);
+    assert_eq!(replay::dump(target.pool()).await.unwrap(), live);
     let total = kpis(&mut g, pb::ReportPeriod::Year).await.total.unwrap();
     assert_eq!(counts(&total).closed, 3);
 }

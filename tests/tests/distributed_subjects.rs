@@ -123,8 +123,7 @@ async fn distributed_a_street_subscribes_to_exactly_its_subtree() {
 async fn distributed_replay_from_jetstream_equals_the_live_projection() {
     use gridloop::app::ServiceName;
     use gridloop::replay::{rebuild, History, HistoryArgs};
-    use gridloop_evaluation::projection;
-    use gridloop_evaluation::replay::Rebuild;
+    use gridloop_evaluation::replay::{self, Rebuild};
 
     let Some(nats_url) = gridloop_eventstore::testing::nats_url() else { return };
     let dir = tempfile::tempdir().unwrap();
@@ -144,7 +143,7 @@ async fn distributed_replay_from_jetstream_equals_the_live_projection() {
     }
     g.listed_when(&open, |c| c.state() == pb::CaseState::Dispatched).await;
     let live_store = args.store.open(ServiceName::Evaluation, None).await.unwrap();
-    let live = projection::dump(live_store.pool()).await.unwrap();
+    let live = replay::dump(live_store.pool()).await.unwrap();
 
     let history = HistoryArgs {
         jetstream: true,
@@ -166,7 +165,7 @@ async fn distributed_replay_from_jetstream_equals_the_live_projection() {
     let summary = rebuild(&mut source, &mut rebuilt, &indicatif::ProgressBar::hidden()).await.unwrap();
     assert_eq!(summary.stats.events, dispatch_events);
     assert_eq!(summary.stats.skipped, 0);
-    assert_eq!(projection::dump(target.pool()).await.unwrap(), live, "replayed from JetStream = live");
+    assert_eq!(replay::dump(target.pool()).await.unwrap(), live, "replayed from JetStream = live");
 
     // From the middle of the stream: the first case's earliest events are not replayed.
     let mid = HistoryArgs { start_sequence: Some(4), ..history };
@@ -175,7 +174,7 @@ async fn distributed_replay_from_jetstream_equals_the_live_projection() {
     let mut rebuilt = Rebuild::new(target.clone(), false).await.unwrap();
     let summary = rebuild(&mut source, &mut rebuilt, &indicatif::ProgressBar::hidden()).await.unwrap();
     assert!(summary.stats.skipped > 0, "{:?}", summary.stats);
-    assert_ne!(projection::dump(target.pool()).await.unwrap(), live);
+    assert_ne!(replay::dump(target.pool()).await.unwrap(), live);
 
     g.app.shutdown().await.unwrap();
     delete_streams(async_nats::connect(&nats_url).await.unwrap(), &args.nats.stream).await;

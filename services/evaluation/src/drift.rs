@@ -9,12 +9,12 @@ use gridloop_bus::HandlerError;
 use gridloop_domain::drift::{self, Distribution, DriftChange, DriftPolicy};
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::level::Level;
-use gridloop_eventstore::{Commit, ExpectedVersion, StoreTx, StreamAppend};
+use gridloop_eventstore::{Commit, ExpectedVersion, Placeholders, StoreTx, StreamAppend};
 use gridloop_proto::convert;
 use gridloop_proto::edge::EventContext;
 use gridloop_proto::v1 as pb;
 use prost::Message;
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool};
 
 const DAY_SECONDS: i64 = 86_400;
 
@@ -63,8 +63,64 @@ impl DriftRow {
     }
 }
 
+/// One row of `evaluation_level_counts`: closures settled at `level` on UTC `day` in `area`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct LevelCountKey {
+    pub area: String,
+    pub day: i64,
+    pub level: &'static str,
+}
+
+/// The counts a closure at `level` of a case in `grid_code` at `closed_at` adds to: one per area
+/// above it (district, street, community, grid). None when the grid code is not an area code.
+pub fn level_count_keys(grid_code: &str, level: Level, closed_at: DateTime<Utc>) -> Option<Vec<LevelCountKey>> {
+    let grid = grid_code.parse::<AreaCode>().ok()?;
+    let day = closed_at.timestamp().div_euclid(DAY_SECONDS);
+    let keys = Level::ALL
+        .iter()
+        .filter_map(|l| grid.ancestor(*l))
+        .map(|area| LevelCountKey { area: area.as_str().to_string(), day, level: level.as_str() })
+        .collect();
+    Some(keys)
+}
+
+/// Add `counts` to `evaluation_level_counts` (a live closure, or a replayed batch of them).
+pub async fn add_level_counts(conn: &mut AnyConnection, counts: &[(LevelCountKey, i64)]) -> Result<(), sqlx::Error> {
+    // 4 parameters per row: far below every bind-parameter limit.
+    for chunk in counts.chunks(1000) {
+        let sql = format!(
+            "INSERT INTO evaluation_level_counts (area, day, level, n) VALUES {} \
+             ON CONFLICT (area, day, level) DO UPDATE SET n = evaluation_level_counts.n + excluded.n",
+            Placeholders::of(conn).values_rows(chunk.len(), 4)
+        );
+        let mut query = sqlx::query(&sql);
+        for (key, n) in chunk {
+            query = query.bind(key.area.as_str()).bind(key.day).bind(key.level).bind(*n);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Every level count, in key order (part of the read model a replay must reproduce).
+pub async fn level_counts(pool: &AnyPool) -> Result<Vec<(LevelCountKey, i64)>, sqlx::Error> {
+    let rows: Vec<(String, i64, String, i64)> =
+        sqlx::query_as("SELECT area, day, level, n FROM evaluation_level_counts ORDER BY area, day, level")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(area, day, level, n)| {
+            let level = level.parse::<Level>().ok()?.as_str();
+            Some((LevelCountKey { area, day, level }, n))
+        })
+        .collect())
+}
+
 /// Count a closure at `level` of a case in `grid_code` at `closed_at` for every area above it,
-/// and record a crossing of the tolerance for any of them. `context` is the closure's.
+/// and, when the monitor is on, record a crossing of the tolerance for any of them. `context`
+/// is the closure's. The counts are kept either way: they are the projection `gridloop replay`
+/// rebuilds, whatever the alert settings.
 pub async fn on_closed(
     tx: &mut StoreTx,
     policy: &DriftPolicy,
@@ -73,25 +129,15 @@ pub async fn on_closed(
     closed_at: DateTime<Utc>,
     context: &EventContext,
 ) -> Result<(), HandlerError> {
-    let Ok(grid) = grid_code.parse::<AreaCode>() else { return Ok(()) };
+    let Some(keys) = level_count_keys(grid_code, level, closed_at) else { return Ok(()) };
+    let Some(day) = keys.first().map(|key| key.day) else { return Ok(()) };
+    let areas: Vec<AreaCode> = keys.iter().filter_map(|key| key.area.parse().ok()).collect();
+    let added: Vec<(LevelCountKey, i64)> = keys.into_iter().map(|key| (key, 1)).collect();
+    add_level_counts(tx.conn(), &added).await.map_err(transient)?;
     if !policy.is_enabled() {
         return Ok(());
     }
-    let day = closed_at.timestamp().div_euclid(DAY_SECONDS);
     let first_day = day - policy.window.num_days().max(1) + 1;
-    let areas: Vec<AreaCode> = Level::ALL.iter().filter_map(|l| grid.ancestor(*l)).collect();
-    // Three statements for all the areas at once (not three per area): this runs on every
-    // closure, inside the consumer's transaction.
-    let values = (0..areas.len()).map(|i| format!("(${}, $1, $2, 1)", i + 3)).collect::<Vec<_>>().join(", ");
-    let upsert = format!(
-        "INSERT INTO evaluation_level_counts (area, day, level, n) VALUES {values} \
-         ON CONFLICT (area, day, level) DO UPDATE SET n = evaluation_level_counts.n + 1"
-    );
-    let mut query = sqlx::query(&upsert).bind(day).bind(level.as_str());
-    for area in &areas {
-        query = query.bind(area.as_str());
-    }
-    query.execute(&mut *tx.conn()).await.map_err(transient)?;
 
     let in_areas = (0..areas.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
     let sum = format!(
@@ -221,4 +267,24 @@ pub async fn list(pool: &AnyPool, area: Option<&str>, include_cleared: bool) -> 
     .bind(i64::from(include_cleared))
     .fetch_all(pool)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_closure_counts_once_for_each_area_above_its_grid_on_its_utc_day() {
+        // 2026-03-02 23:30 UTC is already 3 March in the city (UTC+8): counts are per UTC day.
+        let closed_at = Utc.with_ymd_and_hms(2026, 3, 2, 23, 30, 0).unwrap();
+        let keys = level_count_keys("321012001002003", Level::Community, closed_at).unwrap();
+        let day = Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap().timestamp() / DAY_SECONDS;
+        let areas: Vec<&str> = keys.iter().map(|k| k.area.as_str()).collect();
+        assert_eq!(areas, ["321012001002003", "321012001002", "321012001", "321012"]);
+        assert!(keys.iter().all(|k| k.day == day && k.level == "community"), "{keys:?}");
+        let before_epoch = Utc.with_ymd_and_hms(1969, 12, 31, 12, 0, 0).unwrap();
+        assert_eq!(level_count_keys("321012001002003", Level::Grid, before_epoch).unwrap()[0].day, -1);
+        assert_eq!(level_count_keys("not-a-grid", Level::Grid, closed_at), None);
+    }
 }

@@ -1,11 +1,14 @@
-//! Rebuilding the case projection from dispatch's event log (`gridloop replay`): into a fresh
-//! read model, in place, or in memory ("as of" queries). All three fold with
-//! [`projection::evolve`], the rule the live consumer uses, so a rebuilt projection equals the
-//! live one.
+//! Rebuilding evaluation's read model from dispatch's event log (`gridloop replay`): the case
+//! projection and the 4321 monitor's level counts, into a fresh read model, in place, or (cases
+//! only) in memory for "as of" queries. Cases fold with [`projection::evolve`] and closures count
+//! with [`drift::level_count_keys`], the rules the live consumer uses, so a rebuilt read model
+//! equals the live one.
 
+use crate::drift::{self, LevelCountKey};
 use crate::projection::{self, CaseRow, Evolution};
 use gridloop_domain::case::CaseEvent;
 use gridloop_domain::ids::CaseId;
+use gridloop_domain::level::Level;
 use gridloop_eventstore::{EventStore, RecordedEvent, StoreError};
 use gridloop_proto::convert;
 use std::collections::{HashMap, HashSet};
@@ -19,7 +22,9 @@ pub enum ReplayError {
     Store(#[from] StoreError),
     #[error("read model: {0}")]
     Sql(#[from] sqlx::Error),
-    #[error("the target already holds {0} cases: replay builds a fresh read model (or pass --replace)")]
+    #[error(
+        "the target already holds {0} cases or level counts: replay builds a fresh read model (or pass --replace)"
+    )]
     NotEmpty(i64),
     #[error("event at position {position} ({event_type}): {reason}")]
     Undecodable { position: i64, event_type: String, reason: String },
@@ -54,12 +59,18 @@ fn decode(record: &RecordedEvent) -> Result<Option<(CaseId, CaseEvent)>, ReplayE
     Ok(Some((case_id, event)))
 }
 
-/// Fold `record` into `rows`; returns the case id when a row changed.
+/// A row changed by [`fold`]: its case id, and the level when the event closed the case.
+struct Folded {
+    key: String,
+    closed_at_level: Option<Level>,
+}
+
+/// Fold `record` into `rows`; says which row changed, if one did.
 fn fold(
     rows: &mut HashMap<String, CaseRow>,
     stats: &mut ReplayStats,
     record: &RecordedEvent,
-) -> Result<Option<String>, ReplayError> {
+) -> Result<Option<Folded>, ReplayError> {
     stats.events += 1;
     let Some((case_id, event)) = decode(record)? else { return Ok(None) };
     let key = case_id.to_string();
@@ -68,7 +79,11 @@ fn fold(
         Evolution::Applied(row) => {
             stats.applied += 1;
             rows.insert(key.clone(), *row);
-            Ok(Some(key))
+            let closed_at_level = match event {
+                CaseEvent::Closed { level, .. } => Some(level),
+                _ => None,
+            };
+            Ok(Some(Folded { key, closed_at_level }))
         }
         Evolution::AlreadyApplied => Ok(None),
         Evolution::Gap { .. } => {
@@ -79,7 +94,8 @@ fn fold(
 }
 
 /// A replay into a read model store (the evaluation service's tables): each batch of events is
-/// folded in memory over the rows it touches, then written in one transaction.
+/// folded in memory over the rows it touches and the closures it holds are counted, then both are
+/// written in one transaction.
 pub struct Rebuild {
     store: EventStore,
     stats: ReplayStats,
@@ -90,12 +106,15 @@ impl Rebuild {
     /// projection first (the evaluation service must be stopped meanwhile).
     pub async fn new(store: EventStore, replace: bool) -> Result<Self, ReplayError> {
         store.migrate_extra(&crate::MIGRATOR, &crate::MIGRATOR).await?;
-        if replace {
-            sqlx::query("DELETE FROM evaluation_cases").execute(store.pool()).await?;
-        } else {
-            let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM evaluation_cases").fetch_one(store.pool()).await?;
-            if n > 0 {
-                return Err(ReplayError::NotEmpty(n));
+        for table in ["evaluation_cases", "evaluation_level_counts"] {
+            if replace {
+                sqlx::query(&format!("DELETE FROM {table}")).execute(store.pool()).await?;
+            } else {
+                let (n,): (i64,) =
+                    sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(store.pool()).await?;
+                if n > 0 {
+                    return Err(ReplayError::NotEmpty(n));
+                }
             }
         }
         Ok(Self { store, stats: ReplayStats::default() })
@@ -117,15 +136,22 @@ impl Rebuild {
             }
         }
         let mut dirty = HashSet::new();
+        let mut closures: HashMap<LevelCountKey, i64> = HashMap::new();
         for record in events {
-            if let Some(key) = fold(&mut rows, &mut self.stats, record)? {
-                dirty.insert(key);
+            let Some(Folded { key, closed_at_level }) = fold(&mut rows, &mut self.stats, record)? else { continue };
+            if let (Some(level), Some(row)) = (closed_at_level, rows.get(&key)) {
+                for count in drift::level_count_keys(&row.grid_code, level, record.occurred_at).unwrap_or_default() {
+                    *closures.entry(count).or_default() += 1;
+                }
             }
+            dirty.insert(key);
         }
         let changed: Vec<CaseRow> = dirty.iter().filter_map(|k| rows.remove(k)).collect();
         for chunk in changed.chunks(UPSERT_CHUNK) {
             projection::upsert(&mut tx, chunk).await?;
         }
+        let closures: Vec<(LevelCountKey, i64)> = closures.into_iter().collect();
+        drift::add_level_counts(&mut tx, &closures).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -154,4 +180,17 @@ impl InMemory {
     pub fn stats(&self) -> ReplayStats {
         self.stats
     }
+}
+
+/// The read model a replay rebuilds, in canonical form for comparing a rebuilt one with the live
+/// one byte for byte: every case row in case-id order, then every level count in key order, one
+/// JSON object per line.
+pub async fn dump(pool: &sqlx::AnyPool) -> Result<Vec<u8>, sqlx::Error> {
+    let mut out = projection::dump(pool).await?;
+    for (key, n) in drift::level_counts(pool).await? {
+        serde_json::to_writer(&mut out, &serde_json::json!({ "level_count": key, "n": n }))
+            .expect("a count serialises");
+        out.push(b'\n');
+    }
+    Ok(out)
 }

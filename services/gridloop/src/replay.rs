@@ -11,8 +11,7 @@ use clap::{ArgGroup, Args, ValueEnum};
 use gridloop_bus::jetstream::{HistoryReader, JetStreamConfig, ReplayStart};
 use gridloop_domain::kpi::{Period, Report};
 use gridloop_evaluation::kpi::CaseFilter;
-use gridloop_evaluation::projection;
-use gridloop_evaluation::replay::{InMemory, Rebuild, ReplayStats};
+use gridloop_evaluation::replay::{self, InMemory, Rebuild, ReplayStats};
 use gridloop_eventstore::{EventStore, RecordedEvent, StoreOptions};
 use gridloop_proto::v1 as pb;
 use indicatif::ProgressBar;
@@ -219,7 +218,7 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
     let summary = rebuild(&mut history, &mut target, &bar).await?;
     let verified = if args.verify {
         let live = args.history.store.open_existing(ServiceName::Evaluation).await?;
-        let (live, rebuilt) = (projection::dump(live.pool()).await?, projection::dump(target_store.pool()).await?);
+        let (live, rebuilt) = (replay::dump(live.pool()).await?, replay::dump(target_store.pool()).await?);
         Some(live == rebuilt)
     } else {
         None
