@@ -139,7 +139,8 @@ pub async fn on_closed(
     }
     let first_day = day - policy.window.num_days().max(1) + 1;
 
-    let in_areas = (0..areas.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+    // A handful of parameters after the literal `$1`/`$2`: numbered on every backend.
+    let in_areas = Placeholders::Numbered.list(3, areas.len());
     let sum = format!(
         "SELECT area, level, CAST(SUM(n) AS BIGINT) FROM evaluation_level_counts \
          WHERE day >= $1 AND day <= $2 AND area IN ({in_areas}) GROUP BY area, level"
@@ -150,7 +151,7 @@ pub async fn on_closed(
     }
     let counts = query.fetch_all(&mut *tx.conn()).await.map_err(transient)?;
 
-    let in_drift = (0..areas.len()).map(|i| format!("${}", i + 1)).collect::<Vec<_>>().join(", ");
+    let in_drift = Placeholders::Numbered.list(1, areas.len());
     let select_drifted = format!("SELECT area FROM evaluation_drift WHERE drifted <> 0 AND area IN ({in_drift})");
     let mut query = sqlx::query_as::<_, (String,)>(&select_drifted);
     for area in &areas {
