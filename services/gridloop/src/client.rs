@@ -608,6 +608,9 @@ pub enum StateArg {
     Accepted,
     #[value(alias = "in_mediation")]
     InMediation,
+    /// Resolved, waiting for the grid worker's on-site check (核查): the grid worker's queue.
+    #[value(alias = "awaiting_verification")]
+    AwaitingVerification,
     Resolved,
     Closed,
 }
@@ -1685,6 +1688,10 @@ mod tests {
         all_map::<SpecialGroupArg, pb::SpecialGroup>();
         all_map::<OrderArg, pb::CaseOrder>();
         assert_eq!(enum_arg::<pb::CaseState>(&StateArg::InMediation), pb::CaseState::InMediation as i32);
+        assert_eq!(
+            enum_arg::<pb::CaseState>(&StateArg::AwaitingVerification),
+            pb::CaseState::AwaitingVerification as i32
+        );
         assert_eq!(
             enum_arg::<pb::Satisfaction>(&SatisfactionArg::BasicallySatisfied),
             pb::Satisfaction::BasicallySatisfied as i32

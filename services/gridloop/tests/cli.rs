@@ -397,6 +397,48 @@ fn sigterm_drains_and_exits_zero() {
 }
 
 #[test]
+fn the_grid_worker_verifies_a_case_the_community_resolved_before_the_reporter_is_asked() {
+    let (_root, data) = data_dir();
+    let server = Server::start(&data);
+    let (_, lat, lon) = a_grid(&server);
+    let catalog = server.run(&["catalog"]).json();
+    let category = catalog["classes"]
+        .as_array()
+        .expect("classes")
+        .iter()
+        .flat_map(|class| class["categories"].as_array().expect("categories"))
+        .find(|c| c["start_level"] == "grid" && c["requires_verification"] == true)
+        .map(|c| str_of(&c["code"]))
+        .unwrap_or_else(|| panic!("no grid-level category that requires verification in {catalog:#}"));
+    let (lat, lon) = (lat.to_string(), lon.to_string());
+    let args = ["case", "report", "--category", &category, "--lat", &lat, "--lon", &lon, "--description", "路面塌陷"];
+    let id = str_of(&server.run(&args).json()["case_id"]);
+    wait_for_state(&server, &id, "dispatched");
+    let escalated = act(&server, "escalate", &id, &["--reason", "需社区协调施工队"]);
+    assert_eq!((&escalated["state"], &escalated["level"]), (&json!("dispatched"), &json!("community")));
+    act(&server, "accept", &id, &["--assignee", ASSIGNEE]);
+    let resolved = act(&server, "resolve", &id, &["--summary", "已修补"]);
+    assert_eq!(resolved["state"], "awaiting_verification", "{resolved:#}");
+
+    // The grid worker's queue.
+    wait_for(FLOW, "the case to wait for verification in the list", || {
+        let list = server.run(&["case", "list", "--state", "awaiting-verification"]).json();
+        list["cases"].as_array().expect("cases").iter().any(|c| c["case_id"] == id.as_str()).then_some(())
+    });
+    let stderr = server.run(&["case", "verify", &id, "--verifier", "李四", "--failed"]).failure();
+    assert!(stderr.contains("note"), "a failed check must say what was found: {stderr}");
+    assert_eq!(show(&server, &id)["case"]["state"], "awaiting_verification", "a refused check changes nothing");
+
+    let verified = act(&server, "verify", &id, &["--verifier", "李四"]);
+    assert_eq!(verified["state"], "resolved", "{verified:#}");
+    evaluate(&server, &id, "satisfied");
+    let closed = wait_for_state(&server, &id, "closed");
+    assert_eq!(closed["case"]["settled_level"], "community", "{closed:#}");
+    let types = history_types(&closed);
+    assert_eq!(types[types.len() - 4..], ["CaseResolved", "CaseVerified", "CaseEvaluated", "CaseClosed"]);
+}
+
+#[test]
 fn bad_input_exits_non_zero_with_a_clear_message() {
     let (_root, data) = data_dir();
     let server = Server::start(&data);
