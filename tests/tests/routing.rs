@@ -196,7 +196,7 @@ async fn a_configuration_change_is_recorded_once_per_change() {
     let renamed = shipped.replacen("江都区", "江都新区", 1);
     let path = dir.path().join("city.toml");
     std::fs::write(&path, &renamed).unwrap();
-    args.jurisdiction = Some(path);
+    args.policy.jurisdiction = Some(path);
     let g = Gridloop::start_with(args.clone(), clock.clone()).await;
     g.app.shutdown().await.unwrap();
     let g = Gridloop::start_with(args, clock).await;

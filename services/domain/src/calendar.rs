@@ -96,6 +96,11 @@ pub enum CalendarError {
     HolidayAndMakeUpDay(NaiveDate),
     #[error("working time {0:?} must be a whole number followed by h, m or d, e.g. \"4h\", \"30m\", \"7d\"")]
     InvalidWorkingTime(String),
+    #[error(
+        "SLA {0:?} must be a positive whole number and a unit: \"2 working hours\", \"5 working days\", \
+         \"30 working minutes\" (working time) or \"15 min\", \"4 hours\", \"1 day\", \"90 s\" (wall clock)"
+    )]
+    InvalidSla(String),
     /// The holiday schedule TOML does not parse or does not have the documented shape.
     #[error("holiday schedule: {0}")]
     Schedule(String),
@@ -228,6 +233,29 @@ impl fmt::Display for Sla {
                 }
             }
         }
+    }
+}
+
+/// Parses the text [`Sla`]'s `Display` writes (singular or plural units), so a responsibility
+/// list in a file reads like the city's manual.
+impl std::str::FromStr for Sla {
+    type Err = CalendarError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = || CalendarError::InvalidSla(text.to_string());
+        let (amount, unit) = text.trim().split_once(' ').ok_or_else(invalid)?;
+        let n: u32 = amount.parse().ok().filter(|n| *n > 0).ok_or_else(invalid)?;
+        let sla = match unit.trim() {
+            "working minute" | "working minutes" => Sla::Working(WorkingTime::Minutes(n)),
+            "working hour" | "working hours" => Sla::Working(WorkingTime::Hours(n)),
+            "working day" | "working days" => Sla::Working(WorkingTime::Days(n)),
+            "s" => Sla::Calendar(Duration::seconds(i64::from(n))),
+            "min" => Sla::Calendar(Duration::minutes(i64::from(n))),
+            "hour" | "hours" => Sla::Calendar(Duration::hours(i64::from(n))),
+            "day" | "days" => Sla::Calendar(Duration::days(i64::from(n))),
+            _ => return Err(invalid()),
+        };
+        Ok(sla)
     }
 }
 
@@ -851,6 +879,27 @@ fn clamp(at: DateTime<Utc>) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slas_read_back_what_they_print_and_refuse_anything_else() {
+        let slas = [
+            Sla::Working(WorkingTime::Hours(1)),
+            Sla::Working(WorkingTime::Hours(2)),
+            Sla::Working(WorkingTime::Minutes(30)),
+            Sla::Working(WorkingTime::Days(7)),
+            Sla::Calendar(Duration::minutes(15)),
+            Sla::Calendar(Duration::hours(4)),
+            Sla::Calendar(Duration::days(1)),
+            Sla::Calendar(Duration::seconds(90)),
+        ];
+        for sla in slas {
+            assert_eq!(sla.to_string().parse::<Sla>(), Ok(sla), "{sla}");
+        }
+        assert_eq!("1 working days".parse::<Sla>(), Ok(Sla::Working(WorkingTime::Days(1))));
+        for bad in ["", "2", "2 weeks", "0 working days", "-1 hour", "1.5 hours", "two hours"] {
+            assert_eq!(bad.parse::<Sla>(), Err(CalendarError::InvalidSla(bad.into())), "{bad:?}");
+        }
+    }
     use proptest::prelude::*;
 
     fn cal() -> WorkingCalendar {

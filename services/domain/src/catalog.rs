@@ -88,6 +88,9 @@ pub enum CatalogError {
     /// Grids are served by grid workers; only communities, streets and districts have departments.
     #[error("category {0}: a grid has no departments, so the grid entry must be empty")]
     DepartmentAtGrid(String),
+    /// The catalog file does not parse or does not have the documented shape.
+    #[error("catalog file: {0}")]
+    File(String),
 }
 
 /// The validated catalog: classes, categories and a code index.
@@ -196,6 +199,91 @@ impl Catalog {
         Catalog::new(classes, categories).expect("the built-in catalog is valid")
     }
 
+    /// Parses and validates a responsibility list written as TOML (the shape [`Catalog::to_toml`]
+    /// writes; `deploy/config/catalog.toml` is the built-in one):
+    ///
+    /// ```toml
+    /// [[classes]]
+    /// code = "env"
+    /// name = "市容环境"
+    ///
+    /// [[categories]]
+    /// code = "env.debris"
+    /// name = "乱堆物料"
+    /// class = "env"
+    /// start_level = "grid"
+    /// priority = "routine"            # routine | important | critical
+    /// accept_sla = "2 working hours"
+    /// resolve_sla = ["2 working days", "3 working days", "5 working days", "7 working days"]
+    /// feedback_sla = "3 working days"
+    /// requires_verification = true    # 核查 when resolved above the grid
+    /// mediable = false
+    /// departments = { street = "urban-management", district = "urban-management" }
+    /// ```
+    ///
+    /// `resolve_sla` lists grid, community, street, district; SLAs are working time ("N working
+    /// minutes|hours|days") or wall clock ("N min", "N hours", "N days", "N s"). Unknown keys are
+    /// refused, and so is everything [`Catalog::new`] refuses.
+    pub fn from_toml(text: &str) -> Result<Self, CatalogError> {
+        let file: CatalogFile = toml::from_str(text).map_err(|e| CatalogError::File(e.to_string()))?;
+        let mut categories = Vec::with_capacity(file.categories.len());
+        for row in file.categories {
+            let sla = |which: &str, text: &str| {
+                text.parse::<Sla>().map_err(|e| CatalogError::File(format!("category {}: {which}: {e}", row.code)))
+            };
+            let accept_sla = sla("accept_sla", &row.accept_sla)?;
+            let feedback_sla = sla("feedback_sla", &row.feedback_sla)?;
+            let mut resolve_sla = [accept_sla; 4];
+            for (slot, text) in resolve_sla.iter_mut().zip(&row.resolve_sla) {
+                *slot = sla("resolve_sla", text)?;
+            }
+            let CategoryDepartments { community, street, district } = row.departments;
+            categories.push(Category {
+                code: row.code,
+                name: row.name,
+                class_code: row.class,
+                start_level: row.start_level,
+                accept_sla,
+                resolve_sla,
+                feedback_sla,
+                requires_verification: row.requires_verification,
+                mediable: row.mediable,
+                departments: [None, community, street, district],
+                priority: row.priority,
+            });
+        }
+        Catalog::new(file.classes, categories)
+    }
+
+    /// The catalog as TOML that [`Catalog::from_toml`] reads back to an equal catalog.
+    pub fn to_toml(&self) -> String {
+        let file = CatalogFile {
+            classes: self.classes.clone(),
+            categories: self
+                .categories
+                .iter()
+                .map(|c| CategoryRow {
+                    code: c.code.clone(),
+                    name: c.name.clone(),
+                    class: c.class_code.clone(),
+                    start_level: c.start_level,
+                    priority: c.priority,
+                    accept_sla: c.accept_sla.to_string(),
+                    resolve_sla: c.resolve_sla.map(|sla| sla.to_string()),
+                    feedback_sla: c.feedback_sla.to_string(),
+                    requires_verification: c.requires_verification,
+                    mediable: c.mediable,
+                    departments: CategoryDepartments {
+                        community: c.departments[1].clone(),
+                        street: c.departments[2].clone(),
+                        district: c.departments[3].clone(),
+                    },
+                })
+                .collect(),
+        };
+        toml::to_string(&file).expect("a catalog serialises")
+    }
+
     pub fn get(&self, code: &str) -> Option<&Category> {
         self.by_code.get(code).map(|&i| &self.categories[i])
     }
@@ -297,6 +385,45 @@ const DEFAULT_CLASSES: [(&str, &str); 9] = [
     ("property", "物业管理"),
 ];
 
+/// The file form of a catalog ([`Catalog::from_toml`]).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    classes: Vec<CategoryClass>,
+    categories: Vec<CategoryRow>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryRow {
+    code: String,
+    name: String,
+    class: String,
+    start_level: Level,
+    priority: CategoryPriority,
+    accept_sla: String,
+    /// Grid, community, street, district.
+    resolve_sla: [String; 4],
+    feedback_sla: String,
+    requires_verification: bool,
+    #[serde(default)]
+    mediable: bool,
+    #[serde(default)]
+    departments: CategoryDepartments,
+}
+
+/// The owning department's function code per level (grids have none).
+#[derive(Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryDepartments {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    community: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    street: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    district: Option<String>,
+}
+
 /// Street and district departments (function codes of `jurisdiction::Department`).
 const URBAN: (&str, &str) = ("urban-management", "urban-management");
 const BUILDING: (&str, &str) = ("planning-construction", "housing-construction");
@@ -396,6 +523,34 @@ mod tests {
     use super::*;
     use crate::calendar::WorkingCalendar;
     use chrono::Duration;
+
+    const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/config/catalog.toml");
+
+    #[test]
+    fn the_catalog_round_trips_through_toml_and_the_shipped_file_is_the_built_in_one() {
+        let built_in = Catalog::default_catalog();
+        assert_eq!(Catalog::from_toml(&built_in.to_toml()).unwrap(), built_in);
+        let shipped = std::fs::read_to_string(SHIPPED).expect("deploy/config/catalog.toml");
+        assert_eq!(Catalog::from_toml(&shipped).unwrap(), built_in, "regenerate it from Catalog::to_toml");
+    }
+
+    #[test]
+    fn a_catalog_file_with_a_bad_row_is_refused_with_the_category_and_the_reason() {
+        let good = Catalog::default_catalog().to_toml();
+        let bad_sla = good.replacen("accept_sla = \"1 working hour\"", "accept_sla = \"1 fortnight\"", 1);
+        assert_ne!(bad_sla, good);
+        let error = Catalog::from_toml(&bad_sla).unwrap_err().to_string();
+        assert!(error.contains("category env.garbage: accept_sla") && error.contains("1 fortnight"), "{error}");
+        let unknown_key = good.replacen("mediable = false", "mediable = false\nowner = \"nobody\"", 1);
+        assert!(Catalog::from_toml(&unknown_key).unwrap_err().to_string().contains("owner"));
+        let unknown_class = good.replacen("class = \"env\"", "class = \"nope\"", 1);
+        assert_eq!(
+            Catalog::from_toml(&unknown_class).unwrap_err(),
+            CatalogError::UnknownClass { category: "env.garbage".into(), class: "nope".into() }
+        );
+        let zero = good.replacen("feedback_sla = \"2 working days\"", "feedback_sla = \"0 working days\"", 1);
+        assert!(Catalog::from_toml(&zero).unwrap_err().to_string().contains("0 working days"));
+    }
 
     fn class(code: &str) -> CategoryClass {
         CategoryClass { code: code.to_string(), name: format!("{code} class") }

@@ -64,9 +64,9 @@ pub struct ImportArgs {
     /// The mapping file (TOML; see deploy/config/import-311.example.toml).
     #[arg(long)]
     pub mapping: PathBuf,
-    /// The city's jurisdiction (TOML), as given to `gridloop up`; default: the shipped city.
-    #[arg(long, env = "GRIDLOOP_JURISDICTION")]
-    pub jurisdiction: Option<PathBuf>,
+    /// The city's jurisdiction, catalog and holidays, as given to `gridloop up`.
+    #[command(flatten)]
+    pub policy: crate::app::PolicyFiles,
     /// The CSV file.
     pub file: PathBuf,
 }
@@ -174,7 +174,7 @@ where
 }
 
 pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
-    let policy = crate::app::load_policy(args.jurisdiction.as_deref())?;
+    let policy = args.policy.load()?;
     let text = std::fs::read_to_string(&args.mapping)
         .with_context(|| format!("cannot read the mapping file {}", args.mapping.display()))?;
     let importer =

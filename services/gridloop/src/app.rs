@@ -10,7 +10,8 @@ use gridloop_bus::relay::run_relay;
 use gridloop_bus::timers::{run_timers, TimerHandler};
 use gridloop_bus::{Bus, Clock, DeliveryPolicy, InProcessBus, Subscription, SystemClock};
 use gridloop_dispatch::Dispatch;
-use gridloop_domain::calendar::{Sla, WorkingTime};
+use gridloop_domain::calendar::{HolidaySchedule, Sla, WorkingCalendar, WorkingTime};
+use gridloop_domain::catalog::Catalog;
 use gridloop_domain::drift::DriftPolicy;
 use gridloop_domain::duplicates::DuplicatePolicy;
 use gridloop_domain::jurisdiction::Jurisdiction;
@@ -180,10 +181,8 @@ pub struct UpArgs {
     /// gRPC listen address for the services, health and reflection.
     #[arg(long, env = "GRIDLOOP_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
-    /// The city's jurisdiction tree and grid boundaries (TOML; see deploy/config/jurisdiction.toml).
-    /// Unset: the shipped default city.
-    #[arg(long, env = "GRIDLOOP_JURISDICTION")]
-    pub jurisdiction: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyFiles,
     /// Duplicate detection: a report of the same category within this many metres of an open
     /// case is linked to it instead of opening a second case. 0 disables duplicate detection.
     #[arg(long, env = "GRIDLOOP_DUPLICATE_RADIUS_M", default_value_t = DuplicatePolicy::DEFAULT_RADIUS_M)]
@@ -231,7 +230,7 @@ impl UpArgs {
         Self {
             store: StoreLocation::embedded(data_dir),
             listen,
-            jurisdiction: None,
+            policy: PolicyFiles::default(),
             duplicate_radius_m: DuplicatePolicy::DEFAULT_RADIUS_M,
             duplicate_window: DuplicatePolicy::DEFAULT_WINDOW_HOURS,
             metrics_listen: None,
@@ -322,17 +321,54 @@ pub struct MigrateArgs {
     pub up: UpArgs,
 }
 
-/// The routing policy: the shipped catalog over the city's jurisdiction file (or the default city).
-pub fn load_policy(jurisdiction: Option<&Path>) -> anyhow::Result<CityPolicy> {
-    let mut policy = CityPolicy::default_city();
-    if let Some(path) = jurisdiction {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the jurisdiction file {}", path.display()))?;
-        policy.jurisdiction =
-            Jurisdiction::from_toml(&text).with_context(|| format!("invalid jurisdiction file {}", path.display()))?;
-        policy.check_departments().with_context(|| format!("jurisdiction file {}", path.display()))?;
+/// The city's routing policy as files (`deploy/config/` ships the default city's); each one unset
+/// falls back to the built-in default.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PolicyFiles {
+    /// The city's jurisdiction tree and grid boundaries (TOML; see deploy/config/jurisdiction.toml).
+    /// Unset: the shipped default city.
+    #[arg(long, env = "GRIDLOOP_JURISDICTION")]
+    pub jurisdiction: Option<PathBuf>,
+    /// The responsibility list (权责清单): categories, entry levels, priorities, SLAs, owning
+    /// departments (TOML; see deploy/config/catalog.toml). Unset: the built-in list.
+    #[arg(long, env = "GRIDLOOP_CATALOG")]
+    pub catalog: Option<PathBuf>,
+    /// Public holidays and make-up working days (调休) by year (TOML; see
+    /// deploy/config/holidays.toml): add next year's when the State Council publishes it.
+    /// Unset: the built-in 2025 and 2026 schedules.
+    #[arg(long, env = "GRIDLOOP_HOLIDAYS")]
+    pub holidays: Option<PathBuf>,
+}
+
+impl PolicyFiles {
+    /// The routing policy: each file given, or the built-in default city's part. A file that
+    /// cannot be read or is invalid stops startup with its path and the reason.
+    pub fn load(&self) -> anyhow::Result<CityPolicy> {
+        fn read(path: &Path, what: &str) -> anyhow::Result<String> {
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the {what} file {}", path.display()))
+        }
+        let mut policy = CityPolicy::default_city();
+        if let Some(path) = &self.jurisdiction {
+            policy.jurisdiction = Jurisdiction::from_toml(&read(path, "jurisdiction")?)
+                .with_context(|| format!("invalid jurisdiction file {}", path.display()))?;
+        }
+        if let Some(path) = &self.catalog {
+            policy.catalog = Catalog::from_toml(&read(path, "catalog")?)
+                .with_context(|| format!("invalid catalog file {}", path.display()))?;
+        }
+        if let Some(path) = &self.holidays {
+            let schedule = HolidaySchedule::from_toml(&read(path, "holidays")?)
+                .with_context(|| format!("invalid holidays file {}", path.display()))?;
+            policy.calendar = WorkingCalendar::builder()
+                .schedule(&schedule)
+                .build()
+                .with_context(|| format!("holidays file {}", path.display()))?;
+        }
+        if self.jurisdiction.is_some() || self.catalog.is_some() {
+            policy.check_departments().context("the catalog names departments the jurisdiction lacks")?;
+        }
+        Ok(policy)
     }
-    Ok(policy)
 }
 
 /// A service's gRPC API, before it is added to a server.
@@ -440,7 +476,7 @@ impl App {
             jetstream.is_some() || services.len() == ServiceName::ALL.len(),
             "a service on its own needs --nats-url (GRIDLOOP_NATS_URL): the others reach it over JetStream"
         );
-        let policy = Arc::new(load_policy(args.jurisdiction.as_deref())?);
+        let policy = Arc::new(args.policy.load()?);
         let duplicates = args.duplicate_policy()?;
         let drift = args.drift_policy()?;
         let mediation_rules = args.mediation_rules()?;
@@ -627,7 +663,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// with `--nats-url`, create the JetStream streams if absent.
 pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     let services = if args.services.is_empty() { ServiceName::ALL.to_vec() } else { args.services };
-    let policy = Arc::new(load_policy(args.up.jurisdiction.as_deref())?);
+    let policy = Arc::new(args.up.policy.load()?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     for service in services {
         let store = args.up.store.open(service, None).await?;
@@ -676,9 +712,55 @@ mod tests {
         }
         let shipped = std::fs::read_to_string(SHIPPED).expect("deploy/config/jurisdiction.toml");
         assert_eq!(shipped, default, "regenerate with GRIDLOOP_WRITE_CONFIG=1 cargo test -p gridloop --lib");
-        let args =
-            UpArgs { jurisdiction: Some(SHIPPED.into()), ..UpArgs::embedded("unused", "127.0.0.1:0".parse().unwrap()) };
-        assert_eq!(load_policy(args.jurisdiction.as_deref()).unwrap().jurisdiction.grids().count(), 200);
+        let files = PolicyFiles { jurisdiction: Some(SHIPPED.into()), ..PolicyFiles::default() };
+        assert_eq!(files.load().unwrap().jurisdiction.grids().count(), 200);
+    }
+
+    const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/config");
+
+    #[test]
+    fn the_shipped_catalog_and_holidays_are_the_built_in_ones_and_a_citys_own_files_replace_them() {
+        let shipped = PolicyFiles {
+            jurisdiction: Some(format!("{CONFIG}/jurisdiction.toml").into()),
+            catalog: Some(format!("{CONFIG}/catalog.toml").into()),
+            holidays: Some(format!("{CONFIG}/holidays.toml").into()),
+        };
+        let built_in = CityPolicy::default_city();
+        assert_eq!(shipped.load().unwrap().fingerprint(), built_in.fingerprint(), "same rules, same fingerprint");
+
+        // A city's own: a shorter accept SLA, and next year's Spring Festival.
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = std::fs::read_to_string(format!("{CONFIG}/catalog.toml")).unwrap().replacen(
+            "accept_sla = \"2 working hours\"",
+            "accept_sla = \"30 working minutes\"",
+            1,
+        );
+        let holidays = std::fs::read_to_string(format!("{CONFIG}/holidays.toml")).unwrap()
+            + "\n[years.2027]\nsource = \"test\"\nperiods = [ { name = \"春节\", from = 2027-02-05, to = 2027-02-11 } ]\n";
+        std::fs::write(dir.path().join("catalog.toml"), catalog).unwrap();
+        std::fs::write(dir.path().join("holidays.toml"), holidays).unwrap();
+        let own = PolicyFiles {
+            jurisdiction: None,
+            catalog: Some(dir.path().join("catalog.toml")),
+            holidays: Some(dir.path().join("holidays.toml")),
+        }
+        .load()
+        .unwrap();
+        let debris = own.catalog.get("env.debris").unwrap();
+        assert_eq!(debris.accept_sla, Sla::Working(WorkingTime::Minutes(30)));
+        let monday = chrono::NaiveDate::from_ymd_opt(2027, 2, 8).unwrap();
+        assert!(own.calendar.is_holiday(monday) && !built_in.calendar.is_holiday(monday));
+        let fingerprint = (own.fingerprint(), built_in.fingerprint());
+        assert_ne!(fingerprint.0.catalog, fingerprint.1.catalog);
+        assert_ne!(fingerprint.0.calendar, fingerprint.1.calendar);
+        assert_eq!(fingerprint.0.jurisdiction, fingerprint.1.jurisdiction);
+
+        // A bad file stops startup with its path and reason.
+        std::fs::write(dir.path().join("catalog.toml"), "[[classes]]\ncode = \"env\"\n").unwrap();
+        let files = PolicyFiles { catalog: Some(dir.path().join("catalog.toml")), ..PolicyFiles::default() };
+        let Err(error) = files.load() else { panic!("a class without a name must be refused") };
+        let error = format!("{error:#}");
+        assert!(error.contains("catalog.toml") && error.contains("name"), "{error}");
     }
 
     #[test]
@@ -716,11 +798,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("city.toml");
         std::fs::write(&path, "code = \"32101\"\nname = \"x\"\n").unwrap();
-        let args =
-            UpArgs { jurisdiction: Some(path.clone()), ..UpArgs::embedded(dir.path(), "127.0.0.1:0".parse().unwrap()) };
-        let Err(error) = load_policy(args.jurisdiction.as_deref()) else {
-            panic!("a five-digit district code must be refused")
-        };
+        let files = PolicyFiles { jurisdiction: Some(path.clone()), ..PolicyFiles::default() };
+        let Err(error) = files.load() else { panic!("a five-digit district code must be refused") };
         let error = format!("{error:#}");
         assert!(error.contains("city.toml"), "{error}");
         assert!(error.contains("32101"), "{error}");

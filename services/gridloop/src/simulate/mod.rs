@@ -170,10 +170,10 @@ pub struct SimulateArgs {
     /// gRPC connections, each carrying one call at a time: the calls in flight within a step.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub concurrency: u32,
-    /// Simulate this city instead of the shipped default (a jurisdiction TOML as `gridloop up
-    /// --jurisdiction` takes).
-    #[arg(long)]
-    pub jurisdiction: Option<PathBuf>,
+    /// Simulate this city instead of the shipped default: its jurisdiction, responsibility list
+    /// (SLAs) and holidays, as `gridloop up` takes them.
+    #[command(flatten)]
+    pub policy: crate::app::PolicyFiles,
     /// Keep the services' data here (must be empty or absent). Default: a temporary directory,
     /// in memory (/dev/shm) where there is one, deleted at the end.
     #[arg(long)]
@@ -702,7 +702,7 @@ pub async fn simulate(args: &SimulateArgs, progress: bool) -> Result<Outcome> {
     let wall = std::time::Instant::now();
     let clock = ManualClock::new(args.start);
     let mut up = UpArgs::embedded(&data_dir, "127.0.0.1:0".parse().expect("a socket address"));
-    up.jurisdiction = args.jurisdiction.clone();
+    up.policy = args.policy.clone();
     up.duplicate_radius_m = args.duplicate_radius_m;
     let app = App::start(&up, Arc::new(clock.clone())).await?;
     let observer = Arc::new(Observer::default());
