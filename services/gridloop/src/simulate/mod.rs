@@ -265,6 +265,8 @@ struct Case {
     plan: VecDeque<(Timestamp, Action)>,
     feedback_due: Option<Timestamp>,
     feedback_rounds: u32,
+    /// Feedback events seen (rounds requested, answers, defaults): what a step waits for.
+    feedback_events: u32,
     /// Resolutions that waited for an on-site verification so far.
     verification_rounds: u32,
 }
@@ -291,6 +293,7 @@ impl Case {
             plan: VecDeque::new(),
             feedback_due: None,
             feedback_rounds: 0,
+            feedback_events: 0,
             verification_rounds: 0,
         }
     }
@@ -614,6 +617,7 @@ impl Simulation {
                 self.stats.events_off_step += 1;
             }
             let case = &mut self.cases[slot];
+            case.feedback_events += 1;
             match seen {
                 Feedback::Requested { due_at } => {
                     let round = case.feedback_rounds;
@@ -644,12 +648,12 @@ impl Simulation {
             && model::distance_m(a.location, b.location) <= self.duplicate_radius_m * 1.5 + 1.0
     }
 
-    /// How many case-stream events a timer due by `now` will append, if one is.
-    fn timer_due(case: &Case, now: Timestamp) -> Option<u64> {
+    /// How many case-stream events and feedback events a timer due by `now` will append, if one is.
+    fn timer_due(case: &Case, now: Timestamp) -> Option<(u64, u32)> {
         match case.state {
-            State::Dispatched | State::Accepted if case.deadline.is_some_and(|d| d <= now) => Some(1),
-            // FeedbackDefaulted → CaseEvaluated + CaseClosed (or CaseReopened).
-            State::Resolved if case.feedback_due.is_some_and(|d| d <= now) => Some(2),
+            State::Dispatched | State::Accepted if case.deadline.is_some_and(|d| d <= now) => Some((1, 0)),
+            // FeedbackDefaulted, then CaseEvaluated + CaseClosed (or CaseReopened).
+            State::Resolved if case.feedback_due.is_some_and(|d| d <= now) => Some((2, 1)),
             _ => None,
         }
     }
@@ -819,8 +823,8 @@ async fn drive(
             // Timers due by now fire on their own; agents act on the other cases.
             for &slot in &sim.active {
                 let case = &mut sim.cases[slot];
-                if let Some(events) = Simulation::timer_due(case, now) {
-                    expect.push(Expect::case(slot, case.version + events, case.feedback_rounds));
+                if let Some((events, feedback)) = Simulation::timer_due(case, now) {
+                    expect.push(Expect::case(slot, case.version + events, case.feedback_events + feedback));
                     touched.push(slot);
                     continue;
                 }
@@ -880,7 +884,7 @@ async fn drive(
                         }
                         sim.cases[slot].id = case_id;
                         // CaseOpened + CaseDispatched, and intake's open-case model has it.
-                        expect.push(Expect { slot, version: 2, rounds: 0, reported: true });
+                        expect.push(Expect { slot, version: 2, feedback_events: 0, reported: true });
                     }
                     Done::Reported { slot, case_id, linked: true } => {
                         let target = *sim.by_id.get(&case_id).ok_or_else(|| {
@@ -894,17 +898,19 @@ async fn drive(
                         let extra = links.entry(target).or_default();
                         *extra += 1;
                         let case = &sim.cases[target];
-                        expect.push(Expect::case(target, case.version + *extra, case.feedback_rounds));
+                        expect.push(Expect::case(target, case.version + *extra, case.feedback_events));
                     }
                     Done::Command { slot, version, asks_feedback } => {
                         let case = &sim.cases[slot];
-                        let rounds = case.feedback_rounds + u32::from(asks_feedback);
-                        expect.push(Expect::case(slot, version, rounds));
+                        // A resolution (or a passed verification) opens a feedback round.
+                        let feedback = case.feedback_events + u32::from(asks_feedback);
+                        expect.push(Expect::case(slot, version, feedback));
                     }
                     Done::Answered { slot } => {
                         let case = &sim.cases[slot];
                         // CaseEvaluated + CaseClosed or CaseReopened.
-                        expect.push(Expect::case(slot, case.version + 2, case.feedback_rounds));
+                        // FeedbackReceived, then CaseEvaluated + CaseClosed or CaseReopened.
+                        expect.push(Expect::case(slot, case.version + 2, case.feedback_events + 1));
                     }
                     Done::Refused { slot, kind, status } => match status.code() {
                         tonic::Code::FailedPrecondition | tonic::Code::Aborted => {
@@ -968,19 +974,19 @@ async fn drive(
     })
 }
 
-/// What a step waits for: the case's stream at `version` with `rounds` feedback rounds opened,
+/// What a step waits for: the case's stream at `version` with `feedback_events` feedback events,
 /// and, with `reported`, its report through intake's consumers.
 #[derive(Debug, Clone, Copy)]
 struct Expect {
     slot: usize,
     version: u64,
-    rounds: u32,
+    feedback_events: u32,
     reported: bool,
 }
 
 impl Expect {
-    fn case(slot: usize, version: u64, rounds: u32) -> Expect {
-        Expect { slot, version, rounds, reported: false }
+    fn case(slot: usize, version: u64, feedback_events: u32) -> Expect {
+        Expect { slot, version, feedback_events, reported: false }
     }
 }
 
@@ -988,16 +994,16 @@ impl Expect {
 async fn settle(observer: &Observer, sim: &Simulation, mut expect: Vec<Expect>, now: Timestamp) -> Result<()> {
     let give_up = tokio::time::Instant::now() + SETTLE_TIMEOUT;
     loop {
-        expect.retain(|e| !observer.reached(&sim.cases[e.slot].id, e.version, e.rounds, e.reported));
+        expect.retain(|e| !observer.reached(&sim.cases[e.slot].id, e.version, e.feedback_events, e.reported));
         let Some(e) = expect.first().copied() else { return Ok(()) };
         tokio::select! {
             _ = observer.changed() => {}
             _ = tokio::time::sleep_until(give_up) => {
                 let case = &sim.cases[e.slot];
-                let (version, rounds, reported) = observer.progress(&case.id);
+                let (version, feedback, reported) = observer.progress(&case.id);
                 bail!(
                     "the services did not settle at {now}: case #{} ({}) {} at {} expected {e:?}, saw version \
-                     {version} with {rounds} feedback rounds (report seen: {reported}); {} cases waiting",
+                     {version} with {feedback} feedback events (report seen: {reported}); {} cases waiting",
                     case.index, case.id, case.state.name(), case.level.name(), expect.len()
                 );
             }

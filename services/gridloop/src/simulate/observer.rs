@@ -94,8 +94,8 @@ pub struct CaseSeen {
     pub reported: bool,
     /// The highest `case-<id>` stream version seen.
     pub version: u64,
-    /// Feedback rounds opened so far.
-    pub feedback_rounds: u32,
+    /// Feedback events seen so far: rounds requested, answers received, defaults applied.
+    pub feedback_seen: u32,
     /// Not yet taken by the simulator, in stream order.
     pub case_events: Vec<(u64, Timestamp, Seen)>,
     pub feedback_events: Vec<(Timestamp, Feedback)>,
@@ -212,20 +212,20 @@ impl Observer {
         self.changed.notified().await
     }
 
-    /// Whether case `id` has reached stream version `version` with `feedback_rounds` rounds (and,
-    /// with `reported`, its report has gone through intake's consumers).
-    pub fn reached(&self, id: &str, version: u64, feedback_rounds: u32, reported: bool) -> bool {
+    /// Whether case `id` has reached stream version `version` with `feedback_events` feedback
+    /// events (and, with `reported`, its report has gone through intake's consumers).
+    pub fn reached(&self, id: &str, version: u64, feedback_events: u32, reported: bool) -> bool {
         let state = self.state.lock().expect("observer lock");
         state
             .cases
             .get(id)
-            .is_some_and(|c| c.version >= version && c.feedback_rounds >= feedback_rounds && (c.reported || !reported))
+            .is_some_and(|c| c.version >= version && c.feedback_seen >= feedback_events && (c.reported || !reported))
     }
 
-    /// The case's version, feedback rounds and report as seen so far (for diagnostics).
+    /// The case's version, feedback events and report as seen so far (for diagnostics).
     pub fn progress(&self, id: &str) -> (u64, u32, bool) {
         let state = self.state.lock().expect("observer lock");
-        state.cases.get(id).map_or((0, 0, false), |c| (c.version, c.feedback_rounds, c.reported))
+        state.cases.get(id).map_or((0, 0, false), |c| (c.version, c.feedback_seen, c.reported))
     }
 
     /// Takes what was seen of each case since the last call: (case id, case events, feedback events).
@@ -284,9 +284,7 @@ impl Observer {
                 }
                 Item::Reported => case.reported = true,
                 Item::Feedback(feedback) => {
-                    if matches!(feedback, Feedback::Requested { .. }) {
-                        case.feedback_rounds += 1;
-                    }
+                    case.feedback_seen += 1;
                     case.feedback_events.push((event.occurred_at, feedback));
                 }
             }
