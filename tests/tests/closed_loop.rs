@@ -229,6 +229,7 @@ async fn a_case_resolved_above_the_grid_is_verified_on_site_before_the_reporter_
     let resolved = resolve(&mut g, &case_id).await;
     assert_eq!(resolved.state(), pb::CaseState::AwaitingVerification);
     assert_eq!(resolved.level(), category.start_level());
+    let verify_by = resolved.deadline.expect("the check has a deadline");
 
     // Evaluation has seen the resolution (its list shows the case waiting) and asks nobody yet.
     g.listed_when(&case_id, |c| c.state() == pb::CaseState::AwaitingVerification).await;
@@ -244,6 +245,14 @@ async fn a_case_resolved_above_the_grid_is_verified_on_site_before_the_reporter_
         .await
         .expect_err("no feedback round before the verification");
     assert_eq!(early.code(), Code::FailedPrecondition, "{early}");
+
+    // Nobody checks in time: the miss is recorded (督办) and the check watched again.
+    let due = chrono::DateTime::from_timestamp(verify_by.seconds, verify_by.nanos as u32).unwrap();
+    g.clock.set(due + Duration::seconds(1));
+    let overdue = g.case_when(&case_id, |c| history_types(c).contains(&"CaseVerificationOverdue".to_string())).await;
+    let view = overdue.case.unwrap();
+    assert_eq!(view.state(), pb::CaseState::AwaitingVerification, "still waiting for the grid worker");
+    assert!(view.deadline.unwrap().seconds > verify_by.seconds, "a new deadline");
 
     // A failure must say what was found; nothing is recorded without it.
     let refused = g.verify(&case_id, false, " ").await.expect_err("a failure without a note");
@@ -271,7 +280,16 @@ async fn a_case_resolved_above_the_grid_is_verified_on_site_before_the_reporter_
     let tail: Vec<&str> = types.iter().skip(3).map(String::as_str).collect();
     assert_eq!(
         tail,
-        ["CaseResolved", "CaseVerified", "CaseReopened", "CaseResolved", "CaseVerified", "CaseEvaluated", "CaseClosed"]
+        [
+            "CaseResolved",
+            "CaseVerificationOverdue",
+            "CaseVerified",
+            "CaseReopened",
+            "CaseResolved",
+            "CaseVerified",
+            "CaseEvaluated",
+            "CaseClosed"
+        ]
     );
     let verified =
         closed.history.iter().find(|h| h.envelope.as_ref().unwrap().event_type == "gridloop.v1.CaseVerified").unwrap();

@@ -528,7 +528,7 @@ impl<'p> Importer<'p> {
         if let Some(closed) = case.closed {
             let summary = format!("closed in {} (status {:?})", self.mapping.source, case.status);
             // The other platform closed it: whatever checks it made are its own record.
-            let resolved = CaseEvent::Resolved { level, unit, summary, verification_required: false };
+            let resolved = CaseEvent::Resolved { level, unit, summary, verify_by: None };
             events.push(("resolved", closed, resolved));
             events.push(("closed", closed, CaseEvent::Closed { level, satisfaction: None }));
         }

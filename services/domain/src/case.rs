@@ -168,9 +168,10 @@ pub enum CaseEvent {
         level: Level,
         unit: String,
         summary: String,
-        /// The grid worker verifies on site (核查) before the reporter is asked and the case can
-        /// close (see [`RoutingPolicy::requires_verification`]).
-        verification_required: bool,
+        /// When the resolution needs the grid worker's on-site check (核查) before the reporter
+        /// is asked and the case can close: the check's deadline (see
+        /// [`RoutingPolicy::verify_deadline`]).
+        verify_by: Option<Timestamp>,
     },
     /// 核查: the grid worker's on-site check of the resolution at `level`. Failed → a `Reopened`
     /// follows.
@@ -179,6 +180,12 @@ pub enum CaseEvent {
         verifier: String,
         passed: bool,
         note: String,
+    },
+    /// The check was not done by its deadline: recorded for supervision (督办), with a new
+    /// deadline so the next miss is noticed too. The case keeps waiting for the check.
+    VerificationOverdue {
+        deadline: Timestamp,
+        next_deadline: Timestamp,
     },
     Evaluated {
         satisfaction: Satisfaction,
@@ -249,6 +256,7 @@ impl CaseEvent {
             CaseEvent::MediationAgreed { .. } | CaseEvent::MediationFailed { .. } => "CaseMediationConcluded",
             CaseEvent::Resolved { .. } => "CaseResolved",
             CaseEvent::Verified { .. } => "CaseVerified",
+            CaseEvent::VerificationOverdue { .. } => "CaseVerificationOverdue",
             CaseEvent::Evaluated { .. } => "CaseEvaluated",
             CaseEvent::Reopened { .. } => "CaseReopened",
             CaseEvent::Closed { .. } => "CaseClosed",
@@ -288,13 +296,14 @@ pub enum CaseStatus {
         assignee: String,
         topic: String,
     },
-    /// Resolved (办结), waiting for the grid worker's on-site verification (核查) before the
-    /// reporter is asked.
+    /// Resolved (办结), waiting for the grid worker's on-site verification (核查) by `deadline`
+    /// before the reporter is asked.
     AwaitingVerification {
         level: Level,
         unit: String,
         assignee: String,
         summary: String,
+        deadline: Timestamp,
     },
     /// Resolved (办结) and verified where required, waiting for the evaluation.
     Resolved {
@@ -354,6 +363,7 @@ impl CaseStatus {
     pub fn deadline(&self) -> Option<Timestamp> {
         match self {
             CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. } => Some(at.deadline),
+            CaseStatus::AwaitingVerification { deadline, .. } => Some(*deadline),
             _ => None,
         }
     }
@@ -402,9 +412,10 @@ pub trait RoutingPolicy {
     fn feedback_deadline(&self, category_code: &str, from: Timestamp) -> Timestamp;
     /// Disputes that may be taken to a mediation / deliberation session.
     fn mediable(&self, category_code: &str) -> bool;
-    /// Whether a `category_code` case resolved at `level` waits for the grid worker's on-site
-    /// verification (核查) before the reporter is asked and the case can close.
-    fn requires_verification(&self, category_code: &str, level: Level) -> bool;
+    /// When a `category_code` case resolved at `level` at `from` must have been verified on site
+    /// by the grid worker (核查), or `None` when it needs no check: the reporter is asked, and
+    /// the case can close, only after the check.
+    fn verify_deadline(&self, category_code: &str, level: Level, from: Timestamp) -> Option<Timestamp>;
     /// The department of `unit` (at `level`) that owns `category_code` cases, when the
     /// responsibility list names one and the unit has it.
     fn department_for(&self, category_code: &str, unit: &str, level: Level) -> Option<Department>;
@@ -620,6 +631,20 @@ pub fn decide(
             }
             escalate(case, command, policy, at, EscalationReason::DeadlineMissed, "deadline missed", now)
         }
+        (
+            CaseCommand::DeadlineExpired { deadline: expired },
+            CaseStatus::AwaitingVerification { level, deadline, .. },
+        ) => {
+            if deadline != expired || now < *deadline {
+                return Ok(vec![]); // a stale or early timer
+            }
+            // 督办: recorded, and watched again; the check itself cannot be done by anyone else.
+            let next_deadline = policy.verify_deadline(category, *level, now).unwrap_or(now);
+            if next_deadline <= now {
+                return Ok(vec![]); // the category no longer asks for a check: nothing to chase
+            }
+            Ok(vec![CaseEvent::VerificationOverdue { deadline: *deadline, next_deadline }])
+        }
         (CaseCommand::DeadlineExpired { .. }, _) => Ok(vec![]),
 
         (
@@ -674,7 +699,7 @@ pub fn decide(
                 // are the confirmation, so no on-site verification comes in between.
                 return Ok(vec![
                     CaseEvent::MediationAgreed { mediation_id, summary: summary.clone() },
-                    CaseEvent::Resolved { level: *level, unit: unit.clone(), summary, verification_required: false },
+                    CaseEvent::Resolved { level: *level, unit: unit.clone(), summary, verify_by: None },
                 ]);
             }
             let back_to = assign(*level, unit.clone(), policy.resolve_deadline(category, *level, now));
@@ -695,7 +720,7 @@ pub fn decide(
                 level: at.level,
                 unit: at.unit.clone(),
                 summary: summary.clone(),
-                verification_required: policy.requires_verification(category, at.level),
+                verify_by: policy.verify_deadline(category, at.level, now),
             }])
         }
         (CaseCommand::Resolve { .. }, _) => Err(forbidden(command, case, "only an accepted case can be resolved")),
@@ -885,22 +910,29 @@ pub fn evolve(mut case: Case, event: &CaseEvent) -> Case {
             CaseStatus::Accepted { at: back_to.clone(), assignee }
         }
         (CaseEvent::MediationAgreed { .. }, status) => status,
-        (CaseEvent::Resolved { level, unit, summary, verification_required }, previous) => {
+        (CaseEvent::Resolved { level, unit, summary, verify_by }, previous) => {
             let assignee = match previous {
                 CaseStatus::Accepted { assignee, .. } | CaseStatus::InMediation { assignee, .. } => assignee,
                 _ => String::new(),
             };
             let (level, unit, summary) = (*level, unit.clone(), summary.clone());
-            if *verification_required {
-                CaseStatus::AwaitingVerification { level, unit, assignee, summary }
-            } else {
-                CaseStatus::Resolved { level, unit, assignee, summary }
+            match verify_by {
+                Some(deadline) => {
+                    CaseStatus::AwaitingVerification { level, unit, assignee, summary, deadline: *deadline }
+                }
+                None => CaseStatus::Resolved { level, unit, assignee, summary },
             }
         }
         (
             CaseEvent::Verified { passed: true, .. },
-            CaseStatus::AwaitingVerification { level, unit, assignee, summary },
+            CaseStatus::AwaitingVerification { level, unit, assignee, summary, .. },
         ) => CaseStatus::Resolved { level, unit, assignee, summary },
+        (CaseEvent::VerificationOverdue { next_deadline, .. }, status) => match status {
+            CaseStatus::AwaitingVerification { level, unit, assignee, summary, .. } => {
+                CaseStatus::AwaitingVerification { level, unit, assignee, summary, deadline: *next_deadline }
+            }
+            other => other,
+        },
         (CaseEvent::Evaluated { .. }, status) => status,
         (CaseEvent::Reopened { at, .. }, previous) => {
             case.reopen_count += 1;

@@ -42,8 +42,10 @@ pub struct Category {
     /// Time the reporter has to evaluate after resolution (办完即反); silence past it counts as
     /// the default evaluation.
     pub feedback_sla: Sla,
-    /// The grid worker verifies on site (核查) before the case is closed.
-    pub requires_verification: bool,
+    /// The grid worker verifies on site (核查), within this time, a case resolved above the grid
+    /// before the reporter is asked and the case can close; `None`: no check (service requests,
+    /// where the resident's evaluation is the check).
+    pub verification: Option<Sla>,
     /// A dispute or common-affairs matter that may go to a mediation/deliberation session
     /// (调解 / 议事协商) instead of being handled by one unit.
     pub mediable: bool,
@@ -143,7 +145,8 @@ impl Catalog {
             let slas = [("accept".to_string(), category.accept_sla)]
                 .into_iter()
                 .chain(Level::ALL.iter().map(|&level| (format!("resolve at {level}"), *category.resolve_sla_at(level))))
-                .chain([("feedback".to_string(), category.feedback_sla)]);
+                .chain([("feedback".to_string(), category.feedback_sla)])
+                .chain(category.verification.map(|sla| ("verify".to_string(), sla)));
             for (which, sla) in slas {
                 if !sla.is_positive() {
                     return Err(CatalogError::NonPositiveSla { category: category.code.clone(), which, sla });
@@ -189,7 +192,7 @@ impl Catalog {
                     accept_sla: profile.accept,
                     resolve_sla: profile.resolve,
                     feedback_sla: profile.feedback,
-                    requires_verification: profile.verify,
+                    verification: profile.verify,
                     mediable,
                     departments: [None, None, Some(street.to_string()), Some(district.to_string())],
                     priority,
@@ -216,7 +219,7 @@ impl Catalog {
     /// accept_sla = "2 working hours"
     /// resolve_sla = ["2 working days", "3 working days", "5 working days", "7 working days"]
     /// feedback_sla = "3 working days"
-    /// requires_verification = true    # 核查 when resolved above the grid
+    /// verify_sla = "1 working day"    # 核查 when resolved above the grid; absent: no check
     /// mediable = false
     /// departments = { street = "urban-management", district = "urban-management" }
     /// ```
@@ -233,6 +236,7 @@ impl Catalog {
             };
             let accept_sla = sla("accept_sla", &row.accept_sla)?;
             let feedback_sla = sla("feedback_sla", &row.feedback_sla)?;
+            let verification = row.verify_sla.as_deref().map(|text| sla("verify_sla", text)).transpose()?;
             let mut resolve_sla = [accept_sla; 4];
             for (slot, text) in resolve_sla.iter_mut().zip(&row.resolve_sla) {
                 *slot = sla("resolve_sla", text)?;
@@ -246,7 +250,7 @@ impl Catalog {
                 accept_sla,
                 resolve_sla,
                 feedback_sla,
-                requires_verification: row.requires_verification,
+                verification,
                 mediable: row.mediable,
                 departments: [None, community, street, district],
                 priority: row.priority,
@@ -271,7 +275,7 @@ impl Catalog {
                     accept_sla: c.accept_sla.to_string(),
                     resolve_sla: c.resolve_sla.map(|sla| sla.to_string()),
                     feedback_sla: c.feedback_sla.to_string(),
-                    requires_verification: c.requires_verification,
+                    verify_sla: c.verification.map(|sla| sla.to_string()),
                     mediable: c.mediable,
                     departments: CategoryDepartments {
                         community: c.departments[1].clone(),
@@ -316,7 +320,8 @@ struct Profile {
     accept: Sla,
     resolve: [Sla; 4],
     feedback: Sla,
-    verify: bool,
+    /// The on-site check (核查) of a resolution above the grid, if the profile has one.
+    verify: Option<Sla>,
 }
 
 /// Working hours.
@@ -340,37 +345,38 @@ const fn hours(h: i64) -> Sla {
 }
 
 /// Routine city-management events: accept in 2 working hours; 2 / 3 / 5 / 7 working days per
-/// level.
+/// level. A resolution above the grid is checked on site within a working day (projects: two).
 const STANDARD: Profile =
-    Profile { accept: wh(2), resolve: [wd(2), wd(3), wd(5), wd(7)], feedback: wd(3), verify: true };
+    Profile { accept: wh(2), resolve: [wd(2), wd(3), wd(5), wd(7)], feedback: wd(3), verify: Some(wd(1)) };
 
 /// Quick fixes a grid worker can arrange the same day (garbage, flyers, blocked fire lanes).
-const QUICK: Profile = Profile { accept: wh(1), resolve: [wd(1), wd(2), wd(3), wd(5)], feedback: wd(2), verify: true };
+const QUICK: Profile =
+    Profile { accept: wh(1), resolve: [wd(1), wd(2), wd(3), wd(5)], feedback: wd(2), verify: Some(wd(1)) };
 
 /// Cases needing a permit authority or enforcement: longer, and they enter at the street.
 const ENFORCEMENT: Profile =
-    Profile { accept: wh(4), resolve: [wd(3), wd(5), wd(7), wd(10)], feedback: wd(3), verify: true };
+    Profile { accept: wh(4), resolve: [wd(3), wd(5), wd(7), wd(10)], feedback: wd(3), verify: Some(wd(1)) };
 
 /// Neighbour disputes: time for 接诉即商 and a session or two before escalating.
 const DISPUTE: Profile =
-    Profile { accept: wh(4), resolve: [wd(3), wd(5), wd(7), wd(10)], feedback: wd(3), verify: true };
+    Profile { accept: wh(4), resolve: [wd(3), wd(5), wd(7), wd(10)], feedback: wd(3), verify: Some(wd(1)) };
 
 /// Building and facility projects that need a council decision, money or a contractor.
 const PROJECT: Profile =
-    Profile { accept: wd(1), resolve: [wd(7), wd(15), wd(20), wd(30)], feedback: wd(7), verify: true };
+    Profile { accept: wd(1), resolve: [wd(7), wd(15), wd(20), wd(30)], feedback: wd(7), verify: Some(wd(2)) };
 
 /// Service requests to residents: nothing to inspect afterwards, the resident's evaluation is the
 /// check.
 const SERVICE: Profile =
-    Profile { accept: wh(4), resolve: [wd(2), wd(3), wd(5), wd(7)], feedback: wd(3), verify: false };
+    Profile { accept: wh(4), resolve: [wd(2), wd(3), wd(5), wd(7)], feedback: wd(3), verify: None };
 
 /// Emergencies, on the wall clock (nights, weekends and holidays count): minutes to accept, hours
-/// to resolve, and a short feedback window.
+/// to resolve, a check on site within 2 hours, and a short feedback window.
 const EMERGENCY: Profile = Profile {
     accept: minutes(15),
     resolve: [hours(2), hours(4), hours(8), hours(24)],
     feedback: hours(24),
-    verify: true,
+    verify: Some(hours(2)),
 };
 
 const DEFAULT_CLASSES: [(&str, &str); 9] = [
@@ -405,7 +411,9 @@ struct CategoryRow {
     /// Grid, community, street, district.
     resolve_sla: [String; 4],
     feedback_sla: String,
-    requires_verification: bool,
+    /// 核查 within this time when resolved above the grid; absent: no on-site check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    verify_sla: Option<String>,
     #[serde(default)]
     mediable: bool,
     #[serde(default)]
@@ -526,12 +534,27 @@ mod tests {
 
     const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/config/catalog.toml");
 
+    /// `GRIDLOOP_WRITE_CONFIG=1` rewrites the shipped file (keeping its header comment) after a
+    /// deliberate change to the built-in list.
     #[test]
     fn the_catalog_round_trips_through_toml_and_the_shipped_file_is_the_built_in_one() {
         let built_in = Catalog::default_catalog();
         assert_eq!(Catalog::from_toml(&built_in.to_toml()).unwrap(), built_in);
         let shipped = std::fs::read_to_string(SHIPPED).expect("deploy/config/catalog.toml");
-        assert_eq!(Catalog::from_toml(&shipped).unwrap(), built_in, "regenerate it from Catalog::to_toml");
+        if std::env::var("GRIDLOOP_WRITE_CONFIG").is_ok_and(|v| v == "1") {
+            let header: String = shipped
+                .lines()
+                .take_while(|line| line.starts_with('#') || line.is_empty())
+                .map(|line| format!("{line}\n"))
+                .collect();
+            std::fs::write(SHIPPED, header + &built_in.to_toml()).unwrap();
+        }
+        let shipped = std::fs::read_to_string(SHIPPED).expect("deploy/config/catalog.toml");
+        assert_eq!(
+            Catalog::from_toml(&shipped).unwrap(),
+            built_in,
+            "regenerate with GRIDLOOP_WRITE_CONFIG=1 cargo test -p gridloop-domain --lib catalog"
+        );
     }
 
     #[test]
@@ -565,7 +588,7 @@ mod tests {
             accept_sla: wh(2),
             resolve_sla: [wd(2), wd(3), wd(5), wd(7)],
             feedback_sla: wd(3),
-            requires_verification: true,
+            verification: Some(wd(1)),
             mediable: false,
             departments: [None, None, Some("urban-management".into()), Some("urban-management".into())],
             priority: CategoryPriority::Routine,
@@ -753,7 +776,9 @@ mod tests {
         let building = catalog.get("construction.unpermitted").unwrap();
         assert_eq!(building.department_at(Level::District), Some("housing-construction"));
         assert_eq!(catalog.get("order.street-vendor").unwrap().department_at(Level::Street), Some("urban-management"));
-        assert!(!catalog.get("service.elderly").unwrap().requires_verification);
+        assert_eq!(catalog.get("service.elderly").unwrap().verification, None);
+        assert_eq!(catalog.get("env.garbage").unwrap().verification, Some(wd(1)));
+        assert_eq!(catalog.get("emergency.fire-hazard").unwrap().verification, Some(hours(2)));
     }
 
     /// Instants around a weekend and the 2025 National Day break, in and out of working hours.

@@ -159,10 +159,12 @@ impl RoutingPolicy for CityPolicy {
         self.catalog.get(category_code).is_some_and(|c| c.mediable)
     }
 
-    /// The catalog's flag, above the grid only: a case the grid settled was handled by the grid
-    /// worker who would verify it, so an on-site check by the same person adds nothing.
-    fn requires_verification(&self, category_code: &str, level: Level) -> bool {
-        level > Level::Grid && self.catalog.get(category_code).is_some_and(|c| c.requires_verification)
+    /// The catalog's check (its SLA on the calendar), above the grid only: a case the grid
+    /// settled was handled by the grid worker who would verify it, so a check by the same person
+    /// adds nothing.
+    fn verify_deadline(&self, category_code: &str, level: Level, from: Timestamp) -> Option<Timestamp> {
+        let sla = self.catalog.get(category_code)?.verification?;
+        (level > Level::Grid).then(|| self.calendar.deadline(from, &sla))
     }
 
     fn category_priority(&self, category_code: &str) -> CategoryPriority {

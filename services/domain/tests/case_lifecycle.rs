@@ -99,9 +99,9 @@ impl RoutingPolicy for TestPolicy {
         matches!(category_code, DISPUTE | PROPERTY_FEE)
     }
 
-    /// A gas leak fixed above the grid is checked on site by the grid worker (核查).
-    fn requires_verification(&self, category_code: &str, level: Level) -> bool {
-        category_code == GAS_LEAK && level > Level::Grid
+    /// A gas leak fixed above the grid is checked on site by the grid worker (核查) within 4 hours.
+    fn verify_deadline(&self, category_code: &str, level: Level, from: Timestamp) -> Option<Timestamp> {
+        (category_code == GAS_LEAK && level > Level::Grid).then(|| from + Duration::hours(4))
     }
 
     /// Gas leaks are critical, property-fee disputes important, neighbour disputes routine.
@@ -278,7 +278,7 @@ fn resolved(level: Level) -> CaseEvent {
         level,
         unit: unit(level).to_string(),
         summary: "quiet hours agreed".to_string(),
-        verification_required: false,
+        verify_by: None,
     }
 }
 
@@ -1352,7 +1352,7 @@ fn given_a_case_in_mediation_when_the_parties_agree_then_it_is_resolved_where_it
             level: Level::Community,
             unit: COMMUNITY.into(),
             summary: "quiet hours 22:00-07:00, signed".into(),
-            verification_required: false,
+            verify_by: None,
         },
     ]);
     assert_eq!(
@@ -1443,7 +1443,7 @@ fn given_an_accepted_case_when_it_is_resolved_then_it_waits_for_the_evaluation()
         level: Level::Grid,
         unit: GRID.into(),
         summary: "talked to both families".into(),
-        verification_required: false,
+        verify_by: None,
     }]);
     assert_eq!(
         case.status,
@@ -1464,7 +1464,7 @@ fn given_a_case_accepted_at_the_street_when_it_is_resolved_then_it_is_resolved_a
             level: Level::Street,
             unit: STREET.into(),
             summary: "departments summoned (吹哨报到)".into(),
-            verification_required: false,
+            verify_by: None,
         },
     ]);
 }
@@ -1508,9 +1508,14 @@ fn a_gas_leak_awaiting_verification() -> Vec<CaseEvent> {
         level: Level::Community,
         unit: COMMUNITY.into(),
         summary: "valve replaced".into(),
-        verification_required: true,
+        verify_by: Some(verify_by()),
     });
     h
+}
+
+/// The check's deadline of [`a_gas_leak_awaiting_verification`]: resolved at t0+12h, 4 hours.
+fn verify_by() -> Timestamp {
+    at(hours(16))
 }
 
 fn verified(passed: bool, note: &str) -> CaseEvent {
@@ -1524,7 +1529,7 @@ fn given_a_gas_leak_accepted_at_the_community_when_it_is_resolved_then_it_waits_
             level: Level::Community,
             unit: COMMUNITY.into(),
             summary: "valve replaced".into(),
-            verification_required: true,
+            verify_by: Some(verify_by()),
         }]);
     assert_eq!(
         case.status,
@@ -1532,10 +1537,11 @@ fn given_a_gas_leak_accepted_at_the_community_when_it_is_resolved_then_it_waits_
             level: Level::Community,
             unit: COMMUNITY.into(),
             assignee: "wang".into(),
-            summary: "valve replaced".into()
+            summary: "valve replaced".into(),
+            deadline: verify_by(),
         }
     );
-    assert_eq!(case.status.deadline(), None, "no running deadline while the grid worker checks");
+    assert_eq!(case.status.deadline(), Some(verify_by()), "the check's deadline is watched");
     assert_eq!((case.status.level(), case.status.unit()), (Some(Level::Community), Some(COMMUNITY)));
 }
 
@@ -1543,16 +1549,32 @@ fn given_a_gas_leak_accepted_at_the_community_when_it_is_resolved_then_it_waits_
 fn given_a_gas_leak_fixed_by_the_grid_itself_when_it_is_resolved_then_no_verification_is_needed() {
     let mut history = an_accepted_case();
     history[0] = opened_as(GAS_LEAK);
-    let resolved_at_grid = CaseEvent::Resolved {
-        level: Level::Grid,
-        unit: GRID.into(),
-        summary: "valve closed".into(),
-        verification_required: false,
-    };
+    let resolved_at_grid =
+        CaseEvent::Resolved { level: Level::Grid, unit: GRID.into(), summary: "valve closed".into(), verify_by: None };
     let case = given(&history).when(resolve("valve closed")).then(std::slice::from_ref(&resolved_at_grid));
     assert_eq!(case.status.name(), "resolved");
     history.push(resolved_at_grid);
     given(&history).when(verify(true, "fine")).then_forbidden();
+}
+
+#[test]
+fn given_a_case_awaiting_verification_when_its_deadline_passes_then_the_miss_is_recorded_and_watched_again() {
+    let now = verify_by() + Duration::minutes(1);
+    let case = given(&a_gas_leak_awaiting_verification())
+        .at(now)
+        .when(expire(verify_by()))
+        .then(&[CaseEvent::VerificationOverdue { deadline: verify_by(), next_deadline: now + Duration::hours(4) }]);
+    assert_eq!(case.status.name(), "awaiting_verification", "nobody else can do the check: it still waits");
+    assert_eq!(case.status.deadline(), Some(now + Duration::hours(4)));
+    assert_eq!((case.escalations, case.reopen_count), (1, 0), "not an escalation, not a rework");
+    // A stale timer (the deadline already moved on) and an early one do nothing.
+    let mut history = a_gas_leak_awaiting_verification();
+    history.push(CaseEvent::VerificationOverdue { deadline: verify_by(), next_deadline: now + Duration::hours(4) });
+    given(&history).at(now + Duration::hours(1)).when(expire(verify_by())).then(&[]);
+    given(&a_gas_leak_awaiting_verification())
+        .at(verify_by() - Duration::minutes(1))
+        .when(expire(verify_by()))
+        .then(&[]);
 }
 
 #[test]

@@ -136,7 +136,7 @@ impl Evaluation {
         // The reporter is asked once the case is resolved and, where the category requires it,
         // verified on site (核查): never about a resolution the grid worker has not confirmed.
         let ask_at_level = match &case_event {
-            CaseEvent::Resolved { level, verification_required: false, .. } => Some(*level),
+            CaseEvent::Resolved { level, verify_by: None, .. } => Some(*level),
             CaseEvent::Verified { level, passed: true, .. } => Some(*level),
             _ => None,
         };

@@ -297,11 +297,13 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
             row.mediations_requested += 1;
             set(&mut row, "in_mediation", Some(*level))
         }
-        CaseEvent::Resolved { level, verification_required, .. } => {
+        CaseEvent::Resolved { level, verify_by, .. } => {
             row.resolved_at = Some(at);
-            let state = if *verification_required { "awaiting_verification" } else { "resolved" };
+            let state = if verify_by.is_some() { "awaiting_verification" } else { "resolved" };
             set(&mut row, state, Some(*level))
         }
+        // Recorded for supervision on the case's history; no KPI counts it (yet).
+        CaseEvent::VerificationOverdue { .. } => {}
         // A failed check is followed by `Reopened`, which counts the rework.
         CaseEvent::Verified { passed, .. } => {
             if *passed {
@@ -570,8 +572,9 @@ mod tests {
         CaseEvent::Accepted { at: assignment(level, t0() + Duration::hours(deadline_hours)), assignee: "张三".into() }
     }
 
-    fn resolved(level: Level, summary: &str, verification_required: bool) -> CaseEvent {
-        CaseEvent::Resolved { level, unit: "u".into(), summary: summary.into(), verification_required }
+    fn resolved(level: Level, summary: &str, verified: bool) -> CaseEvent {
+        let verify_by = verified.then(|| t0() + Duration::days(1));
+        CaseEvent::Resolved { level, unit: "u".into(), summary: summary.into(), verify_by }
     }
 
     fn verified(passed: bool) -> CaseEvent {

@@ -702,6 +702,7 @@ fn catalog_json(groups: &[(pb::CategoryClass, Vec<pb::Category>)]) -> Value {
                         "resolve_sla_seconds": c.resolve_sla_seconds,
                         "departments": departments,
                         "requires_verification": c.requires_verification,
+                        "verify_sla": opt_str(&c.verify_sla),
                     })
                 })
                 .collect();
@@ -725,7 +726,7 @@ fn catalog_text(groups: &[(pb::CategoryClass, Vec<pb::Category>)]) -> String {
             "accept SLA",
             "resolve SLA (start level up)",
             "feedback SLA",
-            "核查",
+            "核查 (above grid)",
         ]);
         for c in categories {
             // The strings are authoritative; a server older than them only sends nominal seconds.
@@ -743,8 +744,12 @@ fn catalog_text(groups: &[(pb::CategoryClass, Vec<pb::Category>)]) -> String {
                 accept,
                 resolve,
                 or_dash(&c.feedback_sla),
-                // Verified on site when resolved above the grid.
-                if c.requires_verification { "above grid" } else { "-" }.to_string(),
+                // The on-site check of a resolution above the grid, and its time.
+                match (c.requires_verification, c.verify_sla.as_str()) {
+                    (false, _) => "-".to_string(),
+                    (true, "") => "yes".to_string(),
+                    (true, sla) => sla.to_string(),
+                },
             ]);
         }
         out.push_str(&table.render_indented("  "));
@@ -1805,6 +1810,7 @@ mod tests {
             feedback_sla: "3 working days".into(),
             departments: ["", "", "urban-management", "urban-management"].map(String::from).into(),
             requires_verification: true,
+            verify_sla: "1 working day".into(),
         };
         // A server older than the SLA strings sends the nominal seconds only.
         let old_server = pb::Category {
@@ -1813,6 +1819,7 @@ mod tests {
             feedback_sla: String::new(),
             departments: vec![],
             requires_verification: false,
+            verify_sla: String::new(),
             ..category("B1", "B")
         };
         // An emergency entering at the community, on the wall clock.
@@ -1821,6 +1828,7 @@ mod tests {
             accept_sla: "15 min".into(),
             resolve_sla: ["2 hours", "4 hours", "8 hours", "1 day"].map(String::from).into(),
             feedback_sla: "1 day".into(),
+            verify_sla: "2 hours".into(),
             ..category("A2", "A")
         };
         let groups = group_catalog(pb::GetCatalogResponse {
@@ -1838,7 +1846,7 @@ mod tests {
         assert_eq!(a1["resolve_sla"]["grid"], "1 working day");
         assert_eq!(a1["resolve_sla"]["district"], "5 working days");
         assert_eq!(a1["feedback_sla"], "3 working days");
-        assert_eq!(a1["requires_verification"], true);
+        assert_eq!((&a1["requires_verification"], &a1["verify_sla"]), (&json!(true), &json!("1 working day")));
         assert_eq!(
             (a1["accept_sla_seconds"].as_u64(), a1["resolve_sla_seconds"].as_u64()),
             (Some(7_200), Some(86_400))
@@ -1861,16 +1869,16 @@ mod tests {
         };
         assert_eq!(
             row("A1"),
-            ["A1", "类别A1", "grid", "2 working hours", "1/2/3/5 working days", "3 working days", "above grid"],
+            ["A1", "类别A1", "grid", "2 working hours", "1/2/3/5 working days", "3 working days", "1 working day"],
             "{text}"
         );
         assert_eq!(
             row("A2"),
-            ["A2", "类别A2", "community", "15 min", "4 hours/8 hours/1 day", "1 day", "above grid"],
+            ["A2", "类别A2", "community", "15 min", "4 hours/8 hours/1 day", "1 day", "2 hours"],
             "{text}"
         );
         assert_eq!(row("B1"), ["B1", "类别B1", "grid", "2h", "1d", "-", "-"], "{text}");
-        assert!(text.contains("accept SLA       resolve SLA (start level up)  feedback SLA    核查\n"), "{text}");
+        assert!(text.contains("resolve SLA (start level up)  feedback SLA    核查 (above grid)\n"), "{text}");
     }
 
     #[test]

@@ -409,7 +409,8 @@ impl IntakeService for Intake {
                 resolve_sla: c.resolve_sla.iter().map(Sla::to_string).collect(),
                 feedback_sla: c.feedback_sla.to_string(),
                 departments: c.departments.iter().map(|d| d.clone().unwrap_or_default()).collect(),
-                requires_verification: c.requires_verification,
+                requires_verification: c.verification.is_some(),
+                verify_sla: c.verification.map(|sla| sla.to_string()).unwrap_or_default(),
             })
             .collect();
         Ok(Response::new(pb::GetCatalogResponse { classes, categories }))

@@ -384,12 +384,19 @@ pub fn encode_case_event(case_id: CaseId, event: &CaseEvent) -> (String, Vec<u8>
             department_name: department_name(&back_to.department),
         }
         .encode_to_vec(),
-        CaseEvent::Resolved { level: l, unit, summary, verification_required } => pb::CaseResolved {
+        CaseEvent::Resolved { level: l, unit, summary, verify_by } => pb::CaseResolved {
             case_id: id,
             level: level(*l) as i32,
             unit_code: unit.clone(),
             summary: summary.clone(),
-            verification_required: *verification_required,
+            verification_required: verify_by.is_some(),
+            verify_by: verify_by.map(timestamp),
+        }
+        .encode_to_vec(),
+        CaseEvent::VerificationOverdue { deadline, next_deadline } => pb::CaseVerificationOverdue {
+            case_id: id,
+            deadline: Some(timestamp(*deadline)),
+            next_deadline: Some(timestamp(*next_deadline)),
         }
         .encode_to_vec(),
         CaseEvent::Verified { level: l, verifier, passed, note } => pb::CaseVerified {
@@ -575,12 +582,13 @@ pub fn decode_case_event(event_type: &str, payload: &[u8]) -> Result<CaseEvent, 
         }
         "CaseResolved" => {
             let m: pb::CaseResolved = msg(ty, payload)?;
-            CaseEvent::Resolved {
-                level: lvl(m.level)?,
-                unit: m.unit_code,
-                summary: m.summary,
-                verification_required: m.verification_required,
-            }
+            // An event that asked for a check always carries its deadline.
+            let verify_by = if m.verification_required { Some(time(&m.verify_by)?) } else { None };
+            CaseEvent::Resolved { level: lvl(m.level)?, unit: m.unit_code, summary: m.summary, verify_by }
+        }
+        "CaseVerificationOverdue" => {
+            let m: pb::CaseVerificationOverdue = msg(ty, payload)?;
+            CaseEvent::VerificationOverdue { deadline: time(&m.deadline)?, next_deadline: time(&m.next_deadline)? }
         }
         "CaseVerified" => {
             let m: pb::CaseVerified = msg(ty, payload)?;

@@ -556,13 +556,14 @@ impl Simulation {
                     case.deadline = deadline;
                     self.new_episode(slot, now, false);
                 }
-                Seen::Resolved { level, verification_required } => {
+                Seen::Resolved { level, verify_by } => {
                     self.stats.resolutions[level as usize] += 1;
                     case.resolved_on_time = !case.overdue && case.resolve_deadline.is_none_or(|d| now < d);
                     case.level = level;
-                    case.deadline = None;
+                    // While the grid worker checks, the check's deadline runs.
+                    case.deadline = verify_by;
                     case.plan.clear();
-                    if verification_required {
+                    if verify_by.is_some() {
                         let round = case.verification_rounds;
                         case.verification_rounds += 1;
                         let (at, passed) = self.params.verification(self.seed, case.index, round, now);
@@ -574,9 +575,14 @@ impl Simulation {
                 }
                 Seen::Verified { passed } => {
                     self.stats.verifications[usize::from(!passed)] += 1;
+                    case.deadline = None;
                     if passed {
                         case.state = State::Resolved; // the feedback round follows
                     }
+                }
+                Seen::VerificationOverdue { next_deadline } => {
+                    self.stats.verifications_overdue += 1;
+                    case.deadline = next_deadline;
                 }
                 Seen::Evaluated { satisfaction, defaulted } => {
                     if !defaulted {
@@ -651,7 +657,11 @@ impl Simulation {
     /// How many case-stream events and feedback events a timer due by `now` will append, if one is.
     fn timer_due(case: &Case, now: Timestamp) -> Option<(u64, u32)> {
         match case.state {
-            State::Dispatched | State::Accepted if case.deadline.is_some_and(|d| d <= now) => Some((1, 0)),
+            State::Dispatched | State::Accepted | State::AwaitingVerification
+                if case.deadline.is_some_and(|d| d <= now) =>
+            {
+                Some((1, 0))
+            }
             // FeedbackDefaulted, then CaseEvaluated + CaseClosed (or CaseReopened).
             State::Resolved if case.feedback_due.is_some_and(|d| d <= now) => Some((2, 1)),
             _ => None,
@@ -671,7 +681,9 @@ impl Simulation {
                 consider(*at);
             }
             match case.state {
-                State::Dispatched | State::Accepted => case.deadline.into_iter().for_each(&mut consider),
+                State::Dispatched | State::Accepted | State::AwaitingVerification => {
+                    case.deadline.into_iter().for_each(&mut consider)
+                }
                 State::Resolved => case.feedback_due.into_iter().for_each(&mut consider),
                 _ => {}
             }

@@ -48,7 +48,12 @@ pub enum Seen {
     },
     Resolved {
         level: Level,
-        verification_required: bool,
+        /// The on-site check's deadline, when one is required.
+        verify_by: Option<Timestamp>,
+    },
+    /// The check was not done in time (督办): watched again until `next_deadline`.
+    VerificationOverdue {
+        next_deadline: Option<Timestamp>,
     },
     /// 核查: the grid worker's on-site check (a failure is followed by `Reopened`).
     Verified {
@@ -174,7 +179,12 @@ fn decode_case_event(event: &RecordedEvent) -> Result<Seen, HandlerError> {
         }
         "CaseResolved" => {
             let e: pb::CaseResolved = decode(event)?;
-            Seen::Resolved { level: level(e.level), verification_required: e.verification_required }
+            let verify_by = if e.verification_required { timestamp(e.verify_by.as_ref()) } else { None };
+            Seen::Resolved { level: level(e.level), verify_by }
+        }
+        "CaseVerificationOverdue" => {
+            let e: pb::CaseVerificationOverdue = decode(event)?;
+            Seen::VerificationOverdue { next_deadline: timestamp(e.next_deadline.as_ref()) }
         }
         "CaseVerified" => {
             let e: pb::CaseVerified = decode(event)?;

@@ -29,6 +29,8 @@ pub struct Stats {
     pub reopened: u64,
     /// On-site verifications (核查): passed, failed (each failure reopens the case).
     pub verifications: [u64; 2],
+    /// Checks not done by their deadline (督办).
+    pub verifications_overdue: u64,
     pub closed: [u64; 4],
     /// Closed cases whose last resolution came before the deadline of the level that resolved it.
     pub closed_on_time: u64,
@@ -215,7 +217,11 @@ pub fn simulation_json(setup: &Setup, stats: &Stats, monitor: &Monitor, open: &O
             "defaulted": stats.defaulted,
             "reopened": stats.reopened,
         },
-        "verifications": { "passed": stats.verifications[0], "failed": stats.verifications[1] },
+        "verifications": {
+            "passed": stats.verifications[0],
+            "failed": stats.verifications[1],
+            "overdue": stats.verifications_overdue,
+        },
         "on_time": {
             "closed": closed,
             "resolved_before_deadline": stats.closed_on_time,
@@ -384,8 +390,8 @@ pub fn text(sim: &Value, perf: &Value) -> String {
     let verified = &sim["verifications"];
     let _ = writeln!(
         out,
-        "verifications (核查, above the grid): {} passed, {} failed and reworked",
-        verified["passed"], verified["failed"]
+        "verifications (核查, above the grid): {} passed, {} failed and reworked, {} overdue (督办)",
+        verified["passed"], verified["failed"], verified["overdue"]
     );
     let on_time = &sim["on_time"];
     let _ = writeln!(
