@@ -639,10 +639,11 @@ pub fn decide(
                 return Ok(vec![]); // a stale or early timer
             }
             // 督办: recorded, and watched again; the check itself cannot be done by anyone else.
-            let next_deadline = policy.verify_deadline(category, *level, now).unwrap_or(now);
-            if next_deadline <= now {
-                return Ok(vec![]); // the category no longer asks for a check: nothing to chase
-            }
+            // (Should the catalog have dropped the check meanwhile, the level's resolve SLA paces
+            // the reminders: a deadline must always lie ahead, or its timer would fire at once.)
+            let next_deadline = policy
+                .verify_deadline(category, *level, now)
+                .unwrap_or_else(|| policy.resolve_deadline(category, *level, now));
             Ok(vec![CaseEvent::VerificationOverdue { deadline: *deadline, next_deadline }])
         }
         (CaseCommand::DeadlineExpired { .. }, _) => Ok(vec![]),

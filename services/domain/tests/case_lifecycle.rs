@@ -1578,6 +1578,23 @@ fn given_a_case_awaiting_verification_when_its_deadline_passes_then_the_miss_is_
 }
 
 #[test]
+fn given_a_check_the_catalog_no_longer_asks_for_when_its_deadline_passes_then_reminders_keep_a_deadline_ahead() {
+    // Resolved while disputes were checked on site; the list has dropped the check since.
+    let mut history = a_case_accepted_at(Level::Community);
+    history.push(CaseEvent::Resolved {
+        level: Level::Community,
+        unit: COMMUNITY.into(),
+        summary: "talked to both families".into(),
+        verify_by: Some(verify_by()),
+    });
+    let now = verify_by() + Duration::minutes(1);
+    given(&history).at(now).when(expire(verify_by())).then(&[CaseEvent::VerificationOverdue {
+        deadline: verify_by(),
+        next_deadline: now + resolve_sla(Level::Community),
+    }]);
+}
+
+#[test]
 fn given_a_case_awaiting_verification_when_the_reporter_evaluates_then_it_is_forbidden_until_verified() {
     let reason = given(&a_gas_leak_awaiting_verification())
         .when(evaluate(Satisfaction::Satisfied, "thanks", false))
