@@ -236,6 +236,31 @@ impl EventStore {
         Ok(found.is_some())
     }
 
+    /// Forget the inbox entries recorded before `before` (wall clock, as the store stamps them);
+    /// returns how many. The inbox only has to outlive any redelivery: JetStream redelivers within
+    /// its backoff and `max_deliver`, the relay re-sends within minutes, the in-process bus from
+    /// its last checkpoint. Deleted in chunks, each under the writer lock, so commits interleave.
+    pub async fn prune_inbox(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        const CHUNK: i64 = 5_000;
+        let mut pruned = 0;
+        loop {
+            let _writer = self.shared.lock_writes().await;
+            let deleted = sqlx::query(
+                "DELETE FROM inbox WHERE (consumer, event_id) IN \
+                 (SELECT consumer, event_id FROM inbox WHERE processed_at < $1 LIMIT $2)",
+            )
+            .bind(to_micros(before))
+            .bind(CHUNK)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+            pruned += deleted;
+            if deleted < CHUNK as u64 {
+                return Ok(pruned);
+            }
+        }
+    }
+
     /// Number of events not yet relayed.
     pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(self.pool()).await?)

@@ -87,6 +87,7 @@ store_suite!(
     outbox_tracks_unrelayed_events,
     checkpoints_save_load_overwrite,
     inbox_makes_consumers_idempotent,
+    old_inbox_entries_are_pruned_and_recent_ones_kept,
     timers_fire_exactly_once,
     group_commit_isolates_failures,
     concurrent_writers_never_make_a_follower_skip,
@@ -385,6 +386,36 @@ async fn inbox_makes_consumers_idempotent(h: Harness) {
         }
     }
     assert_eq!(store.stream_version("m").await.unwrap(), 1);
+}
+
+async fn old_inbox_entries_are_pruned_and_recent_ones_kept(h: Harness) {
+    let store = h.connect().await;
+    let handled: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+    for (i, event_id) in handled.iter().enumerate() {
+        let commit = Commit {
+            inbox: Some(("projector".into(), *event_id)),
+            ..Commit::append("p", ExpectedVersion::Any, events(&format!("p{i}"), 1))
+        };
+        store.commit(commit).await.unwrap();
+    }
+    // Entries are stamped with the commit's wall-clock time: a cutoff before it keeps them all.
+    assert_eq!(store.prune_inbox(Utc::now() - TimeDelta::hours(1)).await.unwrap(), 0);
+    assert!(store.inbox_contains("projector", handled[0]).await.unwrap());
+    // A cutoff after it forgets them, and nothing else: the events stay.
+    assert_eq!(store.prune_inbox(Utc::now() + TimeDelta::seconds(1)).await.unwrap(), 3);
+    for event_id in &handled {
+        assert!(!store.inbox_contains("projector", *event_id).await.unwrap());
+    }
+    assert_eq!(store.stream_version("p").await.unwrap(), 3);
+    // A newer entry survives a prune of the older ones.
+    let recent = Uuid::now_v7();
+    let commit = Commit {
+        inbox: Some(("projector".into(), recent)),
+        ..Commit::append("p", ExpectedVersion::Any, events("recent", 1))
+    };
+    store.commit(commit).await.unwrap();
+    assert_eq!(store.prune_inbox(Utc::now() - TimeDelta::hours(1)).await.unwrap(), 0);
+    assert!(store.inbox_contains("projector", recent).await.unwrap());
 }
 
 async fn timers_fire_exactly_once(h: Harness) {

@@ -39,6 +39,8 @@ use tonic::transport::Server;
 const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 /// How often the outbox depth gauge is refreshed.
 const OUTBOX_SAMPLE: Duration = Duration::from_secs(5);
+/// How often old inbox entries are pruned.
+const INBOX_PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// The grpc.health.v1 service name a liveness probe checks: SERVING as long as gRPC is served.
 /// The overall status ("") is readiness: SERVING once the bus is connected (see `report_ready`).
 pub const LIVENESS_SERVICE: &str = "liveness";
@@ -197,6 +199,10 @@ pub struct UpArgs {
     /// clients reconnect and spread over the replicas behind a load balancer. 0: never.
     #[arg(long, env = "GRIDLOOP_MAX_CONNECTION_AGE_SECS", default_value_t = 300)]
     pub max_connection_age_secs: u64,
+    /// Forget consumers' inbox entries (the record that an event was handled) after this many
+    /// days, checked hourly: far longer than any redelivery. 0: keep them forever.
+    #[arg(long, env = "GRIDLOOP_INBOX_RETENTION_DAYS", default_value_t = 7)]
+    pub inbox_retention_days: u32,
     #[command(flatten)]
     pub nats: NatsArgs,
     /// 4321 drift alert: an area whose settled-level shares deviate from 40/30/20/10 by more than
@@ -235,6 +241,7 @@ impl UpArgs {
             duplicate_window: DuplicatePolicy::DEFAULT_WINDOW_HOURS,
             metrics_listen: None,
             max_connection_age_secs: 300,
+            inbox_retention_days: 7,
             nats: NatsArgs::default(),
             drift_tolerance_pp: DriftPolicy::DEFAULT_TOLERANCE_PP,
             drift_window_days: DriftPolicy::DEFAULT_WINDOW_DAYS,
@@ -531,6 +538,11 @@ impl App {
                 )));
             }
         }
+        if args.inbox_retention_days > 0 {
+            let stores: Vec<_> = nodes.iter().map(|n| (n.service.as_str(), n.store.clone())).collect();
+            let retention = chrono::Duration::days(i64::from(args.inbox_retention_days));
+            work.push(tokio::spawn(prune_inboxes(stores, retention, stop_work.clone())));
+        }
         if let Some(addr) = args.metrics_listen {
             telemetry::serve_metrics(addr)?;
             let stores: Vec<_> = nodes.iter().map(|n| (n.service.as_str(), n.store.clone())).collect();
@@ -619,6 +631,27 @@ async fn report_ready(
         reporter.set_service_status(api, tonic_health::ServingStatus::Serving).await;
     }
     reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
+}
+
+/// Hourly, forget inbox entries older than `retention` (the store stamps them with the wall
+/// clock, so this uses the wall clock too, whatever clock drives the services).
+async fn prune_inboxes(stores: Vec<(&'static str, EventStore)>, retention: chrono::Duration, stop: CancellationToken) {
+    loop {
+        for (service, store) in &stores {
+            match store.prune_inbox(chrono::Utc::now() - retention).await {
+                Ok(0) => {}
+                Ok(pruned) => {
+                    metrics::counter!("gridloop_inbox_pruned_total", "service" => *service).increment(pruned);
+                    tracing::info!(service, pruned, "pruned old inbox entries");
+                }
+                Err(error) => tracing::warn!(service, %error, "inbox pruning failed; retrying next hour"),
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(INBOX_PRUNE_EVERY) => {}
+        }
+    }
 }
 
 async fn sample_outbox_depth(stores: Vec<(&'static str, EventStore)>, stop: CancellationToken) {
