@@ -18,9 +18,13 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 pub async fn run_relay(store: EventStore, bus: Arc<dyn Bus>, source: String, shutdown: CancellationToken) {
     let mut head = store.watch_head();
     loop {
+        // Marked seen before the read: a commit after it wakes the wait below.
+        head.mark_unchanged();
         match relay_once(&store, bus.as_ref(), &source).await {
-            Ok(0) => {}
-            Ok(_) => continue,
+            // A full batch: more may be waiting.
+            Ok(n) if n >= RELAY_BATCH as usize => continue,
+            // Everything committed before the read went out: wait for the next commit.
+            Ok(_) => {}
             Err(error) => {
                 tracing::warn!(%source, %error, "outbox relay failed; will retry");
                 tokio::select! {

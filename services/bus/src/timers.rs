@@ -28,11 +28,14 @@ pub async fn run_timers(
     handler: Arc<dyn TimerHandler>,
     shutdown: CancellationToken,
 ) {
-    let mut head = store.watch_head();
+    let mut scheduled = store.watch_scheduled();
     loop {
         if shutdown.is_cancelled() {
             return;
         }
+        // Taken before the read: a timer scheduled after it shows up in `scheduled`.
+        scheduled.mark_unchanged();
+        store.take_scheduled();
         let now = clock.now();
         let due = match store.due_timers(now, DUE_BATCH).await {
             Ok(due) => due,
@@ -59,10 +62,23 @@ pub async fn run_timers(
             Ok(next) => next.unwrap_or(now + IDLE_POLL).min(now + IDLE_POLL),
             Err(_) => now + IDLE_POLL,
         };
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = head.changed() => {}
-            _ = clock.sleep_until(next) => {}
+        // Until `next`, unless a commit schedules a timer due before it (most commits schedule
+        // nothing, or a deadline further off: no reason to read the store again).
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                changed = scheduled.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    scheduled.mark_unchanged();
+                    match store.take_scheduled() {
+                        Some(due) if due >= next => continue,
+                        _ => break,
+                    }
+                }
+                _ = clock.sleep_until(next) => break,
+            }
         }
     }
 }

@@ -306,6 +306,20 @@ impl EventStore {
         self.shared.subscribe_head()
     }
 
+    /// Wakes when a commit of this process schedules a timer; [`EventStore::take_scheduled`]
+    /// tells how early. Lets a timer loop sleep through commits that schedule nothing due
+    /// before what it already waits for.
+    pub fn watch_scheduled(&self) -> watch::Receiver<Option<DateTime<Utc>>> {
+        self.shared.subscribe_scheduled()
+    }
+
+    /// The earliest due time among the timers this process's commits scheduled since the last
+    /// call (`None`: none). Meant for the store's one timer loop: a second caller would take
+    /// what the first has not seen.
+    pub fn take_scheduled(&self) -> Option<DateTime<Utc>> {
+        self.shared.take_scheduled()
+    }
+
     /// Opens a write transaction for a read model, serialized with all other writes of
     /// this store (see [`StoreTx`]).
     pub async fn begin(&self) -> Result<StoreTx, StoreError> {

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
 use tokio::sync::{mpsc, oneshot, watch, Mutex, MutexGuard, OwnedMutexGuard};
 use tracing::Instrument;
@@ -30,11 +30,41 @@ pub(crate) struct Shared {
     /// Serializes all writes of this process (see the crate docs).
     write_lock: Arc<Mutex<()>>,
     head: watch::Sender<i64>,
+    /// The earliest due time among timers this process's commits scheduled since the timer
+    /// loop last took it (see [`EventStore::take_scheduled`](crate::EventStore::take_scheduled)).
+    scheduled: watch::Sender<Option<DateTime<Utc>>>,
 }
 
 impl Shared {
     pub(crate) fn new(pool: AnyPool, backend: Backend, head: i64) -> Self {
-        Self { pool, backend, write_lock: Arc::new(Mutex::new(())), head: watch::Sender::new(head) }
+        Self {
+            pool,
+            backend,
+            write_lock: Arc::new(Mutex::new(())),
+            head: watch::Sender::new(head),
+            scheduled: watch::Sender::new(None),
+        }
+    }
+
+    pub(crate) fn subscribe_scheduled(&self) -> watch::Receiver<Option<DateTime<Utc>>> {
+        self.scheduled.subscribe()
+    }
+
+    /// Takes the earliest due time scheduled since the last take, without waking receivers.
+    pub(crate) fn take_scheduled(&self) -> Option<DateTime<Utc>> {
+        let mut taken = None;
+        self.scheduled.send_if_modified(|pending| {
+            taken = pending.take();
+            false
+        });
+        taken
+    }
+
+    /// After a commit: wake the timer loop if it scheduled timers.
+    fn publish_scheduled(&self, earliest: Option<DateTime<Utc>>) {
+        if let Some(due) = earliest {
+            self.scheduled.send_modify(|pending| *pending = Some(pending.map_or(due, |p| p.min(due))));
+        }
     }
 
     /// Takes the in-process writer lock, for writes outside a commit (acks, checkpoints).
@@ -110,12 +140,20 @@ impl Shared {
             let outcomes = apply_commits(&mut tx, &mut seq, commits).await?;
             tx.commit().await?;
             self.publish_head(seq.position);
+            self.publish_scheduled(earliest_scheduled(
+                commits.iter().zip(&outcomes).filter(|(_, o)| o.is_ok()).map(|(c, _)| c),
+            ));
             tracing::debug!(head = seq.position, "group committed");
             Ok((outcomes, seq.position))
         }
         .instrument(span)
         .await
     }
+}
+
+/// The earliest due time among the timers `commits` schedule.
+fn earliest_scheduled<'a>(commits: impl IntoIterator<Item = &'a Commit>) -> Option<DateTime<Utc>> {
+    commits.into_iter().flat_map(|commit| &commit.schedule).map(|timer| timer.due_at).min()
 }
 
 /// The outcome of a one-commit group.
@@ -524,6 +562,8 @@ pub struct StoreTx {
     tx: Transaction<'static, Any>,
     seq: Sequencer,
     aborted: bool,
+    /// The earliest due time among the timers the applied commits schedule.
+    scheduled: Option<DateTime<Utc>>,
     shared: Arc<Shared>,
     _writer: OwnedMutexGuard<()>,
 }
@@ -533,7 +573,7 @@ impl StoreTx {
         let writer = shared.write_lock.clone().lock_owned().await;
         let mut tx = shared.begin().await?;
         let seq = Sequencer::lock(&mut tx, shared.backend).await?;
-        Ok(Self { tx, seq, aborted: false, shared, _writer: writer })
+        Ok(Self { tx, seq, aborted: false, scheduled: None, shared, _writer: writer })
     }
 
     /// The transaction's connection, to run the caller's own read-model SQL inside it.
@@ -549,7 +589,13 @@ impl StoreTx {
     pub async fn apply(&mut self, commit: Commit) -> Result<Vec<RecordedEvent>, StoreError> {
         self.usable()?;
         match apply_commits(&mut self.tx, &mut self.seq, std::slice::from_ref(&commit)).await {
-            Ok(mut outcomes) => single(&mut outcomes),
+            Ok(mut outcomes) => {
+                let outcome = single(&mut outcomes);
+                if outcome.is_ok() {
+                    self.scheduled = self.scheduled.into_iter().chain(earliest_scheduled([&commit])).min();
+                }
+                outcome
+            }
             Err(error) => {
                 self.aborted = true;
                 Err(error.into())
@@ -568,9 +614,10 @@ impl StoreTx {
     /// Commits, then advances [`EventStore::watch_head`](crate::EventStore::watch_head).
     pub async fn commit(self) -> Result<(), StoreError> {
         self.usable()?;
-        let StoreTx { tx, seq, shared, _writer, .. } = self;
+        let StoreTx { tx, seq, scheduled, shared, _writer, .. } = self;
         tx.commit().await?;
         shared.publish_head(seq.position);
+        shared.publish_scheduled(scheduled);
         Ok(())
     }
 

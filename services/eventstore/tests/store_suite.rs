@@ -93,6 +93,7 @@ store_suite!(
     concurrent_writers_never_make_a_follower_skip,
     store_tx_serves_read_models,
     watch_head_follows_commits,
+    scheduled_timers_wake_the_timer_loop_with_the_earliest_due_time,
     data_survives_reopening,
 );
 
@@ -719,6 +720,42 @@ async fn watch_head_follows_commits(h: Harness) {
     store.save_checkpoint("x", 1).await.unwrap();
     store.commit(Commit::default()).await.unwrap();
     assert!(!head.has_changed().unwrap());
+}
+
+async fn scheduled_timers_wake_the_timer_loop_with_the_earliest_due_time(h: Harness) {
+    let store = h.connect().await;
+    let mut scheduled = store.watch_scheduled();
+    assert_eq!(store.take_scheduled(), None);
+    // Commits that schedule nothing do not wake the timer loop.
+    store.commit(Commit::append("s", ExpectedVersion::Any, events("s", 1))).await.unwrap();
+    store.commit(Commit { cancel: vec!["none".into()], ..Commit::default() }).await.unwrap();
+    assert!(!scheduled.has_changed().unwrap());
+
+    // Two commits before the loop looks: it learns the earlier of their timers, once.
+    schedule(&store, vec![timer("late", t0() + secs(60))]).await;
+    schedule(&store, vec![timer("early", t0() + secs(5)), timer("mid", t0() + secs(30))]).await;
+    assert!(scheduled.has_changed().unwrap());
+    scheduled.mark_unchanged();
+    assert_eq!(store.take_scheduled(), Some(t0() + secs(5)));
+    assert_eq!(store.take_scheduled(), None);
+    // Taking does not wake the loop itself.
+    assert!(!scheduled.has_changed().unwrap());
+
+    // A commit refused for its precondition schedules nothing.
+    let refused = Commit {
+        schedule: vec![timer("refused", t0())],
+        ..Commit::append("s", ExpectedVersion::Exact(7), events("s", 1))
+    };
+    assert!(matches!(store.commit(refused).await, Err(StoreError::Conflict { .. })));
+    assert!(!scheduled.has_changed().unwrap());
+
+    // A read model's transaction tells once it has committed, not before.
+    let mut tx = store.begin().await.unwrap();
+    tx.apply(Commit { schedule: vec![timer("tx", t0() + secs(9))], ..Commit::default() }).await.unwrap();
+    assert!(!scheduled.has_changed().unwrap());
+    tx.commit().await.unwrap();
+    assert!(scheduled.has_changed().unwrap());
+    assert_eq!(store.take_scheduled(), Some(t0() + secs(9)));
 }
 
 async fn data_survives_reopening(h: Harness) {
