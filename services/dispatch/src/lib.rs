@@ -19,14 +19,18 @@ use gridloop_proto::convert::{self, decode_case_event, encode_case_event};
 use gridloop_proto::edge::{self, actor_from, case_timer, failed_precondition, invalid_argument, EventContext};
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::dispatch_service_server::{DispatchService, DispatchServiceServer};
+use lru::LruCache;
 use prost::Message;
-use std::sync::Arc;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 use tonic::{Request, Response, Status};
 
 pub const SERVICE: &str = "dispatch";
 const DEADLINE_TIMER: &str = "deadline";
 /// Retries of a command without an expected version when a concurrent writer got there first.
 const CONFLICT_RETRIES: usize = 3;
+/// Cases whose current state dispatch keeps in memory (see [`CaseCache`]).
+const CACHED_CASES: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
@@ -80,11 +84,43 @@ impl LoadedCase {
     }
 }
 
+/// A case as of its latest event, and the trace it has carried since its report.
+#[derive(Clone)]
+struct Current {
+    case: Case,
+    traceparent: String,
+}
+
+/// The current state of recently used cases, so that a command or a timer does not read and
+/// fold the case's whole stream again. Only a shortcut: every commit still expects the exact
+/// version its decision was made on, so a state that another writer (a second replica, an
+/// import) has moved past fails with a conflict and is read again from the store.
+struct CaseCache(Mutex<LruCache<CaseId, Current>>);
+
+impl CaseCache {
+    fn new(capacity: usize) -> Self {
+        Self(Mutex::new(LruCache::new(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN))))
+    }
+
+    fn get(&self, case_id: CaseId) -> Option<Current> {
+        self.0.lock().expect("case cache lock").get(&case_id).cloned()
+    }
+
+    fn put(&self, case_id: CaseId, current: Current) {
+        self.0.lock().expect("case cache lock").put(case_id, current);
+    }
+
+    fn forget(&self, case_id: CaseId) {
+        self.0.lock().expect("case cache lock").pop(&case_id);
+    }
+}
+
 #[derive(Clone)]
 pub struct Dispatch {
     store: EventStore,
     policy: Arc<dyn RoutingPolicy + Send + Sync>,
     clock: Arc<dyn Clock>,
+    cache: Arc<CaseCache>,
 }
 
 /// Each part of a recorded policy and its hash.
@@ -143,11 +179,27 @@ impl Dispatch {
     }
 
     pub fn new(store: EventStore, policy: Arc<dyn RoutingPolicy + Send + Sync>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, policy, clock }
+        Self { store, policy, clock, cache: Arc::new(CaseCache::new(CACHED_CASES)) }
     }
 
     pub fn store(&self) -> &EventStore {
         &self.store
+    }
+
+    /// The case now: the cached state unless `fresh` (or not cached), else read from its stream.
+    async fn current(&self, case_id: CaseId, fresh: bool) -> Result<Current, DispatchError> {
+        if !fresh {
+            if let Some(current) = self.cache.get(case_id) {
+                return Ok(current);
+            }
+        }
+        let loaded = self.load(case_id).await?;
+        let current = Current { traceparent: loaded.traceparent(), case: loaded.case };
+        // A case that does not exist yet is not remembered: another replica may open it.
+        if current.case.details.is_some() {
+            self.cache.put(case_id, current.clone());
+        }
+        Ok(current)
     }
 
     pub async fn load(&self, case_id: CaseId) -> Result<LoadedCase, DispatchError> {
@@ -175,13 +227,29 @@ impl Dispatch {
     ) -> Result<Case, DispatchError> {
         let Commit { fire, inbox, .. } = extra;
         let mut attempts = 0;
+        // The first attempt decides on the cached state; a mismatch or a conflict reads the stream.
+        let mut fresh = false;
         loop {
-            attempts += 1;
-            let case = self.load(case_id).await?.case;
+            let Current { case, traceparent } = self.current(case_id, fresh).await?;
             if let Some(expected) = expected_version.filter(|v| *v != case.version) {
+                if !fresh {
+                    fresh = true;
+                    continue;
+                }
                 return Err(DispatchError::WrongVersion { expected, actual: case.version });
             }
-            let events = case::decide(&case, command, self.policy.as_ref(), context.occurred_at)?;
+            if fresh {
+                attempts += 1;
+            }
+            let events = match case::decide(&case, command, self.policy.as_ref(), context.occurred_at) {
+                Ok(events) => events,
+                // Refused by a cached state: the stream may have moved on (another writer).
+                Err(_) if !fresh => {
+                    fresh = true;
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            };
             let after = events.iter().fold(case.clone(), case::evolve);
             let commit = Commit {
                 appends: vec![StreamAppend {
@@ -201,12 +269,24 @@ impl Dispatch {
                                 .increment(1);
                         }
                     }
+                    // A new case's trace is the one its first event carries.
+                    let traceparent = if case.version == 0 { context.traceparent.clone() } else { traceparent };
+                    self.cache.put(case_id, Current { case: after.clone(), traceparent });
                     return Ok(after);
                 }
-                Err(StoreError::Conflict { .. }) if expected_version.is_none() && attempts < CONFLICT_RETRIES => {
-                    continue
+                Err(StoreError::Conflict { .. })
+                    if !fresh || (expected_version.is_none() && attempts < CONFLICT_RETRIES) =>
+                {
+                    // Decided on a cached state another writer has moved past, or lost a race.
+                    self.cache.forget(case_id);
+                    fresh = true;
+                    continue;
                 }
-                Err(error) => return Err(error.into()),
+                Err(error) => {
+                    // The outcome is unknown (the commit may have been applied): read it again.
+                    self.cache.forget(case_id);
+                    return Err(error.into());
+                }
             }
         }
     }
@@ -250,13 +330,13 @@ impl Dispatch {
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
         let case_id = CaseId(edge::parse_uuid("case_id", case_id)?);
         let now = self.clock.now();
-        let loaded = self.load(case_id).await?;
-        let details = loaded.case.details.as_ref().ok_or_else(|| Status::not_found("case not found"))?;
+        let current = self.current(case_id, false).await?;
+        let details = current.case.details.as_ref().ok_or_else(|| Status::not_found("case not found"))?;
         let context = EventContext {
             actor: actor_from(actor),
             correlation_id: case_id.to_string(),
             causation_id: format!("command:{}", command.name()),
-            traceparent: loaded.traceparent(),
+            traceparent: current.traceparent.clone(),
             occurred_at: now,
             routing_key: details.grid_code.clone(),
         };
@@ -419,13 +499,13 @@ fn case_of(event: &RecordedEvent) -> Result<CaseId, HandlerError> {
 impl TimerHandler for Dispatch {
     async fn fire(&self, timer: &DueTimer) -> Result<(), HandlerError> {
         let (case_id, deadline) = case_timer::parse(DEADLINE_TIMER, timer).map_err(HandlerError::Poison)?;
-        let loaded = self.load(case_id).await.map_err(HandlerError::from)?;
-        let grid = loaded.case.details.as_ref().map(|d| d.grid_code.clone()).unwrap_or_default();
+        let current = self.current(case_id, false).await.map_err(HandlerError::from)?;
+        let grid = current.case.details.as_ref().map(|d| d.grid_code.clone()).unwrap_or_default();
         let context = EventContext {
             actor: edge::system_actor(SERVICE),
             correlation_id: case_id.to_string(),
             causation_id: format!("timer:{}:{}", timer.key, timer.generation),
-            traceparent: loaded.traceparent(),
+            traceparent: current.traceparent,
             occurred_at: self.clock.now(),
             routing_key: grid,
         };
