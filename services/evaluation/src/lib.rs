@@ -25,11 +25,13 @@ use gridloop_proto::edge::{
 };
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::evaluation_service_server::{EvaluationService, EvaluationServiceServer};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use gridloop_domain::kpi::Report;
 pub use projection::CaseRow;
+use projection::Evolution;
 
 pub const SERVICE: &str = "evaluation";
 const FEEDBACK_TIMER: &str = "feedback";
@@ -118,58 +120,97 @@ impl Evaluation {
 }
 
 impl Evaluation {
-    /// Apply one dispatch event inside `tx`: the projection update, and the feedback round a
-    /// resolution opens, with the consumer's inbox entry. Already handled → nothing.
-    async fn apply_event(&self, tx: &mut StoreTx, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
-        if !event.stream.starts_with("case-") {
-            return Ok(()); // dispatch's other streams (the policy in force) are not case events
-        }
-        let case_event = convert::decode_case_event(&event.event_type, &event.payload)
-            .map_err(|e| HandlerError::Poison(e.to_string()))?;
-        let case_id = CaseId::parse(&event.correlation_id)
-            .map_err(|_| HandlerError::Poison(format!("bad case id {:?}", event.correlation_id)))?;
-
-        let mut commit = Commit { inbox: Some((format!("evaluation.{source}"), event.event_id)), ..Commit::default() };
+    /// The feedback round (办完即反) a case event opens, as a commit: once the case is resolved
+    /// and, where the category requires it, verified on site (核查), never about a resolution the
+    /// grid worker has not confirmed. `category` is the case's, as the projection knows it.
+    async fn feedback_round(
+        &self,
+        case_id: CaseId,
+        record: &RecordedEvent,
+        event: &CaseEvent,
+        category: Option<&str>,
+    ) -> Result<Option<Commit>, HandlerError> {
+        let ask_at_level = match event {
+            CaseEvent::Resolved { level, verify_by: None, .. } => *level,
+            CaseEvent::Verified { level, passed: true, .. } => *level,
+            _ => return Ok(None),
+        };
         // History imported from another platform (`gridloop import`) is not asked for feedback:
         // its reporters are long gone and its closure follows in the import itself.
-        let imported = event.actor.role == edge::IMPORT_ROLE;
-        // The reporter is asked once the case is resolved and, where the category requires it,
-        // verified on site (核查): never about a resolution the grid worker has not confirmed.
-        let ask_at_level = match &case_event {
-            CaseEvent::Resolved { level, verify_by: None, .. } => Some(*level),
-            CaseEvent::Verified { level, passed: true, .. } => Some(*level),
-            _ => None,
-        };
-        if let (Some(level), false) = (ask_at_level, imported) {
-            let (state, records) = self.load_feedback(case_id).await.map_err(transient)?;
-            // Read inside the transaction: the case may have opened earlier in this same batch.
-            let category = projection::category_of(tx.conn(), case_id).await.map_err(transient)?;
-            let now = self.clock.now();
-            // The category's feedback SLA on the city's calendar; a case the projection does not
-            // know, or whose category left the catalog, gets the policy's fallback window.
-            let due_at = self.policy.feedback_deadline(category.as_deref().unwrap_or_default(), now);
-            let command = FeedbackCommand::Request { level, due_at };
-            let events = feedback::decide(&state, &command, now).map_err(|e| HandlerError::Poison(e.to_string()))?;
-            if !events.is_empty() {
-                let context = EventContext::caused_by(event, edge::system_actor(SERVICE), now);
-                let round = Self::feedback_commit(case_id, &state, records.len(), &events, &context);
-                commit = Commit { inbox: commit.inbox, ..round };
+        if record.actor.role == edge::IMPORT_ROLE {
+            return Ok(None);
+        }
+        let (state, records) = self.load_feedback(case_id).await.map_err(transient)?;
+        let now = self.clock.now();
+        // The category's feedback SLA on the city's calendar; a case the projection does not
+        // know, or whose category left the catalog, gets the policy's fallback window.
+        let due_at = self.policy.feedback_deadline(category.unwrap_or_default(), now);
+        let command = FeedbackCommand::Request { level: ask_at_level, due_at };
+        let events = feedback::decide(&state, &command, now).map_err(|e| HandlerError::Poison(e.to_string()))?;
+        if events.is_empty() {
+            return Ok(None);
+        }
+        let context = EventContext::caused_by(record, edge::system_actor(SERVICE), now);
+        Ok(Some(Self::feedback_commit(case_id, &state, records.len(), &events, &context)))
+    }
+
+    /// Apply a batch of dispatch's events inside `tx`: the events this consumer has not handled
+    /// yet (one inbox claim for the batch) are folded over their cases' rows in memory (one read),
+    /// with the feedback rounds they open; the rows are written back in one upsert, then each
+    /// closure is counted for the 4321 monitor.
+    async fn apply_batch(&self, tx: &mut StoreTx, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError> {
+        let event_ids: Vec<_> = events.iter().map(|event| event.event_id).collect();
+        let fresh = tx.claim_inbox(&format!("evaluation.{source}"), &event_ids).await.map_err(transient)?;
+        let mut decoded = Vec::with_capacity(fresh.len());
+        // Dispatch's other streams (the policy in force) hold no case events.
+        for &record in events.iter().filter(|e| fresh.contains(&e.event_id) && e.stream.starts_with("case-")) {
+            let event = convert::decode_case_event(&record.event_type, &record.payload)
+                .map_err(|e| HandlerError::Poison(e.to_string()))?;
+            let case_id = CaseId::parse(&record.correlation_id)
+                .map_err(|_| HandlerError::Poison(format!("bad case id {:?}", record.correlation_id)))?;
+            decoded.push((record, case_id, event));
+        }
+        let case_ids: Vec<String> =
+            decoded.iter().map(|(_, case_id, _)| case_id.to_string()).collect::<HashSet<_>>().into_iter().collect();
+        let mut rows: HashMap<String, CaseRow> = HashMap::with_capacity(case_ids.len());
+        for chunk in case_ids.chunks(projection::UPSERT_CHUNK) {
+            for row in projection::load(tx.conn(), chunk).await.map_err(transient)? {
+                rows.insert(row.case_id.clone(), row);
             }
         }
-        match tx.apply(commit).await {
-            Ok(_) => {
-                let applied = projection::apply(tx.conn(), case_id, event, &case_event).await?;
-                match (&case_event, applied) {
-                    (CaseEvent::Closed { level, .. }, Some(row)) => {
-                        let context = EventContext::caused_by(event, edge::system_actor(SERVICE), self.clock.now());
-                        drift::on_closed(tx, &self.drift, &row.grid_code, *level, event.occurred_at, &context).await
+        let mut changed = HashSet::new();
+        let mut closures: Vec<(String, Level, &RecordedEvent)> = Vec::new();
+        for (record, case_id, event) in decoded {
+            let key = case_id.to_string();
+            let category = rows.get(&key).map(|row| row.category_code.clone());
+            if let Some(round) = self.feedback_round(case_id, record, &event, category.as_deref()).await? {
+                tx.apply(round).await.map_err(transient)?;
+            }
+            let at = record.occurred_at.timestamp_micros();
+            match projection::evolve(rows.get(&key), case_id, record.stream_version as i64, at, &event) {
+                Evolution::AlreadyApplied => {}
+                // The batch is retried event by event, after the earlier event.
+                Evolution::Gap { have, got } => {
+                    return Err(HandlerError::Transient(format!("case {case_id}: got version {got}, have {have}")));
+                }
+                Evolution::Applied(row) => {
+                    if let CaseEvent::Closed { level, .. } = event {
+                        closures.push((row.grid_code.clone(), level, record));
                     }
-                    _ => Ok(()),
+                    changed.insert(key.clone());
+                    rows.insert(key, *row);
                 }
             }
-            Err(StoreError::AlreadyProcessed { .. }) => Ok(()),
-            Err(e) => Err(transient(e)),
         }
+        let changed: Vec<CaseRow> = changed.iter().filter_map(|key| rows.remove(key)).collect();
+        for chunk in changed.chunks(projection::UPSERT_CHUNK) {
+            projection::upsert(tx.conn(), chunk).await.map_err(transient)?;
+        }
+        for (grid_code, level, record) in closures {
+            let context = EventContext::caused_by(record, edge::system_actor(SERVICE), self.clock.now());
+            drift::on_closed(tx, &self.drift, &grid_code, level, record.occurred_at, &context).await?;
+        }
+        Ok(())
     }
 }
 
@@ -182,9 +223,7 @@ impl EventHandler for Evaluation {
     /// A whole relay batch in one transaction: one fsync instead of one per event.
     async fn handle_batch(&self, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError> {
         let mut tx = self.store.begin().await.map_err(transient)?;
-        for event in events {
-            self.apply_event(&mut tx, source, event).await?;
-        }
+        self.apply_batch(&mut tx, source, events).await?;
         tx.commit().await.map_err(transient)
     }
 

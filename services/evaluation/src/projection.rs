@@ -3,13 +3,12 @@
 use crate::kpi::CaseFilter;
 use crate::satisfaction_name;
 use futures::TryStreamExt;
-use gridloop_bus::HandlerError;
 use gridloop_domain::case::{Assignment, CaseEvent, EscalationReason, Satisfaction};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::kpi::{CaseFacts, Report};
 use gridloop_domain::level::Level;
 use gridloop_domain::priority::Priority;
-use gridloop_eventstore::{Placeholders, RecordedEvent};
+use gridloop_eventstore::Placeholders;
 use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
 use sqlx::{AnyConnection, AnyPool};
@@ -181,14 +180,6 @@ fn satisfaction_of(name: &str) -> Option<Satisfaction> {
         .find(|s| satisfaction_name(*s) == name)
 }
 
-pub async fn category_of(conn: &mut AnyConnection, case_id: CaseId) -> Result<Option<String>, sqlx::Error> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT category_code FROM evaluation_cases WHERE case_id = $1")
-        .bind(case_id.to_string())
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.map(|(c,)| c))
-}
-
 /// What one event does to a case's row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Evolution {
@@ -335,34 +326,8 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
     Evolution::Applied(Box::new(row))
 }
 
-/// Fold one case event into the stored row, exactly once and in stream order. Returns the row as
-/// updated, or `None` when the event had been applied before.
-pub async fn apply(
-    conn: &mut AnyConnection,
-    case_id: CaseId,
-    record: &RecordedEvent,
-    event: &CaseEvent,
-) -> Result<Option<CaseRow>, HandlerError> {
-    let transient = |e: sqlx::Error| HandlerError::Transient(e.to_string());
-    let current: Option<CaseRow> =
-        sqlx::query_as(&format!("SELECT {} FROM evaluation_cases WHERE case_id = $1", column_list()))
-            .bind(case_id.to_string())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(transient)?;
-    let version = record.stream_version as i64;
-    match evolve(current.as_ref(), case_id, version, record.occurred_at.timestamp_micros(), event) {
-        Evolution::AlreadyApplied => Ok(None),
-        // Retried after the earlier event.
-        Evolution::Gap { have, got } => {
-            Err(HandlerError::Transient(format!("case {case_id}: got version {got}, have {have}")))
-        }
-        Evolution::Applied(row) => {
-            upsert(conn, std::slice::from_ref(&*row)).await.map_err(transient)?;
-            Ok(Some(*row))
-        }
-    }
-}
+/// Rows per multi-row upsert: 27 columns × 500 stays below every bind-parameter limit.
+pub const UPSERT_CHUNK: usize = 500;
 
 /// Write rows (new or updated) in one statement.
 pub async fn upsert(conn: &mut AnyConnection, rows: &[CaseRow]) -> Result<(), sqlx::Error> {

@@ -13,9 +13,6 @@ use gridloop_eventstore::{EventStore, RecordedEvent, StoreError};
 use gridloop_proto::convert;
 use std::collections::{HashMap, HashSet};
 
-/// Rows per multi-row upsert: 27 columns × 500 stays below every bind-parameter limit.
-const UPSERT_CHUNK: usize = 500;
-
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     #[error(transparent)]
@@ -130,7 +127,7 @@ impl Rebuild {
             .collect();
         let mut tx = self.store.pool().begin().await?;
         let mut rows = HashMap::with_capacity(case_ids.len());
-        for chunk in case_ids.chunks(UPSERT_CHUNK) {
+        for chunk in case_ids.chunks(projection::UPSERT_CHUNK) {
             for row in projection::load(&mut tx, chunk).await? {
                 rows.insert(row.case_id.clone(), row);
             }
@@ -147,7 +144,7 @@ impl Rebuild {
             dirty.insert(key);
         }
         let changed: Vec<CaseRow> = dirty.iter().filter_map(|k| rows.remove(k)).collect();
-        for chunk in changed.chunks(UPSERT_CHUNK) {
+        for chunk in changed.chunks(projection::UPSERT_CHUNK) {
             projection::upsert(&mut tx, chunk).await?;
         }
         let closures: Vec<(LevelCountKey, i64)> = closures.into_iter().collect();

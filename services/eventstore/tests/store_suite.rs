@@ -92,6 +92,7 @@ store_suite!(
     group_commit_isolates_failures,
     concurrent_writers_never_make_a_follower_skip,
     store_tx_serves_read_models,
+    a_batch_consumer_claims_its_inbox_in_one_go,
     watch_head_follows_commits,
     scheduled_timers_wake_the_timer_loop_with_the_earliest_due_time,
     data_survives_reopening,
@@ -702,6 +703,36 @@ async fn store_tx_serves_read_models(h: Harness) {
     drop(store);
     let reopened = h.connect().await;
     assert_eq!(summary(reopened).await.len(), 2);
+}
+
+async fn a_batch_consumer_claims_its_inbox_in_one_go(h: Harness) {
+    let store = h.connect().await;
+    let [a, b, c, d] = [(); 4].map(|_| Uuid::now_v7());
+    let mut tx = store.begin().await.unwrap();
+    // A redelivered batch may hold an event twice: it is claimed once.
+    assert_eq!(tx.claim_inbox("batcher", &[a, b, a]).await.unwrap(), HashSet::from([a, b]));
+    // Claims are the consumer's own: another consumer has handled none of these.
+    assert_eq!(tx.claim_inbox("other", &[a]).await.unwrap(), HashSet::from([a]));
+    tx.commit().await.unwrap();
+    assert!(store.inbox_contains("batcher", b).await.unwrap());
+
+    // The next batch overlaps: only the new event is the consumer's to handle.
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.claim_inbox("batcher", &[b, c]).await.unwrap(), HashSet::from([c]));
+    assert_eq!(tx.claim_inbox("batcher", &[c]).await.unwrap(), HashSet::new());
+    // Rolled back with the transaction: a claim holds only with the effects it came with.
+    tx.claim_inbox("batcher", &[d]).await.unwrap();
+    drop(tx);
+    assert!(!store.inbox_contains("batcher", c).await.unwrap());
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.claim_inbox("batcher", &[c, d]).await.unwrap(), HashSet::from([c, d]));
+    // The same inbox as single commits use.
+    assert!(matches!(
+        tx.apply(Commit { inbox: Some(("batcher".into(), d)), ..Commit::default() }).await,
+        Err(StoreError::AlreadyProcessed { .. })
+    ));
+    tx.commit().await.unwrap();
+    assert!(store.inbox_contains("batcher", d).await.unwrap());
 }
 
 async fn watch_head_follows_commits(h: Harness) {
