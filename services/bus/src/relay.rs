@@ -1,5 +1,11 @@
 //! The outbox relay: publishes a store's outbox to the bus in batches, in log order, and removes
 //! rows only after the bus has them. Nothing is lost if the bus is down: rows wait and are retried.
+//!
+//! Removal (the acknowledgement) is lazy: the relay reads on from the last position it published,
+//! and deletes the published rows once a batch's worth is pending or when it has had nothing to
+//! publish for [`ACK_IDLE`], so a burst costs one delete per batch of batches instead of a write
+//! transaction per batch. A crash in between publishes those rows again; consumers are idempotent
+//! and JetStream drops the duplicates by message id.
 
 use crate::Bus;
 use gridloop_eventstore::EventStore;
@@ -9,60 +15,106 @@ use tokio_util::sync::CancellationToken;
 
 /// Outbox rows taken per round trip.
 pub const RELAY_BATCH: u32 = 500;
+/// Published rows that may wait for their acknowledgement while the relay is busy.
+const ACK_PENDING: usize = RELAY_BATCH as usize;
+/// The relay acknowledges what it published once it has been idle this long.
+const ACK_IDLE: Duration = Duration::from_millis(20);
 /// Pause after a failed publish before the batch is retried.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 /// Fallback poll, for rows written by another process sharing the store.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
+/// A relay's progress: what it has published and not yet removed from the outbox.
+#[derive(Debug, Default)]
+pub struct Relay {
+    /// The last position published (0: none yet, read the outbox from its start).
+    published: i64,
+    unacked: Vec<i64>,
+}
+
+impl Relay {
+    /// Publish the next batch after the last published position; returns how many events.
+    pub async fn publish_next(
+        &mut self,
+        store: &EventStore,
+        bus: &dyn Bus,
+        source: &str,
+    ) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+        let batch = store.outbox_batch(self.published, RELAY_BATCH).await?;
+        let Some(last) = batch.last() else { return Ok(0) };
+        bus.publish(source, &batch).await?;
+        self.published = last.global_position;
+        self.unacked.extend(batch.iter().map(|event| event.global_position));
+        metrics::counter!("gridloop_events_published_total", "service" => source.to_string())
+            .increment(batch.len() as u64);
+        Ok(batch.len())
+    }
+
+    /// Remove what was published from the outbox; on failure it stays pending for the next try.
+    pub async fn ack(&mut self, store: &EventStore, source: &str) {
+        if self.unacked.is_empty() {
+            return;
+        }
+        match store.outbox_ack(&self.unacked).await {
+            Ok(()) => self.unacked.clear(),
+            Err(error) => tracing::warn!(%source, %error, "outbox acknowledgement failed; will retry"),
+        }
+    }
+
+    /// Published events not yet removed from the outbox.
+    pub fn pending(&self) -> usize {
+        self.unacked.len()
+    }
+}
+
 /// Run until `shutdown`; on shutdown, flush what the outbox holds (one last drain) and return.
 pub async fn run_relay(store: EventStore, bus: Arc<dyn Bus>, source: String, shutdown: CancellationToken) {
     let mut head = store.watch_head();
+    let mut relay = Relay::default();
     loop {
         // Marked seen before the read: a commit after it wakes the wait below.
         head.mark_unchanged();
-        match relay_once(&store, bus.as_ref(), &source).await {
-            // A full batch: more may be waiting.
-            Ok(n) if n >= RELAY_BATCH as usize => continue,
-            // Everything committed before the read went out: wait for the next commit.
-            Ok(_) => {}
+        match relay.publish_next(&store, bus.as_ref(), &source).await {
+            Ok(n) => {
+                if relay.pending() >= ACK_PENDING {
+                    relay.ack(&store, &source).await;
+                }
+                // A full batch: more may be waiting.
+                if n >= RELAY_BATCH as usize {
+                    continue;
+                }
+            }
             Err(error) => {
                 tracing::warn!(%source, %error, "outbox relay failed; will retry");
                 tokio::select! {
-                    _ = shutdown.cancelled() => return,
+                    _ = shutdown.cancelled() => {
+                        relay.ack(&store, &source).await;
+                        return;
+                    }
                     _ = tokio::time::sleep(RETRY_PAUSE) => continue,
                 }
             }
         }
-        if shutdown.is_cancelled() {
-            return;
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => {
-                // Graceful shutdown: publish what is left before going.
-                while let Ok(n) = relay_once(&store, bus.as_ref(), &source).await {
-                    if n == 0 { break; }
+        // Everything committed before the read went out: wait for the next commit, and
+        // acknowledge once nothing else is happening.
+        let mut ack_when_idle = relay.pending() > 0;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => {
+                    // Graceful shutdown: publish what is left before going.
+                    while let Ok(n) = relay.publish_next(&store, bus.as_ref(), &source).await {
+                        if n == 0 { break; }
+                    }
+                    relay.ack(&store, &source).await;
+                    return;
                 }
-                return;
+                _ = head.changed() => break,
+                _ = tokio::time::sleep(ACK_IDLE), if ack_when_idle => {
+                    relay.ack(&store, &source).await;
+                    ack_when_idle = false;
+                }
+                _ = tokio::time::sleep(IDLE_POLL) => break,
             }
-            _ = head.changed() => {}
-            _ = tokio::time::sleep(IDLE_POLL) => {}
         }
     }
-}
-
-/// Publish one batch; returns how many events were relayed.
-pub async fn relay_once(
-    store: &EventStore,
-    bus: &dyn Bus,
-    source: &str,
-) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
-    let batch = store.outbox_batch(RELAY_BATCH).await?;
-    if batch.is_empty() {
-        return Ok(0);
-    }
-    bus.publish(source, &batch).await?;
-    let positions: Vec<i64> = batch.iter().map(|e| e.global_position).collect();
-    store.outbox_ack(&positions).await?;
-    metrics::counter!("gridloop_events_published_total", "service" => source.to_string()).increment(batch.len() as u64);
-    Ok(batch.len())
 }

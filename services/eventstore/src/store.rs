@@ -190,14 +190,17 @@ impl EventStore {
         head_position(self.pool()).await
     }
 
-    /// Up to `limit` events not yet relayed, oldest first.
-    pub async fn outbox_batch(&self, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
+    /// Up to `limit` events not yet relayed (acknowledged) after position `after`, oldest first.
+    /// A relay passes the last position it published, so events it has published but not yet
+    /// acknowledged are not read again.
+    pub async fn outbox_batch(&self, after: i64, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             event_columns!(),
             " FROM outbox o JOIN events e ON e.global_position = o.global_position \
-             ORDER BY o.global_position LIMIT $1"
+             WHERE o.global_position > $1 ORDER BY o.global_position LIMIT $2"
         ))
+        .bind(after)
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;

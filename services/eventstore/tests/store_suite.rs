@@ -310,20 +310,23 @@ async fn multi_stream_commit_is_atomic(h: Harness) {
 async fn outbox_tracks_unrelayed_events(h: Harness) {
     let store = h.connect().await;
     assert_eq!(store.outbox_depth().await.unwrap(), 0);
-    assert!(store.outbox_batch(10).await.unwrap().is_empty());
+    assert!(store.outbox_batch(0, 10).await.unwrap().is_empty());
     for (stream, count) in [("x", 2), ("y", 1), ("x", 2)] {
         store.commit(Commit::append(stream, ExpectedVersion::Any, events(stream, count))).await.unwrap();
     }
     assert_eq!(store.outbox_depth().await.unwrap(), 5);
-    assert_eq!(positions(&store.outbox_batch(2).await.unwrap()), [1, 2]);
-    let batch = store.outbox_batch(10).await.unwrap();
+    assert_eq!(positions(&store.outbox_batch(0, 2).await.unwrap()), [1, 2]);
+    let batch = store.outbox_batch(0, 10).await.unwrap();
     assert_eq!(batch, store.read_all(0, 10).await.unwrap());
 
     store.outbox_ack(&[1, 2]).await.unwrap();
     assert_eq!(store.outbox_depth().await.unwrap(), 3);
-    assert_eq!(positions(&store.outbox_batch(10).await.unwrap()), [3, 4, 5]);
+    assert_eq!(positions(&store.outbox_batch(0, 10).await.unwrap()), [3, 4, 5]);
+    // A relay that has published up to 3 reads on from there.
+    assert_eq!(positions(&store.outbox_batch(3, 10).await.unwrap()), [4, 5]);
     store.outbox_ack(&[5, 3]).await.unwrap();
-    assert_eq!(positions(&store.outbox_batch(10).await.unwrap()), [4]);
+    assert_eq!(positions(&store.outbox_batch(0, 10).await.unwrap()), [4]);
+    assert!(store.outbox_batch(4, 10).await.unwrap().is_empty());
     store.outbox_ack(&[]).await.unwrap();
     store.outbox_ack(&[4, 4, 1]).await.unwrap();
     assert_eq!(store.outbox_depth().await.unwrap(), 0);
@@ -812,7 +815,7 @@ async fn data_survives_reopening(h: Harness) {
     assert!(format!("{store:?}").contains("head: 2"));
     assert_eq!(store.stream_version("s").await.unwrap(), 2);
     assert_eq!(store.load_checkpoint("relay").await.unwrap(), Some(1));
-    assert_eq!(positions(&store.outbox_batch(10).await.unwrap()), [2]);
+    assert_eq!(positions(&store.outbox_batch(0, 10).await.unwrap()), [2]);
     let timers = due(&store, t0()).await;
     assert_eq!(timers.len(), 1);
     assert!(matches!(
