@@ -8,11 +8,14 @@
 //! each deadline it was given answered by exactly one escalation or `CaseDeadlineMissed`: never
 //! twice, and none left unanswered once past.
 
+mod common;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::details;
 use gridloop_bus::timers::run_timers;
 use gridloop_bus::{Clock, ManualClock};
 use gridloop_dispatch::Dispatch;
-use gridloop_domain::case::{CaseCommand, CaseDetails, CaseEvent, Channel, EscalationReason, Reporter, ReporterKind};
+use gridloop_domain::case::{CaseCommand, CaseDetails, CaseEvent, EscalationReason};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_eventstore::{Actor, Commit, EventStore, StoreOptions};
@@ -54,22 +57,6 @@ impl Running {
     async fn crash(self) {
         self.timers.abort();
         let _ = self.timers.await;
-    }
-}
-
-fn details(category: &str, grid: &str, now: DateTime<Utc>) -> CaseDetails {
-    CaseDetails {
-        category_code: category.into(),
-        grid_code: grid.into(),
-        lat: 0.0,
-        lon: 0.0,
-        description: "deadline test".into(),
-        reporter: Reporter { kind: ReporterKind::Resident, id: "r".into(), name: String::new(), phone: String::new() },
-        channel: Channel::Hotline,
-        discovered_at: now,
-        uploaded_at: now,
-        urgent: false,
-        special_groups: vec![],
     }
 }
 

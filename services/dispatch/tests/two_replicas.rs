@@ -2,12 +2,13 @@
 //! the same cases, each one's memory falls behind the other's writes: a command must then still
 //! be decided on the case as stored, never refused or applied because of a stale copy.
 
+mod common;
+
 use chrono::{DateTime, Utc};
+use common::details;
 use gridloop_bus::{Clock, ManualClock};
 use gridloop_dispatch::{Dispatch, DispatchError};
-use gridloop_domain::case::{
-    CaseCommand, CaseDetails, CaseEvent, CaseStatus, Channel, Reporter, ReporterKind, Satisfaction,
-};
+use gridloop_domain::case::{CaseCommand, CaseEvent, CaseStatus, Satisfaction};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_eventstore::{Actor, Commit, EventStore, StoreOptions};
@@ -22,22 +23,6 @@ fn context(case_id: CaseId, now: DateTime<Utc>) -> EventContext {
         traceparent: String::new(),
         occurred_at: now,
         routing_key: String::new(),
-    }
-}
-
-fn details(now: DateTime<Utc>) -> CaseDetails {
-    CaseDetails {
-        category_code: "env.garbage".into(),
-        grid_code: "321012001001001".into(),
-        lat: 0.0,
-        lon: 0.0,
-        description: "two replicas".into(),
-        reporter: Reporter { kind: ReporterKind::Resident, id: "r".into(), name: String::new(), phone: String::new() },
-        channel: Channel::Hotline,
-        discovered_at: now,
-        uploaded_at: now,
-        urgent: false,
-        special_groups: vec![],
     }
 }
 
@@ -59,7 +44,9 @@ async fn a_replica_whose_memory_is_behind_decides_on_the_stored_case() {
     };
 
     // A opens the case (CaseOpened, CaseDispatched) and remembers it at version 2.
-    let opened = run(&a, CaseCommand::Open { case_id, details: details(now) }, None).await.unwrap();
+    let opened = run(&a, CaseCommand::Open { case_id, details: details("env.garbage", "321012001001001", now) }, None)
+        .await
+        .unwrap();
     assert_eq!(opened.version, 2);
     // B accepts it: A's copy is now one event behind.
     let accepted = run(&b, CaseCommand::Accept { assignee: "网格员".into() }, Some(2)).await.unwrap();
