@@ -26,7 +26,7 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// A relay's progress: what it has published and not yet removed from the outbox.
 #[derive(Debug, Default)]
-pub struct Relay {
+struct Relay {
     /// The last position published (0: none yet, read the outbox from its start).
     published: i64,
     unacked: Vec<i64>,
@@ -34,7 +34,7 @@ pub struct Relay {
 
 impl Relay {
     /// Publish the next batch after the last published position; returns how many events.
-    pub async fn publish_next(
+    async fn publish_next(
         &mut self,
         store: &EventStore,
         bus: &dyn Bus,
@@ -51,7 +51,7 @@ impl Relay {
     }
 
     /// Remove what was published from the outbox; on failure it stays pending for the next try.
-    pub async fn ack(&mut self, store: &EventStore, source: &str) {
+    async fn ack(&mut self, store: &EventStore, source: &str) {
         if self.unacked.is_empty() {
             return;
         }
@@ -62,7 +62,7 @@ impl Relay {
     }
 
     /// Published events not yet removed from the outbox.
-    pub fn pending(&self) -> usize {
+    fn pending(&self) -> usize {
         self.unacked.len()
     }
 }

@@ -186,12 +186,11 @@ impl Dispatch {
         &self.store
     }
 
-    /// The case now: the cached state unless `fresh` (or not cached), else read from its stream.
-    async fn current(&self, case_id: CaseId, fresh: bool) -> Result<Current, DispatchError> {
-        if !fresh {
-            if let Some(current) = self.cache.get(case_id) {
-                return Ok(current);
-            }
+    /// The case now, and whether that is the cached state (tried first with `use_cache`) rather
+    /// than read from its stream.
+    async fn current(&self, case_id: CaseId, use_cache: bool) -> Result<(Current, bool), DispatchError> {
+        if let Some(current) = use_cache.then(|| self.cache.get(case_id)).flatten() {
+            return Ok((current, true));
         }
         let loaded = self.load(case_id).await?;
         let current = Current { traceparent: loaded.traceparent(), case: loaded.case };
@@ -199,7 +198,7 @@ impl Dispatch {
         if current.case.details.is_some() {
             self.cache.put(case_id, current.clone());
         }
-        Ok(current)
+        Ok((current, false))
     }
 
     pub async fn load(&self, case_id: CaseId) -> Result<LoadedCase, DispatchError> {
@@ -227,27 +226,24 @@ impl Dispatch {
     ) -> Result<Case, DispatchError> {
         let Commit { fire, inbox, .. } = extra;
         let mut attempts = 0;
-        // The first attempt decides on the cached state; a mismatch or a conflict reads the stream.
-        let mut fresh = false;
+        // The first attempt may decide on the cached state; a version mismatch, a refusal or a
+        // conflict on it is checked against the stream (another writer may have moved it on).
+        let mut use_cache = true;
         loop {
-            let Current { case, traceparent } = self.current(case_id, fresh).await?;
+            let (Current { case, traceparent }, cached) = self.current(case_id, use_cache).await?;
+            use_cache = false;
             if let Some(expected) = expected_version.filter(|v| *v != case.version) {
-                if !fresh {
-                    fresh = true;
+                if cached {
                     continue;
                 }
                 return Err(DispatchError::WrongVersion { expected, actual: case.version });
             }
-            if fresh {
+            if !cached {
                 attempts += 1;
             }
             let events = match case::decide(&case, command, self.policy.as_ref(), context.occurred_at) {
                 Ok(events) => events,
-                // Refused by a cached state: the stream may have moved on (another writer).
-                Err(_) if !fresh => {
-                    fresh = true;
-                    continue;
-                }
+                Err(_) if cached => continue,
                 Err(error) => return Err(error.into()),
             };
             let after = events.iter().fold(case.clone(), case::evolve);
@@ -275,11 +271,10 @@ impl Dispatch {
                     return Ok(after);
                 }
                 Err(StoreError::Conflict { .. })
-                    if !fresh || (expected_version.is_none() && attempts < CONFLICT_RETRIES) =>
+                    if cached || (expected_version.is_none() && attempts < CONFLICT_RETRIES) =>
                 {
                     // Decided on a cached state another writer has moved past, or lost a race.
                     self.cache.forget(case_id);
-                    fresh = true;
                     continue;
                 }
                 Err(error) => {
@@ -330,7 +325,7 @@ impl Dispatch {
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
         let case_id = CaseId(edge::parse_uuid("case_id", case_id)?);
         let now = self.clock.now();
-        let current = self.current(case_id, false).await?;
+        let (current, _) = self.current(case_id, true).await?;
         let details = current.case.details.as_ref().ok_or_else(|| Status::not_found("case not found"))?;
         let context = EventContext {
             actor: actor_from(actor),
@@ -499,7 +494,7 @@ fn case_of(event: &RecordedEvent) -> Result<CaseId, HandlerError> {
 impl TimerHandler for Dispatch {
     async fn fire(&self, timer: &DueTimer) -> Result<(), HandlerError> {
         let (case_id, deadline) = case_timer::parse(DEADLINE_TIMER, timer).map_err(HandlerError::Poison)?;
-        let current = self.current(case_id, false).await.map_err(HandlerError::from)?;
+        let (current, _) = self.current(case_id, true).await.map_err(HandlerError::from)?;
         let grid = current.case.details.as_ref().map(|d| d.grid_code.clone()).unwrap_or_default();
         let context = EventContext {
             actor: edge::system_actor(SERVICE),

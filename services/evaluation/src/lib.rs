@@ -182,8 +182,8 @@ impl Evaluation {
         let mut closures: Vec<(String, Level, &RecordedEvent)> = Vec::new();
         for (record, case_id, event) in decoded {
             let key = case_id.to_string();
-            let category = rows.get(&key).map(|row| row.category_code.clone());
-            if let Some(round) = self.feedback_round(case_id, record, &event, category.as_deref()).await? {
+            let category = rows.get(&key).map(|row| row.category_code.as_str());
+            if let Some(round) = self.feedback_round(case_id, record, &event, category).await? {
                 tx.apply(round).await.map_err(transient)?;
             }
             let at = record.occurred_at.timestamp_micros();
