@@ -1,8 +1,10 @@
 //! SQL helpers shared by both backends: placeholders, chunking, row decoding, time encoding.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use futures::TryStreamExt;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::error::BoxDynError;
+use sqlx::{Any, AnyConnection, Arguments, Either, Encode, Executor, Row, Type};
 use uuid::Uuid;
 
 use crate::{Actor, RecordedEvent, StoreError};
@@ -89,6 +91,93 @@ impl Placeholders {
     }
 }
 
+/// The statements of one step of a transaction, sent to the database together where it can
+/// take them together. SQLite gets one multi-statement query: its anonymous `?` parameters
+/// bind in order across the statements, so the batch costs one hand-off to the connection's
+/// worker thread instead of one per statement (those hand-offs, not the SQL, were most of a
+/// commit's cost). Postgres, which takes no parameters in a multi-statement query, runs them
+/// one by one. Statements must use [`Placeholders`] of the batch's connection.
+pub(crate) struct Batch<'q> {
+    style: Placeholders,
+    /// One multi-statement query (SQLite) or one entry per statement (Postgres).
+    queries: Vec<(String, AnyArguments<'q>)>,
+    statements: usize,
+    /// The first value that failed to encode; reported when the batch runs.
+    bind_error: Option<BoxDynError>,
+}
+
+/// Binds the parameters of one statement of a [`Batch`], in order.
+pub(crate) struct Binds<'b, 'q> {
+    arguments: &'b mut AnyArguments<'q>,
+    error: &'b mut Option<BoxDynError>,
+}
+
+impl<'q> Binds<'_, 'q> {
+    pub(crate) fn bind<T: 'q + Encode<'q, Any> + Type<Any>>(&mut self, value: T) -> &mut Self {
+        if let Err(error) = self.arguments.add(value) {
+            self.error.get_or_insert(error);
+        }
+        self
+    }
+}
+
+impl<'q> Batch<'q> {
+    pub(crate) fn new(style: Placeholders) -> Self {
+        Self { style, queries: Vec::new(), statements: 0, bind_error: None }
+    }
+
+    pub(crate) fn style(&self) -> Placeholders {
+        self.style
+    }
+
+    /// Adds a statement; bind its parameters, in order, on the returned [`Binds`].
+    pub(crate) fn statement(&mut self, sql: &str) -> Binds<'_, 'q> {
+        self.statements += 1;
+        let fused = self.style == Placeholders::Anonymous && !self.queries.is_empty();
+        if fused {
+            let (text, _) = self.queries.last_mut().expect("a query");
+            text.push_str(";\n");
+            text.push_str(sql);
+        } else {
+            self.queries.push((sql.to_owned(), AnyArguments::default()));
+        }
+        let (_, arguments) = self.queries.last_mut().expect("a query");
+        Binds { arguments, error: &mut self.bind_error }
+    }
+
+    /// Runs the statements in order.
+    pub(crate) async fn execute(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        self.fetch(conn).await.map(drop)
+    }
+
+    /// Runs the statements in order and returns each one's rows.
+    pub(crate) async fn fetch(self, conn: &mut AnyConnection) -> Result<Vec<Vec<AnyRow>>, sqlx::Error> {
+        if let Some(error) = self.bind_error {
+            return Err(sqlx::Error::Encode(error));
+        }
+        let mut results = Vec::with_capacity(self.statements);
+        for (sql, arguments) in self.queries {
+            let mut stream = conn.fetch_many(sqlx::query_with(&sql, arguments));
+            let mut rows = Vec::new();
+            // Each statement's rows are followed by its result.
+            while let Some(item) = stream.try_next().await? {
+                match item {
+                    Either::Left(_) => results.push(std::mem::take(&mut rows)),
+                    Either::Right(row) => rows.push(row),
+                }
+            }
+        }
+        if results.len() != self.statements {
+            return Err(sqlx::Error::Protocol(format!(
+                "a batch of {} statements returned {} results",
+                self.statements,
+                results.len()
+            )));
+        }
+        Ok(results)
+    }
+}
+
 /// Timestamps are stored as unix microseconds.
 pub(crate) fn to_micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
@@ -148,6 +237,47 @@ mod tests {
         assert_eq!(Placeholders::Anonymous.values_rows(2, 2), "(?, ?), (?, ?)");
         assert_eq!(Placeholders::Anonymous.list(3, 3), "?, ?, ?");
         assert_eq!(Placeholders::Numbered.list(1, 0), "");
+    }
+
+    async fn sqlite_memory() -> AnyConnection {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        AnyConnection::connect("sqlite::memory:").await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_batch_binds_in_order_across_statements_and_returns_each_ones_rows() {
+        let mut conn = sqlite_memory().await;
+        let mut batch = Batch::new(Placeholders::of(&conn));
+        batch.statement("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)");
+        batch.statement("INSERT INTO t (k, v) VALUES (?, ?), (?, ?)").bind("a").bind(1_i64).bind("b").bind(2_i64);
+        batch.statement("SELECT v FROM t WHERE k = ?").bind("b");
+        batch.statement("UPDATE t SET v = ? WHERE k = ?").bind(10_i64).bind("a");
+        batch.statement("SELECT k, v FROM t ORDER BY k");
+        // One query for the whole batch: one hand-off to the connection's thread.
+        assert_eq!(batch.queries.len(), 1);
+        let results = batch.fetch(&mut conn).await.unwrap();
+        let counts: Vec<usize> = results.iter().map(Vec::len).collect();
+        assert_eq!(counts, [0, 0, 1, 0, 2]);
+        assert_eq!(results[2][0].try_get::<i64, _>(0).unwrap(), 2);
+        let rows: Vec<(String, i64)> =
+            results[4].iter().map(|row| (row.try_get(0).unwrap(), row.try_get(1).unwrap())).collect();
+        assert_eq!(rows, [("a".to_string(), 10), ("b".to_string(), 2)]);
+    }
+
+    #[tokio::test]
+    async fn a_failing_statement_fails_the_batch_and_an_empty_batch_runs_nothing() {
+        let mut conn = sqlite_memory().await;
+        assert!(Batch::new(Placeholders::Anonymous).fetch(&mut conn).await.unwrap().is_empty());
+        let mut batch = Batch::new(Placeholders::of(&conn));
+        batch.statement("CREATE TABLE t (k TEXT PRIMARY KEY)");
+        batch.statement("INSERT INTO t (k) VALUES (?), (?)").bind("a").bind("a");
+        batch.statement("INSERT INTO t (k) VALUES (?)").bind("c");
+        let Err(error) = batch.fetch(&mut conn).await else { panic!("a duplicate key was inserted") };
+        assert!(matches!(error, sqlx::Error::Database(ref db) if db.is_unique_violation()), "{error}");
+        // Statements after the failing one did not run.
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t").fetch_one(&mut conn).await.unwrap();
+        assert_eq!(count, 0);
     }
 
     #[test]

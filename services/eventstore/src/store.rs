@@ -53,7 +53,11 @@ impl EventStore {
         let (backend, pool) = match backend_of(url)? {
             Backend::Sqlite => {
                 let url = prepare_sqlite(url)?;
+                // A SQLite connection is a file handle on a local worker thread: there is no link
+                // to go stale, so the ping sqlx sends on every acquire would only add a round
+                // trip to that thread per statement (a fifth of the simulator's thread wake-ups).
                 let pool = pool_options
+                    .test_before_acquire(false)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute(SQLITE_PRAGMAS).await?;

@@ -5,13 +5,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Row, Transaction};
 use tokio::sync::{mpsc, oneshot, watch, Mutex, MutexGuard, OwnedMutexGuard};
 use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::sql::EVENT_INSERT_COLUMNS;
-use crate::sql::{chunked, stored_time, to_micros, Placeholders};
+use crate::sql::{chunked, stored_time, to_micros, Batch, Placeholders};
 use crate::{Backend, Commit, Committed, NewTimer, RecordedEvent, StoreError};
 
 /// Most commits one group transaction takes from the queue.
@@ -91,20 +92,15 @@ impl Shared {
         });
     }
 
-    /// Begins a write transaction. SQLite takes the database write lock up front
-    /// (`BEGIN IMMEDIATE`), so the transaction never has to upgrade a read lock.
-    async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
-        }
-    }
-
     /// Applies `commits` in one transaction; on a database error that one of them may have
     /// caused (a constraint violation, say), retries each in its own transaction so only the
     /// offending commit fails.
-    async fn commit_group(&self, commits: &[Commit]) -> Vec<Result<Committed, StoreError>> {
-        match self.run_group(commits).await {
+    async fn commit_group(
+        &self,
+        writer: &mut Option<AnyConnection>,
+        commits: &[Commit],
+    ) -> Vec<Result<Committed, StoreError>> {
+        match self.run_group(writer, commits).await {
             Ok((outcomes, head)) => {
                 outcomes.into_iter().map(|outcome| outcome.map(|events| Committed { events, head })).collect()
             }
@@ -112,7 +108,7 @@ impl Shared {
                 tracing::warn!(%error, commits = commits.len(), "group commit failed; retrying its commits one by one");
                 let mut results = Vec::with_capacity(commits.len());
                 for commit in commits {
-                    let result = match self.run_group(std::slice::from_ref(commit)).await {
+                    let result = match self.run_group(writer, std::slice::from_ref(commit)).await {
                         Ok((mut outcomes, head)) => single(&mut outcomes).map(|events| Committed { events, head }),
                         Err(error) => Err(error.into()),
                     };
@@ -130,15 +126,43 @@ impl Shared {
     }
 
     /// One group transaction: lock the sequencer, check and apply every commit, commit.
-    async fn run_group(&self, commits: &[Commit]) -> Result<(Vec<Outcome>, i64), sqlx::Error> {
+    ///
+    /// SQLite runs it on the writer's own connection (`writer`, kept across groups, so its
+    /// page cache stays warm) in two round trips: `BEGIN IMMEDIATE` (which takes the database
+    /// write lock up front) with the reads, then the writes with `COMMIT`. After an error the
+    /// connection is closed, which rolls back whatever the transaction had done. Postgres runs
+    /// it in a pooled transaction, the sequencer row locked `FOR UPDATE`.
+    async fn run_group(
+        &self,
+        writer: &mut Option<AnyConnection>,
+        commits: &[Commit],
+    ) -> Result<(Vec<Outcome>, i64), sqlx::Error> {
         let events: usize = commits.iter().flat_map(|commit| &commit.appends).map(|append| append.events.len()).sum();
         let span = tracing::debug_span!("eventstore.commit", batch = commits.len(), events);
         async {
             let _writer = self.write_lock.lock().await;
-            let mut tx = self.begin().await?;
-            let mut seq = Sequencer::lock(&mut tx, self.backend).await?;
-            let outcomes = apply_commits(&mut tx, &mut seq, commits).await?;
-            tx.commit().await?;
+            let (outcomes, seq) = match self.backend {
+                Backend::Sqlite => {
+                    let conn = match writer {
+                        Some(conn) => conn,
+                        None => writer.insert(self.pool.acquire().await?.detach()),
+                    };
+                    let result = apply_commits(conn, self.backend, Frame::Own, commits).await;
+                    if result.is_err() {
+                        if let Some(conn) = writer.take() {
+                            // Closing rolls back; the next group opens a fresh connection.
+                            let _ = conn.close().await;
+                        }
+                    }
+                    result?
+                }
+                Backend::Postgres => {
+                    let mut tx = self.pool.begin().await?;
+                    let applied = apply_commits(&mut tx, self.backend, Frame::Open, commits).await?;
+                    tx.commit().await?;
+                    applied
+                }
+            };
             self.publish_head(seq.position);
             self.publish_scheduled(earliest_scheduled(
                 commits.iter().zip(&outcomes).filter(|(_, o)| o.is_ok()).map(|(c, _)| c),
@@ -188,10 +212,12 @@ pub(crate) fn spawn_writer(shared: Arc<Shared>) -> mpsc::Sender<Pending> {
 /// Takes every pending commit (up to [`MAX_GROUP`]) and applies them in one transaction.
 async fn writer_loop(shared: Arc<Shared>, mut receiver: mpsc::Receiver<Pending>) {
     let mut pending = Vec::with_capacity(MAX_GROUP);
+    // SQLite: the writer's own connection (see `Shared::run_group`).
+    let mut writer = None;
     while receiver.recv_many(&mut pending, MAX_GROUP).await > 0 {
         let (commits, replies): (Vec<Commit>, Vec<_>) =
             pending.drain(..).map(|Pending { commit, reply }| (commit, reply)).unzip();
-        let results = shared.commit_group(&commits).await;
+        let results = shared.commit_group(&mut writer, &commits).await;
         for (reply, result) in replies.into_iter().zip(results) {
             // The caller may have stopped waiting; the commit stands either way.
             let _ = reply.send(result);
@@ -199,6 +225,9 @@ async fn writer_loop(shared: Arc<Shared>, mut receiver: mpsc::Receiver<Pending>)
         // Let the callers just answered run before taking the next group, so that the commits
         // they follow up with join it instead of trailing in a group of their own.
         tokio::task::yield_now().await;
+    }
+    if let Some(conn) = writer {
+        let _ = conn.close().await;
     }
 }
 
@@ -212,65 +241,114 @@ struct Sequencer {
 }
 
 impl Sequencer {
-    async fn lock(conn: &mut AnyConnection, backend: Backend) -> Result<Self, sqlx::Error> {
-        let sql = match backend {
+    fn queue_lock(batch: &mut Batch<'_>, backend: Backend) {
+        batch.statement(match backend {
             Backend::Postgres => "SELECT position, timer_generation FROM sequencer WHERE id = 1 FOR UPDATE",
             // BEGIN IMMEDIATE already holds the database write lock.
             Backend::Sqlite => "SELECT position, timer_generation FROM sequencer WHERE id = 1",
-        };
-        let (position, timer_generation) = sqlx::query_as::<_, (i64, i64)>(sql).fetch_one(&mut *conn).await?;
-        Ok(Self { position, timer_generation })
+        });
     }
 
-    async fn store(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE sequencer SET position = $1, timer_generation = $2 WHERE id = 1")
-            .bind(self.position)
-            .bind(self.timer_generation)
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
+    fn from_rows(rows: Option<Vec<AnyRow>>) -> Result<Self, sqlx::Error> {
+        let row = rows.and_then(|rows| rows.into_iter().next()).ok_or(sqlx::Error::RowNotFound)?;
+        Ok(Self { position: row.try_get(0)?, timer_generation: row.try_get(1)? })
+    }
+
+    async fn lock(conn: &mut AnyConnection, backend: Backend) -> Result<Self, sqlx::Error> {
+        let mut batch = Batch::new(Placeholders::of(conn));
+        Self::queue_lock(&mut batch, backend);
+        Self::from_rows(batch.fetch(conn).await?.pop())
+    }
+
+    fn queue_store(self, batch: &mut Batch<'_>) {
+        let style = batch.style();
+        let mut sql = String::from("UPDATE sequencer SET position = ");
+        style.push(&mut sql, 1);
+        sql.push_str(", timer_generation = ");
+        style.push(&mut sql, 2);
+        sql.push_str(" WHERE id = 1");
+        batch.statement(&sql).bind(self.position).bind(self.timer_generation);
     }
 }
 
-/// Checks and applies `commits` in order inside an open write transaction whose sequencer
-/// row is held (`seq`). A commit whose precondition fails gets its error and writes nothing;
-/// a database error fails them all (the caller must then roll back).
+/// How [`apply_commits`] stands to its transaction.
+#[derive(Clone, Copy)]
+enum Frame {
+    /// In an open transaction whose sequencer row is held.
+    Held(Sequencer),
+    /// In an open transaction; lock the sequencer row with the reads.
+    Open,
+    /// On a connection of its own with no transaction open: begin (`BEGIN IMMEDIATE`) with
+    /// the reads and commit with the writes (SQLite), two round trips in all.
+    Own,
+}
+
+/// Checks and applies `commits` in order: one round trip for everything the checks read,
+/// one for the writes (see [`Batch`]). A commit whose precondition fails gets its error and
+/// writes nothing; a database error fails them all (the caller must then roll back). Returns
+/// the outcomes and the sequencer after them.
 async fn apply_commits(
     conn: &mut AnyConnection,
-    seq: &mut Sequencer,
+    backend: Backend,
+    frame: Frame,
     commits: &[Commit],
-) -> Result<Vec<Outcome>, sqlx::Error> {
+) -> Result<(Vec<Outcome>, Sequencer), sqlx::Error> {
+    let style = Placeholders::of(conn);
+    let mut reads = Batch::new(style);
+    if let Frame::Own = frame {
+        reads.statement("BEGIN IMMEDIATE");
+    }
+    if let Frame::Open | Frame::Own = frame {
+        Sequencer::queue_lock(&mut reads, backend);
+    }
+    let plan = GroupState::queue_reads(&mut reads, commits);
+    let mut results = reads.fetch(conn).await?.into_iter();
+    let mut seq = match frame {
+        Frame::Held(seq) => seq,
+        Frame::Open => Sequencer::from_rows(results.next())?,
+        Frame::Own => {
+            results.next();
+            Sequencer::from_rows(results.next())?
+        }
+    };
+    let mut group = GroupState::from_rows(plan, &mut results)?;
+
     let recorded_at = stored_time(Utc::now());
-    let before = *seq;
-    let mut group = GroupState::load(conn, commits).await?;
+    let before = seq;
     let mut events = Vec::new();
     let mut accepted = Vec::with_capacity(commits.len());
     for commit in commits {
         accepted.push(match group.check(commit) {
-            Ok(()) => Ok(group.accept(commit, seq, recorded_at, &mut events)),
+            Ok(()) => Ok(group.accept(commit, &mut seq, recorded_at, &mut events)),
             Err(error) => Err(error),
         });
     }
 
-    insert_events(conn, &events).await?;
+    let mut writes = Batch::new(style);
+    queue_events(&mut writes, &events);
     if let (Some(first), Some(last)) = (events.first(), events.last()) {
-        sqlx::query(
-            "INSERT INTO outbox (global_position) SELECT global_position FROM events \
-             WHERE global_position >= $1 AND global_position <= $2",
-        )
-        .bind(first.global_position)
-        .bind(last.global_position)
-        .execute(&mut *conn)
-        .await?;
+        let mut sql = String::from(
+            "INSERT INTO outbox (global_position) SELECT global_position FROM events WHERE global_position >= ",
+        );
+        style.push(&mut sql, 1);
+        sql.push_str(" AND global_position <= ");
+        style.push(&mut sql, 2);
+        writes.statement(&sql).bind(first.global_position).bind(last.global_position);
     }
-    insert_inbox(conn, &group.inbox_rows, to_micros(recorded_at)).await?;
-    write_timers(conn, &group.timer_writes).await?;
-    if *seq != before {
-        seq.store(conn).await?;
+    queue_inbox(&mut writes, &group.inbox_rows, to_micros(recorded_at));
+    queue_timers(&mut writes, &group.timer_writes);
+    if seq != before {
+        seq.queue_store(&mut writes);
     }
+    if let Frame::Own = frame {
+        writes.statement("COMMIT");
+    }
+    writes.execute(conn).await?;
 
     let mut events = events.into_iter();
-    Ok(accepted.into_iter().map(|accepted| accepted.map(|count| events.by_ref().take(count).collect())).collect())
+    let outcomes =
+        accepted.into_iter().map(|accepted| accepted.map(|count| events.by_ref().take(count).collect())).collect();
+    Ok((outcomes, seq))
 }
 
 /// What a group of commits sees: database state for everything the group touches, plus
@@ -289,13 +367,20 @@ struct GroupState<'a> {
     timer_writes: HashMap<&'a str, Option<(&'a NewTimer, i64)>>,
 }
 
+/// The reads [`GroupState::queue_reads`] queued, in their order.
+struct GroupReads<'a> {
+    streams: Vec<&'a str>,
+    claims: Vec<(&'a str, Vec<Uuid>)>,
+    fired: Vec<&'a str>,
+}
+
 impl<'a> GroupState<'a> {
-    async fn load(conn: &mut AnyConnection, commits: &'a [Commit]) -> Result<Self, sqlx::Error> {
+    /// Queues the reads that the checks of `commits` need.
+    fn queue_reads(batch: &mut Batch<'a>, commits: &'a [Commit]) -> GroupReads<'a> {
+        let style = batch.style();
         let streams: HashSet<&str> =
             commits.iter().flat_map(|commit| &commit.appends).map(|append| append.stream.as_str()).collect();
         let streams: Vec<&str> = streams.into_iter().collect();
-        let mut versions: HashMap<&str, u64> = streams.iter().map(|&s| (s, 0)).collect();
-        let style = Placeholders::of(conn);
         for chunk in chunked(&streams) {
             // One index probe per stream for its last version (a `GROUP BY` over an `IN`
             // list would read every event of the streams).
@@ -304,39 +389,77 @@ impl<'a> GroupState<'a> {
                  WHERE e.stream = v.column1) FROM (VALUES {}) AS v",
                 style.values_rows(chunk.len(), 1)
             );
-            let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+            let mut binds = batch.statement(&sql);
             for stream in chunk {
-                query = query.bind(*stream);
+                binds.bind(*stream);
             }
-            for (stream, version) in query.fetch_all(&mut *conn).await? {
+        }
+
+        let mut claims: HashMap<&str, Vec<Uuid>> = HashMap::new();
+        for (consumer, event_id) in commits.iter().filter_map(|commit| commit.inbox.as_ref()) {
+            claims.entry(consumer).or_default().push(*event_id);
+        }
+        let claims: Vec<(&str, Vec<Uuid>)> = claims.into_iter().collect();
+        for (consumer, event_ids) in &claims {
+            for chunk in chunked(event_ids) {
+                let mut sql = String::from("SELECT event_id FROM inbox WHERE consumer = ");
+                style.push(&mut sql, 1);
+                sql.push_str(" AND event_id IN (");
+                sql.push_str(&style.list(2, chunk.len()));
+                sql.push(')');
+                let mut binds = batch.statement(&sql);
+                binds.bind(*consumer);
+                for event_id in chunk {
+                    binds.bind(event_id.to_string());
+                }
+            }
+        }
+
+        let fired: HashSet<&str> =
+            commits.iter().filter_map(|commit| commit.fire.as_ref()).map(|(key, _)| key.as_str()).collect();
+        let fired: Vec<&str> = fired.into_iter().collect();
+        for chunk in chunked(&fired) {
+            let sql = format!("SELECT key, generation FROM timers WHERE key IN ({})", style.list(1, chunk.len()));
+            let mut binds = batch.statement(&sql);
+            for key in chunk {
+                binds.bind(*key);
+            }
+        }
+        GroupReads { streams, claims, fired }
+    }
+
+    /// The state from the rows of the reads `plan` queued, taken from `results` in order.
+    fn from_rows(plan: GroupReads<'a>, results: &mut impl Iterator<Item = Vec<AnyRow>>) -> Result<Self, sqlx::Error> {
+        let mut next = || results.next().ok_or(sqlx::Error::RowNotFound);
+
+        let mut versions: HashMap<&str, u64> = plan.streams.iter().map(|&s| (s, 0)).collect();
+        for _ in chunked(&plan.streams) {
+            for row in next()? {
+                let stream: String = row.try_get(0)?;
+                let version: i64 = row.try_get(1)?;
                 if let Some(slot) = versions.get_mut(stream.as_str()) {
                     *slot = u64::try_from(version).map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
                 }
             }
         }
 
-        let mut claims: HashMap<&str, Vec<String>> = HashMap::new();
-        for (consumer, event_id) in commits.iter().filter_map(|commit| commit.inbox.as_ref()) {
-            claims.entry(consumer).or_default().push(event_id.to_string());
-        }
         let mut processed = HashSet::new();
-        for (consumer, event_ids) in &claims {
-            for event_id in inbox_recorded(conn, consumer, event_ids).await? {
-                processed.insert((*consumer, event_id));
+        for (consumer, event_ids) in &plan.claims {
+            for _ in chunked(event_ids) {
+                for row in next()? {
+                    let event_id: String = row.try_get(0)?;
+                    let event_id = Uuid::parse_str(&event_id).map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+                    processed.insert((*consumer, event_id));
+                }
             }
         }
 
-        let fired: HashSet<&str> =
-            commits.iter().filter_map(|commit| commit.fire.as_ref()).map(|(key, _)| key.as_str()).collect();
-        let fired_keys: Vec<&str> = fired.iter().copied().collect();
+        let fired: HashSet<&str> = plan.fired.iter().copied().collect();
         let mut stored_timers = HashMap::new();
-        for chunk in chunked(&fired_keys) {
-            let sql = format!("SELECT key, generation FROM timers WHERE key IN ({})", style.list(1, chunk.len()));
-            let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
-            for key in chunk {
-                query = query.bind(*key);
-            }
-            for (key, generation) in query.fetch_all(&mut *conn).await? {
+        for _ in chunked(&plan.fired) {
+            for row in next()? {
+                let key: String = row.try_get(0)?;
+                let generation: i64 = row.try_get(1)?;
                 if let Some(&key) = fired.get(key.as_str()) {
                     stored_timers.insert(key, generation);
                 }
@@ -430,8 +553,8 @@ impl<'a> GroupState<'a> {
     }
 }
 
-async fn insert_events(conn: &mut AnyConnection, events: &[RecordedEvent]) -> Result<(), sqlx::Error> {
-    let style = Placeholders::of(conn);
+fn queue_events<'q>(batch: &mut Batch<'q>, events: &'q [RecordedEvent]) {
+    let style = batch.style();
     for chunk in chunked(events) {
         let sql = format!(
             "INSERT INTO events (global_position, stream, stream_version, event_id, event_type, \
@@ -439,9 +562,9 @@ async fn insert_events(conn: &mut AnyConnection, events: &[RecordedEvent]) -> Re
              actor_jurisdiction, traceparent, schema_version, routing_key, payload) VALUES {}",
             style.values_rows(chunk.len(), EVENT_INSERT_COLUMNS)
         );
-        let mut query = sqlx::query(&sql);
+        let mut binds = batch.statement(&sql);
         for event in chunk {
-            query = query
+            binds
                 .bind(event.global_position)
                 .bind(event.stream.as_str())
                 .bind(event.stream_version as i64)
@@ -459,57 +582,26 @@ async fn insert_events(conn: &mut AnyConnection, events: &[RecordedEvent]) -> Re
                 .bind(event.routing_key.as_str())
                 .bind(event.payload.as_slice());
         }
-        query.execute(&mut *conn).await?;
     }
-    Ok(())
 }
 
-/// Which of `event_ids` `consumer` has recorded in the inbox.
-async fn inbox_recorded(
-    conn: &mut AnyConnection,
-    consumer: &str,
-    event_ids: &[String],
-) -> Result<Vec<Uuid>, sqlx::Error> {
-    let style = Placeholders::of(conn);
-    let mut recorded = Vec::new();
-    for chunk in chunked(event_ids) {
-        let mut sql = String::from("SELECT event_id FROM inbox WHERE consumer = ");
-        style.push(&mut sql, 1);
-        sql.push_str(" AND event_id IN (");
-        sql.push_str(&style.list(2, chunk.len()));
-        sql.push(')');
-        let mut query = sqlx::query_as::<_, (String,)>(&sql).bind(consumer);
-        for event_id in chunk {
-            query = query.bind(event_id.as_str());
-        }
-        for (event_id,) in query.fetch_all(&mut *conn).await? {
-            recorded.push(Uuid::parse_str(&event_id).map_err(|error| sqlx::Error::Decode(Box::new(error)))?);
-        }
-    }
-    Ok(recorded)
+/// `INSERT INTO inbox (consumer, event_id, processed_at) VALUES ...` for `rows` rows.
+fn inbox_insert(style: Placeholders, rows: usize) -> String {
+    format!("INSERT INTO inbox (consumer, event_id, processed_at) VALUES {}", style.values_rows(rows, 3))
 }
 
-async fn insert_inbox(conn: &mut AnyConnection, rows: &[(&str, Uuid)], processed_at: i64) -> Result<(), sqlx::Error> {
-    let style = Placeholders::of(conn);
+fn queue_inbox<'q>(batch: &mut Batch<'q>, rows: &[(&'q str, Uuid)], processed_at: i64) {
+    let style = batch.style();
     for chunk in chunked(rows) {
-        let sql = format!(
-            "INSERT INTO inbox (consumer, event_id, processed_at) VALUES {}",
-            style.values_rows(chunk.len(), 3)
-        );
-        let mut query = sqlx::query(&sql);
+        let mut binds = batch.statement(&inbox_insert(style, chunk.len()));
         for (consumer, event_id) in chunk {
-            query = query.bind(*consumer).bind(event_id.to_string()).bind(processed_at);
+            binds.bind(*consumer).bind(event_id.to_string()).bind(processed_at);
         }
-        query.execute(&mut *conn).await?;
     }
-    Ok(())
 }
 
-async fn write_timers(
-    conn: &mut AnyConnection,
-    writes: &HashMap<&str, Option<(&NewTimer, i64)>>,
-) -> Result<(), sqlx::Error> {
-    let style = Placeholders::of(conn);
+fn queue_timers<'q>(batch: &mut Batch<'q>, writes: &HashMap<&'q str, Option<(&'q NewTimer, i64)>>) {
+    let style = batch.style();
     let mut upserts = Vec::new();
     let mut deletes = Vec::new();
     for (&key, write) in writes {
@@ -525,26 +617,23 @@ async fn write_timers(
              due_at = excluded.due_at, kind = excluded.kind, payload = excluded.payload",
             style.values_rows(chunk.len(), 5)
         );
-        let mut query = sqlx::query(&sql);
+        let mut binds = batch.statement(&sql);
         for (timer, generation) in chunk {
-            query = query
+            binds
                 .bind(timer.key.as_str())
                 .bind(*generation)
                 .bind(to_micros(timer.due_at))
                 .bind(timer.kind.as_str())
                 .bind(timer.payload.as_slice());
         }
-        query.execute(&mut *conn).await?;
     }
     for chunk in chunked(&deletes) {
         let sql = format!("DELETE FROM timers WHERE key IN ({})", style.list(1, chunk.len()));
-        let mut query = sqlx::query(&sql);
+        let mut binds = batch.statement(&sql);
         for key in chunk {
-            query = query.bind(*key);
+            binds.bind(*key);
         }
-        query.execute(&mut *conn).await?;
     }
-    Ok(())
 }
 
 /// Upserts a checkpoint.
@@ -573,7 +662,11 @@ where
 pub struct StoreTx {
     // Field order is drop order: the transaction rolls back before the writer lock is freed.
     tx: Transaction<'static, Any>,
-    seq: Sequencer,
+    /// The sequencer, once read. Postgres reads (and locks) it at once: the row lock is what
+    /// serializes read-model writers across processes. SQLite's `BEGIN IMMEDIATE` already
+    /// holds the database write lock, so it is read with the first commit's reads, and a
+    /// transaction that appends nothing (inbox claims, read-model rows) never reads it.
+    seq: Option<Sequencer>,
     aborted: bool,
     /// The earliest due time among the timers the applied commits schedule.
     scheduled: Option<DateTime<Utc>>,
@@ -584,8 +677,16 @@ pub struct StoreTx {
 impl StoreTx {
     pub(crate) async fn begin(shared: Arc<Shared>) -> Result<Self, StoreError> {
         let writer = shared.write_lock.clone().lock_owned().await;
-        let mut tx = shared.begin().await?;
-        let seq = Sequencer::lock(&mut tx, shared.backend).await?;
+        let (tx, seq) = match shared.backend {
+            // Take the database write lock up front, so the transaction never has to upgrade a
+            // read lock.
+            Backend::Sqlite => (shared.pool.begin_with("BEGIN IMMEDIATE").await?, None),
+            Backend::Postgres => {
+                let mut tx = shared.pool.begin().await?;
+                let seq = Sequencer::lock(&mut tx, shared.backend).await?;
+                (tx, Some(seq))
+            }
+        };
         Ok(Self { tx, seq, aborted: false, scheduled: None, shared, _writer: writer })
     }
 
@@ -601,8 +702,10 @@ impl StoreTx {
     /// transaction ([`StoreError::Aborted`] from then on).
     pub async fn apply(&mut self, commit: Commit) -> Result<Vec<RecordedEvent>, StoreError> {
         self.usable()?;
-        match apply_commits(&mut self.tx, &mut self.seq, std::slice::from_ref(&commit)).await {
-            Ok(mut outcomes) => {
+        let frame = self.seq.map_or(Frame::Open, Frame::Held);
+        match apply_commits(&mut self.tx, self.shared.backend, frame, std::slice::from_ref(&commit)).await {
+            Ok((mut outcomes, seq)) => {
+                self.seq = Some(seq);
                 let outcome = single(&mut outcomes);
                 if outcome.is_ok() {
                     self.scheduled = self.scheduled.into_iter().chain(earliest_scheduled([&commit])).min();
@@ -617,20 +720,30 @@ impl StoreTx {
     }
 
     /// Records in the inbox that `consumer` handled `event_ids` and returns those it had not
-    /// handled before: a batch consumer's idempotency in two statements, not two per event.
+    /// handled before: a batch consumer's idempotency in one statement, not two per event.
     pub async fn claim_inbox(&mut self, consumer: &str, event_ids: &[Uuid]) -> Result<HashSet<Uuid>, StoreError> {
         self.usable()?;
+        let processed_at = to_micros(stored_time(Utc::now()));
         let ids: Vec<String> = event_ids.iter().map(Uuid::to_string).collect();
-        let claimed = async {
-            let recorded: HashSet<Uuid> = inbox_recorded(&mut self.tx, consumer, &ids).await?.into_iter().collect();
-            let fresh: HashSet<Uuid> = event_ids.iter().filter(|id| !recorded.contains(id)).copied().collect();
-            let rows: Vec<(&str, Uuid)> = fresh.iter().map(|id| (consumer, *id)).collect();
-            insert_inbox(&mut self.tx, &rows, to_micros(stored_time(Utc::now()))).await?;
-            Ok::<_, sqlx::Error>(fresh)
+        let mut claims = Batch::new(Placeholders::of(&self.tx));
+        for chunk in chunked(&ids) {
+            let sql = format!(
+                "{} ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id",
+                inbox_insert(claims.style(), chunk.len())
+            );
+            let mut binds = claims.statement(&sql);
+            for event_id in chunk {
+                binds.bind(consumer).bind(event_id.as_str()).bind(processed_at);
+            }
         }
-        .await;
+        let claimed = claims.fetch(&mut self.tx).await;
         self.aborted = claimed.is_err();
-        Ok(claimed?)
+        let mut fresh = HashSet::new();
+        for row in claimed?.iter().flatten() {
+            let event_id: String = row.try_get(0)?;
+            fresh.insert(Uuid::parse_str(&event_id).map_err(|e| StoreError::Corrupt(format!("inbox event id: {e}")))?);
+        }
+        Ok(fresh)
     }
 
     /// Saves a checkpoint inside this transaction (atomically with the read model's writes).
@@ -646,7 +759,9 @@ impl StoreTx {
         self.usable()?;
         let StoreTx { tx, seq, scheduled, shared, _writer, .. } = self;
         tx.commit().await?;
-        shared.publish_head(seq.position);
+        if let Some(seq) = seq {
+            shared.publish_head(seq.position);
+        }
         shared.publish_scheduled(scheduled);
         Ok(())
     }

@@ -123,14 +123,8 @@ impl Intake {
         Ok(self.duplicates.pick(details.lat, details.lon, now, candidates))
     }
 
-    /// Apply one event to `intake_open_cases` inside `tx`, with the consumer's inbox entry.
+    /// Apply one event (its inbox entry already claimed) to `intake_open_cases` inside `tx`.
     async fn apply_event(&self, tx: &mut StoreTx, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
-        let consumer = if source == SERVICE { "intake.self".to_string() } else { format!("intake.{source}") };
-        match tx.apply(Commit { inbox: Some((consumer, event.event_id)), ..Commit::default() }).await {
-            Ok(_) => {}
-            Err(StoreError::AlreadyProcessed { .. }) => return Ok(()),
-            Err(e) => return Err(transient(e)),
-        }
         let short = event.event_type.strip_prefix("gridloop.v1.").unwrap_or_default();
         match (source, short) {
             (SERVICE, "CaseReported") => {
@@ -470,7 +464,11 @@ impl EventHandler for Intake {
     /// A whole relay batch in one transaction, inbox entries included.
     async fn handle_batch(&self, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError> {
         let mut tx = self.store.begin().await.map_err(transient)?;
-        for event in events {
+        let consumer = if source == SERVICE { "intake.self".to_string() } else { format!("intake.{source}") };
+        let event_ids: Vec<_> = events.iter().map(|event| event.event_id).collect();
+        let mut fresh = tx.claim_inbox(&consumer, &event_ids).await.map_err(transient)?;
+        // Removing as it goes: an event delivered twice in one batch is applied once.
+        for event in events.iter().filter(|event| fresh.remove(&event.event_id)) {
             self.apply_event(&mut tx, source, event).await?;
         }
         tx.commit().await.map_err(transient)
