@@ -230,7 +230,15 @@ impl Dispatch {
         // conflict on it is checked against the stream (another writer may have moved it on).
         let mut use_cache = true;
         loop {
-            let (Current { case, traceparent }, cached) = self.current(case_id, use_cache).await?;
+            let opening = use_cache && matches!(command, CaseCommand::Open { .. });
+            let (Current { case, traceparent }, cached) = match opening.then(|| self.cache.get(case_id)) {
+                // A report opens a case under the id intake has just given it: decide on the empty
+                // case as on a cached state, without reading the stream (if the case were there
+                // already, the commit would conflict and the case would be read).
+                Some(None) => (Current { case: Case::default(), traceparent: String::new() }, true),
+                Some(Some(current)) => (current, true),
+                None => self.current(case_id, use_cache).await?,
+            };
             use_cache = false;
             if let Some(expected) = expected_version.filter(|v| *v != case.version) {
                 if cached {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use common::details;
 use gridloop_bus::{Clock, ManualClock};
 use gridloop_dispatch::{Dispatch, DispatchError};
-use gridloop_domain::case::{CaseCommand, CaseEvent, CaseStatus, Satisfaction};
+use gridloop_domain::case::{CaseCommand, CaseError, CaseEvent, CaseStatus, Satisfaction};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_eventstore::{Actor, Commit, EventStore, StoreOptions};
@@ -48,6 +48,12 @@ async fn a_replica_whose_memory_is_behind_decides_on_the_stored_case() {
         .await
         .unwrap();
     assert_eq!(opened.version, 2);
+    // The same report reaching B: B takes the case for new without reading it (it has just been
+    // reported), the commit conflicts, and the case as stored refuses a second opening.
+    let again =
+        run(&b, CaseCommand::Open { case_id, details: details("env.garbage", "321012001001001", now) }, None).await;
+    assert!(matches!(again, Err(DispatchError::Case(CaseError::AlreadyOpened))), "{:?}", again.map(|c| c.version));
+    assert_eq!(b.store().stream_version(&case_id.stream()).await.unwrap(), 2);
     // B accepts it: A's copy is now one event behind.
     let accepted = run(&b, CaseCommand::Accept { assignee: "网格员".into() }, Some(2)).await.unwrap();
     assert_eq!(accepted.version, 3);

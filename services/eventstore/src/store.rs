@@ -197,7 +197,15 @@ impl EventStore {
     /// Up to `limit` events not yet relayed (acknowledged) after position `after`, oldest first.
     /// A relay passes the last position it published, so events it has published but not yet
     /// acknowledged are not read again.
+    ///
+    /// The events this process committed last are remembered, so a relay keeping up gets its
+    /// batch without a read. Acknowledgements of other processes sharing the outbox do not
+    /// reach that memory: their relays' events may be published twice (consumers are
+    /// idempotent either way).
     pub async fn outbox_batch(&self, after: i64, limit: u32) -> Result<Vec<RecordedEvent>, StoreError> {
+        if let Some(batch) = self.shared.recent_after(after, limit as usize) {
+            return Ok(batch);
+        }
         let rows = sqlx::query(concat!(
             "SELECT ",
             event_columns!(),
@@ -216,6 +224,9 @@ impl EventStore {
     pub async fn outbox_ack(&self, positions: &[i64]) -> Result<(), StoreError> {
         let ranges = position_ranges(positions);
         let _writer = self.shared.lock_writes().await;
+        if let Some(&(_, last)) = ranges.last() {
+            self.shared.forget_through(last);
+        }
         for chunk in chunked(&ranges) {
             let condition = (0..chunk.len())
                 .map(|i| format!("global_position BETWEEN ${} AND ${}", 2 * i + 1, 2 * i + 2))

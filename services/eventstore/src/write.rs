@@ -1,7 +1,7 @@
 //! The write path: the sequencer, applying a group of commits in one transaction, the
 //! group-commit writer task and [`StoreTx`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -20,6 +20,9 @@ const MAX_GROUP: usize = 256;
 /// Commits that may wait for the writer before `commit()` callers are held back.
 const QUEUE_CAPACITY: usize = 4 * MAX_GROUP;
 
+/// Events the store remembers for its relay (see [`Shared::recent_after`]).
+const RECENT_EVENTS: usize = 4096;
+
 /// Outcome of one commit of a group: its recorded events, or the precondition it failed.
 type Outcome = Result<Vec<RecordedEvent>, StoreError>;
 
@@ -34,6 +37,9 @@ pub(crate) struct Shared {
     /// The earliest due time among timers this process's commits scheduled since the timer
     /// loop last took it (see [`EventStore::take_scheduled`](crate::EventStore::take_scheduled)).
     scheduled: watch::Sender<Option<DateTime<Utc>>>,
+    /// The events this process committed last, oldest first, all after every position ever
+    /// acknowledged from the outbox (so none has been relayed).
+    recent: std::sync::Mutex<VecDeque<RecordedEvent>>,
 }
 
 impl Shared {
@@ -44,6 +50,46 @@ impl Shared {
             write_lock: Arc::new(Mutex::new(())),
             head: watch::Sender::new(head),
             scheduled: watch::Sender::new(None),
+            recent: std::sync::Mutex::new(VecDeque::with_capacity(RECENT_EVENTS)),
+        }
+    }
+
+    /// After a commit, under the writer lock (so in position order): remember its events.
+    fn remember<'e>(&self, events: impl IntoIterator<Item = &'e RecordedEvent>) {
+        let mut recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for event in events {
+            if recent.len() == RECENT_EVENTS {
+                recent.pop_front();
+            }
+            recent.push_back(event.clone());
+        }
+    }
+
+    /// The outbox batch after `after`, from memory, when this process committed all of it: up
+    /// to `limit` remembered events from `after + 1` on with no position missing (an event
+    /// another process wrote leaves a gap, and then the outbox must be read). `None`: read it.
+    pub(crate) fn recent_after(&self, after: i64, limit: usize) -> Option<Vec<RecordedEvent>> {
+        let recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let start = recent.binary_search_by_key(&(after + 1), |event| event.global_position).ok()?;
+        let mut batch: Vec<RecordedEvent> = Vec::with_capacity(limit.min(recent.len() - start));
+        for event in recent.range(start..) {
+            if batch.len() == limit {
+                break;
+            }
+            let expected = batch.last().map_or(after + 1, |last| last.global_position + 1);
+            if event.global_position != expected {
+                return None;
+            }
+            batch.push(event.clone());
+        }
+        Some(batch)
+    }
+
+    /// Before an outbox acknowledgement: forget the events up to the highest position in it.
+    pub(crate) fn forget_through(&self, position: i64) {
+        let mut recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        while recent.front().is_some_and(|event| event.global_position <= position) {
+            recent.pop_front();
         }
     }
 
@@ -163,6 +209,7 @@ impl Shared {
                     applied
                 }
             };
+            self.remember(outcomes.iter().flatten().flatten());
             self.publish_head(seq.position);
             self.publish_scheduled(earliest_scheduled(
                 commits.iter().zip(&outcomes).filter(|(_, o)| o.is_ok()).map(|(c, _)| c),
@@ -670,6 +717,8 @@ pub struct StoreTx {
     aborted: bool,
     /// The earliest due time among the timers the applied commits schedule.
     scheduled: Option<DateTime<Utc>>,
+    /// The events the applied commits recorded, for the store to remember once committed.
+    recorded: Vec<RecordedEvent>,
     shared: Arc<Shared>,
     _writer: OwnedMutexGuard<()>,
 }
@@ -687,7 +736,7 @@ impl StoreTx {
                 (tx, Some(seq))
             }
         };
-        Ok(Self { tx, seq, aborted: false, scheduled: None, shared, _writer: writer })
+        Ok(Self { tx, seq, aborted: false, scheduled: None, recorded: Vec::new(), shared, _writer: writer })
     }
 
     /// The transaction's connection, to run the caller's own read-model SQL inside it.
@@ -707,8 +756,9 @@ impl StoreTx {
             Ok((mut outcomes, seq)) => {
                 self.seq = Some(seq);
                 let outcome = single(&mut outcomes);
-                if outcome.is_ok() {
+                if let Ok(events) = &outcome {
                     self.scheduled = self.scheduled.into_iter().chain(earliest_scheduled([&commit])).min();
+                    self.recorded.extend_from_slice(events);
                 }
                 outcome
             }
@@ -757,8 +807,9 @@ impl StoreTx {
     /// Commits, then advances [`EventStore::watch_head`](crate::EventStore::watch_head).
     pub async fn commit(self) -> Result<(), StoreError> {
         self.usable()?;
-        let StoreTx { tx, seq, scheduled, shared, _writer, .. } = self;
+        let StoreTx { tx, seq, scheduled, recorded, shared, _writer, .. } = self;
         tx.commit().await?;
+        shared.remember(&recorded);
         if let Some(seq) = seq {
             shared.publish_head(seq.position);
         }

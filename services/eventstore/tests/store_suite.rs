@@ -85,6 +85,7 @@ store_suite!(
     expected_version_conflicts_write_nothing,
     multi_stream_commit_is_atomic,
     outbox_tracks_unrelayed_events,
+    outbox_batches_take_in_what_another_process_wrote,
     checkpoints_save_load_overwrite,
     inbox_makes_consumers_idempotent,
     old_inbox_entries_are_pruned_and_recent_ones_kept,
@@ -305,6 +306,35 @@ async fn multi_stream_commit_is_atomic(h: Harness) {
     let committed = store.commit(twice).await.unwrap();
     let versions: Vec<u64> = committed.events.iter().map(|e| e.stream_version).collect();
     assert_eq!(versions, [1, 2, 3]);
+}
+
+async fn outbox_batches_take_in_what_another_process_wrote(h: Harness) {
+    let store = h.connect().await;
+    let other = h.connect().await;
+    store.commit(Commit::append("a", ExpectedVersion::Any, events("a", 2))).await.unwrap();
+    other.commit(Commit::append("b", ExpectedVersion::Any, events("b", 1))).await.unwrap();
+    store.commit(Commit::append("a", ExpectedVersion::Any, events("a", 2))).await.unwrap();
+    // This process wrote 1, 2, 4 and 5; the outbox fills the gap.
+    let batch = store.outbox_batch(0, 10).await.unwrap();
+    assert_eq!(positions(&batch), [1, 2, 3, 4, 5]);
+    assert_eq!(batch, store.read_all(0, 10).await.unwrap());
+    assert_eq!(positions(&store.outbox_batch(1, 3).await.unwrap()), [2, 3, 4]);
+    assert_eq!(store.outbox_batch(3, 10).await.unwrap(), store.read_all(3, 10).await.unwrap());
+
+    // A read model's transaction: its events once committed, none if it rolls back.
+    let mut tx = store.begin().await.unwrap();
+    tx.apply(Commit::append("c", ExpectedVersion::Any, events("c", 1))).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.apply(Commit::append("d", ExpectedVersion::Any, events("d", 1))).await.unwrap();
+    drop(tx);
+    assert_eq!(store.outbox_batch(5, 10).await.unwrap(), store.read_all(5, 10).await.unwrap());
+    assert_eq!(positions(&store.outbox_batch(5, 10).await.unwrap()), [6]);
+
+    // Acknowledged events are not served again.
+    store.outbox_ack(&[1, 2, 3, 4, 5]).await.unwrap();
+    assert_eq!(positions(&store.outbox_batch(0, 10).await.unwrap()), [6]);
+    assert_eq!(positions(&store.outbox_batch(2, 10).await.unwrap()), [6]);
 }
 
 async fn outbox_tracks_unrelayed_events(h: Harness) {
