@@ -37,8 +37,8 @@ pub async fn run_timers(
         scheduled.mark_unchanged();
         store.take_scheduled();
         let now = clock.now();
-        let due = match store.due_timers(now, DUE_BATCH).await {
-            Ok(due) => due,
+        let (due, next) = match store.due_timers_and_next(now, DUE_BATCH).await {
+            Ok(read) => read,
             Err(error) => {
                 tracing::warn!(%error, "reading due timers failed");
                 tokio::time::sleep(ERROR_PAUSE).await;
@@ -58,10 +58,7 @@ pub async fn run_timers(
             }
             continue;
         }
-        let next = match store.next_timer_due().await {
-            Ok(next) => next.unwrap_or(now + IDLE_POLL).min(now + IDLE_POLL),
-            Err(_) => now + IDLE_POLL,
-        };
+        let next = next.unwrap_or(now + IDLE_POLL).min(now + IDLE_POLL);
         // Until `next`, unless a commit schedules a timer due before it (most commits schedule
         // nothing, or a deadline further off: no reason to read the store again).
         loop {

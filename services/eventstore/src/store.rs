@@ -300,15 +300,33 @@ impl EventStore {
     /// Up to `limit` timers with `due_at <= now`, earliest first. Reading does not claim
     /// them: fire one with `Commit::fire`, which succeeds for exactly one firer.
     pub async fn due_timers(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<DueTimer>, StoreError> {
+        Ok(self.due_timers_and_next(now, limit).await?.0)
+    }
+
+    /// [`EventStore::due_timers`], and when the first timer not yet due is due, in one read:
+    /// what a timer loop needs to fire and then to know how long to sleep.
+    pub async fn due_timers_and_next(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<(Vec<DueTimer>, Option<DateTime<Utc>>), StoreError> {
         let rows = sqlx::query(
-            "SELECT key, generation, due_at, kind, payload FROM timers WHERE due_at <= $1 \
-             ORDER BY due_at, key LIMIT $2",
+            "SELECT key, generation, due_at, kind, payload FROM \
+             (SELECT key, generation, due_at, kind, payload FROM timers \
+              WHERE due_at <= $1 ORDER BY due_at, key LIMIT $2) AS due \
+             UNION ALL SELECT key, generation, due_at, kind, payload FROM \
+             (SELECT key, generation, due_at, kind, payload FROM timers \
+              WHERE due_at > $1 ORDER BY due_at, key LIMIT 1) AS later",
         )
         .bind(to_micros(now))
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(decode_timer).collect()
+        let timers = rows.iter().map(decode_timer).collect::<Result<Vec<_>, _>>()?;
+        let (mut due, later): (Vec<DueTimer>, Vec<DueTimer>) = timers.into_iter().partition(|t| t.due_at <= now);
+        // A union keeps no order of its own.
+        due.sort_by(|a, b| (a.due_at, &a.key).cmp(&(b.due_at, &b.key)));
+        Ok((due, later.first().map(|timer| timer.due_at)))
     }
 
     /// When the earliest scheduled timer is due, if any.

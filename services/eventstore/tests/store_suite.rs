@@ -466,6 +466,10 @@ async fn timers_fire_exactly_once(h: Harness) {
     assert_eq!(due_now[0].kind, "kind-b");
     assert_eq!(due_now[0].payload, b"b");
     assert_eq!(store.due_timers(t0() + secs(10), 1).await.unwrap(), due_now[..1]);
+    // With the next one not yet due, in the same read.
+    assert_eq!(store.due_timers_and_next(t0() + secs(10), 10).await.unwrap(), (due_now.clone(), Some(t0() + secs(60))));
+    assert_eq!(store.due_timers_and_next(t0(), 10).await.unwrap(), (vec![], Some(t0() + secs(5))));
+    assert_eq!(store.due_timers_and_next(t0() + secs(60), 1).await.unwrap().1, None);
     let a = due_now[1].clone();
 
     // Re-scheduling bumps the generation: the old one can no longer fire.
