@@ -133,7 +133,7 @@ pub async fn on_closed(
     let Some(day) = keys.first().map(|key| key.day) else { return Ok(()) };
     let areas: Vec<AreaCode> = keys.iter().filter_map(|key| key.area.parse().ok()).collect();
     let added: Vec<(LevelCountKey, i64)> = keys.into_iter().map(|key| (key, 1)).collect();
-    add_level_counts(tx.conn(), &added).await.map_err(transient)?;
+    add_level_counts(tx.conn().await.map_err(transient)?, &added).await.map_err(transient)?;
     if !policy.is_enabled() {
         return Ok(());
     }
@@ -149,7 +149,7 @@ pub async fn on_closed(
     for area in &areas {
         query = query.bind(area.as_str());
     }
-    let counts = query.fetch_all(&mut *tx.conn()).await.map_err(transient)?;
+    let counts = query.fetch_all(tx.conn().await.map_err(transient)?).await.map_err(transient)?;
 
     let in_drift = Placeholders::Numbered.list(1, areas.len());
     let select_drifted = format!("SELECT area FROM evaluation_drift WHERE drifted <> 0 AND area IN ({in_drift})");
@@ -157,7 +157,7 @@ pub async fn on_closed(
     for area in &areas {
         query = query.bind(area.as_str());
     }
-    let drifted = query.fetch_all(&mut *tx.conn()).await.map_err(transient)?;
+    let drifted = query.fetch_all(tx.conn().await.map_err(transient)?).await.map_err(transient)?;
 
     for area in &areas {
         let mut distribution = Distribution::default();
@@ -250,7 +250,7 @@ async fn record(
     .bind(district_share)
     .bind(deviation)
     .bind(i64::try_from(distribution.total()).unwrap_or(i64::MAX))
-    .execute(&mut *tx.conn())
+    .execute(tx.conn().await.map_err(transient)?)
     .await
     .map_err(transient)?;
     Ok(())

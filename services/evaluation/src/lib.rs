@@ -174,7 +174,7 @@ impl Evaluation {
             decoded.iter().map(|(_, case_id, _)| case_id.to_string()).collect::<HashSet<_>>().into_iter().collect();
         let mut rows: HashMap<String, CaseRow> = HashMap::with_capacity(case_ids.len());
         for chunk in case_ids.chunks(projection::UPSERT_CHUNK) {
-            for row in projection::load(tx.conn(), chunk).await.map_err(transient)? {
+            for row in projection::load(tx.conn().await.map_err(transient)?, chunk).await.map_err(transient)? {
                 rows.insert(row.case_id.clone(), row);
             }
         }
@@ -204,7 +204,7 @@ impl Evaluation {
         }
         let changed: Vec<CaseRow> = changed.iter().filter_map(|key| rows.remove(key)).collect();
         for chunk in changed.chunks(projection::UPSERT_CHUNK) {
-            projection::upsert(tx.conn(), chunk).await.map_err(transient)?;
+            projection::upsert(tx.conn().await.map_err(transient)?, chunk).await.map_err(transient)?;
         }
         for (grid_code, level, record) in closures {
             let context = EventContext::caused_by(record, edge::system_actor(SERVICE), self.clock.now());

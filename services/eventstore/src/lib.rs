@@ -41,9 +41,11 @@
 //! [`StoreError::AlreadyProcessed`], [`StoreError::TimerGone`]) and writes nothing; the others
 //! are written with multi-row `INSERT`s (at most 256 rows per statement, well below the
 //! bind-parameter limits) and committed with one sync. In SQLite a group takes two round trips
-//! to the connection's thread, on a connection the writer keeps: `BEGIN IMMEDIATE` with all the
-//! reads, then all the writes with `COMMIT`, each sent as one multi-statement query. (Those
-//! hand-offs between threads, not the SQL, were most of a commit's cost.) If the database rejects the group (say
+//! to the connection's thread: `BEGIN IMMEDIATE` with all the reads, then all the writes with
+//! `COMMIT`, each sent as one multi-statement query. (Those hand-offs between threads, not the
+//! SQL, were most of a commit's cost.) All SQLite writes of a process, group commits and
+//! [`StoreTx`]s alike, run on one connection that the writer lock keeps out of the pool, so its
+//! page cache stays warm; a `StoreTx` begins in the round trip of its first statements. If the database rejects the group (say
 //! a duplicate event id), each of its commits is retried in a transaction of its own, so only
 //! the offending commit fails; other database errors fail every commit of the group. After
 //! answering a group, the writer yields once, so that the callers it woke can queue their next

@@ -152,8 +152,25 @@ impl<'q> Batch<'q> {
 
     /// Runs the statements in order and returns each one's rows.
     pub(crate) async fn fetch(self, conn: &mut AnyConnection) -> Result<Vec<Vec<AnyRow>>, sqlx::Error> {
+        self.fetch_opening(conn, None).await
+    }
+
+    /// [`Batch::fetch`], after `opening` (a statement without parameters, such as `BEGIN`) in
+    /// the same round trip where the backend allows; its result is not returned.
+    pub(crate) async fn fetch_opening(
+        mut self,
+        conn: &mut AnyConnection,
+        opening: Option<&str>,
+    ) -> Result<Vec<Vec<AnyRow>>, sqlx::Error> {
         if let Some(error) = self.bind_error {
             return Err(sqlx::Error::Encode(error));
+        }
+        if let Some(opening) = opening {
+            match (self.style, self.queries.first_mut()) {
+                (Placeholders::Anonymous, Some((text, _))) => text.insert_str(0, &format!("{opening};\n")),
+                _ => self.queries.insert(0, (opening.to_owned(), AnyArguments::default())),
+            }
+            self.statements += 1;
         }
         let mut results = Vec::with_capacity(self.statements);
         for (sql, arguments) in self.queries {
@@ -173,6 +190,9 @@ impl<'q> Batch<'q> {
                 self.statements,
                 results.len()
             )));
+        }
+        if opening.is_some() {
+            results.remove(0);
         }
         Ok(results)
     }

@@ -20,6 +20,10 @@ const MAX_GROUP: usize = 256;
 /// Commits that may wait for the writer before `commit()` callers are held back.
 const QUEUE_CAPACITY: usize = 4 * MAX_GROUP;
 
+/// How a SQLite write transaction starts: with the database write lock, so that it never has
+/// to upgrade a read lock (and fail with `SQLITE_BUSY`).
+const BEGIN: &str = "BEGIN IMMEDIATE";
+
 /// Events the store remembers for its relay (see [`Shared::recent_after`]).
 const RECENT_EVENTS: usize = 4096;
 
@@ -31,8 +35,9 @@ type Outcome = Result<Vec<RecordedEvent>, StoreError>;
 pub(crate) struct Shared {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
-    /// Serializes all writes of this process (see the crate docs).
-    write_lock: Arc<Mutex<()>>,
+    /// Serializes all writes of this process (see the crate docs), and holds the connection
+    /// SQLite writes run on.
+    write_lock: Arc<Mutex<WriterSlot>>,
     head: watch::Sender<i64>,
     /// The earliest due time among timers this process's commits scheduled since the timer
     /// loop last took it (see [`EventStore::take_scheduled`](crate::EventStore::take_scheduled)).
@@ -47,7 +52,7 @@ impl Shared {
         Self {
             pool,
             backend,
-            write_lock: Arc::new(Mutex::new(())),
+            write_lock: Arc::new(Mutex::new(WriterSlot::default())),
             head: watch::Sender::new(head),
             scheduled: watch::Sender::new(None),
             recent: std::sync::Mutex::new(VecDeque::with_capacity(RECENT_EVENTS)),
@@ -115,7 +120,7 @@ impl Shared {
     }
 
     /// Takes the in-process writer lock, for writes outside a commit (acks, checkpoints).
-    pub(crate) async fn lock_writes(&self) -> MutexGuard<'_, ()> {
+    pub(crate) async fn lock_writes(&self) -> MutexGuard<'_, WriterSlot> {
         self.write_lock.lock().await
     }
 
@@ -141,12 +146,8 @@ impl Shared {
     /// Applies `commits` in one transaction; on a database error that one of them may have
     /// caused (a constraint violation, say), retries each in its own transaction so only the
     /// offending commit fails.
-    async fn commit_group(
-        &self,
-        writer: &mut Option<AnyConnection>,
-        commits: &[Commit],
-    ) -> Vec<Result<Committed, StoreError>> {
-        match self.run_group(writer, commits).await {
+    async fn commit_group(&self, commits: &[Commit]) -> Vec<Result<Committed, StoreError>> {
+        match self.run_group(commits).await {
             Ok((outcomes, head)) => {
                 outcomes.into_iter().map(|outcome| outcome.map(|events| Committed { events, head })).collect()
             }
@@ -154,7 +155,7 @@ impl Shared {
                 tracing::warn!(%error, commits = commits.len(), "group commit failed; retrying its commits one by one");
                 let mut results = Vec::with_capacity(commits.len());
                 for commit in commits {
-                    let result = match self.run_group(writer, std::slice::from_ref(commit)).await {
+                    let result = match self.run_group(std::slice::from_ref(commit)).await {
                         Ok((mut outcomes, head)) => single(&mut outcomes).map(|events| Committed { events, head }),
                         Err(error) => Err(error.into()),
                     };
@@ -173,38 +174,28 @@ impl Shared {
 
     /// One group transaction: lock the sequencer, check and apply every commit, commit.
     ///
-    /// SQLite runs it on the writer's own connection (`writer`, kept across groups, so its
-    /// page cache stays warm) in two round trips: `BEGIN IMMEDIATE` (which takes the database
-    /// write lock up front) with the reads, then the writes with `COMMIT`. After an error the
+    /// SQLite runs it on the writer's connection ([`WriterSlot`]) in two round trips:
+    /// `BEGIN IMMEDIATE` with the reads, then the writes with `COMMIT`. After an error the
     /// connection is closed, which rolls back whatever the transaction had done. Postgres runs
     /// it in a pooled transaction, the sequencer row locked `FOR UPDATE`.
-    async fn run_group(
-        &self,
-        writer: &mut Option<AnyConnection>,
-        commits: &[Commit],
-    ) -> Result<(Vec<Outcome>, i64), sqlx::Error> {
+    async fn run_group(&self, commits: &[Commit]) -> Result<(Vec<Outcome>, i64), sqlx::Error> {
         let events: usize = commits.iter().flat_map(|commit| &commit.appends).map(|append| append.events.len()).sum();
         let span = tracing::debug_span!("eventstore.commit", batch = commits.len(), events);
         async {
-            let _writer = self.write_lock.lock().await;
+            let mut slot = self.write_lock.lock().await;
             let (outcomes, seq) = match self.backend {
                 Backend::Sqlite => {
-                    let conn = match writer {
-                        Some(conn) => conn,
-                        None => writer.insert(self.pool.acquire().await?.detach()),
-                    };
-                    let result = apply_commits(conn, self.backend, Frame::Own, commits).await;
+                    let frame = Frame { begin: true, seq: None, commit: true };
+                    let result = apply_commits(slot.conn(&self.pool).await?, self.backend, frame, commits).await;
                     if result.is_err() {
-                        if let Some(conn) = writer.take() {
-                            // Closing rolls back; the next group opens a fresh connection.
-                            let _ = conn.close().await;
-                        }
+                        slot.discard().await;
                     }
                     result?
                 }
                 Backend::Postgres => {
                     let mut tx = self.pool.begin().await?;
-                    let applied = apply_commits(&mut tx, self.backend, Frame::Open, commits).await?;
+                    let frame = Frame { begin: false, seq: None, commit: false };
+                    let applied = apply_commits(&mut tx, self.backend, frame, commits).await?;
                     tx.commit().await?;
                     applied
                 }
@@ -259,12 +250,10 @@ pub(crate) fn spawn_writer(shared: Arc<Shared>) -> mpsc::Sender<Pending> {
 /// Takes every pending commit (up to [`MAX_GROUP`]) and applies them in one transaction.
 async fn writer_loop(shared: Arc<Shared>, mut receiver: mpsc::Receiver<Pending>) {
     let mut pending = Vec::with_capacity(MAX_GROUP);
-    // SQLite: the writer's own connection (see `Shared::run_group`).
-    let mut writer = None;
     while receiver.recv_many(&mut pending, MAX_GROUP).await > 0 {
         let (commits, replies): (Vec<Commit>, Vec<_>) =
             pending.drain(..).map(|Pending { commit, reply }| (commit, reply)).unzip();
-        let results = shared.commit_group(&mut writer, &commits).await;
+        let results = shared.commit_group(&commits).await;
         for (reply, result) in replies.into_iter().zip(results) {
             // The caller may have stopped waiting; the commit stands either way.
             let _ = reply.send(result);
@@ -273,9 +262,7 @@ async fn writer_loop(shared: Arc<Shared>, mut receiver: mpsc::Receiver<Pending>)
         // they follow up with join it instead of trailing in a group of their own.
         tokio::task::yield_now().await;
     }
-    if let Some(conn) = writer {
-        let _ = conn.close().await;
-    }
+    shared.write_lock.lock().await.discard().await;
 }
 
 /// The one-row sequencer: last assigned global position and timer generation. Reading it
@@ -320,14 +307,14 @@ impl Sequencer {
 
 /// How [`apply_commits`] stands to its transaction.
 #[derive(Clone, Copy)]
-enum Frame {
-    /// In an open transaction whose sequencer row is held.
-    Held(Sequencer),
-    /// In an open transaction; lock the sequencer row with the reads.
-    Open,
-    /// On a connection of its own with no transaction open: begin (`BEGIN IMMEDIATE`) with
-    /// the reads and commit with the writes (SQLite), two round trips in all.
-    Own,
+struct Frame {
+    /// Open it (`BEGIN IMMEDIATE`, SQLite) in the same round trip as the reads.
+    begin: bool,
+    /// The sequencer, if the transaction holds it already; else it is read (and locked) with
+    /// the reads.
+    seq: Option<Sequencer>,
+    /// Commit it in the same round trip as the writes.
+    commit: bool,
 }
 
 /// Checks and applies `commits` in order: one round trip for everything the checks read,
@@ -342,21 +329,14 @@ async fn apply_commits(
 ) -> Result<(Vec<Outcome>, Sequencer), sqlx::Error> {
     let style = Placeholders::of(conn);
     let mut reads = Batch::new(style);
-    if let Frame::Own = frame {
-        reads.statement("BEGIN IMMEDIATE");
-    }
-    if let Frame::Open | Frame::Own = frame {
+    if frame.seq.is_none() {
         Sequencer::queue_lock(&mut reads, backend);
     }
     let plan = GroupState::queue_reads(&mut reads, commits);
-    let mut results = reads.fetch(conn).await?.into_iter();
-    let mut seq = match frame {
-        Frame::Held(seq) => seq,
-        Frame::Open => Sequencer::from_rows(results.next())?,
-        Frame::Own => {
-            results.next();
-            Sequencer::from_rows(results.next())?
-        }
+    let mut results = reads.fetch_opening(conn, frame.begin.then_some(BEGIN)).await?.into_iter();
+    let mut seq = match frame.seq {
+        Some(seq) => seq,
+        None => Sequencer::from_rows(results.next())?,
     };
     let mut group = GroupState::from_rows(plan, &mut results)?;
 
@@ -387,7 +367,7 @@ async fn apply_commits(
     if seq != before {
         seq.queue_store(&mut writes);
     }
-    if let Frame::Own = frame {
+    if frame.commit {
         writes.statement("COMMIT");
     }
     writes.execute(conn).await?;
@@ -699,6 +679,44 @@ where
     Ok(())
 }
 
+/// The connection SQLite writes of this process run on, kept by the writer lock: group
+/// commits, [`StoreTx`]s, acknowledgements. No other connection of the process writes, so its
+/// page cache stays warm, and a write takes no pooled connection (sqlx pings a pooled
+/// connection on its way back, one more round trip to its thread).
+#[derive(Default)]
+pub(crate) struct WriterSlot {
+    conn: Option<AnyConnection>,
+}
+
+impl WriterSlot {
+    /// The connection, taken from the pool (and kept out of it) on first use.
+    pub(crate) async fn conn(&mut self, pool: &AnyPool) -> Result<&mut AnyConnection, sqlx::Error> {
+        match self.conn {
+            Some(ref mut conn) => Ok(conn),
+            None => Ok(self.conn.insert(pool.acquire().await?.detach())),
+        }
+    }
+
+    /// Closes the connection, after an error that may have left a transaction open: closing
+    /// rolls it back, and the next write opens a fresh connection.
+    async fn discard(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.close().await;
+        }
+    }
+
+    /// Rolls back the transaction a [`StoreTx`] left open.
+    async fn roll_back(&mut self) {
+        let rolled_back = match self.conn.as_mut() {
+            Some(conn) => conn.execute("ROLLBACK").await.is_ok(),
+            None => true,
+        };
+        if !rolled_back {
+            self.discard().await;
+        }
+    }
+}
+
 /// A write transaction for read models, opened by [`EventStore::begin`](crate::EventStore::begin).
 ///
 /// It holds the store's writer serialization (the in-process writer lock and the sequencer
@@ -707,8 +725,7 @@ where
 /// `begin`) from the same task: they would wait for this transaction forever. Use
 /// [`StoreTx::apply`] and [`StoreTx::save_checkpoint`] instead. Dropping it rolls back.
 pub struct StoreTx {
-    // Field order is drop order: the transaction rolls back before the writer lock is freed.
-    tx: Transaction<'static, Any>,
+    conn: TxConn,
     /// The sequencer, once read. Postgres reads (and locks) it at once: the row lock is what
     /// serializes read-model writers across processes. SQLite's `BEGIN IMMEDIATE` already
     /// holds the database write lock, so it is read with the first commit's reads, and a
@@ -720,29 +737,80 @@ pub struct StoreTx {
     /// The events the applied commits recorded, for the store to remember once committed.
     recorded: Vec<RecordedEvent>,
     shared: Arc<Shared>,
-    _writer: OwnedMutexGuard<()>,
+}
+
+enum TxConn {
+    /// Postgres: a pooled transaction. Field order is drop order: the transaction rolls back
+    /// before the writer lock is freed.
+    Pooled { tx: Transaction<'static, Any>, _writer: OwnedMutexGuard<WriterSlot> },
+    /// SQLite: the writer's connection. The transaction begins in the same round trip as its
+    /// first statements.
+    Writer(WriterTx),
+}
+
+/// A transaction on the writer's connection (SQLite).
+struct WriterTx {
+    /// The writer lock with the connection; `None` once handed on (dropped).
+    slot: Option<OwnedMutexGuard<WriterSlot>>,
+    /// `BEGIN IMMEDIATE` has been sent and neither `COMMIT` nor `ROLLBACK`.
+    open: bool,
+}
+
+impl Drop for WriterTx {
+    /// An open transaction is rolled back before the writer lock is freed, by a task that takes
+    /// the lock with it (outside a runtime, the connection is closed, which rolls back).
+    fn drop(&mut self) {
+        let Some(mut slot) = self.slot.take() else { return };
+        if !self.open {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { slot.roll_back().await });
+            }
+            Err(_) => slot.conn = None,
+        }
+    }
 }
 
 impl StoreTx {
     pub(crate) async fn begin(shared: Arc<Shared>) -> Result<Self, StoreError> {
         let writer = shared.write_lock.clone().lock_owned().await;
-        let (tx, seq) = match shared.backend {
-            // Take the database write lock up front, so the transaction never has to upgrade a
-            // read lock.
-            Backend::Sqlite => (shared.pool.begin_with("BEGIN IMMEDIATE").await?, None),
+        let (conn, seq) = match shared.backend {
+            Backend::Sqlite => (TxConn::Writer(WriterTx { slot: Some(writer), open: false }), None),
             Backend::Postgres => {
                 let mut tx = shared.pool.begin().await?;
                 let seq = Sequencer::lock(&mut tx, shared.backend).await?;
-                (tx, Some(seq))
+                (TxConn::Pooled { tx, _writer: writer }, Some(seq))
             }
         };
-        Ok(Self { tx, seq, aborted: false, scheduled: None, recorded: Vec::new(), shared, _writer: writer })
+        Ok(Self { conn, seq, aborted: false, scheduled: None, recorded: Vec::new(), shared })
+    }
+
+    /// The connection and whether the transaction has yet to begin on it (SQLite: the caller
+    /// sends `BEGIN IMMEDIATE` ahead of its statements, and it is taken as begun from here on,
+    /// so that a failure rolls it back).
+    async fn connection(&mut self) -> Result<(&mut AnyConnection, bool), sqlx::Error> {
+        match &mut self.conn {
+            TxConn::Pooled { tx, .. } => Ok((&mut **tx, false)),
+            TxConn::Writer(writer) => {
+                let begin = !writer.open;
+                writer.open = true;
+                let slot = writer.slot.as_mut().expect("the writer lock is held until the transaction ends");
+                Ok((slot.conn(&self.shared.pool).await?, begin))
+            }
+        }
     }
 
     /// The transaction's connection, to run the caller's own read-model SQL inside it.
     /// If such a statement fails, drop this `StoreTx` (Postgres aborts the transaction).
-    pub fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+    pub async fn conn(&mut self) -> Result<&mut AnyConnection, StoreError> {
+        self.usable()?;
+        let (conn, begin) = self.connection().await?;
+        if begin {
+            conn.execute(BEGIN).await?;
+        }
+        Ok(conn)
     }
 
     /// Applies a commit inside this transaction, with the same semantics as
@@ -751,8 +819,15 @@ impl StoreTx {
     /// transaction ([`StoreError::Aborted`] from then on).
     pub async fn apply(&mut self, commit: Commit) -> Result<Vec<RecordedEvent>, StoreError> {
         self.usable()?;
-        let frame = self.seq.map_or(Frame::Open, Frame::Held);
-        match apply_commits(&mut self.tx, self.shared.backend, frame, std::slice::from_ref(&commit)).await {
+        let (seq, backend) = (self.seq, self.shared.backend);
+        let applied = match self.connection().await {
+            Ok((conn, begin)) => {
+                let frame = Frame { begin, seq, commit: false };
+                apply_commits(conn, backend, frame, std::slice::from_ref(&commit)).await
+            }
+            Err(error) => Err(error),
+        };
+        match applied {
             Ok((mut outcomes, seq)) => {
                 self.seq = Some(seq);
                 let outcome = single(&mut outcomes);
@@ -775,18 +850,22 @@ impl StoreTx {
         self.usable()?;
         let processed_at = to_micros(stored_time(Utc::now()));
         let ids: Vec<String> = event_ids.iter().map(Uuid::to_string).collect();
-        let mut claims = Batch::new(Placeholders::of(&self.tx));
-        for chunk in chunked(&ids) {
-            let sql = format!(
-                "{} ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id",
-                inbox_insert(claims.style(), chunk.len())
-            );
-            let mut binds = claims.statement(&sql);
-            for event_id in chunk {
-                binds.bind(consumer).bind(event_id.as_str()).bind(processed_at);
+        let claimed = async {
+            let (conn, begin) = self.connection().await?;
+            let mut claims = Batch::new(Placeholders::of(conn));
+            for chunk in chunked(&ids) {
+                let sql = format!(
+                    "{} ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id",
+                    inbox_insert(claims.style(), chunk.len())
+                );
+                let mut binds = claims.statement(&sql);
+                for event_id in chunk {
+                    binds.bind(consumer).bind(event_id.as_str()).bind(processed_at);
+                }
             }
+            claims.fetch_opening(conn, begin.then_some(BEGIN)).await
         }
-        let claimed = claims.fetch(&mut self.tx).await;
+        .await;
         self.aborted = claimed.is_err();
         let mut fresh = HashSet::new();
         for row in claimed?.iter().flatten() {
@@ -798,22 +877,40 @@ impl StoreTx {
 
     /// Saves a checkpoint inside this transaction (atomically with the read model's writes).
     pub async fn save_checkpoint(&mut self, name: &str, position: i64) -> Result<(), StoreError> {
-        self.usable()?;
-        let result = upsert_checkpoint(&mut *self.tx, name, position).await;
+        let result = match self.conn().await {
+            Ok(conn) => upsert_checkpoint(conn, name, position).await.map_err(StoreError::from),
+            Err(error) => Err(error),
+        };
         self.aborted = result.is_err();
-        Ok(result?)
+        result
     }
 
     /// Commits, then advances [`EventStore::watch_head`](crate::EventStore::watch_head).
     pub async fn commit(self) -> Result<(), StoreError> {
         self.usable()?;
-        let StoreTx { tx, seq, scheduled, recorded, shared, _writer, .. } = self;
-        tx.commit().await?;
-        shared.remember(&recorded);
-        if let Some(seq) = seq {
-            shared.publish_head(seq.position);
+        let StoreTx { conn, seq, scheduled, recorded, shared, .. } = self;
+        // Still under the writer lock, so that the events are remembered in position order.
+        let published = || {
+            shared.remember(&recorded);
+            if let Some(seq) = seq {
+                shared.publish_head(seq.position);
+            }
+            shared.publish_scheduled(scheduled);
+        };
+        match conn {
+            TxConn::Writer(mut writer) => {
+                if writer.open {
+                    let slot = writer.slot.as_mut().expect("the writer lock is held until the transaction ends");
+                    slot.conn(&shared.pool).await?.execute("COMMIT").await?;
+                    writer.open = false;
+                }
+                published();
+            }
+            TxConn::Pooled { tx, _writer } => {
+                tx.commit().await?;
+                published();
+            }
         }
-        shared.publish_scheduled(scheduled);
         Ok(())
     }
 

@@ -93,6 +93,7 @@ store_suite!(
     group_commit_isolates_failures,
     concurrent_writers_never_make_a_follower_skip,
     store_tx_serves_read_models,
+    a_store_tx_that_ends_without_commit_frees_the_database,
     a_batch_consumer_claims_its_inbox_in_one_go,
     watch_head_follows_commits,
     scheduled_timers_wake_the_timer_loop_with_the_earliest_due_time,
@@ -688,7 +689,7 @@ async fn store_tx_serves_read_models(h: Harness) {
                  ON CONFLICT (case_id) DO UPDATE SET events = case_summary.events + 1",
             )
             .bind(event.stream.as_str())
-            .execute(&mut *tx.conn())
+            .execute(tx.conn().await.unwrap())
             .await
             .unwrap();
         }
@@ -740,6 +741,49 @@ async fn store_tx_serves_read_models(h: Harness) {
     drop(store);
     let reopened = h.connect().await;
     assert_eq!(summary(reopened).await.len(), 2);
+}
+
+async fn a_store_tx_that_ends_without_commit_frees_the_database(h: Harness) {
+    let store = h.connect().await;
+    let other = h.connect().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.apply(Commit::append("dropped", ExpectedVersion::Any, events("a", 1))).await.unwrap();
+    drop(tx);
+    // Another process sharing the database writes at once: the transaction was rolled back, not
+    // left holding SQLite's write lock until this store's next write (the wait would run into
+    // the busy timeout and fail).
+    let written = tokio::time::timeout(
+        Duration::from_secs(5),
+        other.commit(Commit::append("other", ExpectedVersion::Any, events("b", 1))),
+    )
+    .await
+    .expect("the database stayed locked")
+    .unwrap();
+    assert_eq!(positions(&written.events), [1]);
+
+    // A database error (a duplicate event id) aborts the transaction; dropped, it leaves nothing.
+    let mut tx = store.begin().await.unwrap();
+    let event = event("dup");
+    tx.apply(Commit::append("first", ExpectedVersion::Any, vec![event.clone()])).await.unwrap();
+    assert!(matches!(
+        tx.apply(Commit::append("second", ExpectedVersion::Any, vec![event])).await,
+        Err(StoreError::Database(_))
+    ));
+    assert!(matches!(tx.claim_inbox("c", &[Uuid::now_v7()]).await, Err(StoreError::Aborted)));
+    drop(tx);
+    let next = store.commit(Commit::append("next", ExpectedVersion::Any, events("c", 1))).await.unwrap();
+    assert_eq!(positions(&next.events), [2]);
+    for stream in ["dropped", "first", "second"] {
+        assert_eq!(store.stream_version(stream).await.unwrap(), 0, "{stream}");
+    }
+
+    // A transaction that wrote nothing commits, and the store writes on.
+    store.begin().await.unwrap().commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.save_checkpoint("after", 2).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.load_checkpoint("after").await.unwrap(), Some(2));
+    assert_eq!(store.head_position().await.unwrap(), 2);
 }
 
 async fn a_batch_consumer_claims_its_inbox_in_one_go(h: Harness) {

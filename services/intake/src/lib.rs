@@ -142,14 +142,14 @@ impl Intake {
                 .bind(details.lon)
                 .bind(details.grid_code)
                 .bind(details.uploaded_at.timestamp_micros())
-                .execute(tx.conn())
+                .execute(tx.conn().await.map_err(transient)?)
                 .await
                 .map_err(transient)?;
             }
             ("dispatch", "CaseClosed" | "CaseRejected") => {
                 sqlx::query("DELETE FROM intake_open_cases WHERE case_id = $1")
                     .bind(&event.correlation_id)
-                    .execute(tx.conn())
+                    .execute(tx.conn().await.map_err(transient)?)
                     .await
                     .map_err(transient)?;
             }

@@ -68,7 +68,7 @@ async fn record_session(
     id: MediationId,
     opened: &RecordedEvent,
     session: &Session,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO mediation_sessions (mediation_id, case_id, opened_position, area_code, session_level, opened_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -79,9 +79,9 @@ async fn record_session(
     .bind(&opened.routing_key)
     .bind(session.level.as_str())
     .bind(opened.occurred_at.timestamp_micros())
-    .execute(tx.conn())
-    .await
-    .map(|_| ())
+    .execute(tx.conn().await?)
+    .await?;
+    Ok(())
 }
 
 /// Keep the figures' read model in step with a session's later events, in their transaction.
@@ -108,7 +108,7 @@ async fn record_progress(tx: &mut StoreTx, id: MediationId, events: &[RecordedEv
             }
             _ => continue,
         };
-        query.execute(tx.conn()).await.map_err(|e| edge::store_error(e.into()))?;
+        query.execute(tx.conn().await.map_err(edge::store_error)?).await.map_err(|e| edge::store_error(e.into()))?;
     }
     Ok(())
 }
@@ -556,7 +556,7 @@ impl MediationService for MediationSvc {
         else {
             return Err(Status::internal("opening a session appended nothing"));
         };
-        record_session(&mut tx, id, opened, &session).await.map_err(|e| edge::store_error(e.into()))?;
+        record_session(&mut tx, id, opened, &session).await.map_err(edge::store_error)?;
         tx.commit().await.map_err(edge::store_error)?;
         Ok(Response::new(view(id, &self.load(id).await?)))
     }
