@@ -9,12 +9,14 @@ use gridloop_bus::HandlerError;
 use gridloop_domain::drift::{self, Distribution, DriftChange, DriftPolicy};
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::level::Level;
-use gridloop_eventstore::{Commit, ExpectedVersion, Placeholders, StoreTx, StreamAppend};
+use gridloop_eventstore::{Batch, Commit, ExpectedVersion, Placeholders, StoreTx, StreamAppend};
 use gridloop_proto::convert;
 use gridloop_proto::edge::EventContext;
 use gridloop_proto::v1 as pb;
 use prost::Message;
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+use std::collections::{HashMap, HashSet};
 
 const DAY_SECONDS: i64 = 86_400;
 
@@ -84,22 +86,27 @@ pub fn level_count_keys(grid_code: &str, level: Level, closed_at: DateTime<Utc>)
     Some(keys)
 }
 
-/// Add `counts` to `evaluation_level_counts` (a live closure, or a replayed batch of them).
+/// Add `counts` to `evaluation_level_counts` (a replayed batch of closures).
 pub async fn add_level_counts(conn: &mut AnyConnection, counts: &[(LevelCountKey, i64)]) -> Result<(), sqlx::Error> {
+    let mut batch = Batch::new(Placeholders::of(conn));
+    queue_level_counts(&mut batch, counts);
+    batch.execute(conn).await
+}
+
+fn queue_level_counts<'q>(batch: &mut Batch<'q>, counts: &'q [(LevelCountKey, i64)]) {
+    let style = batch.style();
     // 4 parameters per row: far below every bind-parameter limit.
     for chunk in counts.chunks(1000) {
         let sql = format!(
             "INSERT INTO evaluation_level_counts (area, day, level, n) VALUES {} \
              ON CONFLICT (area, day, level) DO UPDATE SET n = evaluation_level_counts.n + excluded.n",
-            Placeholders::of(conn).values_rows(chunk.len(), 4)
+            style.values_rows(chunk.len(), 4)
         );
-        let mut query = sqlx::query(&sql);
+        let mut binds = batch.statement(&sql);
         for (key, n) in chunk {
-            query = query.bind(key.area.as_str()).bind(key.day).bind(key.level).bind(*n);
+            binds.bind(key.area.as_str()).bind(key.day).bind(key.level).bind(*n);
         }
-        query.execute(&mut *conn).await?;
     }
-    Ok(())
 }
 
 /// Every level count, in key order (part of the read model a replay must reproduce).
@@ -117,61 +124,121 @@ pub async fn level_counts(pool: &AnyPool) -> Result<Vec<(LevelCountKey, i64)>, s
         .collect())
 }
 
-/// Count a closure at `level` of a case in `grid_code` at `closed_at` for every area above it,
-/// and, when the monitor is on, record a crossing of the tolerance for any of them. `context`
-/// is the closure's. The counts are kept either way: they are the projection `gridloop replay`
-/// rebuilds, whatever the alert settings.
-pub async fn on_closed(
-    tx: &mut StoreTx,
-    policy: &DriftPolicy,
-    grid_code: &str,
-    level: Level,
+/// A closure at `level` of a case in `grid_code` at `closed_at`, to count for every area above
+/// it and, when the monitor is on, to assess for a crossing of the tolerance in any of them. The
+/// counts are kept either way: they are the projection `gridloop replay` rebuilds, whatever the
+/// alert settings.
+pub struct Closure {
+    areas: Vec<AreaCode>,
+    counts: Vec<(LevelCountKey, i64)>,
+    day: i64,
     closed_at: DateTime<Utc>,
-    context: &EventContext,
-) -> Result<(), HandlerError> {
-    let Some(keys) = level_count_keys(grid_code, level, closed_at) else { return Ok(()) };
-    let Some(day) = keys.first().map(|key| key.day) else { return Ok(()) };
-    let areas: Vec<AreaCode> = keys.iter().filter_map(|key| key.area.parse().ok()).collect();
-    let added: Vec<(LevelCountKey, i64)> = keys.into_iter().map(|key| (key, 1)).collect();
-    add_level_counts(tx.conn().await.map_err(transient)?, &added).await.map_err(transient)?;
+}
+
+impl Closure {
+    /// None when the grid code is not an area code (nothing to count).
+    pub fn new(grid_code: &str, level: Level, closed_at: DateTime<Utc>) -> Option<Self> {
+        let keys = level_count_keys(grid_code, level, closed_at)?;
+        let day = keys.first()?.day;
+        let areas = keys.iter().filter_map(|key| key.area.parse().ok()).collect();
+        Some(Self { areas, counts: keys.into_iter().map(|key| (key, 1)).collect(), day, closed_at })
+    }
+
+    fn first_day(&self, policy: &DriftPolicy) -> i64 {
+        self.day - policy.window.num_days().max(1) + 1
+    }
+}
+
+/// Where a queued closure's reads are in the batch's results.
+pub struct QueuedClosure {
+    /// The areas' counts over the window, then (next statement) which of them stand drifted.
+    reads: Option<usize>,
+}
+
+/// Queue a closure's counts and, when the monitor is on, the reads its assessment needs (after
+/// the counts, so they include it and the closures queued before it).
+pub fn queue_closure<'q>(batch: &mut Batch<'q>, policy: &DriftPolicy, closure: &'q Closure) -> QueuedClosure {
+    queue_level_counts(batch, &closure.counts);
     if !policy.is_enabled() {
-        return Ok(());
+        return QueuedClosure { reads: None };
     }
-    let first_day = day - policy.window.num_days().max(1) + 1;
-
-    // A handful of parameters after the literal `$1`/`$2`: numbered on every backend.
-    let in_areas = Placeholders::Numbered.list(3, areas.len());
-    let sum = format!(
-        "SELECT area, level, CAST(SUM(n) AS BIGINT) FROM evaluation_level_counts \
-         WHERE day >= $1 AND day <= $2 AND area IN ({in_areas}) GROUP BY area, level"
+    let style = batch.style();
+    let reads = batch.len();
+    let mut sum = String::from("SELECT area, level, CAST(SUM(n) AS BIGINT) FROM evaluation_level_counts WHERE day >= ");
+    style.push(&mut sum, 1);
+    sum.push_str(" AND day <= ");
+    style.push(&mut sum, 2);
+    sum.push_str(&format!(" AND area IN ({}) GROUP BY area, level", style.list(3, closure.areas.len())));
+    let mut binds = batch.statement(&sum);
+    binds.bind(closure.first_day(policy)).bind(closure.day);
+    for area in &closure.areas {
+        binds.bind(area.as_str());
+    }
+    let drifted = format!(
+        "SELECT area FROM evaluation_drift WHERE drifted <> 0 AND area IN ({})",
+        style.list(1, closure.areas.len())
     );
-    let mut query = sqlx::query_as::<_, (String, String, i64)>(&sum).bind(first_day).bind(day);
-    for area in &areas {
-        query = query.bind(area.as_str());
+    let mut binds = batch.statement(&drifted);
+    for area in &closure.areas {
+        binds.bind(area.as_str());
     }
-    let counts = query.fetch_all(tx.conn().await.map_err(transient)?).await.map_err(transient)?;
+    QueuedClosure { reads: Some(reads) }
+}
 
-    let in_drift = Placeholders::Numbered.list(1, areas.len());
-    let select_drifted = format!("SELECT area FROM evaluation_drift WHERE drifted <> 0 AND area IN ({in_drift})");
-    let mut query = sqlx::query_as::<_, (String,)>(&select_drifted);
-    for area in &areas {
-        query = query.bind(area.as_str());
+/// After the batch ran: assess queued closures, in their order, from their reads in `results`,
+/// and record each crossing. `context` is the closure's.
+pub struct Assessor<'p> {
+    policy: &'p DriftPolicy,
+    /// Areas whose state a crossing recorded here changed (drifted or not), which reads queued
+    /// before the recording do not show.
+    recorded: HashMap<String, bool>,
+}
+
+impl<'p> Assessor<'p> {
+    pub fn new(policy: &'p DriftPolicy) -> Self {
+        Self { policy, recorded: HashMap::new() }
     }
-    let drifted = query.fetch_all(tx.conn().await.map_err(transient)?).await.map_err(transient)?;
 
-    for area in &areas {
-        let mut distribution = Distribution::default();
-        for (_, name, n) in counts.iter().filter(|(a, _, _)| a == area.as_str()) {
-            if let Ok(l) = name.parse::<Level>() {
-                distribution.0[l as usize] = u64::try_from(*n).unwrap_or_default();
-            }
+    pub async fn assess(
+        &mut self,
+        tx: &mut StoreTx,
+        closure: &Closure,
+        queued: &QueuedClosure,
+        results: &[Vec<AnyRow>],
+        context: &EventContext,
+    ) -> Result<(), HandlerError> {
+        let Some(at) = queued.reads else { return Ok(()) };
+        let rows = |i: usize| results.get(i).ok_or_else(|| transient("a drift read returned no result"));
+        let mut counts = Vec::new();
+        for row in rows(at)? {
+            let (area, level, n): (String, String, i64) = (
+                row.try_get(0).map_err(transient)?,
+                row.try_get(1).map_err(transient)?,
+                row.try_get(2).map_err(transient)?,
+            );
+            counts.push((area, level, n));
         }
-        let was_drifted = drifted.iter().any(|(a,)| a == area.as_str());
-        let Some(change) = drift::assess(policy, was_drifted, &distribution) else { continue };
-        let window_from = DateTime::from_timestamp(first_day * DAY_SECONDS, 0);
-        record(tx, policy, area, change, &distribution, closed_at, window_from, context).await?;
+        let mut drifted = HashSet::new();
+        for row in rows(at + 1)? {
+            drifted.insert(row.try_get::<String, _>(0).map_err(transient)?);
+        }
+        let first_day = closure.first_day(self.policy);
+        for area in &closure.areas {
+            let mut distribution = Distribution::default();
+            for (_, name, n) in counts.iter().filter(|(a, _, _)| a == area.as_str()) {
+                if let Ok(l) = name.parse::<Level>() {
+                    distribution.0[l as usize] = u64::try_from(*n).unwrap_or_default();
+                }
+            }
+            let was_drifted =
+                self.recorded.get(area.as_str()).copied().unwrap_or_else(|| drifted.contains(area.as_str()));
+            let Some(change) = drift::assess(self.policy, was_drifted, &distribution) else { continue };
+            let window_from = DateTime::from_timestamp(first_day * DAY_SECONDS, 0);
+            record(tx, self.policy, area, change, &distribution, closure.closed_at, window_from, context).await?;
+            self.recorded.insert(area.to_string(), change == DriftChange::Detected);
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -274,6 +341,7 @@ pub async fn list(pool: &AnyPool, area: Option<&str>, include_cleared: bool) -> 
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use gridloop_eventstore::{Actor, EventStore};
 
     #[test]
     fn a_closure_counts_once_for_each_area_above_its_grid_on_its_utc_day() {
@@ -287,5 +355,56 @@ mod tests {
         let before_epoch = Utc.with_ymd_and_hms(1969, 12, 31, 12, 0, 0).unwrap();
         assert_eq!(level_count_keys("321012001002003", Level::Grid, before_epoch).unwrap()[0].day, -1);
         assert_eq!(level_count_keys("not-a-grid", Level::Grid, closed_at), None);
+    }
+
+    /// Closures that one relay batch brings are counted and read in one round trip, before any
+    /// of them is assessed: a crossing recorded for the first must still hold for the next.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn closures_assessed_together_alert_once_per_crossing() {
+        // Given a monitor judging areas from 3 closures, with a 10 pp tolerance,
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("evaluation.db").display());
+        let store = EventStore::connect(&url, Default::default()).await.unwrap();
+        store.migrate_extra(&crate::MIGRATOR, &crate::MIGRATOR).await.unwrap();
+        let policy = DriftPolicy { tolerance: 0.1, window: chrono::Duration::days(30), min_cases: 3 };
+        let grid = "321012001001001";
+        let context = EventContext {
+            actor: Actor { role: "system".into(), id: "evaluation".into(), jurisdiction: String::new() },
+            correlation_id: "case".into(),
+            causation_id: "closed".into(),
+            traceparent: String::new(),
+            occurred_at: DateTime::from_timestamp(1_772_413_200, 0).unwrap(),
+            routing_key: grid.into(),
+        };
+
+        // when five cases of one grid settled at the grid (100% vs 40%) come in one batch,
+        let closures: Vec<Closure> = (0..5)
+            .map(|day| Closure::new(grid, Level::Grid, context.occurred_at + chrono::Duration::days(day)).unwrap())
+            .collect();
+        let mut tx = store.begin().await.unwrap();
+        let mut batch = tx.batch();
+        let queued: Vec<QueuedClosure> = closures.iter().map(|c| queue_closure(&mut batch, &policy, c)).collect();
+        let results = tx.run(batch).await.unwrap();
+        let mut assessor = Assessor::new(&policy);
+        for (closure, queued) in closures.iter().zip(&queued) {
+            assessor.assess(&mut tx, closure, queued, &results, &context).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        // then each area above the grid, and the grid, is alerted once: at the third closure.
+        let alerts = store.read_all(0, 100).await.unwrap();
+        let mut streams: Vec<&str> = alerts.iter().map(|event| event.stream.as_str()).collect();
+        streams.sort();
+        let expected: Vec<String> = [6, 9, 12, 15].iter().map(|n| format!("drift-{}", &grid[..*n])).collect();
+        assert_eq!(streams, expected);
+        for alert in &alerts {
+            assert_eq!(alert.event_type, convert::event_type("DistributionDriftDetected"));
+            let detected = pb::DistributionDriftDetected::decode(alert.payload.as_slice()).unwrap();
+            assert_eq!(detected.closed_total, 3, "{detected:?}");
+        }
+        // Every closure is counted, for every area.
+        let counts = level_counts(store.pool()).await.unwrap();
+        assert_eq!(counts.len(), 4 * 5);
+        assert!(counts.iter().all(|(key, n)| *n == 1 && key.level == "grid"), "{counts:?}");
     }
 }

@@ -203,12 +203,22 @@ impl Evaluation {
             }
         }
         let changed: Vec<CaseRow> = changed.iter().filter_map(|key| rows.remove(key)).collect();
-        for chunk in changed.chunks(projection::UPSERT_CHUNK) {
-            projection::upsert(tx.conn().await.map_err(transient)?, chunk).await.map_err(transient)?;
-        }
-        for (grid_code, level, record) in closures {
+        let closures: Vec<(drift::Closure, &RecordedEvent)> = closures
+            .into_iter()
+            .filter_map(|(grid_code, level, record)| {
+                Some((drift::Closure::new(&grid_code, level, record.occurred_at)?, record))
+            })
+            .collect();
+        // The rows, each closure's counts and the reads its drift assessment needs: one round trip.
+        let mut writes = tx.batch();
+        projection::queue_upsert(&mut writes, &changed);
+        let queued: Vec<_> =
+            closures.iter().map(|(closure, _)| drift::queue_closure(&mut writes, &self.drift, closure)).collect();
+        let results = tx.run(writes).await.map_err(transient)?;
+        let mut assessor = drift::Assessor::new(&self.drift);
+        for ((closure, record), queued) in closures.iter().zip(&queued) {
             let context = EventContext::caused_by(record, edge::system_actor(SERVICE), self.clock.now());
-            drift::on_closed(tx, &self.drift, &grid_code, level, record.occurred_at, &context).await?;
+            assessor.assess(tx, closure, queued, &results, &context).await?;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use gridloop_domain::ids::CaseId;
 use gridloop_domain::kpi::{CaseFacts, Report};
 use gridloop_domain::level::Level;
 use gridloop_domain::priority::Priority;
-use gridloop_eventstore::Placeholders;
+use gridloop_eventstore::{Batch, Placeholders};
 use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
 use sqlx::{AnyConnection, AnyPool};
@@ -331,52 +331,55 @@ pub const UPSERT_CHUNK: usize = 500;
 
 /// Write rows (new or updated) in one statement.
 pub async fn upsert(conn: &mut AnyConnection, rows: &[CaseRow]) -> Result<(), sqlx::Error> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let width = COLUMNS.len();
-    let style = Placeholders::of(conn);
-    let mut sql = format!("INSERT INTO evaluation_cases ({}) VALUES ", column_list());
-    sql.push_str(&style.values_rows(rows.len(), width));
-    sql.push_str(" ON CONFLICT (case_id) DO UPDATE SET ");
-    let updates: Vec<String> = COLUMNS[1..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
-    sql.push_str(&updates.join(", "));
-    let mut query = sqlx::query(&sql);
-    for row in rows {
-        query = query
-            .bind(row.case_id.clone())
-            .bind(row.version)
-            .bind(row.state.clone())
-            .bind(row.level.clone())
-            .bind(row.category_code.clone())
-            .bind(row.grid_code.clone())
-            .bind(row.description.clone())
-            .bind(row.opened_at)
-            .bind(row.updated_at)
-            .bind(row.closed_at)
-            .bind(row.settled_level.clone())
-            .bind(row.satisfaction.clone())
-            .bind(row.escalations)
-            .bind(row.reopen_count)
-            .bind(row.linked_reports)
-            .bind(row.priority)
-            .bind(row.priority_reasons.clone())
-            .bind(row.dispatched_at)
-            .bind(row.accepted_at)
-            .bind(row.responded_on_time)
-            .bind(row.resolved_at)
-            .bind(row.due_at)
-            .bind(row.deadline_misses)
-            .bind(row.mediations_requested)
-            .bind(row.mediations_agreed)
-            .bind(row.mediations_failed)
-            .bind(row.closed_on_time);
-    }
-    query.execute(conn).await?;
-    Ok(())
+    let mut batch = Batch::new(Placeholders::of(conn));
+    queue_upsert(&mut batch, rows);
+    batch.execute(conn).await
 }
 
-/// The rows of these cases (those that exist).
+/// Queue the upsert of `rows` (one statement per [`UPSERT_CHUNK`] rows).
+pub fn queue_upsert<'q>(batch: &mut Batch<'q>, rows: &'q [CaseRow]) {
+    let width = COLUMNS.len();
+    let style = batch.style();
+    for chunk in rows.chunks(UPSERT_CHUNK) {
+        let mut sql = format!("INSERT INTO evaluation_cases ({}) VALUES ", column_list());
+        sql.push_str(&style.values_rows(chunk.len(), width));
+        sql.push_str(" ON CONFLICT (case_id) DO UPDATE SET ");
+        let updates: Vec<String> = COLUMNS[1..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
+        sql.push_str(&updates.join(", "));
+        let mut binds = batch.statement(&sql);
+        for row in chunk {
+            binds
+                .bind(row.case_id.as_str())
+                .bind(row.version)
+                .bind(row.state.as_str())
+                .bind(row.level.as_deref())
+                .bind(row.category_code.as_str())
+                .bind(row.grid_code.as_str())
+                .bind(row.description.as_str())
+                .bind(row.opened_at)
+                .bind(row.updated_at)
+                .bind(row.closed_at)
+                .bind(row.settled_level.as_deref())
+                .bind(row.satisfaction.as_deref())
+                .bind(row.escalations)
+                .bind(row.reopen_count)
+                .bind(row.linked_reports)
+                .bind(row.priority)
+                .bind(row.priority_reasons.as_str())
+                .bind(row.dispatched_at)
+                .bind(row.accepted_at)
+                .bind(row.responded_on_time)
+                .bind(row.resolved_at)
+                .bind(row.due_at)
+                .bind(row.deadline_misses)
+                .bind(row.mediations_requested)
+                .bind(row.mediations_agreed)
+                .bind(row.mediations_failed)
+                .bind(row.closed_on_time);
+        }
+    }
+}
+
 pub async fn load(conn: &mut AnyConnection, case_ids: &[String]) -> Result<Vec<CaseRow>, sqlx::Error> {
     if case_ids.is_empty() {
         return Ok(Vec::new());

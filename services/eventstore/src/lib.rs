@@ -74,7 +74,7 @@ mod types;
 mod write;
 
 pub use error::StoreError;
-pub use sql::Placeholders;
+pub use sql::{Batch, Binds, Placeholders};
 pub use store::{EventStore, FIRST_EXTRA_MIGRATION_VERSION};
 pub use types::{
     Actor, Backend, Commit, Committed, DueTimer, ExpectedVersion, NewEvent, NewTimer, RecordedEvent, StoreOptions,

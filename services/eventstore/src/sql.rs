@@ -97,7 +97,7 @@ impl Placeholders {
 /// worker thread instead of one per statement (those hand-offs, not the SQL, were most of a
 /// commit's cost). Postgres, which takes no parameters in a multi-statement query, runs them
 /// one by one. Statements must use [`Placeholders`] of the batch's connection.
-pub(crate) struct Batch<'q> {
+pub struct Batch<'q> {
     style: Placeholders,
     /// One multi-statement query (SQLite) or one entry per statement (Postgres).
     queries: Vec<(String, AnyArguments<'q>)>,
@@ -107,13 +107,13 @@ pub(crate) struct Batch<'q> {
 }
 
 /// Binds the parameters of one statement of a [`Batch`], in order.
-pub(crate) struct Binds<'b, 'q> {
+pub struct Binds<'b, 'q> {
     arguments: &'b mut AnyArguments<'q>,
     error: &'b mut Option<BoxDynError>,
 }
 
 impl<'q> Binds<'_, 'q> {
-    pub(crate) fn bind<T: 'q + Encode<'q, Any> + Type<Any>>(&mut self, value: T) -> &mut Self {
+    pub fn bind<T: 'q + Encode<'q, Any> + Type<Any>>(&mut self, value: T) -> &mut Self {
         if let Err(error) = self.arguments.add(value) {
             self.error.get_or_insert(error);
         }
@@ -122,16 +122,26 @@ impl<'q> Binds<'_, 'q> {
 }
 
 impl<'q> Batch<'q> {
-    pub(crate) fn new(style: Placeholders) -> Self {
+    pub fn new(style: Placeholders) -> Self {
         Self { style, queries: Vec::new(), statements: 0, bind_error: None }
     }
 
-    pub(crate) fn style(&self) -> Placeholders {
+    pub fn style(&self) -> Placeholders {
         self.style
     }
 
+    /// How many statements it holds: the index the next one's rows will have in
+    /// [`Batch::fetch`]'s result.
+    pub fn len(&self) -> usize {
+        self.statements
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.statements == 0
+    }
+
     /// Adds a statement; bind its parameters, in order, on the returned [`Binds`].
-    pub(crate) fn statement(&mut self, sql: &str) -> Binds<'_, 'q> {
+    pub fn statement(&mut self, sql: &str) -> Binds<'_, 'q> {
         self.statements += 1;
         let fused = self.style == Placeholders::Anonymous && !self.queries.is_empty();
         if fused {
@@ -146,12 +156,12 @@ impl<'q> Batch<'q> {
     }
 
     /// Runs the statements in order.
-    pub(crate) async fn execute(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    pub async fn execute(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
         self.fetch(conn).await.map(drop)
     }
 
     /// Runs the statements in order and returns each one's rows.
-    pub(crate) async fn fetch(self, conn: &mut AnyConnection) -> Result<Vec<Vec<AnyRow>>, sqlx::Error> {
+    pub async fn fetch(self, conn: &mut AnyConnection) -> Result<Vec<Vec<AnyRow>>, sqlx::Error> {
         self.fetch_opening(conn, None).await
     }
 

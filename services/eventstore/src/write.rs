@@ -885,8 +885,36 @@ impl StoreTx {
         result
     }
 
+    /// Statements for [`StoreTx::run`] or [`StoreTx::commit_with`], placeholders in the style of
+    /// this store's backend.
+    pub fn batch<'q>(&self) -> Batch<'q> {
+        Batch::new(match self.shared.backend {
+            Backend::Sqlite => Placeholders::Anonymous,
+            Backend::Postgres => Placeholders::Numbered,
+        })
+    }
+
+    /// Runs `batch` in this transaction and returns each statement's rows: on SQLite in one
+    /// round trip, with the transaction's `BEGIN` if it is the first thing it runs. A failure
+    /// aborts the transaction.
+    pub async fn run(&mut self, batch: Batch<'_>) -> Result<Vec<Vec<AnyRow>>, StoreError> {
+        self.usable()?;
+        let result = match self.connection().await {
+            Ok((conn, begin)) => batch.fetch_opening(conn, begin.then_some(BEGIN)).await,
+            Err(error) => Err(error),
+        };
+        self.aborted = result.is_err();
+        Ok(result?)
+    }
+
     /// Commits, then advances [`EventStore::watch_head`](crate::EventStore::watch_head).
     pub async fn commit(self) -> Result<(), StoreError> {
+        let batch = self.batch();
+        self.commit_with(batch).await
+    }
+
+    /// Runs `batch` (the transaction's last writes), then commits: on SQLite in one round trip.
+    pub async fn commit_with(self, mut batch: Batch<'_>) -> Result<(), StoreError> {
         self.usable()?;
         let StoreTx { conn, seq, scheduled, recorded, shared, .. } = self;
         // Still under the writer lock, so that the events are remembered in position order.
@@ -899,14 +927,18 @@ impl StoreTx {
         };
         match conn {
             TxConn::Writer(mut writer) => {
-                if writer.open {
+                if writer.open || !batch.is_empty() {
+                    let begin = !writer.open;
+                    writer.open = true;
+                    batch.statement("COMMIT");
                     let slot = writer.slot.as_mut().expect("the writer lock is held until the transaction ends");
-                    slot.conn(&shared.pool).await?.execute("COMMIT").await?;
+                    batch.fetch_opening(slot.conn(&shared.pool).await?, begin.then_some(BEGIN)).await?;
                     writer.open = false;
                 }
                 published();
             }
-            TxConn::Pooled { tx, _writer } => {
+            TxConn::Pooled { mut tx, _writer } => {
+                batch.execute(&mut tx).await?;
                 tx.commit().await?;
                 published();
             }

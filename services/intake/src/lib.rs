@@ -20,7 +20,7 @@ use gridloop_domain::ids::CaseId;
 use gridloop_domain::jurisdiction::Department;
 use gridloop_domain::level::Level;
 use gridloop_domain::policy::CityPolicy;
-use gridloop_eventstore::{Commit, EventStore, ExpectedVersion, RecordedEvent, StoreError, StoreTx, StreamAppend};
+use gridloop_eventstore::{Batch, Commit, EventStore, ExpectedVersion, RecordedEvent, StoreError, StreamAppend};
 use gridloop_proto::convert::{self, from_channel, from_reporter, timestamp};
 use gridloop_proto::edge::{self, actor_from, EventContext, Violations};
 use gridloop_proto::v1 as pb;
@@ -123,8 +123,9 @@ impl Intake {
         Ok(self.duplicates.pick(details.lat, details.lon, now, candidates))
     }
 
-    /// Apply one event (its inbox entry already claimed) to `intake_open_cases` inside `tx`.
-    async fn apply_event(&self, tx: &mut StoreTx, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
+    /// Queue the change one event (its inbox entry already claimed) makes to `intake_open_cases`.
+    fn queue_event(batch: &mut Batch<'_>, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
+        let style = batch.style();
         let short = event.event_type.strip_prefix("gridloop.v1.").unwrap_or_default();
         match (source, short) {
             (SERVICE, "CaseReported") => {
@@ -132,26 +133,23 @@ impl Intake {
                     .map_err(|e| HandlerError::Poison(format!("undecodable CaseReported: {e}")))?;
                 let (case_id, details) =
                     convert::details_from_reported(&reported).map_err(|e| HandlerError::Poison(e.to_string()))?;
-                sqlx::query(
+                let sql = format!(
                     "INSERT INTO intake_open_cases (case_id, category_code, lat, lon, grid_code, opened_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (case_id) DO NOTHING",
-                )
-                .bind(case_id.to_string())
-                .bind(details.category_code)
-                .bind(details.lat)
-                .bind(details.lon)
-                .bind(details.grid_code)
-                .bind(details.uploaded_at.timestamp_micros())
-                .execute(tx.conn().await.map_err(transient)?)
-                .await
-                .map_err(transient)?;
+                     VALUES {} ON CONFLICT (case_id) DO NOTHING",
+                    style.values_rows(1, 6)
+                );
+                batch
+                    .statement(&sql)
+                    .bind(case_id.to_string())
+                    .bind(details.category_code)
+                    .bind(details.lat)
+                    .bind(details.lon)
+                    .bind(details.grid_code)
+                    .bind(details.uploaded_at.timestamp_micros());
             }
             ("dispatch", "CaseClosed" | "CaseRejected") => {
-                sqlx::query("DELETE FROM intake_open_cases WHERE case_id = $1")
-                    .bind(&event.correlation_id)
-                    .execute(tx.conn().await.map_err(transient)?)
-                    .await
-                    .map_err(transient)?;
+                let sql = format!("DELETE FROM intake_open_cases WHERE case_id = {}", style.list(1, 1));
+                batch.statement(&sql).bind(event.correlation_id.clone());
             }
             _ => {}
         }
@@ -467,11 +465,13 @@ impl EventHandler for Intake {
         let consumer = if source == SERVICE { "intake.self".to_string() } else { format!("intake.{source}") };
         let event_ids: Vec<_> = events.iter().map(|event| event.event_id).collect();
         let mut fresh = tx.claim_inbox(&consumer, &event_ids).await.map_err(transient)?;
+        let mut changes = tx.batch();
         // Removing as it goes: an event delivered twice in one batch is applied once.
         for event in events.iter().filter(|event| fresh.remove(&event.event_id)) {
-            self.apply_event(&mut tx, source, event).await?;
+            Self::queue_event(&mut changes, source, event)?;
         }
-        tx.commit().await.map_err(transient)
+        // The changes go with the commit: one round trip.
+        tx.commit_with(changes).await.map_err(transient)
     }
 
     fn batches(&self) -> bool {
