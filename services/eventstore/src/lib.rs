@@ -80,4 +80,4 @@ pub use types::{
     Actor, Backend, Commit, Committed, DueTimer, ExpectedVersion, NewEvent, NewTimer, RecordedEvent, StoreOptions,
     StreamAppend,
 };
-pub use write::StoreTx;
+pub use write::{Reader, StoreTx};

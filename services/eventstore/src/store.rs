@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use crate::sql::{chunked, decode_event, event_columns, from_micros, to_micros};
-use crate::write::{spawn_writer, upsert_checkpoint, Pending, Shared};
+use crate::write::{spawn_writer, upsert_checkpoint, Pending, Reader, Shared};
 use crate::{Backend, Commit, Committed, DueTimer, RecordedEvent, StoreError, StoreOptions, StoreTx};
 
 /// Migrations of other crates (read models) must use versions from here on; the event
@@ -149,6 +149,11 @@ impl EventStore {
         result.await.map_err(|_| sqlx::Error::WorkerCrashed)?
     }
 
+    /// A connection for reads, returned when dropped (see [`Reader`]).
+    pub async fn reader(&self) -> Result<Reader<'_>, StoreError> {
+        Ok(self.shared.reader().await?)
+    }
+
     /// Events of `stream` from `from_version` (inclusive; 1 = all), in stream order.
     pub async fn read_stream(&self, stream: &str, from_version: u64) -> Result<Vec<RecordedEvent>, StoreError> {
         let rows = sqlx::query(concat!(
@@ -159,7 +164,7 @@ impl EventStore {
         ))
         .bind(stream)
         .bind(i64::try_from(from_version).unwrap_or(i64::MAX))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.reader().await?)
         .await?;
         decode_events(&rows)
     }
@@ -214,7 +219,7 @@ impl EventStore {
         ))
         .bind(after)
         .bind(i64::from(limit))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.reader().await?)
         .await?;
         decode_events(&rows)
     }
@@ -320,7 +325,7 @@ impl EventStore {
         )
         .bind(to_micros(now))
         .bind(i64::from(limit))
-        .fetch_all(self.pool())
+        .fetch_all(&mut *self.reader().await?)
         .await?;
         let timers = rows.iter().map(decode_timer).collect::<Result<Vec<_>, _>>()?;
         let (mut due, later): (Vec<DueTimer>, Vec<DueTimer>) = timers.into_iter().partition(|t| t.due_at <= now);

@@ -86,6 +86,7 @@ store_suite!(
     multi_stream_commit_is_atomic,
     outbox_tracks_unrelayed_events,
     outbox_batches_take_in_what_another_process_wrote,
+    reads_see_every_commit_also_after_reads_cut_short,
     checkpoints_save_load_overwrite,
     inbox_makes_consumers_idempotent,
     old_inbox_entries_are_pruned_and_recent_ones_kept,
@@ -336,6 +337,31 @@ async fn outbox_batches_take_in_what_another_process_wrote(h: Harness) {
     store.outbox_ack(&[1, 2, 3, 4, 5]).await.unwrap();
     assert_eq!(positions(&store.outbox_batch(0, 10).await.unwrap()), [6]);
     assert_eq!(positions(&store.outbox_batch(2, 10).await.unwrap()), [6]);
+}
+
+async fn reads_see_every_commit_also_after_reads_cut_short(h: Harness) {
+    let store = h.connect().await;
+    store.commit(Commit::append("r", ExpectedVersion::Any, events("r", 300))).await.unwrap();
+    // Reads dropped before they finish: their connections go back to the store mid-statement.
+    let mut cut_short = 0;
+    for _ in 0..20 {
+        if tokio::time::timeout(Duration::from_micros(1), store.read_stream("r", 1)).await.is_err() {
+            cut_short += 1;
+        }
+    }
+    assert!(cut_short > 0, "no read was cut short");
+    store.commit(Commit::append("r", ExpectedVersion::Exact(300), events("s", 1))).await.unwrap();
+    // The reads after them get the connection those left (the last one back is handed out
+    // first): it is not stuck in an old snapshot.
+    for _ in 0..20 {
+        assert_eq!(store.read_stream("r", 1).await.unwrap().len(), 301);
+        let mut reader = store.reader().await.unwrap();
+        let version: i64 = sqlx::query_scalar("SELECT MAX(stream_version) FROM events WHERE stream = 'r'")
+            .fetch_one(&mut *reader)
+            .await
+            .unwrap();
+        assert_eq!(version, 301);
+    }
 }
 
 async fn outbox_tracks_unrelayed_events(h: Harness) {

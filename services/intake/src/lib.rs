@@ -113,7 +113,7 @@ impl Intake {
         .bind(b.min_lon)
         .bind(b.max_lon)
         .bind(self.duplicates.opened_after(now).timestamp_micros())
-        .fetch_all(self.store.pool())
+        .fetch_all(&mut *self.store.reader().await.map_err(edge::store_error)?)
         .await
         .map_err(|e| edge::store_error(e.into()))?;
         let candidates = rows.into_iter().filter_map(|(case_id, lat, lon, grid_code, opened_at)| {
