@@ -155,28 +155,38 @@ impl Evaluation {
     }
 
     /// Apply a batch of dispatch's events inside `tx`: the events this consumer has not handled
-    /// yet (one inbox claim for the batch) are folded over their cases' rows in memory (one read),
-    /// with the feedback rounds they open; the rows are written back in one upsert, then each
-    /// closure is counted for the 4321 monitor.
+    /// yet (one inbox claim for the batch, which reads the cases' rows too) are folded over the
+    /// rows in memory, with the feedback rounds they open; the rows are written back with each
+    /// closure's counts for the 4321 monitor and the reads its drift assessment needs (one more
+    /// round trip), then each closure is assessed.
     async fn apply_batch(&self, tx: &mut StoreTx, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError> {
         let event_ids: Vec<_> = events.iter().map(|event| event.event_id).collect();
-        let fresh = tx.claim_inbox(&format!("evaluation.{source}"), &event_ids).await.map_err(transient)?;
-        let mut decoded = Vec::with_capacity(fresh.len());
         // Dispatch's other streams (the policy in force) hold no case events.
-        for &record in events.iter().filter(|e| fresh.contains(&e.event_id) && e.stream.starts_with("case-")) {
+        let case_events = || events.iter().filter(|e| e.stream.starts_with("case-"));
+        // The rows of every case in the batch, read with the claim (one round trip): a few more
+        // than needed when the batch is partly a redelivery.
+        let case_ids: Vec<String> = case_events()
+            .filter_map(|record| CaseId::parse(&record.correlation_id).ok())
+            .map(|case_id| case_id.to_string())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let consumer = format!("evaluation.{source}");
+        let (fresh, loaded) = tx
+            .claim_inbox_and(&consumer, &event_ids, |batch| projection::queue_load(batch, &case_ids))
+            .await
+            .map_err(transient)?;
+        let mut rows: HashMap<String, CaseRow> = HashMap::with_capacity(case_ids.len());
+        for row in projection::loaded(&loaded).map_err(transient)? {
+            rows.insert(row.case_id.clone(), row);
+        }
+        let mut decoded = Vec::with_capacity(fresh.len());
+        for &record in case_events().filter(|e| fresh.contains(&e.event_id)) {
             let event = convert::decode_case_event(&record.event_type, &record.payload)
                 .map_err(|e| HandlerError::Poison(e.to_string()))?;
             let case_id = CaseId::parse(&record.correlation_id)
                 .map_err(|_| HandlerError::Poison(format!("bad case id {:?}", record.correlation_id)))?;
             decoded.push((record, case_id, event));
-        }
-        let case_ids: Vec<String> =
-            decoded.iter().map(|(_, case_id, _)| case_id.to_string()).collect::<HashSet<_>>().into_iter().collect();
-        let mut rows: HashMap<String, CaseRow> = HashMap::with_capacity(case_ids.len());
-        for chunk in case_ids.chunks(projection::UPSERT_CHUNK) {
-            for row in projection::load(tx.conn().await.map_err(transient)?, chunk).await.map_err(transient)? {
-                rows.insert(row.case_id.clone(), row);
-            }
         }
         let mut changed = HashSet::new();
         let mut closures: Vec<(String, Level, &RecordedEvent)> = Vec::new();

@@ -11,7 +11,8 @@ use gridloop_domain::priority::Priority;
 use gridloop_eventstore::{Batch, Placeholders};
 use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, FromRow};
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
 pub struct CaseRow {
@@ -381,16 +382,26 @@ pub fn queue_upsert<'q>(batch: &mut Batch<'q>, rows: &'q [CaseRow]) {
 }
 
 pub async fn load(conn: &mut AnyConnection, case_ids: &[String]) -> Result<Vec<CaseRow>, sqlx::Error> {
-    if case_ids.is_empty() {
-        return Ok(Vec::new());
+    let mut batch = Batch::new(Placeholders::of(conn));
+    queue_load(&mut batch, case_ids);
+    loaded(&batch.fetch(conn).await?)
+}
+
+/// Queue the read of these cases' rows (one statement per [`UPSERT_CHUNK`] ids).
+pub fn queue_load<'q>(batch: &mut Batch<'q>, case_ids: &'q [String]) {
+    for chunk in case_ids.chunks(UPSERT_CHUNK) {
+        let list = batch.style().list(1, chunk.len());
+        let sql = format!("SELECT {} FROM evaluation_cases WHERE case_id IN ({list})", column_list());
+        let mut binds = batch.statement(&sql);
+        for id in chunk {
+            binds.bind(id.as_str());
+        }
     }
-    let list = Placeholders::of(conn).list(1, case_ids.len());
-    let sql = format!("SELECT {} FROM evaluation_cases WHERE case_id IN ({list})", column_list());
-    let mut query = sqlx::query_as(&sql);
-    for id in case_ids {
-        query = query.bind(id.clone());
-    }
-    query.fetch_all(conn).await
+}
+
+/// The rows of the statements [`queue_load`] queued.
+pub fn loaded(results: &[Vec<AnyRow>]) -> Result<Vec<CaseRow>, sqlx::Error> {
+    results.iter().flatten().map(CaseRow::from_row).collect()
 }
 
 pub async fn list(

@@ -868,32 +868,41 @@ impl StoreTx {
     /// Records in the inbox that `consumer` handled `event_ids` and returns those it had not
     /// handled before: a batch consumer's idempotency in one statement, not two per event.
     pub async fn claim_inbox(&mut self, consumer: &str, event_ids: &[Uuid]) -> Result<HashSet<Uuid>, StoreError> {
+        Ok(self.claim_inbox_and(consumer, event_ids, |_| {}).await?.0)
+    }
+
+    /// [`StoreTx::claim_inbox`], and the statements `queue` adds (the reads the consumer needs
+    /// next, say) in the same round trip; returns their rows after the claimed ids.
+    pub async fn claim_inbox_and<'q>(
+        &mut self,
+        consumer: &'q str,
+        event_ids: &[Uuid],
+        queue: impl FnOnce(&mut Batch<'q>),
+    ) -> Result<(HashSet<Uuid>, Vec<Vec<AnyRow>>), StoreError> {
         self.usable()?;
         let processed_at = to_micros(stored_time(Utc::now()));
-        let ids: Vec<String> = event_ids.iter().map(Uuid::to_string).collect();
-        let claimed = async {
-            let (conn, begin) = self.connection().await?;
-            let mut claims = Batch::new(Placeholders::of(conn));
-            for chunk in chunked(&ids) {
-                let sql = format!(
-                    "{} ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id",
-                    inbox_insert(claims.style(), chunk.len())
-                );
-                let mut binds = claims.statement(&sql);
-                for event_id in chunk {
-                    binds.bind(consumer).bind(event_id.as_str()).bind(processed_at);
-                }
+        let mut batch = self.batch();
+        let mut claims = 0;
+        for chunk in chunked(event_ids) {
+            let sql = format!(
+                "{} ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id",
+                inbox_insert(batch.style(), chunk.len())
+            );
+            let mut binds = batch.statement(&sql);
+            for event_id in chunk {
+                binds.bind(consumer).bind(event_id.to_string()).bind(processed_at);
             }
-            claims.fetch_opening(conn, begin.then_some(BEGIN)).await
+            claims += 1;
         }
-        .await;
-        self.aborted = claimed.is_err();
+        queue(&mut batch);
+        let mut results = self.run(batch).await?;
+        let rest = results.split_off(claims);
         let mut fresh = HashSet::new();
-        for row in claimed?.iter().flatten() {
+        for row in results.iter().flatten() {
             let event_id: String = row.try_get(0)?;
             fresh.insert(Uuid::parse_str(&event_id).map_err(|e| StoreError::Corrupt(format!("inbox event id: {e}")))?);
         }
-        Ok(fresh)
+        Ok((fresh, rest))
     }
 
     /// Saves a checkpoint inside this transaction (atomically with the read model's writes).

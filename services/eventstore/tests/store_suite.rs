@@ -16,7 +16,7 @@ use gridloop_eventstore::{
     Actor, Backend, Commit, DueTimer, EventStore, ExpectedVersion, NewEvent, NewTimer, RecordedEvent, StoreError,
     StoreOptions, StreamAppend,
 };
-use sqlx::{AnyConnection, Connection, Executor};
+use sqlx::{AnyConnection, Connection, Executor, Row};
 use uuid::Uuid;
 
 /// How a test reaches its store; `connect` may be called again to reopen it.
@@ -840,6 +840,27 @@ async fn a_batch_consumer_claims_its_inbox_in_one_go(h: Harness) {
     ));
     tx.commit().await.unwrap();
     assert!(store.inbox_contains("batcher", d).await.unwrap());
+
+    // With the consumer's next reads in the same round trip: they see the claims before them.
+    let e = Uuid::now_v7();
+    let mut tx = store.begin().await.unwrap();
+    let (fresh, rows) = tx
+        .claim_inbox_and("batcher", &[d, e], |batch| {
+            let sql = format!("SELECT event_id FROM inbox WHERE consumer = {}", batch.style().list(1, 1));
+            batch.statement(&sql).bind("batcher");
+            batch.statement("SELECT COUNT(*) FROM inbox");
+        })
+        .await
+        .unwrap();
+    assert_eq!(fresh, HashSet::from([e]));
+    assert_eq!(rows.len(), 2);
+    let mut ids: Vec<String> = rows[0].iter().map(|row| row.try_get(0).unwrap()).collect();
+    ids.sort();
+    let mut expected: Vec<String> = [a, b, c, d, e].iter().map(Uuid::to_string).collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert_eq!(rows[1][0].try_get::<i64, _>(0).unwrap(), 6); // and "other"'s one
+    tx.commit().await.unwrap();
 }
 
 async fn watch_head_follows_commits(h: Harness) {
