@@ -3,11 +3,6 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// mimalloc instead of the system allocator: the services allocate from many threads at once
-/// (tokio's workers, one per SQLite connection), where glibc's malloc spent a tenth of the CPU.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "gridloop",
