@@ -185,8 +185,7 @@ pub fn queue_closure<'q>(batch: &mut Batch<'q>, policy: &DriftPolicy, closure: &
     QueuedClosure { reads: Some(reads) }
 }
 
-/// After the batch ran: assess queued closures, in their order, from their reads in `results`,
-/// and record each crossing. `context` is the closure's.
+/// Assesses the closures of one batch, in their order, after the batch ran.
 pub struct Assessor<'p> {
     policy: &'p DriftPolicy,
     /// Areas whose state a crossing recorded here changed (drifted or not), which reads queued
@@ -199,6 +198,8 @@ impl<'p> Assessor<'p> {
         Self { policy, recorded: HashMap::new() }
     }
 
+    /// Assess `closure` from its reads in `results` and record each crossing. `context` is the
+    /// closure's.
     pub async fn assess(
         &mut self,
         tx: &mut StoreTx,

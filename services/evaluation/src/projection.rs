@@ -328,7 +328,7 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
 }
 
 /// Rows per multi-row upsert: 27 columns × 500 stays below every bind-parameter limit.
-pub const UPSERT_CHUNK: usize = 500;
+const UPSERT_CHUNK: usize = 500;
 
 /// Write rows (new or updated) in one statement.
 pub async fn upsert(conn: &mut AnyConnection, rows: &[CaseRow]) -> Result<(), sqlx::Error> {

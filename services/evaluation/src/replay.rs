@@ -127,10 +127,8 @@ impl Rebuild {
             .collect();
         let mut tx = self.store.pool().begin().await?;
         let mut rows = HashMap::with_capacity(case_ids.len());
-        for chunk in case_ids.chunks(projection::UPSERT_CHUNK) {
-            for row in projection::load(&mut tx, chunk).await? {
-                rows.insert(row.case_id.clone(), row);
-            }
+        for row in projection::load(&mut tx, &case_ids).await? {
+            rows.insert(row.case_id.clone(), row);
         }
         let mut dirty = HashSet::new();
         let mut closures: HashMap<LevelCountKey, i64> = HashMap::new();
@@ -144,9 +142,7 @@ impl Rebuild {
             dirty.insert(key);
         }
         let changed: Vec<CaseRow> = dirty.iter().filter_map(|k| rows.remove(k)).collect();
-        for chunk in changed.chunks(projection::UPSERT_CHUNK) {
-            projection::upsert(&mut tx, chunk).await?;
-        }
+        projection::upsert(&mut tx, &changed).await?;
         let closures: Vec<(LevelCountKey, i64)> = closures.into_iter().collect();
         drift::add_level_counts(&mut tx, &closures).await?;
         tx.commit().await?;

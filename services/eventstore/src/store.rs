@@ -334,13 +334,6 @@ impl EventStore {
         Ok((due, later.first().map(|timer| timer.due_at)))
     }
 
-    /// When the earliest scheduled timer is due, if any.
-    pub async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let due: Option<i64> =
-            sqlx::query_scalar("SELECT due_at FROM timers ORDER BY due_at LIMIT 1").fetch_optional(self.pool()).await?;
-        due.map(from_micros).transpose()
-    }
-
     /// The head position, updated after every successful commit in this process, so relays
     /// and subscribers can wait for new events instead of polling.
     pub fn watch_head(&self) -> watch::Receiver<i64> {
