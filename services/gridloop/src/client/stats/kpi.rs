@@ -1,9 +1,9 @@
 //! `gridloop stats kpi`: the KPIs per period, from the evaluation service, or "as of" a past
 //! instant folded from the event log.
 
-use super::output::{emit, enum_arg, enum_json, parse_from, parse_to, time};
-use super::rpc::Server;
-use super::Global;
+use crate::client::output::{emit, enum_arg, enum_json, parse_from, parse_to, time};
+use crate::client::rpc::Server;
+use crate::client::Global;
 use crate::replay::{kpis_as_of, HistoryArgs};
 use anyhow::Result;
 use chrono::{DateTime, Utc};

@@ -1,0 +1,327 @@
+//! `gridloop case`: report a case, show it with its history, list cases, act on it (the dispatch
+//! commands, in `act`) and record the reporter's evaluation.
+
+mod act;
+mod list;
+mod view;
+
+use crate::client::output::{emit, enum_arg, enum_json, enum_text, parse_instant, time, time_json, time_text};
+use crate::client::rpc::Server;
+use crate::client::{ActorArgs, Global};
+use act::CaseAction;
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand, ValueEnum};
+use gridloop_proto::v1 as pb;
+use list::ListArgs;
+use serde_json::json;
+use view::{case_json, case_text, case_with_history_json, case_with_history_text};
+
+#[derive(Debug, Args)]
+pub struct CaseArgs {
+    #[command(subcommand)]
+    pub command: CaseCommand,
+    #[command(flatten)]
+    pub global: Global,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCommand {
+    /// Report a case (上报); prints its id and the grid it was located in.
+    Report(Box<ReportArgs>),
+    /// Show a case and its full history.
+    Show {
+        /// The case id.
+        id: String,
+    },
+    /// List cases, newest activity first.
+    List(ListArgs),
+    #[command(flatten)]
+    Act(CaseAction),
+    /// Record the reporter's satisfaction (评价).
+    Evaluate {
+        /// The case id.
+        id: String,
+        #[arg(long, value_enum)]
+        satisfaction: SatisfactionArg,
+        #[arg(long, default_value = "")]
+        comment: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Category code from `gridloop catalog`.
+    #[arg(long)]
+    pub category: String,
+    /// Latitude (WGS 84).
+    #[arg(long, allow_negative_numbers = true)]
+    pub lat: f64,
+    /// Longitude (WGS 84).
+    #[arg(long, allow_negative_numbers = true)]
+    pub lon: f64,
+    #[arg(long)]
+    pub description: String,
+    /// Idempotency key; a retry with the same key returns the first result [default: a new UUIDv7].
+    #[arg(long)]
+    pub client_key: Option<String>,
+    #[arg(long, value_enum, default_value_t = ReporterKindArg::Resident)]
+    pub reporter_kind: ReporterKindArg,
+    #[arg(long, default_value = "")]
+    pub reporter_id: String,
+    #[arg(long, default_value = "")]
+    pub reporter_name: String,
+    #[arg(long, default_value = "")]
+    pub reporter_phone: String,
+    #[arg(long, value_enum, default_value_t = ChannelArg::ResidentApp)]
+    pub channel: ChannelArg,
+    /// When it was discovered (RFC 3339, e.g. 2025-03-01T08:30:00+08:00) [default: upload time].
+    #[arg(long, value_parser = parse_instant)]
+    pub discovered_at: Option<DateTime<Utc>>,
+    /// Urgent or major (急难重大): may start at a higher level.
+    #[arg(long)]
+    pub urgent: bool,
+    /// A special group the report concerns (特殊群体; repeat for several): the case goes first.
+    #[arg(long = "special-group", value_enum)]
+    pub special_groups: Vec<SpecialGroupArg>,
+}
+
+// CLI spellings of protobuf enums: each name is the protobuf value name without its prefix, in
+// kebab case (`enum_arg` maps it); the snake spelling is accepted too.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReporterKindArg {
+    Resident,
+    #[value(alias = "grid_worker")]
+    GridWorker,
+    Platform,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChannelArg {
+    Patrol,
+    #[value(alias = "resident_app")]
+    ResidentApp,
+    Hotline,
+    #[value(alias = "suggestion_box")]
+    SuggestionBox,
+    #[value(alias = "walk_in")]
+    WalkIn,
+    Platform,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SpecialGroupArg {
+    #[value(alias = "elderly_living_alone")]
+    ElderlyLivingAlone,
+    Disabled,
+    #[value(alias = "left_behind_child")]
+    LeftBehindChild,
+    Hardship,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SatisfactionArg {
+    Satisfied,
+    #[value(alias = "basically_satisfied")]
+    BasicallySatisfied,
+    Unsatisfied,
+}
+
+pub async fn run(CaseArgs { command, global }: CaseArgs) -> Result<()> {
+    let server = Server::connect(&global.addresses()).await?;
+    match command {
+        CaseCommand::Report(args) => report(&server, global.json, *args).await,
+        CaseCommand::Show { id } => {
+            let response = get_case(&server, &id).await?;
+            emit(global.json, || case_with_history_json(&response), || case_with_history_text(&response))
+        }
+        CaseCommand::List(args) => list::run(&server, global.json, args).await,
+        CaseCommand::Evaluate { id, satisfaction, comment, actor } => {
+            let request = pb::EvaluateCaseRequest {
+                case_id: id,
+                actor: actor.to_proto(),
+                satisfaction: enum_arg::<pb::Satisfaction>(&satisfaction),
+                comment,
+            };
+            let response =
+                server.evaluation().evaluate_case(request).await.map_err(server.fail("EvaluateCase"))?.into_inner();
+            emit(
+                global.json,
+                || {
+                    json!({
+                        "case_id": response.case_id,
+                        "satisfaction": enum_json::<pb::Satisfaction>(response.satisfaction),
+                    })
+                },
+                || {
+                    let satisfaction = enum_text::<pb::Satisfaction>(response.satisfaction);
+                    format!("case {} evaluated: {satisfaction}", response.case_id)
+                },
+            )
+        }
+        CaseCommand::Act(action) => {
+            let view = act::dispatch_command(&server, action).await?;
+            emit(global.json, || case_json(&view), || case_text(&view))
+        }
+    }
+}
+
+async fn get_case(server: &Server, id: &str) -> Result<pb::GetCaseResponse> {
+    let request = pb::GetCaseRequest { case_id: id.to_string() };
+    Ok(server.dispatch().get_case(request).await.map_err(server.fail("GetCase"))?.into_inner())
+}
+
+async fn report(server: &Server, json: bool, args: ReportArgs) -> Result<()> {
+    let client_key = args.client_key.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let request = pb::ReportCaseRequest {
+        client_key: client_key.clone(),
+        category_code: args.category,
+        location: Some(pb::GeoPoint { lat: args.lat, lon: args.lon }),
+        description: args.description,
+        reporter: Some(pb::Reporter {
+            kind: enum_arg::<pb::ReporterKind>(&args.reporter_kind),
+            id: args.reporter_id,
+            name: args.reporter_name,
+            phone: args.reporter_phone,
+        }),
+        channel: enum_arg::<pb::Channel>(&args.channel),
+        discovered_at: args.discovered_at.map(time),
+        urgent: args.urgent,
+        special_groups: args.special_groups.iter().map(enum_arg::<pb::SpecialGroup>).collect(),
+    };
+    let r = server.intake().report_case(request).await.map_err(server.fail("ReportCase"))?.into_inner();
+    emit(
+        json,
+        || {
+            json!({
+                "case_id": r.case_id,
+                "grid_code": r.grid_code,
+                "category_code": r.category_code,
+                "uploaded_at": time_json(r.uploaded_at.as_ref()),
+                "replayed": r.replayed,
+                "linked": r.linked,
+                "linked_reason": r.linked_reason,
+                "client_key": client_key,
+            })
+        },
+        || {
+            let mut text = if r.linked {
+                format!(
+                    "linked to open case {} in grid {} (no new case)\n  {}\n",
+                    r.case_id, r.grid_code, r.linked_reason
+                )
+            } else {
+                format!("case {} reported in grid {}\n", r.case_id, r.grid_code)
+            };
+            text.push_str(&format!(
+                "  category {} · uploaded at {} · client key {}\n",
+                r.category_code,
+                time_text(r.uploaded_at.as_ref()),
+                client_key
+            ));
+            if r.replayed {
+                text.push_str("  (replayed: the stored result of an earlier report with this client key)\n");
+            }
+            text
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::output::every_spelling_maps;
+    use crate::client::testing::parse;
+    use crate::client::ClientCommand;
+
+    #[test]
+    fn report_defaults_and_enums() {
+        let ClientCommand::Case(CaseArgs { command: CaseCommand::Report(args), .. }) = parse(&[
+            "case",
+            "report",
+            "--category",
+            "NOISE",
+            "--lat",
+            "39.9",
+            "--lon",
+            "-116.4",
+            "--description",
+            "夜间施工噪音",
+        ])
+        .unwrap() else {
+            panic!("not case report")
+        };
+        assert_eq!(args.category, "NOISE");
+        assert_eq!((args.lat, args.lon), (39.9, -116.4));
+        assert_eq!(args.reporter_kind, ReporterKindArg::Resident);
+        assert_eq!(args.channel, ChannelArg::ResidentApp);
+        assert_eq!(args.client_key, None);
+        assert_eq!(args.discovered_at, None);
+        assert!(!args.urgent);
+        assert!(args.special_groups.is_empty());
+
+        let ClientCommand::Case(CaseArgs { command: CaseCommand::Report(args), global }) = parse(&[
+            "case",
+            "report",
+            "--category=NOISE",
+            "--lat=1",
+            "--lon=2",
+            "--description=x",
+            "--client-key=k1",
+            "--reporter-kind=grid-worker",
+            "--channel=walk-in",
+            "--discovered-at=2025-03-01T08:30:00+08:00",
+            "--urgent",
+            "--special-group=elderly-living-alone",
+            "--special-group",
+            "disabled",
+            "--json",
+        ])
+        .unwrap() else {
+            panic!("not case report")
+        };
+        assert!(global.json);
+        assert_eq!(args.client_key.as_deref(), Some("k1"));
+        assert_eq!(enum_arg::<pb::ReporterKind>(&args.reporter_kind), pb::ReporterKind::GridWorker as i32);
+        assert_eq!(enum_arg::<pb::Channel>(&args.channel), pb::Channel::WalkIn as i32);
+        assert_eq!(args.discovered_at.unwrap().to_rfc3339(), "2025-03-01T00:30:00+00:00");
+        assert!(args.urgent);
+        let groups: Vec<i32> = args.special_groups.iter().map(enum_arg::<pb::SpecialGroup>).collect();
+        assert_eq!(groups, [pb::SpecialGroup::ElderlyLivingAlone as i32, pb::SpecialGroup::Disabled as i32]);
+    }
+
+    #[test]
+    fn bad_report_input_is_a_parse_error() {
+        let base = ["case", "report", "--category", "N", "--lat", "1", "--lon", "2", "--description", "d"];
+        let with = |extra: &[&str]| parse(&[&base[..], extra].concat());
+        assert!(with(&["--discovered-at", "yesterday"]).is_err());
+        assert!(with(&["--channel", "pigeon"]).is_err());
+        assert!(parse(&["case", "report", "--category", "N", "--lat", "north", "--lon", "2", "--description", "d"])
+            .is_err());
+    }
+
+    #[test]
+    fn every_cli_spelling_maps_to_a_protobuf_value() {
+        every_spelling_maps::<ReporterKindArg, pb::ReporterKind>();
+        every_spelling_maps::<ChannelArg, pb::Channel>();
+        every_spelling_maps::<SatisfactionArg, pb::Satisfaction>();
+        every_spelling_maps::<SpecialGroupArg, pb::SpecialGroup>();
+        assert_eq!(
+            enum_arg::<pb::Satisfaction>(&SatisfactionArg::BasicallySatisfied),
+            pb::Satisfaction::BasicallySatisfied as i32
+        );
+    }
+
+    #[test]
+    fn evaluate_parses() {
+        let ClientCommand::Case(CaseArgs { command: CaseCommand::Evaluate { satisfaction, comment, .. }, .. }) =
+            parse(&["case", "evaluate", "c1", "--satisfaction", "basically-satisfied"]).unwrap()
+        else {
+            panic!("not case evaluate")
+        };
+        assert_eq!((satisfaction, comment.as_str()), (SatisfactionArg::BasicallySatisfied, ""));
+    }
+}

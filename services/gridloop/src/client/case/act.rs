@@ -1,0 +1,274 @@
+//! The dispatch commands on a case (`case accept`, `escalate`, `transfer`, `mediate`, `resolve`,
+//! `verify`, `reject`, `summon`, `report-in`): each changes the case and prints it afterwards.
+
+use super::get_case;
+use crate::client::rpc::Server;
+use crate::client::ActorArgs;
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use gridloop_proto::v1 as pb;
+
+// The dispatch commands, flattened into `case`: each changes the case and prints it afterwards.
+#[derive(Debug, Subcommand)]
+pub enum CaseAction {
+    /// Accept the case at its current level (接单).
+    Accept {
+        #[command(flatten)]
+        target: Target,
+        /// Who will handle it.
+        #[arg(long)]
+        assignee: String,
+    },
+    /// Escalate to the next level (提请) because this level cannot settle it.
+    Escalate {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Transfer to a responsible unit or another community (转办).
+    Transfer {
+        #[command(flatten)]
+        target: Target,
+        /// The unit's code.
+        #[arg(long)]
+        to_unit: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Open a mediation / deliberation session for the case (调解, 议事).
+    Mediate {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        topic: String,
+    },
+    /// Resolve the case (办结).
+    Resolve {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        summary: String,
+    },
+    /// Verify a resolved case on site (核查), when its category requires it: it passes (the
+    /// reporter is asked next) or, with --failed, goes back to the resolving unit for rework.
+    Verify {
+        #[command(flatten)]
+        target: Target,
+        /// Who verified (the grid worker).
+        #[arg(long)]
+        verifier: String,
+        /// The resolution does not hold: rework at the resolving unit (needs --note).
+        #[arg(long)]
+        failed: bool,
+        /// What was found on site.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Reject the report (not a case for this system, duplicate, …).
+    Reject {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Summon departments for joint handling (吹哨): a street or the district, once accepted.
+    Summon {
+        #[command(flatten)]
+        target: Target,
+        /// A department: its function code (e.g. market-regulation; the case's unit first, then the
+        /// units above it) or AREA/CODE. Repeat for several.
+        #[arg(long = "department", required = true)]
+        departments: Vec<String>,
+        #[arg(long)]
+        reason: String,
+    },
+    /// A summoned department reports in (报到).
+    ReportIn(Box<ReportInArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportInArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The summoned department: function code or AREA/CODE.
+    #[arg(long)]
+    pub department: String,
+    /// Who reports in.
+    #[arg(long)]
+    pub by: String,
+    #[arg(long, default_value = "")]
+    pub note: String,
+}
+
+/// The case a dispatch command acts on, and who acts.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The case id.
+    pub id: String,
+    /// Refuse with a conflict unless the case is at this version (0 = don't check).
+    #[arg(long, default_value_t = 0)]
+    pub expected_version: u64,
+    #[command(flatten)]
+    pub actor: ActorArgs,
+}
+
+/// Sends one of the dispatch commands and returns the case as it is afterwards.
+pub async fn dispatch_command(server: &Server, action: CaseAction) -> Result<pb::CaseView> {
+    let mut client = server.dispatch();
+    let request = |t: &Target| (t.id.clone(), t.expected_version, t.actor.to_proto());
+    let response = match action {
+        CaseAction::Accept { target, assignee } => {
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::AcceptCaseRequest { case_id, expected_version, actor, assignee };
+            client.accept_case(r).await.map_err(server.fail("AcceptCase"))?
+        }
+        CaseAction::Escalate { target, reason } => {
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::EscalateCaseRequest { case_id, expected_version, actor, reason };
+            client.escalate_case(r).await.map_err(server.fail("EscalateCase"))?
+        }
+        CaseAction::Transfer { target, to_unit, reason } => {
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::TransferCaseRequest { case_id, expected_version, actor, to_unit, reason };
+            client.transfer_case(r).await.map_err(server.fail("TransferCase"))?
+        }
+        CaseAction::Mediate { target, topic } => {
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::RequestMediationRequest { case_id, expected_version, actor, topic };
+            client.request_mediation(r).await.map_err(server.fail("RequestMediation"))?
+        }
+        CaseAction::Resolve { target, summary } => {
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::ResolveCaseRequest { case_id, expected_version, actor, summary };
+            client.resolve_case(r).await.map_err(server.fail("ResolveCase"))?
+        }
+        CaseAction::Verify { target, verifier, failed, note } => {
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::VerifyCaseRequest { case_id, expected_version, actor, verifier, passed: !failed, note };
+            client.verify_case(r).await.map_err(server.fail("VerifyCase"))?
+        }
+        CaseAction::Reject { target, reason } => {
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::RejectCaseRequest { case_id, expected_version, actor, reason };
+            client.reject_case(r).await.map_err(server.fail("RejectCase"))?
+        }
+        CaseAction::Summon { target, departments, reason } => {
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::SummonDepartmentsRequest { case_id, expected_version, actor, departments, reason };
+            client.summon_departments(r).await.map_err(server.fail("SummonDepartments"))?
+        }
+        CaseAction::ReportIn(args) => {
+            let ReportInArgs { target, department, by, note } = *args;
+            let (case_id, expected_version, actor) = request(&target);
+            let r = pb::ReportInRequest { case_id, expected_version, actor, department, by, note };
+            client.report_in(r).await.map_err(server.fail("ReportIn"))?
+        }
+    }
+    .into_inner();
+    match response.case {
+        Some(view) => Ok(view),
+        // A server that leaves the view out: read it back.
+        None => get_case(server, &response.case_id)
+            .await?
+            .case
+            .ok_or_else(|| anyhow::anyhow!("the server returned no case")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::case::{CaseArgs, CaseCommand};
+    use crate::client::testing::parse;
+    use crate::client::ClientCommand;
+
+    #[test]
+    fn acting_commands_carry_actor_and_expected_version() {
+        let ClientCommand::Case(CaseArgs {
+            command: CaseCommand::Act(CaseAction::Transfer { target, to_unit, reason }),
+            ..
+        }) = parse(&[
+            "case",
+            "transfer",
+            "c1",
+            "--to-unit",
+            "110105001002",
+            "--reason",
+            "不属本社区",
+            "--expected-version",
+            "4",
+            "--actor-role",
+            "community_staff",
+            "--actor-id",
+            "li",
+            "--actor-jurisdiction",
+            "110105001001",
+        ])
+        .unwrap()
+        else {
+            panic!("not case transfer")
+        };
+        assert_eq!((target.id.as_str(), target.expected_version), ("c1", 4));
+        assert_eq!((to_unit.as_str(), reason.as_str()), ("110105001002", "不属本社区"));
+        assert_eq!(
+            target.actor.to_proto(),
+            Some(pb::Actor { role: "community_staff".into(), id: "li".into(), jurisdiction: "110105001001".into() })
+        );
+
+        let ClientCommand::Case(CaseArgs {
+            command: CaseCommand::Act(CaseAction::Accept { target, assignee }), ..
+        }) = parse(&["case", "accept", "c1", "--assignee", "王五"]).unwrap()
+        else {
+            panic!("not case accept")
+        };
+        assert_eq!(assignee, "王五");
+        assert_eq!(target.expected_version, 0);
+        assert_eq!(target.actor.actor_role, "grid_worker");
+        assert_eq!(target.actor.actor_jurisdiction, None);
+        if std::env::var_os("GRIDLOOP_ACTOR").is_none() {
+            assert_eq!(target.actor.actor_id, "cli");
+        }
+    }
+
+    #[test]
+    fn summon_and_report_in_parse() {
+        let ClientCommand::Case(CaseArgs {
+            command: CaseCommand::Act(CaseAction::Summon { departments, reason, .. }),
+            ..
+        }) = parse(&[
+            "case",
+            "summon",
+            "c1",
+            "--department",
+            "market-regulation",
+            "--department",
+            "321012/justice",
+            "--reason",
+            "油烟扰民",
+        ])
+        .unwrap()
+        else {
+            panic!("not case summon")
+        };
+        assert_eq!(
+            (departments, reason.as_str()),
+            (vec!["market-regulation".to_string(), "321012/justice".into()], "油烟扰民")
+        );
+        assert!(parse(&["case", "summon", "c1", "--reason", "r"]).is_err(), "--department is required");
+        let ClientCommand::Case(CaseArgs { command: CaseCommand::Act(CaseAction::ReportIn(args)), .. }) =
+            parse(&["case", "report-in", "c1", "--department", "market-regulation", "--by", "officer-3"]).unwrap()
+        else {
+            panic!("not case report-in")
+        };
+        assert_eq!(
+            (args.department.as_str(), args.by.as_str(), args.note.as_str(), args.target.id.as_str()),
+            ("market-regulation", "officer-3", "", "c1")
+        );
+    }
+
+    #[test]
+    fn accept_needs_an_assignee() {
+        assert!(parse(&["case", "accept", "id"]).is_err(), "--assignee is required");
+    }
+}
