@@ -10,6 +10,7 @@
 
 mod case;
 mod catalog;
+mod error;
 mod jurisdiction;
 mod mediation;
 pub(crate) mod output;
@@ -103,14 +104,34 @@ impl ActorArgs {
     }
 }
 
-/// Runs one client command.
+/// Runs one client command. Under `--json` a failure is also one JSON document on stdout (see
+/// `error::error_json`); the message for people goes to stderr either way.
 pub async fn run(command: ClientCommand) -> Result<()> {
-    match command {
+    let json = command.global().json;
+    let result = match command {
         ClientCommand::Catalog(global) => catalog::run(&global).await,
         ClientCommand::Jurisdiction(global) => jurisdiction::run(&global).await,
         ClientCommand::Case(args) => case::run(args).await,
         ClientCommand::Mediation(args) => mediation::run(args).await,
         ClientCommand::Stats(args) => stats::run(args).await,
+    };
+    match result {
+        Err(error) if json => {
+            output::emit(true, || error::error_json(&error), String::new)?;
+            Err(error)
+        }
+        other => other,
+    }
+}
+
+impl ClientCommand {
+    fn global(&self) -> &Global {
+        match self {
+            ClientCommand::Catalog(global) | ClientCommand::Jurisdiction(global) => global,
+            ClientCommand::Case(args) => &args.global,
+            ClientCommand::Mediation(args) => &args.global,
+            ClientCommand::Stats(args) => &args.global,
+        }
     }
 }
 

@@ -43,12 +43,24 @@ impl Run {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {self}"))
     }
 
-    /// Asserts a non-zero exit (not a crash) with nothing on stdout; returns stderr.
+    /// Asserts a non-zero exit (not a crash) with the message on stderr and, on stdout, nothing —
+    /// or under `--json` the error as one JSON document; returns stderr.
     fn failure(self) -> String {
+        self.failure_and_json().0
+    }
+
+    /// Like `failure`, for a command run with `--json`: returns stderr and the error document.
+    fn failure_and_json(self) -> (String, Value) {
         assert!(!self.status.success() && self.status.code().is_some(), "expected a clean failure: {self}");
-        assert_eq!(self.stdout, "", "a failed command prints nothing on stdout: {self}");
         assert!(self.stderr.starts_with("error: "), "{self}");
-        self.stderr
+        if !self.command.split(' ').any(|arg| arg == "--json") {
+            assert_eq!(self.stdout, "", "a failed command prints nothing on stdout: {self}");
+            return (self.stderr, Value::Null);
+        }
+        let error: Value = serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("a failed command prints one JSON document under --json ({e}): {self}"));
+        assert!(error["error"]["message"].is_string(), "{self}");
+        (self.stderr, error)
     }
 }
 
@@ -533,4 +545,35 @@ fn an_analyst_reads_kpis_replays_the_projection_and_asks_as_of() {
     assert!(missing.contains("no dispatch store at /nonexistent/gridloop/dispatch.db"), "{missing}");
     let bad_area = server.run(&["stats", "kpi", "--area", "12x"]).failure();
     assert!(bad_area.contains("area"), "{bad_area}");
+}
+
+#[test]
+fn under_json_an_error_is_one_document_with_its_code_and_details() {
+    let (_root, data) = data_dir();
+    let server = Server::start(&data);
+
+    let args = ["case", "report", "--category", "no.such-category", "--lat", "0", "--lon", "0", "--description", "d"];
+    let (stderr, error) = server.run(&args).failure_and_json();
+    assert!(stderr.contains("invalid request"), "the message for people stays on stderr: {stderr}");
+    assert_eq!((&error["error"]["code"], &error["error"]["rpc"]), (&json!("invalid_argument"), &json!("ReportCase")));
+    let fields: Vec<&str> = error["error"]["details"]["field_violations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("field violations in {error:#}"))
+        .iter()
+        .map(|v| v["field"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"category_code") && fields.contains(&"location"), "{error:#}");
+
+    let (reported, _) = report_dispatched(&server, &[]);
+    let id = str_of(&reported["case_id"]);
+    let (_, error) = server.run(&["case", "resolve", &id, "--summary", "done"]).failure_and_json();
+    assert_eq!(error["error"]["code"], "failed_precondition", "{error:#}");
+    let failure = &error["error"]["details"]["precondition_failures"][0];
+    assert_eq!(failure["type"], "STATE_DISPATCHED", "{error:#}");
+    assert!(error["error"]["message"].as_str().unwrap().contains("only an accepted case can be resolved"));
+
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let (_, error) = gridloop(&["case", "show", &id, "--json", "--server", &nowhere]).failure_and_json();
+    assert_eq!(error["error"]["code"], "unavailable", "{error:#}");
+    assert!(error["error"]["message"].as_str().unwrap().contains("is not reachable"), "{error:#}");
 }

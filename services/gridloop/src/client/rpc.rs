@@ -1,6 +1,7 @@
 //! The connection to a gridloop server and the translation of gRPC errors into messages for people.
 
-use anyhow::{anyhow, Context, Result};
+use super::error::{CallError, Unreachable};
+use anyhow::{Context, Result};
 use gridloop_proto::v1 as pb;
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
@@ -76,7 +77,7 @@ impl Server {
 
     /// Maps a failed call of `rpc` to an error whose message says what went wrong and what to do.
     pub fn fail(&self, rpc: &'static str) -> impl Fn(Status) -> anyhow::Error + '_ {
-        move |status| anyhow!("{rpc}: {}", describe_status(&status, &self.url))
+        move |status| CallError { rpc, url: self.url.clone(), status }.into()
     }
 }
 
@@ -85,9 +86,8 @@ async fn connect(url: &str) -> Result<Channel> {
         .with_context(|| format!("invalid server URL {url:?}"))?
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT);
-    endpoint.connect().await.map_err(|error| {
-        anyhow!("the gridloop server at {url} is not reachable ({}); start it with `gridloop up`", error_chain(&error))
-    })
+    let unreachable = |error| Unreachable { url: url.to_string(), reason: error_chain(&error) };
+    Ok(endpoint.connect().await.map_err(unreachable)?)
 }
 
 /// `127.0.0.1:50051` means `http://127.0.0.1:50051`.
