@@ -213,15 +213,24 @@ fn data_dir() -> (TempDir, PathBuf) {
 
 /// A grid's code and its interior point, from `gridloop jurisdiction`.
 fn a_grid(server: &Server) -> (String, f64, f64) {
+    grids(server).into_iter().next().expect("a grid with an interior point")
+}
+
+/// Every grid with an interior point: its code and the point.
+fn grids(server: &Server) -> Vec<(String, f64, f64)> {
     let tree = server.run(&["jurisdiction"]).json();
-    let grid = tree["nodes"]
+    let grids: Vec<_> = tree["nodes"]
         .as_array()
         .expect("nodes")
         .iter()
-        .find(|n| n["level"] == "grid" && n["interior_point"].is_object())
-        .unwrap_or_else(|| panic!("no grid with an interior point in {tree:#}"));
-    let point = &grid["interior_point"];
-    (str_of(&grid["code"]), point["lat"].as_f64().unwrap(), point["lon"].as_f64().unwrap())
+        .filter(|n| n["level"] == "grid" && n["interior_point"].is_object())
+        .map(|grid| {
+            let point = &grid["interior_point"];
+            (str_of(&grid["code"]), point["lat"].as_f64().unwrap(), point["lon"].as_f64().unwrap())
+        })
+        .collect();
+    assert!(!grids.is_empty(), "no grid with an interior point in {tree:#}");
+    grids
 }
 
 /// The code of a category handled at grid level, from `gridloop catalog`.
@@ -576,4 +585,91 @@ fn under_json_an_error_is_one_document_with_its_code_and_details() {
     let (_, error) = gridloop(&["case", "show", &id, "--json", "--server", &nowhere]).failure_and_json();
     assert_eq!(error["error"]["code"], "unavailable", "{error:#}");
     assert!(error["error"]["message"].as_str().unwrap().contains("is not reachable"), "{error:#}");
+}
+
+/// Reports one case in each of the first `n` grids (far enough apart not to be linked as
+/// duplicates), each waited for until dispatched; returns their ids in the order reported.
+fn report_in_grids(server: &Server, n: usize) -> Vec<String> {
+    let category = a_grid_category(server);
+    grids(server)
+        .into_iter()
+        .take(n)
+        .map(|(_, lat, lon)| {
+            let (lat, lon) = (lat.to_string(), lon.to_string());
+            let args =
+                ["case", "report", "--category", &category, "--lat", &lat, "--lon", &lon, "--description", "占道"];
+            let id = str_of(&server.run(&args).json()["case_id"]);
+            wait_for_state(server, &id, "dispatched");
+            id
+        })
+        .collect()
+}
+
+/// The case ids of a `case list --json` page.
+fn listed_ids(page: &Value) -> Vec<String> {
+    page["cases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("cases in {page:#}"))
+        .iter()
+        .map(|c| str_of(&c["case_id"]))
+        .collect()
+}
+
+/// Every page of `case list ARGS --limit 1`, following the page tokens.
+fn every_page(server: &Server, args: &[&str]) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut page_args = [&["case", "list", "--limit", "1"], args].concat();
+        if let Some(token) = &token {
+            page_args.extend(["--page-token", token.as_str()]);
+        }
+        let page = server.run(&page_args).json();
+        assert_eq!(listed_ids(&page).len(), 1, "a page of one: {page:#}");
+        ids.extend(listed_ids(&page));
+        match &page["next_page_token"] {
+            Value::Null => return ids,
+            next => token = Some(str_of(next)),
+        }
+        assert!(ids.len() < 10, "the pages never end: {ids:?}");
+    }
+}
+
+#[test]
+fn case_list_pages_through_every_case_and_priority_order_lists_the_open_work() {
+    let (_root, data) = data_dir();
+    let server = Server::start(&data);
+    let ids = report_in_grids(&server, 3);
+    take_to_closed(&server, &ids[0]);
+    act(&server, "accept", &ids[1], &["--assignee", ASSIGNEE]);
+    wait_for(FLOW, "the list to show one case closed and one accepted", || {
+        let page = server.run(&["case", "list"]).json();
+        let state =
+            |id: &str| page["cases"].as_array()?.iter().find(|c| c["case_id"] == id).map(|c| c["state"].clone());
+        (state(&ids[0]) == Some(json!("closed")) && state(&ids[1]) == Some(json!("accepted"))).then_some(())
+    });
+
+    // Newest opened first, one page at a time, until the last page says there is no more.
+    assert_eq!(every_page(&server, &[]), [ids[2].clone(), ids[1].clone(), ids[0].clone()]);
+    let whole = server.run(&["case", "list"]).json();
+    assert_eq!((listed_ids(&whole).len(), &whole["next_page_token"]), (3, &Value::Null), "{whole:#}");
+
+    // Priority order: the open work only (oldest first at equal priority), merged over states.
+    let open = server.run(&["case", "list", "--order", "priority"]).json();
+    assert_eq!(listed_ids(&open), [ids[1].clone(), ids[2].clone()], "{open:#}");
+    assert_eq!(every_page(&server, &["--order", "priority"]), [ids[1].clone(), ids[2].clone()]);
+    let all = server.run(&["case", "list", "--order", "priority", "--all"]).json();
+    assert_eq!(listed_ids(&all).len(), 3, "{all:#}");
+
+    // For people: what is listed, and how to get the next page.
+    let text = gridloop(&["case", "list", "--limit", "2", "--server", &server.url]);
+    assert!(text.status.success(), "{text}");
+    assert!(text.stdout.contains("2 cases (newest opened first)"), "{text}");
+    assert!(text.stdout.contains("more follow: repeat the command with --page-token "), "{text}");
+
+    // A token is for the listing that printed it.
+    let first = server.run(&["case", "list", "--limit", "1", "--order", "priority"]).json();
+    let token = str_of(&first["next_page_token"]);
+    let stderr = server.run(&["case", "list", "--limit", "1", "--page-token", &token]).failure();
+    assert!(stderr.contains("another listing"), "{stderr}");
 }

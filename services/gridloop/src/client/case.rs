@@ -34,7 +34,8 @@ pub enum CaseCommand {
         /// The case id.
         id: String,
     },
-    /// List cases, newest activity first.
+    /// List cases a page at a time: newest opened first, or with --order priority the open work in
+    /// the order a unit works through it.
     List(ListArgs),
     #[command(flatten)]
     Act(CaseAction),

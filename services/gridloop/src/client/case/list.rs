@@ -1,26 +1,62 @@
-//! `gridloop case list`: the evaluation service's case list, newest first or in priority order.
+//! `gridloop case list`: the evaluation service's case list, newest opened first or the open
+//! work in priority order, a page at a time.
 
-use crate::client::output::{emit, enum_arg, enum_json, enum_text, time_json, time_text, truncate, Table};
+mod pages;
+
+use crate::client::output::{emit, enum_json, enum_text, time_json, time_text, truncate, Table};
 use crate::client::rpc::Server;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use gridloop_proto::v1 as pb;
+use pages::{Page, Query};
 use serde_json::{json, Value};
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// Only cases in this state.
     #[arg(long, value_enum)]
     pub state: Option<StateArg>,
     /// Jurisdiction code prefix: a district, street, community or grid.
     #[arg(long)]
     pub area: Option<String>,
-    /// At most this many cases.
-    #[arg(long, default_value_t = 50)]
+    /// At most this many cases on a page.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: u32,
-    /// `priority`: highest priority first (urgent, special groups, shared concern, category),
-    /// oldest first within a priority — the order a unit works through its queue.
+    /// `newest`: the most recently opened first. `priority`: the open work (every state but
+    /// closed and rejected, unless --state or --all says otherwise), highest priority first
+    /// (urgent, special groups, shared concern, category) and oldest first within a priority —
+    /// the order a unit works through its queue.
     #[arg(long, value_enum, default_value_t = OrderArg::Newest)]
     pub order: OrderArg,
+    /// With --order priority: closed and rejected cases too.
+    #[arg(long, conflicts_with = "state")]
+    pub all: bool,
+    /// The page after the one that printed this token (same options otherwise).
+    #[arg(long)]
+    pub page_token: Option<String>,
+}
+
+impl ListArgs {
+    /// What to read: the open work is one list per open state.
+    fn query(&self) -> Query {
+        let states = match (self.state, self.order, self.all) {
+            (Some(state), _, _) => vec![Some(state)],
+            (None, OrderArg::Priority, false) => {
+                StateArg::value_variants().iter().filter(|s| s.is_open()).map(|s| Some(*s)).collect()
+            }
+            (None, _, _) => vec![None],
+        };
+        Query { order: self.order, area: self.area.clone().unwrap_or_default(), states }
+    }
+
+    /// What the page shows, for the line under the table.
+    fn description(&self) -> &'static str {
+        match (self.state, self.order, self.all) {
+            (_, OrderArg::Newest, _) => "newest opened first",
+            (None, OrderArg::Priority, false) => "open work, highest priority first",
+            _ => "highest priority first",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -44,27 +80,25 @@ pub enum StateArg {
     Closed,
 }
 
-pub async fn run(server: &Server, json: bool, args: ListArgs) -> Result<()> {
-    let mut client = server.evaluation();
-    let mut cases = Vec::new();
-    let mut page_token = String::new();
-    while cases.len() < args.limit as usize {
-        let request = pb::ListCasesRequest {
-            state: args.state.as_ref().map_or(0, enum_arg::<pb::CaseState>),
-            area: args.area.clone().unwrap_or_default(),
-            page_size: args.limit - cases.len() as u32,
-            page_token,
-            order: enum_arg::<pb::CaseOrder>(&args.order),
-        };
-        let page = client.list_cases(request).await.map_err(server.fail("ListCases"))?.into_inner();
-        cases.extend(page.cases);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        page_token = page.next_page_token;
+impl StateArg {
+    /// Not closed and not rejected: still someone's work.
+    fn is_open(self) -> bool {
+        !matches!(self, StateArg::Closed | StateArg::Rejected)
     }
-    cases.truncate(args.limit as usize);
-    emit(json, || json!({ "cases": cases.iter().map(summary_json).collect::<Vec<_>>() }), || cases_text(&cases))
+}
+
+pub async fn run(server: &Server, json: bool, args: ListArgs) -> Result<()> {
+    let page = args.query().page(server, args.limit as usize, args.page_token.as_deref()).await?;
+    emit(
+        json,
+        || {
+            json!({
+                "cases": page.cases.iter().map(summary_json).collect::<Vec<_>>(),
+                "next_page_token": page.next_page_token,
+            })
+        },
+        || cases_text(&page, args.description()),
+    )
 }
 
 fn summary_json(c: &pb::CaseSummary) -> Value {
@@ -86,9 +120,12 @@ fn summary_json(c: &pb::CaseSummary) -> Value {
     })
 }
 
-fn cases_text(cases: &[pb::CaseSummary]) -> String {
+/// The page as a table (opening time shown: it orders the list), what it shows and, when more
+/// rows follow, how to get them.
+fn cases_text(page: &Page, description: &str) -> String {
+    let cases = &page.cases;
     if cases.is_empty() {
-        return "no cases".into();
+        return format!("no cases ({description})");
     }
     let mut table = Table::new(&[
         "case",
@@ -97,7 +134,7 @@ fn cases_text(cases: &[pb::CaseSummary]) -> String {
         "level",
         "category",
         "grid",
-        "updated at",
+        "opened at",
         "esc",
         "reopen",
         "description",
@@ -111,20 +148,25 @@ fn cases_text(cases: &[pb::CaseSummary]) -> String {
             enum_text::<pb::Level>(c.level),
             c.category_code.clone(),
             c.grid_code.clone(),
-            time_text(c.updated_at.as_ref()),
+            time_text(c.opened_at.as_ref()),
             c.escalations.to_string(),
             c.reopen_count.to_string(),
             truncate(&c.description, 40),
         ]);
     }
-    format!("{}{} {}\n", table.render(), cases.len(), if cases.len() == 1 { "case" } else { "cases" })
+    let count = format!("{} {}", cases.len(), if cases.len() == 1 { "case" } else { "cases" });
+    let more = match &page.next_page_token {
+        Some(token) => format!("\nmore follow: repeat the command with --page-token {token}"),
+        None => String::new(),
+    };
+    format!("{}{count} ({description}){more}\n", table.render())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::client::case::{CaseArgs, CaseCommand};
-    use crate::client::output::every_spelling_maps;
+    use crate::client::output::{enum_arg, every_spelling_maps};
     use crate::client::testing::parse;
     use crate::client::ClientCommand;
 
@@ -151,5 +193,57 @@ mod tests {
             enum_arg::<pb::CaseState>(&StateArg::AwaitingVerification),
             pb::CaseState::AwaitingVerification as i32
         );
+    }
+
+    fn list_args(args: &[&str]) -> ListArgs {
+        let ClientCommand::Case(CaseArgs { command: CaseCommand::List(args), .. }) =
+            parse(&[&["case", "list"], args].concat()).unwrap()
+        else {
+            panic!("not case list")
+        };
+        args
+    }
+
+    #[test]
+    fn priority_order_lists_the_open_states_unless_told_otherwise() {
+        let open = list_args(&["--order", "priority"]).query();
+        assert_eq!(
+            open.states,
+            [
+                StateArg::Reported,
+                StateArg::Dispatched,
+                StateArg::Accepted,
+                StateArg::InMediation,
+                StateArg::AwaitingVerification,
+                StateArg::Resolved
+            ]
+            .map(Some)
+        );
+        assert_eq!(list_args(&["--order", "priority", "--all"]).query().states, [None]);
+        assert_eq!(list_args(&["--order", "priority", "--state", "closed"]).query().states, [Some(StateArg::Closed)]);
+        assert_eq!(list_args(&[]).query().states, [None], "newest first lists every state");
+        assert!(parse(&["case", "list", "--all", "--state", "closed"]).is_err());
+        assert!(parse(&["case", "list", "--limit", "0"]).is_err());
+    }
+
+    #[test]
+    fn the_text_says_what_is_listed_and_how_to_get_more() {
+        let case = pb::CaseSummary {
+            case_id: "c1".into(),
+            opened_at: Some(prost_types::Timestamp { seconds: 1_740_787_200, nanos: 0 }),
+            ..Default::default()
+        };
+        let page = Page { cases: vec![case], next_page_token: Some("TOKEN".into()) };
+        let text = cases_text(&page, list_args(&["--order", "priority"]).description());
+        assert!(text.contains("opened at"), "{text}");
+        assert!(text.contains("2025-03-01T00:00:00Z"), "{text}");
+        assert!(
+            text.ends_with(
+                "1 case (open work, highest priority first)\nmore follow: repeat the command with --page-token TOKEN\n"
+            ),
+            "{text}"
+        );
+        let last = Page { cases: vec![], next_page_token: None };
+        assert_eq!(cases_text(&last, list_args(&[]).description()), "no cases (newest opened first)");
     }
 }
