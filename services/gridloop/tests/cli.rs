@@ -673,3 +673,37 @@ fn case_list_pages_through_every_case_and_priority_order_lists_the_open_work() {
     let stderr = server.run(&["case", "list", "--limit", "1", "--page-token", &token]).failure();
     assert!(stderr.contains("another listing"), "{stderr}");
 }
+
+/// Reports a neighbour dispute (a grid-level category that may go to mediation) and accepts it;
+/// returns its id.
+fn an_accepted_dispute(server: &Server) -> String {
+    let (_, lat, lon) = a_grid(server);
+    let (lat, lon) = (lat.to_string(), lon.to_string());
+    let args = ["case", "report", "--category", "dispute.neighbour-noise", "--lat", &lat, "--lon", &lon];
+    let id = str_of(&server.run(&[&args[..], &["--description", "楼上夜间噪音"]].concat()).json()["case_id"]);
+    wait_for_state(server, &id, "dispatched");
+    act(server, "accept", &id, &["--assignee", ASSIGNEE]);
+    id
+}
+
+#[test]
+fn case_mediate_names_the_convenor_and_prints_the_session_that_mediation_show_takes() {
+    let (_root, data) = data_dir();
+    let server = Server::start(&data);
+    let id = an_accepted_dispute(&server);
+
+    let mediating = act(&server, "mediate", &id, &["--topic", "楼上噪音", "--convenor", "王主任"]);
+    assert_eq!(mediating["state"], "in_mediation", "{mediating:#}");
+    let mediation_id = str_of(&mediating["mediation_id"]);
+
+    let session = server.run(&["mediation", "show", &mediation_id]).json();
+    assert_eq!((&session["case_id"], &session["convenor"]), (&json!(id), &json!("王主任")), "{session:#}");
+    assert_eq!(session["topic"], "楼上噪音");
+    let by_case = server.run(&["mediation", "show", "--case", &id]).json();
+    assert_eq!(by_case["mediation_id"], mediation_id.as_str(), "--case still finds it");
+
+    // Every mediation subcommand takes the same id.
+    let invited = server.run(&["mediation", "invite", &mediation_id, "--name", "张先生", "--role", "party"]).json();
+    let participants = invited["participants"].as_array().unwrap_or_else(|| panic!("participants in {invited:#}"));
+    assert!(participants.contains(&json!({ "name": "张先生", "role": "party" })), "{invited:#}");
+}

@@ -15,7 +15,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use gridloop_proto::v1 as pb;
 use list::ListArgs;
 use serde_json::json;
-use view::{case_json, case_text, case_with_history_json, case_with_history_text};
+use std::future::Future;
+use std::time::{Duration, Instant};
+use view::{case_with_history_json, case_with_history_text};
 
 #[derive(Debug, Args)]
 pub struct CaseArgs {
@@ -163,10 +165,30 @@ pub async fn run(CaseArgs { command, global }: CaseArgs) -> Result<()> {
                 },
             )
         }
-        CaseCommand::Act(action) => {
-            let view = act::dispatch_command(&server, action).await?;
-            emit(global.json, || case_json(&view), || case_text(&view))
+        CaseCommand::Act(action) => act::run(&server, global.json, action).await,
+    }
+}
+
+/// How long a command waits for another service to act on what it just did (the services meet
+/// on the bus, so a session or a reopening follows a command by a few milliseconds).
+const FOLLOW_UP_WAIT: Duration = Duration::from_secs(10);
+const FOLLOW_UP_POLL: Duration = Duration::from_millis(50);
+
+/// Asks `check` until it finds something or `FOLLOW_UP_WAIT` has passed (then `None`).
+async fn eventually<T, F, Fut>(mut check: F) -> Result<Option<T>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let deadline = Instant::now() + FOLLOW_UP_WAIT;
+    loop {
+        if let Some(found) = check().await? {
+            return Ok(Some(found));
         }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(FOLLOW_UP_POLL).await;
     }
 }
 

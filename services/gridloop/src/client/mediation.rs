@@ -22,11 +22,12 @@ pub struct MediationArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum MediationCommand {
-    /// Show a session, by its id or by its case (the case's latest session).
+    /// Show a session and its history: by its id, or by its case (the case's latest session).
     #[command(group(ArgGroup::new("which").required(true).args(["id", "case"])))]
     Show {
-        #[arg(long)]
+        /// The mediation id.
         id: Option<String>,
+        /// Instead of the id: the case the session was opened for.
         #[arg(long)]
         case: Option<String>,
     },
@@ -571,7 +572,13 @@ mod tests {
 
     #[test]
     fn show_needs_the_session_or_its_case() {
-        assert!(parse(&["mediation", "show"]).is_err(), "--id or --case is required");
-        assert!(parse(&["mediation", "show", "--id", "m", "--case", "c"]).is_err());
+        assert!(parse(&["mediation", "show"]).is_err(), "the id or --case is required");
+        assert!(parse(&["mediation", "show", "m", "--case", "c"]).is_err());
+        let ClientCommand::Mediation(MediationArgs { command: MediationCommand::Show { id, case }, .. }) =
+            parse(&["mediation", "show", "m1"]).unwrap()
+        else {
+            panic!("not mediation show")
+        };
+        assert_eq!((id.as_deref(), case), (Some("m1"), None), "the id comes first, as in every mediation command");
     }
 }

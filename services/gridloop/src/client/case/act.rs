@@ -1,12 +1,16 @@
 //! The dispatch commands on a case (`case accept`, `escalate`, `transfer`, `mediate`, `resolve`,
 //! `verify`, `reject`, `summon`, `report-in`): each changes the case and prints it afterwards.
 
-use super::get_case;
+use super::view::{case_json, case_text};
+use super::{eventually, get_case};
+use crate::client::output::emit;
 use crate::client::rpc::Server;
 use crate::client::ActorArgs;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use gridloop_proto::v1 as pb;
+use serde_json::Value;
+use tonic::Code;
 
 // The dispatch commands, flattened into `case`: each changes the case and prints it afterwards.
 #[derive(Debug, Subcommand)]
@@ -36,12 +40,17 @@ pub enum CaseAction {
         #[arg(long)]
         reason: String,
     },
-    /// Open a mediation / deliberation session for the case (调解, 议事).
+    /// Open a mediation / deliberation session for the case (调解, 议事); prints the case and, once
+    /// the mediation service has opened it, the session's id (for `gridloop mediation …`).
     Mediate {
         #[command(flatten)]
         target: Target,
         #[arg(long)]
         topic: String,
+        /// Who convenes the session: the unit's handler asking for it, who is recorded as the
+        /// request's actor [default: --actor-id].
+        #[arg(long)]
+        convenor: Option<String>,
     },
     /// Resolve the case (办结).
     Resolve {
@@ -114,7 +123,53 @@ pub struct Target {
 }
 
 /// Sends one of the dispatch commands and returns the case as it is afterwards.
-pub async fn dispatch_command(server: &Server, action: CaseAction) -> Result<pb::CaseView> {
+/// Runs a dispatch command and prints the case afterwards (with the session `mediate` opened).
+pub async fn run(server: &Server, json: bool, action: CaseAction) -> Result<()> {
+    let mediate = matches!(action, CaseAction::Mediate { .. });
+    let view = dispatch_command(server, action).await?;
+    if !mediate {
+        return emit(json, || case_json(&view), || case_text(&view));
+    }
+    let session = opened_session(server, &view.case_id).await?;
+    emit(
+        json,
+        || {
+            let mut value = case_json(&view);
+            value["mediation_id"] = session.as_ref().map_or(Value::Null, |s| s.mediation_id.clone().into());
+            value
+        },
+        || {
+            let line = match &session {
+                Some(s) => format!(
+                    "mediation session {} opened, convenor {}: `gridloop mediation show {}`",
+                    s.mediation_id, s.convenor, s.mediation_id
+                ),
+                None => format!(
+                    "the mediation service has not opened the session yet: `gridloop mediation show --case {}` shows it once it has",
+                    view.case_id
+                ),
+            };
+            format!("{}\n{line}\n", case_text(&view))
+        },
+    )
+}
+
+/// The session the mediation service opens for a case that just asked for one, once it is open.
+/// The case is in mediation now, so an open session of it is the one just asked for: an earlier
+/// one concluded before the case could ask again.
+async fn opened_session(server: &Server, case_id: &str) -> Result<Option<pb::MediationView>> {
+    let request = pb::GetMediationRequest { case_id: case_id.to_string(), ..Default::default() };
+    eventually(|| async {
+        match server.mediation().get_mediation(request.clone()).await {
+            Ok(view) => Ok(Some(view.into_inner()).filter(|v| v.state == pb::MediationState::Open as i32)),
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(server.fail("GetMediation")(status)),
+        }
+    })
+    .await
+}
+
+async fn dispatch_command(server: &Server, action: CaseAction) -> Result<pb::CaseView> {
     let mut client = server.dispatch();
     let request = |t: &Target| (t.id.clone(), t.expected_version, t.actor.to_proto());
     let response = match action {
@@ -133,8 +188,12 @@ pub async fn dispatch_command(server: &Server, action: CaseAction) -> Result<pb:
             let r = pb::TransferCaseRequest { case_id, expected_version, actor, to_unit, reason };
             client.transfer_case(r).await.map_err(server.fail("TransferCase"))?
         }
-        CaseAction::Mediate { target, topic } => {
-            let (case_id, expected_version, actor) = request(&target);
+        CaseAction::Mediate { target, topic, convenor } => {
+            let (case_id, expected_version, mut actor) = request(&target);
+            // The mediation service makes whoever asked for the session its convenor.
+            if let (Some(convenor), Some(actor)) = (convenor, actor.as_mut()) {
+                actor.id = convenor;
+            }
             let r = pb::RequestMediationRequest { case_id, expected_version, actor, topic };
             client.request_mediation(r).await.map_err(server.fail("RequestMediation"))?
         }
