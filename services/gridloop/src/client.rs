@@ -6,7 +6,8 @@
 //! address per service (`--intake`, `--dispatch`, `--mediation`, `--evaluation`, env
 //! `GRIDLOOP_<SERVICE>_ADDR`) — and `--json`; with `--json`, stdout
 //! carries exactly one JSON document. Enum values are lower-case snake names in JSON
-//! (`in_mediation`, `basically_satisfied`) and timestamps are RFC 3339 UTC.
+//! (`in_mediation`, `basically_satisfied`) and timestamps are RFC 3339 UTC. A role has one
+//! spelling, the services' kebab case, in options and in output (`grid-worker`).
 
 mod case;
 mod catalog;
@@ -83,8 +84,8 @@ impl Global {
 /// Who is acting: fills the `Actor` of a command.
 #[derive(Debug, Clone, Args)]
 pub struct ActorArgs {
-    /// The actor's role.
-    #[arg(long, default_value = "grid_worker")]
+    /// The actor's role, kebab case (resident, grid-worker, …; `grid_worker` means the same).
+    #[arg(long, default_value = "grid-worker", value_parser = output::parse_role)]
     pub actor_role: String,
     /// The actor's id.
     #[arg(long, env = "GRIDLOOP_ACTOR", default_value = "cli")]

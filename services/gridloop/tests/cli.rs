@@ -682,7 +682,7 @@ fn an_accepted_dispute(server: &Server) -> String {
     let args = ["case", "report", "--category", "dispute.neighbour-noise", "--lat", &lat, "--lon", &lon];
     let id = str_of(&server.run(&[&args[..], &["--description", "楼上夜间噪音"]].concat()).json()["case_id"]);
     wait_for_state(server, &id, "dispatched");
-    act(server, "accept", &id, &["--assignee", ASSIGNEE]);
+    act(server, "accept", &id, &["--assignee", ASSIGNEE, "--actor-role", "grid_worker"]);
     id
 }
 
@@ -706,4 +706,25 @@ fn case_mediate_names_the_convenor_and_prints_the_session_that_mediation_show_ta
     let invited = server.run(&["mediation", "invite", &mediation_id, "--name", "张先生", "--role", "party"]).json();
     let participants = invited["participants"].as_array().unwrap_or_else(|| panic!("participants in {invited:#}"));
     assert!(participants.contains(&json!({ "name": "张先生", "role": "party" })), "{invited:#}");
+}
+
+#[test]
+fn a_role_has_one_spelling_in_and_out() {
+    let (_root, data) = data_dir();
+    let server = Server::start(&data);
+    // Accepted with `--actor-role grid_worker`: recorded and shown as grid-worker.
+    let id = an_accepted_dispute(&server);
+    let shown = show(&server, &id);
+    let accepted = shown["history"].as_array().unwrap().iter().find(|e| e["event_type"] == "CaseAccepted").unwrap();
+    assert_eq!(accepted["actor"]["role"], "grid-worker", "{shown:#}");
+    let text = gridloop(&["case", "show", &id, "--server", &server.url]);
+    assert!(text.stdout.contains("grid-worker:cli") && !text.stdout.contains("grid_worker"), "{text}");
+
+    let mediation_id = str_of(&act(&server, "mediate", &id, &["--topic", "楼上噪音"])["mediation_id"]);
+    let invited =
+        server.run(&["mediation", "invite", &mediation_id, "--name", "李网格", "--role", "grid-worker"]).json();
+    let participants = invited["participants"].as_array().unwrap_or_else(|| panic!("participants in {invited:#}"));
+    assert!(participants.contains(&json!({ "name": "李网格", "role": "grid-worker" })), "{invited:#}");
+    let text = gridloop(&["mediation", "show", &mediation_id, "--server", &server.url]);
+    assert!(text.stdout.contains("李网格 (grid-worker)"), "{text}");
 }

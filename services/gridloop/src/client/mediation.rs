@@ -2,7 +2,8 @@
 //! through the council procedure 提议—告知—协商—决策—反馈—监督, conclude it, and the figures.
 
 use super::output::{
-    emit, enum_arg, enum_json, enum_text, opt_str, or_dash, parse_from, parse_to, time, time_json, time_text, Table,
+    emit, enum_arg, enum_json, enum_text, opt_str, or_dash, parse_from, parse_to, role_json, role_text, time,
+    time_json, time_text, Table,
 };
 use super::rpc::Server;
 use super::{ActorArgs, Global};
@@ -365,11 +366,11 @@ fn mediation_json(m: &pb::MediationView) -> Value {
         "kind": enum_json::<pb::MatterKind>(m.kind),
         "stage": enum_json::<pb::MediationStage>(m.stage),
         "convenor": m.convenor,
-        "professional": enum_json::<pb::ParticipantRole>(m.professional),
+        "professional": role_json(m.professional),
         "collected_from": opt_str(&m.collected_from),
         "participants": m.participants.iter().map(|p| json!({
             "name": p.name,
-            "role": enum_json::<pb::ParticipantRole>(p.role),
+            "role": role_json(p.role),
         })).collect::<Vec<_>>(),
         "present": m.present,
         "statements": m.statements.iter().map(|s| json!({"speaker": s.speaker, "text": s.text})).collect::<Vec<_>>(),
@@ -405,13 +406,8 @@ fn mediation_text(m: &pb::MediationView) -> String {
         ("state", enum_text::<pb::MediationState>(m.state)),
         ("stage", enum_text::<pb::MediationStage>(m.stage)),
         ("convenor", or_dash(&m.convenor)),
-        ("professional", enum_text::<pb::ParticipantRole>(m.professional)),
-        (
-            "participants",
-            names_or_dash(
-                m.participants.iter().map(|p| format!("{} ({})", p.name, enum_text::<pb::ParticipantRole>(p.role))),
-            ),
-        ),
+        ("professional", role_text(m.professional)),
+        ("participants", names_or_dash(m.participants.iter().map(|p| format!("{} ({})", p.name, role_text(p.role))))),
         ("present", names_or_dash(m.present.iter().cloned())),
         ("motion", or_dash(&m.motion)),
         ("summary", or_dash(&m.summary)),

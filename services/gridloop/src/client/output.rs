@@ -89,6 +89,27 @@ pub fn enum_text<E: ProtoEnum>(raw: i32) -> String {
     enum_name::<E>(raw).unwrap_or_else(|| "-".into())
 }
 
+/// A role as the CLI and the services spell it, in and out: kebab case (`grid-worker`), also for
+/// an event recorded with another spelling (`grid_worker`).
+pub fn role_spelling(role: &str) -> String {
+    role.replace('_', "-")
+}
+
+/// `--actor-role`: any role, in its one spelling.
+pub fn parse_role(role: &str) -> Result<String, String> {
+    Ok(role_spelling(role.trim()))
+}
+
+/// A mediation participant's role for JSON: its kebab name, or `null` when unspecified.
+pub fn role_json(raw: i32) -> Value {
+    enum_name::<pb::ParticipantRole>(raw).map_or(Value::Null, |name| Value::String(role_spelling(&name)))
+}
+
+/// A mediation participant's role for people: its kebab name, or `-` when unspecified.
+pub fn role_text(raw: i32) -> String {
+    enum_name::<pb::ParticipantRole>(raw).map_or_else(|| "-".into(), |name| role_spelling(&name))
+}
+
 pub fn time(t: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
 }
@@ -333,6 +354,15 @@ mod tests {
         assert_eq!(enum_from_name::<pb::CaseState>("in_mediation"), Some(pb::CaseState::InMediation));
         assert_eq!(enum_from_name::<pb::ReporterKind>("grid-worker"), Some(pb::ReporterKind::GridWorker));
         assert_eq!(enum_from_name::<pb::Level>("nowhere"), None);
+    }
+
+    #[test]
+    fn roles_have_one_spelling() {
+        assert_eq!(role_spelling("grid_worker"), "grid-worker");
+        assert_eq!(parse_role(" grid-worker").unwrap(), "grid-worker");
+        assert_eq!(role_json(pb::ParticipantRole::GridWorker as i32), json!("grid-worker"));
+        assert_eq!(role_text(pb::ParticipantRole::PropertyCompany as i32), "property-company");
+        assert_eq!((role_json(0), role_text(0)), (Value::Null, "-".to_string()));
     }
 
     #[test]

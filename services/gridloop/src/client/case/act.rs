@@ -272,7 +272,7 @@ mod tests {
         assert_eq!((to_unit.as_str(), reason.as_str()), ("110105001002", "不属本社区"));
         assert_eq!(
             target.actor.to_proto(),
-            Some(pb::Actor { role: "community_staff".into(), id: "li".into(), jurisdiction: "110105001001".into() })
+            Some(pb::Actor { role: "community-staff".into(), id: "li".into(), jurisdiction: "110105001001".into() })
         );
 
         let ClientCommand::Case(CaseArgs {
@@ -283,7 +283,7 @@ mod tests {
         };
         assert_eq!(assignee, "王五");
         assert_eq!(target.expected_version, 0);
-        assert_eq!(target.actor.actor_role, "grid_worker");
+        assert_eq!(target.actor.actor_role, "grid-worker");
         assert_eq!(target.actor.actor_jurisdiction, None);
         if std::env::var_os("GRIDLOOP_ACTOR").is_none() {
             assert_eq!(target.actor.actor_id, "cli");

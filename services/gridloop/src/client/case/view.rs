@@ -2,21 +2,24 @@
 //! and its history of events.
 
 use crate::client::output::{
-    enum_json, enum_text, opt_str, or_dash, point_json, point_text, time_json, time_text, Table,
+    enum_json, enum_text, opt_str, or_dash, point_json, point_text, role_spelling, time_json, time_text, Table,
 };
 use gridloop_proto::v1 as pb;
 use serde_json::{json, Value};
 
 pub fn actor_json(a: Option<&pb::Actor>) -> Value {
-    a.map_or(Value::Null, |a| json!({ "role": a.role, "id": a.id, "jurisdiction": opt_str(&a.jurisdiction) }))
+    a.map_or(
+        Value::Null,
+        |a| json!({ "role": role_spelling(&a.role), "id": a.id, "jurisdiction": opt_str(&a.jurisdiction) }),
+    )
 }
 
-/// `grid_worker:wang@110105001001001`.
+/// `grid-worker:wang@110105001001001`.
 pub fn actor_text(a: Option<&pb::Actor>) -> String {
     match a {
         None => "-".into(),
-        Some(a) if a.jurisdiction.is_empty() => format!("{}:{}", a.role, a.id),
-        Some(a) => format!("{}:{}@{}", a.role, a.id, a.jurisdiction),
+        Some(a) if a.jurisdiction.is_empty() => format!("{}:{}", role_spelling(&a.role), a.id),
+        Some(a) => format!("{}:{}@{}", role_spelling(&a.role), a.id, a.jurisdiction),
     }
 }
 
@@ -256,7 +259,7 @@ mod tests {
                 "event_type": "CaseAccepted",
                 "occurred_at": "2025-03-01T00:00:00Z",
                 "recorded_at": "2025-03-01T00:00:01Z",
-                "actor": { "role": "grid_worker", "id": "wang", "jurisdiction": null },
+                "actor": { "role": "grid-worker", "id": "wang", "jurisdiction": null },
                 "causation_id": "cmd-1",
                 "payload": { "assignee": "王五" },
             })
@@ -269,7 +272,7 @@ mod tests {
     fn history_entry_as_row() {
         assert_eq!(
             history_row(&sample_entry(r#"{"assignee": "王五"}"#)),
-            vec!["2", "CaseAccepted", "2025-03-01T00:00:00Z", "grid_worker:wang", r#"{"assignee":"王五"}"#]
+            vec!["2", "CaseAccepted", "2025-03-01T00:00:00Z", "grid-worker:wang", r#"{"assignee":"王五"}"#]
         );
     }
 
