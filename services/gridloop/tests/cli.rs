@@ -314,7 +314,7 @@ fn finish(server: &Server, id: &str) -> Value {
     let resolved = act(server, "resolve", id, &["--summary", "杂物已清理,通道畅通"]);
     assert_eq!((&resolved["state"], &resolved["assignee"]), (&json!("resolved"), &json!(ASSIGNEE)), "{resolved:#}");
     let evaluated = evaluate(server, id, "satisfied");
-    assert_eq!(evaluated, json!({ "case_id": id, "satisfaction": "satisfied" }));
+    assert_eq!(evaluated, json!({ "case_id": id, "satisfaction": "satisfied", "reopened": false, "case": null }));
     let closed = wait_for_state(server, id, "closed");
     assert_eq!(closed["case"]["settled_level"], "grid", "{closed:#}");
     assert_eq!(closed["case"]["satisfaction"], "satisfied", "{closed:#}");
@@ -727,4 +727,31 @@ fn a_role_has_one_spelling_in_and_out() {
     assert!(participants.contains(&json!({ "name": "李网格", "role": "grid-worker" })), "{invited:#}");
     let text = gridloop(&["mediation", "show", &mediation_id, "--server", &server.url]);
     assert!(text.stdout.contains("李网格 (grid-worker)"), "{text}");
+}
+
+#[test]
+fn an_unsatisfied_evaluation_says_the_case_reopened_and_where() {
+    let (_root, data) = data_dir();
+    let server = Server::start(&data);
+    let (reported, _) = report_dispatched(&server, &[]);
+    let id = str_of(&reported["case_id"]);
+    act(&server, "accept", &id, &["--assignee", ASSIGNEE]);
+    act(&server, "resolve", &id, &["--summary", "已清理"]);
+
+    let evaluated = evaluate(&server, &id, "unsatisfied");
+    assert_eq!((&evaluated["satisfaction"], &evaluated["reopened"]), (&json!("unsatisfied"), &json!(true)));
+    let case = &evaluated["case"];
+    assert_eq!((&case["state"], &case["reopen_count"]), (&json!("accepted"), &json!(1)), "{evaluated:#}");
+    assert_eq!(case["unit_code"], reported["grid_code"], "back with the grid that resolved it: {evaluated:#}");
+
+    // A second round, for people.
+    act(&server, "resolve", &id, &["--summary", "已再次清理"]);
+    let args = ["case", "evaluate", &id, "--satisfaction", "unsatisfied", "--actor-role", "resident"];
+    let text = wait_for(FLOW, "the second feedback round to open", || {
+        let run = gridloop(&[&args[..], &["--server", &server.url]].concat());
+        run.status.success().then_some(run.stdout)
+    });
+    let grid = str_of(&reported["grid_code"]);
+    assert!(text.contains(&format!("reopened: back with {grid} (grid) to rework, resolve by ")), "{text}");
+    assert!(text.contains("reopened 2 times so far"), "{text}");
 }

@@ -2,16 +2,18 @@
 //! commands, in `act`) and record the reporter's evaluation.
 
 mod act;
+mod evaluate;
 mod list;
 mod view;
 
-use crate::client::output::{emit, enum_arg, enum_json, enum_text, parse_instant, time, time_json, time_text};
+use crate::client::output::{emit, enum_arg, parse_instant, time, time_json, time_text};
 use crate::client::rpc::Server;
-use crate::client::{ActorArgs, Global};
+use crate::client::Global;
 use act::CaseAction;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
+use evaluate::EvaluateArgs;
 use gridloop_proto::v1 as pb;
 use list::ListArgs;
 use serde_json::json;
@@ -41,17 +43,8 @@ pub enum CaseCommand {
     List(ListArgs),
     #[command(flatten)]
     Act(CaseAction),
-    /// Record the reporter's satisfaction (评价).
-    Evaluate {
-        /// The case id.
-        id: String,
-        #[arg(long, value_enum)]
-        satisfaction: SatisfactionArg,
-        #[arg(long, default_value = "")]
-        comment: String,
-        #[command(flatten)]
-        actor: ActorArgs,
-    },
+    /// Record the reporter's satisfaction (评价); unsatisfied, says where the case reopened.
+    Evaluate(EvaluateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -125,14 +118,6 @@ pub enum SpecialGroupArg {
     Hardship,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SatisfactionArg {
-    Satisfied,
-    #[value(alias = "basically_satisfied")]
-    BasicallySatisfied,
-    Unsatisfied,
-}
-
 pub async fn run(CaseArgs { command, global }: CaseArgs) -> Result<()> {
     let server = Server::connect(&global.addresses()).await?;
     match command {
@@ -142,29 +127,7 @@ pub async fn run(CaseArgs { command, global }: CaseArgs) -> Result<()> {
             emit(global.json, || case_with_history_json(&response), || case_with_history_text(&response))
         }
         CaseCommand::List(args) => list::run(&server, global.json, args).await,
-        CaseCommand::Evaluate { id, satisfaction, comment, actor } => {
-            let request = pb::EvaluateCaseRequest {
-                case_id: id,
-                actor: actor.to_proto(),
-                satisfaction: enum_arg::<pb::Satisfaction>(&satisfaction),
-                comment,
-            };
-            let response =
-                server.evaluation().evaluate_case(request).await.map_err(server.fail("EvaluateCase"))?.into_inner();
-            emit(
-                global.json,
-                || {
-                    json!({
-                        "case_id": response.case_id,
-                        "satisfaction": enum_json::<pb::Satisfaction>(response.satisfaction),
-                    })
-                },
-                || {
-                    let satisfaction = enum_text::<pb::Satisfaction>(response.satisfaction);
-                    format!("case {} evaluated: {satisfaction}", response.case_id)
-                },
-            )
-        }
+        CaseCommand::Evaluate(args) => evaluate::run(&server, global.json, args).await,
         CaseCommand::Act(action) => act::run(&server, global.json, action).await,
     }
 }
@@ -330,21 +293,23 @@ mod tests {
     fn every_cli_spelling_maps_to_a_protobuf_value() {
         every_spelling_maps::<ReporterKindArg, pb::ReporterKind>();
         every_spelling_maps::<ChannelArg, pb::Channel>();
-        every_spelling_maps::<SatisfactionArg, pb::Satisfaction>();
+        every_spelling_maps::<evaluate::SatisfactionArg, pb::Satisfaction>();
         every_spelling_maps::<SpecialGroupArg, pb::SpecialGroup>();
         assert_eq!(
-            enum_arg::<pb::Satisfaction>(&SatisfactionArg::BasicallySatisfied),
+            enum_arg::<pb::Satisfaction>(&evaluate::SatisfactionArg::BasicallySatisfied),
             pb::Satisfaction::BasicallySatisfied as i32
         );
     }
 
     #[test]
     fn evaluate_parses() {
-        let ClientCommand::Case(CaseArgs { command: CaseCommand::Evaluate { satisfaction, comment, .. }, .. }) =
-            parse(&["case", "evaluate", "c1", "--satisfaction", "basically-satisfied"]).unwrap()
+        let ClientCommand::Case(CaseArgs {
+            command: CaseCommand::Evaluate(EvaluateArgs { satisfaction, comment, .. }),
+            ..
+        }) = parse(&["case", "evaluate", "c1", "--satisfaction", "basically-satisfied"]).unwrap()
         else {
             panic!("not case evaluate")
         };
-        assert_eq!((satisfaction, comment.as_str()), (SatisfactionArg::BasicallySatisfied, ""));
+        assert_eq!((satisfaction, comment.as_str()), (evaluate::SatisfactionArg::BasicallySatisfied, ""));
     }
 }
