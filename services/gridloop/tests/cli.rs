@@ -99,6 +99,26 @@ fn gridloop<S: AsRef<str>>(args: &[S]) -> Run {
     }
 }
 
+/// Runs `gridloop ARGS…` to completion with `input` on its standard input.
+fn gridloop_with_stdin(args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    let mut child = gridloop_command()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn gridloop");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    let output = child.wait_with_output().expect("run gridloop");
+    Run {
+        command: format!("gridloop {} < input", args.join(" ")),
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
 /// Calls `attempt` until it returns `Some`, failing the test after `timeout`.
 fn wait_for<T>(timeout: Duration, what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
@@ -754,4 +774,36 @@ fn an_unsatisfied_evaluation_says_the_case_reopened_and_where() {
     let grid = str_of(&reported["grid_code"]);
     assert!(text.contains(&format!("reopened: back with {grid} (grid) to rework, resolve by ")), "{text}");
     assert!(text.contains("reopened 2 times so far"), "{text}");
+}
+
+#[test]
+fn a_long_description_comes_from_a_file_or_standard_input() {
+    let (root, data) = data_dir();
+    let server = Server::start(&data);
+    let category = a_grid_category(&server);
+    let grids = grids(&server);
+    let report_at = |(_, lat, lon): &(String, f64, f64)| {
+        let (lat, lon) = (lat.to_string(), lon.to_string());
+        ["case", "report", "--category", &category, "--lat", &lat, "--lon", &lon].map(String::from)
+    };
+    let long = "三号楼二单元楼道堆放大量杂物。\n\n住户反映已持续两周,堵塞消防通道,夜间无照明,老人出行不便。\n";
+
+    let file = root.path().join("description.txt");
+    std::fs::write(&file, long).unwrap();
+    let args = report_at(&grids[0]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let from_file = server.run(&[&args[..], &["--description-file", file.to_str().unwrap()]].concat()).json();
+    let shown = wait_for_state(&server, &str_of(&from_file["case_id"]), "dispatched");
+    assert_eq!(shown["case"]["description"], long.trim_end(), "the text, without the file's last line end");
+
+    let args = report_at(&grids[1]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let piped = [&args[..], &["--description-file", "-", "--server", &server.url, "--json"]].concat();
+    let from_stdin = gridloop_with_stdin(&piped, long).json();
+    let shown = wait_for_state(&server, &str_of(&from_stdin["case_id"]), "dispatched");
+    assert_eq!(shown["case"]["description"], long.trim_end());
+
+    let missing = root.path().join("missing.txt");
+    let stderr = server.run(&[&args[..], &["--description-file", missing.to_str().unwrap()]].concat()).failure();
+    assert!(stderr.contains("cannot read the description from"), "{stderr}");
 }

@@ -6,18 +6,19 @@ mod evaluate;
 mod list;
 mod view;
 
-use crate::client::output::{emit, enum_arg, parse_instant, time, time_json, time_text};
+use crate::client::output::{emit, enum_arg, parse_instant, read_text, time, time_json, time_text};
 use crate::client::rpc::Server;
 use crate::client::Global;
 use act::CaseAction;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use evaluate::EvaluateArgs;
 use gridloop_proto::v1 as pb;
 use list::ListArgs;
 use serde_json::json;
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use view::{case_with_history_json, case_with_history_text};
 
@@ -48,6 +49,7 @@ pub enum CaseCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("description_text").required(true).args(["description", "description_file"])))]
 pub struct ReportArgs {
     /// Category code from `gridloop catalog`.
     #[arg(long)]
@@ -58,8 +60,12 @@ pub struct ReportArgs {
     /// Longitude (WGS 84).
     #[arg(long, allow_negative_numbers = true)]
     pub lon: f64,
+    /// What was found.
     #[arg(long)]
-    pub description: String,
+    pub description: Option<String>,
+    /// The description from a file, `-` for standard input: for long texts.
+    #[arg(long, value_name = "PATH")]
+    pub description_file: Option<PathBuf>,
     /// Idempotency key; a retry with the same key returns the first result [default: a new UUIDv7].
     #[arg(long)]
     pub client_key: Option<String>,
@@ -166,7 +172,7 @@ async fn report(server: &Server, json: bool, args: ReportArgs) -> Result<()> {
         client_key: client_key.clone(),
         category_code: args.category,
         location: Some(pb::GeoPoint { lat: args.lat, lon: args.lon }),
-        description: args.description,
+        description: read_text(args.description, args.description_file.as_deref(), "description")?,
         reporter: Some(pb::Reporter {
             kind: enum_arg::<pb::ReporterKind>(&args.reporter_kind),
             id: args.reporter_id,
@@ -287,6 +293,10 @@ mod tests {
         assert!(with(&["--channel", "pigeon"]).is_err());
         assert!(parse(&["case", "report", "--category", "N", "--lat", "north", "--lon", "2", "--description", "d"])
             .is_err());
+        let without = ["case", "report", "--category", "N", "--lat", "1", "--lon", "2"];
+        assert!(parse(&without).is_err(), "a description is required");
+        assert!(parse(&[&without[..], &["--description", "d", "--description-file", "-"]].concat()).is_err());
+        assert!(parse(&[&without[..], &["--description-file", "-"]].concat()).is_ok());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use gridloop_proto::v1 as pb;
 use serde_json::{json, Value};
+use std::path::Path;
 
 /// A protobuf enum whose value names share a prefix (`LEVEL_GRID`, `CASE_STATE_IN_MEDIATION`).
 pub trait ProtoEnum: Copy + TryFrom<i32> + Into<i32> {
@@ -155,6 +156,20 @@ fn parse_bound(s: &str, days_after: u64) -> Result<DateTime<Utc>, String> {
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc())
         .ok_or_else(|| format!("{s:?} is out of range"))
+}
+
+/// A text given inline or, for long texts, read from a file (`-`: standard input); the line end
+/// a file ends with is not part of the text.
+pub fn read_text(inline: Option<String>, file: Option<&Path>, what: &str) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let Some(path) = file else { return Ok(inline.unwrap_or_default()) };
+    let text = if path == Path::new("-") {
+        std::io::read_to_string(std::io::stdin())
+            .with_context(|| format!("cannot read the {what} from standard input"))?
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the {what} from {}", path.display()))?
+    };
+    Ok(text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_string())
 }
 
 /// `7200` → `2h`, `93600` → `1d 2h`, `0` → `-`.
@@ -386,6 +401,18 @@ mod tests {
         assert_eq!(time_json(None), Value::Null);
         let now = Utc::now();
         assert_eq!(rfc3339(Some(&time(now))), Some(now.to_rfc3339_opts(SecondsFormat::AutoSi, true)));
+    }
+
+    #[test]
+    fn a_text_comes_inline_or_from_a_file_without_its_last_line_end() {
+        assert_eq!(read_text(Some("楼道".into()), None, "description").unwrap(), "楼道");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.txt");
+        std::fs::write(&path, "第一行\r\n第二行\n").unwrap();
+        assert_eq!(read_text(None, Some(&path), "description").unwrap(), "第一行\r\n第二行");
+        let missing = dir.path().join("missing.txt");
+        let error = read_text(None, Some(&missing), "description").unwrap_err();
+        assert!(format!("{error:#}").contains("cannot read the description from"), "{error:#}");
     }
 
     #[test]
