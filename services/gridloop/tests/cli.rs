@@ -83,6 +83,8 @@ fn gridloop_command() -> Command {
             command.env_remove(name);
         }
     }
+    // Text fits the terminal `COLUMNS` names: the tests set it where they check that.
+    command.env_remove("COLUMNS");
     command.stdin(Stdio::null());
     command
 }
@@ -90,29 +92,30 @@ fn gridloop_command() -> Command {
 /// Runs `gridloop ARGS…` to completion.
 fn gridloop<S: AsRef<str>>(args: &[S]) -> Run {
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-    let output = gridloop_command().args(&args).output().expect("run gridloop");
-    Run {
-        command: format!("gridloop {}", args.join(" ")),
-        status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    gridloop_with(&args, &[], None)
 }
 
-/// Runs `gridloop ARGS…` to completion with `input` on its standard input.
-fn gridloop_with_stdin(args: &[&str], input: &str) -> Run {
+/// Runs `gridloop ARGS…` to completion with `env` set and `input` (if any) on its standard input.
+fn gridloop_with(args: &[&str], env: &[(&str, &str)], input: Option<&str>) -> Run {
     use std::io::Write;
-    let mut child = gridloop_command()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn gridloop");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    let mut command = gridloop_command();
+    command.args(args).envs(env.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    if input.is_some() {
+        command.stdin(Stdio::piped());
+    }
+    let mut child = command.spawn().expect("spawn gridloop");
+    if let Some(input) = input {
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    }
     let output = child.wait_with_output().expect("run gridloop");
+    let settings: Vec<String> = env.iter().map(|(name, value)| format!("{name}={value} ")).collect();
     Run {
-        command: format!("gridloop {} < input", args.join(" ")),
+        command: format!(
+            "{}gridloop {}{}",
+            settings.concat(),
+            args.join(" "),
+            if input.is_some() { " < input" } else { "" }
+        ),
         status: output.status,
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -799,11 +802,40 @@ fn a_long_description_comes_from_a_file_or_standard_input() {
     let args = report_at(&grids[1]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let piped = [&args[..], &["--description-file", "-", "--server", &server.url, "--json"]].concat();
-    let from_stdin = gridloop_with_stdin(&piped, long).json();
+    let from_stdin = gridloop_with(&piped, &[], Some(long)).json();
     let shown = wait_for_state(&server, &str_of(&from_stdin["case_id"]), "dispatched");
     assert_eq!(shown["case"]["description"], long.trim_end());
 
     let missing = root.path().join("missing.txt");
     let stderr = server.run(&[&args[..], &["--description-file", missing.to_str().unwrap()]].concat()).failure();
     assert!(stderr.contains("cannot read the description from"), "{stderr}");
+}
+
+/// Columns of a terminal, counting CJK and full-width characters as two (as the CLI does).
+fn display_width(line: &str) -> usize {
+    line.chars()
+        .map(|c| if matches!(c as u32, 0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6) { 2 } else { 1 })
+        .sum()
+}
+
+#[test]
+fn a_case_history_fits_the_terminal_and_says_the_evaluation_was_an_answer() {
+    let (_root, data) = data_dir();
+    let server = Server::start(&data);
+    let (reported, _) = report_dispatched(&server, &[]);
+    let id = str_of(&reported["case_id"]);
+    take_to_closed(&server, &id);
+
+    let narrow = gridloop_with(&["case", "show", &id, "--server", &server.url], &[("COLUMNS", "80")], None);
+    assert!(narrow.status.success(), "{narrow}");
+    let too_wide: Vec<&str> = narrow.stdout.lines().filter(|line| display_width(line) > 80).collect();
+    assert!(too_wide.is_empty(), "lines over 80 columns: {too_wide:#?}\n{narrow}");
+    // Nothing is cut: the longest payload is still there, wrapped onto more lines.
+    let wide = gridloop_with(&["case", "show", &id, "--server", &server.url], &[("COLUMNS", "1000")], None);
+    assert!(narrow.stdout.lines().count() > wide.stdout.lines().count(), "{narrow}\n{wide}");
+    let words = |text: &str| text.split_whitespace().collect::<String>();
+    assert_eq!(words(&narrow.stdout).len(), words(&wide.stdout).len(), "the same text, wrapped");
+
+    let evaluated = wide.stdout.lines().find(|line| line.contains("CaseEvaluated")).expect("CaseEvaluated line");
+    assert!(evaluated.contains("feedback (answered)") && !evaluated.contains("system:dispatch"), "{evaluated}");
 }

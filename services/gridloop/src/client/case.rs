@@ -6,7 +6,7 @@ mod evaluate;
 mod list;
 mod view;
 
-use crate::client::output::{emit, enum_arg, parse_instant, read_text, time, time_json, time_text};
+use crate::client::output::{emit, enum_arg, parse_instant, read_text, terminal_width, time, time_json, time_text};
 use crate::client::rpc::Server;
 use crate::client::Global;
 use act::CaseAction;
@@ -130,7 +130,11 @@ pub async fn run(CaseArgs { command, global }: CaseArgs) -> Result<()> {
         CaseCommand::Report(args) => report(&server, global.json, *args).await,
         CaseCommand::Show { id } => {
             let response = get_case(&server, &id).await?;
-            emit(global.json, || case_with_history_json(&response), || case_with_history_text(&response))
+            emit(
+                global.json,
+                || case_with_history_json(&response),
+                || case_with_history_text(&response, terminal_width()),
+            )
         }
         CaseCommand::List(args) => list::run(&server, global.json, args).await,
         CaseCommand::Evaluate(args) => evaluate::run(&server, global.json, args).await,

@@ -2,8 +2,8 @@
 //! through the council procedure 提议—告知—协商—决策—反馈—监督, conclude it, and the figures.
 
 use super::output::{
-    emit, enum_arg, enum_json, enum_text, opt_str, or_dash, parse_from, parse_to, role_json, role_text, time,
-    time_json, time_text, Table,
+    emit, enum_arg, enum_json, enum_text, opt_str, or_dash, parse_from, parse_to, role_json, role_text, terminal_width,
+    time, time_json, time_text, Table,
 };
 use super::rpc::Server;
 use super::{ActorArgs, Global};
@@ -349,7 +349,7 @@ pub async fn run(MediationArgs { command, global }: MediationArgs) -> Result<()>
         }
     }
     .into_inner();
-    emit(global.json, || mediation_json(&view), || mediation_text(&view))
+    emit(global.json, || mediation_json(&view), || mediation_text(&view, terminal_width()))
 }
 
 fn mediation_json(m: &pb::MediationView) -> Value {
@@ -392,8 +392,9 @@ fn mediation_json(m: &pb::MediationView) -> Value {
     })
 }
 
-fn mediation_text(m: &pb::MediationView) -> String {
-    let mut table = Table::new(&[]);
+/// A session for people, each line within `width` columns (long values and details wrapped).
+fn mediation_text(m: &pb::MediationView, width: Option<usize>) -> String {
+    let mut table = Table::new(&[]).fit(width);
     let signed_by = if m.signed_by.is_empty() { "-".to_string() } else { m.signed_by.join(", ") };
     for (key, value) in [
         ("mediation", m.mediation_id.clone()),
@@ -422,7 +423,7 @@ fn mediation_text(m: &pb::MediationView) -> String {
     ] {
         table.row(vec![key.to_string(), value]);
     }
-    let mut history = Table::new(&["#", "at", "event", "by", "detail"]);
+    let mut history = Table::new(&["#", "at", "event", "by", "detail"]).fit(width);
     for h in &m.history {
         history.row(vec![
             h.version.to_string(),

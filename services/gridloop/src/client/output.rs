@@ -288,21 +288,86 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
+/// The columns text output may use: `COLUMNS` when set, else the terminal's width when stdout is
+/// one; `None` (no limit) when it goes to a pipe or a file, so nothing is cut for `grep`.
+pub fn terminal_width() -> Option<usize> {
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()).filter(|c| *c > 0);
+    columns.or_else(|| console::Term::stdout().size_checked().map(|(_, columns)| usize::from(columns)))
+}
+
+/// `s` in lines of at most `width` columns: broken after a space or a comma past the first third
+/// of a line, else where the line is full; the text's own line breaks are kept.
+pub fn wrap(s: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    for paragraph in s.split('\n') {
+        let (mut line, mut line_width) = (String::new(), 0);
+        // Where the line may break: the byte offset after a space or comma, and the width before it.
+        let mut break_after: Option<(usize, usize)> = None;
+        // Whether the line is the continuation of a broken one, where spaces at the start go.
+        let mut continued = false;
+        for c in paragraph.trim_end_matches('\r').chars() {
+            let w = char_width(c);
+            if line_width + w > width && !line.is_empty() {
+                match break_after.filter(|(_, before)| before * 3 >= width) {
+                    Some((at, before)) => {
+                        let rest = line.split_off(at);
+                        lines.push(line.trim_end().to_string());
+                        (line, line_width) = (rest, line_width - before);
+                    }
+                    None => lines.push(std::mem::take(&mut line)),
+                }
+                if line.is_empty() {
+                    line_width = 0;
+                }
+                (break_after, continued) = (None, true);
+            }
+            if continued && line.is_empty() && c == ' ' {
+                continue;
+            }
+            line.push(c);
+            line_width += w;
+            if c == ' ' || c == ',' {
+                break_after = Some((line.len(), line_width));
+            }
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+/// Below this many columns a fitted table's last column goes under its row instead of beside it:
+/// a narrower column would hold a few words a line.
+const MIN_LAST_COLUMN: usize = 40;
+
 /// Left-aligned columns (right-aligned where asked) separated by two spaces; no trailing blanks.
+/// Fitted to a width, the last column is wrapped into the room the others leave.
 pub struct Table {
     header: Vec<String>,
     rows: Vec<Vec<String>>,
     right: Vec<usize>,
+    width: Option<usize>,
 }
 
 impl Table {
     /// An empty `header` means no header line.
     pub fn new(header: &[&str]) -> Self {
-        Self { header: header.iter().map(|h| h.to_string()).collect(), rows: Vec::new(), right: Vec::new() }
+        Self {
+            header: header.iter().map(|h| h.to_string()).collect(),
+            rows: Vec::new(),
+            right: Vec::new(),
+            width: None,
+        }
     }
 
     pub fn right_align(mut self, columns: &[usize]) -> Self {
         self.right = columns.to_vec();
+        self
+    }
+
+    /// Keeps every line within `width` columns (`None`: no limit) by wrapping the last column.
+    pub fn fit(mut self, width: Option<usize>) -> Self {
+        self.width = width;
         self
     }
 
@@ -321,26 +386,56 @@ impl Table {
         let widths: Vec<usize> = (0..columns)
             .map(|i| lines.iter().filter_map(|l| l.get(i)).map(|c| display_width(c)).max().unwrap_or(0))
             .collect();
+        let last = columns.saturating_sub(1);
+        let before_last = display_width(indent) + widths[..last].iter().map(|w| w + 2).sum::<usize>();
         let mut out = String::new();
-        for line in lines {
-            let mut text = String::from(indent);
-            for (i, cell) in line.iter().enumerate() {
-                if i > 0 {
-                    text.push_str("  ");
+        let mut push = |line: String| {
+            out.push_str(line.trim_end());
+            out.push('\n');
+        };
+        let has_header = !self.header.is_empty();
+        for (n, line) in lines.into_iter().enumerate() {
+            // The header stays one line of labels.
+            let is_header = has_header && n == 0;
+            let Some(width) = self.width.filter(|_| !is_header && columns > 1 && line.len() == columns) else {
+                push(self.cells(indent, line, &widths));
+                continue;
+            };
+            let head = format!("{}  ", self.cells(indent, &line[..last], &widths));
+            let room = width.saturating_sub(before_last);
+            if room >= MIN_LAST_COLUMN {
+                for (n, part) in wrap(&line[last], room).into_iter().enumerate() {
+                    let lead = if n == 0 { head.clone() } else { " ".repeat(before_last) };
+                    push(lead + &part);
                 }
-                let pad = " ".repeat(widths[i] - display_width(cell));
-                if self.right.contains(&i) {
-                    text.push_str(&pad);
-                    text.push_str(cell);
-                } else {
-                    text.push_str(cell);
-                    text.push_str(&pad);
+            } else {
+                push(head);
+                let under = format!("{indent}    ");
+                for part in wrap(&line[last], width.saturating_sub(display_width(&under)).max(MIN_LAST_COLUMN)) {
+                    push(format!("{under}{part}"));
                 }
             }
-            out.push_str(text.trim_end());
-            out.push('\n');
         }
         out
+    }
+
+    /// `cells` padded to their columns' widths, after `indent`.
+    fn cells(&self, indent: &str, cells: &[String], widths: &[usize]) -> String {
+        let mut text = String::from(indent);
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                text.push_str("  ");
+            }
+            let pad = " ".repeat(widths[i] - display_width(cell));
+            if self.right.contains(&i) {
+                text.push_str(&pad);
+                text.push_str(cell);
+            } else {
+                text.push_str(cell);
+                text.push_str(&pad);
+            }
+        }
+        text
     }
 }
 
@@ -446,6 +541,42 @@ mod tests {
         t.row(vec!["BB".into(), "noise".into(), "12".into()]);
         assert_eq!(t.render(), "code  name       n\nA     占道经营   7\nBB    noise     12\n");
         assert_eq!(display_width("网格a"), 5);
+    }
+
+    #[test]
+    fn wrapping_breaks_after_spaces_and_commas_or_where_the_line_is_full() {
+        assert_eq!(wrap("short", 10), ["short"]);
+        assert_eq!(wrap("one two three four", 10), ["one two", "three four"]);
+        assert_eq!(wrap(r#"{"a":1,"bb":2,"ccc":3}"#, 12), [r#"{"a":1,"#, r#""bb":2,"#, r#""ccc":3}"#]);
+        assert_eq!(wrap("楼道堆放杂物堵塞消防通道", 8), ["楼道堆放", "杂物堵塞", "消防通道"]);
+        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("line one\nline two", 20), ["line one", "line two"]);
+        assert_eq!(wrap("", 5), [""]);
+        assert_eq!(wrap("  indented, then  more", 12), ["  indented,", "then  more"]);
+    }
+
+    #[test]
+    fn a_fitted_table_wraps_its_last_column_or_moves_it_under_the_row() {
+        let payload = "a long payload that cannot fit on one line, not even on a wide one";
+        let mut t = Table::new(&["v", "event", "payload"]).fit(Some(60));
+        t.row(vec!["1".into(), "CaseOpened".into(), payload.into()]);
+        let text = t.render_indented("  ");
+        assert_eq!(
+            text,
+            "  v  event       payload\n  1  CaseOpened  a long payload that cannot fit on one line,\n                 not even on a wide one\n"
+        );
+        assert!(text.lines().all(|l| display_width(l) <= 60), "{text}");
+
+        let mut narrow = Table::new(&["v", "event", "payload"]).fit(Some(50));
+        narrow.row(vec!["1".into(), "CaseOpened".into(), payload.into()]);
+        assert_eq!(
+            narrow.render_indented("  "),
+            "  v  event       payload\n  1  CaseOpened\n      a long payload that cannot fit on one line,\n      not even on a wide one\n"
+        );
+
+        let mut unlimited = Table::new(&[]).fit(None);
+        unlimited.row(vec!["k".into(), "word ".repeat(30)]);
+        assert_eq!(unlimited.render().lines().count(), 1);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::view::{case_json, case_text};
 use super::{eventually, get_case};
-use crate::client::output::emit;
+use crate::client::output::{emit, terminal_width};
 use crate::client::rpc::Server;
 use crate::client::ActorArgs;
 use anyhow::Result;
@@ -128,7 +128,7 @@ pub async fn run(server: &Server, json: bool, action: CaseAction) -> Result<()> 
     let mediate = matches!(action, CaseAction::Mediate { .. });
     let view = dispatch_command(server, action).await?;
     if !mediate {
-        return emit(json, || case_json(&view), || case_text(&view));
+        return emit(json, || case_json(&view), || case_text(&view, terminal_width()));
     }
     let session = opened_session(server, &view.case_id).await?;
     emit(
@@ -149,7 +149,7 @@ pub async fn run(server: &Server, json: bool, action: CaseAction) -> Result<()> 
                     view.case_id
                 ),
             };
-            format!("{}\n{line}\n", case_text(&view))
+            format!("{}\n{line}\n", case_text(&view, terminal_width()))
         },
     )
 }

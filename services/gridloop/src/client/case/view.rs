@@ -83,10 +83,12 @@ pub fn history_json(entry: &pb::HistoryEntry) -> Value {
     })
 }
 
-/// One history entry as table cells: version, event, occurred at, actor, payload (one line).
+/// One history entry as table cells: version, event, occurred at, actor, payload.
 pub fn history_row(entry: &pb::HistoryEntry) -> Vec<String> {
     let e = entry.envelope.clone().unwrap_or_default();
-    let payload = match payload(entry) {
+    let payload = payload(entry);
+    let actor = actor_cell(&e, &payload);
+    let payload = match payload {
         Value::Null => String::new(),
         Value::String(s) => s,
         other => other.to_string(),
@@ -95,14 +97,26 @@ pub fn history_row(entry: &pb::HistoryEntry) -> Vec<String> {
         e.stream_version.to_string(),
         short_event_type(&e.event_type).to_string(),
         time_text(e.occurred_at.as_ref()),
-        actor_text(e.actor.as_ref()),
+        actor,
         payload,
     ]
 }
 
-/// A case for people: one `key  value` line per field.
-pub fn case_text(c: &pb::CaseView) -> String {
-    let mut t = Table::new(&[]);
+/// Who acted. Dispatch records the reporter's evaluation under its own name (`system:dispatch`):
+/// who answered is on the evaluation service's feedback stream, which `GetCase` does not return,
+/// so say what the event does tell — an answer, or the default applied for want of one.
+fn actor_cell(e: &pb::EventEnvelope, payload: &Value) -> String {
+    let by_dispatch = e.actor.as_ref().is_some_and(|a| a.role == "system");
+    match short_event_type(&e.event_type) {
+        "CaseEvaluated" if by_dispatch && payload["defaulted"] == true => "feedback (default: no answer)".into(),
+        "CaseEvaluated" if by_dispatch => "feedback (answered)".into(),
+        _ => actor_text(e.actor.as_ref()),
+    }
+}
+
+/// A case for people: one `key  value` line per field, long values wrapped to `width`.
+pub fn case_text(c: &pb::CaseView, width: Option<usize>) -> String {
+    let mut t = Table::new(&[]).fit(width);
     let mut field = |key: &str, value: String| t.row(vec![key.to_string(), value]);
     field("case", c.case_id.clone());
     field("state", enum_text::<pb::CaseState>(c.state));
@@ -139,9 +153,10 @@ pub fn case_with_history_json(response: &pb::GetCaseResponse) -> Value {
     })
 }
 
-pub fn case_with_history_text(response: &pb::GetCaseResponse) -> String {
-    let mut out = response.case.as_ref().map(case_text).unwrap_or_default();
-    let mut table = Table::new(&["v", "event", "occurred at", "actor", "payload"]).right_align(&[0]);
+/// The case and its history for people, each line within `width` columns (the payloads wrapped).
+pub fn case_with_history_text(response: &pb::GetCaseResponse, width: Option<usize>) -> String {
+    let mut out = response.case.as_ref().map(|c| case_text(c, width)).unwrap_or_default();
+    let mut table = Table::new(&["v", "event", "occurred at", "actor", "payload"]).right_align(&[0]).fit(width);
     for entry in &response.history {
         table.row(history_row(entry));
     }
@@ -220,7 +235,7 @@ mod tests {
 
     #[test]
     fn case_view_as_text() {
-        let text = case_text(&sample_case());
+        let text = case_text(&sample_case(), None);
         assert!(text.contains("state          in_mediation\n"), "{text}");
         assert!(text.contains("assignee       -\n"), "{text}");
         assert!(text.contains("department     龙川社区工作站 (workstation)\n"), "{text}");
@@ -299,7 +314,7 @@ mod tests {
         assert_eq!(value["case"]["level"], "grid");
         assert_eq!(value["history"][0]["event_type"], "CaseOpened");
         assert_eq!(value["history"][0]["payload"], json!({ "a": 1 }));
-        let text = case_with_history_text(&response);
+        let text = case_with_history_text(&response, None);
         assert!(text.contains("history (1 events)"), "{text}");
         assert!(text.contains("CaseOpened"), "{text}");
     }
