@@ -292,6 +292,21 @@ mod tests {
     }
 
     #[test]
+    fn an_evaluation_recorded_by_dispatch_says_whether_it_was_answered() {
+        let evaluated = |payload: &str, role: &str| {
+            let mut entry = sample_entry(payload);
+            let envelope = entry.envelope.as_mut().unwrap();
+            envelope.event_type = "gridloop.v1.CaseEvaluated".into();
+            envelope.actor = Some(pb::Actor { role: role.into(), id: "dispatch".into(), jurisdiction: String::new() });
+            history_row(&entry)[3].clone()
+        };
+        assert_eq!(evaluated(r#"{"defaulted":false}"#, "system"), "feedback (answered)");
+        assert_eq!(evaluated(r#"{"defaulted":true}"#, "system"), "feedback (default: no answer)");
+        // Should the server record who answered, that is shown.
+        assert_eq!(evaluated(r#"{"defaulted":false}"#, "resident"), "resident:dispatch");
+    }
+
+    #[test]
     fn case_show_json_shape() {
         let response = pb::GetCaseResponse {
             case: Some(pb::CaseView {
