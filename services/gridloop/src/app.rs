@@ -325,7 +325,12 @@ pub struct MigrateArgs {
     #[arg(long = "service", value_enum)]
     pub services: Vec<ServiceName>,
     #[command(flatten)]
-    pub up: UpArgs,
+    pub store: StoreLocation,
+    /// The city's files are checked, and dispatch records the policy they make.
+    #[command(flatten)]
+    pub policy: PolicyFiles,
+    #[command(flatten)]
+    pub nats: NatsArgs,
 }
 
 /// The city's routing policy as files (`deploy/config/` ships the default city's); each one unset
@@ -696,16 +701,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// with `--nats-url`, create the JetStream streams if absent.
 pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     let services = if args.services.is_empty() { ServiceName::ALL.to_vec() } else { args.services };
-    let policy = Arc::new(args.up.policy.load()?);
+    let policy = Arc::new(args.policy.load()?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     for service in services {
-        let store = args.up.store.open(service, None).await?;
+        let store = args.store.open(service, None).await?;
+        // The running services' settings (duplicates, drift, council rules) shape no store.
         let (duplicates, drift, rules) =
-            (args.up.duplicate_policy()?, args.up.drift_policy()?, args.up.mediation_rules()?);
+            (DuplicatePolicy::disabled(), DriftPolicy::disabled(), MediationRules::default());
         build_node(service, store, &policy, &clock, duplicates, drift, rules).await?;
         eprintln!("{}: store migrated", service.as_str());
     }
-    if let Some(config) = args.up.nats.config() {
+    if let Some(config) = args.nats.config() {
         let (url, stream) = (config.url.clone(), config.stream.clone());
         let bus = JetStreamBus::connect(config, "gridloop-migrate").await?;
         bus.ensure_streams().await.with_context(|| format!("cannot create the JetStream streams on {url}"))?;

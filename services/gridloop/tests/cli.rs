@@ -839,3 +839,38 @@ fn a_case_history_fits_the_terminal_and_says_the_evaluation_was_an_answer() {
     let evaluated = wide.stdout.lines().find(|line| line.contains("CaseEvaluated")).expect("CaseEvaluated line");
     assert!(evaluated.contains("feedback (answered)") && !evaluated.contains("system:dispatch"), "{evaluated}");
 }
+
+#[test]
+fn migrate_lists_only_the_flags_it_uses_and_migrates() {
+    let help = gridloop(&["migrate", "--help"]);
+    assert!(help.status.success(), "{help}");
+    let flags: Vec<&str> = help
+        .stdout
+        .split_whitespace()
+        .filter_map(|word| word.strip_prefix("--"))
+        .map(|flag| flag.trim_end_matches(','))
+        .collect();
+    for used in
+        ["service", "data-dir", "database-url", "schema-prefix", "jurisdiction", "catalog", "holidays", "nats-url"]
+    {
+        assert!(flags.contains(&used), "--{used} missing: {help}");
+    }
+    for unused in [
+        "listen",
+        "metrics-listen",
+        "duplicate-radius-m",
+        "drift-tolerance-pp",
+        "mediation-max-turns",
+        "inbox-retention-days",
+    ] {
+        assert!(!flags.contains(&unused), "--{unused} does nothing in migrate: {help}");
+    }
+
+    let (_root, data) = data_dir();
+    let migrated = gridloop(&["migrate", "--data-dir", data.to_str().unwrap()]);
+    assert!(migrated.status.success(), "{migrated}");
+    for service in ["intake", "dispatch", "mediation", "evaluation"] {
+        assert!(migrated.stderr.contains(&format!("{service}: store migrated")), "{migrated}");
+        assert!(data.join(format!("{service}.db")).exists(), "{service}.db: {migrated}");
+    }
+}
