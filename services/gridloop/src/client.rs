@@ -19,6 +19,7 @@ mod rpc;
 mod stats;
 
 use anyhow::Result;
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use gridloop_proto::v1 as pb;
 use rpc::Addresses;
@@ -78,6 +79,27 @@ impl Global {
             mediation: or_server(&self.mediation),
             evaluation: or_server(&self.evaluation),
         }
+    }
+}
+
+/// The area and time window of a figure; what the window bounds is the command's to say.
+#[derive(Debug, Clone, Args)]
+pub struct AreaWindow {
+    /// Jurisdiction code prefix [default: everything].
+    #[arg(long)]
+    pub area: Option<String>,
+    /// At or after (RFC 3339, or YYYY-MM-DD = that day 00:00 UTC).
+    #[arg(long, value_parser = output::parse_from)]
+    pub from: Option<DateTime<Utc>>,
+    /// Before (RFC 3339, or YYYY-MM-DD = that whole day included).
+    #[arg(long, value_parser = output::parse_to)]
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl AreaWindow {
+    /// The area (empty: everything) and the window's bounds as the requests carry them.
+    fn request_parts(&self) -> (String, Option<prost_types::Timestamp>, Option<prost_types::Timestamp>) {
+        (self.area.clone().unwrap_or_default(), self.from.map(output::time), self.to.map(output::time))
     }
 }
 

@@ -275,11 +275,22 @@ fn str_of(value: &Value) -> String {
 /// Reports a case at a grid's interior point with a grid-level category (`extra` adds options);
 /// returns the report's JSON.
 fn report(server: &Server, extra: &[&str]) -> Value {
+    let base = report_command(server, 0);
+    server.run(&[&strs(&base)[..], &["--description", "楼道堆放杂物,堵塞消防通道"], extra].concat()).json()
+}
+
+/// `case report` with a grid-level category at the interior point of the `grid`-th grid, without
+/// a description. Reports in different grids are far enough apart not to be linked as duplicates.
+fn report_command(server: &Server, grid: usize) -> Vec<String> {
     let category = a_grid_category(server);
-    let (_, lat, lon) = a_grid(server);
-    let (lat, lon) = (lat.to_string(), lon.to_string());
-    let base = ["case", "report", "--category", &category, "--lat", &lat, "--lon", &lon];
-    server.run(&[&base[..], &["--description", "楼道堆放杂物,堵塞消防通道"], extra].concat()).json()
+    let (_, lat, lon) = grids(server).into_iter().nth(grid).expect("enough grids");
+    ["case", "report", "--category", &category, "--lat", &lat.to_string(), "--lon", &lon.to_string()]
+        .map(String::from)
+        .to_vec()
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }
 
 /// `case show ID`: the case and its history.
@@ -613,15 +624,10 @@ fn under_json_an_error_is_one_document_with_its_code_and_details() {
 /// Reports one case in each of the first `n` grids (far enough apart not to be linked as
 /// duplicates), each waited for until dispatched; returns their ids in the order reported.
 fn report_in_grids(server: &Server, n: usize) -> Vec<String> {
-    let category = a_grid_category(server);
-    grids(server)
-        .into_iter()
-        .take(n)
-        .map(|(_, lat, lon)| {
-            let (lat, lon) = (lat.to_string(), lon.to_string());
-            let args =
-                ["case", "report", "--category", &category, "--lat", &lat, "--lon", &lon, "--description", "占道"];
-            let id = str_of(&server.run(&args).json()["case_id"]);
+    (0..n)
+        .map(|grid| {
+            let base = report_command(server, grid);
+            let id = str_of(&server.run(&[&strs(&base)[..], &["--description", "占道"]].concat()).json()["case_id"]);
             wait_for_state(server, &id, "dispatched");
             id
         })
@@ -783,24 +789,18 @@ fn an_unsatisfied_evaluation_says_the_case_reopened_and_where() {
 fn a_long_description_comes_from_a_file_or_standard_input() {
     let (root, data) = data_dir();
     let server = Server::start(&data);
-    let category = a_grid_category(&server);
-    let grids = grids(&server);
-    let report_at = |(_, lat, lon): &(String, f64, f64)| {
-        let (lat, lon) = (lat.to_string(), lon.to_string());
-        ["case", "report", "--category", &category, "--lat", &lat, "--lon", &lon].map(String::from)
-    };
     let long = "三号楼二单元楼道堆放大量杂物。\n\n住户反映已持续两周,堵塞消防通道,夜间无照明,老人出行不便。\n";
 
     let file = root.path().join("description.txt");
     std::fs::write(&file, long).unwrap();
-    let args = report_at(&grids[0]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = report_command(&server, 0);
+    let args = strs(&args);
     let from_file = server.run(&[&args[..], &["--description-file", file.to_str().unwrap()]].concat()).json();
     let shown = wait_for_state(&server, &str_of(&from_file["case_id"]), "dispatched");
     assert_eq!(shown["case"]["description"], long.trim_end(), "the text, without the file's last line end");
 
-    let args = report_at(&grids[1]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = report_command(&server, 1);
+    let args = strs(&args);
     let piped = [&args[..], &["--description-file", "-", "--server", &server.url, "--json"]].concat();
     let from_stdin = gridloop_with(&piped, &[], Some(long)).json();
     let shown = wait_for_state(&server, &str_of(&from_stdin["case_id"]), "dispatched");

@@ -2,13 +2,12 @@
 //! through the council procedure 提议—告知—协商—决策—反馈—监督, conclude it, and the figures.
 
 use super::output::{
-    emit, enum_arg, enum_json, enum_text, opt_str, or_dash, parse_from, parse_to, role_json, role_text, terminal_width,
-    time, time_json, time_text, Table,
+    emit, enum_arg, enum_json, enum_text, opt_str, or_dash, role_json, role_text, terminal_width, time_json, time_text,
+    Table,
 };
 use super::rpc::Server;
-use super::{ActorArgs, Global};
+use super::{ActorArgs, AreaWindow, Global};
 use anyhow::Result;
-use chrono::{DateTime, Utc};
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use gridloop_proto::v1 as pb;
 use serde_json::{json, Value};
@@ -170,18 +169,8 @@ pub enum MediationCommand {
         actor: ActorArgs,
     },
     /// Figures per area and period: sessions held, mediated / succeeded / referred to litigation,
-    /// median time to agreement.
-    Figures {
-        /// Jurisdiction code prefix [default: everything].
-        #[arg(long)]
-        area: Option<String>,
-        /// Opened / concluded at or after (RFC 3339, or YYYY-MM-DD = that day 00:00 UTC).
-        #[arg(long, value_parser = parse_from)]
-        from: Option<DateTime<Utc>>,
-        /// Opened / concluded before (RFC 3339, or YYYY-MM-DD = that whole day included).
-        #[arg(long, value_parser = parse_to)]
-        to: Option<DateTime<Utc>>,
-    },
+    /// median time to agreement; --from/--to bound when sessions opened and concluded.
+    Figures(AreaWindow),
     /// 监督: record a follow-up of an agreed or consulted matter (--settled ends them).
     FollowUp {
         id: String,
@@ -245,12 +234,9 @@ pub async fn run(MediationArgs { command, global }: MediationArgs) -> Result<()>
     let server = Server::connect(&global.addresses()).await?;
     let mut client = server.mediation();
     let view = match command {
-        MediationCommand::Figures { area, from, to } => {
-            let request = pb::GetMediationFiguresRequest {
-                area: area.unwrap_or_default(),
-                from: from.map(time),
-                to: to.map(time),
-            };
+        MediationCommand::Figures(window) => {
+            let (area, from, to) = window.request_parts();
+            let request = pb::GetMediationFiguresRequest { area, from, to };
             let figures =
                 client.get_mediation_figures(request).await.map_err(server.fail("GetMediationFigures"))?.into_inner();
             return emit(global.json, || figures_json(&figures), || figures_text(&figures));

@@ -3,13 +3,10 @@
 
 mod kpi;
 
-use super::output::{
-    emit, enum_json, enum_text, opt_str, parse_from, parse_to, rfc3339, time, time_json, time_text, Table,
-};
+use super::output::{emit, enum_json, enum_text, opt_str, rfc3339, time_json, time_text, Table};
 use super::rpc::Server;
-use super::Global;
+use super::{AreaWindow, Global};
 use anyhow::Result;
-use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use gridloop_proto::v1 as pb;
 use serde_json::{json, Value};
@@ -24,19 +21,10 @@ pub struct StatsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum StatsCommand {
-    /// Cases closed per settled level vs the 4321 targets (40% grid, 30% community, 20% street, 10% district).
+    /// Cases closed per settled level vs the 4321 targets (40% grid, 30% community, 20% street, 10% district);
+    /// --from/--to bound the closure time.
     #[command(name = "4321")]
-    Levels {
-        /// Jurisdiction code prefix [default: everything].
-        #[arg(long)]
-        area: Option<String>,
-        /// Closed at or after (RFC 3339, or YYYY-MM-DD = that day 00:00 UTC).
-        #[arg(long, value_parser = parse_from)]
-        from: Option<DateTime<Utc>>,
-        /// Closed before (RFC 3339, or YYYY-MM-DD = that whole day included).
-        #[arg(long, value_parser = parse_to)]
-        to: Option<DateTime<Utc>>,
-    },
+    Levels(AreaWindow),
     /// Key performance indicators per period: response, resolution and satisfaction rates (三率),
     /// on-time closure, rework, 4321 attainment and mediation success. `--period` day, week,
     /// month, quarter or year gives the daily check, weekly meeting, monthly scheduling,
@@ -55,7 +43,7 @@ pub enum StatsCommand {
 
 pub async fn run(StatsArgs { command, global }: StatsArgs) -> Result<()> {
     match command {
-        StatsCommand::Levels { area, from, to } => levels(&global, area, from, to).await,
+        StatsCommand::Levels(window) => levels(&global, &window).await,
         StatsCommand::Kpi(args) => kpi::run(&global, *args).await,
         StatsCommand::Drift { area, include_cleared } => drift(&global, area, include_cleared).await,
     }
@@ -69,15 +57,10 @@ async fn drift(global: &Global, area: Option<String>, include_cleared: bool) -> 
     emit(global.json, || drift_json(&response), || drift_text(&response))
 }
 
-async fn levels(
-    global: &Global,
-    area: Option<String>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-) -> Result<()> {
+async fn levels(global: &Global, window: &AreaWindow) -> Result<()> {
     let server = Server::connect(&global.addresses()).await?;
-    let request =
-        pb::GetLevelDistributionRequest { area: area.unwrap_or_default(), from: from.map(time), to: to.map(time) };
+    let (area, from, to) = window.request_parts();
+    let request = pb::GetLevelDistributionRequest { area, from, to };
     let response = server
         .evaluation()
         .get_level_distribution(request.clone())
@@ -190,7 +173,7 @@ mod tests {
 
     #[test]
     fn the_4321_window_parses_dates_as_whole_days() {
-        let ClientCommand::Stats(StatsArgs { command: StatsCommand::Levels { area, from, to }, global }) =
+        let ClientCommand::Stats(StatsArgs { command: StatsCommand::Levels(AreaWindow { area, from, to }), global }) =
             parse(&["stats", "4321", "--area", "110105", "--from", "2025-01-01", "--to", "2025-03-31", "--json"])
                 .unwrap()
         else {
