@@ -90,9 +90,6 @@ pub struct ReportArgs {
     pub special_groups: Vec<SpecialGroupArg>,
 }
 
-// CLI spellings of protobuf enums: each name is the protobuf value name without its prefix, in
-// kebab case (`enum_arg` maps it); the snake spelling is accepted too.
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReporterKindArg {
     Resident,

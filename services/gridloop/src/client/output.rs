@@ -66,7 +66,9 @@ pub fn enum_from_name<E: ProtoEnum>(name: &str) -> Option<E> {
     E::from_proto_name(&format!("{}{}", E::PREFIX, name.replace('-', "_").to_ascii_uppercase()))
 }
 
-/// The wire value of a CLI choice whose spelling names a protobuf enum value.
+/// The wire value of a CLI choice whose spelling names a protobuf enum value. Every noun's `…Arg`
+/// enum is spelled so: the protobuf value name without its prefix, in kebab case (the snake
+/// spelling is accepted too, as an alias).
 pub fn enum_arg<E: ProtoEnum>(arg: &impl clap::ValueEnum) -> i32 {
     arg.to_possible_value().and_then(|value| enum_from_name::<E>(value.get_name())).map_or(0, Into::into)
 }

@@ -122,7 +122,6 @@ pub struct Target {
     pub actor: ActorArgs,
 }
 
-/// Sends one of the dispatch commands and returns the case as it is afterwards.
 /// Runs a dispatch command and prints the case afterwards (with the session `mediate` opened).
 pub async fn run(server: &Server, json: bool, action: CaseAction) -> Result<()> {
     let mediate = matches!(action, CaseAction::Mediate { .. });
@@ -169,6 +168,7 @@ async fn opened_session(server: &Server, case_id: &str) -> Result<Option<pb::Med
     .await
 }
 
+/// Sends one of the dispatch commands and returns the case as it is afterwards.
 async fn dispatch_command(server: &Server, action: CaseAction) -> Result<pb::CaseView> {
     let mut client = server.dispatch();
     let request = |t: &Target| (t.id.clone(), t.expected_version, t.actor.to_proto());
