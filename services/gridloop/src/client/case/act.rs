@@ -138,17 +138,17 @@ pub async fn run(server: &Server, json: bool, action: CaseAction) -> Result<()> 
             value
         },
         || {
-            let line = match &session {
+            let lines = match &session {
                 Some(s) => format!(
-                    "mediation session {} opened, convenor {}: `gridloop mediation show {}`",
+                    "mediation session {} opened, convenor {}\n  gridloop mediation show {}",
                     s.mediation_id, s.convenor, s.mediation_id
                 ),
                 None => format!(
-                    "the mediation service has not opened the session yet: `gridloop mediation show --case {}` shows it once it has",
+                    "the mediation service has not opened the session yet; once it has:\n  gridloop mediation show --case {}",
                     view.case_id
                 ),
             };
-            format!("{}\n{line}\n", case_text(&view, terminal_width()))
+            format!("{}\n{lines}\n", case_text(&view, terminal_width()))
         },
     )
 }
