@@ -749,12 +749,16 @@ fn a_role_has_one_spelling_in_and_out() {
     let text = gridloop(&["case", "show", &id, "--server", &server.url]);
     assert!(text.stdout.contains("grid-worker:cli") && !text.stdout.contains("grid_worker"), "{text}");
 
-    let mediation_id = str_of(&act(&server, "mediate", &id, &["--topic", "楼上噪音"])["mediation_id"]);
+    // For people, `case mediate` names the session on a line of its own.
+    let mediating = gridloop(&["case", "mediate", &id, "--topic", "楼上噪音", "--server", &server.url]);
+    let opened = mediating.stdout.lines().find_map(|line| line.strip_prefix("mediation session "));
+    let mediation_id = opened.and_then(|rest| rest.split(' ').next()).unwrap_or_else(|| panic!("{mediating}"));
+    assert!(opened.unwrap().ends_with("opened, convenor cli"), "{mediating}");
     let invited =
-        server.run(&["mediation", "invite", &mediation_id, "--name", "李网格", "--role", "grid-worker"]).json();
+        server.run(&["mediation", "invite", mediation_id, "--name", "李网格", "--role", "grid-worker"]).json();
     let participants = invited["participants"].as_array().unwrap_or_else(|| panic!("participants in {invited:#}"));
     assert!(participants.contains(&json!({ "name": "李网格", "role": "grid-worker" })), "{invited:#}");
-    let text = gridloop(&["mediation", "show", &mediation_id, "--server", &server.url]);
+    let text = gridloop(&["mediation", "show", mediation_id, "--server", &server.url]);
     assert!(text.stdout.contains("李网格 (grid-worker)"), "{text}");
 }
 
