@@ -116,18 +116,6 @@ pub fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-/// The command that opens a grid session on a neighbours' dispute.
-pub fn open_with(kind: MatterKind, professional: Option<Role>) -> MediationCommand {
-    MediationCommand::Open {
-        origin: Origin::Case { case_id: CaseId(Uuid::nil()) },
-        level: SessionLevel::Grid,
-        topic: "noise from the shop below".into(),
-        kind,
-        professional,
-        convenor: "Chair".into(),
-    }
-}
-
 pub fn opened_with(kind: MatterKind, professional: Option<Role>) -> MediationEvent {
     MediationEvent::Opened {
         origin: Origin::Case { case_id: CaseId(Uuid::nil()) },

@@ -1,7 +1,7 @@
 //! The bookkeeping `evolve` does besides the status: the stream version, escalations and
 //! reopenings counted, the running deadline moved, the assignee kept.
 
-use gridloop_domain::case::{evolve, replay, Assignment, Case, CaseEvent, CaseStatus, Satisfaction};
+use gridloop_domain::case::{evolve, replay, Assignment, Case, CaseEvent, CaseState, CaseStatus, Satisfaction};
 use gridloop_domain::level::Level;
 use gridloop_domain::testing::case::*;
 use gridloop_domain::Timestamp;
@@ -161,4 +161,19 @@ fn evolve_keeps_the_assignee_through_mediation_resolution_and_reopening() {
         replay(&history).status,
         CaseStatus::Accepted { at: assignment(Level::Grid, at(hours(80))), assignee: "wang".into() }
     );
+}
+
+/// Read models, views and clients spell a state as `CaseState::as_str` does; each name reads back.
+#[test]
+fn every_case_state_has_one_name_that_reads_back() {
+    for state in CaseState::ALL {
+        assert_eq!(state.as_str().parse::<CaseState>(), Ok(state));
+        assert_eq!(state.to_string(), state.as_str());
+    }
+    let names: std::collections::BTreeSet<&str> = CaseState::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(names.len(), CaseState::ALL.len(), "no two states share a name");
+    assert!("linked".parse::<CaseState>().is_err());
+    assert_eq!(replay(&a_case_in_mediation()).status.name(), "in_mediation");
+    assert_eq!(replay(&a_closed_case()).status.state(), CaseState::Closed);
+    assert_eq!(Case::default().status.state(), CaseState::New);
 }
