@@ -8,9 +8,9 @@
 //! given::<CaseAggregate>(&policy, &history, now).when(command).then_expect(&events);
 //! ```
 //!
-//! The harness reads an aggregate through [`Aggregate`]: its state, how a command is decided
-//! against that state, and how an event is folded into it. Nothing else of the aggregate is
-//! assumed, so any decider can be put under test.
+//! The harness reads an aggregate through [`Aggregate`] only: its initial state, how a command is
+//! decided against a state, and how an event is folded into it (`initial`, `decide`, `evolve`),
+//! so any decider with those three can be put under test.
 
 pub mod case;
 pub mod feedback;
@@ -29,6 +29,11 @@ pub trait Aggregate {
     type Error: Debug;
     /// What `decide` reads besides the state, the command and the time.
     type Context: ?Sized;
+
+    /// The state before the first event.
+    fn initial() -> Self::State {
+        Self::State::default()
+    }
 
     fn decide(
         state: &Self::State,
@@ -76,7 +81,7 @@ pub fn given<'c, A: Aggregate>(context: &'c A::Context, history: &[A::Event], no
 
 /// Fold `history` from the initial state.
 pub fn fold<A: Aggregate>(history: &[A::Event]) -> A::State {
-    history.iter().fold(A::State::default(), A::evolve)
+    history.iter().fold(A::initial(), A::evolve)
 }
 
 impl<A: Aggregate> Given<'_, A> {
