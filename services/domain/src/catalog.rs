@@ -5,15 +5,18 @@
 //! and how long each level has before the case escalates. Keeping both in one table means a
 //! city changes "who owns what, and how fast" in one place.
 //!
-//! Each SLA says how it is counted (design §6): ordinary matters in working time ("2 working
-//! hours", "5 working days"), emergencies on the wall clock, because they do not wait for Monday.
-//! The routing policy turns an SLA into a deadline on the city's working-time calendar.
+//! Each SLA says how it is counted: ordinary matters in working time ("2 working hours", "5
+//! working days"), emergencies on the wall clock, because they do not wait for Monday. The routing
+//! policy turns an SLA into a deadline on the city's working-time calendar.
+//!
+//! The built-in list is the shipped `deploy/config/catalog.toml`, compiled in: the file a city
+//! copies to write its own is the one gridloop runs on.
 
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{Sla, WorkingTime};
+use crate::calendar::Sla;
 use crate::level::Level;
 use crate::priority::CategoryPriority;
 
@@ -162,48 +165,21 @@ impl Catalog {
         Ok(Catalog { classes, categories, by_code })
     }
 
-    /// The built-in responsibility list: the city-management event classes (市容环境, 宣传广告,
-    /// 施工管理, 街面秩序, 突发事件) plus the community matters the seeds describe being settled
+    /// The built-in responsibility list (`deploy/config/catalog.toml`): the city-management event
+    /// classes (市容环境, 宣传广告, 施工管理, 街面秩序, 突发事件) plus the community matters settled
     /// by deliberation (矛盾纠纷, 楼院建设与公共设施, 民生服务, 物业管理).
     ///
     /// Most categories start at the grid, in line with "小事不出网格". Those that need a permit
     /// authority or enforcement powers (unpermitted construction, illegal building, outdoor
     /// signs) or emergency resources start at the street; those that need a community-level
     /// council, funds or a three-party meeting (加装电梯, 充电桩, 物业费, 施工扰民) start at the
-    /// community.
-    ///
-    /// SLAs of ordinary matters are in working time (accept in working hours, resolve in working
-    /// days: 2 / 3 / 5 / 7 up the ladder for routine events); emergencies (突发事件) are on the
-    /// wall clock, with minutes to accept and hours to resolve.
+    /// community. Ordinary matters run in working time, emergencies (突发事件) on the wall clock.
     pub fn default_catalog() -> Self {
-        let classes = DEFAULT_CLASSES
-            .iter()
-            .map(|&(code, name)| CategoryClass { code: code.to_string(), name: name.to_string() })
-            .collect();
-        let categories = DEFAULT_CATEGORIES
-            .iter()
-            .map(|&(code, name, start_level, profile, mediable, (street, district), priority)| {
-                let class_code = code.split('.').next().unwrap_or(code).to_string();
-                Category {
-                    code: code.to_string(),
-                    name: name.to_string(),
-                    class_code,
-                    start_level,
-                    accept_sla: profile.accept,
-                    resolve_sla: profile.resolve,
-                    feedback_sla: profile.feedback,
-                    verification: profile.verify,
-                    mediable,
-                    departments: [None, None, Some(street.to_string()), Some(district.to_string())],
-                    priority,
-                }
-            })
-            .collect();
-        Catalog::new(classes, categories).expect("the built-in catalog is valid")
+        Catalog::from_toml(SHIPPED_CATALOG).expect("the shipped catalog is valid")
     }
 
     /// Parses and validates a responsibility list written as TOML (the shape [`Catalog::to_toml`]
-    /// writes; `deploy/config/catalog.toml` is the built-in one):
+    /// writes, and `deploy/config/catalog.toml` has):
     ///
     /// ```toml
     /// [[classes]]
@@ -310,86 +286,8 @@ impl Catalog {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// The built-in list
-// ---------------------------------------------------------------------------------------------
-
-/// An SLA profile shared by categories that are handled alike.
-#[derive(Clone, Copy)]
-struct Profile {
-    accept: Sla,
-    resolve: [Sla; 4],
-    feedback: Sla,
-    /// The on-site check (核查) of a resolution above the grid, if the profile has one.
-    verify: Option<Sla>,
-}
-
-/// Working hours.
-const fn wh(h: u32) -> Sla {
-    Sla::Working(WorkingTime::Hours(h))
-}
-
-/// Working days (close of business on the n-th working day after the start).
-const fn wd(d: u32) -> Sla {
-    Sla::Working(WorkingTime::Days(d))
-}
-
-/// Wall-clock minutes.
-const fn minutes(m: i64) -> Sla {
-    Sla::Calendar(chrono::Duration::minutes(m))
-}
-
-/// Wall-clock hours.
-const fn hours(h: i64) -> Sla {
-    Sla::Calendar(chrono::Duration::hours(h))
-}
-
-/// Routine city-management events: accept in 2 working hours; 2 / 3 / 5 / 7 working days per
-/// level. A resolution above the grid is checked on site within a working day (projects: two).
-const STANDARD: Profile =
-    Profile { accept: wh(2), resolve: [wd(2), wd(3), wd(5), wd(7)], feedback: wd(3), verify: Some(wd(1)) };
-
-/// Quick fixes a grid worker can arrange the same day (garbage, flyers, blocked fire lanes).
-const QUICK: Profile =
-    Profile { accept: wh(1), resolve: [wd(1), wd(2), wd(3), wd(5)], feedback: wd(2), verify: Some(wd(1)) };
-
-/// Cases needing a permit authority or enforcement: longer, and they enter at the street.
-const ENFORCEMENT: Profile =
-    Profile { accept: wh(4), resolve: [wd(3), wd(5), wd(7), wd(10)], feedback: wd(3), verify: Some(wd(1)) };
-
-/// Neighbour disputes: time for 接诉即商 and a session or two before escalating.
-const DISPUTE: Profile =
-    Profile { accept: wh(4), resolve: [wd(3), wd(5), wd(7), wd(10)], feedback: wd(3), verify: Some(wd(1)) };
-
-/// Building and facility projects that need a council decision, money or a contractor.
-const PROJECT: Profile =
-    Profile { accept: wd(1), resolve: [wd(7), wd(15), wd(20), wd(30)], feedback: wd(7), verify: Some(wd(2)) };
-
-/// Service requests to residents: nothing to inspect afterwards, the resident's evaluation is the
-/// check.
-const SERVICE: Profile =
-    Profile { accept: wh(4), resolve: [wd(2), wd(3), wd(5), wd(7)], feedback: wd(3), verify: None };
-
-/// Emergencies, on the wall clock (nights, weekends and holidays count): minutes to accept, hours
-/// to resolve, a check on site within 2 hours, and a short feedback window.
-const EMERGENCY: Profile = Profile {
-    accept: minutes(15),
-    resolve: [hours(2), hours(4), hours(8), hours(24)],
-    feedback: hours(24),
-    verify: Some(hours(2)),
-};
-
-const DEFAULT_CLASSES: [(&str, &str); 9] = [
-    ("env", "市容环境"),
-    ("ad", "宣传广告"),
-    ("construction", "施工管理"),
-    ("order", "街面秩序"),
-    ("emergency", "突发事件"),
-    ("dispute", "矛盾纠纷"),
-    ("facility", "楼院建设与公共设施"),
-    ("service", "民生服务"),
-    ("property", "物业管理"),
-];
+/// The shipped responsibility list, compiled in.
+const SHIPPED_CATALOG: &str = include_str!("../../../deploy/config/catalog.toml");
 
 /// The file form of a catalog ([`Catalog::from_toml`]).
 #[derive(Serialize, Deserialize)]
@@ -432,129 +330,44 @@ struct CategoryDepartments {
     district: Option<String>,
 }
 
-/// Street and district departments (function codes of `jurisdiction::Department`).
-const URBAN: (&str, &str) = ("urban-management", "urban-management");
-const BUILDING: (&str, &str) = ("planning-construction", "housing-construction");
-const MARKET: (&str, &str) = ("market-regulation", "market-regulation");
-const SAFETY: (&str, &str) = ("emergency-management", "emergency-management");
-const GOVERNANCE: (&str, &str) = ("comprehensive-governance", "justice");
-const WELFARE: (&str, &str) = ("social-affairs", "civil-affairs");
-
-const ROUTINE: CategoryPriority = CategoryPriority::Routine;
-const IMPORTANT: CategoryPriority = CategoryPriority::Important;
-const CRITICAL: CategoryPriority = CategoryPriority::Critical;
-
-/// (code, name, start level, profile, mediable, (street department, district department),
-/// priority). The class is the code's first segment. Emergencies are critical; matters of safety,
-/// livelihood and permits important; the rest routine.
-#[allow(clippy::type_complexity)]
-const DEFAULT_CATEGORIES: [(&str, &str, Level, Profile, bool, (&str, &str), CategoryPriority); 27] = [
-    ("env.garbage", "暴露垃圾", Level::Grid, QUICK, false, URBAN, ROUTINE),
-    ("env.debris", "乱堆物料", Level::Grid, STANDARD, false, URBAN, ROUTINE),
-    (
-        "env.sewage",
-        "污水外溢",
-        Level::Grid,
-        STANDARD,
-        false,
-        ("planning-construction", "ecology-environment"),
-        IMPORTANT,
-    ),
-    ("env.greenbelt", "绿地损毁", Level::Grid, STANDARD, false, URBAN, ROUTINE),
-    ("ad.illegal-posting", "非法小广告", Level::Grid, QUICK, false, URBAN, ROUTINE),
-    ("ad.outdoor-sign", "违规户外广告", Level::Street, ENFORCEMENT, false, URBAN, ROUTINE),
-    ("construction.unpermitted", "无证施工", Level::Street, ENFORCEMENT, false, BUILDING, IMPORTANT),
-    ("construction.illegal-building", "违法建设", Level::Street, ENFORCEMENT, false, URBAN, IMPORTANT),
-    (
-        "construction.noise",
-        "施工扰民",
-        Level::Community,
-        STANDARD,
-        true,
-        ("urban-management", "ecology-environment"),
-        ROUTINE,
-    ),
-    ("order.street-vendor", "无照游商", Level::Grid, STANDARD, false, URBAN, ROUTINE),
-    ("order.out-of-store", "店外经营", Level::Grid, STANDARD, false, MARKET, ROUTINE),
-    ("order.fire-lane", "占用消防通道", Level::Grid, QUICK, false, SAFETY, IMPORTANT),
-    (
-        "emergency.pipe-burst",
-        "供水管道爆裂",
-        Level::Community,
-        EMERGENCY,
-        false,
-        ("emergency-management", "housing-construction"),
-        CRITICAL,
-    ),
-    (
-        "emergency.road-collapse",
-        "路面塌陷",
-        Level::Street,
-        EMERGENCY,
-        false,
-        ("emergency-management", "housing-construction"),
-        CRITICAL,
-    ),
-    ("emergency.fire-hazard", "火灾隐患", Level::Street, EMERGENCY, false, SAFETY, CRITICAL),
-    ("dispute.public-space", "占用公用空间", Level::Grid, DISPUTE, true, GOVERNANCE, ROUTINE),
-    (
-        "dispute.pet-nuisance",
-        "饲养宠物扰民",
-        Level::Grid,
-        DISPUTE,
-        true,
-        ("comprehensive-governance", "public-security"),
-        ROUTINE,
-    ),
-    ("dispute.water-leak", "房屋漏水", Level::Grid, DISPUTE, true, GOVERNANCE, IMPORTANT),
-    (
-        "dispute.neighbour-noise",
-        "邻里噪音",
-        Level::Grid,
-        DISPUTE,
-        true,
-        ("comprehensive-governance", "public-security"),
-        ROUTINE,
-    ),
-    ("facility.road-damage", "破损路面", Level::Community, STANDARD, false, BUILDING, IMPORTANT),
-    ("facility.roof-leak", "楼顶漏水", Level::Grid, STANDARD, false, BUILDING, IMPORTANT),
-    ("facility.elevator", "加装电梯", Level::Community, PROJECT, true, BUILDING, ROUTINE),
-    ("facility.ev-charging", "电动车充电桩", Level::Community, PROJECT, true, SAFETY, IMPORTANT),
-    ("service.elderly", "助老服务", Level::Grid, SERVICE, false, WELFARE, IMPORTANT),
-    ("service.hardship", "困难帮扶", Level::Community, SERVICE, false, WELFARE, IMPORTANT),
-    ("property.service-quality", "物业服务质量", Level::Grid, STANDARD, false, BUILDING, ROUTINE),
-    ("property.fee-dispute", "物业费纠纷", Level::Community, DISPUTE, true, BUILDING, ROUTINE),
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::calendar::WorkingCalendar;
+    use crate::calendar::{WorkingCalendar, WorkingTime};
     use chrono::Duration;
 
     const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/config/catalog.toml");
 
-    /// `GRIDLOOP_WRITE_CONFIG=1` rewrites the shipped file (keeping its header comment) after a
-    /// deliberate change to the built-in list.
+    /// Working hours.
+    fn wh(h: u32) -> Sla {
+        Sla::Working(WorkingTime::Hours(h))
+    }
+
+    /// Working days.
+    fn wd(d: u32) -> Sla {
+        Sla::Working(WorkingTime::Days(d))
+    }
+
+    /// Wall-clock hours.
+    fn hours(h: i64) -> Sla {
+        Sla::Calendar(Duration::hours(h))
+    }
+
+    /// The built-in catalog is the shipped file, and below its header comment the file is
+    /// exactly what `to_toml` writes: a city that writes out its catalog gets a file that reads
+    /// like the shipped one, and reads back equal.
     #[test]
     fn the_catalog_round_trips_through_toml_and_the_shipped_file_is_the_built_in_one() {
         let built_in = Catalog::default_catalog();
         assert_eq!(Catalog::from_toml(&built_in.to_toml()).unwrap(), built_in);
         let shipped = std::fs::read_to_string(SHIPPED).expect("deploy/config/catalog.toml");
-        if std::env::var("GRIDLOOP_WRITE_CONFIG").is_ok_and(|v| v == "1") {
-            let header: String = shipped
-                .lines()
-                .take_while(|line| line.starts_with('#') || line.is_empty())
-                .map(|line| format!("{line}\n"))
-                .collect();
-            std::fs::write(SHIPPED, header + &built_in.to_toml()).unwrap();
-        }
-        let shipped = std::fs::read_to_string(SHIPPED).expect("deploy/config/catalog.toml");
-        assert_eq!(
-            Catalog::from_toml(&shipped).unwrap(),
-            built_in,
-            "regenerate with GRIDLOOP_WRITE_CONFIG=1 cargo test -p gridloop-domain --lib catalog"
-        );
+        assert_eq!(Catalog::from_toml(&shipped).unwrap(), built_in);
+        let body: String = shipped
+            .lines()
+            .skip_while(|line| line.starts_with('#') || line.is_empty())
+            .map(|line| format!("{line}\n"))
+            .collect();
+        assert_eq!(body, built_in.to_toml());
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Duplicate detection (issue 4 item 5): a report of the same category within `radius_m` metres
-//! and `window` of an open case is linked to that case instead of opening a second one.
+//! Duplicate detection: a report of the same category within `radius_m` metres and `window` of an
+//! open case is linked to that case instead of opening a second one.
 //!
 //! Pure: intake prefilters the open cases with [`DuplicatePolicy::bounding_box`] and the window in
 //! one indexed query, and [`DuplicatePolicy::pick`] chooses among the few candidates.

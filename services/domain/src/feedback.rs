@@ -87,69 +87,67 @@ pub fn evolve(_state: Feedback, event: &FeedbackEvent) -> Feedback {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::feedback::given;
     use chrono::{Duration, TimeZone, Utc};
 
     fn t0() -> Timestamp {
         Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
     }
 
-    fn given(events: &[FeedbackEvent]) -> Feedback {
-        events.iter().fold(Feedback::default(), evolve)
-    }
-
     fn requested() -> FeedbackEvent {
         FeedbackEvent::Requested { level: Level::Grid, due_at: t0() + Duration::days(3) }
     }
 
+    fn answered() -> FeedbackEvent {
+        FeedbackEvent::Received { satisfaction: Satisfaction::Satisfied, comment: String::new() }
+    }
+
     #[test]
     fn given_a_resolved_case_when_feedback_is_requested_then_a_round_opens() {
-        let events = decide(&given(&[]), &FeedbackCommand::Request { level: Level::Grid, due_at: t0() }, t0());
-        assert_eq!(events, Ok(vec![FeedbackEvent::Requested { level: Level::Grid, due_at: t0() }]));
+        given(&[], t0())
+            .when(FeedbackCommand::Request { level: Level::Grid, due_at: t0() })
+            .then_expect(&[FeedbackEvent::Requested { level: Level::Grid, due_at: t0() }]);
     }
 
     #[test]
     fn given_an_open_round_when_the_request_is_redelivered_then_nothing_happens() {
-        let cmd = FeedbackCommand::Request { level: Level::Grid, due_at: t0() };
-        assert_eq!(decide(&given(&[requested()]), &cmd, t0()), Ok(vec![]));
+        given(&[requested()], t0()).when(FeedbackCommand::Request { level: Level::Grid, due_at: t0() }).then_nothing();
     }
 
     #[test]
     fn given_an_open_round_when_the_reporter_answers_then_it_is_received() {
         let cmd = FeedbackCommand::Answer { satisfaction: Satisfaction::Unsatisfied, comment: "still leaking".into() };
-        let events = decide(&given(&[requested()]), &cmd, t0()).unwrap();
-        assert_eq!(
-            events,
-            vec![FeedbackEvent::Received { satisfaction: Satisfaction::Unsatisfied, comment: "still leaking".into() }]
-        );
+        given(&[requested()], t0()).when(cmd).then_expect(&[FeedbackEvent::Received {
+            satisfaction: Satisfaction::Unsatisfied,
+            comment: "still leaking".into(),
+        }]);
     }
 
     #[test]
     fn given_no_open_round_when_the_reporter_answers_then_it_is_refused() {
-        let answered = FeedbackEvent::Received { satisfaction: Satisfaction::Satisfied, comment: String::new() };
         let cmd = FeedbackCommand::Answer { satisfaction: Satisfaction::Satisfied, comment: String::new() };
-        assert_eq!(decide(&given(&[]), &cmd, t0()), Err(FeedbackError::NotAwaiting));
-        assert_eq!(decide(&given(&[requested(), answered]), &cmd, t0()), Err(FeedbackError::NotAwaiting));
+        given(&[], t0()).when(cmd.clone()).then_refuse(|e| *e == FeedbackError::NotAwaiting);
+        given(&[requested(), answered()], t0()).when(cmd).then_refuse(|e| *e == FeedbackError::NotAwaiting);
     }
 
     #[test]
     fn given_an_open_round_when_its_deadline_passes_then_the_default_evaluation_applies() {
         let due = t0() + Duration::days(3);
-        let events = decide(&given(&[requested()]), &FeedbackCommand::Expire { due_at: due }, due).unwrap();
-        assert_eq!(events, vec![FeedbackEvent::Defaulted { satisfaction: DEFAULT_SATISFACTION }]);
+        given(&[requested()], due)
+            .when(FeedbackCommand::Expire { due_at: due })
+            .then_expect(&[FeedbackEvent::Defaulted { satisfaction: DEFAULT_SATISFACTION }]);
     }
 
     #[test]
     fn given_an_answered_round_when_the_old_timer_fires_then_nothing_happens() {
         let due = t0() + Duration::days(3);
-        let answered = FeedbackEvent::Received { satisfaction: Satisfaction::Satisfied, comment: String::new() };
-        let state = given(&[requested(), answered]);
-        assert_eq!(decide(&state, &FeedbackCommand::Expire { due_at: due }, due), Ok(vec![]));
+        given(&[requested(), answered()], due).when(FeedbackCommand::Expire { due_at: due }).then_nothing();
     }
 
     #[test]
     fn given_an_open_round_when_a_timer_fires_early_then_nothing_happens() {
         let due = t0() + Duration::days(3);
         let early = due - Duration::seconds(1);
-        assert_eq!(decide(&given(&[requested()]), &FeedbackCommand::Expire { due_at: due }, early), Ok(vec![]));
+        given(&[requested()], early).when(FeedbackCommand::Expire { due_at: due }).then_nothing();
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Cases are counted in the period in which they were opened (a cohort): "of the cases reported
 //! this week, how many were responded to in time, resolved, closed on time…". The periods are
-//! the seeds' rhythm of supervision: daily check (日巡查), weekly meeting (周例会), monthly
+//! the rhythm of supervision: daily check (日巡查), weekly meeting (周例会), monthly
 //! scheduling (月调度), quarterly analysis (季分析) and annual summary (年总结), in the city's
 //! local time.
 

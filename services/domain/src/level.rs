@@ -52,6 +52,16 @@ impl Level {
             Level::District => "district",
         }
     }
+
+    /// The level's Chinese name (网格, 社区, 街道, 区), as case records write it.
+    pub fn chinese_name(self) -> &'static str {
+        match self {
+            Level::Grid => "网格",
+            Level::Community => "社区",
+            Level::Street => "街道",
+            Level::District => "区",
+        }
+    }
 }
 
 impl std::fmt::Display for Level {

@@ -18,3 +18,6 @@ pub use chrono::{DateTime, Duration, Utc};
 
 /// A point in time. Domain functions take `now` as an argument; the clock lives at the edge.
 pub type Timestamp = DateTime<Utc>;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

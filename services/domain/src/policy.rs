@@ -1,5 +1,5 @@
 //! The city's routing policy: the responsibility list (catalog) over the jurisdiction tree, with
-//! deadlines counted on the city's working-time calendar (design §6).
+//! deadlines counted on the city's working-time calendar.
 
 use crate::calendar::{Sla, WorkingCalendar, WorkingTime};
 use crate::case::{RoutingPolicy, SummonedDepartment};

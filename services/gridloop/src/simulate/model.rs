@@ -6,47 +6,11 @@
 //! the wall clock or the order in which asynchronous events happen to arrive. So a decision is
 //! fixed the moment a case reaches a level, and a run is a pure function of its seed and flags.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
+use gridloop_domain::level::Level;
+use gridloop_domain::Timestamp;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-pub type Timestamp = DateTime<Utc>;
-
-/// The four levels, bottom up. Indexes the per-level parameter arrays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Level {
-    Grid = 0,
-    Community = 1,
-    Street = 2,
-    District = 3,
-}
-
-impl Level {
-    pub const ALL: [Level; 4] = [Level::Grid, Level::Community, Level::Street, Level::District];
-    /// The 4321 rule: the share of cases that should settle at each level.
-    pub const TARGET: [f64; 4] = [0.4, 0.3, 0.2, 0.1];
-
-    pub fn name(self) -> &'static str {
-        ["grid", "community", "street", "district"][self as usize]
-    }
-
-    pub fn chinese(self) -> &'static str {
-        ["网格", "社区", "街道", "区"][self as usize]
-    }
-
-    pub fn target(self) -> f64 {
-        Self::TARGET[self as usize]
-    }
-
-    pub fn up(self) -> Option<Level> {
-        Self::ALL.get(self as usize + 1).copied()
-    }
-
-    /// The actor role that acts for a unit at this level.
-    pub fn role(self) -> &'static str {
-        ["grid_worker", "community_office", "street_office", "district_office"][self as usize]
-    }
-}
 
 /// The parameters of the agent model (all from flags).
 #[derive(Debug, Clone, PartialEq)]
@@ -480,7 +444,7 @@ pub fn format_span(span: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
 
     fn params() -> Params {
         Params {

@@ -8,10 +8,12 @@
 //! no gRPC call returns, such as the due time of a feedback round (办完即反), so the simulator
 //! knows which timers the next clock step will fire and waits for exactly those.
 
-use super::model::{Level, Timestamp};
 use async_trait::async_trait;
 use gridloop_bus::{EventHandler, HandlerError};
+use gridloop_domain::level::Level;
+use gridloop_domain::Timestamp;
 use gridloop_eventstore::RecordedEvent;
+use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
 use prost::Message;
 use std::collections::HashMap;
@@ -124,13 +126,9 @@ pub fn timestamp(t: Option<&prost_types::Timestamp>) -> Option<Timestamp> {
     t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?))
 }
 
-fn level(value: i32) -> Level {
-    match pb::Level::try_from(value) {
-        Ok(pb::Level::Community) => Level::Community,
-        Ok(pb::Level::Street) => Level::Street,
-        Ok(pb::Level::District) => Level::District,
-        _ => Level::Grid,
-    }
+/// The level a wire value names; an unset or unknown one counts as the grid.
+pub fn level(value: i32) -> Level {
+    pb::Level::try_from(value).ok().and_then(convert::from_level).unwrap_or(Level::Grid)
 }
 
 fn satisfaction(value: i32) -> String {

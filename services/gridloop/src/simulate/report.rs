@@ -1,7 +1,9 @@
 //! What a simulation counts, and how it is printed: the simulation figures (a pure function of
 //! seed and flags) apart from the wall-clock figures (which vary run to run).
 
-use super::model::{format_span, Level, Params, Timestamp};
+use super::model::{format_span, Params};
+use gridloop_domain::level::Level;
+use gridloop_domain::Timestamp;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -129,11 +131,11 @@ pub fn simulation_json(setup: &Setup, stats: &Stats, monitor: &Monitor, open: &O
             let count = monitor.counts[level as usize];
             let share = ratio(count, monitor.closed_total);
             json!({
-                "level": level.name(),
+                "level": level.as_str(),
                 "count": count,
                 "share": round4(share),
-                "target": level.target(),
-                "deviation": round4(share - level.target()),
+                "target": level.target_share(),
+                "deviation": round4(share - level.target_share()),
             })
         })
         .collect();
@@ -142,8 +144,8 @@ pub fn simulation_json(setup: &Setup, stats: &Stats, monitor: &Monitor, open: &O
         .iter()
         .map(|((from, to, requested, note), count)| {
             json!({
-                "from": from.name(),
-                "to": to.name(),
+                "from": from.as_str(),
+                "to": to.as_str(),
                 "reason": if *requested { "requested" } else { "deadline_missed" },
                 "note": note,
                 "count": count,
@@ -160,7 +162,7 @@ pub fn simulation_json(setup: &Setup, stats: &Stats, monitor: &Monitor, open: &O
         .iter()
         .map(|&l| {
             let [resolve, request, ignore] = stats.decisions[l as usize];
-            (l.name(), json!({"resolve": resolve, "request": request, "ignore": ignore}))
+            (l.as_str(), json!({"resolve": resolve, "request": request, "ignore": ignore}))
         })
         .collect();
     json!({

@@ -8,11 +8,31 @@
 //! `decide(state, command, policy, now)` returns the events a command produces or the reason it is
 //! refused; `evolve(state, event)` folds one event into the state. Neither does IO: the routing
 //! policy (responsibility list, units, deadlines) is passed in, and so is `now`.
+//!
+//! `decide` hands each command to its decision, one module each with the decision's tests beside
+//! it: `open`, `reject`, `accept`, `escalate`, `deadline` (a timer fired), `transfer`, `mediate`,
+//! `resolve`, `verify`, `evaluate`, `summon` (吹哨报到) and `link` (a duplicate report).
+
+mod accept;
+mod deadline;
+mod decide;
+mod escalate;
+mod evaluate;
+mod link;
+mod mediate;
+mod open;
+mod reject;
+mod resolve;
+mod summon;
+mod transfer;
+mod verify;
+
+pub use decide::decide;
 
 use crate::ids::CaseId;
 use crate::jurisdiction::Department;
 use crate::level::Level;
-use crate::priority::{self, CategoryPriority, Priority, PrioritySignals, SpecialGroup};
+use crate::priority::{CategoryPriority, Priority, PrioritySignals, SpecialGroup};
 use crate::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -321,19 +341,79 @@ pub enum CaseStatus {
     },
 }
 
-impl CaseStatus {
-    pub fn name(&self) -> &'static str {
+/// The states a case can be in, without their data: what read models store, views show and
+/// clients filter by. [`CaseState::as_str`] is the one spelling of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CaseState {
+    New,
+    Reported,
+    Rejected,
+    Dispatched,
+    Accepted,
+    InMediation,
+    AwaitingVerification,
+    Resolved,
+    Closed,
+}
+
+impl CaseState {
+    pub const ALL: [CaseState; 9] = [
+        CaseState::New,
+        CaseState::Reported,
+        CaseState::Rejected,
+        CaseState::Dispatched,
+        CaseState::Accepted,
+        CaseState::InMediation,
+        CaseState::AwaitingVerification,
+        CaseState::Resolved,
+        CaseState::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
         match self {
-            CaseStatus::New => "new",
-            CaseStatus::Reported => "reported",
-            CaseStatus::Rejected { .. } => "rejected",
-            CaseStatus::Dispatched { .. } => "dispatched",
-            CaseStatus::Accepted { .. } => "accepted",
-            CaseStatus::InMediation { .. } => "in_mediation",
-            CaseStatus::AwaitingVerification { .. } => "awaiting_verification",
-            CaseStatus::Resolved { .. } => "resolved",
-            CaseStatus::Closed { .. } => "closed",
+            CaseState::New => "new",
+            CaseState::Reported => "reported",
+            CaseState::Rejected => "rejected",
+            CaseState::Dispatched => "dispatched",
+            CaseState::Accepted => "accepted",
+            CaseState::InMediation => "in_mediation",
+            CaseState::AwaitingVerification => "awaiting_verification",
+            CaseState::Resolved => "resolved",
+            CaseState::Closed => "closed",
         }
+    }
+}
+
+impl std::fmt::Display for CaseState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for CaseState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CaseState::ALL.into_iter().find(|state| state.as_str() == s).ok_or_else(|| format!("unknown case state {s:?}"))
+    }
+}
+
+impl CaseStatus {
+    pub fn state(&self) -> CaseState {
+        match self {
+            CaseStatus::New => CaseState::New,
+            CaseStatus::Reported => CaseState::Reported,
+            CaseStatus::Rejected { .. } => CaseState::Rejected,
+            CaseStatus::Dispatched { .. } => CaseState::Dispatched,
+            CaseStatus::Accepted { .. } => CaseState::Accepted,
+            CaseStatus::InMediation { .. } => CaseState::InMediation,
+            CaseStatus::AwaitingVerification { .. } => CaseState::AwaitingVerification,
+            CaseStatus::Resolved { .. } => CaseState::Resolved,
+            CaseStatus::Closed { .. } => CaseState::Closed,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.state().as_str()
     }
 
     /// The level currently holding the case (or where it was settled).
@@ -394,7 +474,7 @@ pub struct Case {
 /// What dispatch needs to know about the responsibility list, the units and the deadlines.
 ///
 /// Deadlines, not SLA durations: the policy decides how an SLA is counted (on the wall clock, or
-/// in working time on the city's calendar, design §6), so `decide` never adds durations itself.
+/// in working time on the city's calendar), so `decide` never adds durations itself.
 pub trait RoutingPolicy {
     /// The level a new case enters at, and the rule that decided it.
     fn entry_level(&self, category_code: &str, urgent: bool) -> Option<(Level, &'static str)>;
@@ -540,334 +620,6 @@ pub enum CaseError {
     /// The case's state forbids the command.
     #[error("cannot {command} a case that is {state}: {reason}")]
     Forbidden { command: &'static str, state: &'static str, reason: &'static str },
-}
-
-fn required(field: &'static str, value: &str) -> Result<(), CaseError> {
-    if value.trim().is_empty() {
-        return Err(CaseError::Invalid { field, reason: "must not be empty".into() });
-    }
-    Ok(())
-}
-
-fn forbidden(command: &CaseCommand, case: &Case, reason: &'static str) -> CaseError {
-    CaseError::Forbidden { command: command.name(), state: case.status.name(), reason }
-}
-
-/// Decide what a command does to a case. Pure: the same inputs give the same events.
-pub fn decide(
-    case: &Case,
-    command: &CaseCommand,
-    policy: &dyn RoutingPolicy,
-    now: Timestamp,
-) -> Result<Vec<CaseEvent>, CaseError> {
-    let details = case.details.as_ref();
-    if !matches!(command, CaseCommand::Open { .. }) && details.is_none() {
-        return Err(CaseError::NotFound);
-    }
-    let category = match command {
-        CaseCommand::Open { details, .. } => details.category_code.as_str(),
-        _ => details.map(|d| d.category_code.as_str()).unwrap_or_default(),
-    };
-    let assign = |level: Level, unit: String, deadline: Timestamp| {
-        let department = policy.department_for(category, &unit, level);
-        Assignment { level, unit, deadline, department }
-    };
-
-    match (command, &case.status) {
-        (CaseCommand::Open { case_id, details }, CaseStatus::New) => {
-            let (level, rule) = policy
-                .entry_level(&details.category_code, details.urgent)
-                .ok_or_else(|| CaseError::Invalid { field: "category_code", reason: "unknown category".into() })?;
-            let unit = policy
-                .unit_for(&details.grid_code, level)
-                .ok_or_else(|| CaseError::Invalid { field: "grid_code", reason: "no unit for this grid".into() })?;
-            let deadline = policy.accept_deadline(category, level, now);
-            let mut signals = PrioritySignals::default();
-            signals.add(details.urgent, &details.special_groups);
-            let priority = priority::assess(policy.category_priority(category), &signals);
-            Ok(vec![
-                CaseEvent::Opened { case_id: *case_id, details: details.clone() },
-                CaseEvent::Dispatched { to: assign(level, unit, deadline), rule: rule.to_string(), priority },
-            ])
-        }
-        (CaseCommand::Open { .. }, _) => Err(CaseError::AlreadyOpened),
-
-        (CaseCommand::Reject { reason }, CaseStatus::Reported | CaseStatus::Dispatched { .. }) => {
-            required("reason", reason)?;
-            Ok(vec![CaseEvent::Rejected { reason: reason.clone() }])
-        }
-        (CaseCommand::Reject { .. }, _) => {
-            Err(forbidden(command, case, "only a case not yet accepted can be rejected"))
-        }
-
-        (CaseCommand::Accept { assignee }, CaseStatus::Dispatched { at }) => {
-            required("assignee", assignee)?;
-            let deadline = policy.resolve_deadline(category, at.level, now);
-            Ok(vec![CaseEvent::Accepted { at: Assignment { deadline, ..at.clone() }, assignee: assignee.clone() }])
-        }
-        (CaseCommand::Accept { .. }, _) => Err(forbidden(command, case, "only a dispatched case can be accepted")),
-
-        (CaseCommand::Escalate { reason }, CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. }) => {
-            required("reason", reason)?;
-            escalate(case, command, policy, at, EscalationReason::Requested, reason, now)
-        }
-        (CaseCommand::Escalate { .. }, _) => {
-            Err(forbidden(command, case, "only a dispatched or accepted case can be escalated"))
-        }
-
-        (
-            CaseCommand::DeadlineExpired { deadline },
-            CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. },
-        ) => {
-            if at.deadline != *deadline || now < at.deadline {
-                return Ok(vec![]); // a stale timer (the case moved on) or an early one: nothing to do
-            }
-            if at.level.up().is_none() {
-                let next_deadline = match case.status {
-                    CaseStatus::Dispatched { .. } => policy.accept_deadline(category, at.level, now),
-                    _ => policy.resolve_deadline(category, at.level, now),
-                };
-                return Ok(vec![CaseEvent::DeadlineMissed { level: at.level, deadline: at.deadline, next_deadline }]);
-            }
-            escalate(case, command, policy, at, EscalationReason::DeadlineMissed, "deadline missed", now)
-        }
-        (
-            CaseCommand::DeadlineExpired { deadline: expired },
-            CaseStatus::AwaitingVerification { level, deadline, .. },
-        ) => {
-            if deadline != expired || now < *deadline {
-                return Ok(vec![]); // a stale or early timer
-            }
-            // 督办: recorded, and watched again; the check itself cannot be done by anyone else.
-            // (Should the catalog have dropped the check meanwhile, the level's resolve SLA paces
-            // the reminders: a deadline must always lie ahead, or its timer would fire at once.)
-            let next_deadline = policy
-                .verify_deadline(category, *level, now)
-                .unwrap_or_else(|| policy.resolve_deadline(category, *level, now));
-            Ok(vec![CaseEvent::VerificationOverdue { deadline: *deadline, next_deadline }])
-        }
-        (CaseCommand::DeadlineExpired { .. }, _) => Ok(vec![]),
-
-        (
-            CaseCommand::Transfer { to_unit, reason },
-            CaseStatus::Dispatched { at } | CaseStatus::Accepted { at, .. },
-        ) => {
-            required("to_unit", to_unit)?;
-            required("reason", reason)?;
-            if *to_unit == at.unit {
-                return Err(CaseError::Invalid {
-                    field: "to_unit",
-                    reason: "the case is already with this unit".into(),
-                });
-            }
-            if !policy.is_unit_at(to_unit, at.level) {
-                return Err(CaseError::Invalid {
-                    field: "to_unit",
-                    reason: format!("{to_unit} is not a {} unit", at.level),
-                });
-            }
-            let deadline = policy.accept_deadline(category, at.level, now);
-            Ok(vec![CaseEvent::Transferred {
-                from_unit: at.unit.clone(),
-                to: assign(at.level, to_unit.clone(), deadline),
-                reason: reason.clone(),
-            }])
-        }
-        (CaseCommand::Transfer { .. }, _) => {
-            Err(forbidden(command, case, "only a dispatched or accepted case can be transferred"))
-        }
-
-        (CaseCommand::RequestMediation { topic }, CaseStatus::Accepted { at, .. }) => {
-            required("topic", topic)?;
-            if !policy.mediable(category) {
-                return Err(forbidden(command, case, "this category is not a matter for mediation"));
-            }
-            Ok(vec![CaseEvent::MediationRequested { level: at.level, topic: topic.clone() }])
-        }
-        (CaseCommand::RequestMediation { .. }, _) => {
-            Err(forbidden(command, case, "only an accepted case can go to mediation"))
-        }
-
-        (
-            CaseCommand::ConcludeMediation { mediation_id, verdict, summary },
-            CaseStatus::InMediation { level, unit, .. },
-        ) => {
-            required("summary", summary)?;
-            let mediation_id = mediation_id.clone();
-            let summary = summary.clone();
-            if *verdict == MediationVerdict::Agreed {
-                // 商定即办: the signed agreement resolves the case. The parties' signatures (签字确认)
-                // are the confirmation, so no on-site verification comes in between.
-                return Ok(vec![
-                    CaseEvent::MediationAgreed { mediation_id, summary: summary.clone() },
-                    CaseEvent::Resolved { level: *level, unit: unit.clone(), summary, verify_by: None },
-                ]);
-            }
-            let back_to = assign(*level, unit.clone(), policy.resolve_deadline(category, *level, now));
-            let mut events = vec![];
-            if *verdict == MediationVerdict::EscalateOneLevel {
-                // 三提: the council could not settle it; the level above takes the case.
-                let note = format!("三提: the {level} council reached no agreement: {summary}");
-                events = escalate(case, command, policy, &back_to, EscalationReason::Requested, &note, now)?;
-            }
-            events.insert(0, CaseEvent::MediationFailed { mediation_id, summary, back_to });
-            Ok(events)
-        }
-        (CaseCommand::ConcludeMediation { .. }, _) => Err(forbidden(command, case, "no mediation is open")),
-
-        (CaseCommand::Resolve { summary }, CaseStatus::Accepted { at, .. }) => {
-            required("summary", summary)?;
-            Ok(vec![CaseEvent::Resolved {
-                level: at.level,
-                unit: at.unit.clone(),
-                summary: summary.clone(),
-                verify_by: policy.verify_deadline(category, at.level, now),
-            }])
-        }
-        (CaseCommand::Resolve { .. }, _) => Err(forbidden(command, case, "only an accepted case can be resolved")),
-
-        (CaseCommand::Verify { verifier, passed, note }, CaseStatus::AwaitingVerification { level, unit, .. }) => {
-            required("verifier", verifier)?;
-            let verified =
-                CaseEvent::Verified { level: *level, verifier: verifier.clone(), passed: *passed, note: note.clone() };
-            if *passed {
-                return Ok(vec![verified]);
-            }
-            // 核查未通过: rework at the unit that resolved it, under a fresh deadline.
-            if note.trim().is_empty() {
-                return Err(CaseError::Invalid {
-                    field: "note",
-                    reason: "say what the verification found: it is the reason of the rework".into(),
-                });
-            }
-            let deadline = policy.resolve_deadline(category, *level, now);
-            let reason = format!("核查未通过 (verification failed): {note}");
-            Ok(vec![verified, CaseEvent::Reopened { at: assign(*level, unit.clone(), deadline), reason }])
-        }
-        (CaseCommand::Verify { .. }, _) => {
-            Err(forbidden(command, case, "only a resolved case whose category requires it is verified"))
-        }
-
-        (
-            CaseCommand::RecordEvaluation { satisfaction, comment, defaulted },
-            CaseStatus::Resolved { level, unit, .. },
-        ) => {
-            let evaluated =
-                CaseEvent::Evaluated { satisfaction: *satisfaction, comment: comment.clone(), defaulted: *defaulted };
-            let next = if satisfaction.closes() {
-                CaseEvent::Closed { level: *level, satisfaction: Some(*satisfaction) }
-            } else {
-                // 不满意再搭台协商: back to the unit that resolved it.
-                let deadline = policy.resolve_deadline(category, *level, now);
-                let reason =
-                    if comment.trim().is_empty() { "reporter unsatisfied".to_string() } else { comment.clone() };
-                CaseEvent::Reopened { at: assign(*level, unit.clone(), deadline), reason }
-            };
-            Ok(vec![evaluated, next])
-        }
-        (CaseCommand::RecordEvaluation { .. }, _) => {
-            Err(forbidden(command, case, "only a resolved (and, where required, verified) case can be evaluated"))
-        }
-
-        (CaseCommand::SummonDepartments { departments, reason }, CaseStatus::Accepted { at, .. }) => {
-            if at.level < Level::Street {
-                return Err(forbidden(command, case, "only a street or the district summons departments (吹哨报到)"));
-            }
-            required("reason", reason)?;
-            if departments.is_empty() {
-                return Err(CaseError::Invalid { field: "departments", reason: "name at least one department".into() });
-            }
-            let mut summoned: Vec<SummonedDepartment> = Vec::with_capacity(departments.len());
-            for reference in departments {
-                let department = policy.summonable(&at.unit, reference).ok_or_else(|| CaseError::Invalid {
-                    field: "departments",
-                    reason: format!("{reference:?} is not a department of {} or a unit above it", at.unit),
-                })?;
-                let pending = case.summons.iter().any(|s| !s.reported_in && s.summoned == department);
-                if pending || summoned.contains(&department) {
-                    return Err(CaseError::Invalid {
-                        field: "departments",
-                        reason: format!("{} is already summoned and has not reported in", department.department.name),
-                    });
-                }
-                summoned.push(department);
-            }
-            Ok(vec![CaseEvent::DepartmentsSummoned {
-                level: at.level,
-                unit: at.unit.clone(),
-                departments: summoned,
-                reason: reason.clone(),
-            }])
-        }
-        (CaseCommand::SummonDepartments { .. }, _) => {
-            Err(forbidden(command, case, "only an accepted case can summon departments"))
-        }
-
-        (CaseCommand::ReportIn { department, by, note }, status) if !status.is_terminal() => {
-            required("department", department)?;
-            required("by", by)?;
-            let (unit, code) = match department.split_once('/') {
-                Some((unit, code)) => (Some(unit), code),
-                None => (None, department.as_str()),
-            };
-            let summons = case
-                .summons
-                .iter()
-                .find(|s| {
-                    !s.reported_in && s.summoned.department.code == code && unit.is_none_or(|u| u == s.summoned.unit)
-                })
-                .ok_or_else(|| forbidden(command, case, "this department has no summons waiting for it"))?;
-            Ok(vec![CaseEvent::DepartmentReportedIn {
-                department: summons.summoned.clone(),
-                by: by.clone(),
-                note: note.clone(),
-            }])
-        }
-        (CaseCommand::ReportIn { .. }, _) => Err(forbidden(command, case, "the case is over")),
-
-        (CaseCommand::LinkReport { report }, status) => {
-            let mut events = vec![CaseEvent::ReportLinked { report: report.clone() }];
-            // Re-assess while the case is still being handled: another report may make it a
-            // shared concern, or flag a special group or urgency.
-            let handled = matches!(status, CaseStatus::AwaitingVerification { .. } | CaseStatus::Resolved { .. });
-            if !status.is_terminal() && !handled {
-                let mut signals = case.signals.clone();
-                signals.add(report.details.urgent, &report.details.special_groups);
-                let priority = priority::assess(policy.category_priority(category), &signals);
-                if priority != case.priority {
-                    events.push(CaseEvent::PriorityChanged { priority });
-                }
-            }
-            Ok(events)
-        }
-    }
-}
-
-fn escalate(
-    case: &Case,
-    command: &CaseCommand,
-    policy: &dyn RoutingPolicy,
-    at: &Assignment,
-    reason: EscalationReason,
-    note: &str,
-    now: Timestamp,
-) -> Result<Vec<CaseEvent>, CaseError> {
-    let details = case.details.as_ref().ok_or(CaseError::NotFound)?;
-    let to_level = at.level.up().ok_or_else(|| forbidden(command, case, "the district is the top of the ladder"))?;
-    // The level above the unit that holds the case: after a transfer (一转) to a community of
-    // another street, that street takes it, not the street of the reported grid.
-    let unit =
-        policy.unit_for(&at.unit, to_level).or_else(|| policy.unit_for(&details.grid_code, to_level)).ok_or_else(
-            || CaseError::Invalid { field: "grid_code", reason: format!("no {to_level} unit for this grid") },
-        )?;
-    let deadline = policy.accept_deadline(&details.category_code, to_level, now);
-    let department = policy.department_for(&details.category_code, &unit, to_level);
-    Ok(vec![CaseEvent::Escalated {
-        from: at.level,
-        to: Assignment { level: to_level, unit, deadline, department },
-        reason,
-        note: note.to_string(),
-    }])
 }
 
 /// Fold one event into the state. Total: events are facts, so nothing here can fail.

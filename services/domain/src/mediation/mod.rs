@@ -1,0 +1,602 @@
+//! The Mediation aggregate: a mediation / deliberation session (调解, 议事会) at one level —
+//! building/courtyard (楼院互助会), grid (网格议事会), community (社区联席会 / 协商议事会) or street
+//! (街道议政会 / 协商议事工作站) — opened for a case in dispatch or on a topic collected from
+//! residents (议题征集).
+//!
+//! The procedure has six steps, 提议—告知—协商—决策—反馈—监督:
+//!
+//! ```text
+//! New ─Opened→ Proposed ─Invited*→ ─Notified→ Notified ─DeliberationOpened→ Deliberating
+//! Deliberating ─StatementMade*→ ─MotionVoted(rejected)→ Deliberating
+//! Deliberating ─MotionVoted(carried)→ Decided ─AgreementSigned (and published)→ InNotice
+//! InNotice ─ObjectionRaised(< 1/5)→ InNotice ─ObjectionRaised(≥ 1/5)→ Contested
+//! Contested | Suspended ─Reconsidered→ Notified (复议: convene, deliberate and vote again)
+//! Contested ─ExecutionSuspended→ Suspended
+//! InNotice ─Concluded(agreed), once the notice period is over→ Concluded
+//! Deliberating | Decided ─Concluded(failed: escalate / litigation)→ Concluded
+//! Deliberating ─Concluded(consultation)→ Concluded          (consultation / hearing matters)
+//! Proposed | Notified | Deliberating ─Concluded(by record)→ Concluded (informal mediation, 入户商)
+//! Concluded(agreed | consultation) ─FollowUpScheduled→ ─FollowUpOverdue* ─FollowedUp*→ settled
+//! ```
+//!
+//! 监督: agreed and consulted matters are followed up — deliberation and decision matters every
+//! half month, consultation and hearing matters monthly — until a follow-up finds them settled.
+//!
+//! The seven rules that the state can check are checked here: a neutral chair (the convenor is
+//! never a party), one matter per session (the topic is fixed at opening), limited turns,
+//! simple majority of those present, a configurable quorum; a professional matter needs the
+//! matching professional present; results are published for at least the notice period and
+//! execution waits for it; an objection by at least one fifth of the residents concerned stops
+//! execution until the council reconsiders (复议) or suspends it (暂缓执行).
+//!
+//! `decide` hands each command to its step, one module each with the step's tests beside it:
+//! `open`, `invite` (and 告知), `deliberate`, `vote`, `sign`, `object`, `conclude` and `follow_up`.
+
+mod conclude;
+mod decide;
+mod deliberate;
+mod follow_up;
+mod invite;
+mod object;
+mod open;
+mod sign;
+mod vote;
+
+pub use decide::decide;
+pub use object::reaches_fifth;
+
+use crate::calendar::Sla;
+use crate::ids::CaseId;
+use crate::level::Level;
+use crate::{Duration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// The level of the council that holds the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionLevel {
+    /// 楼院互助会 / 楼院议事.
+    Building,
+    /// 网格议事会 (红色邻里议事会).
+    Grid,
+    /// 社区联席会 / 社区协商议事会.
+    Community,
+    /// 街道议政会 / 街道协商议事工作站: the highest council.
+    Street,
+}
+
+impl SessionLevel {
+    /// The council for a case held at `level`; the district has no council of its own (区领导会办),
+    /// so its disputes go to the street's deliberation station.
+    pub fn for_case(level: Level) -> SessionLevel {
+        match level {
+            Level::Grid => SessionLevel::Grid,
+            Level::Community => SessionLevel::Community,
+            Level::Street | Level::District => SessionLevel::Street,
+        }
+    }
+
+    /// The next council up (三提), or `None` at the street.
+    pub fn up(self) -> Option<SessionLevel> {
+        match self {
+            SessionLevel::Building => Some(SessionLevel::Grid),
+            SessionLevel::Grid => Some(SessionLevel::Community),
+            SessionLevel::Community => Some(SessionLevel::Street),
+            SessionLevel::Street => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionLevel::Building => "building",
+            SessionLevel::Grid => "grid",
+            SessionLevel::Community => "community",
+            SessionLevel::Street => "street",
+        }
+    }
+}
+
+/// Who takes part: the convenor, the eight kinds of participants a council invites, and the
+/// parties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 召集人: chairs the session, neutrally.
+    Convenor,
+    GridWorker,
+    PropertyCompany,
+    OwnersCommittee,
+    CppccMember,
+    GridPolice,
+    LegalWorker,
+    ResidentRepresentative,
+    SocialOrganisation,
+    /// 当事方: a party to the dispute; parties sign the agreement.
+    Party,
+}
+
+impl Role {
+    /// The professions a professional matter can require (法律工作者, 物业, 网格警长, 社工).
+    pub fn is_professional(self) -> bool {
+        matches!(self, Role::LegalWorker | Role::PropertyCompany | Role::GridPolice | Role::SocialOrganisation)
+    }
+}
+
+/// The kind of matter: deliberation and decision matters end in a vote; consultation and
+/// hearing matters are recorded (and followed up monthly rather than every half month).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatterKind {
+    Deliberation,
+    Decision,
+    Consultation,
+    Hearing,
+}
+
+impl MatterKind {
+    pub fn votes(self) -> bool {
+        matches!(self, MatterKind::Deliberation | MatterKind::Decision)
+    }
+
+    /// How often the result is followed up until settled: every half month (每半月) for matters put
+    /// to the vote, monthly (每月) for consultations and hearings.
+    pub fn follow_up_every(self) -> Duration {
+        if self.votes() {
+            Duration::days(15)
+        } else {
+            Duration::days(30)
+        }
+    }
+}
+
+/// Where the session's matter came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "origin", rename_all = "snake_case")]
+pub enum Origin {
+    /// A case in dispatch asked for mediation (接诉即商).
+    Case { case_id: CaseId },
+    /// A topic collected from residents (议题征集), with no case behind it.
+    CollectedTopic { collected_from: String },
+}
+
+impl Origin {
+    pub fn case_id(&self) -> Option<CaseId> {
+        match self {
+            Origin::Case { case_id } => Some(*case_id),
+            Origin::CollectedTopic { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    pub name: String,
+    pub role: Role,
+}
+
+/// Where a session without agreement sends the matter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Referral {
+    /// Back to the unit that holds the case (an informal mediation that failed).
+    BackToUnit,
+    /// 三提: to the council one level up.
+    EscalateOneLevel,
+    /// 引入诉讼.
+    Litigation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", content = "referral", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Agreement reached and signed by the parties (签字确认), executed after the notice period.
+    Agreed,
+    /// No agreement, and where the matter goes next.
+    Failed(Referral),
+    /// A consultation or hearing: recorded as such, nothing to execute.
+    Consultation,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Statement {
+    pub speaker: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Response {
+    /// 复议: convene the council again on the same matter.
+    Reconsider,
+    /// 暂缓执行.
+    Suspend,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MediationEvent {
+    Opened {
+        origin: Origin,
+        level: SessionLevel,
+        topic: String,
+        kind: MatterKind,
+        /// The profession the matter needs present, when it is a professional matter.
+        professional: Option<Role>,
+        convenor: String,
+    },
+    Invited {
+        participant: Participant,
+    },
+    /// 告知: the invited participants were told the topic, time and place.
+    Notified,
+    /// 协商: the session sits; who attended.
+    DeliberationOpened {
+        present: Vec<String>,
+    },
+    StatementMade {
+        statement: Statement,
+    },
+    /// 决策: a motion put to the vote (a show of hands) and its tally.
+    MotionVoted {
+        motion: String,
+        yes: Vec<String>,
+        no: Vec<String>,
+        abstain: Vec<String>,
+        carried: bool,
+    },
+    /// 签字确认 and 公示: the parties signed the carried motion, which is published until
+    /// `notice_until` to the residents it concerns.
+    AgreementSigned {
+        signed_by: Vec<String>,
+        notice_until: Timestamp,
+        residents_concerned: u32,
+    },
+    /// 联名异议: residents object; `threshold_reached` once at least one fifth of the residents
+    /// concerned have objected in this notice period.
+    ObjectionRaised {
+        residents: Vec<String>,
+        threshold_reached: bool,
+    },
+    /// 复议: the council will deliberate the matter again.
+    Reconsidered {
+        reason: String,
+    },
+    /// 暂缓执行.
+    ExecutionSuspended {
+        reason: String,
+    },
+    Concluded {
+        outcome: Outcome,
+        summary: String,
+        signed_by: Vec<String>,
+    },
+    /// 监督: the result is to be followed up by `due`.
+    FollowUpScheduled {
+        due: Timestamp,
+    },
+    /// A follow-up came due without being recorded: a reminder, and the next one.
+    FollowUpOverdue {
+        due: Timestamp,
+        next_due: Timestamp,
+    },
+    /// A follow-up was made; `next_due` is `None` once the matter is settled.
+    FollowedUp {
+        note: String,
+        next_due: Option<Timestamp>,
+    },
+}
+
+/// The facts fixed when the session opened, and who was invited.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub origin: Origin,
+    pub level: SessionLevel,
+    pub topic: String,
+    pub kind: MatterKind,
+    pub professional: Option<Role>,
+    pub convenor: String,
+    /// The convenor first, then everyone invited, in order.
+    pub participants: Vec<Participant>,
+    /// How many times the council reconsidered (复议).
+    pub reconsiderations: u32,
+}
+
+impl Session {
+    fn invited(&self, name: &str) -> Option<&Participant> {
+        self.participants.iter().find(|p| p.name == name)
+    }
+
+    fn parties(&self) -> impl Iterator<Item = &Participant> {
+        self.participants.iter().filter(|p| p.role == Role::Party)
+    }
+}
+
+/// A signed agreement and its public notice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    pub motion: String,
+    pub signed_by: Vec<String>,
+    pub until: Timestamp,
+    pub residents_concerned: u32,
+    /// Distinct residents who objected in this notice period.
+    pub objectors: Vec<String>,
+}
+
+/// Where an open session is in the procedure. Each stage holds exactly what it needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum Stage {
+    /// 提议: the topic is proposed; participants are being invited.
+    Proposed,
+    /// 告知: participants were notified; the session can sit.
+    Notified,
+    /// 协商: sitting, with who attended and what was said.
+    Deliberating { present: Vec<String>, statements: Vec<Statement> },
+    /// A motion carried; the parties are to sign it.
+    Decided { present: Vec<String>, motion: String },
+    /// 公示: signed and published; executed once the notice period is over.
+    InNotice(Notice),
+    /// At least one fifth of the residents concerned objected: execution waits for the council.
+    Contested(Notice),
+    /// 暂缓执行.
+    Suspended { notice: Notice, reason: String },
+}
+
+impl Stage {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Stage::Proposed => "proposed",
+            Stage::Notified => "notified",
+            Stage::Deliberating { .. } => "deliberating",
+            Stage::Decided { .. } => "decided",
+            Stage::InNotice(_) => "in_notice",
+            Stage::Contested(_) => "contested",
+            Stage::Suspended { .. } => "suspended",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Mediation {
+    #[default]
+    New,
+    Open {
+        session: Session,
+        stage: Stage,
+    },
+    Concluded {
+        session: Session,
+        outcome: Outcome,
+        summary: String,
+        signed_by: Vec<String>,
+        /// When the next follow-up is due; `None` when there is none (failed, or settled).
+        follow_up: Option<Timestamp>,
+        follow_ups: u32,
+    },
+}
+
+impl Mediation {
+    pub fn state_name(&self) -> &'static str {
+        match self {
+            Mediation::New => "new",
+            Mediation::Open { stage, .. } => stage.name(),
+            Mediation::Concluded { .. } => "concluded",
+        }
+    }
+
+    pub fn session(&self) -> Option<&Session> {
+        match self {
+            Mediation::New => None,
+            Mediation::Open { session, .. } | Mediation::Concluded { session, .. } => Some(session),
+        }
+    }
+}
+
+/// The council's rules that a jurisdiction configures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MediationRules {
+    /// The share of invited participants (convenor included) who must attend, in percent.
+    pub quorum_percent: u32,
+    /// How long results are published before they are executed (公示, at least 7 days):
+    /// wall-clock days, or working days on the city's calendar.
+    pub notice: Sla,
+    /// How many statements each participant may make in one sitting (限时限次).
+    pub max_turns: u32,
+}
+
+impl Default for MediationRules {
+    fn default() -> Self {
+        Self { quorum_percent: 50, notice: Sla::Calendar(Duration::days(7)), max_turns: 3 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MediationCommand {
+    Open {
+        origin: Origin,
+        level: SessionLevel,
+        topic: String,
+        kind: MatterKind,
+        professional: Option<Role>,
+        convenor: String,
+    },
+    Invite {
+        participant: Participant,
+    },
+    Notify,
+    OpenDeliberation {
+        present: Vec<String>,
+    },
+    MakeStatement {
+        statement: Statement,
+    },
+    PutMotion {
+        motion: String,
+        yes: Vec<String>,
+        no: Vec<String>,
+        abstain: Vec<String>,
+    },
+    /// The parties sign the carried motion; it is published for the notice period.
+    SignAgreement {
+        signed_by: Vec<String>,
+        residents_concerned: u32,
+    },
+    RaiseObjection {
+        residents: Vec<String>,
+    },
+    RespondToObjection {
+        response: Response,
+        reason: String,
+    },
+    /// Execute the agreement once its notice period is over (商定即办).
+    Execute,
+    /// No agreement: escalate one level (三提) or refer to litigation (引入诉讼).
+    RecordNoAgreement {
+        referral: Referral,
+        summary: String,
+    },
+    /// A consultation or hearing: record its result.
+    RecordConsultation {
+        summary: String,
+    },
+    /// Record the outcome of an informal mediation (入户商, 现场商) that never sat as a council.
+    Conclude {
+        agreed: bool,
+        summary: String,
+        signed_by: Vec<String>,
+    },
+    /// 监督: record a follow-up of an agreed or consulted matter; `settled` ends them.
+    FollowUp {
+        note: String,
+        settled: bool,
+    },
+    /// The follow-up timer for `due` fired.
+    FollowUpTimerFired {
+        due: Timestamp,
+    },
+}
+
+impl MediationCommand {
+    pub fn name(&self) -> &'static str {
+        match self {
+            MediationCommand::Open { .. } => "open",
+            MediationCommand::Invite { .. } => "invite",
+            MediationCommand::Notify => "notify",
+            MediationCommand::OpenDeliberation { .. } => "open_deliberation",
+            MediationCommand::MakeStatement { .. } => "make_statement",
+            MediationCommand::PutMotion { .. } => "put_motion",
+            MediationCommand::SignAgreement { .. } => "sign_agreement",
+            MediationCommand::RaiseObjection { .. } => "raise_objection",
+            MediationCommand::RespondToObjection { .. } => "respond_to_objection",
+            MediationCommand::Execute => "execute",
+            MediationCommand::RecordNoAgreement { .. } => "record_no_agreement",
+            MediationCommand::RecordConsultation { .. } => "record_consultation",
+            MediationCommand::Conclude { .. } => "conclude",
+            MediationCommand::FollowUp { .. } => "follow_up",
+            MediationCommand::FollowUpTimerFired { .. } => "follow_up_timer_fired",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MediationError {
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("mediation not found")]
+    NotFound,
+    #[error("the mediation is already concluded")]
+    AlreadyConcluded,
+    /// The procedure forbids the step now.
+    #[error("cannot {command} a session that is {stage}: {reason}")]
+    Refused { command: &'static str, stage: &'static str, reason: String },
+}
+
+/// Fold one event into the state. Total: events are facts, so nothing here can fail.
+pub fn evolve(state: Mediation, event: &MediationEvent) -> Mediation {
+    use MediationEvent as E;
+    let (mut session, stage) = match (state, event) {
+        (Mediation::Concluded { session, outcome, summary, signed_by, follow_up, follow_ups }, _) => {
+            let (follow_up, follow_ups) = match event {
+                E::FollowUpScheduled { due } => (Some(*due), follow_ups),
+                E::FollowUpOverdue { next_due, .. } => (Some(*next_due), follow_ups),
+                E::FollowedUp { next_due, .. } => (*next_due, follow_ups + 1),
+                _ => (follow_up, follow_ups),
+            };
+            return Mediation::Concluded { session, outcome, summary, signed_by, follow_up, follow_ups };
+        }
+        (_, E::Opened { origin, level, topic, kind, professional, convenor }) => {
+            return Mediation::Open {
+                session: Session {
+                    origin: origin.clone(),
+                    level: *level,
+                    topic: topic.clone(),
+                    kind: *kind,
+                    professional: *professional,
+                    convenor: convenor.clone(),
+                    participants: vec![Participant { name: convenor.clone(), role: Role::Convenor }],
+                    reconsiderations: 0,
+                },
+                stage: Stage::Proposed,
+            }
+        }
+        (Mediation::Open { session, stage }, _) => (session, stage),
+        (state, _) => return state,
+    };
+    let stage = match (event, stage) {
+        (E::Opened { .. }, stage) => stage,
+        (E::Invited { participant }, stage) => {
+            session.participants.push(participant.clone());
+            stage
+        }
+        (E::Notified, _) => Stage::Notified,
+        (E::DeliberationOpened { present }, _) => Stage::Deliberating { present: present.clone(), statements: vec![] },
+        (E::StatementMade { statement }, Stage::Deliberating { present, mut statements }) => {
+            statements.push(statement.clone());
+            Stage::Deliberating { present, statements }
+        }
+        (E::MotionVoted { motion, carried: true, .. }, Stage::Deliberating { present, .. }) => {
+            Stage::Decided { present, motion: motion.clone() }
+        }
+        (E::AgreementSigned { signed_by, notice_until, residents_concerned }, Stage::Decided { motion, .. }) => {
+            Stage::InNotice(Notice {
+                motion,
+                signed_by: signed_by.clone(),
+                until: *notice_until,
+                residents_concerned: *residents_concerned,
+                objectors: vec![],
+            })
+        }
+        (E::ObjectionRaised { residents, threshold_reached }, Stage::InNotice(mut notice)) => {
+            for name in residents {
+                if !notice.objectors.contains(name) {
+                    notice.objectors.push(name.clone());
+                }
+            }
+            if *threshold_reached {
+                Stage::Contested(notice)
+            } else {
+                Stage::InNotice(notice)
+            }
+        }
+        (E::Reconsidered { .. }, _) => {
+            session.reconsiderations += 1;
+            Stage::Notified
+        }
+        (E::ExecutionSuspended { reason }, Stage::Contested(notice)) => {
+            Stage::Suspended { notice, reason: reason.clone() }
+        }
+        (E::Concluded { outcome, summary, signed_by }, _) => {
+            return Mediation::Concluded {
+                session,
+                outcome: *outcome,
+                summary: summary.clone(),
+                signed_by: signed_by.clone(),
+                follow_up: None,
+                follow_ups: 0,
+            }
+        }
+        (_, stage) => stage,
+    };
+    Mediation::Open { session, stage }
+}
