@@ -207,7 +207,7 @@ impl Dispatch {
         let mut case = Case::default();
         for record in stored {
             let event = decode_case_event(&record.event_type, &record.payload)?;
-            case = case::evolve(case, &event);
+            case = case::evolve(case, &event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             history.push((record, event));
         }
         Ok(LoadedCase { case, history })
@@ -254,7 +254,8 @@ impl Dispatch {
                 Err(_) if cached => continue,
                 Err(error) => return Err(error.into()),
             };
-            let after = events.iter().fold(case.clone(), case::evolve);
+            let after =
+                events.iter().try_fold(case.clone(), case::evolve).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let commit = Commit {
                 appends: vec![StreamAppend {
                     stream: case_id.stream(),

@@ -3,6 +3,7 @@
 pub mod calendar;
 pub mod case;
 pub mod catalog;
+pub mod decider;
 pub mod drift;
 pub mod duplicates;
 pub mod feedback;

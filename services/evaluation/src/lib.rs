@@ -87,7 +87,7 @@ impl Evaluation {
         for record in &records {
             let event = decode_feedback_event(&record.event_type, &record.payload)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            state = feedback::evolve(state, &event);
+            state = feedback::evolve(state, &event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         }
         Ok((state, records))
     }
@@ -100,7 +100,7 @@ impl Evaluation {
         events: &[feedback::FeedbackEvent],
         context: &EventContext,
     ) -> Commit {
-        let after = events.iter().fold(state.clone(), feedback::evolve);
+        let after = events.iter().try_fold(state.clone(), feedback::evolve).unwrap_or_default();
         let due_at = match after {
             Feedback::Awaiting { due_at, .. } => Some(due_at),
             Feedback::Idle => None,

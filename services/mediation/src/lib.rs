@@ -148,7 +148,7 @@ impl MediationSvc {
         for record in &records {
             let event = decode_mediation_event(&record.event_type, &record.payload)
                 .map_err(|e| Status::internal(e.to_string()))?;
-            state = mediation::evolve(state, &event);
+            state = mediation::evolve(state, &event).map_err(|e| Status::internal(e.to_string()))?;
         }
         Ok(Loaded { state, records })
     }
@@ -207,7 +207,7 @@ impl MediationSvc {
     /// The commit that appends `events` to a loaded session, with its follow-up timer armed for
     /// the state after them (or disarmed once the matter is settled).
     fn commit_for(id: MediationId, loaded: &Loaded, events: &[MediationEvent], context: &EventContext) -> Commit {
-        let after = events.iter().fold(loaded.state.clone(), mediation::evolve);
+        let after = events.iter().try_fold(loaded.state.clone(), mediation::evolve).unwrap_or_default();
         let case_id = after.session().and_then(|s| s.origin.case_id()).map(|c| c.to_string()).unwrap_or_default();
         let (schedule, cancel) = match &after {
             Mediation::Concluded { follow_up, .. } if !events.is_empty() => {
@@ -425,9 +425,10 @@ impl EventHandler for MediationSvc {
             Err(StoreError::AlreadyProcessed { .. } | StoreError::Conflict { .. }) => return Ok(()),
             Err(e) => return Err(transient(e)),
         };
-        let (Some(opened), Some(session)) =
-            (applied.first(), events.iter().fold(Mediation::New, mediation::evolve).session().cloned())
-        else {
+        let (Some(opened), Some(session)) = (
+            applied.first(),
+            events.iter().try_fold(Mediation::New, mediation::evolve).ok().and_then(|m| m.session().cloned()),
+        ) else {
             return Err(HandlerError::Poison("opening a session appended nothing".into()));
         };
         record_session(&mut tx, id, opened, &session).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
@@ -551,9 +552,10 @@ impl MediationService for MediationSvc {
         };
         let mut tx = self.store.begin().await.map_err(edge::store_error)?;
         let applied = tx.apply(commit).await.map_err(edge::store_error)?;
-        let (Some(opened), Some(session)) =
-            (applied.first(), events.iter().fold(Mediation::New, mediation::evolve).session().cloned())
-        else {
+        let (Some(opened), Some(session)) = (
+            applied.first(),
+            events.iter().try_fold(Mediation::New, mediation::evolve).ok().and_then(|m| m.session().cloned()),
+        ) else {
             return Err(Status::internal("opening a session appended nothing"));
         };
         record_session(&mut tx, id, opened, &session).await.map_err(edge::store_error)?;
