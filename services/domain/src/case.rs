@@ -323,18 +323,9 @@ pub enum CaseStatus {
 }
 
 impl CaseStatus {
+    /// The name of the state (see [`CaseState`](crate::case_state::CaseState)).
     pub fn name(&self) -> &'static str {
-        match self {
-            CaseStatus::New => "new",
-            CaseStatus::Reported => "reported",
-            CaseStatus::Rejected { .. } => "rejected",
-            CaseStatus::Dispatched { .. } => "dispatched",
-            CaseStatus::Accepted { .. } => "accepted",
-            CaseStatus::InMediation { .. } => "in_mediation",
-            CaseStatus::AwaitingVerification { .. } => "awaiting_verification",
-            CaseStatus::Resolved { .. } => "resolved",
-            CaseStatus::Closed { .. } => "closed",
-        }
+        self.state().name()
     }
 
     /// The level currently holding the case (or where it was settled).

@@ -2,6 +2,7 @@
 
 pub mod calendar;
 pub mod case;
+pub mod case_state;
 pub mod catalog;
 pub mod decider;
 pub mod drift;
