@@ -9,6 +9,7 @@
 //! the durable queue, exactly as JetStream is in distributed mode.
 
 pub mod clock;
+pub mod envelope;
 pub mod jetstream;
 pub mod relay;
 pub mod timers;
