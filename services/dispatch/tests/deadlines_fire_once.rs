@@ -19,7 +19,7 @@ use gridloop_domain::case::{CaseCommand, CaseDetails, CaseEvent, EscalationReaso
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_eventstore::{Actor, Commit, EventStore, StoreOptions};
-use gridloop_proto::edge::EventContext;
+use gridloop_kit::EventContext;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;

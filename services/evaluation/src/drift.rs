@@ -10,8 +10,8 @@ use gridloop_domain::drift::{self, Distribution, DriftChange, DriftPolicy};
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::level::Level;
 use gridloop_eventstore::{Batch, Commit, ExpectedVersion, Placeholders, StoreTx, StreamAppend};
+use gridloop_kit::EventContext;
 use gridloop_proto::convert;
-use gridloop_proto::edge::EventContext;
 use gridloop_proto::v1 as pb;
 use prost::Message;
 use sqlx::any::AnyRow;
@@ -326,13 +326,17 @@ async fn record(
 
 /// Areas under `area` (a code prefix) with a recorded crossing; only those out of tolerance now
 /// unless `include_cleared`. Most deviant first.
-pub async fn list(pool: &AnyPool, area: Option<&str>, include_cleared: bool) -> Result<Vec<DriftRow>, sqlx::Error> {
+pub async fn list(
+    pool: &AnyPool,
+    area: Option<&AreaCode>,
+    include_cleared: bool,
+) -> Result<Vec<DriftRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT area, drifted, changed_at, grid_share, community_share, street_share, district_share, deviation, \
          closed_total FROM evaluation_drift WHERE area LIKE $1 AND (drifted = 1 OR $2 = 1) \
          ORDER BY drifted DESC, deviation DESC, area",
     )
-    .bind(format!("{}%", area.unwrap_or_default()))
+    .bind(format!("{}%", area.map_or("", AreaCode::as_str)))
     .bind(i64::from(include_cleared))
     .fetch_all(pool)
     .await
