@@ -209,6 +209,9 @@ impl ImportReport {
     }
 }
 
+/// A row's events in stream order, as written and as the case sees them.
+pub type Planned = Vec<(NewEvent, CaseEvent)>;
+
 /// A good row, parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportedCase {
@@ -482,7 +485,7 @@ impl<'p> Importer<'p> {
 
     /// The events a parsed row becomes, in stream order, as written and as the case sees them
     /// (ids, times and payloads are a function of the row alone).
-    pub fn plan(&self, case: &ImportedCase) -> Vec<(NewEvent, CaseEvent)> {
+    pub fn plan(&self, case: &ImportedCase) -> Planned {
         let level = self.mapping.level;
         let grid = AreaCode::new(case.grid_code.clone()).ok();
         let unit = grid
@@ -623,12 +626,7 @@ enum Outcome {
 /// Write one case's planned events: all of them to a new stream, or the missing tail to a
 /// stream holding exactly the first ones (an open case now closed). Only if the case's history
 /// with them still folds: the import never writes what the aggregate would refuse.
-async fn apply(
-    store: &EventStore,
-    stream: String,
-    version: u64,
-    planned: Vec<(NewEvent, CaseEvent)>,
-) -> Result<Outcome, StoreError> {
+async fn apply(store: &EventStore, stream: String, version: u64, planned: Planned) -> Result<Outcome, StoreError> {
     let stored = if version == 0 { Vec::new() } else { store.read_stream(&stream, 1).await? };
     let existing: HashSet<Uuid> = stored.iter().map(|e| e.event_id).collect();
     let present = planned.iter().take_while(|(e, _)| existing.contains(&e.event_id)).count();
@@ -641,7 +639,7 @@ async fn apply(
              the import, so the row's newer state is not applied"
         )));
     }
-    let missing: Vec<(NewEvent, CaseEvent)> = planned.into_iter().skip(present).collect();
+    let missing: Planned = planned.into_iter().skip(present).collect();
     if let Err(reason) = fits(&stored, missing.iter().map(|(_, event)| event)) {
         return Ok(Outcome::Refused(reason));
     }
@@ -688,7 +686,7 @@ pub async fn import_csv<R: Read>(
     let mut seen: HashMap<Uuid, u64> = HashMap::new();
     let mut records = reader.records();
     loop {
-        let mut chunk: Vec<(u64, String, Vec<(NewEvent, CaseEvent)>)> = Vec::with_capacity(CHUNK_ROWS);
+        let mut chunk: Vec<(u64, String, Planned)> = Vec::with_capacity(CHUNK_ROWS);
         let mut done = true;
         for record in records.by_ref() {
             let mut bad = |report: &mut ImportReport, line: u64, row_id: Option<String>, reason: String| {
