@@ -68,6 +68,29 @@ pub trait EventHandler: Send + Sync {
     }
 }
 
+/// A consumer that handles whatever it is given, one event or a relay batch, as one unit of work
+/// (one transaction): every such consumer is an [`EventHandler`] that batches.
+#[async_trait]
+pub trait BatchHandler: Send + Sync {
+    /// Handle `events`, in log order, all or nothing. Must be idempotent, as [`EventHandler::handle`].
+    async fn handle_batch(&self, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError>;
+}
+
+#[async_trait]
+impl<T: BatchHandler> EventHandler for T {
+    async fn handle(&self, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
+        BatchHandler::handle_batch(self, source, &[event]).await
+    }
+
+    async fn handle_batch(&self, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError> {
+        BatchHandler::handle_batch(self, source, events).await
+    }
+
+    fn batches(&self) -> bool {
+        true
+    }
+}
+
 /// A durable consumer: which producers and event types it wants, and who handles them.
 #[derive(Clone)]
 pub struct Subscription {

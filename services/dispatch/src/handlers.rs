@@ -1,7 +1,7 @@
 //! What dispatch does when another service's event arrives or one of its deadlines falls due:
 //! each becomes a case command on the kit's command path.
 
-use crate::{Dispatch, SERVICE};
+use crate::Dispatch;
 use async_trait::async_trait;
 use gridloop_bus::timers::TimerHandler;
 use gridloop_bus::{EventHandler, HandlerError};
@@ -18,8 +18,7 @@ use prost::Message;
 impl EventHandler for Dispatch {
     async fn handle(&self, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
         let Some((case_id, command)) = command_for(event)? else { return Ok(()) };
-        let consumer = format!("{SERVICE}.{source}");
-        self.cases.consume(self.cases.consumed(case_id, command, event, &consumer)).await
+        self.cases.consume(self.cases.consumed(case_id, command, event, source)).await
     }
 }
 

@@ -1,4 +1,4 @@
-//! Deadlines never fire twice, also across restarts (issue 4, item 8; design §6).
+//! Deadlines never fire twice, also across restarts.
 //!
 //! Cases are opened through the real dispatch service on an SQLite store; a seeded sequence of
 //! clock jumps then lets the durable timer scheduler fire their deadlines (accept deadlines

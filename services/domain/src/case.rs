@@ -386,7 +386,7 @@ pub struct Case {
 /// What dispatch needs to know about the responsibility list, the units and the deadlines.
 ///
 /// Deadlines, not SLA durations: the policy decides how an SLA is counted (on the wall clock, or
-/// in working time on the city's calendar, design §6), so `decide` never adds durations itself.
+/// in working time on the city's calendar), so `decide` never adds durations itself.
 pub trait RoutingPolicy {
     /// The level a new case enters at, and the rule that decided it.
     fn entry_level(&self, category_code: &str, urgent: bool) -> Option<(Level, &'static str)>;

@@ -81,7 +81,9 @@ impl SessionLevel {
     }
 }
 
-/// Who takes part: the convenor and the eight kinds of participants of seed 001, plus the parties.
+/// Who takes part: the convenor and the eight kinds of participants a council invites (grid
+/// worker, property company, owners' committee, CPPCC member, grid police, legal worker, resident
+/// representative, social organisation), plus the parties.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -122,7 +124,8 @@ impl MatterKind {
         matches!(self, MatterKind::Deliberation | MatterKind::Decision)
     }
 
-    /// How often the result is followed up until settled (seed 001: 每半月 / 每月).
+    /// How often the result is followed up until settled: every half month (每半月) for
+    /// deliberation and decision matters, monthly (每月) for consultations and hearings.
     pub fn follow_up_every(self) -> Duration {
         if self.votes() {
             Duration::days(15)

@@ -1,5 +1,6 @@
 //! Domain tests for the Case aggregate: one given/when/then test per transition and per refused
-//! transition, then property tests for the escalation ladder (design §7, §10).
+//! transition, then property tests for the escalation ladder (never moves down, never skips a
+//! level without a reason, ends at exactly one level).
 //!
 //! The tests use their own `RoutingPolicy` (`TestPolicy`) with fixed wall-clock SLAs (deadline =
 //! start + SLA, no working-time calendar, so expectations are easy to compute by hand) and units

@@ -97,10 +97,7 @@ impl EvaluationService for Evaluation {
             0 => DEFAULT_PAGE,
             n => n.min(MAX_PAGE),
         };
-        let state = match r.state() {
-            pb::CaseState::Unspecified => None,
-            other => convert::from_case_state(other),
-        };
+        let state = convert::from_case_state(r.state());
         let order = match r.order() {
             pb::CaseOrder::Unspecified | pb::CaseOrder::Newest => projection::Order::Newest,
             pb::CaseOrder::Priority => projection::Order::Priority,

@@ -7,7 +7,7 @@ use crate::projection::{self, CaseRow, Evolution};
 use crate::{Evaluation, SERVICE};
 use async_trait::async_trait;
 use gridloop_bus::timers::TimerHandler;
-use gridloop_bus::{EventHandler, HandlerError};
+use gridloop_bus::{BatchHandler, HandlerError};
 use gridloop_domain::case::{CaseEvent, RoutingPolicy};
 use gridloop_domain::feedback::FeedbackCommand;
 use gridloop_domain::ids::CaseId;
@@ -131,21 +131,13 @@ impl Evaluation {
     }
 }
 
+/// A whole relay batch in one transaction: one fsync instead of one per event.
 #[async_trait]
-impl EventHandler for Evaluation {
-    async fn handle(&self, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
-        self.handle_batch(source, &[event]).await
-    }
-
-    /// A whole relay batch in one transaction: one fsync instead of one per event.
+impl BatchHandler for Evaluation {
     async fn handle_batch(&self, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError> {
         let mut tx = self.store().begin().await.map_err(transient)?;
         self.apply_batch(&mut tx, source, events).await?;
         tx.commit().await.map_err(transient)
-    }
-
-    fn batches(&self) -> bool {
-        true
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::{Intake, SERVICE};
 use async_trait::async_trait;
-use gridloop_bus::{EventHandler, HandlerError};
+use gridloop_bus::{BatchHandler, HandlerError};
 use gridloop_domain::case::CaseDetails;
 use gridloop_domain::duplicates::{DuplicateMatch, OpenCase};
 use gridloop_eventstore::{Batch, RecordedEvent};
@@ -83,13 +83,9 @@ impl Intake {
     }
 }
 
+/// A whole relay batch in one transaction, inbox entries included.
 #[async_trait]
-impl EventHandler for Intake {
-    async fn handle(&self, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
-        self.handle_batch(source, &[event]).await
-    }
-
-    /// A whole relay batch in one transaction, inbox entries included.
+impl BatchHandler for Intake {
     async fn handle_batch(&self, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError> {
         let mut tx = self.store.begin().await.map_err(transient)?;
         let consumer = if source == SERVICE { "intake.self".to_string() } else { format!("intake.{source}") };
@@ -102,9 +98,5 @@ impl EventHandler for Intake {
         }
         // The changes go with the commit: one round trip.
         tx.commit_with(changes).await.map_err(transient)
-    }
-
-    fn batches(&self) -> bool {
-        true
     }
 }

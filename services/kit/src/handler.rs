@@ -226,11 +226,12 @@ impl<A: Aggregate> CommandHandler<A> {
         }
     }
 
-    /// The command `consumer` runs for `event`: recorded in its inbox in the same commit, so a
-    /// redelivery finds it handled.
-    pub fn consumed(&self, id: A::Id, command: A::Command, event: &RecordedEvent, consumer: &str) -> Envelope<A> {
+    /// The command the service's consumer of `source`'s events (`<service>.<source>`) runs for
+    /// `event`: recorded in that consumer's inbox in the same commit, so a redelivery finds it
+    /// handled.
+    pub fn consumed(&self, id: A::Id, command: A::Command, event: &RecordedEvent, source: &str) -> Envelope<A> {
         let mut envelope = self.caused_by(id, command, event);
-        envelope.also.inbox = Some((consumer.to_string(), event.event_id));
+        envelope.also.inbox = Some((format!("{}.{source}", self.service), event.event_id));
         envelope
     }
 
@@ -358,13 +359,19 @@ impl<A: Aggregate> CommandHandler<A> {
             let context = EventContext::new(caller.actor.clone(), &origin, causation.clone(), at);
             let commit = self.commit(id, current.version, &after, &events, &context, &also);
             let version = current.version + events.len() as u64;
+            let in_callers_tx = tx.is_some();
             match self.write(tx.as_deref_mut(), id, &after, events, commit).await {
                 Ok(appended) => {
                     if let Some(observer) = &self.observer {
                         appended.iter().for_each(|(_, event)| observer(event));
                     }
-                    let origin = current.origin.or_else(|| appended.first().map(|(record, _)| Origin::of(record)));
-                    self.remember(id, &Current { state: after.clone(), version, origin });
+                    if in_callers_tx {
+                        // Not committed yet: the caller's transaction may still roll back.
+                        self.forget(id);
+                    } else {
+                        let origin = current.origin.or_else(|| appended.first().map(|(record, _)| Origin::of(record)));
+                        self.remember(id, &Current { state: after.clone(), version, origin });
+                    }
                     return Ok(Executed { state: after, version, appended, before });
                 }
                 Err(CommandError::Conflict { .. })

@@ -171,7 +171,7 @@ async fn a_decision_on_a_state_another_writer_moved_on_is_made_again() {
     let report = history[0].1.clone();
     let CaseEvent::Opened { details, .. } = report else { unreachable!("the first event opens the case") };
     let cause = delivered(case_id);
-    let reopen = b.consumed(case_id, CaseCommand::Open { case_id, details }, &cause, "dispatch.intake");
+    let reopen = b.consumed(case_id, CaseCommand::Open { case_id, details }, &cause, "intake");
     assert!(b.consume(reopen).await.is_ok());
     let refused = b.execute(b.request(case_id, CaseCommand::Resolve { summary: "done".into() }, person(), None)).await;
     assert!(matches!(refused, Err(CommandError::Refused { reason: CaseError::Forbidden { .. }, .. })));
@@ -186,13 +186,13 @@ async fn a_consumed_event_is_applied_once() {
     let cause = delivered(case_id);
     let due_at = f.now() + Duration::days(3);
     for _ in 0..2 {
-        let envelope = feedback.consumed(case_id, request(due_at), &cause, "evaluation.dispatch");
+        let envelope = feedback.consumed(case_id, request(due_at), &cause, "dispatch");
         feedback.consume(envelope).await.unwrap();
     }
     assert_eq!(feedback.store().stream_version(&format!("feedback-{case_id}")).await.unwrap(), 1);
     assert!(feedback.store().inbox_contains("evaluation.dispatch", cause.event_id).await.unwrap());
     // Refused for good (no round is open to answer) and never handled before: poison.
-    let unanswerable = feedback.consumed(CaseId(Uuid::now_v7()), answer(), &delivered(case_id), "evaluation.x");
+    let unanswerable = feedback.consumed(CaseId(Uuid::now_v7()), answer(), &delivered(case_id), "dispatch");
     assert!(matches!(feedback.consume(unanswerable).await, Err(HandlerError::Poison(_))));
 }
 

@@ -1,7 +1,7 @@
 //! What mediation does when dispatch asks for a session, and when a follow-up falls due: each
 //! becomes a session command on the kit's command path.
 
-use crate::{MediationSvc, SERVICE};
+use crate::MediationSvc;
 use async_trait::async_trait;
 use gridloop_bus::timers::TimerHandler;
 use gridloop_bus::{EventHandler, HandlerError};
@@ -34,8 +34,7 @@ impl EventHandler for MediationSvc {
             professional: None,
             convenor,
         };
-        let consumer = format!("{SERVICE}.{source}");
-        self.sessions.consume(self.sessions.consumed(id, command, event, &consumer)).await
+        self.sessions.consume(self.sessions.consumed(id, command, event, source)).await
     }
 }
 

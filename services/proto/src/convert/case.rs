@@ -184,6 +184,15 @@ pub fn decode_case_event(event_type: &str, payload: &[u8]) -> Result<CaseEvent, 
     let time = |t: &Option<prost_types::Timestamp>| {
         t.as_ref().and_then(from_timestamp).ok_or_else(|| invalid(ty, "timestamp missing"))
     };
+    // Who holds the case and until when, as the events that assign it carry it.
+    let assignment = |level: i32, unit: String, deadline: &Option<prost_types::Timestamp>, (code, name)| {
+        Ok::<_, DecodeError>(Assignment {
+            level: lvl(level)?,
+            unit,
+            deadline: time(deadline)?,
+            department: department_from(code, name),
+        })
+    };
     let sat = |raw: i32| {
         pb::Satisfaction::try_from(raw)
             .ok()
@@ -214,12 +223,7 @@ pub fn decode_case_event(event_type: &str, payload: &[u8]) -> Result<CaseEvent, 
         "CaseDispatched" => {
             let m: pb::CaseDispatched = message(ty, payload)?;
             CaseEvent::Dispatched {
-                to: Assignment {
-                    level: lvl(m.level)?,
-                    unit: m.unit_code,
-                    deadline: time(&m.deadline)?,
-                    department: department_from(m.department_code, m.department_name),
-                },
+                to: assignment(m.level, m.unit_code, &m.deadline, (m.department_code, m.department_name))?,
                 rule: m.rule,
                 priority: Priority { score: m.priority, reasons: m.priority_reasons },
             }
@@ -227,12 +231,7 @@ pub fn decode_case_event(event_type: &str, payload: &[u8]) -> Result<CaseEvent, 
         "CaseAccepted" => {
             let m: pb::CaseAccepted = message(ty, payload)?;
             CaseEvent::Accepted {
-                at: Assignment {
-                    level: lvl(m.level)?,
-                    unit: m.unit_code,
-                    deadline: time(&m.deadline)?,
-                    department: department_from(m.department_code, m.department_name),
-                },
+                at: assignment(m.level, m.unit_code, &m.deadline, (m.department_code, m.department_name))?,
                 assignee: m.assignee,
             }
         }
@@ -245,12 +244,7 @@ pub fn decode_case_event(event_type: &str, payload: &[u8]) -> Result<CaseEvent, 
             };
             CaseEvent::Escalated {
                 from: lvl(m.from_level)?,
-                to: Assignment {
-                    level: lvl(m.to_level)?,
-                    unit: m.unit_code,
-                    deadline: time(&m.deadline)?,
-                    department: department_from(m.department_code, m.department_name),
-                },
+                to: assignment(m.to_level, m.unit_code, &m.deadline, (m.department_code, m.department_name))?,
                 reason,
                 note: m.note,
             }
@@ -267,12 +261,7 @@ pub fn decode_case_event(event_type: &str, payload: &[u8]) -> Result<CaseEvent, 
             let m: pb::CaseTransferred = message(ty, payload)?;
             CaseEvent::Transferred {
                 from_unit: m.from_unit,
-                to: Assignment {
-                    level: lvl(m.level)?,
-                    unit: m.to_unit,
-                    deadline: time(&m.deadline)?,
-                    department: department_from(m.department_code, m.department_name),
-                },
+                to: assignment(m.level, m.to_unit, &m.deadline, (m.department_code, m.department_name))?,
                 reason: m.reason,
             }
         }
@@ -286,12 +275,7 @@ pub fn decode_case_event(event_type: &str, payload: &[u8]) -> Result<CaseEvent, 
                 CaseEvent::MediationAgreed { mediation_id: m.mediation_id, summary: m.summary }
             } else {
                 CaseEvent::MediationFailed {
-                    back_to: Assignment {
-                        level: lvl(m.level)?,
-                        unit: m.unit_code,
-                        deadline: time(&m.deadline)?,
-                        department: department_from(m.department_code, m.department_name),
-                    },
+                    back_to: assignment(m.level, m.unit_code, &m.deadline, (m.department_code, m.department_name))?,
                     mediation_id: m.mediation_id,
                     summary: m.summary,
                 }
@@ -318,12 +302,7 @@ pub fn decode_case_event(event_type: &str, payload: &[u8]) -> Result<CaseEvent, 
         "CaseReopened" => {
             let m: pb::CaseReopened = message(ty, payload)?;
             CaseEvent::Reopened {
-                at: Assignment {
-                    level: lvl(m.level)?,
-                    unit: m.unit_code,
-                    deadline: time(&m.deadline)?,
-                    department: department_from(m.department_code, m.department_name),
-                },
+                at: assignment(m.level, m.unit_code, &m.deadline, (m.department_code, m.department_name))?,
                 reason: m.reason,
             }
         }
