@@ -18,6 +18,7 @@ pub mod trace;
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
 use gridloop_eventstore::RecordedEvent;
+use gridloop_proto::convert::short_type;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -349,8 +350,7 @@ pub fn subject_for(prefix: &str, routing_key: &str, source: &str, event_type: &s
         .iter()
         .map(|&(from, to)| routing_key.get(from..to).unwrap_or("_"))
         .collect();
-    let short_type = event_type.rsplit('.').next().unwrap_or(event_type);
-    format!("{prefix}.evt.{}.{source}.{short_type}", digits.join("."))
+    format!("{prefix}.evt.{}.{source}.{}", digits.join("."), short_type(event_type))
 }
 
 #[cfg(test)]
