@@ -81,11 +81,6 @@ impl<A: Aggregate> Executed<A> {
         self.appended.last().map(|(record, _)| record.global_position)
     }
 
-    /// The decided events appended, in order.
-    pub fn events(&self) -> impl Iterator<Item = &A::Event> {
-        self.appended.iter().map(|(_, event)| event)
-    }
-
     /// The whole stream after the command, when it was read for the decision.
     pub fn history(self) -> Option<Vec<(RecordedEvent, A::Event)>> {
         let mut history = self.before?;
@@ -310,83 +305,94 @@ impl<A: Aggregate> CommandHandler<A> {
         mut tx: Option<&mut StoreTx>,
         envelope: Envelope<A>,
     ) -> Result<Executed<A>, CommandError<A::Error>> {
-        let Envelope { id, command, caller, expected_version, causation, origin, at, also } = envelope;
         let mut attempts = 0;
         // The first decision may be made on the cached state; one that the stored state might
         // answer differently (a version mismatch, a refusal, a conflict) is made again on it.
         let mut try_guess = self.cache.is_some();
         loop {
-            let guess = if std::mem::take(&mut try_guess) { self.guess(id, &command) } else { None };
+            let guess = if std::mem::take(&mut try_guess) { self.guess(envelope.id, &envelope.command) } else { None };
             let guessed = guess.is_some();
             let (current, before) = match guess {
                 Some(current) => (current, None),
                 None => {
-                    let loaded = self.load(id).await?;
+                    attempts += 1;
+                    let loaded = self.load(envelope.id).await?;
                     let current = loaded.current();
-                    self.remember(id, &current);
+                    self.remember(envelope.id, &current);
                     (current, Some(loaded.history))
                 }
             };
-            // A stream that does not exist is the aggregate's to report (not found), not a stale version.
-            let exists = current.version > 0 || A::opens(&command);
-            if let Some(expected) = expected_version.filter(|v| exists && *v != current.version) {
-                if guessed {
-                    continue;
-                }
-                return Err(CommandError::WrongVersion { expected, actual: current.version });
-            }
-            if !guessed {
-                attempts += 1;
-            }
-            let decided = match self.authorizer.authorize(&caller, id, &current.state, &command) {
-                Ok(()) => current
-                    .state
-                    .decide(&command, &self.policy, at)
-                    .map_err(|reason| CommandError::Refused { reason, version: current.version }),
-                Err(denied) => Err(denied.into()),
-            };
-            let events = match decided {
+            let events = match self.decide(&envelope, &current) {
                 Ok(events) => events,
                 Err(_) if guessed => continue,
                 Err(error) => return Err(error),
             };
-            let after = current.state.clone().fold(&events)?;
-            if events.is_empty() && also.inbox.is_none() && also.fire.is_none() {
-                // Nothing happened and nothing needs recording.
-                return Ok(Executed { state: after, version: current.version, appended: vec![], before });
-            }
-            let origin = origin.clone().or_else(|| current.origin.clone()).unwrap_or_default();
-            let context = EventContext::new(caller.actor.clone(), &origin, causation.clone(), at);
-            let commit = self.commit(id, current.version, &after, &events, &context, &also);
-            let version = current.version + events.len() as u64;
-            let in_callers_tx = tx.is_some();
-            match self.write(tx.as_deref_mut(), id, &after, events, commit).await {
-                Ok(appended) => {
-                    if let Some(observer) = &self.observer {
-                        appended.iter().for_each(|(_, event)| observer(event));
-                    }
-                    if in_callers_tx {
-                        // Not committed yet: the caller's transaction may still roll back.
-                        self.forget(id);
-                    } else {
-                        let origin = current.origin.or_else(|| appended.first().map(|(record, _)| Origin::of(record)));
-                        self.remember(id, &Current { state: after.clone(), version, origin });
-                    }
-                    return Ok(Executed { state: after, version, appended, before });
-                }
+            match self.record(tx.as_deref_mut(), &envelope, current, events).await {
+                Ok(executed) => return Ok(Executed { before, ..executed }),
                 Err(CommandError::Conflict { .. })
-                    if guessed || (expected_version.is_none() && attempts < CONFLICT_RETRIES) =>
+                    if guessed || (envelope.expected_version.is_none() && attempts < CONFLICT_RETRIES) =>
                 {
                     // Decided on a cached state another writer has moved past, or lost a race.
-                    self.forget(id);
+                    self.forget(envelope.id);
                 }
                 Err(error) => {
                     // The outcome may be unknown (the commit may have been applied): read it again.
-                    self.forget(id);
+                    self.forget(envelope.id);
                     return Err(error);
                 }
             }
         }
+    }
+
+    /// The events the envelope's command produces on `current`, once the caller's version and
+    /// authorization are checked.
+    fn decide(&self, envelope: &Envelope<A>, current: &Current<A>) -> Result<Vec<A::Event>, CommandError<A::Error>> {
+        // A stream that does not exist is the aggregate's to report (not found), not a stale version.
+        let exists = current.version > 0 || A::opens(&envelope.command);
+        if let Some(expected) = envelope.expected_version.filter(|v| exists && *v != current.version) {
+            return Err(CommandError::WrongVersion { expected, actual: current.version });
+        }
+        self.authorizer.authorize(&envelope.caller, envelope.id, &current.state, &envelope.command)?;
+        current
+            .state
+            .decide(&envelope.command, &self.policy, envelope.at)
+            .map_err(|reason| CommandError::Refused { reason, version: current.version })
+    }
+
+    /// Fold `events` onto `current` and commit them (in `tx`, when given) in the envelope's
+    /// context, with the timer change and what the envelope adds; a command that changed
+    /// nothing and has nothing to record commits nothing.
+    async fn record(
+        &self,
+        tx: Option<&mut StoreTx>,
+        envelope: &Envelope<A>,
+        current: Current<A>,
+        events: Vec<A::Event>,
+    ) -> Result<Executed<A>, CommandError<A::Error>> {
+        let id = envelope.id;
+        let after = current.state.clone().fold(&events)?;
+        let also = &envelope.also;
+        if events.is_empty() && also.inbox.is_none() && also.fire.is_none() {
+            return Ok(Executed { state: after, version: current.version, appended: vec![], before: None });
+        }
+        let origin = envelope.origin.as_ref().or(current.origin.as_ref()).cloned().unwrap_or_default();
+        let context =
+            EventContext::new(envelope.caller.actor.clone(), &origin, envelope.causation.clone(), envelope.at);
+        let commit = self.commit(id, current.version, &after, &events, &context, also);
+        let version = current.version + events.len() as u64;
+        let in_callers_tx = tx.is_some();
+        let appended = self.write(tx, id, &after, events, commit).await?;
+        if let Some(observer) = &self.observer {
+            appended.iter().for_each(|(_, event)| observer(event));
+        }
+        if in_callers_tx {
+            // Not committed yet: the caller's transaction may still roll back.
+            self.forget(id);
+        } else {
+            let origin = current.origin.or_else(|| appended.first().map(|(record, _)| Origin::of(record)));
+            self.remember(id, &Current { state: after.clone(), version, origin });
+        }
+        Ok(Executed { state: after, version, appended, before: None })
     }
 
     /// The state to decide on without reading the stream: the cached one, or the initial state
