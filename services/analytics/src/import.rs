@@ -718,6 +718,35 @@ impl<R: Read> Read for CrlfToLf<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gridloop_domain::case::CaseStatus;
+
+    #[test]
+    fn a_row_is_written_only_when_the_case_accepts_its_history() {
+        let policy = CityPolicy::default_city();
+        let mapping = "source = \"p\"\n[columns]\ncase_id = \"id\"\nopened = \"opened\"\ncategory = \"type\"\n";
+        let importer = Importer::from_toml(mapping, &policy).unwrap();
+        let opened = DateTime::parse_from_rfc3339("2024-01-02T09:00:00Z").unwrap().with_timezone(&Utc);
+        let row = ImportedCase {
+            row_id: "1".into(),
+            case_id: importer.case_id("1"),
+            opened,
+            due: opened + chrono::Duration::days(3),
+            closed: Some(opened + chrono::Duration::days(1)),
+            status: "closed".into(),
+            category_code: "env.debris".into(),
+            grid_code: policy.jurisdiction.grids().next().unwrap().code.as_str().to_string(),
+            lat: 0.0,
+            lon: 0.0,
+            department: None,
+            description: "bags".into(),
+        };
+        let planned = importer.plan(&row);
+        let case = fits(&[], planned.iter().map(|(_, event)| event)).unwrap();
+        assert!(matches!(case.status, CaseStatus::Closed { satisfaction: None, .. }), "{:?}", case.status);
+        // The closure without the opening and the resolution it follows does not fit a case.
+        let refused = fits(&[], [&planned[3].1]).unwrap_err();
+        assert_eq!(refused, "the row's history does not fit the case: CaseClosed cannot follow a case that is new");
+    }
 
     #[test]
     fn crlf_becomes_lf_across_chunk_boundaries_and_lone_cr_stays() {
