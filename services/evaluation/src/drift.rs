@@ -10,7 +10,7 @@ use gridloop_domain::drift::{self, Distribution, DriftChange, DriftPolicy};
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::level::Level;
 use gridloop_eventstore::{Batch, Commit, ExpectedVersion, Placeholders, StoreTx, StreamAppend};
-use gridloop_kit::EventContext;
+use gridloop_kit::{EventContext, Origin};
 use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
 use prost::Message;
@@ -286,12 +286,14 @@ async fn record(
             ("DistributionDriftCleared", cleared.encode_to_vec())
         }
     };
-    let context = EventContext {
+    // The alert belongs to the area's own stream, routed by the area, in the trace of the closure
+    // that caused it.
+    let origin = Origin {
         correlation_id: format!("drift-{area}"),
+        traceparent: context.traceparent.clone(),
         routing_key: area.to_string(),
-        occurred_at: at,
-        ..context.clone()
     };
+    let context = EventContext::new(context.actor.clone(), &origin, context.causation_id.clone(), at);
     let commit = Commit {
         appends: vec![StreamAppend {
             stream: format!("drift-{area}"),
