@@ -143,7 +143,7 @@ async fn main() {
                             StreamAppend {
                                 stream: case.case_id.stream(),
                                 expected: ExpectedVersion::NoStream,
-                                events: importer.plan(&case),
+                                events: importer.plan(&case).into_iter().map(|(event, _)| event).collect(),
                             }
                         })
                         .collect();

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use gridloop::app::{App, StoreLocation, UpArgs};
 use gridloop_bus::ManualClock;
+use gridloop_proto::convert::short_type;
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::dispatch_service_client::DispatchServiceClient;
 use gridloop_proto::v1::evaluation_service_client::EvaluationServiceClient;
@@ -268,11 +269,5 @@ pub fn report_request(category: &str, client_key: &str, location: pb::GeoPoint) 
 
 /// Short event type names of a case's history, in order.
 pub fn history_types(case: &pb::GetCaseResponse) -> Vec<String> {
-    case.history
-        .iter()
-        .map(|h| {
-            let t = &h.envelope.as_ref().expect("envelope").event_type;
-            t.strip_prefix("gridloop.v1.").unwrap_or(t).to_string()
-        })
-        .collect()
+    case.history.iter().map(|h| short_type(&h.envelope.as_ref().expect("envelope").event_type).to_string()).collect()
 }

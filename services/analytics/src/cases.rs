@@ -8,6 +8,7 @@ use arrow_array::builder::{BooleanBuilder, Int64Builder, StringBuilder, Timestam
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::DateTime;
+use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_evaluation::projection::COLUMNS;
 use gridloop_evaluation::CaseRow;
 use parquet::arrow::ArrowWriter;
@@ -216,7 +217,7 @@ pub async fn export_cases<W: Write + Send>(
     }
     let from = filter.from.map_or(i64::MIN, |t| t.timestamp_micros());
     let to = filter.to.map_or(i64::MAX, |t| t.timestamp_micros());
-    let area = format!("{}%", filter.area.as_deref().unwrap_or_default());
+    let area = format!("{}%", filter.area.as_ref().map_or("", AreaCode::as_str));
     let mut stats = ExportStats::default();
     let mut after = String::new();
     loop {

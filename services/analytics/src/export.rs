@@ -13,6 +13,7 @@ use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, Ti
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
+use gridloop_domain::level::Level;
 use gridloop_eventstore::{EventStore, RecordedEvent, StoreError};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -65,11 +66,12 @@ pub fn events_schema() -> SchemaRef {
     ]))
 }
 
-/// The district, street, community and grid codes a routing key (a jurisdiction code of 6, 9,
-/// 12 or 15 digits) starts with; `None` where the key is shorter or not a code.
+/// The district, street, community and grid codes a routing key (a jurisdiction code) starts
+/// with; `None` where the key is shorter or not a code.
 pub fn area_codes(key: &str) -> [Option<&str>; 4] {
     let is_code = !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit());
-    [6, 9, 12, 15].map(|len| (is_code && key.len() >= len).then(|| &key[..len]))
+    [Level::District, Level::Street, Level::Community, Level::Grid]
+        .map(|level| (is_code && key.len() >= level.code_len()).then(|| &key[..level.code_len()]))
 }
 
 /// The columns of `events` (already filtered) as one record batch.

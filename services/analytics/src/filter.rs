@@ -1,15 +1,14 @@
 //! Export filters: a time window, a jurisdiction area and event types.
 
 use chrono::{DateTime, Utc};
+use gridloop_domain::jurisdiction::{AreaCode, AreaCodeError};
 use gridloop_eventstore::RecordedEvent;
-
-/// Package prefix of every event type.
-pub const TYPE_PREFIX: &str = "gridloop.v1.";
+use gridloop_proto::convert::{event_type, short_type};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {
-    #[error("area {0:?} is not a jurisdiction code (6, 9, 12 or 15 digits)")]
-    Area(String),
+    #[error("area: {0}")]
+    Area(#[from] AreaCodeError),
     #[error("event type {0:?} is not a type name (e.g. CaseOpened or gridloop.v1.CaseOpened)")]
     Type(String),
     #[error("--from {from} is not before --to {to}")]
@@ -22,7 +21,7 @@ pub struct EventFilter {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     /// Jurisdiction code prefix matched against the routing key (the case's grid code).
-    pub area: Option<String>,
+    pub area: Option<AreaCode>,
     /// Fully qualified event types; empty keeps every type.
     pub types: Vec<String>,
 }
@@ -43,22 +42,17 @@ impl EventFilter {
         }
         let area = match area.map(str::trim) {
             None | Some("") => None,
-            Some(code) => {
-                if !matches!(code.len(), 6 | 9 | 12 | 15) || !code.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(FilterError::Area(code.to_string()));
-                }
-                Some(code.to_string())
-            }
+            Some(code) => Some(AreaCode::new(code)?),
         };
         let types = types
             .iter()
             .map(|t| {
                 let t = t.trim();
-                let short = t.strip_prefix(TYPE_PREFIX).unwrap_or(t);
+                let short = short_type(t);
                 if short.is_empty() || !short.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                     return Err(FilterError::Type(t.to_string()));
                 }
-                Ok(format!("{TYPE_PREFIX}{short}"))
+                Ok(event_type(short))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self { from, to, area, types })
@@ -71,7 +65,7 @@ impl EventFilter {
 
     /// Whether a jurisdiction code (routing key, grid code) is inside the area.
     pub fn in_area(&self, code: &str) -> bool {
-        self.area.as_deref().is_none_or(|area| code.starts_with(area))
+        self.area.as_ref().is_none_or(|area| code.starts_with(area.as_str()))
     }
 
     pub fn matches(&self, event: &RecordedEvent) -> bool {

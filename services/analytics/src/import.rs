@@ -9,26 +9,31 @@
 //! only the missing events for a case that was open and is now closed. Every event has actor
 //! role [`IMPORT_ROLE`] and causation `import:<source>`.
 //!
-//! Parsing a row and planning its events are pure ([`Importer::parse`], [`Importer::plan`]);
-//! [`import_csv`] streams the file in chunks and commits each chunk's cases concurrently, so the
-//! store's group commit batches them.
+//! Parsing a row and planning its events are pure ([`Importer::parse`], [`Importer::plan`]).
+//! Before anything is written, the case's stored events and the planned ones must fold through
+//! the Case aggregate's `evolve`: the import cannot write a history the aggregate would refuse
+//! (such a row is reported as bad). [`import_csv`] streams the file in chunks and commits each
+//! chunk's cases concurrently, so the store's group commit batches them.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use futures::stream::{self, StreamExt};
-use gridloop_domain::case::{Assignment, CaseDetails, CaseEvent, Channel, Reporter, ReporterKind};
+use gridloop_domain::case::{Assignment, Case, CaseDetails, CaseEvent, Channel, Reporter, ReporterKind};
+use gridloop_domain::decider::Decider;
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::jurisdiction::{AreaCode, Department};
-use gridloop_domain::level::Level;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_domain::priority::Priority;
-use gridloop_eventstore::{Actor, Commit, EventStore, ExpectedVersion, NewEvent, StoreError};
-use gridloop_proto::convert::encode_case_event;
-pub use gridloop_proto::edge::IMPORT_ROLE;
-use gridloop_proto::edge::SCHEMA_VERSION;
-use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use gridloop_eventstore::{Actor, Commit, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError};
+pub use gridloop_kit::IMPORT_ROLE;
+use gridloop_kit::SCHEMA_VERSION;
+use gridloop_proto::convert::{decode_case_event, encode_case_event};
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use uuid::Uuid;
+
+mod mapping;
+
+pub use mapping::{AreaMap, CategoryMap, Columns, Mapping, MissingDue, StatusValues};
 
 /// Namespace of the uuid v5 case and event ids of imported history.
 pub const IMPORT_NAMESPACE: Uuid = Uuid::from_u128(0x6772_6964_6c6f_6f70_b000_696d_706f_7274);
@@ -46,106 +51,6 @@ const DEFAULT_TIME_FORMATS: &[&str] = &[
     "%m/%d/%Y %H:%M:%S",
     "%m/%d/%Y %H:%M",
 ];
-
-/// The mapping file (TOML): which columns hold what, and how to read them.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Mapping {
-    /// Name of the platform the file comes from: ids derive from it, so keep it stable.
-    pub source: String,
-    /// `chrono` formats of the time columns, tried in order after RFC 3339 (which carries its
-    /// own offset). A value that is only a date (`%Y-%m-%d`, `%m/%d/%Y`) means midnight.
-    #[serde(default)]
-    pub time_formats: Vec<String>,
-    /// Fixed UTC offset of times without one, e.g. "+08:00" or "-07:00".
-    #[serde(default = "default_offset")]
-    pub utc_offset: String,
-    /// The level the file's departments sit at: the unit of that level above the case's grid
-    /// holds the imported case.
-    #[serde(default = "default_level")]
-    pub level: Level,
-    /// Field delimiter (default ',').
-    #[serde(default)]
-    pub delimiter: Option<char>,
-    /// A row without a due time: `"sla"` (default) takes the category's resolve SLA at `level`
-    /// from the opened time; `"reject"` reports the row as bad.
-    #[serde(default)]
-    pub missing_due: MissingDue,
-    pub columns: Columns,
-    #[serde(default)]
-    pub status: StatusValues,
-    #[serde(default)]
-    pub categories: CategoryMap,
-    #[serde(default)]
-    pub areas: AreaMap,
-}
-
-fn default_offset() -> String {
-    "+00:00".into()
-}
-
-fn default_level() -> Level {
-    Level::Street
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MissingDue {
-    #[default]
-    Sla,
-    Reject,
-}
-
-/// Column names (as in the CSV header).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Columns {
-    pub case_id: String,
-    pub opened: String,
-    pub due: Option<String>,
-    pub closed: Option<String>,
-    /// Without it, a row with a closed time is closed.
-    pub status: Option<String>,
-    pub category: String,
-    pub department: Option<String>,
-    pub latitude: Option<String>,
-    pub longitude: Option<String>,
-    /// One column with both coordinates: "(lat, lon)", "lat,lon" or "POINT (lon lat)".
-    pub location: Option<String>,
-    pub neighbourhood: Option<String>,
-    /// Text of the case (default: the file's category value).
-    pub description: Option<String>,
-}
-
-/// Status values (compared trimmed and case-insensitively).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StatusValues {
-    #[serde(default)]
-    pub closed: Vec<String>,
-    /// Empty: every status not in `closed` means open; else a status in neither is a bad row.
-    #[serde(default)]
-    pub open: Vec<String>,
-}
-
-/// The file's category values → catalog codes.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CategoryMap {
-    /// Code for values the map does not name; without it such rows are bad.
-    pub default: Option<String>,
-    #[serde(default)]
-    pub map: BTreeMap<String, String>,
-}
-
-/// Neighbourhood names → grid codes. A located point inside a grid wins over both.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AreaMap {
-    pub default_grid: Option<String>,
-    #[serde(default)]
-    pub map: BTreeMap<String, String>,
-}
 
 /// Why an import could not run at all (bad rows are not errors: see [`ImportReport`]).
 #[derive(Debug, thiserror::Error)]
@@ -205,6 +110,9 @@ impl ImportReport {
         )
     }
 }
+
+/// A row's events in stream order, as written and as the case sees them.
+pub type Planned = Vec<(NewEvent, CaseEvent)>;
 
 /// A good row, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -477,9 +385,9 @@ impl<'p> Importer<'p> {
         valid((lat, lon))
     }
 
-    /// The events a parsed row becomes, in stream order (ids, times and payloads are a
-    /// function of the row alone).
-    pub fn plan(&self, case: &ImportedCase) -> Vec<NewEvent> {
+    /// The events a parsed row becomes, in stream order, as written and as the case sees them
+    /// (ids, times and payloads are a function of the row alone).
+    pub fn plan(&self, case: &ImportedCase) -> Planned {
         let level = self.mapping.level;
         let grid = AreaCode::new(case.grid_code.clone()).ok();
         let unit = grid
@@ -537,7 +445,7 @@ impl<'p> Importer<'p> {
         events
             .into_iter()
             .map(|(kind, at, event)| {
-                NewEvent {
+                let written = NewEvent {
                     event_id: self.event_id(case, kind),
                     event_type: String::new(),
                     occurred_at: at,
@@ -553,7 +461,8 @@ impl<'p> Importer<'p> {
                     routing_key: case.grid_code.clone(),
                     payload: Vec::new(),
                 }
-                .with(encode_case_event(case.case_id, &event))
+                .with(encode_case_event(case.case_id, &event));
+                (written, event)
             })
             .collect()
     }
@@ -617,29 +526,27 @@ enum Outcome {
 }
 
 /// Write one case's planned events: all of them to a new stream, or the missing tail to a
-/// stream holding exactly the first ones (an open case now closed).
-async fn apply(
-    store: &EventStore,
-    stream: String,
-    version: u64,
-    planned: Vec<NewEvent>,
-) -> Result<Outcome, StoreError> {
-    let (expected, missing) = if version == 0 {
-        (ExpectedVersion::NoStream, planned)
-    } else {
-        let existing: HashSet<Uuid> = store.read_stream(&stream, 1).await?.into_iter().map(|e| e.event_id).collect();
-        let present = planned.iter().take_while(|e| existing.contains(&e.event_id)).count();
-        if present == planned.len() {
-            return Ok(Outcome::AlreadyPresent);
-        }
-        if version != present as u64 || planned[present..].iter().any(|e| existing.contains(&e.event_id)) {
-            return Ok(Outcome::Refused(format!(
-                "case stream {stream} has {version} events, {present} of them from this import: it changed after \
-                 the import, so the row's newer state is not applied"
-            )));
-        }
-        (ExpectedVersion::Exact(version), planned.into_iter().skip(present).collect())
-    };
+/// stream holding exactly the first ones (an open case now closed). Only if the case's history
+/// with them still folds: the import never writes what the aggregate would refuse.
+async fn apply(store: &EventStore, stream: String, version: u64, planned: Planned) -> Result<Outcome, StoreError> {
+    let stored = if version == 0 { Vec::new() } else { store.read_stream(&stream, 1).await? };
+    let existing: HashSet<Uuid> = stored.iter().map(|e| e.event_id).collect();
+    let present = planned.iter().take_while(|(e, _)| existing.contains(&e.event_id)).count();
+    if version > 0 && present == planned.len() {
+        return Ok(Outcome::AlreadyPresent);
+    }
+    if version != present as u64 || planned[present..].iter().any(|(e, _)| existing.contains(&e.event_id)) {
+        return Ok(Outcome::Refused(format!(
+            "case stream {stream} has {version} events, {present} of them from this import: it changed after \
+             the import, so the row's newer state is not applied"
+        )));
+    }
+    let missing: Planned = planned.into_iter().skip(present).collect();
+    if let Err(reason) = fits(&stored, missing.iter().map(|(_, event)| event)) {
+        return Ok(Outcome::Refused(reason));
+    }
+    let expected = if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
+    let missing: Vec<NewEvent> = missing.into_iter().map(|(event, _)| event).collect();
     let n = missing.len() as u64;
     match store.commit(Commit::append(stream, expected, missing)).await {
         Ok(_) if version == 0 => Ok(Outcome::Imported(n)),
@@ -651,24 +558,15 @@ async fn apply(
     }
 }
 
-/// Current versions of the streams that exist among `streams` (one query per 500 streams).
-async fn stream_versions(store: &EventStore, streams: &[String]) -> Result<HashMap<String, u64>, StoreError> {
-    let mut versions = HashMap::new();
-    for part in streams.chunks(500) {
-        let placeholders: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT stream, MAX(stream_version) FROM events WHERE stream IN ({}) GROUP BY stream",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
-        for stream in part {
-            query = query.bind(stream);
-        }
-        for (stream, version) in query.fetch_all(store.pool()).await? {
-            versions.insert(stream, u64::try_from(version).unwrap_or_default());
-        }
+/// The case after its `stored` history and the `new` events, or why they do not fold.
+fn fits<'e>(stored: &[RecordedEvent], new: impl IntoIterator<Item = &'e CaseEvent>) -> Result<Case, String> {
+    let mut case = Case::initial();
+    for record in stored {
+        let event = decode_case_event(&record.event_type, &record.payload)
+            .map_err(|e| format!("the stored case cannot be read: {e}"))?;
+        case = case.evolve(&event).map_err(|e| format!("the stored case is inconsistent: {e}"))?;
     }
-    Ok(versions)
+    case.fold(new).map_err(|e| format!("the row's history does not fit the case: {e}"))
 }
 
 /// Import a CSV file (read as a stream) into dispatch's store. Bad rows are collected in the
@@ -690,7 +588,7 @@ pub async fn import_csv<R: Read>(
     let mut seen: HashMap<Uuid, u64> = HashMap::new();
     let mut records = reader.records();
     loop {
-        let mut chunk: Vec<(u64, String, Vec<NewEvent>)> = Vec::with_capacity(CHUNK_ROWS);
+        let mut chunk: Vec<(u64, String, Planned)> = Vec::with_capacity(CHUNK_ROWS);
         let mut done = true;
         for record in records.by_ref() {
             let mut bad = |report: &mut ImportReport, line: u64, row_id: Option<String>, reason: String| {
@@ -730,8 +628,8 @@ pub async fn import_csv<R: Read>(
             }
         }
         let streams: Vec<String> =
-            chunk.iter().map(|(_, _, events)| format!("case-{}", events[0].correlation_id)).collect();
-        let versions = &stream_versions(store, &streams).await?;
+            chunk.iter().map(|(_, _, events)| format!("case-{}", events[0].0.correlation_id)).collect();
+        let versions = &store.stream_versions(&streams).await?;
         let outcomes: Vec<_> =
             stream::iter(chunk.into_iter().zip(streams).map(|((line, row_id, events), stream)| async move {
                 let version = versions.get(&stream).copied().unwrap_or(0);
@@ -820,6 +718,35 @@ impl<R: Read> Read for CrlfToLf<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gridloop_domain::case::CaseStatus;
+
+    #[test]
+    fn a_row_is_written_only_when_the_case_accepts_its_history() {
+        let policy = CityPolicy::default_city();
+        let mapping = "source = \"p\"\n[columns]\ncase_id = \"id\"\nopened = \"opened\"\ncategory = \"type\"\n";
+        let importer = Importer::from_toml(mapping, &policy).unwrap();
+        let opened = DateTime::parse_from_rfc3339("2024-01-02T09:00:00Z").unwrap().with_timezone(&Utc);
+        let row = ImportedCase {
+            row_id: "1".into(),
+            case_id: importer.case_id("1"),
+            opened,
+            due: opened + chrono::Duration::days(3),
+            closed: Some(opened + chrono::Duration::days(1)),
+            status: "closed".into(),
+            category_code: "env.debris".into(),
+            grid_code: policy.jurisdiction.grids().next().unwrap().code.as_str().to_string(),
+            lat: 0.0,
+            lon: 0.0,
+            department: None,
+            description: "bags".into(),
+        };
+        let planned = importer.plan(&row);
+        let case = fits(&[], planned.iter().map(|(_, event)| event)).unwrap();
+        assert!(matches!(case.status, CaseStatus::Closed { satisfaction: None, .. }), "{:?}", case.status);
+        // The closure without the opening and the resolution it follows does not fit a case.
+        let refused = fits(&[], [&planned[3].1]).unwrap_err();
+        assert_eq!(refused, "the row's history does not fit the case: CaseClosed cannot follow a case that is new");
+    }
 
     #[test]
     fn crlf_becomes_lf_across_chunk_boundaries_and_lone_cr_stays() {

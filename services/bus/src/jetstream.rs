@@ -14,12 +14,12 @@
 //! silently). Handlers are idempotent and check versions, so redelivery and out-of-order
 //! redelivery never double or reorder an effect.
 
+use crate::envelope::{envelope, from_envelope};
 use crate::{deliver, register, subject_for, Bus, BusError, DeadLetter, Delivery, DeliveryPolicy, Subscription};
 use async_nats::jetstream::{self, consumer::pull, stream, AckKind};
 use async_trait::async_trait;
 use futures::StreamExt;
 use gridloop_eventstore::RecordedEvent;
-use gridloop_proto::edge::{envelope, from_envelope};
 use gridloop_proto::v1::EventEnvelope;
 use prost::Message as _;
 use std::sync::{Arc, Mutex};

@@ -9,6 +9,7 @@
 //! the durable queue, exactly as JetStream is in distributed mode.
 
 pub mod clock;
+pub mod envelope;
 pub mod jetstream;
 pub mod relay;
 pub mod timers;
@@ -17,6 +18,7 @@ pub mod trace;
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
 use gridloop_eventstore::RecordedEvent;
+use gridloop_proto::convert::short_type;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -64,6 +66,29 @@ pub trait EventHandler: Send + Sync {
     /// Whether [`EventHandler::handle_batch`] saves work (e.g. one transaction for many events).
     fn batches(&self) -> bool {
         false
+    }
+}
+
+/// A consumer that handles whatever it is given, one event or a relay batch, as one unit of work
+/// (one transaction): every such consumer is an [`EventHandler`] that batches.
+#[async_trait]
+pub trait BatchHandler: Send + Sync {
+    /// Handle `events`, in log order, all or nothing. Must be idempotent, as [`EventHandler::handle`].
+    async fn handle_batch(&self, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError>;
+}
+
+#[async_trait]
+impl<T: BatchHandler> EventHandler for T {
+    async fn handle(&self, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
+        BatchHandler::handle_batch(self, source, &[event]).await
+    }
+
+    async fn handle_batch(&self, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError> {
+        BatchHandler::handle_batch(self, source, events).await
+    }
+
+    fn batches(&self) -> bool {
+        true
     }
 }
 
@@ -325,8 +350,7 @@ pub fn subject_for(prefix: &str, routing_key: &str, source: &str, event_type: &s
         .iter()
         .map(|&(from, to)| routing_key.get(from..to).unwrap_or("_"))
         .collect();
-    let short_type = event_type.rsplit('.').next().unwrap_or(event_type);
-    format!("{prefix}.evt.{}.{source}.{short_type}", digits.join("."))
+    format!("{prefix}.evt.{}.{source}.{}", digits.join("."), short_type(event_type))
 }
 
 #[cfg(test)]

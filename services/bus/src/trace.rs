@@ -5,6 +5,24 @@
 use gridloop_eventstore::RecordedEvent;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use uuid::Uuid;
+
+/// Whether `value` is a W3C `traceparent`: `version-traceid-parentid-flags`, lower-case hex, a
+/// version other than `ff`, ids not all zero.
+pub fn is_traceparent(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    matches!(parts.as_slice(), [version, trace, parent, flags]
+        if hex(version, 2) && *version != "ff" && hex(trace, 32) && hex(parent, 16) && hex(flags, 2)
+            && trace.bytes().any(|b| b != b'0') && parent.bytes().any(|b| b != b'0'))
+}
+
+/// A sampled `traceparent` of a new trace whose id is `trace_id` (a case's id, so that one case
+/// is one trace across all services), with a fresh span id.
+pub fn new_traceparent(trace_id: Uuid) -> String {
+    let span = Uuid::now_v7().simple().to_string();
+    format!("00-{}-{}-01", trace_id.simple(), &span[16..])
+}
 
 /// The remote parent a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`) names, if valid.
 pub fn parent_context(traceparent: &str) -> Option<opentelemetry::Context> {
@@ -57,6 +75,17 @@ mod tests {
         assert_eq!(remote.trace_id(), TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap());
         assert_eq!(remote.span_id(), SpanId::from_hex("00f067aa0ba902b7").unwrap());
         assert!(remote.is_sampled() && remote.is_remote());
+    }
+
+    #[test]
+    fn a_new_trace_is_named_after_its_case() {
+        let case = Uuid::now_v7();
+        let made = new_traceparent(case);
+        assert!(is_traceparent(&made), "{made}");
+        assert_eq!(&made[3..35], case.simple().to_string());
+        assert!(parent_context(&made).is_some());
+        assert!(!is_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"));
+        assert!(!is_traceparent("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Deadlines never fire twice, also across restarts (issue 4, item 8; design §6).
+//! Deadlines never fire twice, also across restarts.
 //!
 //! Cases are opened through the real dispatch service on an SQLite store; a seeded sequence of
 //! clock jumps then lets the durable timer scheduler fire their deadlines (accept deadlines
@@ -19,7 +19,7 @@ use gridloop_domain::case::{CaseCommand, CaseDetails, CaseEvent, EscalationReaso
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_eventstore::{Actor, Commit, EventStore, StoreOptions};
-use gridloop_proto::edge::EventContext;
+use gridloop_kit::EventContext;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;

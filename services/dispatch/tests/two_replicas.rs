@@ -12,7 +12,7 @@ use gridloop_domain::case::{CaseCommand, CaseError, CaseEvent, CaseStatus, Satis
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_eventstore::{Actor, Commit, EventStore, StoreOptions};
-use gridloop_proto::edge::EventContext;
+use gridloop_kit::EventContext;
 use std::sync::Arc;
 
 fn context(case_id: CaseId, now: DateTime<Utc>) -> EventContext {

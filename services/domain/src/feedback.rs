@@ -3,6 +3,7 @@
 //! One stream per case; a reopened case that is resolved again starts a new round.
 
 use crate::case::Satisfaction;
+use crate::decider::Misfit;
 use crate::level::Level;
 use crate::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,17 @@ pub enum FeedbackEvent {
     Defaulted { satisfaction: Satisfaction },
 }
 
+impl FeedbackEvent {
+    /// The protobuf message name of this event (`gridloop.v1.<name>`).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            FeedbackEvent::Requested { .. } => "FeedbackRequested",
+            FeedbackEvent::Received { .. } => "FeedbackReceived",
+            FeedbackEvent::Defaulted { .. } => "FeedbackDefaulted",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Feedback {
@@ -28,6 +40,15 @@ pub enum Feedback {
         level: Level,
         due_at: Timestamp,
     },
+}
+
+impl Feedback {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Feedback::Idle => "idle",
+            Feedback::Awaiting { .. } => "awaiting",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,10 +98,17 @@ pub fn decide(
     }
 }
 
-pub fn evolve(_state: Feedback, event: &FeedbackEvent) -> Feedback {
-    match event {
-        FeedbackEvent::Requested { level, due_at } => Feedback::Awaiting { level: *level, due_at: *due_at },
-        FeedbackEvent::Received { .. } | FeedbackEvent::Defaulted { .. } => Feedback::Idle,
+/// Fold one event into the state, or refuse it as a [`Misfit`] when it cannot follow the state:
+/// a round opens only when none is open, and is answered (or defaulted) only while open.
+pub fn evolve(state: Feedback, event: &FeedbackEvent) -> Result<Feedback, Misfit> {
+    match (event, &state) {
+        (FeedbackEvent::Requested { level, due_at }, Feedback::Idle) => {
+            Ok(Feedback::Awaiting { level: *level, due_at: *due_at })
+        }
+        (FeedbackEvent::Received { .. } | FeedbackEvent::Defaulted { .. }, Feedback::Awaiting { .. }) => {
+            Ok(Feedback::Idle)
+        }
+        _ => Err(Misfit { aggregate: "feedback round", event: event.type_name(), state: state.name() }),
     }
 }
 

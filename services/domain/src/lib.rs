@@ -2,7 +2,9 @@
 
 pub mod calendar;
 pub mod case;
+pub mod case_state;
 pub mod catalog;
+pub mod decider;
 pub mod drift;
 pub mod duplicates;
 pub mod feedback;

@@ -10,8 +10,8 @@ use gridloop_domain::drift::{self, Distribution, DriftChange, DriftPolicy};
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::level::Level;
 use gridloop_eventstore::{Batch, Commit, ExpectedVersion, Placeholders, StoreTx, StreamAppend};
+use gridloop_kit::{EventContext, Origin};
 use gridloop_proto::convert;
-use gridloop_proto::edge::EventContext;
 use gridloop_proto::v1 as pb;
 use prost::Message;
 use sqlx::any::AnyRow;
@@ -286,12 +286,14 @@ async fn record(
             ("DistributionDriftCleared", cleared.encode_to_vec())
         }
     };
-    let context = EventContext {
+    // The alert belongs to the area's own stream, routed by the area, in the trace of the closure
+    // that caused it.
+    let origin = Origin {
         correlation_id: format!("drift-{area}"),
+        traceparent: context.traceparent.clone(),
         routing_key: area.to_string(),
-        occurred_at: at,
-        ..context.clone()
     };
+    let context = EventContext::new(context.actor.clone(), &origin, context.causation_id.clone(), at);
     let commit = Commit {
         appends: vec![StreamAppend {
             stream: format!("drift-{area}"),
@@ -326,13 +328,17 @@ async fn record(
 
 /// Areas under `area` (a code prefix) with a recorded crossing; only those out of tolerance now
 /// unless `include_cleared`. Most deviant first.
-pub async fn list(pool: &AnyPool, area: Option<&str>, include_cleared: bool) -> Result<Vec<DriftRow>, sqlx::Error> {
+pub async fn list(
+    pool: &AnyPool,
+    area: Option<&AreaCode>,
+    include_cleared: bool,
+) -> Result<Vec<DriftRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT area, drifted, changed_at, grid_share, community_share, street_share, district_share, deviation, \
          closed_total FROM evaluation_drift WHERE area LIKE $1 AND (drifted = 1 OR $2 = 1) \
          ORDER BY drifted DESC, deviation DESC, area",
     )
-    .bind(format!("{}%", area.unwrap_or_default()))
+    .bind(format!("{}%", area.map_or("", AreaCode::as_str)))
     .bind(i64::from(include_cleared))
     .fetch_all(pool)
     .await

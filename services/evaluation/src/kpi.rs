@@ -1,19 +1,21 @@
 //! The KPI query at the gRPC edge: request filters in, [`Report`] out as `GetKpisResponse`.
 //! The figures themselves are computed by the pure [`gridloop_domain::kpi`].
 
-use crate::{level_shares, parse_area, time_window};
+use crate::grpc::time_window;
+use crate::level_shares;
 use chrono::FixedOffset;
+use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::kpi::{Period, PeriodReport, Rates, Report, Tally};
 use gridloop_domain::level::Level;
 use gridloop_proto::convert;
-use gridloop_proto::edge::invalid_argument;
+use gridloop_proto::status::{invalid_argument, optional_area};
 use gridloop_proto::v1 as pb;
 use tonic::Status;
 
 /// Which cases a KPI query counts (all optional; times in µs, on the opening time).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CaseFilter {
-    pub area: Option<String>,
+    pub area: Option<AreaCode>,
     pub category: Option<String>,
     pub level: Option<Level>,
     pub from: Option<i64>,
@@ -23,7 +25,7 @@ pub struct CaseFilter {
 impl CaseFilter {
     /// The same filter applied to a row in memory (for "as of" reports folded from the log).
     pub fn matches(&self, row: &crate::CaseRow) -> bool {
-        self.area.as_deref().is_none_or(|area| row.grid_code.starts_with(area))
+        self.area.as_ref().is_none_or(|area| row.grid_code.starts_with(area.as_str()))
             && self.category.as_deref().is_none_or(|c| row.category_code == c)
             && self.level.is_none_or(|level| row.level.as_deref() == Some(level.as_str()))
             && self.from.is_none_or(|from| row.opened_at >= from)
@@ -32,7 +34,7 @@ impl CaseFilter {
 }
 
 pub fn filter_from(r: &pb::GetKpisRequest) -> Result<CaseFilter, Status> {
-    let area = parse_area(&r.area)?.map(str::to_string);
+    let area = optional_area("area", &r.area)?;
     if r.category_code.len() > 64 {
         return Err(invalid_argument("category_code", "at most 64 characters"));
     }

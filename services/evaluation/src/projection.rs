@@ -4,7 +4,9 @@ use crate::kpi::CaseFilter;
 use crate::satisfaction_name;
 use futures::TryStreamExt;
 use gridloop_domain::case::{Assignment, CaseEvent, EscalationReason, Satisfaction};
+use gridloop_domain::case_state::CaseState;
 use gridloop_domain::ids::CaseId;
+use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::kpi::{CaseFacts, Report};
 use gridloop_domain::level::Level;
 use gridloop_domain::priority::Priority;
@@ -99,32 +101,9 @@ pub enum Order {
     Priority,
 }
 
-pub fn state_name(state: pb::CaseState) -> &'static str {
-    match state {
-        pb::CaseState::Unspecified => "unspecified",
-        pb::CaseState::Reported => "reported",
-        pb::CaseState::Rejected => "rejected",
-        pb::CaseState::Dispatched => "dispatched",
-        pb::CaseState::Accepted => "accepted",
-        pb::CaseState::InMediation => "in_mediation",
-        pb::CaseState::AwaitingVerification => "awaiting_verification",
-        pb::CaseState::Resolved => "resolved",
-        pb::CaseState::Closed => "closed",
-    }
-}
-
+/// The wire state of a stored state name (`UNSPECIFIED` for a name no state has).
 fn state_of(name: &str) -> pb::CaseState {
-    match name {
-        "reported" => pb::CaseState::Reported,
-        "rejected" => pb::CaseState::Rejected,
-        "dispatched" => pb::CaseState::Dispatched,
-        "accepted" => pb::CaseState::Accepted,
-        "in_mediation" => pb::CaseState::InMediation,
-        "awaiting_verification" => pb::CaseState::AwaitingVerification,
-        "resolved" => pb::CaseState::Resolved,
-        "closed" => pb::CaseState::Closed,
-        _ => pb::CaseState::Unspecified,
-    }
+    name.parse::<CaseState>().map_or(pb::CaseState::Unspecified, convert::case_state)
 }
 
 fn level_of(name: Option<&str>) -> pb::Level {
@@ -160,7 +139,7 @@ impl CaseRow {
         let at = |micros: i64| chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default();
         CaseFacts {
             opened_at: at(self.opened_at),
-            rejected: self.state == "rejected",
+            rejected: self.state == CaseState::Rejected.name(),
             dispatched: self.dispatched_at.is_some(),
             responded_on_time: self.responded_on_time.map(|flag| flag == 1),
             resolved: self.resolved_at.is_some(),
@@ -203,7 +182,7 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
         (None, CaseEvent::Opened { details, .. }) if version == 1 => CaseRow {
             case_id: case_id.to_string(),
             version: 0,
-            state: "reported".into(),
+            state: CaseState::Reported.name().into(),
             level: None,
             category_code: details.category_code.clone(),
             grid_code: details.grid_code.clone(),
@@ -231,8 +210,8 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
         },
         (current, _) => return Evolution::Gap { have: current.map_or(0, |r| r.version), got: version },
     };
-    let set = |row: &mut CaseRow, state: &str, level: Option<Level>| {
-        row.state = state.into();
+    let set = |row: &mut CaseRow, state: CaseState, level: Option<Level>| {
+        row.state = state.name().into();
         if let Some(level) = level {
             row.level = Some(level.as_str().into());
         }
@@ -248,17 +227,17 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
             row.deadline_misses += 1;
             row.due_at = Some(next_deadline.timestamp_micros());
         }
-        CaseEvent::Rejected { .. } => set(&mut row, "rejected", None),
+        CaseEvent::Rejected { .. } => set(&mut row, CaseState::Rejected, None),
         CaseEvent::Dispatched { to, priority, .. } => {
             prioritise(&mut row, priority);
             row.dispatched_at.get_or_insert(at);
             assign(&mut row, to);
-            set(&mut row, "dispatched", Some(to.level))
+            set(&mut row, CaseState::Dispatched, Some(to.level))
         }
         CaseEvent::PriorityChanged { priority } => prioritise(&mut row, priority),
         CaseEvent::Transferred { to, .. } => {
             assign(&mut row, to);
-            set(&mut row, "dispatched", Some(to.level))
+            set(&mut row, CaseState::Dispatched, Some(to.level))
         }
         CaseEvent::Escalated { to, reason, .. } => {
             row.escalations += 1;
@@ -266,7 +245,7 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
                 row.deadline_misses += 1;
             }
             assign(&mut row, to);
-            set(&mut row, "dispatched", Some(to.level));
+            set(&mut row, CaseState::Dispatched, Some(to.level));
         }
         CaseEvent::Accepted { at: to, .. } => {
             if row.accepted_at.is_none() {
@@ -277,21 +256,21 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
                 row.responded_on_time = Some(i64::from(in_time));
             }
             assign(&mut row, to);
-            set(&mut row, "accepted", Some(to.level))
+            set(&mut row, CaseState::Accepted, Some(to.level))
         }
         CaseEvent::MediationFailed { back_to, .. } => {
             row.mediations_failed += 1;
             assign(&mut row, back_to);
-            set(&mut row, "accepted", Some(back_to.level))
+            set(&mut row, CaseState::Accepted, Some(back_to.level))
         }
         CaseEvent::MediationAgreed { .. } => row.mediations_agreed += 1,
         CaseEvent::MediationRequested { level, .. } => {
             row.mediations_requested += 1;
-            set(&mut row, "in_mediation", Some(*level))
+            set(&mut row, CaseState::InMediation, Some(*level))
         }
         CaseEvent::Resolved { level, verify_by, .. } => {
             row.resolved_at = Some(at);
-            let state = if verify_by.is_some() { "awaiting_verification" } else { "resolved" };
+            let state = if verify_by.is_some() { CaseState::AwaitingVerification } else { CaseState::Resolved };
             set(&mut row, state, Some(*level))
         }
         // Recorded for supervision on the case's history; no KPI counts it (yet).
@@ -299,17 +278,17 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
         // A failed check is followed by `Reopened`, which counts the rework.
         CaseEvent::Verified { passed, .. } => {
             if *passed {
-                set(&mut row, "resolved", None)
+                set(&mut row, CaseState::Resolved, None)
             }
         }
         CaseEvent::Evaluated { satisfaction, .. } => row.satisfaction = Some(satisfaction_name(*satisfaction).into()),
         CaseEvent::Reopened { at: to, .. } => {
             row.reopen_count += 1;
             assign(&mut row, to);
-            set(&mut row, "accepted", Some(to.level));
+            set(&mut row, CaseState::Accepted, Some(to.level));
         }
         CaseEvent::Closed { level, satisfaction } => {
-            set(&mut row, "closed", Some(*level));
+            set(&mut row, CaseState::Closed, Some(*level));
             row.settled_level = Some(level.as_str().into());
             row.satisfaction = satisfaction.map(|s| satisfaction_name(s).into());
             row.closed_at = Some(at);
@@ -406,8 +385,8 @@ pub fn loaded(results: &[Vec<AnyRow>]) -> Result<Vec<CaseRow>, sqlx::Error> {
 
 pub async fn list(
     pool: &AnyPool,
-    state: Option<&str>,
-    area: Option<&str>,
+    state: Option<CaseState>,
+    area: Option<&AreaCode>,
     order: Order,
     limit: u32,
     offset: i64,
@@ -422,8 +401,8 @@ pub async fn list(
          ORDER BY {order_by} LIMIT $3 OFFSET $4",
         column_list()
     ))
-    .bind(state.unwrap_or_default())
-    .bind(format!("{}%", area.unwrap_or_default()))
+    .bind(state.map_or("", CaseState::name))
+    .bind(format!("{}%", area.map_or("", AreaCode::as_str)))
     .bind(i64::from(limit))
     .bind(offset)
     .fetch_all(pool)
@@ -433,16 +412,17 @@ pub async fn list(
 /// Closed cases per settled level, within an area prefix and a closure window (micros).
 pub async fn settled_counts(
     pool: &AnyPool,
-    area: Option<&str>,
+    area: Option<&AreaCode>,
     from: Option<i64>,
     to: Option<i64>,
 ) -> Result<Vec<(Level, u64)>, sqlx::Error> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT settled_level, COUNT(*) FROM evaluation_cases \
-         WHERE state = 'closed' AND grid_code LIKE $1 AND closed_at >= $2 AND closed_at < $3 \
+         WHERE state = $1 AND grid_code LIKE $2 AND closed_at >= $3 AND closed_at < $4 \
          GROUP BY settled_level",
     )
-    .bind(format!("{}%", area.unwrap_or_default()))
+    .bind(CaseState::Closed.name())
+    .bind(format!("{}%", area.map_or("", AreaCode::as_str)))
     .bind(from.unwrap_or(i64::MIN))
     .bind(to.unwrap_or(i64::MAX))
     .fetch_all(pool)
@@ -459,7 +439,7 @@ pub async fn report(pool: &AnyPool, filter: &CaseFilter, report: &mut Report) ->
         column_list()
     );
     let mut rows = sqlx::query_as::<_, CaseRow>(&sql)
-        .bind(format!("{}%", filter.area.as_deref().unwrap_or_default()))
+        .bind(format!("{}%", filter.area.as_ref().map_or("", AreaCode::as_str)))
         .bind(filter.category.clone().unwrap_or_default())
         .bind(filter.level.map(Level::as_str).unwrap_or_default())
         .bind(filter.from.unwrap_or(i64::MIN))

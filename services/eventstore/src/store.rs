@@ -1,5 +1,6 @@
 //! [`EventStore`]: connecting, migrating, reading, and the writes that are not commits.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::path::Path;
@@ -176,6 +177,29 @@ impl EventStore {
             .fetch_one(self.pool())
             .await?;
         u64::try_from(version).map_err(|_| StoreError::Corrupt(format!("stream version {version}")))
+    }
+
+    /// Current versions of those of `streams` that exist (absent ones are left out), one query
+    /// per 500 streams.
+    pub async fn stream_versions(&self, streams: &[String]) -> Result<HashMap<String, u64>, StoreError> {
+        let mut versions = HashMap::with_capacity(streams.len());
+        for part in streams.chunks(500) {
+            let placeholders: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT stream, MAX(stream_version) FROM events WHERE stream IN ({}) GROUP BY stream",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+            for stream in part {
+                query = query.bind(stream);
+            }
+            for (stream, version) in query.fetch_all(self.pool()).await? {
+                let version =
+                    u64::try_from(version).map_err(|_| StoreError::Corrupt(format!("stream version {version}")))?;
+                versions.insert(stream, version);
+            }
+        }
+        Ok(versions)
     }
 
     /// Up to `limit` events after `after_position`, in global order. Positions are gapless

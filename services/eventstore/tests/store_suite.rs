@@ -217,6 +217,9 @@ async fn append_and_read_back(h: Harness) {
     assert!(store.read_stream("case-1", 3).await.unwrap().is_empty());
     assert_eq!(store.stream_version("case-1").await.unwrap(), 2);
     assert_eq!(store.stream_version("case-2").await.unwrap(), 1);
+    let asked = ["case-2".to_string(), "case-9".to_string(), "case-1".to_string()];
+    let versions = store.stream_versions(&asked).await.unwrap();
+    assert_eq!(versions, [("case-1".to_string(), 2), ("case-2".to_string(), 1)].into_iter().collect());
 
     let all = store.read_all(0, 10).await.unwrap();
     assert_eq!(all[..2], committed.events[..]);

@@ -43,7 +43,7 @@ pub(super) fn expired(at: &Decision, expired: Timestamp) -> Result<Vec<CaseEvent
 
 #[cfg(test)]
 mod tests {
-    use crate::case::{replay, Assignment, CaseEvent, CaseStatus, EscalationReason};
+    use crate::case::{Assignment, CaseEvent, CaseStatus, EscalationReason};
     use crate::level::Level;
     use crate::testing::case::*;
     use chrono::Duration;

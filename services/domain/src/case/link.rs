@@ -26,7 +26,7 @@ pub(super) fn decide(at: &Decision, report: &LinkedReport) -> Result<Vec<CaseEve
 
 #[cfg(test)]
 mod tests {
-    use crate::case::{replay, CaseCommand, CaseError, CaseEvent, CaseStatus};
+    use crate::case::{CaseCommand, CaseError, CaseEvent, CaseStatus};
     use crate::level::Level;
     use crate::priority::SpecialGroup;
     use crate::testing::case::*;

@@ -29,6 +29,8 @@ mod verify;
 
 pub use decide::decide;
 
+pub use crate::case_state::CaseState;
+use crate::decider::Misfit;
 use crate::ids::CaseId;
 use crate::jurisdiction::Department;
 use crate::level::Level;
@@ -341,79 +343,10 @@ pub enum CaseStatus {
     },
 }
 
-/// The states a case can be in, without their data: what read models store, views show and
-/// clients filter by. [`CaseState::as_str`] is the one spelling of each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum CaseState {
-    New,
-    Reported,
-    Rejected,
-    Dispatched,
-    Accepted,
-    InMediation,
-    AwaitingVerification,
-    Resolved,
-    Closed,
-}
-
-impl CaseState {
-    pub const ALL: [CaseState; 9] = [
-        CaseState::New,
-        CaseState::Reported,
-        CaseState::Rejected,
-        CaseState::Dispatched,
-        CaseState::Accepted,
-        CaseState::InMediation,
-        CaseState::AwaitingVerification,
-        CaseState::Resolved,
-        CaseState::Closed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseState::New => "new",
-            CaseState::Reported => "reported",
-            CaseState::Rejected => "rejected",
-            CaseState::Dispatched => "dispatched",
-            CaseState::Accepted => "accepted",
-            CaseState::InMediation => "in_mediation",
-            CaseState::AwaitingVerification => "awaiting_verification",
-            CaseState::Resolved => "resolved",
-            CaseState::Closed => "closed",
-        }
-    }
-}
-
-impl std::fmt::Display for CaseState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for CaseState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        CaseState::ALL.into_iter().find(|state| state.as_str() == s).ok_or_else(|| format!("unknown case state {s:?}"))
-    }
-}
-
 impl CaseStatus {
-    pub fn state(&self) -> CaseState {
-        match self {
-            CaseStatus::New => CaseState::New,
-            CaseStatus::Reported => CaseState::Reported,
-            CaseStatus::Rejected { .. } => CaseState::Rejected,
-            CaseStatus::Dispatched { .. } => CaseState::Dispatched,
-            CaseStatus::Accepted { .. } => CaseState::Accepted,
-            CaseStatus::InMediation { .. } => CaseState::InMediation,
-            CaseStatus::AwaitingVerification { .. } => CaseState::AwaitingVerification,
-            CaseStatus::Resolved { .. } => CaseState::Resolved,
-            CaseStatus::Closed { .. } => CaseState::Closed,
-        }
-    }
-
+    /// The name of the state (see [`CaseState`]).
     pub fn name(&self) -> &'static str {
-        self.state().as_str()
+        self.state().name()
     }
 
     /// The level currently holding the case (or where it was settled).
@@ -622,48 +555,57 @@ pub enum CaseError {
     Forbidden { command: &'static str, state: &'static str, reason: &'static str },
 }
 
-/// Fold one event into the state. Total: events are facts, so nothing here can fail.
-pub fn evolve(mut case: Case, event: &CaseEvent) -> Case {
+/// Fold one event into the state, or refuse it as a [`Misfit`] when it cannot follow the state
+/// (no decision produces it there): a stream holding such an event cannot be trusted.
+pub fn evolve(mut case: Case, event: &CaseEvent) -> Result<Case, Misfit> {
     case.version += 1;
-    case.status = match (event, std::mem::take(&mut case.status)) {
-        (CaseEvent::Opened { case_id, details }, _) => {
+    let status = std::mem::take(&mut case.status);
+    case.status = match (event, status) {
+        (CaseEvent::Opened { case_id, details }, CaseStatus::New) => {
             case.id = Some(*case_id);
             case.details = Some(details.clone());
             case.signals.add(details.urgent, &details.special_groups);
             CaseStatus::Reported
         }
-        (CaseEvent::Rejected { reason }, _) => CaseStatus::Rejected { reason: reason.clone() },
-        (CaseEvent::Dispatched { to, priority, .. }, _) => {
+        (CaseEvent::Rejected { reason }, CaseStatus::Reported | CaseStatus::Dispatched { .. }) => {
+            CaseStatus::Rejected { reason: reason.clone() }
+        }
+        (CaseEvent::Dispatched { to, priority, .. }, CaseStatus::Reported) => {
             case.priority = priority.clone();
             CaseStatus::Dispatched { at: to.clone() }
         }
-        (CaseEvent::Accepted { at, assignee }, _) => {
+        (CaseEvent::Accepted { at, assignee }, CaseStatus::Dispatched { .. }) => {
             CaseStatus::Accepted { at: at.clone(), assignee: assignee.clone() }
         }
-        (CaseEvent::Escalated { to, .. }, _) => {
+        (CaseEvent::Escalated { to, .. }, CaseStatus::Dispatched { .. } | CaseStatus::Accepted { .. }) => {
             case.escalations += 1;
             CaseStatus::Dispatched { at: to.clone() }
         }
-        (CaseEvent::DeadlineMissed { next_deadline, .. }, status) => match status {
-            CaseStatus::Dispatched { mut at } => {
-                at.deadline = *next_deadline;
-                CaseStatus::Dispatched { at }
-            }
-            CaseStatus::Accepted { mut at, assignee } => {
-                at.deadline = *next_deadline;
-                CaseStatus::Accepted { at, assignee }
-            }
-            other => other,
-        },
-        (CaseEvent::Transferred { to, .. }, _) => CaseStatus::Dispatched { at: to.clone() },
+        (CaseEvent::DeadlineMissed { next_deadline, .. }, CaseStatus::Dispatched { mut at }) => {
+            at.deadline = *next_deadline;
+            CaseStatus::Dispatched { at }
+        }
+        (CaseEvent::DeadlineMissed { next_deadline, .. }, CaseStatus::Accepted { mut at, assignee }) => {
+            at.deadline = *next_deadline;
+            CaseStatus::Accepted { at, assignee }
+        }
+        (CaseEvent::Transferred { to, .. }, CaseStatus::Dispatched { .. } | CaseStatus::Accepted { .. }) => {
+            CaseStatus::Dispatched { at: to.clone() }
+        }
         (CaseEvent::MediationRequested { topic, .. }, CaseStatus::Accepted { at, assignee }) => {
             CaseStatus::InMediation { level: at.level, unit: at.unit, assignee, topic: topic.clone() }
         }
         (CaseEvent::MediationFailed { back_to, .. }, CaseStatus::InMediation { assignee, .. }) => {
             CaseStatus::Accepted { at: back_to.clone(), assignee }
         }
-        (CaseEvent::MediationAgreed { .. }, status) => status,
-        (CaseEvent::Resolved { level, unit, summary, verify_by }, previous) => {
+        // The agreement's resolution follows as its own event.
+        (CaseEvent::MediationAgreed { .. }, status @ CaseStatus::InMediation { .. }) => status,
+        // A dispatched case is resolved without an acceptance only in history imported from a
+        // platform that recorded none.
+        (
+            CaseEvent::Resolved { level, unit, summary, verify_by },
+            previous @ (CaseStatus::Dispatched { .. } | CaseStatus::Accepted { .. } | CaseStatus::InMediation { .. }),
+        ) => {
             let assignee = match previous {
                 CaseStatus::Accepted { assignee, .. } | CaseStatus::InMediation { assignee, .. } => assignee,
                 _ => String::new(),
@@ -680,53 +622,55 @@ pub fn evolve(mut case: Case, event: &CaseEvent) -> Case {
             CaseEvent::Verified { passed: true, .. },
             CaseStatus::AwaitingVerification { level, unit, assignee, summary, .. },
         ) => CaseStatus::Resolved { level, unit, assignee, summary },
-        (CaseEvent::VerificationOverdue { next_deadline, .. }, status) => match status {
-            CaseStatus::AwaitingVerification { level, unit, assignee, summary, .. } => {
-                CaseStatus::AwaitingVerification { level, unit, assignee, summary, deadline: *next_deadline }
-            }
-            other => other,
-        },
-        (CaseEvent::Evaluated { .. }, status) => status,
-        (CaseEvent::Reopened { at, .. }, previous) => {
+        // A failed check: the reopening follows as its own event.
+        (CaseEvent::Verified { passed: false, .. }, status @ CaseStatus::AwaitingVerification { .. }) => status,
+        (
+            CaseEvent::VerificationOverdue { next_deadline, .. },
+            CaseStatus::AwaitingVerification { level, unit, assignee, summary, .. },
+        ) => CaseStatus::AwaitingVerification { level, unit, assignee, summary, deadline: *next_deadline },
+        // The closure or the reopening follows as its own event.
+        (CaseEvent::Evaluated { .. }, status @ CaseStatus::Resolved { .. }) => status,
+        (
+            CaseEvent::Reopened { at, .. },
+            CaseStatus::Resolved { assignee, .. } | CaseStatus::AwaitingVerification { assignee, .. },
+        ) => {
             case.reopen_count += 1;
-            let assignee = match previous {
-                CaseStatus::Resolved { assignee, .. } | CaseStatus::AwaitingVerification { assignee, .. } => assignee,
-                _ => String::new(),
-            };
             CaseStatus::Accepted { at: at.clone(), assignee }
         }
-        (CaseEvent::Closed { level, satisfaction }, previous) => {
-            let (unit, assignee) = match previous {
-                CaseStatus::Resolved { unit, assignee, .. } => (unit, assignee),
-                _ => (String::new(), String::new()),
-            };
+        (CaseEvent::Closed { level, satisfaction }, CaseStatus::Resolved { unit, assignee, .. }) => {
             CaseStatus::Closed { level: *level, unit, assignee, satisfaction: *satisfaction }
         }
-        (CaseEvent::ReportLinked { report }, status) => {
+        // A linked report is history even of a closed case.
+        (CaseEvent::ReportLinked { report }, status) if status != CaseStatus::New => {
             case.signals.add(report.details.urgent, &report.details.special_groups);
             status
         }
-        (CaseEvent::PriorityChanged { priority }, status) => {
+        (CaseEvent::PriorityChanged { priority }, status) if status != CaseStatus::New && !status.is_terminal() => {
             case.priority = priority.clone();
             status
         }
-        (CaseEvent::DepartmentsSummoned { departments, .. }, status) => {
+        (CaseEvent::DepartmentsSummoned { departments, .. }, status @ CaseStatus::Accepted { .. }) => {
             case.summons.extend(departments.iter().map(|d| Summons { summoned: d.clone(), reported_in: false }));
             status
         }
-        (CaseEvent::DepartmentReportedIn { department, .. }, status) => {
-            if let Some(summons) = case.summons.iter_mut().find(|s| !s.reported_in && s.summoned == *department) {
-                summons.reported_in = true;
-            }
+        (CaseEvent::DepartmentReportedIn { department, .. }, status) if !status.is_terminal() => {
+            let summons = case.summons.iter_mut().find(|s| !s.reported_in && s.summoned == *department);
+            let Some(summons) = summons else {
+                return Err(misfit(event, &status));
+            };
+            summons.reported_in = true;
             status
         }
-        // An event that does not fit the state cannot have been decided; keep the state as is.
-        (_, status) => status,
+        (_, status) => return Err(misfit(event, &status)),
     };
-    case
+    Ok(case)
 }
 
-/// Rebuild a case from its history.
-pub fn replay<'a>(events: impl IntoIterator<Item = &'a CaseEvent>) -> Case {
-    events.into_iter().fold(Case::default(), evolve)
+fn misfit(event: &CaseEvent, status: &CaseStatus) -> Misfit {
+    Misfit { aggregate: "case", event: event.type_name(), state: status.name() }
+}
+
+/// Rebuild a case from its history, or the first event that does not fit it.
+pub fn replay<'a>(events: impl IntoIterator<Item = &'a CaseEvent>) -> Result<Case, Misfit> {
+    events.into_iter().try_fold(Case::default(), evolve)
 }

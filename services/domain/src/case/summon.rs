@@ -67,7 +67,7 @@ pub(super) fn report_in(at: &Decision, department: &str, by: &str, note: &str) -
 
 #[cfg(test)]
 mod tests {
-    use crate::case::{replay, CaseError, CaseEvent, SummonedDepartment, Summons};
+    use crate::case::{CaseError, CaseEvent, SummonedDepartment, Summons};
     use crate::jurisdiction::Department;
     use crate::level::Level;
     use crate::testing::case::*;

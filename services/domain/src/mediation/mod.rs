@@ -46,6 +46,7 @@ pub use decide::decide;
 pub use object::reaches_fifth;
 
 use crate::calendar::Sla;
+use crate::decider::Misfit;
 use crate::ids::CaseId;
 use crate::level::Level;
 use crate::{Duration, Timestamp};
@@ -286,6 +287,28 @@ pub enum MediationEvent {
     },
 }
 
+impl MediationEvent {
+    /// The protobuf message name of this event (`gridloop.v1.<name>`).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            MediationEvent::Opened { .. } => "MediationOpened",
+            MediationEvent::Invited { .. } => "MediationParticipantInvited",
+            MediationEvent::Notified => "MediationParticipantsNotified",
+            MediationEvent::DeliberationOpened { .. } => "MediationDeliberationOpened",
+            MediationEvent::StatementMade { .. } => "MediationStatementMade",
+            MediationEvent::MotionVoted { .. } => "MediationMotionVoted",
+            MediationEvent::AgreementSigned { .. } => "MediationAgreementSigned",
+            MediationEvent::ObjectionRaised { .. } => "MediationObjectionRaised",
+            MediationEvent::Reconsidered { .. } => "MediationReconsidered",
+            MediationEvent::ExecutionSuspended { .. } => "MediationExecutionSuspended",
+            MediationEvent::Concluded { .. } => "MediationConcluded",
+            MediationEvent::FollowUpScheduled { .. } => "MediationFollowUpScheduled",
+            MediationEvent::FollowUpOverdue { .. } => "MediationFollowUpOverdue",
+            MediationEvent::FollowedUp { .. } => "MediationFollowedUp",
+        }
+    }
+}
+
 /// The facts fixed when the session opened, and who was invited.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
@@ -512,21 +535,14 @@ pub enum MediationError {
     Refused { command: &'static str, stage: &'static str, reason: String },
 }
 
-/// Fold one event into the state. Total: events are facts, so nothing here can fail.
-pub fn evolve(state: Mediation, event: &MediationEvent) -> Mediation {
+/// Fold one event into the state, or refuse it as a [`Misfit`] when it cannot follow the state
+/// (no decision produces it there): a stream holding such an event cannot be trusted.
+pub fn evolve(state: Mediation, event: &MediationEvent) -> Result<Mediation, Misfit> {
     use MediationEvent as E;
+    let misfit = |state: &'static str| Misfit { aggregate: "mediation", event: event.type_name(), state };
     let (mut session, stage) = match (state, event) {
-        (Mediation::Concluded { session, outcome, summary, signed_by, follow_up, follow_ups }, _) => {
-            let (follow_up, follow_ups) = match event {
-                E::FollowUpScheduled { due } => (Some(*due), follow_ups),
-                E::FollowUpOverdue { next_due, .. } => (Some(*next_due), follow_ups),
-                E::FollowedUp { next_due, .. } => (*next_due, follow_ups + 1),
-                _ => (follow_up, follow_ups),
-            };
-            return Mediation::Concluded { session, outcome, summary, signed_by, follow_up, follow_ups };
-        }
-        (_, E::Opened { origin, level, topic, kind, professional, convenor }) => {
-            return Mediation::Open {
+        (Mediation::New, E::Opened { origin, level, topic, kind, professional, convenor }) => {
+            return Ok(Mediation::Open {
                 session: Session {
                     origin: origin.clone(),
                     level: *level,
@@ -538,19 +554,29 @@ pub fn evolve(state: Mediation, event: &MediationEvent) -> Mediation {
                     reconsiderations: 0,
                 },
                 stage: Stage::Proposed,
-            }
+            })
+        }
+        (Mediation::Concluded { session, outcome, summary, signed_by, follow_up, follow_ups }, event) => {
+            let (follow_up, follow_ups) = match (event, follow_up) {
+                (E::FollowUpScheduled { due }, _) => (Some(*due), follow_ups),
+                (E::FollowUpOverdue { next_due, .. }, Some(_)) => (Some(*next_due), follow_ups),
+                (E::FollowedUp { next_due, .. }, Some(_)) => (*next_due, follow_ups + 1),
+                _ => return Err(misfit("concluded")),
+            };
+            return Ok(Mediation::Concluded { session, outcome, summary, signed_by, follow_up, follow_ups });
         }
         (Mediation::Open { session, stage }, _) => (session, stage),
-        (state, _) => return state,
+        (Mediation::New, _) => return Err(misfit("new")),
     };
     let stage = match (event, stage) {
-        (E::Opened { .. }, stage) => stage,
-        (E::Invited { participant }, stage) => {
+        (E::Invited { participant }, stage @ (Stage::Proposed | Stage::Notified)) => {
             session.participants.push(participant.clone());
             stage
         }
-        (E::Notified, _) => Stage::Notified,
-        (E::DeliberationOpened { present }, _) => Stage::Deliberating { present: present.clone(), statements: vec![] },
+        (E::Notified, Stage::Proposed) => Stage::Notified,
+        (E::DeliberationOpened { present }, Stage::Notified) => {
+            Stage::Deliberating { present: present.clone(), statements: vec![] }
+        }
         (E::StatementMade { statement }, Stage::Deliberating { present, mut statements }) => {
             statements.push(statement.clone());
             Stage::Deliberating { present, statements }
@@ -558,6 +584,8 @@ pub fn evolve(state: Mediation, event: &MediationEvent) -> Mediation {
         (E::MotionVoted { motion, carried: true, .. }, Stage::Deliberating { present, .. }) => {
             Stage::Decided { present, motion: motion.clone() }
         }
+        // A motion that did not carry leaves the session sitting.
+        (E::MotionVoted { carried: false, .. }, stage @ Stage::Deliberating { .. }) => stage,
         (E::AgreementSigned { signed_by, notice_until, residents_concerned }, Stage::Decided { motion, .. }) => {
             Stage::InNotice(Notice {
                 motion,
@@ -579,24 +607,27 @@ pub fn evolve(state: Mediation, event: &MediationEvent) -> Mediation {
                 Stage::InNotice(notice)
             }
         }
-        (E::Reconsidered { .. }, _) => {
+        (E::Reconsidered { .. }, Stage::Contested(_) | Stage::Suspended { .. }) => {
             session.reconsiderations += 1;
             Stage::Notified
         }
         (E::ExecutionSuspended { reason }, Stage::Contested(notice)) => {
             Stage::Suspended { notice, reason: reason.clone() }
         }
-        (E::Concluded { outcome, summary, signed_by }, _) => {
-            return Mediation::Concluded {
+        // Residents objected: nothing concludes until the council reconsiders.
+        (E::Concluded { outcome, summary, signed_by }, stage)
+            if !matches!(stage, Stage::Contested(_) | Stage::Suspended { .. }) =>
+        {
+            return Ok(Mediation::Concluded {
                 session,
                 outcome: *outcome,
                 summary: summary.clone(),
                 signed_by: signed_by.clone(),
                 follow_up: None,
                 follow_ups: 0,
-            }
+            })
         }
-        (_, stage) => stage,
+        (_, stage) => return Err(misfit(stage.name())),
     };
-    Mediation::Open { session, stage }
+    Ok(Mediation::Open { session, stage })
 }

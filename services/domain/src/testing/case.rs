@@ -6,10 +6,10 @@
 //! the prefix of the codes under it), so tests built on it depend on nothing but the Case aggregate
 //! and the ladder.
 
-use super::{Aggregate, Forbidden, Given, Named, Refusal};
+use super::{Forbidden, Given, Named, Refusal};
 use crate::case::{
-    decide, evolve, Assignment, Case, CaseCommand, CaseDetails, CaseError, CaseEvent, Channel, EscalationReason,
-    LinkedReport, MediationVerdict, Reporter, ReporterKind, RoutingPolicy, Satisfaction, SummonedDepartment,
+    Assignment, Case, CaseCommand, CaseDetails, CaseError, CaseEvent, Channel, EscalationReason, LinkedReport,
+    MediationVerdict, Reporter, ReporterKind, RoutingPolicy, Satisfaction, SummonedDepartment,
 };
 use crate::ids::CaseId;
 use crate::jurisdiction::Department;
@@ -19,37 +19,13 @@ use crate::Timestamp;
 use chrono::{Duration, TimeZone, Utc};
 use uuid::Uuid;
 
-/// The Case aggregate under test.
-pub struct CaseAggregate;
-
-impl Aggregate for CaseAggregate {
-    type State = Case;
-    type Command = CaseCommand;
-    type Event = CaseEvent;
-    type Error = CaseError;
-    type Context = dyn RoutingPolicy;
-
-    fn decide(
-        case: &Case,
-        command: &CaseCommand,
-        policy: &dyn RoutingPolicy,
-        now: Timestamp,
-    ) -> Result<Vec<CaseEvent>, CaseError> {
-        decide(case, command, policy, now)
-    }
-
-    fn evolve(case: Case, event: &CaseEvent) -> Case {
-        evolve(case, event)
-    }
-}
-
-impl Named for CaseAggregate {
+impl Named for Case {
     fn command_name(command: &CaseCommand) -> &'static str {
         command.name()
     }
 
-    fn state_name(case: &Case) -> &'static str {
-        case.status.name()
+    fn state_name(&self) -> &'static str {
+        self.status.name()
     }
 }
 
@@ -71,13 +47,13 @@ impl Refusal for CaseError {
 
 /// The case folded from `history` in the test city; commands are decided at t0+12h unless
 /// `.at(..)` says otherwise.
-pub fn given(history: &[CaseEvent]) -> Given<'static, CaseAggregate> {
-    super::given::<CaseAggregate>(&TestPolicy, history, at(hours(12)))
+pub fn given(history: &[CaseEvent]) -> Given<'static, Case> {
+    super::given::<Case>(&TestPolicy, history, at(hours(12)))
 }
 
 /// No case yet; commands are decided at t0.
-pub fn given_no_case() -> Given<'static, CaseAggregate> {
-    super::given::<CaseAggregate>(&TestPolicy, &[], t0())
+pub fn given_no_case() -> Given<'static, Case> {
+    super::given::<Case>(&TestPolicy, &[], t0())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -601,6 +577,13 @@ pub fn a_case_with_summoned_departments() -> Vec<CaseEvent> {
         reason: "restaurant fumes: licence and emissions".into(),
     });
     h
+}
+
+/// The case folded from `history`, which a test builds from decided events: a history that does
+/// not fit is a bug in the test.
+#[track_caller]
+pub fn replay<'a>(history: impl IntoIterator<Item = &'a CaseEvent>) -> Case {
+    crate::case::replay(history).unwrap_or_else(|misfit| panic!("the test's history does not fit: {misfit}"))
 }
 
 #[cfg(test)]

@@ -2,56 +2,26 @@
 //! of its procedure step by step (proposed, notified, sitting, decided, in notice, contested,
 //! executed), under the default rules and the mainland calendar.
 
-use super::{Aggregate, Forbidden, Given, Named, Refusal};
+use super::{Forbidden, Given, Named, Refusal};
 use crate::calendar::WorkingCalendar;
+pub use crate::decider::Council;
 use crate::ids::CaseId;
 use crate::mediation::{
-    decide, evolve, MatterKind, Mediation, MediationCommand, MediationError, MediationEvent, MediationRules, Origin,
-    Participant, Role, SessionLevel, Statement,
+    MatterKind, Mediation, MediationCommand, MediationError, MediationEvent, MediationRules, Origin, Participant, Role,
+    SessionLevel, Statement,
 };
 use crate::{Duration, Timestamp};
 use chrono::TimeZone;
 use std::sync::LazyLock;
 use uuid::Uuid;
 
-/// The Mediation aggregate under test.
-pub struct MediationAggregate;
-
-/// What a session's decisions read besides its state: the council's rules, and the calendar its
-/// notice periods are counted on.
-pub struct Council {
-    pub rules: MediationRules,
-    pub calendar: WorkingCalendar,
-}
-
-impl Aggregate for MediationAggregate {
-    type State = Mediation;
-    type Command = MediationCommand;
-    type Event = MediationEvent;
-    type Error = MediationError;
-    type Context = Council;
-
-    fn decide(
-        state: &Mediation,
-        command: &MediationCommand,
-        council: &Council,
-        now: Timestamp,
-    ) -> Result<Vec<MediationEvent>, MediationError> {
-        decide(state, command, &council.rules, &council.calendar, now)
-    }
-
-    fn evolve(state: Mediation, event: &MediationEvent) -> Mediation {
-        evolve(state, event)
-    }
-}
-
-impl Named for MediationAggregate {
+impl Named for Mediation {
     fn command_name(command: &MediationCommand) -> &'static str {
         command.name()
     }
 
-    fn state_name(state: &Mediation) -> &'static str {
-        state.state_name()
+    fn state_name(&self) -> &'static str {
+        Mediation::state_name(self)
     }
 }
 
@@ -80,18 +50,18 @@ static DEFAULT_COUNCIL: LazyLock<Council> = LazyLock::new(|| council(MediationRu
 
 /// The session folded from `history`, under the default rules; commands are decided at t0 unless
 /// `.at(..)` says otherwise.
-pub fn given(history: &[MediationEvent]) -> Given<'static, MediationAggregate> {
+pub fn given(history: &[MediationEvent]) -> Given<'static, Mediation> {
     super::given(&*DEFAULT_COUNCIL, history, t0())
 }
 
 /// As [`given`], under the rules of `council`.
-pub fn given_under<'c>(council: &'c Council, history: &[MediationEvent]) -> Given<'c, MediationAggregate> {
+pub fn given_under<'c>(council: &'c Council, history: &[MediationEvent]) -> Given<'c, Mediation> {
     super::given(council, history, t0())
 }
 
 /// The session folded from `history`.
 pub fn state_of(history: &[MediationEvent]) -> Mediation {
-    super::fold::<MediationAggregate>(history)
+    super::fold::<Mediation>(history)
 }
 
 /// The name of the stage `history` leads to.

@@ -5,50 +5,25 @@
 //! Compiled for the crate's own tests and, behind the `testing` feature, for everyone else's:
 //!
 //! ```ignore
-//! given::<CaseAggregate>(&policy, &history, now).when(command).then_expect(&events);
+//! given::<Case>(&policy, &history, now).when(command).then_expect(&events);
 //! ```
 //!
-//! The harness reads an aggregate through [`Aggregate`] only: its initial state, how a command is
-//! decided against a state, and how an event is folded into it (`initial`, `decide`, `evolve`),
-//! so any decider with those three can be put under test.
+//! The harness reads an aggregate through its [`Decider`] implementation only (`initial`,
+//! `decide`, `evolve`), so every aggregate the services run can be put under test the same way.
+//! A history that does not fit the aggregate is a bug in the test, so folding it panics.
 
 pub mod case;
 pub mod feedback;
 pub mod mediation;
 
+use crate::decider::Decider;
 use crate::Timestamp;
 use std::fmt::Debug;
 
-/// What the harness needs of an aggregate: `decide` and `evolve`, and what `decide` reads besides
-/// the state and the command (the routing policy of a case, the council's rules and calendar of a
-/// mediation).
-pub trait Aggregate {
-    type State: Default + Debug;
-    type Command: Debug;
-    type Event: Clone + Debug + PartialEq;
-    type Error: Debug;
-    /// What `decide` reads besides the state, the command and the time.
-    type Context: ?Sized;
-
-    /// The state before the first event.
-    fn initial() -> Self::State {
-        Self::State::default()
-    }
-
-    fn decide(
-        state: &Self::State,
-        command: &Self::Command,
-        context: &Self::Context,
-        now: Timestamp,
-    ) -> Result<Vec<Self::Event>, Self::Error>;
-
-    fn evolve(state: Self::State, event: &Self::Event) -> Self::State;
-}
-
 /// The names an aggregate gives its commands and states, which a refusal repeats.
-pub trait Named: Aggregate {
+pub trait Named: Decider {
     fn command_name(command: &Self::Command) -> &'static str;
-    fn state_name(state: &Self::State) -> &'static str;
+    fn state_name(&self) -> &'static str;
 }
 
 /// How an aggregate's error says why a command was refused.
@@ -68,65 +43,74 @@ pub struct Forbidden<'a> {
 }
 
 /// An aggregate rebuilt from its history, about to be given a command at `now`.
-pub struct Given<'c, A: Aggregate> {
-    context: &'c A::Context,
-    history: Vec<A::Event>,
+pub struct Given<'c, D: Decider> {
+    policy: &'c D::Policy,
+    history: Vec<D::Event>,
     now: Timestamp,
 }
 
-/// `history` folded from the initial state; the command will be decided under `context` at `now`.
-pub fn given<'c, A: Aggregate>(context: &'c A::Context, history: &[A::Event], now: Timestamp) -> Given<'c, A> {
-    Given { context, history: history.to_vec(), now }
+/// `history` folded from the initial state; the command will be decided under `policy` at `now`.
+pub fn given<'c, D: Decider>(policy: &'c D::Policy, history: &[D::Event], now: Timestamp) -> Given<'c, D>
+where
+    D::Event: Clone,
+{
+    Given { policy, history: history.to_vec(), now }
 }
 
 /// Fold `history` from the initial state.
-pub fn fold<A: Aggregate>(history: &[A::Event]) -> A::State {
-    history.iter().fold(A::initial(), A::evolve)
+#[track_caller]
+pub fn fold<D: Decider>(history: &[D::Event]) -> D {
+    D::initial().fold(history).unwrap_or_else(|misfit| panic!("the test's history does not fit: {misfit}"))
 }
 
-impl<A: Aggregate> Given<'_, A> {
+impl<D: Decider> Given<'_, D> {
     /// Decide the command at `now` instead.
     pub fn at(mut self, now: Timestamp) -> Self {
         self.now = now;
         self
     }
 
-    pub fn when(self, command: A::Command) -> When<A> {
-        let before = fold::<A>(&self.history);
-        let result = A::decide(&before, &command, self.context, self.now);
+    #[track_caller]
+    pub fn when(self, command: D::Command) -> When<D> {
+        let before = fold::<D>(&self.history);
+        let result = before.decide(&command, self.policy, self.now);
         When { before, command, result }
     }
 }
 
 /// The outcome of one command, to be checked by one of the `then_…` methods.
-pub struct When<A: Aggregate> {
-    before: A::State,
-    command: A::Command,
-    result: Result<Vec<A::Event>, A::Error>,
+pub struct When<D: Decider> {
+    before: D,
+    command: D::Command,
+    result: Result<Vec<D::Event>, D::Error>,
 }
 
-impl<A: Aggregate> When<A> {
+impl<D: Decider> When<D>
+where
+    D::Command: Debug,
+    D::Event: Debug + PartialEq,
+{
     /// The state the command was decided against.
-    pub fn state(&self) -> &A::State {
+    pub fn state(&self) -> &D {
         &self.before
     }
 
     /// The events, or the refusal, without asserting anything.
-    pub fn result(&self) -> &Result<Vec<A::Event>, A::Error> {
+    pub fn result(&self) -> &Result<Vec<D::Event>, D::Error> {
         &self.result
     }
 
-    pub fn into_result(self) -> Result<Vec<A::Event>, A::Error> {
+    pub fn into_result(self) -> Result<Vec<D::Event>, D::Error> {
         self.result
     }
 
     /// Asserts the command produced exactly `expected`; returns the state with them folded in.
     #[track_caller]
-    pub fn then_expect(self, expected: &[A::Event]) -> A::State {
+    pub fn then_expect(self, expected: &[D::Event]) -> D {
         match self.result {
             Ok(events) => {
                 assert_eq!(events, expected, "events of {:?}", self.command);
-                events.iter().fold(self.before, A::evolve)
+                self.before.fold(&events).unwrap_or_else(|misfit| panic!("decided events do not fit: {misfit}"))
             }
             Err(error) => panic!("expected {expected:?}, but {:?} was refused: {error:?}", self.command),
         }
@@ -135,13 +119,13 @@ impl<A: Aggregate> When<A> {
     /// Asserts the command was accepted and produced no events (a redelivery, a stale timer);
     /// returns the unchanged state.
     #[track_caller]
-    pub fn then_nothing(self) -> A::State {
+    pub fn then_nothing(self) -> D {
         self.then_expect(&[])
     }
 
     /// Asserts the command was accepted, whatever it produced; returns its events.
     #[track_caller]
-    pub fn then_accept(self) -> Vec<A::Event> {
+    pub fn then_accept(self) -> Vec<D::Event> {
         match self.result {
             Ok(events) => events,
             Err(error) => panic!("{:?} was refused: {error:?}", self.command),
@@ -150,7 +134,7 @@ impl<A: Aggregate> When<A> {
 
     /// Asserts the command was refused with an error `matches` accepts; returns the error.
     #[track_caller]
-    pub fn then_refuse(self, matches: impl FnOnce(&A::Error) -> bool) -> A::Error {
+    pub fn then_refuse(self, matches: impl FnOnce(&D::Error) -> bool) -> D::Error {
         match self.result {
             Ok(events) => panic!("expected {:?} to be refused, but it produced {events:?}", self.command),
             Err(error) => {
@@ -164,22 +148,24 @@ impl<A: Aggregate> When<A> {
     #[track_caller]
     pub fn then_invalid(self, field: &str)
     where
-        A::Error: Refusal,
+        D::Error: Refusal,
     {
         self.then_refuse(|e| e.invalid_field() == Some(field));
     }
 }
 
-impl<A: Named> When<A>
+impl<D: Named> When<D>
 where
-    A::Error: Refusal,
+    D::Command: Debug,
+    D::Event: Debug + PartialEq,
+    D::Error: Refusal,
 {
     /// Asserts the state forbids the command and the refusal names the command and the state it
     /// was decided in; returns the reason.
     #[track_caller]
     pub fn then_forbidden(self) -> String {
-        let command = A::command_name(&self.command);
-        let state = A::state_name(&self.before);
+        let command = D::command_name(&self.command);
+        let state = self.before.state_name();
         let error = self.then_refuse(|e| e.forbidden().is_some());
         let forbidden = error.forbidden().expect("checked above");
         assert_eq!(
@@ -194,7 +180,7 @@ where
     /// Asserts the command is forbidden in `state` for a reason that mentions `reason_contains`.
     #[track_caller]
     pub fn then_forbidden_in(self, state: &str, reason_contains: &str) {
-        let actual = A::state_name(&self.before);
+        let actual = self.before.state_name();
         let reason = self.then_forbidden();
         assert_eq!(actual, state, "refused in another state");
         assert!(reason.contains(reason_contains), "reason {reason:?} lacks {reason_contains:?}");

@@ -2,10 +2,11 @@
 //! and whatever the commands, the level never moves down, never skips a step, and a case settles
 //! at exactly one level.
 
+use crate::evolve;
 use chrono::Duration;
 use gridloop_domain::case::{
-    decide, evolve, replay, Assignment, Case, CaseCommand, CaseDetails, CaseEvent, CaseStatus, EscalationReason,
-    RoutingPolicy, Satisfaction,
+    decide, Assignment, Case, CaseCommand, CaseDetails, CaseEvent, CaseStatus, EscalationReason, RoutingPolicy,
+    Satisfaction,
 };
 use gridloop_domain::level::Level;
 use gridloop_domain::testing::case::*;

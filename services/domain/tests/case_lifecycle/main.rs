@@ -8,3 +8,11 @@
 mod evolve;
 mod ladder;
 mod terminal;
+
+use gridloop_domain::case::{self, Case, CaseEvent};
+
+/// Fold an event these tests know fits (they build histories from decided events).
+#[track_caller]
+fn evolve(case: Case, event: &CaseEvent) -> Case {
+    case::evolve(case, event).expect("the event fits the case")
+}

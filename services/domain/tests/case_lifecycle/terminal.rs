@@ -1,7 +1,7 @@
 //! A closed or rejected case refuses every command, or does nothing.
 
 use chrono::Duration;
-use gridloop_domain::case::{replay, CaseError, CaseEvent};
+use gridloop_domain::case::{CaseError, CaseEvent};
 use gridloop_domain::testing::case::*;
 
 /// `Open` is refused as already opened, a deadline timer does nothing, and every other command is

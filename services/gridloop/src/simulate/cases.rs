@@ -124,7 +124,7 @@ impl Simulation {
         let mut open = Open::default();
         for &slot in &self.active {
             let case = &self.cases[slot];
-            *open.by_state.entry(case.state.as_str()).or_default() += 1;
+            *open.by_state.entry(case.state.name()).or_default() += 1;
             open.by_level[case.level as usize] += 1;
         }
         open

@@ -13,7 +13,7 @@ use gridloop_bus::{EventHandler, HandlerError};
 use gridloop_domain::level::Level;
 use gridloop_domain::Timestamp;
 use gridloop_eventstore::RecordedEvent;
-use gridloop_proto::convert;
+use gridloop_proto::convert::{self, short_type};
 use gridloop_proto::v1 as pb;
 use prost::Message;
 use std::collections::HashMap;
@@ -147,7 +147,7 @@ fn decode<M: Message + Default>(event: &RecordedEvent) -> Result<M, HandlerError
 }
 
 fn decode_case_event(event: &RecordedEvent) -> Result<Seen, HandlerError> {
-    let name = event.event_type.strip_prefix("gridloop.v1.").unwrap_or(&event.event_type);
+    let name = short_type(&event.event_type);
     Ok(match name {
         "CaseDispatched" => {
             let e: pb::CaseDispatched = decode(event)?;
@@ -252,7 +252,7 @@ impl Observer {
     fn record(&self, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError> {
         let mut decoded = Vec::with_capacity(events.len());
         for event in events {
-            let name = event.event_type.strip_prefix("gridloop.v1.").unwrap_or(&event.event_type);
+            let name = short_type(&event.event_type);
             let item = match source {
                 "intake" if name == "CaseReported" => Some(Item::Reported),
                 "dispatch" if event.stream.starts_with("case-") => {

@@ -1,0 +1,154 @@
+//! Dispatch's gRPC API: each request is a case command sent down the kit's command path; the
+//! case's refusals become precise statuses here and nowhere else.
+
+use crate::{case_view, Dispatch, DispatchError, SERVICE};
+use gridloop_bus::envelope::envelope;
+use gridloop_domain::case::{CaseCommand, CaseError};
+use gridloop_domain::ids::CaseId;
+use gridloop_kit::{grpc, Caller};
+use gridloop_proto::status::{failed_precondition, invalid_argument, parse_uuid};
+use gridloop_proto::v1 as pb;
+use gridloop_proto::v1::dispatch_service_server::DispatchService;
+use tonic::{Request, Response, Status};
+
+impl From<DispatchError> for Status {
+    fn from(error: DispatchError) -> Status {
+        match error {
+            DispatchError::Case(refusal) => refused(refusal),
+            DispatchError::WrongVersion { .. } => Status::aborted(error.to_string()),
+            DispatchError::Command(error) => grpc::status(error, |refusal, _| refused(refusal)),
+        }
+    }
+}
+
+/// A case's refusal: the bad field, or the state that forbids the step.
+fn refused(error: CaseError) -> Status {
+    match error {
+        CaseError::Invalid { field, reason } => invalid_argument(field, reason),
+        CaseError::NotFound => Status::not_found("case not found"),
+        CaseError::AlreadyOpened => Status::already_exists("case already exists"),
+        error @ CaseError::Forbidden { state, .. } => {
+            failed_precondition("case", &format!("STATE_{}", state.to_uppercase()), error.to_string())
+        }
+    }
+}
+
+impl Dispatch {
+    /// Run a client's command on a case; the answer is the case after it, at its new version.
+    async fn command(
+        &self,
+        case_id: &str,
+        expected_version: u64,
+        actor: Option<&pb::Actor>,
+        command: CaseCommand,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let case_id = CaseId(parse_uuid("case_id", case_id)?);
+        let expected = (expected_version > 0).then_some(expected_version);
+        let envelope = self.cases.request(case_id, command, Caller::from_request(actor), expected);
+        let executed = self.cases.execute(envelope).await.map_err(DispatchError::from)?;
+        Ok(Response::new(pb::CaseCommandResponse {
+            case_id: case_id.to_string(),
+            version: executed.version,
+            case: Some(case_view(&executed.state)),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl DispatchService for Dispatch {
+    async fn accept_case(
+        &self,
+        request: Request<pb::AcceptCaseRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), CaseCommand::Accept { assignee: r.assignee })
+            .await
+    }
+
+    async fn escalate_case(
+        &self,
+        request: Request<pb::EscalateCaseRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), CaseCommand::Escalate { reason: r.reason }).await
+    }
+
+    async fn transfer_case(
+        &self,
+        request: Request<pb::TransferCaseRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        let command = CaseCommand::Transfer { to_unit: r.to_unit, reason: r.reason };
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), command).await
+    }
+
+    async fn request_mediation(
+        &self,
+        request: Request<pb::RequestMediationRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), CaseCommand::RequestMediation { topic: r.topic })
+            .await
+    }
+
+    async fn resolve_case(
+        &self,
+        request: Request<pb::ResolveCaseRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), CaseCommand::Resolve { summary: r.summary })
+            .await
+    }
+
+    async fn verify_case(
+        &self,
+        request: Request<pb::VerifyCaseRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        let command = CaseCommand::Verify { verifier: r.verifier, passed: r.passed, note: r.note };
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), command).await
+    }
+
+    async fn reject_case(
+        &self,
+        request: Request<pb::RejectCaseRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), CaseCommand::Reject { reason: r.reason }).await
+    }
+
+    async fn summon_departments(
+        &self,
+        request: Request<pb::SummonDepartmentsRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        let command = CaseCommand::SummonDepartments { departments: r.departments, reason: r.reason };
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), command).await
+    }
+
+    async fn report_in(
+        &self,
+        request: Request<pb::ReportInRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let r = request.into_inner();
+        let command = CaseCommand::ReportIn { department: r.department, by: r.by, note: r.note };
+        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), command).await
+    }
+
+    async fn get_case(&self, request: Request<pb::GetCaseRequest>) -> Result<Response<pb::GetCaseResponse>, Status> {
+        let case_id = CaseId(parse_uuid("case_id", &request.get_ref().case_id)?);
+        let loaded = self.load(case_id).await?;
+        if loaded.history.is_empty() {
+            return Err(Status::not_found(format!("case {case_id} not found")));
+        }
+        let history = loaded
+            .history
+            .iter()
+            .map(|(record, event)| pb::HistoryEntry {
+                envelope: Some(envelope(record, SERVICE)),
+                payload_json: serde_json::to_string(event).unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(pb::GetCaseResponse { case: Some(case_view(&loaded.case)), history }))
+    }
+}

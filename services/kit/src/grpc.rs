@@ -1,0 +1,66 @@
+//! Command errors as gRPC statuses, at a service's gRPC layer: a refusal is the aggregate's to
+//! map (it knows its fields and states), a stale version or a lost race is `ABORTED`, an
+//! unavailable store `UNAVAILABLE`, an unreadable or inconsistent stream `DATA_LOSS`.
+
+use crate::error::{CommandError, Infrastructure};
+use gridloop_eventstore::StoreError;
+use tonic::Status;
+
+/// The status a failed command answers with; `refused` maps the aggregate's refusals (with the
+/// version the aggregate was at).
+pub fn status<R: std::fmt::Display>(error: CommandError<R>, refused: impl FnOnce(R, u64) -> Status) -> Status {
+    match error {
+        CommandError::Refused { reason, version } => refused(reason, version),
+        CommandError::Denied(denied) => Status::permission_denied(denied.to_string()),
+        error @ (CommandError::WrongVersion { .. } | CommandError::Conflict { .. }) => {
+            Status::aborted(error.to_string())
+        }
+        CommandError::Infrastructure(Infrastructure::Store(error)) => store_status(error),
+        CommandError::Infrastructure(error) => {
+            tracing::error!(%error, "a stream cannot be read back");
+            Status::data_loss(error.to_string())
+        }
+    }
+}
+
+/// The status of a store failure.
+pub fn store_status(error: StoreError) -> Status {
+    match error {
+        StoreError::Conflict { stream, expected, actual } => Status::aborted(format!(
+            "version conflict on {stream}: expected {expected:?}, found version {actual}; reload and retry"
+        )),
+        StoreError::AlreadyProcessed { .. } | StoreError::TimerGone { .. } => Status::aborted(error.to_string()),
+        StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) => {
+            Status::unavailable(format!("storage unavailable: {error}"))
+        }
+        other => {
+            tracing::error!(error = %other, "storage failure");
+            Status::internal(format!("storage failure: {other}"))
+        }
+    }
+}
+
+/// The status of a failed read-model query.
+pub fn query_status(error: sqlx::Error) -> Status {
+    store_status(error.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gridloop_domain::decider::Misfit;
+    use gridloop_eventstore::ExpectedVersion;
+    use tonic::Code;
+
+    #[test]
+    fn each_kind_of_failure_has_its_code() {
+        let code = |e: CommandError<&str>| status(e, |reason, _| Status::failed_precondition(reason)).code();
+        assert_eq!(code(CommandError::Refused { reason: "closed", version: 9 }), Code::FailedPrecondition);
+        assert_eq!(code(CommandError::WrongVersion { expected: 3, actual: 4 }), Code::Aborted);
+        let conflict = StoreError::Conflict { stream: "case-1".into(), expected: ExpectedVersion::Exact(3), actual: 4 };
+        assert_eq!(code(conflict.into()), Code::Aborted);
+        assert_eq!(code(StoreError::Database(sqlx::Error::PoolTimedOut).into()), Code::Unavailable);
+        assert_eq!(code(Misfit { aggregate: "case", event: "CaseClosed", state: "new" }.into()), Code::DataLoss);
+        assert_eq!(code(crate::authorize::Denied("not your area".into()).into()), Code::PermissionDenied);
+    }
+}

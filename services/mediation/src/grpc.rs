@@ -1,0 +1,282 @@
+//! Mediation's gRPC API: each request is a session command sent down the kit's command path,
+//! answered with the session as it stands after it; the session's refusals become precise
+//! statuses here and nowhere else.
+
+use crate::sessions;
+use crate::view::view;
+use crate::MediationSvc;
+use gridloop_domain::ids::MediationId;
+use gridloop_domain::mediation::{
+    self, Mediation, MediationCommand, MediationError, Origin, Participant, Referral, Response as ObjectionResponse,
+    Statement,
+};
+use gridloop_kit::context::{command_causation, request_traceparent};
+use gridloop_kit::grpc::{self, store_status};
+use gridloop_kit::{Caller, CommandError, Envelope, Origin as KitOrigin};
+use gridloop_proto::convert;
+use gridloop_proto::status::{failed_precondition, invalid_argument, optional_area, parse_uuid, Violations};
+use gridloop_proto::v1 as pb;
+use gridloop_proto::v1::mediation_service_server::MediationService;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+/// A session's refusal: the bad field, or the stage that forbids the step.
+fn refused(id: MediationId, error: MediationError) -> Status {
+    match error {
+        MediationError::Invalid { field, reason } => invalid_argument(field, reason),
+        MediationError::NotFound => Status::not_found(format!("mediation {id} not found")),
+        MediationError::AlreadyConcluded => failed_precondition("mediation", "STATE_CONCLUDED", error.to_string()),
+        MediationError::Refused { stage, .. } => {
+            failed_precondition("mediation", &format!("STAGE_{}", stage.to_uppercase()), error.to_string())
+        }
+    }
+}
+
+fn status(id: MediationId, error: CommandError<MediationError>) -> Status {
+    grpc::status(error, |reason, _| refused(id, reason))
+}
+
+fn role_field(field: &str, value: i32, v: &mut Violations) -> Option<mediation::Role> {
+    let role = pb::ParticipantRole::try_from(value).ok().and_then(convert::from_role);
+    v.check(role.is_some(), field, "a participant role is required");
+    role
+}
+
+impl MediationSvc {
+    /// Run one step of the procedure on an existing session and return the session after it.
+    async fn step(
+        &self,
+        mediation_id: &str,
+        actor: Option<&pb::Actor>,
+        command: MediationCommand,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let id = MediationId(parse_uuid("mediation_id", mediation_id)?);
+        let envelope = self.sessions.request(id, command, Caller::from_request(actor), None);
+        self.answer(id, envelope).await
+    }
+
+    /// Carry out `envelope` and answer with the session after it, rendered from the stream read
+    /// for the decision and the events just appended.
+    async fn answer(
+        &self,
+        id: MediationId,
+        envelope: Envelope<Mediation>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let executed = self.sessions.execute(envelope).await.map_err(|e| status(id, e))?;
+        let (state, version) = (executed.state.clone(), executed.version);
+        // Sessions are not cached: the stream was read for the decision.
+        let history = executed.history().unwrap_or_default();
+        Ok(Response::new(view(id, &state, version, &history)))
+    }
+}
+
+#[tonic::async_trait]
+impl MediationService for MediationSvc {
+    async fn get_mediation(
+        &self,
+        request: Request<pb::GetMediationRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let r = request.into_inner();
+        let id = match (r.mediation_id.is_empty(), r.case_id.is_empty()) {
+            (false, _) => MediationId(parse_uuid("mediation_id", &r.mediation_id)?),
+            (true, false) => {
+                let case_id = parse_uuid("case_id", &r.case_id)?.to_string();
+                sessions::latest_for_case(self.store(), &case_id)
+                    .await
+                    .map_err(store_status)?
+                    .ok_or_else(|| Status::not_found(format!("no mediation for case {case_id}")))?
+            }
+            (true, true) => return Err(invalid_argument("mediation_id", "give mediation_id or case_id")),
+        };
+        let loaded = self.sessions.load(id).await.map_err(|e| status(id, e))?;
+        if loaded.version == 0 {
+            return Err(Status::not_found(format!("mediation {id} not found")));
+        }
+        Ok(Response::new(view(id, &loaded.state, loaded.version, &loaded.history)))
+    }
+
+    async fn conclude_mediation(
+        &self,
+        request: Request<pb::ConcludeMediationRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let r = request.into_inner();
+        let agreed = match r.outcome() {
+            pb::MediationOutcome::Agreed => true,
+            pb::MediationOutcome::Failed => false,
+            pb::MediationOutcome::Unspecified | pb::MediationOutcome::Consultation => {
+                return Err(invalid_argument("outcome", "required (agreed or failed)"))
+            }
+        };
+        let command = MediationCommand::Conclude { agreed, summary: r.summary, signed_by: r.signed_by };
+        self.step(&r.mediation_id, r.actor.as_ref(), command).await
+    }
+
+    async fn propose_topic(
+        &self,
+        request: Request<pb::ProposeTopicRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let id = MediationId(Uuid::now_v7());
+        let traceparent = request_traceparent(request.metadata(), id.0);
+        let r = request.into_inner();
+        let mut v = Violations::default();
+        let level = convert::from_session_level(r.level());
+        v.check(level.is_some(), "level", "a session level is required");
+        let kind = convert::from_matter_kind(r.kind());
+        v.check(kind.is_some(), "kind", "a matter kind is required");
+        let area = v.area("area_code", &r.area_code);
+        let professional = match r.professional() {
+            pb::ParticipantRole::Unspecified => None,
+            _ => role_field("professional", r.professional, &mut v),
+        };
+        v.into_result()?;
+        let (Some(level), Some(kind), Some(area)) = (level, kind, area) else { unreachable!("checked above") };
+        let command = MediationCommand::Open {
+            origin: Origin::CollectedTopic { collected_from: r.collected_from },
+            level,
+            topic: r.topic,
+            kind,
+            professional,
+            convenor: r.convenor,
+        };
+        // A session on a collected topic is its own correlation and trace, routed to its area.
+        let mut envelope = self.sessions.request(id, command, Caller::from_request(r.actor.as_ref()), None);
+        envelope.causation = command_causation("propose_topic");
+        envelope.origin = Some(KitOrigin { correlation_id: id.to_string(), traceparent, routing_key: area.into() });
+        self.answer(id, envelope).await
+    }
+
+    async fn invite_participant(
+        &self,
+        request: Request<pb::InviteParticipantRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let r = request.into_inner();
+        let mut v = Violations::default();
+        let role = role_field("role", r.role, &mut v);
+        v.into_result()?;
+        let Some(role) = role else { unreachable!("checked above") };
+        let command = MediationCommand::Invite { participant: Participant { name: r.name, role } };
+        self.step(&r.mediation_id, r.actor.as_ref(), command).await
+    }
+
+    async fn notify_participants(
+        &self,
+        request: Request<pb::MediationStepRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let r = request.into_inner();
+        self.step(&r.mediation_id, r.actor.as_ref(), MediationCommand::Notify).await
+    }
+
+    async fn open_deliberation(
+        &self,
+        request: Request<pb::OpenDeliberationRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let r = request.into_inner();
+        self.step(&r.mediation_id, r.actor.as_ref(), MediationCommand::OpenDeliberation { present: r.present }).await
+    }
+
+    async fn make_statement(
+        &self,
+        request: Request<pb::MakeStatementRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let r = request.into_inner();
+        let command = MediationCommand::MakeStatement { statement: Statement { speaker: r.speaker, text: r.text } };
+        self.step(&r.mediation_id, r.actor.as_ref(), command).await
+    }
+
+    async fn put_motion(&self, request: Request<pb::PutMotionRequest>) -> Result<Response<pb::MediationView>, Status> {
+        let r = request.into_inner();
+        let command = MediationCommand::PutMotion { motion: r.motion, yes: r.yes, no: r.no, abstain: r.abstain };
+        self.step(&r.mediation_id, r.actor.as_ref(), command).await
+    }
+
+    async fn sign_agreement(
+        &self,
+        request: Request<pb::SignAgreementRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let r = request.into_inner();
+        let command =
+            MediationCommand::SignAgreement { signed_by: r.signed_by, residents_concerned: r.residents_concerned };
+        self.step(&r.mediation_id, r.actor.as_ref(), command).await
+    }
+
+    async fn raise_objection(
+        &self,
+        request: Request<pb::RaiseObjectionRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let r = request.into_inner();
+        self.step(&r.mediation_id, r.actor.as_ref(), MediationCommand::RaiseObjection { residents: r.residents }).await
+    }
+
+    async fn respond_to_objection(
+        &self,
+        request: Request<pb::RespondToObjectionRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let r = request.into_inner();
+        let response = match r.response() {
+            pb::ObjectionResponse::Reconsider => ObjectionResponse::Reconsider,
+            pb::ObjectionResponse::Suspend => ObjectionResponse::Suspend,
+            pb::ObjectionResponse::Unspecified => {
+                return Err(invalid_argument("response", "required (reconsider or suspend)"))
+            }
+        };
+        let command = MediationCommand::RespondToObjection { response, reason: r.reason };
+        self.step(&r.mediation_id, r.actor.as_ref(), command).await
+    }
+
+    async fn execute_agreement(
+        &self,
+        request: Request<pb::MediationStepRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let r = request.into_inner();
+        self.step(&r.mediation_id, r.actor.as_ref(), MediationCommand::Execute).await
+    }
+
+    async fn record_no_agreement(
+        &self,
+        request: Request<pb::RecordNoAgreementRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let r = request.into_inner();
+        let referral = match r.referral() {
+            pb::MediationReferral::EscalateOneLevel => Referral::EscalateOneLevel,
+            pb::MediationReferral::Litigation => Referral::Litigation,
+            pb::MediationReferral::Unspecified => {
+                return Err(invalid_argument("referral", "required (escalate one level or litigation)"))
+            }
+        };
+        let command = MediationCommand::RecordNoAgreement { referral, summary: r.summary };
+        self.step(&r.mediation_id, r.actor.as_ref(), command).await
+    }
+
+    async fn record_consultation(
+        &self,
+        request: Request<pb::RecordConsultationRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let r = request.into_inner();
+        self.step(&r.mediation_id, r.actor.as_ref(), MediationCommand::RecordConsultation { summary: r.summary }).await
+    }
+
+    async fn record_follow_up(
+        &self,
+        request: Request<pb::RecordFollowUpRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let r = request.into_inner();
+        let command = MediationCommand::FollowUp { note: r.note, settled: r.settled };
+        self.step(&r.mediation_id, r.actor.as_ref(), command).await
+    }
+
+    async fn get_mediation_figures(
+        &self,
+        request: Request<pb::GetMediationFiguresRequest>,
+    ) -> Result<Response<pb::MediationFigures>, Status> {
+        let r = request.into_inner();
+        let area = optional_area("area", &r.area)?;
+        let micros = |t: Option<&prost_types::Timestamp>, field: &str, unbounded: i64| match t {
+            None => Ok(unbounded),
+            Some(t) => convert::from_timestamp(t)
+                .map(|t| t.timestamp_micros())
+                .ok_or_else(|| invalid_argument(field, "not a valid timestamp")),
+        };
+        let window = (micros(r.from.as_ref(), "from", i64::MIN)?, micros(r.to.as_ref(), "to", i64::MAX)?);
+        Ok(Response::new(sessions::figures(self.store(), area.as_ref(), window).await.map_err(store_status)?))
+    }
+}

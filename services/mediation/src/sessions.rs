@@ -1,0 +1,142 @@
+//! The sessions table (`mediation_sessions`): which sessions a case had, and the figures per area
+//! and period (held, mediated, succeeded, referred, time to agreement). Written in the
+//! transaction of the events it follows, so it never misses or doubles one.
+
+use async_trait::async_trait;
+use gridloop_domain::ids::MediationId;
+use gridloop_domain::jurisdiction::AreaCode;
+use gridloop_domain::mediation::{Mediation, MediationEvent, Outcome, Referral};
+use gridloop_eventstore::{EventStore, RecordedEvent, StoreError, StoreTx};
+use gridloop_kit::ReadModel;
+use gridloop_proto::v1 as pb;
+use uuid::Uuid;
+
+pub(crate) struct SessionsTable;
+
+#[async_trait]
+impl ReadModel<Mediation> for SessionsTable {
+    async fn record(
+        &self,
+        tx: &mut StoreTx,
+        id: MediationId,
+        state: &Mediation,
+        appended: &[(RecordedEvent, MediationEvent)],
+    ) -> Result<(), StoreError> {
+        for (record, event) in appended {
+            let query = match event {
+                // Where and at which level the session sits, and for which case.
+                MediationEvent::Opened { .. } => {
+                    let session =
+                        state.session().ok_or_else(|| StoreError::Corrupt(format!("{id} opened no session")))?;
+                    sqlx::query(
+                        "INSERT INTO mediation_sessions \
+                         (mediation_id, case_id, opened_position, area_code, session_level, opened_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(id.to_string())
+                    .bind(session.origin.case_id().map(|c| c.to_string()).unwrap_or_default())
+                    .bind(record.global_position)
+                    .bind(record.routing_key.clone())
+                    .bind(session.level.as_str())
+                    .bind(record.occurred_at.timestamp_micros())
+                }
+                MediationEvent::DeliberationOpened { .. } => {
+                    sqlx::query("UPDATE mediation_sessions SET held = 1 WHERE mediation_id = $1").bind(id.to_string())
+                }
+                MediationEvent::Concluded { outcome, .. } => {
+                    sqlx::query("UPDATE mediation_sessions SET concluded_at = $2, outcome = $3 WHERE mediation_id = $1")
+                        .bind(id.to_string())
+                        .bind(record.occurred_at.timestamp_micros())
+                        .bind(outcome_name(outcome))
+                }
+                _ => continue,
+            };
+            query.execute(tx.conn().await?).await?;
+        }
+        Ok(())
+    }
+}
+
+fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Agreed => "agreed",
+        Outcome::Consultation => "consultation",
+        Outcome::Failed(Referral::BackToUnit) => "failed:back_to_unit",
+        Outcome::Failed(Referral::EscalateOneLevel) => "failed:escalate_one_level",
+        Outcome::Failed(Referral::Litigation) => "failed:litigation",
+    }
+}
+
+/// The session opened last for `case_id`, if any.
+pub(crate) async fn latest_for_case(store: &EventStore, case_id: &str) -> Result<Option<MediationId>, StoreError> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT mediation_id FROM mediation_sessions WHERE case_id = $1 ORDER BY opened_position DESC LIMIT 1",
+    )
+    .bind(case_id)
+    .fetch_optional(store.pool())
+    .await?;
+    row.map(|(id,)| Uuid::parse_str(&id).map(MediationId).map_err(|e| StoreError::Corrupt(format!("session id: {e}"))))
+        .transpose()
+}
+
+/// The figures of the sessions in `area` (every area when none) opened or concluded within
+/// `[from, to)`, in µs.
+pub(crate) async fn figures(
+    store: &EventStore,
+    area: Option<&AreaCode>,
+    (from, to): (i64, i64),
+) -> Result<pb::MediationFigures, StoreError> {
+    let rows: Vec<(i64, i64, Option<i64>, Option<String>)> =
+        sqlx::query_as("SELECT opened_at, held, concluded_at, outcome FROM mediation_sessions WHERE area_code LIKE $1")
+            .bind(format!("{}%", area.map_or("", AreaCode::as_str)))
+            .fetch_all(store.pool())
+            .await?;
+    let mut figures = pb::MediationFigures::default();
+    let mut days_to_agreement = Vec::new();
+    for (opened_at, held, concluded_at, outcome) in rows {
+        if held == 1 && (from..to).contains(&opened_at) {
+            figures.sessions_held += 1;
+        }
+        let (Some(concluded_at), Some(outcome)) = (concluded_at, outcome) else { continue };
+        if !(from..to).contains(&concluded_at) {
+            continue;
+        }
+        match outcome.as_str() {
+            "consultation" => figures.consultations += 1,
+            "agreed" => {
+                figures.succeeded += 1;
+                days_to_agreement.push((concluded_at - opened_at) as f64 / 86_400_000_000.0);
+            }
+            "failed:litigation" => figures.referred_to_litigation += 1,
+            "failed:escalate_one_level" => figures.escalated += 1,
+            _ => {}
+        }
+        if outcome != "consultation" {
+            figures.mediated += 1;
+        }
+    }
+    figures.median_days_to_agreement = median(&mut days_to_agreement);
+    Ok(figures)
+}
+
+/// The median of `values` (the mean of the middle two for an even count); 0 when empty.
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn the_median_is_the_middle_value_or_the_mean_of_the_middle_two() {
+        assert_eq!(median(&mut []), 0.0);
+        assert_eq!(median(&mut [9.0, 1.0, 4.0]), 4.0);
+        assert_eq!(median(&mut [9.0, 1.0, 4.0, 2.0]), 3.0);
+    }
+}

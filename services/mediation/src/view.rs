@@ -1,0 +1,155 @@
+//! The session as clients see it (`MediationView`): its state, and its history in words.
+
+use gridloop_domain::ids::MediationId;
+use gridloop_domain::mediation::{Mediation, MediationEvent, Notice, Origin, Outcome, Referral, Stage, Statement};
+use gridloop_eventstore::RecordedEvent;
+use gridloop_proto::convert;
+use gridloop_proto::v1 as pb;
+
+/// The session after `history` (its stream, in order) left it in `state` at `version`.
+pub(crate) fn view(
+    id: MediationId,
+    state: &Mediation,
+    version: u64,
+    history: &[(RecordedEvent, MediationEvent)],
+) -> pb::MediationView {
+    let mut view = pb::MediationView {
+        mediation_id: id.to_string(),
+        version,
+        history: history.iter().map(|(record, event)| history_entry(record, event)).collect(),
+        ..Default::default()
+    };
+    let Some(session) = state.session() else { return view };
+    view.case_id = session.origin.case_id().map(|c| c.to_string()).unwrap_or_default();
+    view.collected_from = match &session.origin {
+        Origin::Case { .. } => String::new(),
+        Origin::CollectedTopic { collected_from } => collected_from.clone(),
+    };
+    view.level = convert::level(convert::ladder_level(session.level)) as i32;
+    view.session_level = convert::session_level(session.level) as i32;
+    view.topic = session.topic.clone();
+    view.kind = convert::matter_kind(session.kind) as i32;
+    view.professional = session.professional.map_or(pb::ParticipantRole::Unspecified, convert::role) as i32;
+    view.convenor = session.convenor.clone();
+    view.reconsiderations = session.reconsiderations;
+    view.participants = session
+        .participants
+        .iter()
+        .map(|p| pb::MediationParticipant { name: p.name.clone(), role: convert::role(p.role) as i32 })
+        .collect();
+    let statements = |list: &[Statement]| {
+        list.iter().map(|s| pb::MediationStatement { speaker: s.speaker.clone(), text: s.text.clone() }).collect()
+    };
+    let notice = |view: &mut pb::MediationView, n: &Notice| {
+        view.motion = n.motion.clone();
+        view.signed_by = n.signed_by.clone();
+        view.notice_until = Some(convert::timestamp(n.until));
+        view.residents_concerned = n.residents_concerned;
+        view.objectors = n.objectors.clone();
+    };
+    let (state, stage) = match state {
+        Mediation::New => return view,
+        Mediation::Open { stage, .. } => {
+            let stage = match stage {
+                Stage::Proposed => pb::MediationStage::Proposed,
+                Stage::Notified => pb::MediationStage::Notified,
+                Stage::Deliberating { present, statements: said } => {
+                    view.present = present.clone();
+                    view.statements = statements(said);
+                    pb::MediationStage::Deliberating
+                }
+                Stage::Decided { present, motion } => {
+                    view.present = present.clone();
+                    view.motion = motion.clone();
+                    pb::MediationStage::Decided
+                }
+                Stage::InNotice(n) => {
+                    notice(&mut view, n);
+                    pb::MediationStage::InNotice
+                }
+                Stage::Contested(n) => {
+                    notice(&mut view, n);
+                    pb::MediationStage::Contested
+                }
+                Stage::Suspended { notice: n, reason } => {
+                    notice(&mut view, n);
+                    view.summary = reason.clone();
+                    pb::MediationStage::Suspended
+                }
+            };
+            (pb::MediationState::Open, stage)
+        }
+        Mediation::Concluded { outcome, summary, signed_by, follow_up, follow_ups, .. } => {
+            view.summary = summary.clone();
+            view.signed_by = signed_by.clone();
+            view.follow_up_due = follow_up.map(convert::timestamp);
+            view.follow_ups = *follow_ups;
+            let state = match outcome {
+                Outcome::Agreed => pb::MediationState::Agreed,
+                Outcome::Failed(referral) => {
+                    view.referral = convert::referral(*referral) as i32;
+                    pb::MediationState::Failed
+                }
+                Outcome::Consultation => pb::MediationState::Consulted,
+            };
+            (state, pb::MediationStage::Concluded)
+        }
+    };
+    view.state = state as i32;
+    view.stage = stage as i32;
+    view
+}
+
+fn history_entry(record: &RecordedEvent, event: &MediationEvent) -> pb::MediationHistoryEntry {
+    pb::MediationHistoryEntry {
+        version: record.stream_version,
+        occurred_at: Some(convert::timestamp(record.occurred_at)),
+        event_type: convert::short_type(&record.event_type).to_string(),
+        actor_id: record.actor.id.clone(),
+        detail: describe(event),
+    }
+}
+
+/// One line for the session's history.
+fn describe(event: &MediationEvent) -> String {
+    let list = |names: &[String]| names.join(", ");
+    match event {
+        MediationEvent::Opened { level, topic, kind, convenor, .. } => {
+            format!("{} session on {topic:?} ({kind:?}), convenor {convenor}", level.as_str())
+        }
+        MediationEvent::Invited { participant } => format!("invited {} ({:?})", participant.name, participant.role),
+        MediationEvent::Notified => "participants notified".into(),
+        MediationEvent::DeliberationOpened { present } => format!("sitting; present: {}", list(present)),
+        MediationEvent::StatementMade { statement } => format!("{}: {}", statement.speaker, statement.text),
+        MediationEvent::MotionVoted { motion, yes, no, abstain, carried } => format!(
+            "motion {motion:?} {} ({} yes, {} no, {} abstain)",
+            if *carried { "carried" } else { "not carried" },
+            yes.len(),
+            no.len(),
+            abstain.len()
+        ),
+        MediationEvent::AgreementSigned { signed_by, notice_until, residents_concerned } => {
+            format!("signed by {}; published until {notice_until} to {residents_concerned} residents", list(signed_by))
+        }
+        MediationEvent::ObjectionRaised { residents, threshold_reached } => format!(
+            "objection by {}{}",
+            list(residents),
+            if *threshold_reached { " (one fifth reached: execution waits for the council)" } else { "" }
+        ),
+        MediationEvent::Reconsidered { reason } => format!("reconsideration (复议): {reason}"),
+        MediationEvent::ExecutionSuspended { reason } => format!("execution suspended (暂缓执行): {reason}"),
+        MediationEvent::Concluded { outcome, summary, .. } => match outcome {
+            Outcome::Agreed => format!("agreement executed: {summary}"),
+            Outcome::Failed(Referral::BackToUnit) => format!("no agreement, back to the unit: {summary}"),
+            Outcome::Failed(Referral::EscalateOneLevel) => format!("no agreement, escalated one level: {summary}"),
+            Outcome::Failed(Referral::Litigation) => format!("no agreement, referred to litigation: {summary}"),
+            Outcome::Consultation => format!("consultation recorded: {summary}"),
+        },
+        MediationEvent::FollowUpScheduled { due } => format!("follow-up (监督) due {due}"),
+        MediationEvent::FollowUpOverdue { due, next_due } => {
+            format!("follow-up due {due} not recorded; next due {next_due}")
+        }
+        MediationEvent::FollowedUp { note, next_due: Some(next) } => format!("followed up: {note}; next due {next}"),
+        MediationEvent::FollowedUp { note, next_due: None } => format!("followed up, settled: {note}"),
+    }
+}

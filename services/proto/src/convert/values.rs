@@ -1,0 +1,166 @@
+//! Plain values shared by many messages: times, levels, satisfaction, channels, reporters,
+//! special groups and departments.
+
+use crate::v1 as pb;
+use chrono::{DateTime, Utc};
+use gridloop_domain::case::{Channel, Reporter, ReporterKind, Satisfaction, SummonedDepartment};
+use gridloop_domain::jurisdiction::Department;
+use gridloop_domain::level::Level;
+use gridloop_domain::priority::SpecialGroup;
+
+pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
+}
+
+pub fn from_timestamp(t: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?)
+}
+
+pub fn level(l: Level) -> pb::Level {
+    match l {
+        Level::Grid => pb::Level::Grid,
+        Level::Community => pb::Level::Community,
+        Level::Street => pb::Level::Street,
+        Level::District => pb::Level::District,
+    }
+}
+
+pub fn from_level(l: pb::Level) -> Option<Level> {
+    match l {
+        pb::Level::Unspecified => None,
+        pb::Level::Grid => Some(Level::Grid),
+        pb::Level::Community => Some(Level::Community),
+        pb::Level::Street => Some(Level::Street),
+        pb::Level::District => Some(Level::District),
+    }
+}
+
+pub fn satisfaction(s: Satisfaction) -> pb::Satisfaction {
+    match s {
+        Satisfaction::Satisfied => pb::Satisfaction::Satisfied,
+        Satisfaction::BasicallySatisfied => pb::Satisfaction::BasicallySatisfied,
+        Satisfaction::Unsatisfied => pb::Satisfaction::Unsatisfied,
+    }
+}
+
+pub fn from_satisfaction(s: pb::Satisfaction) -> Option<Satisfaction> {
+    match s {
+        pb::Satisfaction::Unspecified => None,
+        pb::Satisfaction::Satisfied => Some(Satisfaction::Satisfied),
+        pb::Satisfaction::BasicallySatisfied => Some(Satisfaction::BasicallySatisfied),
+        pb::Satisfaction::Unsatisfied => Some(Satisfaction::Unsatisfied),
+    }
+}
+
+pub fn channel(c: Channel) -> pb::Channel {
+    match c {
+        Channel::Patrol => pb::Channel::Patrol,
+        Channel::ResidentApp => pb::Channel::ResidentApp,
+        Channel::Hotline => pb::Channel::Hotline,
+        Channel::SuggestionBox => pb::Channel::SuggestionBox,
+        Channel::WalkIn => pb::Channel::WalkIn,
+        Channel::Platform => pb::Channel::Platform,
+    }
+}
+
+pub fn from_channel(c: pb::Channel) -> Option<Channel> {
+    match c {
+        pb::Channel::Unspecified => None,
+        pb::Channel::Patrol => Some(Channel::Patrol),
+        pb::Channel::ResidentApp => Some(Channel::ResidentApp),
+        pb::Channel::Hotline => Some(Channel::Hotline),
+        pb::Channel::SuggestionBox => Some(Channel::SuggestionBox),
+        pb::Channel::WalkIn => Some(Channel::WalkIn),
+        pb::Channel::Platform => Some(Channel::Platform),
+    }
+}
+
+pub fn reporter(r: &Reporter) -> pb::Reporter {
+    let kind = match r.kind {
+        ReporterKind::Resident => pb::ReporterKind::Resident,
+        ReporterKind::GridWorker => pb::ReporterKind::GridWorker,
+        ReporterKind::Platform => pb::ReporterKind::Platform,
+    };
+    pb::Reporter { kind: kind as i32, id: r.id.clone(), name: r.name.clone(), phone: r.phone.clone() }
+}
+
+pub fn from_reporter(r: &pb::Reporter) -> Option<Reporter> {
+    let kind = match r.kind() {
+        pb::ReporterKind::Unspecified => return None,
+        pb::ReporterKind::Resident => ReporterKind::Resident,
+        pb::ReporterKind::GridWorker => ReporterKind::GridWorker,
+        pb::ReporterKind::Platform => ReporterKind::Platform,
+    };
+    Some(Reporter { kind, id: r.id.clone(), name: r.name.clone(), phone: r.phone.clone() })
+}
+
+pub fn special_group(g: SpecialGroup) -> pb::SpecialGroup {
+    match g {
+        SpecialGroup::ElderlyLivingAlone => pb::SpecialGroup::ElderlyLivingAlone,
+        SpecialGroup::Disabled => pb::SpecialGroup::Disabled,
+        SpecialGroup::LeftBehindChild => pb::SpecialGroup::LeftBehindChild,
+        SpecialGroup::Hardship => pb::SpecialGroup::Hardship,
+    }
+}
+
+pub fn from_special_group(g: pb::SpecialGroup) -> Option<SpecialGroup> {
+    match g {
+        pb::SpecialGroup::Unspecified => None,
+        pb::SpecialGroup::ElderlyLivingAlone => Some(SpecialGroup::ElderlyLivingAlone),
+        pb::SpecialGroup::Disabled => Some(SpecialGroup::Disabled),
+        pb::SpecialGroup::LeftBehindChild => Some(SpecialGroup::LeftBehindChild),
+        pb::SpecialGroup::Hardship => Some(SpecialGroup::Hardship),
+    }
+}
+
+/// Special groups as protobuf enum values.
+pub fn special_groups(groups: &[SpecialGroup]) -> Vec<i32> {
+    groups.iter().map(|g| special_group(*g) as i32).collect()
+}
+
+/// Special groups from protobuf enum values, or the first value that names none.
+pub fn from_special_groups(raw: &[i32]) -> Result<Vec<SpecialGroup>, i32> {
+    raw.iter().map(|&v| pb::SpecialGroup::try_from(v).ok().and_then(from_special_group).ok_or(v)).collect()
+}
+
+pub fn summoned_department(d: &SummonedDepartment) -> pb::SummonedDepartment {
+    pb::SummonedDepartment {
+        unit_code: d.unit.clone(),
+        department_code: d.department.code.clone(),
+        department_name: d.department.name.clone(),
+    }
+}
+
+pub(super) fn from_summoned_department(d: pb::SummonedDepartment) -> SummonedDepartment {
+    SummonedDepartment {
+        unit: d.unit_code,
+        department: Department { code: d.department_code, name: d.department_name },
+    }
+}
+
+/// The function code of an assignment's department, empty for none.
+pub fn department_code(department: &Option<Department>) -> String {
+    department.as_ref().map(|d| d.code.clone()).unwrap_or_default()
+}
+
+/// The name of an assignment's department, empty for none.
+pub fn department_name(department: &Option<Department>) -> String {
+    department.as_ref().map(|d| d.name.clone()).unwrap_or_default()
+}
+
+/// The department carried by an event's `department_code`/`department_name` (none when empty).
+pub(super) fn department_from(code: String, name: String) -> Option<Department> {
+    (!code.is_empty()).then_some(Department { code, name })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_special_group_is_named() {
+        assert_eq!(from_special_groups(&[1, 2]), Ok(vec![SpecialGroup::ElderlyLivingAlone, SpecialGroup::Disabled]));
+        assert_eq!(from_special_groups(&[1, 0]), Err(0));
+        assert_eq!(from_special_groups(&[99]), Err(99));
+    }
+}
