@@ -1,0 +1,194 @@
+//! Bearer token → [`Principal`]: the signature against a trusted issuer's keys (the algorithm
+//! decided by the key, see [`crate::keys`]), then issuer, audience, `exp` and `nbf` with a small
+//! leeway, then the claims mapped onto a principal.
+
+use crate::claims::{ClaimError, ClaimMapping};
+use crate::keys::KeySet;
+use crate::remote::RemoteKeys;
+use gridloop_domain::access::Principal;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{decode, decode_header, Header, Validation};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Why a token was not accepted. The message says why, and never contains the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("no bearer token (send `authorization: Bearer <token>`)")]
+    Missing,
+    #[error("the token is malformed: {0}")]
+    Malformed(String),
+    #[error("the token's algorithm {0} is not accepted")]
+    Algorithm(String),
+    #[error("no trusted key for the token (kid {0})")]
+    UnknownKey(String),
+    #[error("the token's signature is invalid")]
+    BadSignature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet (nbf)")]
+    NotYetValid,
+    #[error("the token's issuer is not trusted")]
+    WrongIssuer,
+    #[error("the token is not meant for gridloop (aud)")]
+    WrongAudience,
+    #[error("the token lacks the claim {0}")]
+    MissingClaim(String),
+    #[error("the token's claims do not name a principal: {0}")]
+    Claims(#[from] ClaimError),
+    #[error("the keys of issuer {issuer} are not available yet: {reason}")]
+    KeysUnavailable { issuer: String, reason: String },
+}
+
+impl TokenError {
+    /// A short stable label for metrics and the audit log.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            TokenError::Missing => "missing_token",
+            TokenError::Malformed(_) => "malformed",
+            TokenError::Algorithm(_) => "algorithm",
+            TokenError::UnknownKey(_) => "unknown_key",
+            TokenError::BadSignature => "bad_signature",
+            TokenError::Expired => "expired",
+            TokenError::NotYetValid => "not_yet_valid",
+            TokenError::WrongIssuer => "issuer",
+            TokenError::WrongAudience => "audience",
+            TokenError::MissingClaim(_) => "missing_claim",
+            TokenError::Claims(_) => "claims",
+            TokenError::KeysUnavailable { .. } => "keys_unavailable",
+        }
+    }
+
+    /// How bad the error is as an explanation: with several keys, the most specific one wins
+    /// (a token whose signature held but has expired is reported as expired).
+    fn specificity(&self) -> u8 {
+        match self {
+            TokenError::UnknownKey(_) | TokenError::KeysUnavailable { .. } => 0,
+            TokenError::BadSignature => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// Where an issuer's keys come from.
+#[derive(Clone)]
+pub enum Keys {
+    Fixed(Arc<KeySet>),
+    Remote(Arc<RemoteKeys>),
+}
+
+/// One trusted issuer: its `iss`, the `aud` its tokens must carry, its keys and claim names.
+#[derive(Clone)]
+pub struct Issuer {
+    pub issuer: String,
+    pub audience: String,
+    pub keys: Keys,
+    pub claims: ClaimMapping,
+}
+
+/// Verifies bearer tokens against the trusted issuers.
+#[derive(Clone)]
+pub struct Verifier {
+    issuers: Vec<Issuer>,
+    leeway_secs: u64,
+}
+
+impl Verifier {
+    pub fn new(issuers: Vec<Issuer>, leeway_secs: u64) -> Verifier {
+        Verifier { issuers, leeway_secs }
+    }
+
+    /// The principal `token` stands for.
+    pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        let header = decode_header(token).map_err(|error| match error.kind() {
+            ErrorKind::InvalidAlgorithmName => TokenError::Algorithm("named in the header".into()),
+            _ => TokenError::Malformed(error.to_string()),
+        })?;
+        let mut best: Option<TokenError> = None;
+        for issuer in &self.issuers {
+            let keys = match &issuer.keys {
+                Keys::Fixed(keys) => keys.clone(),
+                Keys::Remote(remote) => match remote.keys_for(header.kid.as_deref()).await {
+                    Ok(keys) => keys,
+                    Err(reason) => {
+                        keep_best(&mut best, TokenError::KeysUnavailable { issuer: issuer.issuer.clone(), reason });
+                        continue;
+                    }
+                },
+            };
+            match self.verify_with(issuer, &keys, &header, token) {
+                Ok(principal) => return Ok(principal),
+                Err(error) => keep_best(&mut best, error),
+            }
+        }
+        Err(best.unwrap_or_else(|| TokenError::UnknownKey(header.kid.unwrap_or_else(|| "none".into()))))
+    }
+
+    fn verify_with(
+        &self,
+        issuer: &Issuer,
+        keys: &KeySet,
+        header: &Header,
+        token: &str,
+    ) -> Result<Principal, TokenError> {
+        let mut best: Option<TokenError> = None;
+        for key in keys.candidates(header) {
+            let mut validation = Validation::new(header.alg);
+            validation.algorithms = key.algorithms.clone();
+            validation.leeway = self.leeway_secs;
+            validation.validate_nbf = true;
+            validation.set_issuer(&[&issuer.issuer]);
+            validation.set_audience(&[&issuer.audience]);
+            validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+            match decode::<Value>(token, &key.key, &validation) {
+                Ok(data) => {
+                    check_time_claims(&data.claims)?;
+                    return Ok(issuer.claims.principal(&data.claims)?);
+                }
+                Err(error) => keep_best(&mut best, token_error(error.kind())),
+            }
+        }
+        Err(best.unwrap_or_else(|| TokenError::UnknownKey(header.kid.clone().unwrap_or_else(|| "none".into()))))
+    }
+
+    /// Every issuer whose keys are fetched from a URL, for the refresh task.
+    pub fn remote_keys(&self) -> Vec<Arc<RemoteKeys>> {
+        self.issuers
+            .iter()
+            .filter_map(|issuer| match &issuer.keys {
+                Keys::Remote(remote) => Some(remote.clone()),
+                Keys::Fixed(_) => None,
+            })
+            .collect()
+    }
+}
+
+fn keep_best(best: &mut Option<TokenError>, error: TokenError) {
+    if best.as_ref().is_none_or(|known| error.specificity() > known.specificity()) {
+        *best = Some(error);
+    }
+}
+
+fn token_error(kind: &ErrorKind) -> TokenError {
+    match kind {
+        ErrorKind::InvalidSignature => TokenError::BadSignature,
+        ErrorKind::ExpiredSignature => TokenError::Expired,
+        ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+        ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
+        ErrorKind::InvalidAudience => TokenError::WrongAudience,
+        ErrorKind::MissingRequiredClaim(claim) => TokenError::MissingClaim(claim.clone()),
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => TokenError::Algorithm("for its key".into()),
+        other => TokenError::Malformed(format!("{other:?}")),
+    }
+}
+
+/// The registered time claims must be numbers: a claim of another type is refused, never
+/// treated as absent (which would skip its check).
+fn check_time_claims(claims: &Value) -> Result<(), TokenError> {
+    for name in ["exp", "nbf", "iat"] {
+        if claims.get(name).is_some_and(|value| !value.is_number()) {
+            return Err(TokenError::Malformed(format!("claim {name} is not a number")));
+        }
+    }
+    Ok(())
+}
