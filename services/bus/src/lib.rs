@@ -10,6 +10,7 @@
 
 pub mod clock;
 pub mod jetstream;
+pub mod nats_auth;
 pub mod relay;
 pub mod timers;
 pub mod trace;
