@@ -5,7 +5,8 @@
 
 use crate::telemetry;
 use anyhow::Context;
-use gridloop_bus::jetstream::{JetStreamBus, JetStreamConfig};
+use gridloop_auth::{ReflectionMode, SecurityArgs, SigningKey};
+use gridloop_bus::jetstream::{JetStreamBus, JetStreamConfig, NatsAuth};
 use gridloop_bus::relay::run_relay;
 use gridloop_bus::timers::{run_timers, TimerHandler};
 use gridloop_bus::{Bus, Clock, DeliveryPolicy, InProcessBus, Subscription, SystemClock};
@@ -87,6 +88,55 @@ pub struct NatsArgs {
     /// Days events stay in the stream (the Postgres event store keeps them for good).
     #[arg(long = "stream-max-age-days", env = "GRIDLOOP_STREAM_MAX_AGE_DAYS", default_value_t = 30)]
     pub max_age_days: u64,
+    #[command(flatten)]
+    pub auth: NatsAuthArgs,
+}
+
+/// How a process authenticates to NATS (one method) and whether it uses TLS. See
+/// `deploy/nats/accounts.conf` for the users and what each may publish and subscribe.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct NatsAuthArgs {
+    /// NATS user (with --nats-password).
+    #[arg(long, env = "GRIDLOOP_NATS_USER")]
+    pub nats_user: Option<String>,
+    #[arg(long, env = "GRIDLOOP_NATS_PASSWORD", hide_env_values = true)]
+    pub nats_password: Option<String>,
+    /// NATS authentication token.
+    #[arg(long, env = "GRIDLOOP_NATS_TOKEN", hide_env_values = true)]
+    pub nats_token: Option<String>,
+    /// A file holding the user's nkey seed.
+    #[arg(long, env = "GRIDLOOP_NATS_NKEY_SEED_FILE")]
+    pub nats_nkey_seed_file: Option<PathBuf>,
+    /// A NATS `.creds` file (user JWT and nkey seed, for operator-mode accounts).
+    #[arg(long, env = "GRIDLOOP_NATS_CREDS")]
+    pub nats_creds: Option<PathBuf>,
+    /// The CA of the NATS server's certificate (PEM); given, the connection must be TLS.
+    #[arg(long, env = "GRIDLOOP_NATS_TLS_CA")]
+    pub nats_tls_ca: Option<PathBuf>,
+    /// A client certificate for NATS servers that verify clients (with --nats-tls-key).
+    #[arg(long, env = "GRIDLOOP_NATS_TLS_CERT", requires = "nats_tls_key")]
+    pub nats_tls_cert: Option<PathBuf>,
+    #[arg(long, env = "GRIDLOOP_NATS_TLS_KEY", requires = "nats_tls_cert")]
+    pub nats_tls_key: Option<PathBuf>,
+    /// Refuse a NATS connection that is not TLS (system roots unless --nats-tls-ca).
+    #[arg(long, env = "GRIDLOOP_NATS_REQUIRE_TLS")]
+    pub nats_require_tls: bool,
+}
+
+impl NatsAuthArgs {
+    pub fn auth(&self) -> NatsAuth {
+        NatsAuth {
+            user: self.nats_user.clone(),
+            password: self.nats_password.clone(),
+            token: self.nats_token.clone(),
+            nkey_seed_file: self.nats_nkey_seed_file.clone(),
+            creds_file: self.nats_creds.clone(),
+            tls_ca: self.nats_tls_ca.clone(),
+            tls_cert: self.nats_tls_cert.clone(),
+            tls_key: self.nats_tls_key.clone(),
+            require_tls: self.nats_require_tls,
+        }
+    }
 }
 
 impl Default for NatsArgs {
@@ -98,6 +148,7 @@ impl Default for NatsArgs {
             subject_prefix: defaults.subject_prefix,
             replicas: defaults.replicas,
             max_age_days: defaults.max_age.as_secs() / 86_400,
+            auth: NatsAuthArgs::default(),
         }
     }
 }
@@ -110,6 +161,7 @@ impl NatsArgs {
             subject_prefix: self.subject_prefix.clone(),
             replicas: self.replicas,
             max_age: Duration::from_secs(self.max_age_days * 86_400),
+            auth: self.auth.auth(),
             ..JetStreamConfig::new(url.clone())
         })
     }
@@ -205,6 +257,12 @@ pub struct UpArgs {
     pub inbox_retention_days: u32,
     #[command(flatten)]
     pub nats: NatsArgs,
+    #[command(flatten)]
+    pub security: SecurityArgs,
+    /// Also serve grpc.health.v1 — and nothing else — in plaintext on this address, for probes
+    /// that cannot speak TLS (Kubernetes' gRPC probes).
+    #[arg(long, env = "GRIDLOOP_HEALTH_LISTEN")]
+    pub health_listen: Option<SocketAddr>,
     /// 4321 drift alert: an area whose settled-level shares deviate from 40/30/20/10 by more than
     /// this many percentage points (at any level) is alerted once, and cleared once back within.
     /// 0 disables the monitor.
@@ -243,6 +301,8 @@ impl UpArgs {
             max_connection_age_secs: 300,
             inbox_retention_days: 7,
             nats: NatsArgs::default(),
+            security: SecurityArgs::default(),
+            health_listen: None,
             drift_tolerance_pp: DriftPolicy::DEFAULT_TOLERANCE_PP,
             drift_window_days: DriftPolicy::DEFAULT_WINDOW_DAYS,
             drift_min_cases: DriftPolicy::DEFAULT_MIN_CASES,
@@ -461,6 +521,7 @@ pub struct App {
     server: JoinHandle<Result<(), tonic::transport::Error>>,
     work: Vec<JoinHandle<()>>,
     relays: Vec<JoinHandle<()>>,
+    signing_key: Option<Arc<SigningKey>>,
 }
 
 impl App {
@@ -483,6 +544,9 @@ impl App {
             jetstream.is_some() || services.len() == ServiceName::ALL.len(),
             "a service on its own needs --nats-url (GRIDLOOP_NATS_URL): the others reach it over JetStream"
         );
+        // First: a server that would be insecure (plaintext on a public address, no way to
+        // authenticate anyone) stops here, before any store is touched.
+        let security = args.security.prepare(&args.store.data_dir, args.listen, MAX_MESSAGE_BYTES).await?;
         let policy = Arc::new(args.policy.load()?);
         let duplicates = args.duplicate_policy()?;
         let drift = args.drift_policy()?;
@@ -552,14 +616,19 @@ impl App {
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         health_reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
         health_reporter.set_service_status(LIVENESS_SERVICE, tonic_health::ServingStatus::Serving).await;
+        if let Some(addr) = args.health_listen {
+            work.push(serve_health(addr, health_service.clone(), stop_work.clone()).await?);
+        }
         let mut routes = RoutesBuilder::default();
         routes.add_service(health_service);
-        routes.add_service(
-            tonic_reflection::server::Builder::configure()
-                .register_encoded_file_descriptor_set(gridloop_proto::FILE_DESCRIPTOR_SET)
-                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-                .build_v1()?,
-        );
+        if security.reflection != ReflectionMode::Off {
+            routes.add_service(
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(gridloop_proto::FILE_DESCRIPTOR_SET)
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                    .build_v1()?,
+            );
+        }
         let names: Vec<&str> = nodes.iter().map(|n| n.service.as_str()).collect();
         let apis = nodes.into_iter().map(|node| node.api.add_to(&mut routes)).collect();
         // In process the bus is there already: ready before `start` returns.
@@ -587,15 +656,29 @@ impl App {
         if args.max_connection_age_secs > 0 {
             builder = builder.max_connection_age(Duration::from_secs(args.max_connection_age_secs));
         }
+        if let Some(tls) = security.tls.clone() {
+            builder = builder.tls_config(tls).context("invalid TLS settings")?;
+        }
+        if let Some(timeout) = security.request_timeout {
+            builder = builder.timeout(timeout);
+        }
         let stop = stop_work.clone();
         let server = tokio::spawn(
             builder
                 .layer(telemetry::GrpcLayer)
+                .layer(security.layer.clone())
                 .add_routes(routes.routes())
                 .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await }),
         );
-        tracing::info!(%addr, services = %names.join(", "), "gridloop is up");
-        Ok(App { addr, bus, stop_work, stop_relays, server, work, relays })
+        let tls = if security.tls.is_some() { "TLS" } else { "plaintext" };
+        tracing::info!(%addr, services = %names.join(", "), tls, "gridloop is up");
+        Ok(App { addr, bus, stop_work, stop_relays, server, work, relays, signing_key: security.signing_key })
+    }
+
+    /// The installation's signing key, when it has one: in-process tools and tests mint their
+    /// tokens with it (see `gridloop token issue`).
+    pub fn signing_key(&self) -> Option<&SigningKey> {
+        self.signing_key.as_deref()
     }
 
     /// Stop taking requests, let in-flight requests and handlers finish, flush the outboxes.
@@ -611,6 +694,25 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// grpc.health.v1 alone, in plaintext on `addr`, until `stop`: what a probe without TLS can ask.
+async fn serve_health<T: tonic_health::pb::health_server::Health>(
+    addr: SocketAddr,
+    health: tonic_health::pb::health_server::HealthServer<T>,
+    stop: CancellationToken,
+) -> anyhow::Result<JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for health checks on {addr}"))?;
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    Ok(tokio::spawn(async move {
+        let served =
+            Server::builder().add_service(health).serve_with_incoming_shutdown(incoming, stop.cancelled_owned()).await;
+        if let Err(error) = served {
+            tracing::error!(%error, "the health listener failed");
+        }
+    }))
 }
 
 /// Readiness: the stores are open and migrated by now; with JetStream, wait until the client is

@@ -6,3 +6,4 @@ pub mod client;
 pub mod replay;
 pub mod simulate;
 pub mod telemetry;
+pub mod token_cli;

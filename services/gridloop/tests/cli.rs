@@ -77,8 +77,17 @@ fn gridloop_command() -> Command {
 
 /// Runs `gridloop ARGS…` to completion.
 fn gridloop<S: AsRef<str>>(args: &[S]) -> Run {
+    gridloop_in(None, args)
+}
+
+/// Runs `gridloop ARGS…` to completion in `dir` (default: the test's own directory).
+fn gridloop_in<S: AsRef<str>>(dir: Option<&Path>, args: &[S]) -> Run {
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-    let output = gridloop_command().args(&args).output().expect("run gridloop");
+    let mut command = gridloop_command();
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let output = command.args(&args).output().expect("run gridloop");
     Run {
         command: format!("gridloop {}", args.join(" ")),
         status: output.status,
@@ -111,6 +120,9 @@ fn free_port() -> u16 {
 struct Server {
     child: Child,
     url: String,
+    /// Where its operator works: the data directory is `./gridloop-data` there, so client
+    /// commands run there need no flag to find the installation's key (as for a user).
+    home: PathBuf,
     /// Where the server's stdout and stderr go (files, so a full pipe can never block it).
     logs: TempDir,
 }
@@ -128,7 +140,7 @@ impl Server {
                     return Some(false);
                 }
                 let ours = server.stderr().contains(&up_line);
-                (ours && gridloop(&["catalog", "--json", "--server", &server.url]).status.success()).then_some(true)
+                (ours && server.run(&["catalog"]).status.success()).then_some(true)
             });
             if answered {
                 return server;
@@ -150,16 +162,24 @@ impl Server {
             .stderr(log("stderr"))
             .spawn()
             .expect("spawn gridloop up");
-        Server { child, url: format!("http://127.0.0.1:{port}"), logs }
+        let home = data_dir.parent().expect("the data directory's parent").to_path_buf();
+        Server { child, url: format!("http://127.0.0.1:{port}"), home, logs }
     }
 
     fn stderr(&self) -> String {
         std::fs::read_to_string(self.logs.path().join("stderr")).unwrap_or_default()
     }
 
-    /// Runs a client command against this server with `--json`.
+    /// Runs a client command against this server with `--json`, from the operator's directory.
     fn run(&self, args: &[&str]) -> Run {
-        gridloop(&[args, &["--server", &self.url, "--json"]].concat())
+        gridloop_in(Some(&self.home), &[args, &["--server", &self.url, "--json"]].concat())
+    }
+
+    /// A token minted with the installation's key by `gridloop token issue`.
+    fn token(&self, args: &[&str]) -> String {
+        let run = gridloop_in(Some(&self.home), &[&["token", "issue"], args].concat());
+        assert!(run.status.success(), "{run}");
+        run.stdout.trim().to_string()
     }
 
     /// Kills the server with SIGKILL: no shutdown code runs.
@@ -189,10 +209,11 @@ impl Drop for Server {
     }
 }
 
-/// A data directory that outlives the servers started on it.
+/// A data directory that outlives the servers started on it: `<root>/gridloop-data`, the default
+/// for commands run in `<root>`.
 fn data_dir() -> (TempDir, PathBuf) {
     let root = tempfile::tempdir().expect("temp dir");
-    let data = root.path().join("data");
+    let data = root.path().join("gridloop-data");
     (root, data)
 }
 
@@ -266,9 +287,12 @@ fn act(server: &Server, action: &str, id: &str, options: &[&str]) -> Value {
     server.run(&[&["case", action, id][..], options].concat()).json()
 }
 
-/// Answers the feedback round as the resident; polls while evaluation has not opened it yet.
+/// Answers the feedback round as the 12345 hotline calling the reporter back (回访: the admin may
+/// not record satisfaction); polls while evaluation has not opened it yet.
 fn evaluate(server: &Server, id: &str, satisfaction: &str) -> Value {
-    let args = ["case", "evaluate", id, "--satisfaction", satisfaction, "--actor-role", "resident"];
+    let hotline = server.token(&["--role", "hotline", "--subject", "12345-hotline"]);
+    let args =
+        ["case", "evaluate", id, "--satisfaction", satisfaction, "--actor-role", "resident", "--token", &hotline];
     wait_for(FLOW, &format!("the feedback round of case {id} to open"), || {
         let run = server.run(&args);
         if run.status.success() {
@@ -533,4 +557,55 @@ fn an_analyst_reads_kpis_replays_the_projection_and_asks_as_of() {
     assert!(missing.contains("no dispatch store at /nonexistent/gridloop/dispatch.db"), "{missing}");
     let bad_area = server.run(&["stats", "kpi", "--area", "12x"]).failure();
     assert!(bad_area.contains("area"), "{bad_area}");
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+}
+
+#[test]
+fn the_local_cli_needs_no_flag_and_a_token_stands_for_someone_in_particular() {
+    let (root, data) = data_dir();
+    let server = Server::start(&data);
+
+    // The first start created the installation's key, readable by its user only.
+    let key = data.join("auth").join("signing-key.pem");
+    assert_eq!((mode(&key), mode(&data.join("auth"))), (0o600, 0o700));
+    // Tests running as root can check that another user's process cannot read it.
+    if std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&key).unwrap()) == 0 {
+        let other = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
+            .arg(&key)
+            .output()
+            .expect("run setpriv");
+        assert!(!other.status.success(), "nobody read the key: {}", String::from_utf8_lossy(&other.stdout));
+        assert!(String::from_utf8_lossy(&other.stderr).contains("Permission denied"), "{other:?}");
+    }
+
+    // In the operator's directory the CLI needs no flag (every test here relies on it).
+    let (reported, dispatched) = report_dispatched(&server, &[]);
+    let id = str_of(&reported["case_id"]);
+
+    // A resident's token may not accept a case: refused, nothing stored.
+    let resident = server.token(&["--role", "resident", "--subject", "resident-42"]);
+    let stderr = server.run(&["case", "accept", &id, "--assignee", ASSIGNEE, "--token", &resident]).failure();
+    assert!(stderr.contains("permission denied: a resident may not call AcceptCase"), "{stderr}");
+    assert_eq!(show(&server, &id), dispatched, "a refused command stores nothing");
+
+    // A tampered token, and no credentials at all (elsewhere, where there is no key), are
+    // refused as unauthenticated, saying why and what to do.
+    let mut tampered = resident.clone();
+    tampered.replace_range(tampered.len() - 4.., "AAAA");
+    let stderr = server.run(&["case", "show", &id, "--token", &tampered]).failure();
+    assert!(stderr.contains("unauthenticated: the token's signature is invalid"), "{stderr}");
+    assert!(!stderr.contains(&tampered), "the token is never echoed: {stderr}");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let stderr = gridloop_in(Some(elsewhere.path()), &["case", "show", &id, "--server", &server.url]).failure();
+    assert!(stderr.contains("unauthenticated: no bearer token"), "{stderr}");
+    assert!(stderr.contains("--token"), "{stderr}");
+
+    // A principal the city's organisation cannot have is not minted.
+    let run = gridloop_in(Some(root.path()), &["token", "issue", "--role", "street-office", "--subject", "s"]);
+    assert!(run.failure().contains("a street-office needs an area code"));
 }

@@ -1,7 +1,9 @@
 //! The connection to a gridloop server and the translation of gRPC errors into messages for people.
 
 use anyhow::{anyhow, Context, Result};
+use gridloop_auth::{AuthChannel, BearerToken};
 use gridloop_proto::v1 as pb;
+use std::path::PathBuf;
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
@@ -12,19 +14,53 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Where each service answers: one address for `gridloop up`, four in distributed mode.
+/// Where each service answers — one address for `gridloop up`, four in distributed mode — and
+/// how the CLI proves who it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Addresses {
     pub intake: String,
     pub dispatch: String,
     pub mediation: String,
     pub evaluation: String,
+    pub credentials: Credentials,
+}
+
+/// The CLI's credentials: a bearer token if given, else a short admin token minted with the
+/// signing key of the local installation in `data_dir` (when this user can read it); and the
+/// CA that signed an `https://` server's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub token: Option<String>,
+    pub data_dir: PathBuf,
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Self { token: None, data_dir: PathBuf::from("./gridloop-data"), ca_cert: None }
+    }
+}
+
+impl Credentials {
+    fn bearer(&self) -> Result<BearerToken> {
+        let token = match &self.token {
+            Some(token) => Some(token.clone()),
+            None => crate::token_cli::local_admin_token(&self.data_dir)?,
+        };
+        token.map_or_else(|| Ok(BearerToken::default()), |token| BearerToken::new(&token))
+    }
 }
 
 impl Addresses {
     /// All four services on one address.
     pub fn single(url: &str) -> Self {
-        Self { intake: url.into(), dispatch: url.into(), mediation: url.into(), evaluation: url.into() }
+        Self {
+            intake: url.into(),
+            dispatch: url.into(),
+            mediation: url.into(),
+            evaluation: url.into(),
+            credentials: Credentials::default(),
+        }
     }
 }
 
@@ -32,7 +68,7 @@ impl Addresses {
 pub struct Server {
     /// For messages: the one address, or each service's.
     url: String,
-    channels: [Channel; 4],
+    channels: [AuthChannel; 4],
 }
 
 impl Server {
@@ -40,10 +76,12 @@ impl Server {
     pub async fn connect(addresses: &Addresses) -> Result<Self> {
         let urls = [&addresses.intake, &addresses.dispatch, &addresses.mediation, &addresses.evaluation]
             .map(|url| with_scheme(url));
-        let mut connected: Vec<(String, Channel)> = Vec::new();
+        let bearer = addresses.credentials.bearer()?;
+        let mut connected: Vec<(String, AuthChannel)> = Vec::new();
         for url in &urls {
             if !connected.iter().any(|(known, _)| known == url) {
-                connected.push((url.clone(), connect(url).await?));
+                let channel = connect(url, addresses.credentials.ca_cert.as_deref()).await?;
+                connected.push((url.clone(), bearer.clone().channel(channel)));
             }
         }
         let channel_of = |url: &String| connected.iter().find(|(known, _)| known == url).expect("connected").1.clone();
@@ -54,22 +92,22 @@ impl Server {
         Ok(Self { url, channels: urls.each_ref().map(channel_of) })
     }
 
-    pub fn intake(&self) -> pb::intake_service_client::IntakeServiceClient<Channel> {
+    pub fn intake(&self) -> pb::intake_service_client::IntakeServiceClient<AuthChannel> {
         pb::intake_service_client::IntakeServiceClient::new(self.channels[0].clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
-    pub fn dispatch(&self) -> pb::dispatch_service_client::DispatchServiceClient<Channel> {
+    pub fn dispatch(&self) -> pb::dispatch_service_client::DispatchServiceClient<AuthChannel> {
         pb::dispatch_service_client::DispatchServiceClient::new(self.channels[1].clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
-    pub fn mediation(&self) -> pb::mediation_service_client::MediationServiceClient<Channel> {
+    pub fn mediation(&self) -> pb::mediation_service_client::MediationServiceClient<AuthChannel> {
         pb::mediation_service_client::MediationServiceClient::new(self.channels[2].clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
-    pub fn evaluation(&self) -> pb::evaluation_service_client::EvaluationServiceClient<Channel> {
+    pub fn evaluation(&self) -> pb::evaluation_service_client::EvaluationServiceClient<AuthChannel> {
         pb::evaluation_service_client::EvaluationServiceClient::new(self.channels[3].clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
@@ -80,11 +118,14 @@ impl Server {
     }
 }
 
-async fn connect(url: &str) -> Result<Channel> {
-    let endpoint = Endpoint::from_shared(url.to_string())
+async fn connect(url: &str, ca_cert: Option<&std::path::Path>) -> Result<Channel> {
+    let mut endpoint = Endpoint::from_shared(url.to_string())
         .with_context(|| format!("invalid server URL {url:?}"))?
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT);
+    if url.starts_with("https://") {
+        endpoint = endpoint.tls_config(gridloop_auth::tls::client_config(ca_cert)?)?;
+    }
     endpoint.connect().await.map_err(|error| {
         anyhow!("the gridloop server at {url} is not reachable ({}); start it with `gridloop up`", error_chain(&error))
     })
@@ -141,7 +182,9 @@ pub fn describe_status(status: &Status, url: &str) -> String {
         Code::NotFound => format!("not found: {message}"),
         Code::AlreadyExists => format!("already exists: {message}"),
         Code::PermissionDenied => format!("permission denied: {message}"),
-        Code::Unauthenticated => format!("unauthenticated: {message}"),
+        Code::Unauthenticated => format!(
+            "unauthenticated: {message} (give --token or GRIDLOOP_TOKEN, or --data-dir of the local installation whose key you may read)"
+        ),
         Code::DeadlineExceeded => format!("the gridloop server at {url} did not answer in time: {message}"),
         Code::Unavailable => {
             format!("the gridloop server at {url} is unavailable ({message}); check that it is running (`gridloop up`)")

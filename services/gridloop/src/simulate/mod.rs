@@ -29,7 +29,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Duration, Utc};
 use futures::future::BoxFuture;
 use futures::FutureExt;
+use gridloop_auth::{AuthChannel, BearerToken, Principal};
 use gridloop_bus::{ManualClock, Subscription};
+use gridloop_domain::access::Role;
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::dispatch_service_client::DispatchServiceClient;
 use gridloop_proto::v1::evaluation_service_client::EvaluationServiceClient;
@@ -43,7 +45,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 /// Rounds within one step before the simulation declares a livelock.
 const MAX_ROUNDS: usize = 1000;
@@ -371,20 +373,30 @@ impl Done {
     }
 }
 
+/// The simulator's clients: the city's staff as the installation's admin, and the residents'
+/// evaluations taken by the 12345 hotline's callback (回访) — the admin may not record them.
 #[derive(Clone)]
 struct Clients {
-    intake: IntakeServiceClient<Channel>,
-    dispatch: DispatchServiceClient<Channel>,
-    evaluation: EvaluationServiceClient<Channel>,
+    intake: IntakeServiceClient<AuthChannel>,
+    dispatch: DispatchServiceClient<AuthChannel>,
+    evaluation: EvaluationServiceClient<AuthChannel>,
+    callback: EvaluationServiceClient<AuthChannel>,
 }
 
 impl Clients {
-    async fn connect(addr: std::net::SocketAddr) -> Result<Clients> {
-        let channel = Endpoint::from_shared(format!("http://{addr}"))?.tcp_nodelay(true).connect().await?;
+    async fn connect(app: &App) -> Result<Clients> {
+        let channel = Endpoint::from_shared(format!("http://{}", app.addr))?.tcp_nodelay(true).connect().await?;
+        let key = app.signing_key().context("the simulated installation has no signing key")?;
+        let as_principal = |subject: &str, role: Role| -> Result<AuthChannel> {
+            let token = key.issue(&Principal::new(subject, role, None, None)?, Duration::days(1))?;
+            Ok(BearerToken::new(&token)?.channel(channel.clone()))
+        };
+        let staff = as_principal("simulator", Role::Admin)?;
         Ok(Clients {
-            intake: IntakeServiceClient::new(channel.clone()),
-            dispatch: DispatchServiceClient::new(channel.clone()),
-            evaluation: EvaluationServiceClient::new(channel),
+            intake: IntakeServiceClient::new(staff.clone()),
+            dispatch: DispatchServiceClient::new(staff.clone()),
+            evaluation: EvaluationServiceClient::new(staff),
+            callback: EvaluationServiceClient::new(as_principal("simulator-12345", Role::Hotline)?),
         })
     }
 }
@@ -720,6 +732,8 @@ pub async fn simulate(args: &SimulateArgs, progress: bool) -> Result<Outcome> {
     let mut up = UpArgs::embedded(&data_dir, "127.0.0.1:0".parse().expect("a socket address"));
     up.policy = args.policy.clone();
     up.duplicate_radius_m = args.duplicate_radius_m;
+    // The simulator's own server on loopback, driven by one principal: no per-principal throttle.
+    up.security.limits = gridloop_auth::LimitArgs::unthrottled();
     let app = App::start(&up, Arc::new(clock.clone())).await?;
     let observer = Arc::new(Observer::default());
     app.bus.subscribe(Subscription {
@@ -745,7 +759,7 @@ async fn drive(
     let params = args.params();
     let mut lanes = Vec::new();
     for _ in 0..args.concurrency {
-        lanes.push(Clients::connect(app.addr).await?);
+        lanes.push(Clients::connect(app).await?);
     }
     let mut clients = lanes[0].clone();
     let city = load_city(&mut clients).await?;
@@ -1040,7 +1054,7 @@ fn command(slot: usize, case: &Case, action: Action) -> Job {
     let kind = action_kind(action);
     let (case_id, version, level) = (case.id.clone(), case.version, case.level);
     Box::new(move |clients: Clients| {
-        let Clients { mut dispatch, mut evaluation, .. } = clients;
+        let Clients { mut dispatch, mut callback, .. } = clients;
         async move {
             let reply = match action {
                 Action::Accept => dispatch
@@ -1097,7 +1111,7 @@ fn command(slot: usize, case: &Case, action: Action) -> Job {
                         satisfaction: satisfaction as i32,
                         comment: if answer == Answer::Unsatisfied { "问题未解决".into() } else { String::new() },
                     };
-                    return match evaluation.evaluate_case(request).await {
+                    return match callback.evaluate_case(request).await {
                         Ok(_) => Done::Answered { slot },
                         Err(status) => Done::Refused { slot, kind, status },
                     };
