@@ -122,25 +122,17 @@ impl Gate {
     ) -> Result<(http::Request<Body>, Option<crate::limits::InFlight>), Status> {
         let path = request.uri().path().to_string();
         let rpc = Rpc::from_path(&path);
-        let credentials = Credentials::of(&request);
-        let principal = match self.authenticate(credentials).await {
+        // Audit records and metrics name an RPC of the API by its method, anything else by path.
+        let called = Subject { rpc: rpc.map_or(path.as_str(), |rpc| rpc.method()), ..Subject::default() };
+        let principal = match self.authenticate(Credentials::of(&request)).await {
             Ok(principal) => principal,
             Err(error) => {
-                self.audit.unauthenticated(
-                    &Subject { rpc: &path, ..Subject::default() },
-                    error.reason(),
-                    &error.to_string(),
-                );
+                self.audit.unauthenticated(&called, error.reason(), &error.to_string());
                 return Err(Status::unauthenticated(error.to_string()));
             }
         };
         let in_flight = self.limits.admit(&principal.subject).map_err(|exceeded| {
-            self.audit.denied(
-                &principal,
-                &Subject { rpc: &path, ..Subject::default() },
-                exceeded.reason(),
-                &exceeded.to_string(),
-            );
+            self.audit.denied(&principal, &called, exceeded.reason(), &exceeded.to_string());
             Status::resource_exhausted(format!("{}: {exceeded}", principal.subject))
         })?;
         let (mut parts, body) = request.into_parts();
@@ -151,17 +143,13 @@ impl Gate {
             return Ok((http::Request::from_parts(parts, body), in_flight));
         };
         let bytes = self.read_body(body).await?;
-        let inspection = self.requests.inspect(&path, &bytes).unwrap_or_default();
-        let about = Subject {
-            rpc: rpc.method(),
-            case_id: inspection.case_id.as_deref(),
-            mediation_id: inspection.mediation_id.as_deref(),
-        };
+        let Inspection { case_id, mediation_id, violations, rewritten } =
+            self.requests.inspect(&path, &bytes).unwrap_or_default();
         if let Err(denied) = rpc_scope(principal.role, rpc) {
+            let about = Subject { case_id: case_id.as_deref(), mediation_id: mediation_id.as_deref(), ..called };
             self.audit.denied(&principal, &about, denied.reason(), &denied.to_string());
             return Err(Status::permission_denied(denied.to_string()));
         }
-        let Inspection { violations, rewritten, .. } = inspection;
         if !violations.is_empty() {
             return Err(invalid_argument(violations));
         }

@@ -5,9 +5,11 @@
 use crate::claims::{ClaimError, ClaimMapping};
 use crate::keys::KeySet;
 use crate::remote::RemoteKeys;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use gridloop_domain::access::Principal;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{decode, decode_header, Header, Validation};
+use jsonwebtoken::{decode, decode_header, Algorithm, Header, Validation};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -100,10 +102,8 @@ impl Verifier {
 
     /// The principal `token` stands for.
     pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
-        let header = decode_header(token).map_err(|error| match error.kind() {
-            ErrorKind::InvalidAlgorithmName => TokenError::Algorithm("named in the header".into()),
-            _ => TokenError::Malformed(error.to_string()),
-        })?;
+        check_algorithm(token)?;
+        let header = decode_header(token).map_err(|error| TokenError::Malformed(error.to_string()))?;
         let mut best: Option<TokenError> = None;
         for issuer in &self.issuers {
             let keys = match &issuer.keys {
@@ -179,6 +179,22 @@ fn token_error(kind: &ErrorKind) -> TokenError {
         ErrorKind::MissingRequiredClaim(claim) => TokenError::MissingClaim(claim.clone()),
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => TokenError::Algorithm("for its key".into()),
         other => TokenError::Malformed(format!("{other:?}")),
+    }
+}
+
+/// Only public-key signatures are accepted: `none` and the HMAC algorithms (whose "key" an
+/// attacker would pick) are refused by name before anything else is looked at.
+fn check_algorithm(token: &str) -> Result<(), TokenError> {
+    let header = token.split('.').next().unwrap_or_default();
+    let header: Value = URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .ok_or_else(|| TokenError::Malformed("the header is not base64url JSON".into()))?;
+    let name = header.get("alg").and_then(Value::as_str).unwrap_or("(none given)");
+    match name.parse::<Algorithm>() {
+        Ok(Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) | Err(_) => Err(TokenError::Algorithm(name.into())),
+        Ok(_) => Ok(()),
     }
 }
 

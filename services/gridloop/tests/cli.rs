@@ -590,7 +590,7 @@ fn the_local_cli_needs_no_flag_and_a_token_stands_for_someone_in_particular() {
     // A resident's token may not accept a case: refused, nothing stored.
     let resident = server.token(&["--role", "resident", "--subject", "resident-42"]);
     let stderr = server.run(&["case", "accept", &id, "--assignee", ASSIGNEE, "--token", &resident]).failure();
-    assert!(stderr.contains("permission denied: a resident may not call AcceptCase"), "{stderr}");
+    assert!(stderr.contains("permission denied: role resident may not call AcceptCase"), "{stderr}");
     assert_eq!(show(&server, &id), dispatched, "a refused command stores nothing");
 
     // A tampered token, and no credentials at all (elsewhere, where there is no key), are

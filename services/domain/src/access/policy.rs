@@ -186,7 +186,7 @@ pub const POLICY: &[(Rpc, &[(Role, Scope)])] = &[
 /// Why a call was refused. The message names the reason, never personal data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Denied {
-    #[error("a {role} may not call {rpc}")]
+    #[error("role {role} may not call {rpc}")]
     RoleNotAllowed { role: Role, rpc: Rpc },
     #[error("only the resident who reported the case may do this")]
     NotTheReporter,
