@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 
 const ACCOUNTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/nats/accounts.conf");
-const USERS: [&str; 7] =
-    ["migrate", "intake", "dispatch", "mediation", "evaluation", "street-321012001", "city-platform"];
+const USERS: [&str; 8] =
+    ["migrate", "intake", "dispatch", "mediation", "evaluation", "operator", "street-321012001", "city-platform"];
 const WAIT: Duration = Duration::from_secs(30);
 
 fn password(user: &str) -> String {
