@@ -24,64 +24,41 @@ pub struct Audit;
 impl Audit {
     /// A call refused before anyone was identified (missing or bad credentials).
     pub fn unauthenticated(&self, about: &Subject<'_>, reason: &'static str, detail: &str) {
-        metrics::counter!("gridloop_auth_denied_total", "rpc" => about.rpc.to_string(), "role" => "none", "reason" => reason)
-            .increment(1);
-        tracing::warn!(
-            target: TARGET,
-            outcome = "unauthenticated",
-            rpc = about.rpc,
-            case = about.case_id.unwrap_or(""),
-            mediation = about.mediation_id.unwrap_or(""),
-            reason,
-            detail,
-            at = %now(),
-            "call refused: not authenticated"
-        );
+        count_denial(about, "none", reason);
+        record("unauthenticated", None, about, reason, detail);
     }
 
     /// A call by `who` refused: by the policy, a scope rule or a limit.
     pub fn denied(&self, who: &Principal, about: &Subject<'_>, reason: &'static str, detail: &str) {
-        metrics::counter!(
-            "gridloop_auth_denied_total",
-            "rpc" => about.rpc.to_string(),
-            "role" => who.role.as_str(),
-            "reason" => reason
-        )
-        .increment(1);
-        tracing::warn!(
-            target: TARGET,
-            outcome = "denied",
-            who = %who.subject,
-            role = who.role.as_str(),
-            area = who.area.as_ref().map_or("", |a| a.as_str()),
-            rpc = about.rpc,
-            case = about.case_id.unwrap_or(""),
-            mediation = about.mediation_id.unwrap_or(""),
-            reason,
-            detail,
-            at = %now(),
-            "call refused"
-        );
+        count_denial(about, who.role.as_str(), reason);
+        record("denied", Some(who), about, reason, detail);
     }
 
     /// Something sensitive `who` was given (e.g. `reporter contact decrypted`), for the record.
     pub fn granted(&self, who: &Principal, about: &Subject<'_>, what: &str) {
-        tracing::info!(
-            target: TARGET,
-            outcome = "granted",
-            who = %who.subject,
-            role = who.role.as_str(),
-            area = who.area.as_ref().map_or("", |a| a.as_str()),
-            rpc = about.rpc,
-            case = about.case_id.unwrap_or(""),
-            mediation = about.mediation_id.unwrap_or(""),
-            what,
-            at = %now(),
-            "sensitive data disclosed"
-        );
+        record("granted", Some(who), about, "", what);
     }
 }
 
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+fn count_denial(about: &Subject<'_>, role: &'static str, reason: &'static str) {
+    metrics::counter!("gridloop_auth_denied_total", "rpc" => about.rpc.to_string(), "role" => role, "reason" => reason)
+        .increment(1);
+}
+
+/// One audit record: who (when known), what and which case, the outcome, why, and when.
+fn record(outcome: &'static str, who: Option<&Principal>, about: &Subject<'_>, reason: &str, detail: &str) {
+    tracing::info!(
+        target: TARGET,
+        outcome,
+        who = who.map_or("", |p| p.subject.as_str()),
+        role = who.map_or("", |p| p.role.as_str()),
+        area = who.and_then(|p| p.area.as_ref()).map_or("", |a| a.as_str()),
+        rpc = about.rpc,
+        case = about.case_id.unwrap_or(""),
+        mediation = about.mediation_id.unwrap_or(""),
+        reason,
+        detail,
+        at = %Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        "audit"
+    );
 }

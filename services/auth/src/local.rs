@@ -177,15 +177,17 @@ fn restrict(_path: &Path, _mode: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A key others can read is a key others can use: say so (a mounted Secret should be 0400/0600).
+/// A key others can read is a key others can use: say so. (Group read is allowed: a Kubernetes
+/// Secret is mounted 0440 for the pod's group.)
 fn warn_if_exposed(path: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         if let Ok(meta) = std::fs::metadata(path) {
-            if meta.permissions().mode() & 0o077 != 0 {
-                tracing::warn!(path = %path.display(), mode = format!("{:o}", meta.permissions().mode() & 0o777),
-                    "the signing key is readable by other users: chmod 600 it");
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o026 != 0 {
+                tracing::warn!(path = %path.display(), mode = format!("{mode:o}"),
+                    "the signing key is readable or writable by other users: chmod 600 it");
             }
         }
     }

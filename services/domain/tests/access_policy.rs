@@ -90,6 +90,20 @@ fn the_table_is_the_matrix_for_every_rpc_and_role() {
 }
 
 #[test]
+fn each_rpc_has_one_row_and_each_role_one_grant_in_it() {
+    use gridloop_domain::access::policy::POLICY;
+    for &rpc in Rpc::ALL {
+        let rows: Vec<_> = POLICY.iter().filter(|(listed, _)| *listed == rpc).collect();
+        assert_eq!(rows.len(), 1, "{rpc}");
+        let mut roles: Vec<Role> = rows[0].1.iter().flat_map(|grants| grants.iter().map(|(role, _)| *role)).collect();
+        let granted = roles.len();
+        roles.sort();
+        roles.dedup();
+        assert_eq!(roles.len(), granted, "a role granted twice for {rpc}");
+    }
+}
+
+#[test]
 fn a_supervisor_only_reads_and_satisfaction_is_the_reporters_or_a_callbacks() {
     for &rpc in Rpc::ALL {
         assert_eq!(

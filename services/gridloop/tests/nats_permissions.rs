@@ -144,6 +144,22 @@ async fn eventually<T, F: std::future::Future<Output = Option<T>>>(what: &str, m
     }
 }
 
+async fn case_reaches(
+    dispatch: &DispatchServiceClient<gridloop_auth::AuthChannel>,
+    case_id: &str,
+    state: pb::CaseState,
+) {
+    eventually(&format!("case {case_id} to be {state:?}"), || {
+        let mut dispatch = dispatch.clone();
+        let request = pb::GetCaseRequest { case_id: case_id.into() };
+        async move {
+            let view = dispatch.get_case(request).await.ok()?.into_inner().case?;
+            (view.state() == state).then_some(())
+        }
+    })
+    .await
+}
+
 fn report(grid: usize, key: &str) -> pb::ReportCaseRequest {
     let (lat, lon) = Jurisdiction::default_city().grids().nth(grid).unwrap().interior_point();
     pb::ReportCaseRequest {
@@ -196,17 +212,7 @@ async fn each_nats_user_reaches_only_its_own_subjects() {
     assert!(theirs.grid_code.starts_with("321012002"), "{}", theirs.grid_code);
 
     // Around the loop, every hop over NATS under its service's user.
-    let get = |case_id: &str| pb::GetCaseRequest { case_id: case_id.into() };
-    let state = |view: Option<pb::CaseView>| view.map(|v| v.state());
-    eventually("dispatch to open the case", || {
-        let mut dispatch = dispatch.clone();
-        let request = get(&ours);
-        async move {
-            (state(dispatch.get_case(request).await.ok()?.into_inner().case) == Some(pb::CaseState::Dispatched))
-                .then_some(())
-        }
-    })
-    .await;
+    case_reaches(&dispatch, &ours, pb::CaseState::Dispatched).await;
     let accept = pb::AcceptCaseRequest { case_id: ours.clone(), assignee: "网格员".into(), ..Default::default() };
     dispatch.accept_case(accept).await.unwrap();
     let resolve = pb::ResolveCaseRequest { case_id: ours.clone(), summary: "已清理".into(), ..Default::default() };
@@ -221,15 +227,7 @@ async fn each_nats_user_reaches_only_its_own_subjects() {
         async move { callback.evaluate_case(request).await.ok().map(drop) }
     })
     .await;
-    eventually("the case to close", || {
-        let mut dispatch = dispatch.clone();
-        let request = get(&ours);
-        async move {
-            (state(dispatch.get_case(request).await.ok()?.into_inner().case) == Some(pb::CaseState::Closed))
-                .then_some(())
-        }
-    })
-    .await;
+    case_reaches(&dispatch, &ours, pb::CaseState::Closed).await;
     eventually("the closure in evaluation's list", || {
         let mut evaluation = evaluation.clone();
         let ours = ours.clone();

@@ -229,7 +229,7 @@ async fn a_role_not_allowed_an_rpc_is_permission_denied_and_stores_nothing() {
 
     let audit = audit_log();
     assert!(
-        audit.contains("who=resident-42") && audit.contains("rpc=\"AcceptCase\"") && audit.contains(&case_id),
+        audit.contains("who=\"resident-42\"") && audit.contains("rpc=\"AcceptCase\"") && audit.contains(&case_id),
         "the denial is audited with who, what and which case:\n{audit}"
     );
     app.shutdown().await.unwrap();

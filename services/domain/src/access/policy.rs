@@ -24,29 +24,43 @@ pub enum Scope {
 use Role::*;
 use Scope::*;
 
-/// The roles that hold a case at some level and act on it there, and the admin.
-const HOLDING_UNITS: &[(Role, Scope)] = &[
+/// A group of grants a row of the policy table is made of.
+type Grants = &'static [(Role, Scope)];
+
+const ADMIN: Grants = &[(Admin, Anywhere)];
+
+/// The offices acting on what their unit holds (the case's current unit is theirs).
+const HOLDING_UNITS: Grants = &[
     (GridWorker, HeldByUnit),
     (CommunityOffice, HeldByUnit),
     (StreetOffice, HeldByUnit),
     (DistrictOffice, HeldByUnit),
-    (Admin, Anywhere),
 ];
 
-/// The council procedure: the mediator of the session's area, and the admin.
-const COUNCIL: &[(Role, Scope)] = &[(Mediator, InArea), (Admin, Anywhere)];
+const OFFICES_IN_AREA: Grants = &[(CommunityOffice, InArea), (StreetOffice, InArea), (DistrictOffice, InArea)];
 
-/// Reads of figures for an area: its offices, the supervisor, a platform, the admin.
-const FIGURES: &[(Role, Scope)] = &[
+/// Those who report on behalf of residents and call them back for their evaluation (回访).
+const CALLBACKS: Grants = &[(Hotline, InArea), (Platform, InArea)];
+
+/// Those who read the cases and sessions of their area.
+const READERS: Grants = &[
+    (GridWorker, InArea),
     (CommunityOffice, InArea),
     (StreetOffice, InArea),
     (DistrictOffice, InArea),
+    (Mediator, InArea),
+    (Hotline, InArea),
     (Platform, InArea),
     (Supervisor, InArea),
-    (Admin, Anywhere),
 ];
 
-const EVERYONE: &[(Role, Scope)] = &[
+/// Figures of an area: its offices, a platform, the supervisor.
+const FIGURES: &[Grants] = &[OFFICES_IN_AREA, &[(Platform, InArea), (Supervisor, InArea)], ADMIN];
+
+/// The council procedure: the mediator of the session's area.
+const COUNCIL: &[Grants] = &[&[(Mediator, InArea)], ADMIN];
+
+const EVERYONE: Grants = &[
     (Resident, Anywhere),
     (GridWorker, Anywhere),
     (CommunityOffice, Anywhere),
@@ -60,81 +74,32 @@ const EVERYONE: &[(Role, Scope)] = &[
     (Admin, Anywhere),
 ];
 
-/// The policy table. An RPC missing here, or a role missing from its row, is refused.
-pub const POLICY: &[(Rpc, &[(Role, Scope)])] = &[
+/// The policy table: per RPC, the roles that may call it (in groups) and each one's scope rule.
+/// An RPC missing here, or a role missing from its row, is refused.
+pub const POLICY: &[(Rpc, &[Grants])] = &[
     // Intake. A resident reports wherever they are; everyone else within their area (the
     // object is the grid the report is located in).
-    (
-        Rpc::ReportCase,
-        &[
-            (Resident, Anywhere),
-            (GridWorker, InArea),
-            (CommunityOffice, InArea),
-            (StreetOffice, InArea),
-            (DistrictOffice, InArea),
-            (Hotline, InArea),
-            (Platform, InArea),
-            (Admin, Anywhere),
-        ],
-    ),
-    (Rpc::GetCatalog, EVERYONE),
-    (Rpc::GetJurisdiction, EVERYONE),
+    (Rpc::ReportCase, &[&[(Resident, Anywhere), (GridWorker, InArea)], OFFICES_IN_AREA, CALLBACKS, ADMIN]),
+    (Rpc::GetCatalog, &[EVERYONE]),
+    (Rpc::GetJurisdiction, &[EVERYONE]),
     // Dispatch: the unit holding the case acts on it.
-    (Rpc::AcceptCase, HOLDING_UNITS),
-    (Rpc::EscalateCase, HOLDING_UNITS),
-    (Rpc::TransferCase, HOLDING_UNITS),
-    (Rpc::RequestMediation, HOLDING_UNITS),
-    (Rpc::ResolveCase, HOLDING_UNITS),
-    (Rpc::RejectCase, HOLDING_UNITS),
+    (Rpc::AcceptCase, &[HOLDING_UNITS, ADMIN]),
+    (Rpc::EscalateCase, &[HOLDING_UNITS, ADMIN]),
+    (Rpc::TransferCase, &[HOLDING_UNITS, ADMIN]),
+    (Rpc::RequestMediation, &[HOLDING_UNITS, ADMIN]),
+    (Rpc::ResolveCase, &[HOLDING_UNITS, ADMIN]),
+    (Rpc::RejectCase, &[HOLDING_UNITS, ADMIN]),
     // 核查 is the grid worker's on-site check of a case in its grid, whoever resolved it.
-    (Rpc::VerifyCase, &[(GridWorker, InArea), (Admin, Anywhere)]),
+    (Rpc::VerifyCase, &[&[(GridWorker, InArea)], ADMIN]),
     // 吹哨: a street or the district summons departments.
-    (Rpc::SummonDepartments, &[(StreetOffice, HeldByUnit), (DistrictOffice, HeldByUnit), (Admin, Anywhere)]),
+    (Rpc::SummonDepartments, &[&[(StreetOffice, HeldByUnit), (DistrictOffice, HeldByUnit)], ADMIN]),
     // 报到: the summoned department itself.
-    (Rpc::ReportIn, &[(Department, Summoned), (Admin, Anywhere)]),
-    (
-        Rpc::GetCase,
-        &[
-            (Resident, OwnCase),
-            (GridWorker, InArea),
-            (CommunityOffice, InArea),
-            (StreetOffice, InArea),
-            (DistrictOffice, InArea),
-            (Department, Summoned),
-            (Mediator, InArea),
-            (Hotline, InArea),
-            (Platform, InArea),
-            (Supervisor, InArea),
-            (Admin, Anywhere),
-        ],
-    ),
+    (Rpc::ReportIn, &[&[(Department, Summoned)], ADMIN]),
+    (Rpc::GetCase, &[&[(Resident, OwnCase), (Department, Summoned)], READERS, ADMIN]),
     // Mediation: sessions lie in an area (the case's grid, or the area a collected topic serves).
-    (
-        Rpc::GetMediation,
-        &[
-            (GridWorker, InArea),
-            (CommunityOffice, InArea),
-            (StreetOffice, InArea),
-            (DistrictOffice, InArea),
-            (Mediator, InArea),
-            (Hotline, InArea),
-            (Platform, InArea),
-            (Supervisor, InArea),
-            (Admin, Anywhere),
-        ],
-    ),
+    (Rpc::GetMediation, &[READERS, ADMIN]),
     // An informal mediation (入户商) is concluded by the mediator or by the unit holding the case.
-    (
-        Rpc::ConcludeMediation,
-        &[
-            (GridWorker, HeldByUnit),
-            (CommunityOffice, HeldByUnit),
-            (StreetOffice, HeldByUnit),
-            (DistrictOffice, HeldByUnit),
-            (Mediator, InArea),
-            (Admin, Anywhere),
-        ],
-    ),
+    (Rpc::ConcludeMediation, &[HOLDING_UNITS, &[(Mediator, InArea)], ADMIN]),
     (Rpc::ProposeTopic, COUNCIL),
     (Rpc::InviteParticipant, COUNCIL),
     (Rpc::NotifyParticipants, COUNCIL),
@@ -150,34 +115,12 @@ pub const POLICY: &[(Rpc, &[(Role, Scope)])] = &[
     (Rpc::RecordFollowUp, COUNCIL),
     (
         Rpc::GetMediationFigures,
-        &[
-            (CommunityOffice, InArea),
-            (StreetOffice, InArea),
-            (DistrictOffice, InArea),
-            (Mediator, InArea),
-            (Platform, InArea),
-            (Supervisor, InArea),
-            (Admin, Anywhere),
-        ],
+        &[OFFICES_IN_AREA, &[(Mediator, InArea), (Platform, InArea), (Supervisor, InArea)], ADMIN],
     ),
     // Evaluation: satisfaction is the reporter's, or taken by the hotline or a platform calling
     // the reporter back (回访) — never by the unit that resolved the case, nor the admin.
-    (Rpc::EvaluateCase, &[(Resident, OwnCase), (Hotline, InArea), (Platform, InArea)]),
-    (
-        Rpc::ListCases,
-        &[
-            (Resident, OwnCase),
-            (GridWorker, InArea),
-            (CommunityOffice, InArea),
-            (StreetOffice, InArea),
-            (DistrictOffice, InArea),
-            (Mediator, InArea),
-            (Hotline, InArea),
-            (Platform, InArea),
-            (Supervisor, InArea),
-            (Admin, Anywhere),
-        ],
-    ),
+    (Rpc::EvaluateCase, &[&[(Resident, OwnCase)], CALLBACKS]),
+    (Rpc::ListCases, &[&[(Resident, OwnCase)], READERS, ADMIN]),
     (Rpc::GetLevelDistribution, FIGURES),
     (Rpc::ListDriftAlerts, FIGURES),
     (Rpc::GetKpis, FIGURES),
@@ -216,7 +159,7 @@ pub fn rpc_scope(role: Role, rpc: Rpc) -> Result<Scope, Denied> {
     POLICY
         .iter()
         .find(|(listed, _)| *listed == rpc)
-        .and_then(|(_, grants)| grants.iter().find(|(granted, _)| *granted == role))
+        .and_then(|(_, groups)| groups.iter().flat_map(|grants| grants.iter()).find(|(granted, _)| *granted == role))
         .map(|&(_, scope)| scope)
         .ok_or(Denied::RoleNotAllowed { role, rpc })
 }
