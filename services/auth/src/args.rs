@@ -293,3 +293,46 @@ impl SecurityArgs {
         Ok(Some(Issuer { issuer, audience, keys, claims }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwks_file(dir: &Path) -> PathBuf {
+        let (key, _) = SigningKey::create_or_load(&dir.join("idp")).unwrap();
+        let path = dir.join("jwks.json");
+        std::fs::write(&path, key.jwks_json()).unwrap();
+        path
+    }
+
+    #[tokio::test]
+    async fn an_identity_provider_needs_its_issuer_and_audience_and_then_no_local_key_is_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let mut args = SecurityArgs::default();
+        args.auth.jwks_file = Some(jwks_file(dir.path()));
+        let data = dir.path().join("data");
+        let error = args.prepare(&data, listen, 1024).await.err().expect("no issuer").to_string();
+        assert!(error.contains("--jwt-issuer"), "{error}");
+        args.auth.jwt_issuer = Some("https://sso.city.example/realms/city".into());
+        let error = args.prepare(&data, listen, 1024).await.err().expect("no audience").to_string();
+        assert!(error.contains("--jwt-audience"), "{error}");
+        args.auth.jwt_audience = Some("gridloop".into());
+        let security = args.prepare(&data, listen, 1024).await.unwrap();
+        assert!(security.signing_key.is_none() && !data.join("auth").exists(), "no local key with a provider");
+
+        let security = SecurityArgs::default().prepare(&data, listen, 1024).await.unwrap();
+        assert!(security.signing_key.is_some(), "without a provider the installation's key is made");
+    }
+
+    #[tokio::test]
+    async fn tls_files_that_cannot_be_read_stop_the_start_with_their_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let mut args = SecurityArgs::default();
+        args.tls.tls_cert = Some(dir.path().join("missing.crt"));
+        args.tls.tls_key = Some(dir.path().join("missing.key"));
+        let error = format!("{:#}", args.prepare(dir.path(), listen, 1024).await.err().expect("no such files"));
+        assert!(error.contains("missing.crt"), "{error}");
+    }
+}
