@@ -62,7 +62,7 @@ pub struct Global {
     #[arg(long, global = true)]
     pub json: bool,
     /// A bearer token (`gridloop token issue`, or the city's identity provider). Without one, the
-    /// CLI acts as admin with the signing key of the local installation in --data-dir.
+    /// CLI acts as admin towards a server on this machine with the signing key in --data-dir.
     #[arg(long, env = "GRIDLOOP_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
     /// The local installation's data directory, whose signing key the CLI may use.

@@ -42,12 +42,25 @@ impl Default for Credentials {
 }
 
 impl Credentials {
-    fn bearer(&self) -> Result<BearerToken> {
+    /// The token to send to `urls`. The local installation's admin token only ever goes to a
+    /// server on this machine: a remote server (even one the user mistyped) never receives it.
+    fn bearer(&self, urls: &[String]) -> Result<BearerToken> {
         let token = match &self.token {
             Some(token) => Some(token.clone()),
-            None => crate::token_cli::local_admin_token(&self.data_dir)?,
+            None if urls.iter().all(|url| is_loopback(url)) => crate::token_cli::local_admin_token(&self.data_dir)?,
+            None => None,
         };
         token.map_or_else(|| Ok(BearerToken::default()), |token| BearerToken::new(&token))
+    }
+}
+
+/// Whether `url` names this machine (localhost, 127.0.0.0/8, ::1).
+fn is_loopback(url: &str) -> bool {
+    let Ok(uri) = url.parse::<http::Uri>() else { return false };
+    match uri.host().map(|host| host.trim_start_matches('[').trim_end_matches(']')) {
+        Some("localhost") => true,
+        Some(host) => host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()),
+        None => false,
     }
 }
 
@@ -76,7 +89,7 @@ impl Server {
     pub async fn connect(addresses: &Addresses) -> Result<Self> {
         let urls = [&addresses.intake, &addresses.dispatch, &addresses.mediation, &addresses.evaluation]
             .map(|url| with_scheme(url));
-        let bearer = addresses.credentials.bearer()?;
+        let bearer = addresses.credentials.bearer(&urls)?;
         let mut connected: Vec<(String, AuthChannel)> = Vec::new();
         for url in &urls {
             if !connected.iter().any(|(known, _)| known == url) {
@@ -231,6 +244,27 @@ mod tests {
         let text = describe_status(&Status::unavailable("down"), "http://127.0.0.1:1");
         assert!(text.contains("http://127.0.0.1:1"), "{text}");
         assert!(text.contains("gridloop up"), "{text}");
+    }
+
+    #[test]
+    fn the_local_admin_token_is_for_servers_on_this_machine_only() {
+        for url in ["http://127.0.0.1:50051", "http://localhost:1", "https://[::1]:50051", "http://127.0.0.2:5"] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in ["http://10.0.0.1:50051", "https://grid.example", "http://localhost.evil.example:1", "nonsense"] {
+            assert!(!is_loopback(url), "{url}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        gridloop_auth::SigningKey::create_or_load(dir.path()).unwrap();
+        let credentials = Credentials { token: None, data_dir: dir.path().into(), ca_cert: None };
+        let header = |bearer: BearerToken| {
+            let mut interceptor = bearer;
+            let request = tonic::service::Interceptor::call(&mut interceptor, tonic::Request::new(())).unwrap();
+            request.metadata().get("authorization").is_some()
+        };
+        assert!(header(credentials.bearer(&["http://127.0.0.1:50051".into()]).unwrap()));
+        let mixed = ["http://127.0.0.1:50061".into(), "https://dispatch.city.example".into()];
+        assert!(!header(credentials.bearer(&mixed).unwrap()), "not when one service is elsewhere");
     }
 
     #[test]
