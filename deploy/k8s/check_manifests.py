@@ -4,11 +4,14 @@
     check_manifests.py OVERLAY=RENDERED.yaml ... [--deps DIR]
 
 For every container of every workload: the restricted security context (non-root, read-only
-root filesystem, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp) and
-CPU and memory requests and limits; for every container of a Deployment (long-running) also
-native gRPC liveness and readiness probes on its gRPC port. Migration Jobs run to completion,
-so probes are not required of them. Per Deployment: a Service, a PodDisruptionBudget and, in
-prod, a HorizontalPodAutoscaler; the namespace enforces the restricted Pod Security Standard.
+root filesystem, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp),
+CPU and memory requests and limits, and its own NATS user with the password from a Secret; for
+every container of a Deployment (long-running) also native gRPC liveness and readiness probes on
+its plaintext health port (kubelet's gRPC probes cannot speak TLS). Migration Jobs run to
+completion, so probes are not required of them. Per Deployment: a Service, a
+PodDisruptionBudget and, in prod, a HorizontalPodAutoscaler; the namespace enforces the
+restricted Pod Security Standard. Per overlay: gRPC is TLS (prod always) or plaintext is allowed
+explicitly, and tokens can be verified (an identity provider, or the signing-key Secret mounted).
 With --deps: the CloudNativePG Cluster (whose CRD schema is not available offline) and the NATS
 Helm values are checked here for what gridloop relies on.
 
@@ -17,12 +20,17 @@ breakage to be reported, so a checker that stopped looking would fail too.
 """
 
 import copy
+import re
 import sys
 
 import yaml
 
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 SECRET_DATABASE = ("gridloop-pg-app", "uri")
+SECRET_NATS_USERS = "gridloop-nats-users"
+SECRET_TLS = "gridloop-grpc-tls"
+SECRET_SIGNING_KEY = "gridloop-signing-key"
+IDENTITY_PROVIDER = ("GRIDLOOP_OIDC_ISSUER", "GRIDLOOP_JWKS_URL", "GRIDLOOP_JWKS_FILE")
 FIRST = "gridloop.io/install-first"
 
 
@@ -55,19 +63,24 @@ def container_problems(where, kind, pod, container):
     for bound in ("requests", "limits"):
         for resource in ("cpu", "memory"):
             need(resource in resources.get(bound, {}), f"no {resource} {bound[:-1]}")
+    env = {e["name"]: e for e in container.get("env", [])}
+    user = env.get("GRIDLOOP_NATS_USER", {}).get("value")
+    need(user is not None, "no NATS user of its own (GRIDLOOP_NATS_USER)")
+    password = env.get("GRIDLOOP_NATS_PASSWORD", {}).get("valueFrom", {}).get("secretKeyRef", {})
+    need((password.get("name"), password.get("key")) == (SECRET_NATS_USERS, user), f"NATS password not from secret {SECRET_NATS_USERS}/{user}")
     if kind == "Deployment":
         ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
         need("grpc" in ports, "no port named grpc")
+        need("health" in ports, "no port named health")
         for probe in ("livenessProbe", "readinessProbe"):
             grpc = container.get(probe, {}).get("grpc")
             need(grpc is not None, f"no native gRPC {probe}")
             if grpc is not None:
-                need(grpc.get("port") == ports.get("grpc"), f"{probe} is not on the gRPC port")
+                need(grpc.get("port") == ports.get("health"), f"{probe} is not on the health port")
         readiness = container.get("readinessProbe", {}).get("grpc", {})
         liveness = container.get("livenessProbe", {}).get("grpc", {})
         need(readiness.get("service", "") == "", "readinessProbe must check the overall status ('')")
         need(liveness.get("service") == "liveness", "livenessProbe must check service 'liveness'")
-        env = {e["name"]: e for e in container.get("env", [])}
         ref = env.get("GRIDLOOP_DATABASE_URL", {}).get("valueFrom", {}).get("secretKeyRef", {})
         need((ref.get("name"), ref.get("key")) == SECRET_DATABASE, "database URL not from secret gridloop-pg-app/uri")
     return problems
@@ -116,6 +129,44 @@ def overlay_problems(overlay, docs):
     if not by_kind.get("NetworkPolicy"):
         problems.append(f"{overlay}: no NetworkPolicy")
     problems += install_first_problems(overlay, docs)
+    problems += trust_problems(overlay, docs)
+    return problems
+
+
+def settings(docs):
+    maps = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("gridloop-settings")]
+    return maps[0].get("data", {}) if maps else {}
+
+
+def mounted(pod, container, secret):
+    """Where `container` mounts a volume of `secret`, or None."""
+    volumes = {v["name"] for v in pod.get("volumes", []) if v.get("secret", {}).get("secretName") == secret}
+    paths = [m["mountPath"] for m in container.get("volumeMounts", []) if m["name"] in volumes]
+    return paths[0] if paths else None
+
+
+def trust_problems(overlay, docs):
+    """gRPC is TLS, or plaintext is allowed explicitly (never in prod); tokens can be verified."""
+    problems = []
+    data = settings(docs)
+    tls = "GRIDLOOP_TLS_CERT" in data and "GRIDLOOP_TLS_KEY" in data
+    plaintext = data.get("GRIDLOOP_ALLOW_PLAINTEXT") == "true"
+    if not tls and not plaintext:
+        problems.append(f"{overlay}: gRPC listens on 0.0.0.0 without TLS and without GRIDLOOP_ALLOW_PLAINTEXT: it would not start")
+    if overlay == "prod" and (plaintext or not tls):
+        problems.append(f"{overlay}: prod must serve gRPC over TLS (GRIDLOOP_TLS_CERT/KEY, no GRIDLOOP_ALLOW_PLAINTEXT)")
+    provider = any(name in data for name in IDENTITY_PROVIDER)
+    for deployment in (d for d in docs if d["kind"] == "Deployment"):
+        pod = pod_spec(deployment)
+        container = pod["containers"][0]
+        where = f"{overlay}: Deployment {deployment['metadata']['name']}"
+        if tls:
+            certs = mounted(pod, container, SECRET_TLS)
+            if certs is None or not data["GRIDLOOP_TLS_CERT"].startswith(certs + "/"):
+                problems.append(f"{where}: the TLS certificate is not mounted from secret {SECRET_TLS}")
+        key_dir = mounted(pod, container, SECRET_SIGNING_KEY)
+        if key_dir != data.get("GRIDLOOP_DATA_DIR", "./gridloop-data") + "/auth" and not provider:
+            problems.append(f"{where}: no identity provider and no signing key mounted at GRIDLOOP_DATA_DIR/auth")
     return problems
 
 
@@ -166,6 +217,17 @@ def deps_problems(directory):
         problems.append("nats-values.yaml: JetStream with file storage is not enabled")
     if jetstream.get("merge", {}).get("sync_interval") != "always":
         problems.append("nats-values.yaml: sync_interval is not `always`")
+    with open(f"{directory}/nats-values.yaml", encoding="utf-8") as f:
+        values = yaml.safe_load(f)
+    if values["config"].get("merge", {}).get("$include") != "../gridloop-nats/accounts.conf":
+        problems.append("nats-values.yaml: the users of deploy/nats/accounts.conf are not included")
+    with open(f"{directory}/../../nats/accounts.conf", encoding="utf-8") as f:
+        accounts = f.read()
+    env = values.get("container", {}).get("env", {})
+    for variable in sorted(set(re.findall(r"\$(GRIDLOOP_NATS_\w+_PASSWORD)", accounts))):
+        ref = env.get(variable, {}).get("valueFrom", {}).get("secretKeyRef", {})
+        if ref.get("name") != "nats-gridloop-users":
+            problems.append(f"nats-values.yaml: {variable}, which accounts.conf reads, is not from secret nats-gridloop-users")
     return problems
 
 
@@ -181,6 +243,14 @@ def breakages(docs):
         return copied
 
     yield "no readinessProbe", broken("Deployment", lambda c: c.pop("readinessProbe"))
+    yield "probe on the API port", broken("Deployment", lambda c: c["livenessProbe"]["grpc"].update(port=50051))
+    def inline_password(container):
+        env = next(e for e in container["env"] if e["name"] == "GRIDLOOP_NATS_PASSWORD")
+        env.pop("valueFrom")
+        env["value"] = "written-into-the-manifest"
+
+    yield "NATS password inline", broken("Job", inline_password)
+    yield "no signing key", broken("Deployment", lambda c: c.update(volumeMounts=c["volumeMounts"][:1]))
     yield "no livenessProbe", broken("Deployment", lambda c: c.pop("livenessProbe"))
     yield "writable root", broken("Deployment", lambda c: c["securityContext"].update(readOnlyRootFilesystem=False))
     yield "escalation", broken("Job", lambda c: c["securityContext"].pop("allowPrivilegeEscalation"))
@@ -192,6 +262,12 @@ def breakages(docs):
     unlabelled = copy.deepcopy(docs)
     unlabelled[first("ConfigMap")]["metadata"]["labels"].pop(FIRST)
     yield "a ConfigMap the Job needs applied late", unlabelled
+    exposed = copy.deepcopy(docs)
+    for doc in exposed:
+        if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("gridloop-settings"):
+            for name in ("GRIDLOOP_TLS_CERT", "GRIDLOOP_TLS_KEY", "GRIDLOOP_ALLOW_PLAINTEXT"):
+                doc["data"].pop(name, None)
+    yield "plaintext on a public address", exposed
 
 
 def main(argv):

@@ -38,6 +38,8 @@ async fn main() {
             data_dir: dir.path().into(),
         },
         duplicate_radius_m: 0.0,
+        // One principal drives the whole load: no per-principal rate or concurrency limit.
+        security: gridloop_auth::SecurityArgs { limits: gridloop_auth::LimitArgs::unthrottled(), ..Default::default() },
         ..gridloop::app::UpArgs::embedded(dir.path(), "127.0.0.1:0".parse().unwrap())
     };
     let mut g = Gridloop::start_with(up, ManualClock::new(start_time())).await;

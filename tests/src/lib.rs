@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use gridloop::app::{App, StoreLocation, UpArgs};
+use gridloop_auth::{AuthChannel, BearerToken, Principal};
 use gridloop_bus::ManualClock;
+use gridloop_domain::access::Role;
 use gridloop_proto::convert::short_type;
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::dispatch_service_client::DispatchServiceClient;
@@ -21,12 +23,26 @@ pub fn start_time() -> DateTime<Utc> {
 
 pub use gridloop_eventstore::testing::postgres_url;
 
+/// Clients of the four services, acting as the installation's admin; `hotline` is the
+/// evaluation service as the 12345 hotline's callback (回访), which records residents'
+/// satisfaction (the admin may not). `channel` carries no token (health is open).
 pub struct Clients {
-    pub intake: IntakeServiceClient<Channel>,
-    pub dispatch: DispatchServiceClient<Channel>,
-    pub mediation: MediationServiceClient<Channel>,
-    pub evaluation: EvaluationServiceClient<Channel>,
+    pub intake: IntakeServiceClient<AuthChannel>,
+    pub dispatch: DispatchServiceClient<AuthChannel>,
+    pub mediation: MediationServiceClient<AuthChannel>,
+    pub evaluation: EvaluationServiceClient<AuthChannel>,
+    pub hotline: EvaluationServiceClient<AuthChannel>,
     pub channel: Channel,
+}
+
+/// The administrator the harness acts as.
+pub fn admin() -> Principal {
+    Principal::new("test-admin", Role::Admin, None, None).unwrap()
+}
+
+/// The city's 12345 hotline, calling residents back for their evaluation.
+pub fn hotline() -> Principal {
+    Principal::new("12345-hotline", Role::Hotline, None, None).unwrap()
 }
 
 pub struct Gridloop {
@@ -60,14 +76,21 @@ impl Gridloop {
     pub async fn start_with(args: UpArgs, clock: ManualClock) -> Gridloop {
         let app = App::start(&args, Arc::new(clock.clone())).await.expect("gridloop starts");
         let channel = Channel::from_shared(format!("http://{}", app.addr)).unwrap().connect().await.expect("connect");
+        let as_admin = authenticated(&app, &channel, &admin());
         let clients = Clients {
-            intake: IntakeServiceClient::new(channel.clone()),
-            dispatch: DispatchServiceClient::new(channel.clone()),
-            mediation: MediationServiceClient::new(channel.clone()),
-            evaluation: EvaluationServiceClient::new(channel.clone()),
+            intake: IntakeServiceClient::new(as_admin.clone()),
+            dispatch: DispatchServiceClient::new(as_admin.clone()),
+            mediation: MediationServiceClient::new(as_admin.clone()),
+            evaluation: EvaluationServiceClient::new(as_admin),
+            hotline: EvaluationServiceClient::new(authenticated(&app, &channel, &hotline())),
             channel,
         };
         Gridloop { app, clock, clients, args }
+    }
+
+    /// A channel whose calls are made as `principal` (a token minted with the installation's key).
+    pub fn channel_as(&self, principal: &Principal) -> AuthChannel {
+        authenticated(&self.app, &self.clients.channel, principal)
     }
 
     /// Stop gracefully and start again on the same data, like an operator's restart.
@@ -193,7 +216,7 @@ impl Gridloop {
                 satisfaction: pb::Satisfaction::Satisfied as i32,
                 comment: String::new(),
             };
-            match self.clients.evaluation.evaluate_case(evaluate).await {
+            match self.clients.hotline.evaluate_case(evaluate).await {
                 Ok(_) => break,
                 Err(s) if s.code() == tonic::Code::FailedPrecondition && tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await
@@ -242,6 +265,12 @@ impl Gridloop {
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);
     }
+}
+
+fn authenticated(app: &App, channel: &Channel, principal: &Principal) -> AuthChannel {
+    let key = app.signing_key().expect("the installation's signing key");
+    let token = key.issue(principal, Duration::hours(1)).expect("a token");
+    BearerToken::new(&token).expect("a header value").channel(channel.clone())
 }
 
 pub fn actor(role: &str) -> Option<pb::Actor> {

@@ -24,7 +24,7 @@ async fn evaluate(g: &mut Gridloop, case_id: &str, satisfaction: pb::Satisfactio
             satisfaction: satisfaction as i32,
             comment: "还是有积水".into(),
         };
-        match g.clients.evaluation.evaluate_case(request).await {
+        match g.clients.hotline.evaluate_case(request).await {
             Ok(_) => return,
             Err(s) if s.code() == Code::FailedPrecondition && tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await

@@ -45,7 +45,7 @@ async fn evaluate(g: &mut Gridloop, case_id: &str, satisfaction: pb::Satisfactio
     loop {
         let answer = g
             .clients
-            .evaluation
+            .hotline
             .evaluate_case(pb::EvaluateCaseRequest {
                 case_id: case_id.into(),
                 actor: actor("resident"),
@@ -235,7 +235,7 @@ async fn a_case_resolved_above_the_grid_is_verified_on_site_before_the_reporter_
     g.listed_when(&case_id, |c| c.state() == pb::CaseState::AwaitingVerification).await;
     let early = g
         .clients
-        .evaluation
+        .hotline
         .evaluate_case(pb::EvaluateCaseRequest {
             case_id: case_id.clone(),
             actor: actor("resident"),
@@ -595,11 +595,15 @@ async fn health_answers_serving_and_reflection_lists_the_services() {
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    let mut reflection = ServerReflectionClient::new(g.clients.channel.clone());
     let request = tonic_reflection::pb::v1::ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
     };
+    // Reflection is for authenticated callers by default.
+    let mut anonymous = ServerReflectionClient::new(g.clients.channel.clone());
+    let refused = anonymous.server_reflection_info(futures::stream::iter([request.clone()])).await;
+    assert_eq!(refused.err().map(|s| s.code()), Some(Code::Unauthenticated));
+    let mut reflection = ServerReflectionClient::new(g.channel_as(&gridloop_tests::admin()));
     let mut responses =
         reflection.server_reflection_info(futures::stream::iter([request])).await.expect("reflection").into_inner();
     let response = responses.message().await.unwrap().expect("a response");

@@ -15,6 +15,7 @@
 //! redelivery never double or reorder an effect.
 
 use crate::envelope::{envelope, from_envelope};
+pub use crate::nats_auth::NatsAuth;
 use crate::{deliver, register, subject_for, Bus, BusError, DeadLetter, Delivery, DeliveryPolicy, Subscription};
 use async_nats::jetstream::{self, consumer::pull, stream, AckKind};
 use async_trait::async_trait;
@@ -54,6 +55,8 @@ pub struct JetStreamConfig {
     pub max_deliver: i64,
     /// Delays before the 1st, 2nd, … redelivery of a nak'ed message (the last one repeats).
     pub backoff: Vec<Duration>,
+    /// Credentials and TLS of the connection.
+    pub auth: NatsAuth,
 }
 
 impl JetStreamConfig {
@@ -68,6 +71,7 @@ impl JetStreamConfig {
             ack_wait: Duration::from_secs(30),
             max_deliver: 20,
             backoff: [1, 2, 5, 10, 30].map(Duration::from_secs).to_vec(),
+            auth: NatsAuth::default(),
         }
     }
 
@@ -92,6 +96,8 @@ pub enum JetStreamError {
     Connect { url: String, reason: String },
     #[error("JetStream: {0}")]
     Api(String),
+    #[error("invalid NATS settings: {0}")]
+    Config(String),
 }
 
 fn api(error: impl std::fmt::Display) -> JetStreamError {
@@ -119,7 +125,8 @@ impl JetStreamBus {
     /// Connects without waiting for the server: if NATS is down the client keeps reconnecting,
     /// publishes fail (events wait in the outbox) and consumers wait.
     pub async fn connect(config: JetStreamConfig, client_name: &str) -> Result<Arc<Self>, JetStreamError> {
-        let client = async_nats::ConnectOptions::new()
+        let options = config.auth.apply(async_nats::ConnectOptions::new()).await?;
+        let client = options
             .name(client_name)
             .retry_on_initial_connect()
             .connect(config.url.as_str())
@@ -430,7 +437,9 @@ pub struct HistoryReader {
 
 impl HistoryReader {
     pub async fn open(config: &JetStreamConfig, source: &str, start: ReplayStart) -> Result<Self, JetStreamError> {
-        let client = async_nats::connect(config.url.as_str())
+        let options = config.auth.apply(async_nats::ConnectOptions::new()).await?;
+        let client = options
+            .connect(config.url.as_str())
             .await
             .map_err(|e| JetStreamError::Connect { url: config.url.clone(), reason: e.to_string() })?;
         let context = jetstream::new(client);

@@ -11,6 +11,7 @@
 pub mod clock;
 pub mod envelope;
 pub mod jetstream;
+pub mod nats_auth;
 pub mod relay;
 pub mod timers;
 pub mod trace;

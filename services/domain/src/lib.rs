@@ -1,5 +1,6 @@
 //! gridloop's pure domain: no IO, no async. Adapters live in the service crates.
 
+pub mod access;
 pub mod calendar;
 pub mod case;
 pub mod case_state;

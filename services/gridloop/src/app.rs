@@ -3,8 +3,10 @@
 //! data directory, or one Postgres schema per service) and services only meet on the bus:
 //! outbox → relay → idempotent consumers, in process or over NATS JetStream.
 
+pub use crate::nats_auth::NatsAuthArgs;
 use crate::telemetry;
 use anyhow::Context;
+use gridloop_auth::{ReflectionMode, SecurityArgs, SigningKey};
 use gridloop_bus::jetstream::{JetStreamBus, JetStreamConfig};
 use gridloop_bus::relay::run_relay;
 use gridloop_bus::timers::{run_timers, TimerHandler};
@@ -87,6 +89,8 @@ pub struct NatsArgs {
     /// Days events stay in the stream (the Postgres event store keeps them for good).
     #[arg(long = "stream-max-age-days", env = "GRIDLOOP_STREAM_MAX_AGE_DAYS", default_value_t = 30)]
     pub max_age_days: u64,
+    #[command(flatten)]
+    pub auth: NatsAuthArgs,
 }
 
 impl Default for NatsArgs {
@@ -98,6 +102,7 @@ impl Default for NatsArgs {
             subject_prefix: defaults.subject_prefix,
             replicas: defaults.replicas,
             max_age_days: defaults.max_age.as_secs() / 86_400,
+            auth: NatsAuthArgs::default(),
         }
     }
 }
@@ -110,6 +115,7 @@ impl NatsArgs {
             subject_prefix: self.subject_prefix.clone(),
             replicas: self.replicas,
             max_age: Duration::from_secs(self.max_age_days * 86_400),
+            auth: self.auth.auth(),
             ..JetStreamConfig::new(url.clone())
         })
     }
@@ -205,6 +211,12 @@ pub struct UpArgs {
     pub inbox_retention_days: u32,
     #[command(flatten)]
     pub nats: NatsArgs,
+    #[command(flatten)]
+    pub security: SecurityArgs,
+    /// Also serve grpc.health.v1 — and nothing else — in plaintext on this address, for probes
+    /// that cannot speak TLS (Kubernetes' gRPC probes).
+    #[arg(long, env = "GRIDLOOP_HEALTH_LISTEN")]
+    pub health_listen: Option<SocketAddr>,
     /// 4321 drift alert: an area whose settled-level shares deviate from 40/30/20/10 by more than
     /// this many percentage points (at any level) is alerted once, and cleared once back within.
     /// 0 disables the monitor.
@@ -243,6 +255,8 @@ impl UpArgs {
             max_connection_age_secs: 300,
             inbox_retention_days: 7,
             nats: NatsArgs::default(),
+            security: SecurityArgs::default(),
+            health_listen: None,
             drift_tolerance_pp: DriftPolicy::DEFAULT_TOLERANCE_PP,
             drift_window_days: DriftPolicy::DEFAULT_WINDOW_DAYS,
             drift_min_cases: DriftPolicy::DEFAULT_MIN_CASES,
@@ -466,6 +480,7 @@ pub struct App {
     server: JoinHandle<Result<(), tonic::transport::Error>>,
     work: Vec<JoinHandle<()>>,
     relays: Vec<JoinHandle<()>>,
+    signing_key: Option<Arc<SigningKey>>,
 }
 
 impl App {
@@ -488,6 +503,9 @@ impl App {
             jetstream.is_some() || services.len() == ServiceName::ALL.len(),
             "a service on its own needs --nats-url (GRIDLOOP_NATS_URL): the others reach it over JetStream"
         );
+        // First: a server that would be insecure (plaintext on a public address, no way to
+        // authenticate anyone) stops here, before any store is touched.
+        let security = args.security.prepare(&args.store.data_dir, args.listen, MAX_MESSAGE_BYTES).await?;
         let policy = Arc::new(args.policy.load()?);
         let duplicates = args.duplicate_policy()?;
         let drift = args.drift_policy()?;
@@ -557,14 +575,19 @@ impl App {
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         health_reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
         health_reporter.set_service_status(LIVENESS_SERVICE, tonic_health::ServingStatus::Serving).await;
+        if let Some(addr) = args.health_listen {
+            work.push(serve_health(addr, health_service.clone(), stop_work.clone()).await?);
+        }
         let mut routes = RoutesBuilder::default();
         routes.add_service(health_service);
-        routes.add_service(
-            tonic_reflection::server::Builder::configure()
-                .register_encoded_file_descriptor_set(gridloop_proto::FILE_DESCRIPTOR_SET)
-                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-                .build_v1()?,
-        );
+        if security.reflection != ReflectionMode::Off {
+            routes.add_service(
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(gridloop_proto::FILE_DESCRIPTOR_SET)
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                    .build_v1()?,
+            );
+        }
         let names: Vec<&str> = nodes.iter().map(|n| n.service.as_str()).collect();
         let apis = nodes.into_iter().map(|node| node.api.add_to(&mut routes)).collect();
         // In process the bus is there already: ready before `start` returns.
@@ -592,15 +615,29 @@ impl App {
         if args.max_connection_age_secs > 0 {
             builder = builder.max_connection_age(Duration::from_secs(args.max_connection_age_secs));
         }
+        if let Some(tls) = security.tls.clone() {
+            builder = builder.tls_config(tls).context("invalid TLS settings")?;
+        }
+        if let Some(timeout) = security.request_timeout {
+            builder = builder.timeout(timeout);
+        }
         let stop = stop_work.clone();
         let server = tokio::spawn(
             builder
                 .layer(telemetry::GrpcLayer)
+                .layer(security.layer.clone())
                 .add_routes(routes.routes())
                 .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await }),
         );
-        tracing::info!(%addr, services = %names.join(", "), "gridloop is up");
-        Ok(App { addr, bus, stop_work, stop_relays, server, work, relays })
+        let tls = if security.tls.is_some() { "TLS" } else { "plaintext" };
+        tracing::info!(%addr, services = %names.join(", "), tls, "gridloop is up");
+        Ok(App { addr, bus, stop_work, stop_relays, server, work, relays, signing_key: security.signing_key })
+    }
+
+    /// The installation's signing key, when it has one: in-process tools and tests mint their
+    /// tokens with it (see `gridloop token issue`).
+    pub fn signing_key(&self) -> Option<&SigningKey> {
+        self.signing_key.as_deref()
     }
 
     /// Stop taking requests, let in-flight requests and handlers finish, flush the outboxes.
@@ -616,6 +653,25 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// grpc.health.v1 alone, in plaintext on `addr`, until `stop`: what a probe without TLS can ask.
+async fn serve_health<T: tonic_health::pb::health_server::Health>(
+    addr: SocketAddr,
+    health: tonic_health::pb::health_server::HealthServer<T>,
+    stop: CancellationToken,
+) -> anyhow::Result<JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for health checks on {addr}"))?;
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    Ok(tokio::spawn(async move {
+        let served =
+            Server::builder().add_service(health).serve_with_incoming_shutdown(incoming, stop.cancelled_owned()).await;
+        if let Err(error) = served {
+            tracing::error!(%error, "the health listener failed");
+        }
+    }))
 }
 
 /// Readiness: the stores are open and migrated by now; with JetStream, wait until the client is

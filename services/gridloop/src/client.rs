@@ -67,10 +67,20 @@ pub struct Global {
     /// Print exactly one JSON document on stdout instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// A bearer token (`gridloop token issue`, or the city's identity provider). Without one, the
+    /// CLI acts as admin towards a server on this machine with the signing key in --data-dir.
+    #[arg(long, env = "GRIDLOOP_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// The local installation's data directory, whose signing key the CLI may use.
+    #[arg(long, env = "GRIDLOOP_DATA_DIR", default_value = "./gridloop-data", global = true)]
+    pub data_dir: std::path::PathBuf,
+    /// The CA certificate (PEM) that signed an https:// server's certificate (default: the system's roots).
+    #[arg(long, env = "GRIDLOOP_CA_CERT", global = true)]
+    pub ca_cert: Option<std::path::PathBuf>,
 }
 
 impl Global {
-    /// Each service's address: its own flag, else `--server`.
+    /// Each service's address (its own flag, else `--server`) and the CLI's credentials.
     pub fn addresses(&self) -> Addresses {
         let or_server = |own: &Option<String>| own.clone().unwrap_or_else(|| self.server.clone());
         Addresses {
@@ -78,6 +88,11 @@ impl Global {
             dispatch: or_server(&self.dispatch),
             mediation: or_server(&self.mediation),
             evaluation: or_server(&self.evaluation),
+            credentials: rpc::Credentials {
+                token: self.token.clone(),
+                data_dir: self.data_dir.clone(),
+                ca_cert: self.ca_cert.clone(),
+            },
         }
     }
 }

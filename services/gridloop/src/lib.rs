@@ -3,6 +3,8 @@
 pub mod analytics_cli;
 pub mod app;
 pub mod client;
+pub mod nats_auth;
 pub mod replay;
 pub mod simulate;
 pub mod telemetry;
+pub mod token_cli;

@@ -32,6 +32,8 @@ enum Command {
     /// Rebuild a projection from the event log (dispatch's store, or JetStream) into a fresh read
     /// model or in place, with a progress bar and the rate; `--verify` compares it with the live one.
     Replay(gridloop::replay::ReplayArgs),
+    /// Mint tokens with the installation's signing key (`token issue`), or create the key (`token keygen`).
+    Token(gridloop::token_cli::TokenArgs),
     #[command(flatten)]
     Client(gridloop::client::ClientCommand),
 }
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
             Command::Export(args) => gridloop::analytics_cli::export(args).await,
             Command::Import(args) => gridloop::analytics_cli::import(args).await,
             Command::Replay(args) => gridloop::replay::run(args).await,
+            Command::Token(args) => gridloop::token_cli::run(args),
             Command::Client(command) => gridloop::client::run(command).await,
         }
     });

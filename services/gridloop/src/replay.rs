@@ -38,6 +38,8 @@ pub struct HistoryArgs {
     /// First token of every subject.
     #[arg(long = "subject-prefix", env = "GRIDLOOP_SUBJECT_PREFIX", default_value = "gridloop")]
     pub subject_prefix: String,
+    #[command(flatten)]
+    pub nats_auth: crate::app::NatsAuthArgs,
     /// JetStream: start at this stream sequence (cases opened before it are skipped and counted).
     #[arg(long, requires = "jetstream", conflicts_with = "start_time")]
     pub start_sequence: Option<u64>,
@@ -60,6 +62,7 @@ impl HistoryArgs {
             nats_url: String::new(),
             stream: String::new(),
             subject_prefix: String::new(),
+            nats_auth: crate::app::NatsAuthArgs::default(),
             start_sequence: None,
             start_time: None,
             until: None,
@@ -79,6 +82,7 @@ impl History {
             let config = JetStreamConfig {
                 stream: args.stream.clone(),
                 subject_prefix: args.subject_prefix.clone(),
+                auth: args.nats_auth.auth(),
                 ..JetStreamConfig::new(args.nats_url.clone())
             };
             let start = match (args.start_sequence, args.start_time) {

@@ -91,14 +91,23 @@ fn gridloop_command() -> Command {
 
 /// Runs `gridloop ARGS…` to completion.
 fn gridloop<S: AsRef<str>>(args: &[S]) -> Run {
-    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-    gridloop_with(&args, &[], None)
+    gridloop_in(None, args)
 }
 
-/// Runs `gridloop ARGS…` to completion with `env` set and `input` (if any) on its standard input.
-fn gridloop_with(args: &[&str], env: &[(&str, &str)], input: Option<&str>) -> Run {
+/// Runs `gridloop ARGS…` to completion in `dir` (default: the test's own directory).
+fn gridloop_in<S: AsRef<str>>(dir: Option<&Path>, args: &[S]) -> Run {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    gridloop_with(dir, &args, &[], None)
+}
+
+/// Runs `gridloop ARGS…` to completion in `dir` (default: the test's own directory) with `env`
+/// set and `input` (if any) on its standard input.
+fn gridloop_with(dir: Option<&Path>, args: &[&str], env: &[(&str, &str)], input: Option<&str>) -> Run {
     use std::io::Write;
     let mut command = gridloop_command();
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
     command.args(args).envs(env.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::piped());
     if input.is_some() {
         command.stdin(Stdio::piped());
@@ -146,6 +155,9 @@ fn free_port() -> u16 {
 struct Server {
     child: Child,
     url: String,
+    /// Where its operator works: the data directory is `./gridloop-data` there, so client
+    /// commands run there need no flag to find the installation's key (as for a user).
+    home: PathBuf,
     /// Where the server's stdout and stderr go (files, so a full pipe can never block it).
     logs: TempDir,
 }
@@ -163,7 +175,7 @@ impl Server {
                     return Some(false);
                 }
                 let ours = server.stderr().contains(&up_line);
-                (ours && gridloop(&["catalog", "--json", "--server", &server.url]).status.success()).then_some(true)
+                (ours && server.run(&["catalog"]).status.success()).then_some(true)
             });
             if answered {
                 return server;
@@ -185,16 +197,24 @@ impl Server {
             .stderr(log("stderr"))
             .spawn()
             .expect("spawn gridloop up");
-        Server { child, url: format!("http://127.0.0.1:{port}"), logs }
+        let home = data_dir.parent().expect("the data directory's parent").to_path_buf();
+        Server { child, url: format!("http://127.0.0.1:{port}"), home, logs }
     }
 
     fn stderr(&self) -> String {
         std::fs::read_to_string(self.logs.path().join("stderr")).unwrap_or_default()
     }
 
-    /// Runs a client command against this server with `--json`.
+    /// Runs a client command against this server with `--json`, from the operator's directory.
     fn run(&self, args: &[&str]) -> Run {
-        gridloop(&[args, &["--server", &self.url, "--json"]].concat())
+        gridloop_in(Some(&self.home), &[args, &["--server", &self.url, "--json"]].concat())
+    }
+
+    /// A token minted with the installation's key by `gridloop token issue`.
+    fn token(&self, args: &[&str]) -> String {
+        let run = gridloop_in(Some(&self.home), &[&["token", "issue"], args].concat());
+        assert!(run.status.success(), "{run}");
+        run.stdout.trim().to_string()
     }
 
     /// Kills the server with SIGKILL: no shutdown code runs.
@@ -224,10 +244,11 @@ impl Drop for Server {
     }
 }
 
-/// A data directory that outlives the servers started on it.
+/// A data directory that outlives the servers started on it: `<root>/gridloop-data`, the default
+/// for commands run in `<root>`.
 fn data_dir() -> (TempDir, PathBuf) {
     let root = tempfile::tempdir().expect("temp dir");
-    let data = root.path().join("data");
+    let data = root.path().join("gridloop-data");
     (root, data)
 }
 
@@ -321,9 +342,12 @@ fn act(server: &Server, action: &str, id: &str, options: &[&str]) -> Value {
     server.run(&[&["case", action, id][..], options].concat()).json()
 }
 
-/// Answers the feedback round as the resident; polls while evaluation has not opened it yet.
+/// Answers the feedback round as the 12345 hotline calling the reporter back (回访: the admin may
+/// not record satisfaction); polls while evaluation has not opened it yet.
 fn evaluate(server: &Server, id: &str, satisfaction: &str) -> Value {
-    let args = ["case", "evaluate", id, "--satisfaction", satisfaction, "--actor-role", "resident"];
+    let hotline = server.token(&["--role", "hotline", "--subject", "12345-hotline"]);
+    let args =
+        ["case", "evaluate", id, "--satisfaction", satisfaction, "--actor-role", "resident", "--token", &hotline];
     wait_for(FLOW, &format!("the feedback round of case {id} to open"), || {
         let run = server.run(&args);
         if run.status.success() {
@@ -691,7 +715,7 @@ fn case_list_pages_through_every_case_and_priority_order_lists_the_open_work() {
     assert_eq!(listed_ids(&all).len(), 3, "{all:#}");
 
     // For people: what is listed, and how to get the next page.
-    let text = gridloop(&["case", "list", "--limit", "2", "--server", &server.url]);
+    let text = gridloop_in(Some(&server.home), &["case", "list", "--limit", "2", "--server", &server.url]);
     assert!(text.status.success(), "{text}");
     assert!(text.stdout.contains("2 cases (newest opened first)"), "{text}");
     assert!(text.stdout.contains("more follow: repeat the command with --page-token "), "{text}");
@@ -746,11 +770,12 @@ fn a_role_has_one_spelling_in_and_out() {
     let shown = show(&server, &id);
     let accepted = shown["history"].as_array().unwrap().iter().find(|e| e["event_type"] == "CaseAccepted").unwrap();
     assert_eq!(accepted["actor"]["role"], "grid-worker", "{shown:#}");
-    let text = gridloop(&["case", "show", &id, "--server", &server.url]);
+    let text = gridloop_in(Some(&server.home), &["case", "show", &id, "--server", &server.url]);
     assert!(text.stdout.contains("grid-worker:cli") && !text.stdout.contains("grid_worker"), "{text}");
 
     // For people, `case mediate` names the session on a line of its own.
-    let mediating = gridloop(&["case", "mediate", &id, "--topic", "楼上噪音", "--server", &server.url]);
+    let mediating =
+        gridloop_in(Some(&server.home), &["case", "mediate", &id, "--topic", "楼上噪音", "--server", &server.url]);
     let opened = mediating.stdout.lines().find_map(|line| line.strip_prefix("mediation session "));
     let mediation_id = opened.and_then(|rest| rest.split(' ').next()).unwrap_or_else(|| panic!("{mediating}"));
     assert!(opened.unwrap().ends_with("opened, convenor cli"), "{mediating}");
@@ -758,7 +783,7 @@ fn a_role_has_one_spelling_in_and_out() {
         server.run(&["mediation", "invite", mediation_id, "--name", "李网格", "--role", "grid-worker"]).json();
     let participants = invited["participants"].as_array().unwrap_or_else(|| panic!("participants in {invited:#}"));
     assert!(participants.contains(&json!({ "name": "李网格", "role": "grid-worker" })), "{invited:#}");
-    let text = gridloop(&["mediation", "show", mediation_id, "--server", &server.url]);
+    let text = gridloop_in(Some(&server.home), &["mediation", "show", mediation_id, "--server", &server.url]);
     assert!(text.stdout.contains("李网格 (grid-worker)"), "{text}");
 }
 
@@ -781,7 +806,7 @@ fn an_unsatisfied_evaluation_says_the_case_reopened_and_where() {
     act(&server, "resolve", &id, &["--summary", "已再次清理"]);
     let args = ["case", "evaluate", &id, "--satisfaction", "unsatisfied", "--actor-role", "resident"];
     let text = wait_for(FLOW, "the second feedback round to open", || {
-        let run = gridloop(&[&args[..], &["--server", &server.url]].concat());
+        let run = gridloop_in(Some(&server.home), &[&args[..], &["--server", &server.url]].concat());
         run.status.success().then_some(run.stdout)
     });
     let grid = str_of(&reported["grid_code"]);
@@ -806,7 +831,7 @@ fn a_long_description_comes_from_a_file_or_standard_input() {
     let args = report_command(&server, 1);
     let args = strs(&args);
     let piped = [&args[..], &["--description-file", "-", "--server", &server.url, "--json"]].concat();
-    let from_stdin = gridloop_with(&piped, &[], Some(long)).json();
+    let from_stdin = gridloop_with(Some(&server.home), &piped, &[], Some(long)).json();
     let shown = wait_for_state(&server, &str_of(&from_stdin["case_id"]), "dispatched");
     assert_eq!(shown["case"]["description"], long.trim_end());
 
@@ -830,12 +855,18 @@ fn a_case_history_fits_the_terminal_and_says_the_evaluation_was_an_answer() {
     let id = str_of(&reported["case_id"]);
     take_to_closed(&server, &id);
 
-    let narrow = gridloop_with(&["case", "show", &id, "--server", &server.url], &[("COLUMNS", "80")], None);
+    let narrow =
+        gridloop_with(Some(&server.home), &["case", "show", &id, "--server", &server.url], &[("COLUMNS", "80")], None);
     assert!(narrow.status.success(), "{narrow}");
     let too_wide: Vec<&str> = narrow.stdout.lines().filter(|line| display_width(line) > 80).collect();
     assert!(too_wide.is_empty(), "lines over 80 columns: {too_wide:#?}\n{narrow}");
     // Nothing is cut: the longest payload is still there, wrapped onto more lines.
-    let wide = gridloop_with(&["case", "show", &id, "--server", &server.url], &[("COLUMNS", "1000")], None);
+    let wide = gridloop_with(
+        Some(&server.home),
+        &["case", "show", &id, "--server", &server.url],
+        &[("COLUMNS", "1000")],
+        None,
+    );
     assert!(narrow.stdout.lines().count() > wide.stdout.lines().count(), "{narrow}\n{wide}");
     let words = |text: &str| text.split_whitespace().collect::<String>();
     assert_eq!(words(&narrow.stdout).len(), words(&wide.stdout).len(), "the same text, wrapped");
@@ -877,4 +908,55 @@ fn migrate_lists_only_the_flags_it_uses_and_migrates() {
         assert!(migrated.stderr.contains(&format!("{service}: store migrated")), "{migrated}");
         assert!(data.join(format!("{service}.db")).exists(), "{service}.db: {migrated}");
     }
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+}
+
+#[test]
+fn the_local_cli_needs_no_flag_and_a_token_stands_for_someone_in_particular() {
+    let (root, data) = data_dir();
+    let server = Server::start(&data);
+
+    // The first start created the installation's key, readable by its user only.
+    let key = data.join("auth").join("signing-key.pem");
+    assert_eq!((mode(&key), mode(&data.join("auth"))), (0o600, 0o700));
+    // Tests running as root can check that another user's process cannot read it.
+    if std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&key).unwrap()) == 0 {
+        let other = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
+            .arg(&key)
+            .output()
+            .expect("run setpriv");
+        assert!(!other.status.success(), "nobody read the key: {}", String::from_utf8_lossy(&other.stdout));
+        assert!(String::from_utf8_lossy(&other.stderr).contains("Permission denied"), "{other:?}");
+    }
+
+    // In the operator's directory the CLI needs no flag (every test here relies on it).
+    let (reported, dispatched) = report_dispatched(&server, &[]);
+    let id = str_of(&reported["case_id"]);
+
+    // A resident's token may not accept a case: refused, nothing stored.
+    let resident = server.token(&["--role", "resident", "--subject", "resident-42"]);
+    let stderr = server.run(&["case", "accept", &id, "--assignee", ASSIGNEE, "--token", &resident]).failure();
+    assert!(stderr.contains("permission denied: role resident may not call AcceptCase"), "{stderr}");
+    assert_eq!(show(&server, &id), dispatched, "a refused command stores nothing");
+
+    // A tampered token, and no credentials at all (elsewhere, where there is no key), are
+    // refused as unauthenticated, saying why and what to do.
+    let mut tampered = resident.clone();
+    tampered.replace_range(tampered.len() - 4.., "AAAA");
+    let stderr = server.run(&["case", "show", &id, "--token", &tampered]).failure();
+    assert!(stderr.contains("unauthenticated: the token's signature is invalid"), "{stderr}");
+    assert!(!stderr.contains(&tampered), "the token is never echoed: {stderr}");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let stderr = gridloop_in(Some(elsewhere.path()), &["case", "show", &id, "--server", &server.url]).failure();
+    assert!(stderr.contains("unauthenticated: no bearer token"), "{stderr}");
+    assert!(stderr.contains("--token"), "{stderr}");
+
+    // A principal the city's organisation cannot have is not minted.
+    let run = gridloop_in(Some(root.path()), &["token", "issue", "--role", "street-office", "--subject", "s"]);
+    assert!(run.failure().contains("a street-office needs an area code"));
 }

@@ -16,7 +16,9 @@ mod common;
 
 use common::{free_port, nats_server_binary};
 use futures::stream::{self, StreamExt};
+use gridloop_auth::{AuthChannel, BearerToken, Principal, SigningKey};
 use gridloop_bus::jetstream::{JetStreamBus, JetStreamConfig};
+use gridloop_domain::access::Role;
 use gridloop_domain::jurisdiction::Jurisdiction;
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::dispatch_service_client::DispatchServiceClient;
@@ -123,6 +125,9 @@ struct Cluster {
     /// More environment for every service.
     env: Vec<(String, String)>,
     logs: TempDir,
+    /// The services' shared data directory: the first to start creates the installation's
+    /// signing key there, the others load it, and the test mints its tokens with it.
+    data: TempDir,
     services: Vec<Service>,
 }
 
@@ -134,6 +139,7 @@ impl Cluster {
             nats_url,
             env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             logs: tempfile::tempdir().unwrap(),
+            data: tempfile::tempdir().unwrap(),
             services: ["intake", "dispatch", "mediation", "evaluation"]
                 .map(|name| Service { name, port: free_port(), metrics_port: free_port(), child: None })
                 .into(),
@@ -169,11 +175,16 @@ impl Cluster {
             .args(["serve", service.name])
             .args(["--listen", &format!("127.0.0.1:{}", service.port)])
             .args(["--metrics-listen", &format!("127.0.0.1:{}", service.metrics_port)])
+            .arg("--data-dir")
+            .arg(self.data.path())
             .env("GRIDLOOP_DATABASE_URL", &self.database_url)
             .env("GRIDLOOP_SCHEMA_PREFIX", &self.schema_prefix)
             .env("GRIDLOOP_NATS_URL", &self.nats_url)
             // Every report opens its own case: the test counts cases.
             .env("GRIDLOOP_DUPLICATE_RADIUS_M", "0")
+            // One principal drives dozens of cases at once: no per-principal throttle.
+            .env("GRIDLOOP_RATE_LIMIT", "0")
+            .env("GRIDLOOP_MAX_IN_FLIGHT", "0")
             .env("RUST_LOG", "info,sqlx=warn")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -194,6 +205,13 @@ impl Cluster {
             std::thread::sleep(POLL);
         }
         self.services[index].child = Some(child);
+    }
+
+    /// A connection to a service on which every call is made as `principal`.
+    async fn channel(&self, name: &str, principal: &Principal) -> AuthChannel {
+        let key = SigningKey::load(self.data.path()).unwrap().expect("the services created the signing key");
+        let token = key.issue(principal, chrono::Duration::hours(1)).unwrap();
+        BearerToken::new(&token).unwrap().channel(connect(self.url(name)).await)
     }
 
     fn kill_9(&mut self, name: &str) {
@@ -270,11 +288,26 @@ fn plan_of(index: usize) -> Plan {
     }
 }
 
+/// The test's clients: staff as the admin; residents' evaluations taken by the hotline's callback.
 #[derive(Clone)]
 struct Clients {
-    intake: IntakeServiceClient<Channel>,
-    dispatch: DispatchServiceClient<Channel>,
-    evaluation: EvaluationServiceClient<Channel>,
+    intake: IntakeServiceClient<AuthChannel>,
+    dispatch: DispatchServiceClient<AuthChannel>,
+    evaluation: EvaluationServiceClient<AuthChannel>,
+    callback: EvaluationServiceClient<AuthChannel>,
+}
+
+impl Clients {
+    async fn of(cluster: &Cluster) -> Clients {
+        let admin = Principal::new("test-admin", Role::Admin, None, None).unwrap();
+        let hotline = Principal::new("12345-hotline", Role::Hotline, None, None).unwrap();
+        Clients {
+            intake: IntakeServiceClient::new(cluster.channel("intake", &admin).await),
+            dispatch: DispatchServiceClient::new(cluster.channel("dispatch", &admin).await),
+            evaluation: EvaluationServiceClient::new(cluster.channel("evaluation", &admin).await),
+            callback: EvaluationServiceClient::new(cluster.channel("evaluation", &hotline).await),
+        }
+    }
 }
 
 fn actor(role: &str) -> Option<pb::Actor> {
@@ -399,7 +432,7 @@ async fn drive(clients: &mut Clients, case_id: &str, plan: Plan) {
                     satisfaction: satisfaction as i32,
                     comment: String::new(),
                 };
-                clients.evaluation.evaluate_case(request).await.map(drop)
+                clients.callback.evaluate_case(request).await.map(drop)
             }
             // Reported (dispatch has not opened it yet) or in between: look again shortly.
             _ => Ok(()),
@@ -428,7 +461,7 @@ async fn connect(url: String) -> Channel {
 
 /// Every case in evaluation's projection, all pages.
 async fn listed_cases(
-    evaluation: &mut EvaluationServiceClient<Channel>,
+    evaluation: &mut EvaluationServiceClient<AuthChannel>,
 ) -> Result<Vec<pb::CaseSummary>, tonic::Status> {
     let mut cases = Vec::new();
     let mut page_token = String::new();
@@ -459,12 +492,7 @@ async fn distributed_loop_survives_a_killed_dispatch_and_a_nats_restart() {
     let mut nats = Nats::start(nats_binary);
     let mut cluster = Cluster::start(database_url, nats.url(), &[]);
 
-    let channel = |name: &str| connect(cluster.url(name));
-    let mut clients = Clients {
-        intake: IntakeServiceClient::new(channel("intake").await),
-        dispatch: DispatchServiceClient::new(channel("dispatch").await),
-        evaluation: EvaluationServiceClient::new(channel("evaluation").await),
-    };
+    let mut clients = Clients::of(&cluster).await;
     let city = Jurisdiction::default_city();
     let grids: Vec<(f64, f64)> = city.grids().map(|g| g.interior_point()).collect();
     let catalog = clients.intake.get_catalog(pb::GetCatalogRequest {}).await.unwrap().into_inner();
@@ -636,16 +664,16 @@ async fn distributed_one_case_is_one_trace_across_the_four_processes() {
     let nats = Nats::start(nats_binary);
     let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()), ("OTEL_BSP_SCHEDULE_DELAY", "100")];
     let mut cluster = Cluster::start(database_url, nats.url(), &env);
-    let mut intake = IntakeServiceClient::new(connect(cluster.url("intake")).await);
-    let mut dispatch = DispatchServiceClient::new(connect(cluster.url("dispatch")).await);
+    let mut clients = Clients::of(&cluster).await;
+    let admin = Principal::new("test-admin", Role::Admin, None, None).unwrap();
     let mut mediation = gridloop_proto::v1::mediation_service_client::MediationServiceClient::new(
-        connect(cluster.url("mediation")).await,
+        cluster.channel("mediation", &admin).await,
     );
-    let mut evaluation = EvaluationServiceClient::new(connect(cluster.url("evaluation")).await);
+    let (mut dispatch, mut evaluation) = (clients.dispatch.clone(), clients.evaluation.clone());
 
     // A dispute reported by a platform that traces its own requests.
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let catalog = intake.get_catalog(pb::GetCatalogRequest {}).await.unwrap().into_inner();
+    let catalog = clients.intake.get_catalog(pb::GetCatalogRequest {}).await.unwrap().into_inner();
     let dispute = catalog
         .categories
         .iter()
@@ -662,11 +690,10 @@ async fn distributed_one_case_is_one_trace_across_the_four_processes() {
         ..Default::default()
     });
     report.metadata_mut().insert("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01").parse().unwrap());
-    let case_id = intake.report_case(report).await.unwrap().into_inner().case_id;
+    let case_id = clients.intake.report_case(report).await.unwrap().into_inner().case_id;
 
     // Accept, ask for mediation, sign an agreement, evaluate: every service takes part.
-    let mut clients = Clients { intake, dispatch: dispatch.clone(), evaluation: evaluation.clone() };
-    let view = |dispatch: &mut DispatchServiceClient<Channel>, case_id: String| {
+    let view = |dispatch: &mut DispatchServiceClient<AuthChannel>, case_id: String| {
         let mut dispatch = dispatch.clone();
         async move { dispatch.get_case(pb::GetCaseRequest { case_id }).await.map(|r| r.into_inner().case.unwrap()) }
     };

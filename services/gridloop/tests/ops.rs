@@ -164,3 +164,19 @@ async fn connections_are_closed_after_the_max_connection_age() {
     assert!(!goaway && !closed, "0 keeps connections open (goaway {goaway}, closed {closed})");
     app.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_listener_answers_probes_in_plaintext_and_serves_nothing_else() {
+    let data = tempfile::tempdir().unwrap();
+    let probes = free_addr();
+    let args = UpArgs { health_listen: Some(probes), ..UpArgs::embedded(data.path(), free_addr()) };
+    let app = App::start(&args, Arc::new(SystemClock)).await.unwrap();
+    assert_eq!(health(probes, "").await, Some(ServingStatus::Serving));
+    assert_eq!(health(probes, LIVENESS_SERVICE).await, Some(ServingStatus::Serving));
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{probes}")).unwrap().connect().await.unwrap();
+    let mut intake = gridloop_proto::v1::intake_service_client::IntakeServiceClient::new(channel);
+    let refused = intake.get_catalog(gridloop_proto::v1::GetCatalogRequest {}).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unimplemented, "the API is not on the health listener: {refused:?}");
+    app.shutdown().await.unwrap();
+    assert_eq!(health(probes, "").await, None, "stopped with the server");
+}

@@ -2,7 +2,9 @@
 
 use super::error::{CallError, Unreachable};
 use anyhow::{Context, Result};
+use gridloop_auth::{AuthChannel, BearerToken};
 use gridloop_proto::v1 as pb;
+use std::path::PathBuf;
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
@@ -13,19 +15,66 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Where each service answers: one address for `gridloop up`, four in distributed mode.
+/// Where each service answers — one address for `gridloop up`, four in distributed mode — and
+/// how the CLI proves who it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Addresses {
     pub intake: String,
     pub dispatch: String,
     pub mediation: String,
     pub evaluation: String,
+    pub credentials: Credentials,
+}
+
+/// The CLI's credentials: a bearer token if given, else a short admin token minted with the
+/// signing key of the local installation in `data_dir` (when this user can read it); and the
+/// CA that signed an `https://` server's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub token: Option<String>,
+    pub data_dir: PathBuf,
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Self { token: None, data_dir: PathBuf::from("./gridloop-data"), ca_cert: None }
+    }
+}
+
+impl Credentials {
+    /// The token to send to `urls`. The local installation's admin token only ever goes to a
+    /// server on this machine: a remote server (even one the user mistyped) never receives it.
+    fn bearer(&self, urls: &[String]) -> Result<BearerToken> {
+        let token = match &self.token {
+            Some(token) => Some(token.clone()),
+            None if urls.iter().all(|url| is_loopback(url)) => crate::token_cli::local_admin_token(&self.data_dir)?,
+            None => None,
+        };
+        token.map_or_else(|| Ok(BearerToken::default()), |token| BearerToken::new(&token))
+    }
+}
+
+/// Whether `url` names this machine (localhost, 127.0.0.0/8, ::1).
+fn is_loopback(url: &str) -> bool {
+    let Ok(uri) = url.parse::<http::Uri>() else { return false };
+    match uri.host().map(|host| host.trim_start_matches('[').trim_end_matches(']')) {
+        Some("localhost") => true,
+        Some(host) => host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
 }
 
 impl Addresses {
     /// All four services on one address.
     pub fn single(url: &str) -> Self {
-        Self { intake: url.into(), dispatch: url.into(), mediation: url.into(), evaluation: url.into() }
+        Self {
+            intake: url.into(),
+            dispatch: url.into(),
+            mediation: url.into(),
+            evaluation: url.into(),
+            credentials: Credentials::default(),
+        }
     }
 }
 
@@ -33,7 +82,7 @@ impl Addresses {
 pub struct Server {
     /// For messages: the one address, or each service's.
     url: String,
-    channels: [Channel; 4],
+    channels: [AuthChannel; 4],
 }
 
 impl Server {
@@ -41,10 +90,12 @@ impl Server {
     pub async fn connect(addresses: &Addresses) -> Result<Self> {
         let urls = [&addresses.intake, &addresses.dispatch, &addresses.mediation, &addresses.evaluation]
             .map(|url| with_scheme(url));
-        let mut connected: Vec<(String, Channel)> = Vec::new();
+        let bearer = addresses.credentials.bearer(&urls)?;
+        let mut connected: Vec<(String, AuthChannel)> = Vec::new();
         for url in &urls {
             if !connected.iter().any(|(known, _)| known == url) {
-                connected.push((url.clone(), connect(url).await?));
+                let channel = connect(url, addresses.credentials.ca_cert.as_deref()).await?;
+                connected.push((url.clone(), bearer.clone().channel(channel)));
             }
         }
         let channel_of = |url: &String| connected.iter().find(|(known, _)| known == url).expect("connected").1.clone();
@@ -55,22 +106,22 @@ impl Server {
         Ok(Self { url, channels: urls.each_ref().map(channel_of) })
     }
 
-    pub fn intake(&self) -> pb::intake_service_client::IntakeServiceClient<Channel> {
+    pub fn intake(&self) -> pb::intake_service_client::IntakeServiceClient<AuthChannel> {
         pb::intake_service_client::IntakeServiceClient::new(self.channels[0].clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
-    pub fn dispatch(&self) -> pb::dispatch_service_client::DispatchServiceClient<Channel> {
+    pub fn dispatch(&self) -> pb::dispatch_service_client::DispatchServiceClient<AuthChannel> {
         pb::dispatch_service_client::DispatchServiceClient::new(self.channels[1].clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
-    pub fn mediation(&self) -> pb::mediation_service_client::MediationServiceClient<Channel> {
+    pub fn mediation(&self) -> pb::mediation_service_client::MediationServiceClient<AuthChannel> {
         pb::mediation_service_client::MediationServiceClient::new(self.channels[2].clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
-    pub fn evaluation(&self) -> pb::evaluation_service_client::EvaluationServiceClient<Channel> {
+    pub fn evaluation(&self) -> pb::evaluation_service_client::EvaluationServiceClient<AuthChannel> {
         pb::evaluation_service_client::EvaluationServiceClient::new(self.channels[3].clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
@@ -81,11 +132,14 @@ impl Server {
     }
 }
 
-async fn connect(url: &str) -> Result<Channel> {
-    let endpoint = Endpoint::from_shared(url.to_string())
+async fn connect(url: &str, ca_cert: Option<&std::path::Path>) -> Result<Channel> {
+    let mut endpoint = Endpoint::from_shared(url.to_string())
         .with_context(|| format!("invalid server URL {url:?}"))?
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT);
+    if url.starts_with("https://") {
+        endpoint = endpoint.tls_config(gridloop_auth::tls::client_config(ca_cert)?)?;
+    }
     let unreachable = |error| Unreachable { url: url.to_string(), reason: error_chain(&error) };
     Ok(endpoint.connect().await.map_err(unreachable)?)
 }
@@ -141,7 +195,9 @@ pub fn describe_status(status: &Status, url: &str) -> String {
         Code::NotFound => format!("not found: {message}"),
         Code::AlreadyExists => format!("already exists: {message}"),
         Code::PermissionDenied => format!("permission denied: {message}"),
-        Code::Unauthenticated => format!("unauthenticated: {message}"),
+        Code::Unauthenticated => format!(
+            "unauthenticated: {message} (give --token or GRIDLOOP_TOKEN, or --data-dir of the local installation whose key you may read)"
+        ),
         Code::DeadlineExceeded => format!("the gridloop server at {url} did not answer in time: {message}"),
         Code::Unavailable => {
             format!("the gridloop server at {url} is unavailable ({message}); check that it is running (`gridloop up`)")
@@ -188,6 +244,27 @@ mod tests {
         let text = describe_status(&Status::unavailable("down"), "http://127.0.0.1:1");
         assert!(text.contains("http://127.0.0.1:1"), "{text}");
         assert!(text.contains("gridloop up"), "{text}");
+    }
+
+    #[test]
+    fn the_local_admin_token_is_for_servers_on_this_machine_only() {
+        for url in ["http://127.0.0.1:50051", "http://localhost:1", "https://[::1]:50051", "http://127.0.0.2:5"] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in ["http://10.0.0.1:50051", "https://grid.example", "http://localhost.evil.example:1", "nonsense"] {
+            assert!(!is_loopback(url), "{url}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        gridloop_auth::SigningKey::create_or_load(dir.path()).unwrap();
+        let credentials = Credentials { token: None, data_dir: dir.path().into(), ca_cert: None };
+        let header = |bearer: BearerToken| {
+            let mut interceptor = bearer;
+            let request = tonic::service::Interceptor::call(&mut interceptor, tonic::Request::new(())).unwrap();
+            request.metadata().get("authorization").is_some()
+        };
+        assert!(header(credentials.bearer(&["http://127.0.0.1:50051".into()]).unwrap()));
+        let mixed = ["http://127.0.0.1:50061".into(), "https://dispatch.city.example".into()];
+        assert!(!header(credentials.bearer(&mixed).unwrap()), "not when one service is elsewhere");
     }
 
     #[test]

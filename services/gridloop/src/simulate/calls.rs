@@ -3,15 +3,18 @@
 
 use super::cases::{Action, Case};
 use super::model::{self, Answer, Area};
+use crate::app::App;
 use anyhow::{bail, Context, Result};
 use futures::future::BoxFuture;
 use futures::FutureExt;
+use gridloop_auth::{AuthChannel, BearerToken, Principal};
+use gridloop_domain::access::Role;
 use gridloop_domain::level::Level;
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::dispatch_service_client::DispatchServiceClient;
 use gridloop_proto::v1::evaluation_service_client::EvaluationServiceClient;
 use gridloop_proto::v1::intake_service_client::IntakeServiceClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 /// A finished gRPC call of one step.
 pub(super) enum Done {
@@ -47,20 +50,30 @@ impl Done {
     }
 }
 
+/// The simulator's clients: the city's staff as the installation's admin, and the residents'
+/// evaluations taken by the 12345 hotline's callback (回访) — the admin may not record them.
 #[derive(Clone)]
 pub(super) struct Clients {
-    pub(super) intake: IntakeServiceClient<Channel>,
-    pub(super) dispatch: DispatchServiceClient<Channel>,
-    pub(super) evaluation: EvaluationServiceClient<Channel>,
+    pub(super) intake: IntakeServiceClient<AuthChannel>,
+    pub(super) dispatch: DispatchServiceClient<AuthChannel>,
+    pub(super) evaluation: EvaluationServiceClient<AuthChannel>,
+    pub(super) callback: EvaluationServiceClient<AuthChannel>,
 }
 
 impl Clients {
-    pub(super) async fn connect(addr: std::net::SocketAddr) -> Result<Clients> {
-        let channel = Endpoint::from_shared(format!("http://{addr}"))?.tcp_nodelay(true).connect().await?;
+    pub(super) async fn connect(app: &App) -> Result<Clients> {
+        let channel = Endpoint::from_shared(format!("http://{}", app.addr))?.tcp_nodelay(true).connect().await?;
+        let key = app.signing_key().context("the simulated installation has no signing key")?;
+        let as_principal = |subject: &str, role: Role| -> Result<AuthChannel> {
+            let token = key.issue(&Principal::new(subject, role, None, None)?, chrono::Duration::days(1))?;
+            Ok(BearerToken::new(&token)?.channel(channel.clone()))
+        };
+        let staff = as_principal("simulator", Role::Admin)?;
         Ok(Clients {
-            intake: IntakeServiceClient::new(channel.clone()),
-            dispatch: DispatchServiceClient::new(channel.clone()),
-            evaluation: EvaluationServiceClient::new(channel),
+            intake: IntakeServiceClient::new(staff.clone()),
+            dispatch: DispatchServiceClient::new(staff.clone()),
+            evaluation: EvaluationServiceClient::new(staff),
+            callback: EvaluationServiceClient::new(as_principal("simulator-12345", Role::Hotline)?),
         })
     }
 }
@@ -151,7 +164,7 @@ pub(super) fn command(slot: usize, case: &Case, action: Action) -> Job {
     let kind = action_kind(action);
     let (case_id, version, level) = (case.id.clone(), case.version, case.level);
     Box::new(move |clients: Clients| {
-        let Clients { mut dispatch, mut evaluation, .. } = clients;
+        let Clients { mut dispatch, mut callback, .. } = clients;
         async move {
             let reply = match action {
                 Action::Accept => dispatch
@@ -208,7 +221,7 @@ pub(super) fn command(slot: usize, case: &Case, action: Action) -> Job {
                         satisfaction: satisfaction as i32,
                         comment: if answer == Answer::Unsatisfied { "问题未解决".into() } else { String::new() },
                     };
-                    return match evaluation.evaluate_case(request).await {
+                    return match callback.evaluate_case(request).await {
                         Ok(_) => Done::Answered { slot },
                         Err(status) => Done::Refused { slot, kind, status },
                     };

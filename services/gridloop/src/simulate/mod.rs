@@ -112,6 +112,8 @@ pub async fn simulate(args: &SimulateArgs, progress: bool) -> Result<Outcome> {
     let mut up = UpArgs::embedded(&data_dir, "127.0.0.1:0".parse().expect("a socket address"));
     up.policy = args.policy.clone();
     up.duplicate_radius_m = args.duplicate_radius_m;
+    // The simulator's own server on loopback, driven by one principal: no per-principal throttle.
+    up.security.limits = gridloop_auth::LimitArgs::unthrottled();
     let app = App::start(&up, Arc::new(clock.clone())).await?;
     let observer = Arc::new(Observer::default());
     app.bus.subscribe(Subscription {
@@ -137,7 +139,7 @@ async fn drive(
     let params = args.params();
     let mut lanes = Vec::new();
     for _ in 0..args.concurrency {
-        lanes.push(Clients::connect(app.addr).await?);
+        lanes.push(Clients::connect(app).await?);
     }
     let mut clients = lanes[0].clone();
     let city = calls::load_city(&mut clients).await?;
