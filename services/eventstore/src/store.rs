@@ -4,12 +4,14 @@ use std::fmt;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{MigrateError, Migration, MigrationSource, Migrator};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
@@ -50,7 +52,7 @@ impl EventStore {
     pub async fn connect(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let pool_options = AnyPoolOptions::new().max_connections(options.max_connections.max(2));
-        let (backend, pool) = match backend_of(url)? {
+        let (backend, pool, native) = match backend_of(url)? {
             Backend::Sqlite => {
                 let url = prepare_sqlite(url)?;
                 // A SQLite connection is a file handle on a local worker thread: there is no link
@@ -66,12 +68,16 @@ impl EventStore {
                     })
                     .connect(&url)
                     .await?;
-                (Backend::Sqlite, pool)
+                (Backend::Sqlite, pool, None)
             }
             Backend::Postgres => {
+                // The group writer's statements have the same text whatever their arrays hold: a
+                // generic plan serves them all, and spares a plan per execution.
+                let mut native = PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_generic_plan")]);
                 let pool = match options.schema.as_deref() {
                     Some(schema) => {
                         let schema = quoted_schema(schema)?;
+                        native = native.options([("search_path", schema.as_str())]);
                         let mut conn = AnyConnection::connect(url).await?;
                         conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str()).await?;
                         conn.close().await?;
@@ -89,7 +95,7 @@ impl EventStore {
                     }
                     None => pool_options.connect(url).await?,
                 };
-                (Backend::Postgres, pool)
+                (Backend::Postgres, pool, Some(native))
             }
         };
 
@@ -101,7 +107,7 @@ impl EventStore {
         migrator.run(&pool).await?;
 
         let head = head_position(&pool).await?;
-        let shared = Arc::new(Shared::new(pool, backend, head));
+        let shared = Arc::new(Shared::new(pool, backend, native, head));
         let writer = spawn_writer(Arc::clone(&shared));
         Ok(Self { shared, writer })
     }

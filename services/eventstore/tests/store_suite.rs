@@ -93,6 +93,8 @@ store_suite!(
     timers_fire_exactly_once,
     group_commit_isolates_failures,
     concurrent_writers_never_make_a_follower_skip,
+    two_processes_fire_a_timer_and_claim_an_event_once,
+    text_with_quotes_backslashes_and_braces_round_trips,
     store_tx_serves_read_models,
     a_store_tx_that_ends_without_commit_frees_the_database,
     a_batch_consumer_claims_its_inbox_in_one_go,
@@ -693,6 +695,90 @@ async fn concurrent_writers_never_make_a_follower_skip(h: Harness) {
     assert_eq!(seen.iter().copied().collect::<HashSet<_>>(), written);
     assert_eq!(last, written.len() as i64);
     assert_eq!(store.head_position().await.unwrap(), last);
+}
+
+async fn two_processes_fire_a_timer_and_claim_an_event_once(h: Harness) {
+    // Two stores on one database: only the database serializes their writers (on Postgres, the
+    // epoch's compare-and-set or the sequencer's lock; on SQLite, its write lock).
+    let (one, other) = (h.connect().await, h.connect().await);
+    for round in 0..5 {
+        let key = format!("deadline-{round}");
+        schedule(&one, vec![timer(&key, t0())]).await;
+        let generation = due(&other, t0()).await.into_iter().find(|t| t.key == key).unwrap().generation;
+        let delivered = Uuid::now_v7();
+        let attempts = (0..8).map(|i| {
+            let store = if i % 2 == 0 { one.clone() } else { other.clone() };
+            let (key, stream) = (key.clone(), format!("case-{round}"));
+            tokio::spawn(async move {
+                let fired = store
+                    .commit(Commit {
+                        fire: Some((key, generation)),
+                        ..Commit::append(&stream, ExpectedVersion::Any, events("fired", 1))
+                    })
+                    .await;
+                let claimed = store
+                    .commit(Commit {
+                        inbox: Some(("consumer".into(), delivered)),
+                        ..Commit::append(&stream, ExpectedVersion::Any, events("claimed", 1))
+                    })
+                    .await;
+                (fired, claimed)
+            })
+        });
+        let results: Vec<_> = futures::future::join_all(attempts).await.into_iter().map(Result::unwrap).collect();
+        let fired: Vec<_> = results.iter().filter_map(|(fired, _)| fired.as_ref().ok()).collect();
+        let claimed: Vec<_> = results.iter().filter_map(|(_, claimed)| claimed.as_ref().ok()).collect();
+        assert_eq!((fired.len(), claimed.len()), (1, 1), "round {round}");
+        for (fired, claimed) in &results {
+            assert!(matches!(fired, Ok(_) | Err(StoreError::TimerGone { .. })), "{fired:?}");
+            assert!(matches!(claimed, Ok(_) | Err(StoreError::AlreadyProcessed { .. })), "{claimed:?}");
+        }
+        assert_eq!(other.stream_version(&format!("case-{round}")).await.unwrap(), 2);
+    }
+    let all = one.read_all(0, 100).await.unwrap();
+    assert_eq!(positions(&all), (1..=10).collect::<Vec<_>>());
+}
+
+async fn text_with_quotes_backslashes_and_braces_round_trips(h: Harness) {
+    let store = h.connect().await;
+    let odd = r#"a "quoted" \back\slash {x,y} NULL, 网格 ' ; --"#;
+    let mut new = event(odd);
+    new.actor.id = odd.into();
+    new.payload = odd.as_bytes().to_vec();
+    let stream = format!("case-{odd}");
+    let committed = store
+        .commit(Commit {
+            schedule: vec![timer(odd, t0())],
+            inbox: Some((odd.into(), new.event_id)),
+            ..Commit::append(&stream, ExpectedVersion::NoStream, vec![new.clone()])
+        })
+        .await
+        .unwrap();
+    assert_envelope(&committed.events[0], &new);
+    assert_eq!(store.read_stream(&stream, 1).await.unwrap(), committed.events);
+    assert_eq!(store.read_all(0, 10).await.unwrap(), committed.events);
+    assert!(store.inbox_contains(odd, new.event_id).await.unwrap());
+    let due = due(&store, t0()).await;
+    assert_eq!(
+        (due[0].key.as_str(), due[0].kind.as_str(), due[0].payload.as_slice()),
+        (odd, &*format!("kind-{odd}"), odd.as_bytes())
+    );
+
+    // And back through the checks: the stream's version, the inbox entry, the timer.
+    let again = Commit {
+        fire: Some((odd.into(), due[0].generation)),
+        inbox: Some((odd.into(), new.event_id)),
+        ..Commit::append(&stream, ExpectedVersion::Exact(1), events("again", 1))
+    };
+    assert!(matches!(store.commit(again).await, Err(StoreError::AlreadyProcessed { .. })));
+    let fired = Commit {
+        fire: Some((odd.into(), due[0].generation)),
+        ..Commit::append(&stream, ExpectedVersion::Exact(1), events("fired", 1))
+    };
+    assert_eq!(positions(&store.commit(fired).await.unwrap().events), [2]);
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.claim_inbox(odd, &[new.event_id, Uuid::nil()]).await.unwrap(), HashSet::from([Uuid::nil()]));
+    tx.commit().await.unwrap();
 }
 
 async fn store_tx_serves_read_models(h: Harness) {

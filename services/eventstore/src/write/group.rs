@@ -1,266 +1,174 @@
-//! Checking a group of commits against the database and applying it in one transaction.
+//! Deciding a group of commits: each commit's preconditions checked in order against the store's
+//! state plus the effects of the commits accepted before it, and what the accepted ones write.
+//! The same on both backends; how the state is read and the writes travel is in [`sqlite`] and
+//! [`postgres`].
+//!
+//! [`sqlite`]: super::sqlite
+//! [`postgres`]: super::postgres
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use super::statements::{queue_events, queue_inbox, queue_timers};
-use super::BEGIN;
-use crate::sql::{chunked, stored_time, to_micros, Batch, Placeholders};
-use crate::{Backend, Commit, NewTimer, RecordedEvent, StoreError};
+use crate::sql::stored_time;
+use crate::{Commit, NewTimer, RecordedEvent, StoreError};
 
 /// Outcome of one commit of a group: its recorded events, or the precondition it failed.
 pub(super) type Outcome = Result<Vec<RecordedEvent>, StoreError>;
 
-/// The earliest due time among the timers `commits` schedule.
-pub(super) fn earliest_scheduled<'a>(commits: impl IntoIterator<Item = &'a Commit>) -> Option<DateTime<Utc>> {
-    commits.into_iter().flat_map(|commit| &commit.schedule).map(|timer| timer.due_at).min()
-}
-
-/// The outcome of a one-commit group.
-pub(super) fn single(outcomes: &mut Vec<Outcome>) -> Outcome {
-    outcomes.pop().expect("apply_commits returns one outcome per commit")
-}
-
-/// The one-row sequencer: last assigned global position and timer generation. Reading it
-/// first in every write transaction (`FOR UPDATE` in Postgres) serializes writers, which is
-/// what makes global positions gapless and visible in order.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// The one-row sequencer: last assigned global position and timer generation, and the epoch
+/// every Postgres write of the store's state bumps (see [`postgres`](super::postgres); SQLite
+/// leaves it at 0). Reading it under its lock serializes writers, which is what makes global
+/// positions gapless and visible in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Sequencer {
     pub(super) position: i64,
-    timer_generation: i64,
+    pub(super) timer_generation: i64,
+    pub(super) epoch: i64,
 }
 
-impl Sequencer {
-    fn queue_lock(batch: &mut Batch<'_>, backend: Backend) {
-        batch.statement(match backend {
-            Backend::Postgres => "SELECT position, timer_generation FROM sequencer WHERE id = 1 FOR UPDATE",
-            // BEGIN IMMEDIATE already holds the database write lock.
-            Backend::Sqlite => "SELECT position, timer_generation FROM sequencer WHERE id = 1",
-        });
-    }
+/// The keys a group's checks read: the streams it appends to, the inbox entries it claims and
+/// the timers it fires, each once.
+pub(super) struct Keys<'a> {
+    pub(super) streams: Vec<&'a str>,
+    pub(super) claims: Vec<(&'a str, Uuid)>,
+    pub(super) fired: Vec<&'a str>,
+}
 
-    fn from_rows(rows: Option<Vec<AnyRow>>) -> Result<Self, sqlx::Error> {
-        let row = rows.and_then(|rows| rows.into_iter().next()).ok_or(sqlx::Error::RowNotFound)?;
-        Ok(Self { position: row.try_get(0)?, timer_generation: row.try_get(1)? })
-    }
-
-    pub(super) async fn lock(conn: &mut AnyConnection, backend: Backend) -> Result<Self, sqlx::Error> {
-        let mut batch = Batch::new(Placeholders::of(conn));
-        Self::queue_lock(&mut batch, backend);
-        Self::from_rows(batch.fetch(conn).await?.pop())
-    }
-
-    fn queue_store(self, batch: &mut Batch<'_>) {
-        let style = batch.style();
-        let mut sql = String::from("UPDATE sequencer SET position = ");
-        style.push(&mut sql, 1);
-        sql.push_str(", timer_generation = ");
-        style.push(&mut sql, 2);
-        sql.push_str(" WHERE id = 1");
-        batch.statement(&sql).bind(self.position).bind(self.timer_generation);
+impl<'a> Keys<'a> {
+    pub(super) fn of(commits: &'a [Commit]) -> Self {
+        let streams: HashSet<&str> =
+            commits.iter().flat_map(|commit| &commit.appends).map(|append| append.stream.as_str()).collect();
+        let claims: HashSet<(&str, Uuid)> = commits
+            .iter()
+            .filter_map(|commit| commit.inbox.as_ref())
+            .map(|(consumer, event_id)| (consumer.as_str(), *event_id))
+            .collect();
+        let fired: HashSet<&str> =
+            commits.iter().filter_map(|commit| commit.fire.as_ref()).map(|(key, _)| key.as_str()).collect();
+        Self {
+            streams: streams.into_iter().collect(),
+            claims: claims.into_iter().collect(),
+            fired: fired.into_iter().collect(),
+        }
     }
 }
 
-/// How [`apply_commits`] stands to its transaction.
-#[derive(Clone, Copy)]
-pub(super) struct Frame {
-    /// Open it (`BEGIN IMMEDIATE`, SQLite) in the same round trip as the reads.
-    pub(super) begin: bool,
-    /// The sequencer, if the transaction holds it already; else it is read (and locked) with
-    /// the reads.
-    pub(super) seq: Option<Sequencer>,
-    /// Commit it in the same round trip as the writes.
-    pub(super) commit: bool,
+/// The store's state at a group's [`Keys`], as read at the start of the group.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Snapshot {
+    /// Current version of every stream of the keys (0: no such stream).
+    pub(super) versions: HashMap<String, u64>,
+    /// The claimed inbox entries already recorded, by consumer.
+    pub(super) processed: HashMap<String, HashSet<Uuid>>,
+    /// Stored generation of every fired timer that exists.
+    pub(super) timers: HashMap<String, i64>,
 }
 
-/// Checks and applies `commits` in order: one round trip for everything the checks read,
-/// one for the writes (see [`Batch`]). A commit whose precondition fails gets its error and
-/// writes nothing; a database error fails them all (the caller must then roll back). Returns
-/// the outcomes and the sequencer after them.
-pub(super) async fn apply_commits(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    frame: Frame,
-    commits: &[Commit],
-) -> Result<(Vec<Outcome>, Sequencer), sqlx::Error> {
-    let style = Placeholders::of(conn);
-    let mut reads = Batch::new(style);
-    if frame.seq.is_none() {
-        Sequencer::queue_lock(&mut reads, backend);
+impl Snapshot {
+    /// A snapshot where every stream of `keys` is new; the reads fill in what exists.
+    pub(super) fn of(keys: &Keys<'_>) -> Self {
+        Self { versions: keys.streams.iter().map(|stream| (stream.to_string(), 0)).collect(), ..Self::default() }
     }
-    let plan = GroupState::queue_reads(&mut reads, commits);
-    let mut results = reads.fetch_opening(conn, frame.begin.then_some(BEGIN)).await?.into_iter();
-    let mut seq = match frame.seq {
-        Some(seq) => seq,
-        None => Sequencer::from_rows(results.next())?,
-    };
-    let mut group = GroupState::from_rows(plan, &mut results)?;
 
+    pub(super) fn set_version(&mut self, stream: &str, version: i64) -> Result<(), sqlx::Error> {
+        let version = u64::try_from(version).map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+        if let Some(slot) = self.versions.get_mut(stream) {
+            *slot = version;
+        }
+        Ok(())
+    }
+
+    pub(super) fn mark_processed(&mut self, consumer: String, event_id: &str) -> Result<(), sqlx::Error> {
+        let event_id = Uuid::parse_str(event_id).map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+        self.processed.entry(consumer).or_default().insert(event_id);
+        Ok(())
+    }
+}
+
+/// What the accepted commits of a group write, in one transaction.
+pub(super) struct Writes<'a> {
+    /// Appended events, positions and versions assigned; each also goes to the outbox.
+    pub(super) events: Vec<RecordedEvent>,
+    /// When the group was written: the events' `recorded_at`, the inbox rows' `processed_at`.
+    pub(super) recorded_at: DateTime<Utc>,
+    /// Inbox entries to record.
+    pub(super) inbox: Vec<(&'a str, Uuid)>,
+    /// Timers to upsert, each with its new generation.
+    pub(super) scheduled: Vec<(&'a NewTimer, i64)>,
+    /// Timers to delete (fired or cancelled).
+    pub(super) deleted: Vec<&'a str>,
+    /// The sequencer the group started from, and after it.
+    pub(super) before: Sequencer,
+    pub(super) after: Sequencer,
+}
+
+impl Writes<'_> {
+    /// Whether the group changes the store's state at all.
+    pub(super) fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.inbox.is_empty() && self.scheduled.is_empty() && self.deleted.is_empty()
+    }
+}
+
+/// How the commits of a group fared: per commit, the number of events it appended or the
+/// precondition it failed, and what the group writes.
+pub(super) struct Decision<'a> {
+    accepted: Vec<Result<usize, StoreError>>,
+    pub(super) writes: Writes<'a>,
+}
+
+impl Decision<'_> {
+    /// Each commit's outcome; the events are those of `writes`, handed out in commit order.
+    pub(super) fn outcomes(self) -> (Vec<Outcome>, Sequencer) {
+        let Decision { accepted, writes } = self;
+        let mut events = writes.events.into_iter();
+        let outcomes =
+            accepted.into_iter().map(|accepted| accepted.map(|count| events.by_ref().take(count).collect())).collect();
+        (outcomes, writes.after)
+    }
+}
+
+/// Checks `commits` in order against `snapshot` (taken when the sequencer read `seq`) and the
+/// effects of the commits accepted before each, and gathers what the accepted ones write.
+pub(super) fn decide(commits: &[Commit], snapshot: Snapshot, seq: Sequencer) -> Decision<'_> {
     let recorded_at = stored_time(Utc::now());
-    let before = seq;
+    let mut group = GroupState { snapshot, inbox: Vec::new(), timer_writes: HashMap::new() };
+    let mut after = seq;
     let mut events = Vec::new();
-    let mut accepted = Vec::with_capacity(commits.len());
-    for commit in commits {
-        accepted.push(match group.check(commit) {
-            Ok(()) => Ok(group.accept(commit, &mut seq, recorded_at, &mut events)),
-            Err(error) => Err(error),
-        });
+    let accepted = commits
+        .iter()
+        .map(|commit| group.check(commit).map(|()| group.accept(commit, &mut after, recorded_at, &mut events)))
+        .collect();
+    let mut scheduled = Vec::new();
+    let mut deleted = Vec::new();
+    for (key, write) in group.timer_writes {
+        match write {
+            Some(upsert) => scheduled.push(upsert),
+            None => deleted.push(key),
+        }
     }
-
-    let mut writes = Batch::new(style);
-    queue_events(&mut writes, &events);
-    if let (Some(first), Some(last)) = (events.first(), events.last()) {
-        let mut sql = String::from(
-            "INSERT INTO outbox (global_position) SELECT global_position FROM events WHERE global_position >= ",
-        );
-        style.push(&mut sql, 1);
-        sql.push_str(" AND global_position <= ");
-        style.push(&mut sql, 2);
-        writes.statement(&sql).bind(first.global_position).bind(last.global_position);
-    }
-    queue_inbox(&mut writes, &group.inbox_rows, to_micros(recorded_at));
-    queue_timers(&mut writes, &group.timer_writes);
-    if seq != before {
-        seq.queue_store(&mut writes);
-    }
-    if frame.commit {
-        writes.statement("COMMIT");
-    }
-    writes.execute(conn).await?;
-
-    let mut events = events.into_iter();
-    let outcomes =
-        accepted.into_iter().map(|accepted| accepted.map(|count| events.by_ref().take(count).collect())).collect();
-    Ok((outcomes, seq))
+    let writes = Writes { events, recorded_at, inbox: group.inbox, scheduled, deleted, before: seq, after };
+    Decision { accepted, writes }
 }
 
-/// What a group of commits sees: database state for everything the group touches, plus
-/// the effects of the commits accepted so far.
+/// What a group of commits sees: the state read for everything the group touches, plus the
+/// effects of the commits accepted so far.
 struct GroupState<'a> {
-    /// Current version of every stream the group appends to.
-    versions: HashMap<&'a str, u64>,
-    /// Inbox records among the group's claims.
-    processed: HashSet<(&'a str, Uuid)>,
-    /// Stored generation of every timer the group fires (absent: no such timer).
-    stored_timers: HashMap<&'a str, i64>,
+    snapshot: Snapshot,
     /// Inbox rows to insert.
-    inbox_rows: Vec<(&'a str, Uuid)>,
+    inbox: Vec<(&'a str, Uuid)>,
     /// Final state of every timer the accepted commits touched: upsert (timer and its new
     /// generation) or delete.
     timer_writes: HashMap<&'a str, Option<(&'a NewTimer, i64)>>,
 }
 
-/// The reads [`GroupState::queue_reads`] queued, in their order.
-struct GroupReads<'a> {
-    streams: Vec<&'a str>,
-    claims: Vec<(&'a str, Vec<Uuid>)>,
-    fired: Vec<&'a str>,
-}
-
 impl<'a> GroupState<'a> {
-    /// Queues the reads that the checks of `commits` need.
-    fn queue_reads(batch: &mut Batch<'a>, commits: &'a [Commit]) -> GroupReads<'a> {
-        let style = batch.style();
-        let streams: HashSet<&str> =
-            commits.iter().flat_map(|commit| &commit.appends).map(|append| append.stream.as_str()).collect();
-        let streams: Vec<&str> = streams.into_iter().collect();
-        for chunk in chunked(&streams) {
-            // One index probe per stream for its last version (a `GROUP BY` over an `IN`
-            // list would read every event of the streams).
-            let sql = format!(
-                "SELECT v.column1, (SELECT COALESCE(MAX(e.stream_version), 0) FROM events e \
-                 WHERE e.stream = v.column1) FROM (VALUES {}) AS v",
-                style.values_rows(chunk.len(), 1)
-            );
-            let mut binds = batch.statement(&sql);
-            for stream in chunk {
-                binds.bind(*stream);
-            }
-        }
-
-        let mut claims: HashMap<&str, Vec<Uuid>> = HashMap::new();
-        for (consumer, event_id) in commits.iter().filter_map(|commit| commit.inbox.as_ref()) {
-            claims.entry(consumer).or_default().push(*event_id);
-        }
-        let claims: Vec<(&str, Vec<Uuid>)> = claims.into_iter().collect();
-        for (consumer, event_ids) in &claims {
-            for chunk in chunked(event_ids) {
-                let mut sql = String::from("SELECT event_id FROM inbox WHERE consumer = ");
-                style.push(&mut sql, 1);
-                sql.push_str(" AND event_id IN (");
-                sql.push_str(&style.list(2, chunk.len()));
-                sql.push(')');
-                let mut binds = batch.statement(&sql);
-                binds.bind(*consumer);
-                for event_id in chunk {
-                    binds.bind(event_id.to_string());
-                }
-            }
-        }
-
-        let fired: HashSet<&str> =
-            commits.iter().filter_map(|commit| commit.fire.as_ref()).map(|(key, _)| key.as_str()).collect();
-        let fired: Vec<&str> = fired.into_iter().collect();
-        for chunk in chunked(&fired) {
-            let sql = format!("SELECT key, generation FROM timers WHERE key IN ({})", style.list(1, chunk.len()));
-            let mut binds = batch.statement(&sql);
-            for key in chunk {
-                binds.bind(*key);
-            }
-        }
-        GroupReads { streams, claims, fired }
-    }
-
-    /// The state from the rows of the reads `plan` queued, taken from `results` in order.
-    fn from_rows(plan: GroupReads<'a>, results: &mut impl Iterator<Item = Vec<AnyRow>>) -> Result<Self, sqlx::Error> {
-        let mut next = || results.next().ok_or(sqlx::Error::RowNotFound);
-
-        let mut versions: HashMap<&str, u64> = plan.streams.iter().map(|&s| (s, 0)).collect();
-        for _ in chunked(&plan.streams) {
-            for row in next()? {
-                let stream: String = row.try_get(0)?;
-                let version: i64 = row.try_get(1)?;
-                if let Some(slot) = versions.get_mut(stream.as_str()) {
-                    *slot = u64::try_from(version).map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
-                }
-            }
-        }
-
-        let mut processed = HashSet::new();
-        for (consumer, event_ids) in &plan.claims {
-            for _ in chunked(event_ids) {
-                for row in next()? {
-                    let event_id: String = row.try_get(0)?;
-                    let event_id = Uuid::parse_str(&event_id).map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
-                    processed.insert((*consumer, event_id));
-                }
-            }
-        }
-
-        let fired: HashSet<&str> = plan.fired.iter().copied().collect();
-        let mut stored_timers = HashMap::new();
-        for _ in chunked(&plan.fired) {
-            for row in next()? {
-                let key: String = row.try_get(0)?;
-                let generation: i64 = row.try_get(1)?;
-                if let Some(&key) = fired.get(key.as_str()) {
-                    stored_timers.insert(key, generation);
-                }
-            }
-        }
-
-        Ok(Self { versions, processed, stored_timers, inbox_rows: Vec::new(), timer_writes: HashMap::new() })
-    }
-
     /// Current generation of a timer, given the commits accepted so far.
     fn timer_generation(&self, key: &str) -> Option<i64> {
         match self.timer_writes.get(key) {
             Some(write) => write.map(|(_, generation)| generation),
-            None => self.stored_timers.get(key).copied(),
+            None => self.snapshot.timers.get(key).copied(),
         }
     }
 
@@ -272,7 +180,7 @@ impl<'a> GroupState<'a> {
             }
         }
         if let Some((consumer, event_id)) = &commit.inbox {
-            if self.processed.contains(&(consumer.as_str(), *event_id)) {
+            if self.snapshot.processed.get(consumer).is_some_and(|handled| handled.contains(event_id)) {
                 return Err(StoreError::AlreadyProcessed { consumer: consumer.clone(), event_id: *event_id });
             }
         }
@@ -280,7 +188,7 @@ impl<'a> GroupState<'a> {
         let mut appended: HashMap<&str, u64> = HashMap::new();
         for append in &commit.appends {
             let stream = append.stream.as_str();
-            let actual = appended.get(stream).or_else(|| self.versions.get(stream)).copied().unwrap_or(0);
+            let actual = appended.get(stream).or_else(|| self.snapshot.versions.get(stream)).copied().unwrap_or(0);
             if !append.expected.matches(actual) {
                 return Err(StoreError::Conflict { stream: append.stream.clone(), expected: append.expected, actual });
             }
@@ -295,12 +203,12 @@ impl<'a> GroupState<'a> {
         &mut self,
         commit: &'a Commit,
         seq: &mut Sequencer,
-        recorded_at: chrono::DateTime<Utc>,
+        recorded_at: DateTime<Utc>,
         events: &mut Vec<RecordedEvent>,
     ) -> usize {
         let first = events.len();
         for append in &commit.appends {
-            let version = self.versions.entry(&append.stream).or_insert(0);
+            let version = self.snapshot.versions.entry(append.stream.clone()).or_insert(0);
             for event in &append.events {
                 *version += 1;
                 seq.position += 1;
@@ -323,8 +231,8 @@ impl<'a> GroupState<'a> {
             }
         }
         if let Some((consumer, event_id)) = &commit.inbox {
-            self.processed.insert((consumer, *event_id));
-            self.inbox_rows.push((consumer, *event_id));
+            self.snapshot.processed.entry(consumer.clone()).or_default().insert(*event_id);
+            self.inbox.push((consumer, *event_id));
         }
         if let Some((key, _)) = &commit.fire {
             self.timer_writes.insert(key, None);
@@ -338,4 +246,14 @@ impl<'a> GroupState<'a> {
         }
         events.len() - first
     }
+}
+
+/// The earliest due time among the timers `commits` schedule.
+pub(super) fn earliest_scheduled<'a>(commits: impl IntoIterator<Item = &'a Commit>) -> Option<DateTime<Utc>> {
+    commits.into_iter().flat_map(|commit| &commit.schedule).map(|timer| timer.due_at).min()
+}
+
+/// The outcome of a one-commit group.
+pub(super) fn single(outcomes: &mut Vec<Outcome>) -> Outcome {
+    outcomes.pop().expect("a group has one outcome per commit")
 }

@@ -1,11 +1,12 @@
 //! The write path: state shared by a store's clones and writers ([`Shared`]), the group-commit
-//! writer task ([`writer`]), checking and applying a group of commits in one transaction
-//! ([`group`]) with its statements ([`statements`]), read-model transactions ([`StoreTx`]) and
-//! kept read connections ([`Reader`]).
+//! writer task ([`writer`]), deciding a group of commits ([`group`]) and each backend's
+//! statements for it ([`sqlite`], [`postgres`]), read-model transactions ([`StoreTx`]) and kept
+//! read connections ([`Reader`]).
 
 mod group;
+mod postgres;
 mod reader;
-mod statements;
+mod sqlite;
 mod tx;
 mod writer;
 
@@ -13,11 +14,11 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
 use tokio::sync::{watch, Mutex, MutexGuard};
 
 pub use reader::Reader;
-pub(crate) use statements::upsert_checkpoint;
 pub use tx::StoreTx;
 use writer::WriterSlot;
 pub(crate) use writer::{spawn_writer, Pending};
@@ -39,6 +40,8 @@ const RECENT_EVENTS: usize = 4096;
 pub(crate) struct Shared {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
+    /// Postgres: how the group writer opens its native connection (see [`WriterSlot`]).
+    native: Option<PgConnectOptions>,
     /// Serializes all writes of this process (see the crate docs), and holds the connection
     /// SQLite writes run on.
     write_lock: Arc<Mutex<WriterSlot>>,
@@ -54,10 +57,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(pool: AnyPool, backend: Backend, head: i64) -> Self {
+    pub(crate) fn new(pool: AnyPool, backend: Backend, native: Option<PgConnectOptions>, head: i64) -> Self {
         Self {
             pool,
             backend,
+            native,
             write_lock: Arc::new(Mutex::new(WriterSlot::default())),
             head: watch::Sender::new(head),
             scheduled: watch::Sender::new(None),
@@ -149,4 +153,20 @@ impl Shared {
             advanced
         });
     }
+}
+
+/// Upserts a checkpoint.
+pub(crate) async fn upsert_checkpoint<'c, E>(executor: E, name: &str, position: i64) -> Result<(), sqlx::Error>
+where
+    E: Executor<'c, Database = Any>,
+{
+    sqlx::query(
+        "INSERT INTO checkpoints (name, position) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+    )
+    .bind(name)
+    .bind(position)
+    .execute(executor)
+    .await?;
+    Ok(())
 }

@@ -5,15 +5,16 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyConnection, Executor, Row, Transaction};
+use sqlx::{AnyConnection, Executor, Row};
 use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
-use super::group::{apply_commits, earliest_scheduled, single, Frame, Sequencer};
-use super::statements::{inbox_insert, upsert_checkpoint};
+use super::group::{earliest_scheduled, single, Sequencer};
+use super::postgres;
+use super::sqlite::{self, Frame};
 use super::writer::WriterSlot;
-use super::{Shared, BEGIN};
-use crate::sql::{chunked, stored_time, to_micros, Batch, Placeholders};
+use super::{upsert_checkpoint, Shared, BEGIN};
+use crate::sql::{stored_time, to_micros, Batch, Placeholders};
 use crate::{Backend, Commit, RecordedEvent, StoreError};
 
 /// A write transaction for read models, opened by [`EventStore::begin`](crate::EventStore::begin).
@@ -24,10 +25,9 @@ use crate::{Backend, Commit, RecordedEvent, StoreError};
 /// `begin`) from the same task: they would wait for this transaction forever. Use
 /// [`StoreTx::apply`] and [`StoreTx::save_checkpoint`] instead. Dropping it rolls back.
 pub struct StoreTx {
-    conn: TxConn,
-    /// The sequencer, once read. Postgres reads (and locks) it at once: the row lock is what
-    /// serializes read-model writers across processes. SQLite's `BEGIN IMMEDIATE` already
-    /// holds the database write lock, so it is read with the first commit's reads, and a
+    writer: WriterTx,
+    /// The sequencer as the applied commits left it. SQLite's `BEGIN IMMEDIATE` holds the
+    /// database write lock, so it is read once, with the first commit's reads, and a
     /// transaction that appends nothing (inbox claims, read-model rows) never reads it.
     seq: Option<Sequencer>,
     aborted: bool,
@@ -38,20 +38,11 @@ pub struct StoreTx {
     shared: Arc<Shared>,
 }
 
-enum TxConn {
-    /// Postgres: a pooled transaction. Field order is drop order: the transaction rolls back
-    /// before the writer lock is freed.
-    Pooled { tx: Transaction<'static, Any>, _writer: OwnedMutexGuard<WriterSlot> },
-    /// SQLite: the writer's connection. The transaction begins in the same round trip as its
-    /// first statements.
-    Writer(WriterTx),
-}
-
-/// A transaction on the writer's connection (SQLite).
+/// A transaction on the writer's connection.
 struct WriterTx {
     /// The writer lock with the connection; `None` once handed on (dropped).
     slot: Option<OwnedMutexGuard<WriterSlot>>,
-    /// `BEGIN IMMEDIATE` has been sent and neither `COMMIT` nor `ROLLBACK`.
+    /// The transaction has begun, and neither committed nor rolled back.
     open: bool,
 }
 
@@ -73,32 +64,34 @@ impl Drop for WriterTx {
 }
 
 impl StoreTx {
+    /// Takes the writer lock. Postgres begins at once, with the sequencer's row lock: that is what
+    /// serializes read-model writers across processes. SQLite begins in the same round trip as
+    /// the transaction's first statements.
     pub(crate) async fn begin(shared: Arc<Shared>) -> Result<Self, StoreError> {
-        let writer = shared.write_lock.clone().lock_owned().await;
-        let (conn, seq) = match shared.backend {
-            Backend::Sqlite => (TxConn::Writer(WriterTx { slot: Some(writer), open: false }), None),
+        let mut slot = shared.write_lock.clone().lock_owned().await;
+        let open = match shared.backend {
+            Backend::Sqlite => false,
             Backend::Postgres => {
-                let mut tx = shared.pool.begin().await?;
-                let seq = Sequencer::lock(&mut tx, shared.backend).await?;
-                (TxConn::Pooled { tx, _writer: writer }, Some(seq))
+                if let Err(error) = slot.locked(&shared.pool).await {
+                    slot.roll_back().await;
+                    return Err(error.into());
+                }
+                true
             }
         };
-        Ok(Self { conn, seq, aborted: false, scheduled: None, recorded: Vec::new(), shared })
+        let writer = WriterTx { slot: Some(slot), open };
+        Ok(Self { writer, seq: None, aborted: false, scheduled: None, recorded: Vec::new(), shared })
     }
 
     /// The connection and whether the transaction has yet to begin on it (SQLite: the caller
     /// sends `BEGIN IMMEDIATE` ahead of its statements, and it is taken as begun from here on,
     /// so that a failure rolls it back).
     async fn connection(&mut self) -> Result<(&mut AnyConnection, bool), sqlx::Error> {
-        match &mut self.conn {
-            TxConn::Pooled { tx, .. } => Ok((&mut **tx, false)),
-            TxConn::Writer(writer) => {
-                let begin = !writer.open;
-                writer.open = true;
-                let slot = writer.slot.as_mut().expect("the writer lock is held until the transaction ends");
-                Ok((slot.conn(&self.shared.pool).await?, begin))
-            }
-        }
+        let writer = &mut self.writer;
+        let begin = !writer.open;
+        writer.open = true;
+        let slot = writer.slot.as_mut().expect("the writer lock is held until the transaction ends");
+        Ok((slot.conn(&self.shared.pool).await?, begin))
     }
 
     /// The transaction's connection, to run the caller's own read-model SQL inside it.
@@ -119,11 +112,18 @@ impl StoreTx {
     pub async fn apply(&mut self, commit: Commit) -> Result<Vec<RecordedEvent>, StoreError> {
         self.usable()?;
         let (seq, backend) = (self.seq, self.shared.backend);
+        let commits = std::slice::from_ref(&commit);
         let applied = match self.connection().await {
-            Ok((conn, begin)) => {
-                let frame = Frame { begin, seq, commit: false };
-                apply_commits(conn, backend, frame, std::slice::from_ref(&commit)).await
-            }
+            Ok((conn, begin)) => match backend {
+                Backend::Sqlite => sqlite::apply(conn, Frame { begin, seq, commit: false }, commits).await,
+                // Under the sequencer's lock, the epoch cannot have moved.
+                Backend::Postgres => {
+                    postgres::apply(conn, commits).await.map_err(sqlx::Error::from).and_then(|applied| {
+                        applied
+                            .ok_or_else(|| sqlx::Error::Protocol("the sequencer's epoch changed under its lock".into()))
+                    })
+                }
+            },
             Err(error) => Err(error),
         };
         match applied {
@@ -160,18 +160,10 @@ impl StoreTx {
         self.usable()?;
         let processed_at = to_micros(stored_time(Utc::now()));
         let mut batch = self.batch();
-        let mut claims = 0;
-        for chunk in chunked(event_ids) {
-            let sql = format!(
-                "{} ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id",
-                inbox_insert(batch.style(), chunk.len())
-            );
-            let mut binds = batch.statement(&sql);
-            for event_id in chunk {
-                binds.bind(consumer).bind(event_id.to_string()).bind(processed_at);
-            }
-            claims += 1;
-        }
+        let claims = match self.shared.backend {
+            Backend::Sqlite => sqlite::queue_claim(&mut batch, consumer, event_ids, processed_at),
+            Backend::Postgres => postgres::queue_claim(&mut batch, consumer, event_ids, processed_at),
+        };
         queue(&mut batch);
         let mut results = self.run(batch).await?;
         let rest = results.split_off(claims);
@@ -224,33 +216,30 @@ impl StoreTx {
     /// Runs `batch` (the transaction's last writes), then commits: on SQLite in one round trip.
     pub async fn commit_with(self, mut batch: Batch<'_>) -> Result<(), StoreError> {
         self.usable()?;
-        let StoreTx { conn, seq, scheduled, recorded, shared, .. } = self;
-        // Still under the writer lock, so that the events are remembered in position order.
-        let published = || {
-            shared.remember(&recorded);
-            if let Some(seq) = seq {
-                shared.publish_head(seq.position);
-            }
-            shared.publish_scheduled(scheduled);
-        };
-        match conn {
-            TxConn::Writer(mut writer) => {
-                if writer.open || !batch.is_empty() {
-                    let begin = !writer.open;
-                    writer.open = true;
+        let StoreTx { mut writer, seq, scheduled, recorded, shared, .. } = self;
+        if writer.open || !batch.is_empty() {
+            let begin = !writer.open;
+            writer.open = true;
+            let slot = writer.slot.as_mut().expect("the writer lock is held until the transaction ends");
+            let conn = slot.conn(&shared.pool).await?;
+            match shared.backend {
+                Backend::Sqlite => {
                     batch.statement("COMMIT");
-                    let slot = writer.slot.as_mut().expect("the writer lock is held until the transaction ends");
-                    batch.fetch_opening(slot.conn(&shared.pool).await?, begin.then_some(BEGIN)).await?;
-                    writer.open = false;
+                    batch.fetch_opening(conn, begin.then_some(BEGIN)).await?;
                 }
-                published();
+                Backend::Postgres => {
+                    batch.execute(conn).await?;
+                    conn.execute("COMMIT").await?;
+                }
             }
-            TxConn::Pooled { mut tx, _writer } => {
-                batch.execute(&mut tx).await?;
-                tx.commit().await?;
-                published();
-            }
+            writer.open = false;
         }
+        // Still under the writer lock, so that the events are remembered in position order.
+        shared.remember(&recorded);
+        if let Some(seq) = seq {
+            shared.publish_head(seq.position);
+        }
+        shared.publish_scheduled(scheduled);
         Ok(())
     }
 

@@ -1,12 +1,15 @@
-//! The group-commit writer task and the connection SQLite writes run on.
+//! The group-commit writer task and the connection every write of a process runs on.
 
 use std::sync::Arc;
 
-use sqlx::{AnyConnection, AnyPool, Connection, Executor};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{AnyConnection, AnyPool, Connection, Executor, PgConnection};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
-use super::group::{apply_commits, earliest_scheduled, single, Frame, Outcome};
+use super::group::{earliest_scheduled, single, Outcome, Sequencer};
+use super::postgres::{self, Failure};
+use super::sqlite::{self, Frame};
 use super::Shared;
 use crate::{Backend, Commit, Committed, StoreError};
 
@@ -14,6 +17,10 @@ use crate::{Backend, Commit, Committed, StoreError};
 const MAX_GROUP: usize = 256;
 /// Commits that may wait for the writer before `commit()` callers are held back.
 const QUEUE_CAPACITY: usize = 4 * MAX_GROUP;
+/// How often the writer yields, at most, to let the callers it answered queue their next commits.
+const MAX_YIELDS: usize = 8;
+/// Postgres: optimistic attempts at a group before it takes the sequencer's lock.
+const OPTIMISTIC_ATTEMPTS: usize = 3;
 
 impl Shared {
     /// Applies `commits` in one transaction; on a database error that one of them may have
@@ -45,32 +52,30 @@ impl Shared {
         }
     }
 
-    /// One group transaction: lock the sequencer, check and apply every commit, commit.
-    ///
-    /// SQLite runs it on the writer's connection ([`WriterSlot`]) in two round trips:
-    /// `BEGIN IMMEDIATE` with the reads, then the writes with `COMMIT`. After an error the
-    /// connection is closed, which rolls back whatever the transaction had done. Postgres runs
-    /// it in a pooled transaction, the sequencer row locked `FOR UPDATE`.
+    /// One group: every commit checked and applied, all in one transaction, on the writer's
+    /// connection ([`WriterSlot`]). SQLite takes two round trips: `BEGIN IMMEDIATE` with the
+    /// reads, then the writes with `COMMIT`. Postgres takes two as well, optimistically (see
+    /// [`postgres`]). After an error, whatever transaction is open is rolled back.
     async fn run_group(&self, commits: &[Commit]) -> Result<(Vec<Outcome>, i64), sqlx::Error> {
         let events: usize = commits.iter().flat_map(|commit| &commit.appends).map(|append| append.events.len()).sum();
         let span = tracing::debug_span!("eventstore.commit", batch = commits.len(), events);
         async {
             let mut slot = self.write_lock.lock().await;
-            let (outcomes, seq) = match self.backend {
+            let applied = match self.backend {
                 Backend::Sqlite => {
                     let frame = Frame { begin: true, seq: None, commit: true };
-                    let result = apply_commits(slot.conn(&self.pool).await?, self.backend, frame, commits).await;
-                    if result.is_err() {
-                        slot.discard().await;
+                    match slot.conn(&self.pool).await {
+                        Ok(conn) => sqlite::apply(conn, frame, commits).await,
+                        Err(error) => Err(error),
                     }
-                    result?
                 }
-                Backend::Postgres => {
-                    let mut tx = self.pool.begin().await?;
-                    let frame = Frame { begin: false, seq: None, commit: false };
-                    let applied = apply_commits(&mut tx, self.backend, frame, commits).await?;
-                    tx.commit().await?;
-                    applied
+                Backend::Postgres => self.run_postgres_group(&mut slot, commits).await,
+            };
+            let (outcomes, seq) = match applied {
+                Ok(applied) => applied,
+                Err(error) => {
+                    slot.roll_back().await;
+                    return Err(error);
                 }
             };
             self.remember(outcomes.iter().flatten().flatten());
@@ -83,6 +88,47 @@ impl Shared {
         }
         .instrument(span)
         .await
+    }
+
+    /// A group on Postgres: optimistic attempts first, on the writer's native connection; if
+    /// other processes keep writing in between, a transaction under the sequencer's lock, which
+    /// nobody can overtake.
+    async fn run_postgres_group(
+        &self,
+        slot: &mut WriterSlot,
+        commits: &[Commit],
+    ) -> Result<(Vec<Outcome>, Sequencer), sqlx::Error> {
+        let options = self.native.as_ref().expect("a Postgres store has native connect options");
+        let mut reconnected = false;
+        let mut attempts = 0;
+        while attempts < OPTIMISTIC_ATTEMPTS {
+            attempts += 1;
+            match postgres::apply_native(slot.native(options).await?, commits).await {
+                Ok(Some(applied)) => return Ok(applied),
+                Ok(None) => tracing::debug!(attempts, "another process wrote since the group's read"),
+                // A connection that died while idle (the server restarted, say) fails on its next
+                // read; nothing was written, so a fresh one may try again.
+                Err(Failure::Reading(sqlx::Error::Io(error))) if !reconnected => {
+                    tracing::info!(%error, "the writer's connection was lost; reconnecting");
+                    slot.discard_native().await;
+                    reconnected = true;
+                    attempts -= 1;
+                }
+                Err(failure) => {
+                    let error = sqlx::Error::from(failure);
+                    if matches!(error, sqlx::Error::Io(_)) {
+                        slot.discard_native().await;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        let conn = slot.locked(&self.pool).await?;
+        let applied = postgres::apply(conn, commits)
+            .await?
+            .ok_or_else(|| sqlx::Error::Protocol("the sequencer's epoch changed under its lock".into()))?;
+        conn.execute("COMMIT").await?;
+        Ok(applied)
     }
 }
 
@@ -122,19 +168,36 @@ async fn writer_loop(shared: Arc<Shared>, mut receiver: mpsc::Receiver<Pending>)
             let _ = reply.send(result);
         }
         // Let the callers just answered run before taking the next group, so that the commits
-        // they follow up with join it instead of trailing in a group of their own.
-        tokio::task::yield_now().await;
+        // they follow up with join it instead of trailing in a group of their own: while they
+        // keep arriving (the callers run on every worker thread, not only this one).
+        let mut queued = receiver.len();
+        for _ in 0..MAX_YIELDS {
+            tokio::task::yield_now().await;
+            let now = receiver.len();
+            if now == queued || now >= MAX_GROUP {
+                break;
+            }
+            queued = now;
+        }
     }
-    shared.write_lock.lock().await.discard().await;
+    let mut slot = shared.write_lock.lock().await;
+    slot.discard().await;
+    slot.discard_native().await;
 }
 
-/// The connection SQLite writes of this process run on, kept by the writer lock: group
-/// commits, [`StoreTx`]s, acknowledgements. No other connection of the process writes, so its
-/// page cache stays warm, and a write takes no pooled connection (sqlx pings a pooled
-/// connection on its way back, one more round trip to its thread).
+/// The connection every write of this process runs on, kept by the writer lock: group commits
+/// and [`StoreTx`](super::StoreTx)s. It stays out of the pool: no other connection of the
+/// process writes, so SQLite's page cache stays warm, and a write neither waits for a pooled
+/// connection nor pays the ping sqlx sends when one is acquired (Postgres) or returned
+/// (SQLite), one more round trip each. A connection lost while idle is replaced when the next
+/// write finds it so (see [`WriterSlot::locked`]).
 #[derive(Default)]
 pub(crate) struct WriterSlot {
+    /// SQLite's writes; Postgres's [`StoreTx`](super::StoreTx)s, whose read-model statements
+    /// need an `Any` connection.
     conn: Option<AnyConnection>,
+    /// Postgres group commits, which bind binary arrays (see [`postgres`]).
+    native: Option<PgConnection>,
 }
 
 impl WriterSlot {
@@ -146,10 +209,41 @@ impl WriterSlot {
         }
     }
 
-    /// Drops the connection without a word to the database (outside a runtime, where it cannot
-    /// be closed properly); the database rolls back what it had open.
+    /// Postgres: the native connection for group commits, opened on first use.
+    pub(super) async fn native(&mut self, options: &PgConnectOptions) -> Result<&mut PgConnection, sqlx::Error> {
+        match self.native {
+            Some(ref mut conn) => Ok(conn),
+            None => Ok(self.native.insert(PgConnection::connect_with(options).await?)),
+        }
+    }
+
+    /// Closes the native connection, after it failed; the next group opens a fresh one.
+    async fn discard_native(&mut self) {
+        if let Some(conn) = self.native.take() {
+            let _ = conn.close().await;
+        }
+    }
+
+    /// Postgres: the connection in a transaction that holds the sequencer's row lock
+    /// ([`postgres::LOCK`]). A connection lost while idle is replaced once: nothing was done on it.
+    pub(super) async fn locked(&mut self, pool: &AnyPool) -> Result<&mut AnyConnection, sqlx::Error> {
+        match self.conn(pool).await?.execute(postgres::LOCK).await {
+            Ok(_) => {}
+            Err(sqlx::Error::Io(error)) => {
+                tracing::info!(%error, "the writer's connection was lost; reconnecting");
+                self.discard().await;
+                self.conn(pool).await?.execute(postgres::LOCK).await?;
+            }
+            Err(error) => return Err(error),
+        }
+        self.conn(pool).await
+    }
+
+    /// Drops the connections without a word to the database (outside a runtime, where they
+    /// cannot be closed properly); the database rolls back what they had open.
     pub(super) fn abandon(&mut self) {
         self.conn = None;
+        self.native = None;
     }
 
     /// Closes the connection, after an error that may have left a transaction open: closing
@@ -160,7 +254,7 @@ impl WriterSlot {
         }
     }
 
-    /// Rolls back the transaction a [`StoreTx`] left open.
+    /// Rolls back the transaction left open, if any (closing the connection if that fails).
     pub(super) async fn roll_back(&mut self) {
         let rolled_back = match self.conn.as_mut() {
             Some(conn) => conn.execute("ROLLBACK").await.is_ok(),
