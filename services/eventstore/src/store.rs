@@ -16,7 +16,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
-use crate::sql::{chunked, decode_event, event_columns, from_micros, to_micros};
+use crate::sql::{decode_event, event_columns, from_micros, to_micros, Batch};
 use crate::write::{spawn_writer, upsert_checkpoint, Pending, Reader, Shared};
 use crate::{Backend, Commit, Committed, DueTimer, RecordedEvent, StoreError, StoreOptions, StoreTx};
 
@@ -217,11 +217,15 @@ impl EventStore {
         if let Some(batch) = self.shared.recent_after(after, limit as usize) {
             return Ok(batch);
         }
+        // Ranges are disjoint: in the order of their first positions, their events are in
+        // position order.
         let rows = sqlx::query(concat!(
             "SELECT ",
             event_columns!(),
-            " FROM outbox o JOIN events e ON e.global_position = o.global_position \
-             WHERE o.global_position > $1 ORDER BY o.global_position LIMIT $2"
+            " FROM outbox o JOIN events e \
+             ON e.global_position >= o.first_position AND e.global_position <= o.last_position \
+             WHERE o.last_position > $1 AND e.global_position > $1 \
+             ORDER BY o.first_position, e.global_position LIMIT $2"
         ))
         .bind(after)
         .bind(i64::from(limit))
@@ -230,27 +234,18 @@ impl EventStore {
         decode_events(&rows)
     }
 
-    /// Removes relayed events from the outbox. Positions are merged into ranges, so an ack
-    /// of a contiguous batch is a single `DELETE ... BETWEEN`.
+    /// Removes relayed events from the outbox, in one transaction. Positions are merged into
+    /// ranges first, so an ack of a contiguous batch is one cut of the outbox's ranges.
     pub async fn outbox_ack(&self, positions: &[i64]) -> Result<(), StoreError> {
         let ranges = position_ranges(positions);
-        let _writer = self.shared.lock_writes().await;
-        if let Some(&(_, last)) = ranges.last() {
-            self.shared.forget_through(last);
+        let Some(&(_, last)) = ranges.last() else { return Ok(()) };
+        let tx = self.begin().await?;
+        self.shared.forget_through(last);
+        let mut batch = tx.batch();
+        for (first, last) in ranges {
+            queue_outbox_cut(&mut batch, first, last);
         }
-        for chunk in chunked(&ranges) {
-            let condition = (0..chunk.len())
-                .map(|i| format!("global_position BETWEEN ${} AND ${}", 2 * i + 1, 2 * i + 2))
-                .collect::<Vec<_>>()
-                .join(" OR ");
-            let sql = format!("DELETE FROM outbox WHERE {condition}");
-            let mut query = sqlx::query(&sql);
-            for (first, last) in chunk {
-                query = query.bind(*first).bind(*last);
-            }
-            query.execute(self.pool()).await?;
-        }
-        Ok(())
+        tx.commit_with(batch).await
     }
 
     /// Whether `consumer` has recorded handling `event_id` (its inbox entry committed with the
@@ -292,7 +287,11 @@ impl EventStore {
 
     /// Number of events not yet relayed.
     pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(self.pool()).await?)
+        Ok(sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(last_position - first_position + 1), 0) AS BIGINT) FROM outbox",
+        )
+        .fetch_one(self.pool())
+        .await?)
     }
 
     pub async fn load_checkpoint(&self, name: &str) -> Result<Option<i64>, StoreError> {
@@ -383,6 +382,40 @@ fn decode_timer(row: &AnyRow) -> Result<DueTimer, StoreError> {
         kind: row.try_get(3)?,
         payload: row.try_get(4)?,
     })
+}
+
+/// Queues the removal of `first..=last` from the outbox's ranges: a range that holds it is
+/// split, ranges it overlaps are shortened, ranges inside it deleted.
+fn queue_outbox_cut(batch: &mut Batch<'_>, first: i64, last: i64) {
+    let style = batch.style();
+    batch
+        .statement(&style.adapt(
+            "INSERT INTO outbox (first_position, last_position) SELECT $1, last_position FROM outbox \
+             WHERE first_position < $2 AND last_position > $3",
+        ))
+        .bind(last + 1)
+        .bind(first)
+        .bind(last);
+    batch
+        .statement(
+            &style.adapt("UPDATE outbox SET last_position = $1 WHERE first_position < $2 AND last_position >= $3"),
+        )
+        .bind(first - 1)
+        .bind(first)
+        .bind(first);
+    batch
+        .statement(&style.adapt(
+            "UPDATE outbox SET first_position = $1 \
+             WHERE first_position >= $2 AND first_position <= $3 AND last_position > $4",
+        ))
+        .bind(last + 1)
+        .bind(first)
+        .bind(last)
+        .bind(last);
+    batch
+        .statement(&style.adapt("DELETE FROM outbox WHERE first_position >= $1 AND last_position <= $2"))
+        .bind(first)
+        .bind(last);
 }
 
 /// Sorted, merged inclusive ranges covering `positions`.

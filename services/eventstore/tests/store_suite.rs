@@ -16,6 +16,7 @@ use gridloop_eventstore::{
     Actor, Backend, Commit, DueTimer, EventStore, ExpectedVersion, NewEvent, NewTimer, RecordedEvent, StoreError,
     StoreOptions, StreamAppend,
 };
+use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, Connection, Executor, Row};
 use uuid::Uuid;
 
@@ -85,6 +86,7 @@ store_suite!(
     expected_version_conflicts_write_nothing,
     multi_stream_commit_is_atomic,
     outbox_tracks_unrelayed_events,
+    an_outbox_of_single_positions_becomes_ranges_on_upgrade,
     outbox_batches_take_in_what_another_process_wrote,
     reads_see_every_commit_also_after_reads_cut_short,
     checkpoints_save_load_overwrite,
@@ -391,6 +393,81 @@ async fn outbox_tracks_unrelayed_events(h: Harness) {
     assert_eq!(store.outbox_depth().await.unwrap(), 0);
     // Relayed events stay in the log.
     assert_eq!(store.read_all(0, 10).await.unwrap().len(), 5);
+
+    // One commit's events are one range of the outbox: acknowledging some of them cuts it.
+    store.commit(Commit::append("z", ExpectedVersion::Any, events("z", 6))).await.unwrap();
+    store.commit(Commit::append("w", ExpectedVersion::Any, events("w", 2))).await.unwrap();
+    store.outbox_ack(&[8, 7]).await.unwrap(); // the middle of 6..=11
+    assert_eq!(store.outbox_depth().await.unwrap(), 6);
+    assert_eq!(positions(&store.outbox_batch(0, 10).await.unwrap()), [6, 9, 10, 11, 12, 13]);
+    assert_eq!(positions(&store.outbox_batch(6, 2).await.unwrap()), [9, 10]);
+    store.outbox_ack(&[6, 11, 12]).await.unwrap(); // both ends, and across two ranges
+    assert_eq!(positions(&store.outbox_batch(0, 10).await.unwrap()), [9, 10, 13]);
+    store.outbox_ack(&[9, 10, 13, 14]).await.unwrap();
+    assert_eq!(store.outbox_depth().await.unwrap(), 0);
+    assert!(store.outbox_batch(0, 10).await.unwrap().is_empty());
+}
+
+async fn an_outbox_of_single_positions_becomes_ranges_on_upgrade(h: Harness) {
+    // The store as the version before ranges left it: its first two migrations, events 1..=6,
+    // of which 1, 2, 4 and 6 not yet relayed (an outbox row each).
+    sqlx::any::install_default_drivers();
+    let backend = if h.url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
+    let earlier = tempfile::tempdir().unwrap();
+    for file in ["0001_eventstore.sql", "0002_inbox_retention.sql"] {
+        let from = format!("{}/migrations/{backend}/{file}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::copy(from, earlier.path().join(file)).unwrap();
+    }
+    let pool = match h.options.schema.clone() {
+        Some(schema) => {
+            let mut admin = AnyConnection::connect(&h.url).await.unwrap();
+            admin.execute(format!("CREATE SCHEMA {schema}").as_str()).await.unwrap();
+            let set_path: Arc<str> = format!("SET search_path TO {schema}").into();
+            AnyPoolOptions::new()
+                .max_connections(1)
+                .after_connect(move |conn, _| {
+                    let set_path = Arc::clone(&set_path);
+                    Box::pin(async move { conn.execute(&*set_path).await.map(drop) })
+                })
+                .connect(&h.url)
+                .await
+                .unwrap()
+        }
+        None => {
+            let path = h.url.strip_prefix("sqlite://").unwrap();
+            std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
+            AnyPoolOptions::new().max_connections(1).connect(&format!("{}?mode=rwc", h.url)).await.unwrap()
+        }
+    };
+    sqlx::migrate::Migrator::new(earlier.path()).await.unwrap().run(&pool).await.unwrap();
+    for position in 1..=6_i64 {
+        sqlx::query(
+            "INSERT INTO events (global_position, stream, stream_version, event_id, event_type, occurred_at, \
+             recorded_at, correlation_id, causation_id, actor_role, actor_id, actor_jurisdiction, traceparent, \
+             schema_version, routing_key, payload) \
+             VALUES ($1, 'old', $2, $3, 't', 0, 0, 'c', 'c', 'r', 'i', 'j', 'tp', 1, 'rk', $4)",
+        )
+        .bind(position)
+        .bind(position)
+        .bind(Uuid::now_v7().to_string())
+        .bind(vec![position as u8])
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    for position in [1_i64, 2, 4, 6] {
+        sqlx::query("INSERT INTO outbox (global_position) VALUES ($1)").bind(position).execute(&pool).await.unwrap();
+    }
+    sqlx::query("UPDATE sequencer SET position = 6").execute(&pool).await.unwrap();
+    pool.close().await;
+
+    let store = h.connect().await;
+    assert_eq!(store.outbox_depth().await.unwrap(), 4);
+    assert_eq!(positions(&store.outbox_batch(0, 10).await.unwrap()), [1, 2, 4, 6]);
+    store.outbox_ack(&[2, 4]).await.unwrap();
+    assert_eq!(positions(&store.outbox_batch(0, 10).await.unwrap()), [1, 6]);
+    let next = store.commit(Commit::append("old", ExpectedVersion::Exact(6), events("new", 1))).await.unwrap();
+    assert_eq!(positions(&next.events), [7]);
 }
 
 async fn checkpoints_save_load_overwrite(h: Harness) {

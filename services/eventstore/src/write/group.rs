@@ -119,13 +119,14 @@ pub(super) struct Decision<'a> {
 }
 
 impl Decision<'_> {
-    /// Each commit's outcome; the events are those of `writes`, handed out in commit order.
-    pub(super) fn outcomes(self) -> (Vec<Outcome>, Sequencer) {
+    /// Each commit's outcome (the events are those of `writes`, handed out in commit order),
+    /// and the sequencer as the written group left it.
+    pub(super) fn outcomes(self, after: Sequencer) -> (Vec<Outcome>, Sequencer) {
         let Decision { accepted, writes } = self;
         let mut events = writes.events.into_iter();
         let outcomes =
             accepted.into_iter().map(|accepted| accepted.map(|count| events.by_ref().take(count).collect())).collect();
-        (outcomes, writes.after)
+        (outcomes, after)
     }
 }
 

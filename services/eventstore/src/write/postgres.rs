@@ -16,6 +16,17 @@
 //! [`StoreTx`](super::StoreTx) holds the lock for its whole transaction ([`LOCK`]) and runs
 //! the same statements in it.
 //!
+//! # Presumed state: one round trip
+//!
+//! Most groups need not read at all. The writer remembers the sequencer its last write left,
+//! and commits usually say what they expect: a stream at an exact version (or new), an inbox
+//! entry not yet recorded, a timer at the generation being fired. The group is decided on that
+//! presumed state, and the write statement checks the presumption against its own snapshot
+//! before the compare-and-set: if the epoch is still the remembered one, nobody wrote since
+//! this writer's last write, so the snapshot is the state the presumption must match. If it
+//! does not (a real conflict, another process's write, an append that expects any version),
+//! nothing is written and the group is read and decided as above.
+//!
 //! # Array parameters
 //!
 //! Rows travel as one array per column, expanded by `unnest`, so the statements' text (and so
@@ -39,7 +50,7 @@ use uuid::Uuid;
 
 use super::group::{decide, Keys, Outcome, Sequencer, Snapshot, Writes};
 use crate::sql::{to_micros, Batch};
-use crate::{Commit, RecordedEvent};
+use crate::{Commit, ExpectedVersion, RecordedEvent};
 
 /// Opens a transaction holding the sequencer's row lock, which serializes it with every other
 /// writer of the store, in this process or another.
@@ -68,12 +79,25 @@ const STREAM: i32 = 1;
 const PROCESSED: i32 = 2;
 const TIMER: i32 = 3;
 
-/// A group's writes, if the epoch is still `$3`; returns the number of sequencer rows set
-/// (0: another writer came first, nothing was written).
+/// A group's writes, if the epoch is still `$3` and the state matches what `$28`-`$33` presume
+/// (stream versions; inbox entries not recorded; timer generations); returns the number of
+/// sequencer rows set (0: nothing was written).
 const WRITE: &str = "\
-    WITH seq AS ( \
+    WITH presumed AS ( \
+        SELECT NOT EXISTS ( \
+            SELECT FROM unnest($28::text[], $29::bigint[]) AS p (stream, version) \
+            WHERE (SELECT COALESCE(MAX(e.stream_version), 0) FROM events e WHERE e.stream = p.stream) \
+                <> p.version \
+        ) AND NOT EXISTS ( \
+            SELECT FROM inbox i JOIN unnest($30::text[], $31::text[]) AS c (consumer, event_id) \
+                ON i.consumer = c.consumer AND i.event_id = c.event_id \
+        ) AND NOT EXISTS ( \
+            SELECT FROM unnest($32::text[], $33::bigint[]) AS f (key, generation) \
+            WHERE NOT EXISTS (SELECT FROM timers t WHERE t.key = f.key AND t.generation = f.generation) \
+        ) AS holds \
+    ), seq AS ( \
         UPDATE sequencer SET position = $1, timer_generation = $2, epoch = epoch + 1 \
-        WHERE id = 1 AND epoch = $3 RETURNING id \
+        WHERE id = 1 AND epoch = $3 AND (SELECT holds FROM presumed) RETURNING id \
     ), appended AS ( \
         INSERT INTO events (global_position, stream, stream_version, event_id, event_type, occurred_at, \
             recorded_at, correlation_id, causation_id, actor_role, actor_id, actor_jurisdiction, traceparent, \
@@ -90,7 +114,8 @@ const WRITE: &str = "\
         WHERE EXISTS (SELECT FROM seq) \
         RETURNING global_position \
     ), relayed AS ( \
-        INSERT INTO outbox (global_position) SELECT global_position FROM appended \
+        INSERT INTO outbox (first_position, last_position) \
+        SELECT MIN(global_position), MAX(global_position) FROM appended HAVING COUNT(*) > 0 \
     ), claimed AS ( \
         INSERT INTO inbox (consumer, event_id, processed_at) \
         SELECT c.consumer, c.event_id, $4 FROM unnest($20::text[], $21::text[]) AS c (consumer, event_id) \
@@ -134,28 +159,35 @@ impl From<Failure> for sqlx::Error {
     }
 }
 
-/// [`attempt`] through `Any` (array literals): for a [`StoreTx`](super::StoreTx), under
-/// [`LOCK`], and for a group that lost the race too often.
+/// [`attempt`] through `Any` (array literals), on the state as read: for a
+/// [`StoreTx`](super::StoreTx), under [`LOCK`], and for a group that lost the race too often.
 pub(super) async fn apply(
     conn: &mut AnyConnection,
     commits: &[Commit],
 ) -> Result<Option<(Vec<Outcome>, Sequencer)>, Failure> {
-    attempt::<_, _, Literals>(conn, commits).await
+    attempt::<_, _, Literals>(conn, commits, None).await
 }
 
-/// [`attempt`] on a native connection (binary arrays): the group writer's.
+/// [`attempt`] on a native connection (binary arrays): the group writer's, which remembers the
+/// sequencer its last write left (`known`).
 pub(super) async fn apply_native(
     conn: &mut PgConnection,
     commits: &[Commit],
+    known: Option<Sequencer>,
 ) -> Result<Option<(Vec<Outcome>, Sequencer)>, Failure> {
-    attempt::<_, _, Native>(conn, commits).await
+    attempt::<_, _, Native>(conn, commits, known).await
 }
 
-/// Reads the state, checks `commits` in order and writes what the accepted ones do, with the
-/// epoch's compare-and-set (see the module docs). `Ok(None)`: another writer came first and
-/// nothing was written; under [`LOCK`] that cannot happen. A group that writes nothing (every
-/// commit refused, say) is decided on its snapshot alone.
-async fn attempt<C, DB, P>(conn: &mut C, commits: &[Commit]) -> Result<Option<(Vec<Outcome>, Sequencer)>, Failure>
+/// Checks `commits` in order and writes what the accepted ones do, with the epoch's
+/// compare-and-set (see the module docs): on the state presumed from `known` and the commits'
+/// own expectations if it can, else on the state as read. `Ok(None)`: another writer came first
+/// and nothing was written; under [`LOCK`] that cannot happen. Returns the outcomes and the
+/// sequencer after the group.
+async fn attempt<C, DB, P>(
+    conn: &mut C,
+    commits: &[Commit],
+    known: Option<Sequencer>,
+) -> Result<Option<(Vec<Outcome>, Sequencer)>, Failure>
 where
     C: Connection<Database = DB>,
     DB: Database,
@@ -164,21 +196,84 @@ where
     ReadRow: for<'r> FromRow<'r, DB::Row>,
     (i64,): for<'r> FromRow<'r, DB::Row>,
 {
+    if let Some((seq, (snapshot, presumed))) = known.zip(presume(commits)) {
+        let decision = decide(commits, snapshot, seq);
+        if let Some(after) = write::<_, _, P>(conn, &decision.writes, &presumed).await? {
+            return Ok(Some(decision.outcomes(after)));
+        }
+    }
     let keys = Keys::of(commits);
     let parameters = read_parameters::<P>(&keys).map_err(Failure::Reading)?;
     let rows: Vec<ReadRow> =
         sqlx::query_as_with(READ, parameters).fetch_all(&mut *conn).await.map_err(Failure::Reading)?;
     let (seq, snapshot) = decode_read(&keys, rows).map_err(Failure::Reading)?;
     let decision = decide(commits, snapshot, seq);
-    if !decision.writes.is_empty() {
-        let parameters = write_parameters::<P>(&decision.writes).map_err(Failure::Writing)?;
-        let (set,): (i64,) =
-            sqlx::query_as_with(WRITE, parameters).fetch_one(&mut *conn).await.map_err(Failure::Writing)?;
-        if set != 1 {
-            return Ok(None);
+    Ok(write::<_, _, P>(conn, &decision.writes, &Presumed::default()).await?.map(|after| decision.outcomes(after)))
+}
+
+/// Writes `writes` if the epoch is still the one they were decided on and the state matches
+/// `presumed`; the sequencer after them, or `None` if nothing was written. A group that changes
+/// nothing is not sent.
+async fn write<C, DB, P>(
+    conn: &mut C,
+    writes: &Writes<'_>,
+    presumed: &Presumed<'_>,
+) -> Result<Option<Sequencer>, Failure>
+where
+    C: Connection<Database = DB>,
+    DB: Database,
+    for<'e> &'e mut C: Executor<'e, Database = DB>,
+    P: Parameters + IntoArguments<'static, DB> + Send + 'static,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+{
+    if writes.is_empty() {
+        return Ok(Some(writes.after));
+    }
+    let parameters = write_parameters::<P>(writes, presumed).map_err(Failure::Writing)?;
+    let (set,): (i64,) =
+        sqlx::query_as_with(WRITE, parameters).fetch_one(&mut *conn).await.map_err(Failure::Writing)?;
+    Ok((set == 1).then_some(Sequencer { epoch: writes.after.epoch + 1, ..writes.after }))
+}
+
+/// What a group's decision presumed of the state, for the write statement to check: the version
+/// of each stream, no inbox entry for the claims, the generation of each fired timer. Empty
+/// when the decision was made on the state as read.
+#[derive(Default)]
+struct Presumed<'a> {
+    versions: Vec<(&'a str, i64)>,
+    claims: Vec<(&'a str, Uuid)>,
+    timers: Vec<(&'a str, i64)>,
+}
+
+/// The state `commits` expect, as seen by their first expectation of each stream and timer,
+/// with none of their inbox entries recorded; `None` if a commit appends to a stream at any
+/// version (only a read tells which).
+fn presume(commits: &[Commit]) -> Option<(Snapshot, Presumed<'_>)> {
+    let mut snapshot = Snapshot::default();
+    let mut presumed = Presumed::default();
+    for commit in commits {
+        for append in &commit.appends {
+            let version = match append.expected {
+                ExpectedVersion::Any => return None,
+                ExpectedVersion::NoStream => 0,
+                ExpectedVersion::Exact(version) => version,
+            };
+            if !snapshot.versions.contains_key(&append.stream) {
+                snapshot.versions.insert(append.stream.clone(), version);
+                presumed.versions.push((&append.stream, i64::try_from(version).ok()?));
+            }
+        }
+        if let Some((consumer, event_id)) = &commit.inbox {
+            presumed.claims.push((consumer, *event_id));
+        }
+        if let Some((key, generation)) = &commit.fire {
+            if !snapshot.timers.contains_key(key) {
+                snapshot.timers.insert(key.clone(), *generation);
+                presumed.timers.push((key, *generation));
+            }
         }
     }
-    Ok(Some(decision.outcomes()))
+    Some((snapshot, presumed))
 }
 
 fn read_parameters<P: Parameters>(keys: &Keys<'_>) -> Result<P, sqlx::Error> {
@@ -214,10 +309,11 @@ fn decode_read(keys: &Keys<'_>, rows: Vec<ReadRow>) -> Result<(Sequencer, Snapsh
     Ok((seq.ok_or(sqlx::Error::RowNotFound)?, snapshot))
 }
 
-fn write_parameters<P: Parameters>(writes: &Writes<'_>) -> Result<P, sqlx::Error> {
+fn write_parameters<P: Parameters>(writes: &Writes<'_>, presumed: &Presumed<'_>) -> Result<P, sqlx::Error> {
     let events = &writes.events;
     let event_ids: Vec<String> = events.iter().map(|event| event.event_id.to_string()).collect();
     let inbox_ids: Vec<String> = writes.inbox.iter().map(|(_, event_id)| event_id.to_string()).collect();
+    let claimed_ids: Vec<String> = presumed.claims.iter().map(|(_, event_id)| event_id.to_string()).collect();
     let mut parameters = P::default();
     let texts = |parameters: &mut P, field: fn(&RecordedEvent) -> &str| parameters.texts(events.iter().map(field));
     parameters.bigint(writes.after.position);
@@ -247,6 +343,12 @@ fn write_parameters<P: Parameters>(writes: &Writes<'_>) -> Result<P, sqlx::Error
     parameters.texts(writes.scheduled.iter().map(|(timer, _)| timer.kind.as_str()));
     parameters.bytes(writes.scheduled.iter().map(|(timer, _)| timer.payload.as_slice()));
     parameters.texts(writes.deleted.iter().copied());
+    parameters.texts(presumed.versions.iter().map(|(stream, _)| *stream));
+    parameters.bigints(presumed.versions.iter().map(|(_, version)| *version));
+    parameters.texts(presumed.claims.iter().map(|(consumer, _)| *consumer));
+    parameters.texts(claimed_ids.iter().map(String::as_str));
+    parameters.texts(presumed.timers.iter().map(|(key, _)| *key));
+    parameters.bigints(presumed.timers.iter().map(|(_, generation)| *generation));
     parameters.checked()
 }
 

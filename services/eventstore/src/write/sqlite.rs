@@ -60,7 +60,8 @@ pub(super) async fn apply(
         writes.statement("COMMIT");
     }
     writes.execute(conn).await?;
-    Ok(decision.outcomes())
+    let after = decision.writes.after;
+    Ok(decision.outcomes(after))
 }
 
 /// Queues the reads of the state at `keys`: the last version of each stream, the recorded
@@ -166,11 +167,9 @@ fn queue_writes<'q>(batch: &mut Batch<'q>, writes: &'q Writes<'q>) {
         }
     }
     if let (Some(first), Some(last)) = (writes.events.first(), writes.events.last()) {
+        // A group's positions are contiguous: one range.
         batch
-            .statement(
-                "INSERT INTO outbox (global_position) SELECT global_position FROM events \
-                 WHERE global_position >= ? AND global_position <= ?",
-            )
+            .statement("INSERT INTO outbox (first_position, last_position) VALUES (?, ?)")
             .bind(first.global_position)
             .bind(last.global_position);
     }

@@ -69,6 +69,8 @@ impl StoreTx {
     /// the transaction's first statements.
     pub(crate) async fn begin(shared: Arc<Shared>) -> Result<Self, StoreError> {
         let mut slot = shared.write_lock.clone().lock_owned().await;
+        // It may move the sequencer's epoch: the group writer reads the state next time.
+        slot.known = None;
         let open = match shared.backend {
             Backend::Sqlite => false,
             Backend::Postgres => {

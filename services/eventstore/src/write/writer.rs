@@ -103,8 +103,12 @@ impl Shared {
         let mut attempts = 0;
         while attempts < OPTIMISTIC_ATTEMPTS {
             attempts += 1;
-            match postgres::apply_native(slot.native(options).await?, commits).await {
-                Ok(Some(applied)) => return Ok(applied),
+            let known = slot.known.take();
+            match postgres::apply_native(slot.native(options).await?, commits, known).await {
+                Ok(Some((outcomes, seq))) => {
+                    slot.known = Some(seq);
+                    return Ok((outcomes, seq));
+                }
                 Ok(None) => tracing::debug!(attempts, "another process wrote since the group's read"),
                 // A connection that died while idle (the server restarted, say) fails on its next
                 // read; nothing was written, so a fresh one may try again.
@@ -128,6 +132,7 @@ impl Shared {
             .await?
             .ok_or_else(|| sqlx::Error::Protocol("the sequencer's epoch changed under its lock".into()))?;
         conn.execute("COMMIT").await?;
+        slot.known = Some(applied.1);
         Ok(applied)
     }
 }
@@ -198,6 +203,9 @@ pub(crate) struct WriterSlot {
     conn: Option<AnyConnection>,
     /// Postgres group commits, which bind binary arrays (see [`postgres`]).
     native: Option<PgConnection>,
+    /// Postgres: the sequencer as this process's last write left it, if no [`StoreTx`](super::StoreTx) ran
+    /// since (group commits presume it, see [`postgres`]).
+    pub(super) known: Option<Sequencer>,
 }
 
 impl WriterSlot {
@@ -219,6 +227,7 @@ impl WriterSlot {
 
     /// Closes the native connection, after it failed; the next group opens a fresh one.
     async fn discard_native(&mut self) {
+        self.known = None;
         if let Some(conn) = self.native.take() {
             let _ = conn.close().await;
         }
