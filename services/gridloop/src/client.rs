@@ -9,7 +9,7 @@
 
 mod kpi;
 pub(crate) mod output;
-mod rpc;
+pub(crate) mod rpc;
 
 use anyhow::Result;
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};

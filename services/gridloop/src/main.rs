@@ -32,6 +32,9 @@ enum Command {
     /// Rebuild a projection from the event log (dispatch's store, or JetStream) into a fresh read
     /// model or in place, with a progress bar and the rate; `--verify` compares it with the live one.
     Replay(gridloop::replay::ReplayArgs),
+    /// Load a running deployment (open-loop arrivals or as fast as it goes) and report throughput,
+    /// latency percentiles per RPC and report → dispatched, errors by code, and a latency plot.
+    Bench(gridloop::bench::BenchArgs),
     #[command(flatten)]
     Client(gridloop::client::ClientCommand),
 }
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
             Command::Export(args) => gridloop::analytics_cli::export(args).await,
             Command::Import(args) => gridloop::analytics_cli::import(args).await,
             Command::Replay(args) => gridloop::replay::run(args).await,
+            Command::Bench(args) => gridloop::bench::run(args).await,
             Command::Client(command) => gridloop::client::run(command).await,
         }
     });
