@@ -7,7 +7,7 @@
 //!
 //! # Tables
 //!
-//! `events` (the log), `outbox` (positions not yet relayed to the bus), `checkpoints`
+//! `events` (the log), `outbox` (ranges of positions not yet relayed to the bus), `checkpoints`
 //! (subscriber positions), `inbox` (events a consumer has handled), `timers` (scheduled
 //! work) and `sequencer` (one row: the last global position and timer generation; in Postgres
 //! also the epoch, see below).
@@ -43,17 +43,18 @@
 //! that state plus the effects of the commits accepted before it in the group. A commit whose
 //! precondition fails gets its own error ([`StoreError::Conflict`],
 //! [`StoreError::AlreadyProcessed`], [`StoreError::TimerGone`]) and writes nothing; the others
-//! are written together and committed with one sync. A group takes two round trips on either
-//! backend:
+//! are written together and committed with one sync.
 //!
-//! - SQLite: `BEGIN IMMEDIATE` with all the reads, then all the writes with `COMMIT`, each sent
-//!   as one multi-statement query of multi-row statements. (Those hand-offs to the
-//!   connection's thread, not the SQL, were most of a commit's cost.)
+//! - SQLite: two round trips to the connection's thread, `BEGIN IMMEDIATE` with all the reads,
+//!   then all the writes with `COMMIT`, each sent as one multi-statement query of multi-row
+//!   statements. (Those hand-offs, not the SQL, were most of a commit's cost.)
 //! - Postgres: one statement reads the state, one writes everything (events, outbox, inbox,
 //!   timers, sequencer) with the rows as one array per column, on a native connection that
 //!   binds them in binary. Neither takes the sequencer's lock in advance: the write's
 //!   compare-and-set of the epoch tells whether another process wrote since the read, and then
-//!   the group is read again (after three such races, it runs under the lock).
+//!   the group is read again (after three such races, it runs under the lock). Most groups skip
+//!   the read: their commits say what they expect, and the write statement checks that
+//!   presumption itself, so a group is one round trip.
 //!
 //! All writes of a process, group commits and [`StoreTx`]s alike, run on connections that the
 //! writer lock keeps out of the pool, so no pooled connection is pinged on their way; a
