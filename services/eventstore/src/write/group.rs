@@ -55,6 +55,17 @@ impl<'a> Keys<'a> {
     }
 }
 
+/// A batch consumer's claim of events in its inbox (see [`StoreTx::claim_inbox`]).
+///
+/// [`StoreTx::claim_inbox`]: super::StoreTx::claim_inbox
+#[derive(Clone, Copy)]
+pub(super) struct Claim<'q, 'e> {
+    pub(super) consumer: &'q str,
+    pub(super) event_ids: &'e [Uuid],
+    /// When the claim is recorded (unix microseconds).
+    pub(super) processed_at: i64,
+}
+
 /// The store's state at a group's [`Keys`], as read at the start of the group.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(super) struct Snapshot {

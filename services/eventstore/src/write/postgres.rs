@@ -48,7 +48,7 @@ use sqlx::{
 };
 use uuid::Uuid;
 
-use super::group::{decide, Keys, Outcome, Sequencer, Snapshot, Writes};
+use super::group::{decide, Claim, Keys, Outcome, Sequencer, Snapshot, Writes};
 use crate::sql::{to_micros, Batch};
 use crate::{Commit, ExpectedVersion, RecordedEvent};
 
@@ -360,8 +360,16 @@ trait Parameters: Default + Sized {
     fn bigints(&mut self, values: impl Iterator<Item = i64>);
     fn texts<'s>(&mut self, values: impl Iterator<Item = &'s str>);
     fn bytes<'b>(&mut self, values: impl Iterator<Item = &'b [u8]>);
+    /// The first value that failed to encode, if any.
+    fn take_error(&mut self) -> Option<BoxDynError>;
+
     /// The parameters, or the first encoding error.
-    fn checked(self) -> Result<Self, sqlx::Error>;
+    fn checked(mut self) -> Result<Self, sqlx::Error> {
+        match self.take_error() {
+            Some(error) => Err(sqlx::Error::Encode(error)),
+            None => Ok(self),
+        }
+    }
 }
 
 /// Binary arrays, for a native connection.
@@ -392,11 +400,8 @@ impl Parameters for Native {
     fn bytes<'b>(&mut self, values: impl Iterator<Item = &'b [u8]>) {
         self.add(values.collect::<Vec<&[u8]>>());
     }
-    fn checked(self) -> Result<Self, sqlx::Error> {
-        match self.error {
-            Some(error) => Err(sqlx::Error::Encode(error)),
-            None => Ok(self),
-        }
+    fn take_error(&mut self) -> Option<BoxDynError> {
+        self.error.take()
     }
 }
 
@@ -434,11 +439,8 @@ impl Parameters for Literals {
     fn bytes<'b>(&mut self, values: impl Iterator<Item = &'b [u8]>) {
         self.add(bytea_array(values));
     }
-    fn checked(self) -> Result<Self, sqlx::Error> {
-        match self.error {
-            Some(error) => Err(sqlx::Error::Encode(error)),
-            None => Ok(self),
-        }
+    fn take_error(&mut self) -> Option<BoxDynError> {
+        self.error.take()
     }
 }
 
@@ -452,9 +454,7 @@ impl IntoArguments<'static, Any> for Literals {
 /// many statements it queued.
 pub(super) fn queue_claim<'q>(
     batch: &mut Batch<'q>,
-    consumer: &'q str,
-    event_ids: &[Uuid],
-    processed_at: i64,
+    Claim { consumer, event_ids, processed_at }: Claim<'q, '_>,
 ) -> usize {
     if event_ids.is_empty() {
         return 0;

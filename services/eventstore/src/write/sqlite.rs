@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use super::group::{decide, Keys, Outcome, Sequencer, Snapshot, Writes};
+use super::group::{decide, Claim, Keys, Outcome, Sequencer, Snapshot, Writes};
 use super::BEGIN;
 use crate::sql::{chunked, to_micros, Batch, Placeholders, EVENT_INSERT_COLUMNS};
 use crate::Commit;
@@ -221,9 +221,7 @@ fn inbox_insert(rows: usize) -> String {
 /// it had not recorded before. Returns how many statements it queued.
 pub(super) fn queue_claim<'q>(
     batch: &mut Batch<'q>,
-    consumer: &'q str,
-    event_ids: &[Uuid],
-    processed_at: i64,
+    Claim { consumer, event_ids, processed_at }: Claim<'q, '_>,
 ) -> usize {
     let mut statements = 0;
     for chunk in chunked(event_ids) {

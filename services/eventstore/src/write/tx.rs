@@ -9,7 +9,7 @@ use sqlx::{AnyConnection, Executor, Row};
 use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
-use super::group::{earliest_scheduled, single, Sequencer};
+use super::group::{earliest_scheduled, single, Claim, Sequencer};
 use super::postgres;
 use super::sqlite::{self, Frame};
 use super::writer::WriterSlot;
@@ -162,9 +162,10 @@ impl StoreTx {
         self.usable()?;
         let processed_at = to_micros(stored_time(Utc::now()));
         let mut batch = self.batch();
+        let claim = Claim { consumer, event_ids, processed_at };
         let claims = match self.shared.backend {
-            Backend::Sqlite => sqlite::queue_claim(&mut batch, consumer, event_ids, processed_at),
-            Backend::Postgres => postgres::queue_claim(&mut batch, consumer, event_ids, processed_at),
+            Backend::Sqlite => sqlite::queue_claim(&mut batch, claim),
+            Backend::Postgres => postgres::queue_claim(&mut batch, claim),
         };
         queue(&mut batch);
         let mut results = self.run(batch).await?;
