@@ -233,6 +233,12 @@ async fn append_and_read_back(h: Harness) {
     let empty = store.commit(Commit::default()).await.unwrap();
     assert!(empty.events.is_empty());
     assert_eq!(empty.head, 3);
+    // An append of no events still checks the version it expects.
+    assert!(store.commit(Commit::append("case-1", ExpectedVersion::Exact(2), vec![])).await.is_ok());
+    assert!(matches!(
+        store.commit(Commit::append("case-1", ExpectedVersion::Exact(5), vec![])).await,
+        Err(StoreError::Conflict { actual: 2, .. })
+    ));
 }
 
 async fn expected_version_conflicts_write_nothing(h: Harness) {

@@ -198,8 +198,12 @@ where
 {
     if let Some((seq, (snapshot, presumed))) = known.zip(presume(commits)) {
         let decision = decide(commits, snapshot, seq);
-        if let Some(after) = write::<_, _, P>(conn, &decision.writes, &presumed).await? {
-            return Ok(Some(decision.outcomes(after)));
+        // A group that writes nothing sends no statement to check its presumption with (an
+        // append of no events still expects a version): it is decided on the state as read.
+        if !decision.writes.is_empty() {
+            if let Some(after) = write::<_, _, P>(conn, &decision.writes, &presumed).await? {
+                return Ok(Some(decision.outcomes(after)));
+            }
         }
     }
     let keys = Keys::of(commits);
