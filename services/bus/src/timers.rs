@@ -16,8 +16,11 @@ pub trait TimerHandler: Send + Sync {
     async fn fire(&self, timer: &DueTimer) -> Result<(), HandlerError>;
 }
 
-const DUE_BATCH: u32 = 256;
-const FIRE_CONCURRENCY: usize = 32;
+/// Due timers read at once, and fired at once: a firing is a commit, and the store takes the
+/// commits in flight as one group, so more at once means fewer, larger groups. With 256 and 32,
+/// timers falling due at 5,000/s ran up to 3-4 s late; with these, under 0.2 s (`timer_bench`).
+const DUE_BATCH: u32 = 1024;
+const FIRE_CONCURRENCY: usize = 128;
 /// Longest wait without looking at the store (timers written by another process).
 const IDLE_POLL: chrono::Duration = chrono::Duration::seconds(30);
 const ERROR_PAUSE: Duration = Duration::from_secs(1);

@@ -2,14 +2,15 @@
 //!
 //! In the embedded mode a service keeps one SQLite file (e.g. `./gridloop-data/dispatch.db`);
 //! in production one Postgres schema (e.g. `dispatch`). One SQL code path serves both through
-//! [`sqlx::Any`]; the two differ only in DDL types and in how a write transaction takes the
-//! writer lock.
+//! [`sqlx::Any`] for reads and read models; a group commit's statements are each backend's own
+//! (see "Group commit").
 //!
 //! # Tables
 //!
-//! `events` (the log), `outbox` (positions not yet relayed to the bus), `checkpoints`
+//! `events` (the log), `outbox` (ranges of positions not yet relayed to the bus), `checkpoints`
 //! (subscriber positions), `inbox` (events a consumer has handled), `timers` (scheduled
-//! work) and `sequencer` (one row: the last global position and timer generation).
+//! work) and `sequencer` (one row: the last global position and timer generation; in Postgres
+//! also the epoch, see below).
 //! Timestamps are unix microseconds in `BIGINT`/`INTEGER` columns. The store's migrations
 //! use versions below [`FIRST_EXTRA_MIGRATION_VERSION`]; read models add theirs with
 //! [`EventStore::migrate_extra`] into the same `_sqlx_migrations` table.
@@ -19,37 +20,49 @@
 //! A reader following [`EventStore::read_all`] by position must never skip an event whose
 //! transaction commits late. With a plain sequence or auto-increment that happens: T1 takes
 //! position 5, T2 takes 6 and commits first, a reader sees 6 and moves past 5 before T1
-//! commits. Here every write transaction first locks the one-row `sequencer`
-//! (`SELECT ... FOR UPDATE` in Postgres; in SQLite the transaction starts with
-//! `BEGIN IMMEDIATE`, which takes the database write lock) and assigns positions from it.
-//! The lock is held until the transaction ends, so writers are serialized: a transaction can
-//! only take positions after the previous one has committed (and is visible) or rolled back
-//! (and its positions are reused). Positions therefore start at 1, are contiguous, and
-//! become visible in order: whatever a reader sees is always a prefix `1..=n`. This holds
-//! across processes sharing the database too. Within a process, all writes additionally go
-//! through one async mutex, so transactions of the same store never wait on each other
-//! inside the database (and SQLite never returns `SQLITE_BUSY` between them).
+//! commits. Here positions come from the one-row `sequencer`, and every write of the store's
+//! state holds its lock: in SQLite every write transaction starts with `BEGIN IMMEDIATE`,
+//! which takes the database write lock; in Postgres a transaction locks the row
+//! (`SELECT ... FOR UPDATE`), and a group commit sets the row's new position *if its `epoch` is
+//! still the one the group read* (a compare-and-set that takes the row lock; every write of
+//! the store's state bumps the epoch). The lock is held until the transaction ends, so writers
+//! are serialized: a transaction can only take positions after the previous one has committed
+//! (and is visible) or rolled back (and its positions are reused). Positions therefore start
+//! at 1, are contiguous, and become visible in order: whatever a reader sees is always a
+//! prefix `1..=n`. This holds across processes sharing the database too. Within a process,
+//! all writes additionally go through one async mutex, so transactions of the same store never
+//! wait on each other inside the database (and SQLite never returns `SQLITE_BUSY` between
+//! them).
 //!
 //! # Group commit
 //!
 //! [`EventStore::commit`] hands the [`Commit`] to a single writer task. The writer takes
-//! every commit waiting (up to 256) and applies them in one transaction: it locks the
-//! sequencer, loads in a few queries the current versions of all streams, the inbox records
-//! and the timer generations the group refers to, then checks each commit's preconditions in
-//! order against that state plus the effects of the commits accepted before it in the group.
-//! A commit whose precondition fails gets its own error ([`StoreError::Conflict`],
+//! every commit waiting (up to 256) and applies them in one transaction: it reads in one go
+//! the sequencer, the current versions of all streams, the inbox records and the timer
+//! generations the group refers to, then checks each commit's preconditions in order against
+//! that state plus the effects of the commits accepted before it in the group. A commit whose
+//! precondition fails gets its own error ([`StoreError::Conflict`],
 //! [`StoreError::AlreadyProcessed`], [`StoreError::TimerGone`]) and writes nothing; the others
-//! are written with multi-row `INSERT`s (at most 256 rows per statement, well below the
-//! bind-parameter limits) and committed with one sync. In SQLite a group takes two round trips
-//! to the connection's thread: `BEGIN IMMEDIATE` with all the reads, then all the writes with
-//! `COMMIT`, each sent as one multi-statement query. (Those hand-offs between threads, not the
-//! SQL, were most of a commit's cost.) All SQLite writes of a process, group commits and
-//! [`StoreTx`]s alike, run on one connection that the writer lock keeps out of the pool, so its
-//! page cache stays warm; a `StoreTx` begins in the round trip of its first statements. If the database rejects the group (say
-//! a duplicate event id), each of its commits is retried in a transaction of its own, so only
-//! the offending commit fails; other database errors fail every commit of the group. After
-//! answering a group, the writer yields once, so that the callers it woke can queue their next
-//! commits into the following group.
+//! are written together and committed with one sync.
+//!
+//! - SQLite: two round trips to the connection's thread, `BEGIN IMMEDIATE` with all the reads,
+//!   then all the writes with `COMMIT`, each sent as one multi-statement query of multi-row
+//!   statements. (Those hand-offs, not the SQL, were most of a commit's cost.)
+//! - Postgres: one statement reads the state, one writes everything (events, outbox, inbox,
+//!   timers, sequencer) with the rows as one array per column, on a native connection that
+//!   binds them in binary. Neither takes the sequencer's lock in advance: the write's
+//!   compare-and-set of the epoch tells whether another process wrote since the read, and then
+//!   the group is read again (after three such races, it runs under the lock). Most groups skip
+//!   the read: their commits say what they expect, and the write statement checks that
+//!   presumption itself, so a group is one round trip.
+//!
+//! All writes of a process, group commits and [`StoreTx`]s alike, run on connections that the
+//! writer lock keeps out of the pool, so no pooled connection is pinged on their way; a
+//! `StoreTx` begins in the round trip of its first statements (SQLite) or with the
+//! sequencer's lock (Postgres). If the database rejects the group (say a duplicate event id),
+//! each of its commits is retried on its own, so only the offending commit fails; other
+//! database errors fail every commit of the group. After answering a group, the writer yields
+//! while the callers it woke queue their next commits, so that those join the following group.
 //!
 //! # Timers
 //!

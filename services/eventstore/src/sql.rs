@@ -63,6 +63,26 @@ impl Placeholders {
         }
     }
 
+    /// `sql`, written with `$1`, `$2`, ... (each once, in order), in this style.
+    pub fn adapt(self, sql: &str) -> String {
+        match self {
+            Placeholders::Numbered => sql.to_owned(),
+            Placeholders::Anonymous => {
+                let mut adapted = String::with_capacity(sql.len());
+                let mut chars = sql.chars().peekable();
+                while let Some(c) = chars.next() {
+                    if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                        while chars.next_if(char::is_ascii_digit).is_some() {}
+                        adapted.push('?');
+                    } else {
+                        adapted.push(c);
+                    }
+                }
+                adapted
+            }
+        }
+    }
+
     /// `($1, $2), ($3, $4), ...` for `rows` rows of `cols` columns.
     pub fn values_rows(self, rows: usize, cols: usize) -> String {
         let mut sql = String::with_capacity(rows * cols * 6);
@@ -267,6 +287,8 @@ mod tests {
         assert_eq!(Placeholders::Anonymous.values_rows(2, 2), "(?, ?), (?, ?)");
         assert_eq!(Placeholders::Anonymous.list(3, 3), "?, ?, ?");
         assert_eq!(Placeholders::Numbered.list(1, 0), "");
+        assert_eq!(Placeholders::Anonymous.adapt("a = $1 AND b IN ($2, $10)"), "a = ? AND b IN (?, ?)");
+        assert_eq!(Placeholders::Numbered.adapt("a = $1"), "a = $1");
     }
 
     async fn sqlite_memory() -> AnyConnection {

@@ -5,17 +5,19 @@ use std::fmt;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{MigrateError, Migration, MigrationSource, Migrator};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
-use crate::sql::{chunked, decode_event, event_columns, from_micros, to_micros};
+use crate::sql::{decode_event, event_columns, from_micros, to_micros, Batch};
 use crate::write::{spawn_writer, upsert_checkpoint, Pending, Reader, Shared};
 use crate::{Backend, Commit, Committed, DueTimer, RecordedEvent, StoreError, StoreOptions, StoreTx};
 
@@ -51,7 +53,7 @@ impl EventStore {
     pub async fn connect(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let pool_options = AnyPoolOptions::new().max_connections(options.max_connections.max(2));
-        let (backend, pool) = match backend_of(url)? {
+        let (backend, pool, native) = match backend_of(url)? {
             Backend::Sqlite => {
                 let url = prepare_sqlite(url)?;
                 // A SQLite connection is a file handle on a local worker thread: there is no link
@@ -67,12 +69,16 @@ impl EventStore {
                     })
                     .connect(&url)
                     .await?;
-                (Backend::Sqlite, pool)
+                (Backend::Sqlite, pool, None)
             }
             Backend::Postgres => {
+                // The group writer's statements have the same text whatever their arrays hold: a
+                // generic plan serves them all, and spares a plan per execution.
+                let mut native = PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_generic_plan")]);
                 let pool = match options.schema.as_deref() {
                     Some(schema) => {
                         let schema = quoted_schema(schema)?;
+                        native = native.options([("search_path", schema.as_str())]);
                         let mut conn = AnyConnection::connect(url).await?;
                         conn.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str()).await?;
                         conn.close().await?;
@@ -90,7 +96,7 @@ impl EventStore {
                     }
                     None => pool_options.connect(url).await?,
                 };
-                (Backend::Postgres, pool)
+                (Backend::Postgres, pool, Some(native))
             }
         };
 
@@ -102,7 +108,7 @@ impl EventStore {
         migrator.run(&pool).await?;
 
         let head = head_position(&pool).await?;
-        let shared = Arc::new(Shared::new(pool, backend, head));
+        let shared = Arc::new(Shared::new(pool, backend, native, head));
         let writer = spawn_writer(Arc::clone(&shared));
         Ok(Self { shared, writer })
     }
@@ -235,11 +241,15 @@ impl EventStore {
         if let Some(batch) = self.shared.recent_after(after, limit as usize) {
             return Ok(batch);
         }
+        // Ranges are disjoint: in the order of their first positions, their events are in
+        // position order.
         let rows = sqlx::query(concat!(
             "SELECT ",
             event_columns!(),
-            " FROM outbox o JOIN events e ON e.global_position = o.global_position \
-             WHERE o.global_position > $1 ORDER BY o.global_position LIMIT $2"
+            " FROM outbox o JOIN events e \
+             ON e.global_position >= o.first_position AND e.global_position <= o.last_position \
+             WHERE o.last_position > $1 AND e.global_position > $1 \
+             ORDER BY o.first_position, e.global_position LIMIT $2"
         ))
         .bind(after)
         .bind(i64::from(limit))
@@ -248,27 +258,18 @@ impl EventStore {
         decode_events(&rows)
     }
 
-    /// Removes relayed events from the outbox. Positions are merged into ranges, so an ack
-    /// of a contiguous batch is a single `DELETE ... BETWEEN`.
+    /// Removes relayed events from the outbox, in one transaction. Positions are merged into
+    /// ranges first, so an ack of a contiguous batch is one cut of the outbox's ranges.
     pub async fn outbox_ack(&self, positions: &[i64]) -> Result<(), StoreError> {
         let ranges = position_ranges(positions);
-        let _writer = self.shared.lock_writes().await;
-        if let Some(&(_, last)) = ranges.last() {
-            self.shared.forget_through(last);
+        let Some(&(_, last)) = ranges.last() else { return Ok(()) };
+        let tx = self.begin().await?;
+        self.shared.forget_through(last);
+        let mut batch = tx.batch();
+        for (first, last) in ranges {
+            queue_outbox_cut(&mut batch, first, last);
         }
-        for chunk in chunked(&ranges) {
-            let condition = (0..chunk.len())
-                .map(|i| format!("global_position BETWEEN ${} AND ${}", 2 * i + 1, 2 * i + 2))
-                .collect::<Vec<_>>()
-                .join(" OR ");
-            let sql = format!("DELETE FROM outbox WHERE {condition}");
-            let mut query = sqlx::query(&sql);
-            for (first, last) in chunk {
-                query = query.bind(*first).bind(*last);
-            }
-            query.execute(self.pool()).await?;
-        }
-        Ok(())
+        tx.commit_with(batch).await
     }
 
     /// Whether `consumer` has recorded handling `event_id` (its inbox entry committed with the
@@ -310,7 +311,11 @@ impl EventStore {
 
     /// Number of events not yet relayed.
     pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(self.pool()).await?)
+        Ok(sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(last_position - first_position + 1), 0) AS BIGINT) FROM outbox",
+        )
+        .fetch_one(self.pool())
+        .await?)
     }
 
     pub async fn load_checkpoint(&self, name: &str) -> Result<Option<i64>, StoreError> {
@@ -401,6 +406,40 @@ fn decode_timer(row: &AnyRow) -> Result<DueTimer, StoreError> {
         kind: row.try_get(3)?,
         payload: row.try_get(4)?,
     })
+}
+
+/// Queues the removal of `first..=last` from the outbox's ranges: a range that holds it is
+/// split, ranges it overlaps are shortened, ranges inside it deleted.
+fn queue_outbox_cut(batch: &mut Batch<'_>, first: i64, last: i64) {
+    let style = batch.style();
+    batch
+        .statement(&style.adapt(
+            "INSERT INTO outbox (first_position, last_position) SELECT $1, last_position FROM outbox \
+             WHERE first_position < $2 AND last_position > $3",
+        ))
+        .bind(last + 1)
+        .bind(first)
+        .bind(last);
+    batch
+        .statement(
+            &style.adapt("UPDATE outbox SET last_position = $1 WHERE first_position < $2 AND last_position >= $3"),
+        )
+        .bind(first - 1)
+        .bind(first)
+        .bind(first);
+    batch
+        .statement(&style.adapt(
+            "UPDATE outbox SET first_position = $1 \
+             WHERE first_position >= $2 AND first_position <= $3 AND last_position > $4",
+        ))
+        .bind(last + 1)
+        .bind(first)
+        .bind(last)
+        .bind(last);
+    batch
+        .statement(&style.adapt("DELETE FROM outbox WHERE first_position >= $1 AND last_position <= $2"))
+        .bind(first)
+        .bind(last);
 }
 
 /// Sorted, merged inclusive ranges covering `positions`.

@@ -16,6 +16,7 @@ use gridloop_eventstore::{
     Actor, Backend, Commit, DueTimer, EventStore, ExpectedVersion, NewEvent, NewTimer, RecordedEvent, StoreError,
     StoreOptions, StreamAppend,
 };
+use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, Connection, Executor, Row};
 use uuid::Uuid;
 
@@ -85,6 +86,7 @@ store_suite!(
     expected_version_conflicts_write_nothing,
     multi_stream_commit_is_atomic,
     outbox_tracks_unrelayed_events,
+    an_outbox_of_single_positions_becomes_ranges_on_upgrade,
     outbox_batches_take_in_what_another_process_wrote,
     reads_see_every_commit_also_after_reads_cut_short,
     checkpoints_save_load_overwrite,
@@ -93,6 +95,8 @@ store_suite!(
     timers_fire_exactly_once,
     group_commit_isolates_failures,
     concurrent_writers_never_make_a_follower_skip,
+    two_processes_fire_a_timer_and_claim_an_event_once,
+    text_with_quotes_backslashes_and_braces_round_trips,
     store_tx_serves_read_models,
     a_store_tx_that_ends_without_commit_frees_the_database,
     a_batch_consumer_claims_its_inbox_in_one_go,
@@ -232,6 +236,12 @@ async fn append_and_read_back(h: Harness) {
     let empty = store.commit(Commit::default()).await.unwrap();
     assert!(empty.events.is_empty());
     assert_eq!(empty.head, 3);
+    // An append of no events still checks the version it expects.
+    assert!(store.commit(Commit::append("case-1", ExpectedVersion::Exact(2), vec![])).await.is_ok());
+    assert!(matches!(
+        store.commit(Commit::append("case-1", ExpectedVersion::Exact(5), vec![])).await,
+        Err(StoreError::Conflict { actual: 2, .. })
+    ));
 }
 
 async fn expected_version_conflicts_write_nothing(h: Harness) {
@@ -392,6 +402,81 @@ async fn outbox_tracks_unrelayed_events(h: Harness) {
     assert_eq!(store.outbox_depth().await.unwrap(), 0);
     // Relayed events stay in the log.
     assert_eq!(store.read_all(0, 10).await.unwrap().len(), 5);
+
+    // One commit's events are one range of the outbox: acknowledging some of them cuts it.
+    store.commit(Commit::append("z", ExpectedVersion::Any, events("z", 6))).await.unwrap();
+    store.commit(Commit::append("w", ExpectedVersion::Any, events("w", 2))).await.unwrap();
+    store.outbox_ack(&[8, 7]).await.unwrap(); // the middle of 6..=11
+    assert_eq!(store.outbox_depth().await.unwrap(), 6);
+    assert_eq!(positions(&store.outbox_batch(0, 10).await.unwrap()), [6, 9, 10, 11, 12, 13]);
+    assert_eq!(positions(&store.outbox_batch(6, 2).await.unwrap()), [9, 10]);
+    store.outbox_ack(&[6, 11, 12]).await.unwrap(); // both ends, and across two ranges
+    assert_eq!(positions(&store.outbox_batch(0, 10).await.unwrap()), [9, 10, 13]);
+    store.outbox_ack(&[9, 10, 13, 14]).await.unwrap();
+    assert_eq!(store.outbox_depth().await.unwrap(), 0);
+    assert!(store.outbox_batch(0, 10).await.unwrap().is_empty());
+}
+
+async fn an_outbox_of_single_positions_becomes_ranges_on_upgrade(h: Harness) {
+    // The store as the version before ranges left it: its first two migrations, events 1..=6,
+    // of which 1, 2, 4 and 6 not yet relayed (an outbox row each).
+    sqlx::any::install_default_drivers();
+    let backend = if h.url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
+    let earlier = tempfile::tempdir().unwrap();
+    for file in ["0001_eventstore.sql", "0002_inbox_retention.sql"] {
+        let from = format!("{}/migrations/{backend}/{file}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::copy(from, earlier.path().join(file)).unwrap();
+    }
+    let pool = match h.options.schema.clone() {
+        Some(schema) => {
+            let mut admin = AnyConnection::connect(&h.url).await.unwrap();
+            admin.execute(format!("CREATE SCHEMA {schema}").as_str()).await.unwrap();
+            let set_path: Arc<str> = format!("SET search_path TO {schema}").into();
+            AnyPoolOptions::new()
+                .max_connections(1)
+                .after_connect(move |conn, _| {
+                    let set_path = Arc::clone(&set_path);
+                    Box::pin(async move { conn.execute(&*set_path).await.map(drop) })
+                })
+                .connect(&h.url)
+                .await
+                .unwrap()
+        }
+        None => {
+            let path = h.url.strip_prefix("sqlite://").unwrap();
+            std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
+            AnyPoolOptions::new().max_connections(1).connect(&format!("{}?mode=rwc", h.url)).await.unwrap()
+        }
+    };
+    sqlx::migrate::Migrator::new(earlier.path()).await.unwrap().run(&pool).await.unwrap();
+    for position in 1..=6_i64 {
+        sqlx::query(
+            "INSERT INTO events (global_position, stream, stream_version, event_id, event_type, occurred_at, \
+             recorded_at, correlation_id, causation_id, actor_role, actor_id, actor_jurisdiction, traceparent, \
+             schema_version, routing_key, payload) \
+             VALUES ($1, 'old', $2, $3, 't', 0, 0, 'c', 'c', 'r', 'i', 'j', 'tp', 1, 'rk', $4)",
+        )
+        .bind(position)
+        .bind(position)
+        .bind(Uuid::now_v7().to_string())
+        .bind(vec![position as u8])
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    for position in [1_i64, 2, 4, 6] {
+        sqlx::query("INSERT INTO outbox (global_position) VALUES ($1)").bind(position).execute(&pool).await.unwrap();
+    }
+    sqlx::query("UPDATE sequencer SET position = 6").execute(&pool).await.unwrap();
+    pool.close().await;
+
+    let store = h.connect().await;
+    assert_eq!(store.outbox_depth().await.unwrap(), 4);
+    assert_eq!(positions(&store.outbox_batch(0, 10).await.unwrap()), [1, 2, 4, 6]);
+    store.outbox_ack(&[2, 4]).await.unwrap();
+    assert_eq!(positions(&store.outbox_batch(0, 10).await.unwrap()), [1, 6]);
+    let next = store.commit(Commit::append("old", ExpectedVersion::Exact(6), events("new", 1))).await.unwrap();
+    assert_eq!(positions(&next.events), [7]);
 }
 
 async fn checkpoints_save_load_overwrite(h: Harness) {
@@ -696,6 +781,90 @@ async fn concurrent_writers_never_make_a_follower_skip(h: Harness) {
     assert_eq!(seen.iter().copied().collect::<HashSet<_>>(), written);
     assert_eq!(last, written.len() as i64);
     assert_eq!(store.head_position().await.unwrap(), last);
+}
+
+async fn two_processes_fire_a_timer_and_claim_an_event_once(h: Harness) {
+    // Two stores on one database: only the database serializes their writers (on Postgres, the
+    // epoch's compare-and-set or the sequencer's lock; on SQLite, its write lock).
+    let (one, other) = (h.connect().await, h.connect().await);
+    for round in 0..5 {
+        let key = format!("deadline-{round}");
+        schedule(&one, vec![timer(&key, t0())]).await;
+        let generation = due(&other, t0()).await.into_iter().find(|t| t.key == key).unwrap().generation;
+        let delivered = Uuid::now_v7();
+        let attempts = (0..8).map(|i| {
+            let store = if i % 2 == 0 { one.clone() } else { other.clone() };
+            let (key, stream) = (key.clone(), format!("case-{round}"));
+            tokio::spawn(async move {
+                let fired = store
+                    .commit(Commit {
+                        fire: Some((key, generation)),
+                        ..Commit::append(&stream, ExpectedVersion::Any, events("fired", 1))
+                    })
+                    .await;
+                let claimed = store
+                    .commit(Commit {
+                        inbox: Some(("consumer".into(), delivered)),
+                        ..Commit::append(&stream, ExpectedVersion::Any, events("claimed", 1))
+                    })
+                    .await;
+                (fired, claimed)
+            })
+        });
+        let results: Vec<_> = futures::future::join_all(attempts).await.into_iter().map(Result::unwrap).collect();
+        let fired: Vec<_> = results.iter().filter_map(|(fired, _)| fired.as_ref().ok()).collect();
+        let claimed: Vec<_> = results.iter().filter_map(|(_, claimed)| claimed.as_ref().ok()).collect();
+        assert_eq!((fired.len(), claimed.len()), (1, 1), "round {round}");
+        for (fired, claimed) in &results {
+            assert!(matches!(fired, Ok(_) | Err(StoreError::TimerGone { .. })), "{fired:?}");
+            assert!(matches!(claimed, Ok(_) | Err(StoreError::AlreadyProcessed { .. })), "{claimed:?}");
+        }
+        assert_eq!(other.stream_version(&format!("case-{round}")).await.unwrap(), 2);
+    }
+    let all = one.read_all(0, 100).await.unwrap();
+    assert_eq!(positions(&all), (1..=10).collect::<Vec<_>>());
+}
+
+async fn text_with_quotes_backslashes_and_braces_round_trips(h: Harness) {
+    let store = h.connect().await;
+    let odd = r#"a "quoted" \back\slash {x,y} NULL, 网格 ' ; --"#;
+    let mut new = event(odd);
+    new.actor.id = odd.into();
+    new.payload = odd.as_bytes().to_vec();
+    let stream = format!("case-{odd}");
+    let committed = store
+        .commit(Commit {
+            schedule: vec![timer(odd, t0())],
+            inbox: Some((odd.into(), new.event_id)),
+            ..Commit::append(&stream, ExpectedVersion::NoStream, vec![new.clone()])
+        })
+        .await
+        .unwrap();
+    assert_envelope(&committed.events[0], &new);
+    assert_eq!(store.read_stream(&stream, 1).await.unwrap(), committed.events);
+    assert_eq!(store.read_all(0, 10).await.unwrap(), committed.events);
+    assert!(store.inbox_contains(odd, new.event_id).await.unwrap());
+    let due = due(&store, t0()).await;
+    assert_eq!(
+        (due[0].key.as_str(), due[0].kind.as_str(), due[0].payload.as_slice()),
+        (odd, &*format!("kind-{odd}"), odd.as_bytes())
+    );
+
+    // And back through the checks: the stream's version, the inbox entry, the timer.
+    let again = Commit {
+        fire: Some((odd.into(), due[0].generation)),
+        inbox: Some((odd.into(), new.event_id)),
+        ..Commit::append(&stream, ExpectedVersion::Exact(1), events("again", 1))
+    };
+    assert!(matches!(store.commit(again).await, Err(StoreError::AlreadyProcessed { .. })));
+    let fired = Commit {
+        fire: Some((odd.into(), due[0].generation)),
+        ..Commit::append(&stream, ExpectedVersion::Exact(1), events("fired", 1))
+    };
+    assert_eq!(positions(&store.commit(fired).await.unwrap().events), [2]);
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.claim_inbox(odd, &[new.event_id, Uuid::nil()]).await.unwrap(), HashSet::from([Uuid::nil()]));
+    tx.commit().await.unwrap();
 }
 
 async fn store_tx_serves_read_models(h: Harness) {

@@ -15,7 +15,7 @@ mod error;
 mod jurisdiction;
 mod mediation;
 pub(crate) mod output;
-mod rpc;
+pub(crate) mod rpc;
 mod stats;
 
 use anyhow::Result;
@@ -92,6 +92,7 @@ impl Global {
                 token: self.token.clone(),
                 data_dir: self.data_dir.clone(),
                 ca_cert: self.ca_cert.clone(),
+                local: rpc::LOCAL_ADMIN,
             },
         }
     }

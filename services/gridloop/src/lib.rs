@@ -2,6 +2,7 @@
 
 pub mod analytics_cli;
 pub mod app;
+pub mod bench;
 pub mod client;
 pub mod nats_auth;
 pub mod replay;

@@ -34,6 +34,9 @@ enum Command {
     Replay(gridloop::replay::ReplayArgs),
     /// Mint tokens with the installation's signing key (`token issue`), or create the key (`token keygen`).
     Token(gridloop::token_cli::TokenArgs),
+    /// Load a running deployment (open-loop arrivals or as fast as it goes) and report throughput,
+    /// latency percentiles per RPC and report → dispatched, errors by code, and a latency plot.
+    Bench(gridloop::bench::BenchArgs),
     #[command(flatten)]
     Client(gridloop::client::ClientCommand),
 }
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
             Command::Import(args) => gridloop::analytics_cli::import(args).await,
             Command::Replay(args) => gridloop::replay::run(args).await,
             Command::Token(args) => gridloop::token_cli::run(args),
+            Command::Bench(args) => gridloop::bench::run(args).await,
             Command::Client(command) => gridloop::client::run(command).await,
         }
     });

@@ -86,12 +86,13 @@ fn existing_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
     })
 }
 
-/// The token the CLI uses when none is given: a short admin token minted with the local
-/// installation's key, when this user can read it. `None` without a key in `data_dir`.
-pub fn local_admin_token(data_dir: &Path) -> anyhow::Result<Option<String>> {
+/// The token the CLI uses when none is given: a short token for `subject` in `role` (city-wide)
+/// minted with the local installation's key, when this user can read it. `None` without a key in
+/// `data_dir`.
+pub fn local_token(data_dir: &Path, subject: &str, role: Role) -> anyhow::Result<Option<String>> {
     let Some(key) = SigningKey::load(data_dir)? else { return Ok(None) };
-    let admin = Principal::new(LOCAL_ADMIN, Role::Admin, None, None)?;
-    Ok(Some(key.issue(&admin, LOCAL_ADMIN_TTL)?))
+    let principal = Principal::new(subject, role, None, None)?;
+    Ok(Some(key.issue(&principal, LOCAL_ADMIN_TTL)?))
 }
 
 /// `30s`, `15m`, `8h`, `7d`.
@@ -128,9 +129,9 @@ mod tests {
     #[test]
     fn the_local_cli_is_admin_only_where_the_key_is() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(local_admin_token(dir.path()).unwrap(), None);
+        assert_eq!(local_token(dir.path(), LOCAL_ADMIN, Role::Admin).unwrap(), None);
         SigningKey::create_or_load(dir.path()).unwrap();
-        assert!(local_admin_token(dir.path()).unwrap().is_some());
+        assert!(local_token(dir.path(), LOCAL_ADMIN, Role::Admin).unwrap().is_some());
         let missing = existing_key(&dir.path().join("elsewhere")).unwrap_err().to_string();
         assert!(missing.contains("gridloop token keygen"), "{missing}");
     }

@@ -3,6 +3,7 @@
 use super::error::{CallError, Unreachable};
 use anyhow::{Context, Result};
 use gridloop_auth::{AuthChannel, BearerToken};
+use gridloop_domain::access::Role;
 use gridloop_proto::v1 as pb;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,13 +35,19 @@ pub struct Credentials {
     pub token: Option<String>,
     pub data_dir: PathBuf,
     pub ca_cert: Option<PathBuf>,
+    /// Whom a token minted with the local key stands for: the admin, unless a command acts in
+    /// another role (the bench's evaluations are a hotline's callback).
+    pub local: (&'static str, Role),
 }
 
 impl Default for Credentials {
     fn default() -> Self {
-        Self { token: None, data_dir: PathBuf::from("./gridloop-data"), ca_cert: None }
+        Self { token: None, data_dir: PathBuf::from("./gridloop-data"), ca_cert: None, local: LOCAL_ADMIN }
     }
 }
+
+/// The local principal the CLI acts as by default.
+pub const LOCAL_ADMIN: (&str, Role) = (crate::token_cli::LOCAL_ADMIN, Role::Admin);
 
 impl Credentials {
     /// The token to send to `urls`. The local installation's admin token only ever goes to a
@@ -48,7 +55,9 @@ impl Credentials {
     fn bearer(&self, urls: &[String]) -> Result<BearerToken> {
         let token = match &self.token {
             Some(token) => Some(token.clone()),
-            None if urls.iter().all(|url| is_loopback(url)) => crate::token_cli::local_admin_token(&self.data_dir)?,
+            None if urls.iter().all(|url| is_loopback(url)) => {
+                crate::token_cli::local_token(&self.data_dir, self.local.0, self.local.1)?
+            }
             None => None,
         };
         token.map_or_else(|| Ok(BearerToken::default()), |token| BearerToken::new(&token))
@@ -256,7 +265,7 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         gridloop_auth::SigningKey::create_or_load(dir.path()).unwrap();
-        let credentials = Credentials { token: None, data_dir: dir.path().into(), ca_cert: None };
+        let credentials = Credentials { data_dir: dir.path().into(), ..Credentials::default() };
         let header = |bearer: BearerToken| {
             let mut interceptor = bearer;
             let request = tonic::service::Interceptor::call(&mut interceptor, tonic::Request::new(())).unwrap();
