@@ -804,7 +804,8 @@ fn an_unsatisfied_evaluation_says_the_case_reopened_and_where() {
 
     // A second round, for people.
     act(&server, "resolve", &id, &["--summary", "已再次清理"]);
-    let args = ["case", "evaluate", &id, "--satisfaction", "unsatisfied", "--actor-role", "resident"];
+    let hotline = server.token(&["--role", "hotline", "--subject", "12345-hotline"]);
+    let args = ["case", "evaluate", &id, "--satisfaction", "unsatisfied", "--token", &hotline];
     let text = wait_for(FLOW, "the second feedback round to open", || {
         let run = gridloop_in(Some(&server.home), &[&args[..], &["--server", &server.url]].concat());
         run.status.success().then_some(run.stdout)
