@@ -145,6 +145,7 @@ async fn a_rejected_case_takes_no_more_reports() {
         expected_version: 0,
         actor: gridloop_tests::actor("grid_worker"),
         reason: "不属于受理范围".into(),
+        ..Default::default()
     };
     g.clients.dispatch.reject_case(reject).await.expect("reject");
     g.listed_when(&first.case_id, |c| c.state() == pb::CaseState::Rejected).await;

@@ -151,7 +151,7 @@ async fn case_reaches(
 ) {
     eventually(&format!("case {case_id} to be {state:?}"), || {
         let mut dispatch = dispatch.clone();
-        let request = pb::GetCaseRequest { case_id: case_id.into() };
+        let request = pb::GetCaseRequest { case_id: case_id.into(), ..Default::default() };
         async move {
             let view = dispatch.get_case(request).await.ok()?.into_inner().case?;
             (view.state() == state).then_some(())

@@ -20,6 +20,10 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+/// The consistency token of a report: dispatch has the case open once its stream has its
+/// first event (`CaseOpened`). A linked report's case is open already.
+const OPEN_IN_DISPATCH: u64 = 1;
+
 /// Device clocks drift: a discovery time this far in the future is still accepted.
 const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
@@ -130,6 +134,7 @@ impl Intake {
                     replayed: true,
                     linked: true,
                     linked_reason: m.reason.clone(),
+                    case_version: OPEN_IN_DISPATCH,
                 };
                 ((m.case_id, m.category_code, m.description, m.location), response)
             }
@@ -143,6 +148,7 @@ impl Intake {
                     replayed: true,
                     linked: false,
                     linked_reason: String::new(),
+                    case_version: OPEN_IN_DISPATCH,
                 };
                 ((m.case_id, m.category_code, m.description, m.location), response)
             }
@@ -195,6 +201,7 @@ impl IntakeService for Intake {
                     replayed: false,
                     linked: false,
                     linked_reason: String::new(),
+                    case_version: OPEN_IN_DISPATCH,
                 };
                 (context.event((convert::event_type("CaseReported"), reported.encode_to_vec())), response)
             }
@@ -215,6 +222,7 @@ impl IntakeService for Intake {
                     replayed: false,
                     linked: true,
                     linked_reason: reason,
+                    case_version: OPEN_IN_DISPATCH,
                 };
                 (context.event((convert::event_type("CaseReportLinked"), linked.encode_to_vec())), response)
             }

@@ -38,6 +38,8 @@ pub enum CaseCommand {
     Show {
         /// The case id.
         id: String,
+        #[command(flatten)]
+        after: AfterWrite,
     },
     /// List cases a page at a time: newest opened first, or with --order priority the open work in
     /// the order a unit works through it.
@@ -46,6 +48,16 @@ pub enum CaseCommand {
     Act(CaseAction),
     /// Record the reporter's satisfaction (评价); unsatisfied, says where the case reopened.
     Evaluate(EvaluateArgs),
+}
+
+/// Read your own writes: the consistency token an earlier command printed (`version` of the
+/// case, `case_version` of a report), which the server waits for before it answers.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct AfterWrite {
+    /// Wait (up to 5 s) until the server has the case at this version: the `version` (or a
+    /// report's `case_version`) an earlier command printed; 0 = don't wait.
+    #[arg(long, default_value_t = 0)]
+    pub min_version: u64,
 }
 
 #[derive(Debug, Args)]
@@ -125,8 +137,8 @@ pub async fn run(CaseArgs { command, global }: CaseArgs) -> Result<()> {
     let server = Server::connect(&global.addresses()).await?;
     match command {
         CaseCommand::Report(args) => report(&server, global.json, *args).await,
-        CaseCommand::Show { id } => {
-            let response = get_case(&server, &id).await?;
+        CaseCommand::Show { id, after } => {
+            let response = get_case(&server, &id, after.min_version).await?;
             emit(
                 global.json,
                 || case_with_history_json(&response),
@@ -162,8 +174,9 @@ where
     }
 }
 
-async fn get_case(server: &Server, id: &str) -> Result<pb::GetCaseResponse> {
-    let request = pb::GetCaseRequest { case_id: id.to_string() };
+/// The case and its history, once the server has it at `min_version` (0: as it is).
+async fn get_case(server: &Server, id: &str, min_version: u64) -> Result<pb::GetCaseResponse> {
+    let request = pb::GetCaseRequest { case_id: id.to_string(), min_version };
     Ok(server.dispatch().get_case(request).await.map_err(server.fail("GetCase"))?.into_inner())
 }
 
@@ -198,6 +211,7 @@ async fn report(server: &Server, json: bool, args: ReportArgs) -> Result<()> {
                 "linked": r.linked,
                 "linked_reason": r.linked_reason,
                 "client_key": client_key,
+                "case_version": r.case_version,
             })
         },
         || {
@@ -218,6 +232,10 @@ async fn report(server: &Server, json: bool, args: ReportArgs) -> Result<()> {
             if r.replayed {
                 text.push_str("  (replayed: the stored result of an earlier report with this client key)\n");
             }
+            text.push_str(&format!(
+                "  next: gridloop case show {} --min-version {} (waits until dispatch has it)\n",
+                r.case_id, r.case_version
+            ));
             text
         },
     )

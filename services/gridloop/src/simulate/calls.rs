@@ -173,6 +173,7 @@ pub(super) fn command(slot: usize, case: &Case, action: Action) -> Job {
                         expected_version: version,
                         actor: actor(level),
                         assignee: ASSIGNEES[level as usize].into(),
+                        ..Default::default()
                     })
                     .await
                     .map(tonic::Response::into_inner),
@@ -182,6 +183,7 @@ pub(super) fn command(slot: usize, case: &Case, action: Action) -> Job {
                         expected_version: version,
                         actor: actor(level),
                         summary: format!("{}已办结", level.chinese_name()),
+                        ..Default::default()
                     })
                     .await
                     .map(tonic::Response::into_inner),
@@ -191,6 +193,7 @@ pub(super) fn command(slot: usize, case: &Case, action: Action) -> Job {
                         expected_version: version,
                         actor: actor(level),
                         reason: note.into(),
+                        ..Default::default()
                     })
                     .await
                     .map(tonic::Response::into_inner),
@@ -202,6 +205,7 @@ pub(super) fn command(slot: usize, case: &Case, action: Action) -> Job {
                         verifier: ASSIGNEES[Level::Grid as usize].into(),
                         passed,
                         note: if passed { String::new() } else { "现场核查未通过".into() },
+                        ..Default::default()
                     })
                     .await
                     .map(tonic::Response::into_inner),
@@ -220,6 +224,7 @@ pub(super) fn command(slot: usize, case: &Case, action: Action) -> Job {
                         }),
                         satisfaction: satisfaction as i32,
                         comment: if answer == Answer::Unsatisfied { "问题未解决".into() } else { String::new() },
+                        ..Default::default()
                     };
                     return match callback.evaluate_case(request).await {
                         Ok(_) => Done::Answered { slot },
