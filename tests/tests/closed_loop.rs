@@ -349,7 +349,7 @@ async fn no_answer_by_the_feedback_deadline_closes_with_the_default_evaluation()
 async fn bad_reports_are_refused_with_field_details_and_nothing_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let mut g = Gridloop::start(dir.path(), ManualClock::new(start_time())).await;
-    let mut bad = report_request("no.such.category", "", pb::GeoPoint { lat: 0.0, lon: 0.0 });
+    let mut bad = report_request("no.such.category", "", pb::GeoPoint::wgs84(0.0, 0.0));
     bad.description = "  ".into();
     let status = g.clients.intake.report_case(bad).await.expect_err("refused");
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -369,7 +369,7 @@ async fn bad_reports_are_refused_with_field_details_and_nothing_is_stored() {
     let status = g
         .clients
         .intake
-        .report_case(report_request(&category.code, "k", pb::GeoPoint { lat: 123.0, lon: 119.5 }))
+        .report_case(report_request(&category.code, "k", pb::GeoPoint::wgs84(123.0, 119.5)))
         .await
         .expect_err("refused");
     let violations = status.get_details_bad_request().unwrap().field_violations;

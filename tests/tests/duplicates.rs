@@ -10,7 +10,7 @@ use gridloop_tests::{history_types, start_time, Gridloop};
 
 /// `metres` north of `p`.
 fn north(p: pb::GeoPoint, metres: f64) -> pb::GeoPoint {
-    pb::GeoPoint { lat: p.lat + (metres / 6_371_008.8_f64).to_degrees(), lon: p.lon }
+    pb::GeoPoint::wgs84(p.lat + (metres / 6_371_008.8_f64).to_degrees(), p.lon)
 }
 
 /// Two different categories that enter at grid level.

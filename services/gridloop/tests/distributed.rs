@@ -286,7 +286,7 @@ async fn distributed_loop_survives_a_killed_dispatch_and_a_nats_restart() {
                     let (mut clients, finished, category) = (clients.clone(), finished.clone(), category.clone());
                     let (lat, lon) = grids[index % grids.len()];
                     async move {
-                        let location = pb::GeoPoint { lat, lon };
+                        let location = pb::GeoPoint::wgs84(lat, lon);
                         let case_id = report(&mut clients, index, location, &category).await;
                         drive(&mut clients, &case_id, plan_of(index)).await;
                         finished.fetch_add(1, Ordering::Relaxed);
@@ -453,7 +453,7 @@ async fn distributed_one_case_is_one_trace_across_the_four_processes() {
     let mut report = tonic::Request::new(pb::ReportCaseRequest {
         client_key: "traced-1".into(),
         category_code: dispute.code.clone(),
-        location: Some(pb::GeoPoint { lat, lon }),
+        location: Some(pb::GeoPoint::wgs84(lat, lon)),
         description: "楼上噪音扰民".into(),
         reporter: Some(pb::Reporter { kind: pb::ReporterKind::Platform as i32, ..Default::default() }),
         channel: pb::Channel::ResidentApp as i32,

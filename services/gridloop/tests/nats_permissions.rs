@@ -165,7 +165,7 @@ fn report(grid: usize, key: &str) -> pb::ReportCaseRequest {
     pb::ReportCaseRequest {
         client_key: key.into(),
         category_code: "env.debris".into(),
-        location: Some(pb::GeoPoint { lat, lon }),
+        location: Some(pb::GeoPoint::wgs84(lat, lon)),
         description: "楼道堆放杂物".into(),
         reporter: Some(pb::Reporter { kind: pb::ReporterKind::Resident as i32, ..Default::default() }),
         channel: pb::Channel::ResidentApp as i32,

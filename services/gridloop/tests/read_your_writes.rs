@@ -64,7 +64,7 @@ async fn take_around(mut clients: Clients, index: usize, (lat, lon): (f64, f64),
     let report = pb::ReportCaseRequest {
         client_key: format!("read-your-writes-{index}"),
         category_code: category,
-        location: Some(pb::GeoPoint { lat, lon }),
+        location: Some(pb::GeoPoint::wgs84(lat, lon)),
         description: format!("第{index}号: 楼道堆放杂物"),
         reporter: Some(pb::Reporter { kind: pb::ReporterKind::Resident as i32, ..Default::default() }),
         channel: pb::Channel::ResidentApp as i32,

@@ -31,7 +31,7 @@ fn report_request(client_key: &str, description: &str) -> pb::ReportCaseRequest 
     pb::ReportCaseRequest {
         client_key: client_key.into(),
         category_code: "env.debris".into(),
-        location: Some(pb::GeoPoint { lat, lon }),
+        location: Some(pb::GeoPoint::wgs84(lat, lon)),
         description: description.into(),
         reporter: Some(pb::Reporter { kind: pb::ReporterKind::Resident as i32, ..Default::default() }),
         channel: pb::Channel::ResidentApp as i32,

@@ -5,6 +5,7 @@
 use crate::{report_stream, Intake, MAX_CLIENT_KEY, MAX_DESCRIPTION};
 use gridloop_domain::calendar::Sla;
 use gridloop_domain::case::{CaseDetails, LinkedReport};
+use gridloop_domain::datum::{Datum, LatLon};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::jurisdiction::Department;
 use gridloop_domain::level::Level;
@@ -27,6 +28,12 @@ const OPEN_IN_DISPATCH: u64 = 1;
 /// Device clocks drift: a discovery time this far in the future is still accepted.
 const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
+/// The report's location as the reporter sent it, recorded beside its WGS 84 conversion when it
+/// was in another datum.
+fn as_sent(r: &pb::ReportCaseRequest) -> Option<pb::GeoPoint> {
+    r.location.filter(|p| convert::from_datum(p.datum()) != Datum::Wgs84)
+}
+
 impl Intake {
     /// Validate a report against the catalog and the jurisdiction; every bad field is reported.
     fn validate(&self, r: &pb::ReportCaseRequest, now: chrono::DateTime<chrono::Utc>) -> Result<CaseDetails, Status> {
@@ -40,6 +47,7 @@ impl Intake {
             v.add("category_code", format!("unknown category {:?} (see GetCatalog)", r.category_code));
         }
         let mut grid_code = None;
+        let mut location = None;
         match &r.location {
             None => v.add("location", "required"),
             Some(p) if !(p.lat.is_finite() && (-90.0..=90.0).contains(&p.lat)) => {
@@ -48,10 +56,25 @@ impl Intake {
             Some(p) if !(p.lon.is_finite() && (-180.0..=180.0).contains(&p.lon)) => {
                 v.add("location.lon", "must be a longitude between -180 and 180")
             }
-            Some(p) => match self.policy.jurisdiction.locate(p.lat, p.lon) {
-                Some(grid) => grid_code = Some(grid.code.as_str().to_string()),
-                None => v.add("location", format!("({}, {}) is outside every grid of this jurisdiction", p.lat, p.lon)),
-            },
+            Some(p) if pb::Datum::try_from(p.datum).is_err() => {
+                v.add("location.datum", format!("{} is not a datum (WGS 84, GCJ-02 or BD-09)", p.datum))
+            }
+            Some(p) => {
+                // The grids are WGS 84: a point from a Chinese map platform is converted first.
+                let datum = convert::from_datum(p.datum());
+                let wgs84 = LatLon::new(p.lat, p.lon).to_wgs84(datum);
+                match self.policy.jurisdiction.locate(wgs84.lat, wgs84.lon) {
+                    Some(grid) => grid_code = Some(grid.code.as_str().to_string()),
+                    None => {
+                        let given = match datum {
+                            Datum::Wgs84 => format!("({}, {})", p.lat, p.lon),
+                            other => format!("({}, {}) in {}", p.lat, p.lon, other.as_str()),
+                        };
+                        v.add("location", format!("{given} is outside every grid of this jurisdiction"));
+                    }
+                }
+                location = Some(wgs84);
+            }
         }
         let description = r.description.trim();
         v.check(!description.is_empty(), "description", "required");
@@ -96,7 +119,7 @@ impl Intake {
         };
         v.into_result()?;
         let (Some(grid_code), Some(reporter), Some(channel), Some(discovered_at), Some(location)) =
-            (grid_code, reporter, channel, discovered_at, r.location.as_ref())
+            (grid_code, reporter, channel, discovered_at, location)
         else {
             unreachable!("every missing value was reported as a violation");
         };
@@ -192,7 +215,8 @@ impl IntakeService for Intake {
         let context = EventContext::new(reporter, &origin, format!("report:{}", r.client_key), now);
         let (event, response) = match duplicate {
             None => {
-                let reported = convert::case_reported(case_id, &details, &r.client_key);
+                let mut reported = convert::case_reported(case_id, &details, &r.client_key);
+                reported.reported_location = as_sent(&r);
                 let response = pb::ReportCaseResponse {
                     case_id: case_id.to_string(),
                     grid_code: details.grid_code.clone(),
@@ -213,7 +237,8 @@ impl IntakeService for Intake {
                     distance_m: found.distance_m,
                     reason: reason.clone(),
                 };
-                let linked = convert::case_report_linked(case_id, &report);
+                let mut linked = convert::case_report_linked(case_id, &report);
+                linked.reported_location = as_sent(&r);
                 let response = pb::ReportCaseResponse {
                     case_id: case_id.to_string(),
                     grid_code: found.case.grid_code.clone(),
@@ -303,9 +328,8 @@ impl IntakeService for Intake {
                         .iter()
                         .map(|w| pb::GridWorker { id: w.id.clone(), name: w.name.clone() })
                         .collect();
-                    n.boundary =
-                        grid.boundary.exterior().points().map(|p| pb::GeoPoint { lat: p.y(), lon: p.x() }).collect();
-                    n.interior_point = Some(pb::GeoPoint { lat, lon });
+                    n.boundary = grid.boundary.exterior().points().map(|p| pb::GeoPoint::wgs84(p.y(), p.x())).collect();
+                    n.interior_point = Some(pb::GeoPoint::wgs84(lat, lon));
                     nodes.push(n);
                 }
             }

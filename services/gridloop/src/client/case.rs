@@ -66,12 +66,16 @@ pub struct ReportArgs {
     /// Category code from `gridloop catalog`.
     #[arg(long)]
     pub category: String,
-    /// Latitude (WGS 84).
+    /// Latitude, in --datum.
     #[arg(long, allow_negative_numbers = true)]
     pub lat: f64,
-    /// Longitude (WGS 84).
+    /// Longitude, in --datum.
     #[arg(long, allow_negative_numbers = true)]
     pub lon: f64,
+    /// The map datum of --lat/--lon: `wgs84` (GPS), `gcj02` (Amap/高德, Tencent/腾讯) or `bd09`
+    /// (Baidu/百度); the server converts to WGS 84 before it locates the grid.
+    #[arg(long, value_enum, default_value_t = DatumArg::Wgs84)]
+    pub datum: DatumArg,
     /// What was found.
     #[arg(long)]
     pub description: Option<String>,
@@ -100,6 +104,13 @@ pub struct ReportArgs {
     /// A special group the report concerns (特殊群体; repeat for several): the case goes first.
     #[arg(long = "special-group", value_enum)]
     pub special_groups: Vec<SpecialGroupArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DatumArg {
+    Wgs84,
+    Gcj02,
+    Bd09,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -185,7 +196,7 @@ async fn report(server: &Server, json: bool, args: ReportArgs) -> Result<()> {
     let request = pb::ReportCaseRequest {
         client_key: client_key.clone(),
         category_code: args.category,
-        location: Some(pb::GeoPoint { lat: args.lat, lon: args.lon }),
+        location: Some(pb::GeoPoint { lat: args.lat, lon: args.lon, datum: enum_arg::<pb::Datum>(&args.datum) }),
         description: read_text(args.description, args.description_file.as_deref(), "description")?,
         reporter: Some(pb::Reporter {
             kind: enum_arg::<pb::ReporterKind>(&args.reporter_kind),
@@ -268,6 +279,7 @@ mod tests {
         assert_eq!(args.category, "NOISE");
         assert_eq!((args.lat, args.lon), (39.9, -116.4));
         assert_eq!(args.reporter_kind, ReporterKindArg::Resident);
+        assert_eq!(args.datum, DatumArg::Wgs84);
         assert_eq!(args.channel, ChannelArg::ResidentApp);
         assert_eq!(args.client_key, None);
         assert_eq!(args.discovered_at, None);
@@ -289,6 +301,7 @@ mod tests {
             "--special-group=elderly-living-alone",
             "--special-group",
             "disabled",
+            "--datum=bd09",
             "--json",
         ])
         .unwrap() else {
@@ -298,6 +311,7 @@ mod tests {
         assert_eq!(args.client_key.as_deref(), Some("k1"));
         assert_eq!(enum_arg::<pb::ReporterKind>(&args.reporter_kind), pb::ReporterKind::GridWorker as i32);
         assert_eq!(enum_arg::<pb::Channel>(&args.channel), pb::Channel::WalkIn as i32);
+        assert_eq!(enum_arg::<pb::Datum>(&args.datum), pb::Datum::Bd09 as i32);
         assert_eq!(args.discovered_at.unwrap().to_rfc3339(), "2025-03-01T00:30:00+00:00");
         assert!(args.urgent);
         let groups: Vec<i32> = args.special_groups.iter().map(enum_arg::<pb::SpecialGroup>).collect();
@@ -321,6 +335,7 @@ mod tests {
     #[test]
     fn every_cli_spelling_maps_to_a_protobuf_value() {
         every_spelling_maps::<ReporterKindArg, pb::ReporterKind>();
+        every_spelling_maps::<DatumArg, pb::Datum>();
         every_spelling_maps::<ChannelArg, pb::Channel>();
         every_spelling_maps::<evaluate::SatisfactionArg, pb::Satisfaction>();
         every_spelling_maps::<SpecialGroupArg, pb::SpecialGroup>();

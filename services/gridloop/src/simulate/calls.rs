@@ -255,7 +255,7 @@ pub(super) fn report(city: &City, seed: u64, slot: usize, case: &Case) -> Job {
     let request = pb::ReportCaseRequest {
         client_key: format!("sim-{seed}-{}", case.index),
         category_code: category.code.clone(),
-        location: Some(pb::GeoPoint { lat: case.location.0, lon: case.location.1 }),
+        location: Some(pb::GeoPoint::wgs84(case.location.0, case.location.1)),
         description: format!("{}(模拟案件 #{})", category.name, case.index),
         reporter: Some(pb::Reporter {
             kind: kind as i32,
