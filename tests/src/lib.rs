@@ -154,7 +154,8 @@ impl Gridloop {
     }
 
     pub async fn case(&mut self, case_id: &str) -> Option<pb::GetCaseResponse> {
-        match self.clients.dispatch.get_case(pb::GetCaseRequest { case_id: case_id.into() }).await {
+        match self.clients.dispatch.get_case(pb::GetCaseRequest { case_id: case_id.into(), ..Default::default() }).await
+        {
             Ok(r) => Some(r.into_inner()),
             Err(status) if status.code() == tonic::Code::NotFound => None,
             Err(status) => panic!("get_case failed: {status}"),
@@ -187,43 +188,38 @@ impl Gridloop {
     }
 
     /// Take a dispatched case around the rest of the loop to closed: accept, resolve, verify
-    /// where the category requires it, a satisfied evaluation (answered once evaluation has
-    /// opened the feedback round).
+    /// where the category requires it, and a satisfied evaluation, each naming the version the
+    /// step before it returned (its consistency token), so no step is refused for a service that
+    /// has not caught up yet.
     pub async fn close_case(&mut self, case_id: &str) -> pb::GetCaseResponse {
-        self.case_in(case_id, pb::CaseState::Dispatched).await;
+        let dispatched = self.case_in(case_id, pb::CaseState::Dispatched).await;
         let accept = pb::AcceptCaseRequest {
             case_id: case_id.into(),
-            expected_version: 0,
             actor: actor("grid_worker"),
             assignee: "网格员张三".into(),
+            min_version: dispatched.case.map_or(0, |c| c.version),
+            ..Default::default()
         };
-        self.clients.dispatch.accept_case(accept).await.expect("accept");
+        let accepted = self.clients.dispatch.accept_case(accept).await.expect("accept").into_inner();
         let resolve = pb::ResolveCaseRequest {
             case_id: case_id.into(),
-            expected_version: 0,
             actor: actor("grid_worker"),
             summary: "已处理".into(),
+            min_version: accepted.version,
+            ..Default::default()
         };
-        let resolved = self.clients.dispatch.resolve_case(resolve).await.expect("resolve").into_inner();
-        if resolved.case.is_some_and(|c| c.state() == pb::CaseState::AwaitingVerification) {
-            self.verify(case_id, true, "现场核查无误").await.expect("verify");
+        let mut resolved = self.clients.dispatch.resolve_case(resolve).await.expect("resolve").into_inner();
+        if resolved.case.as_ref().is_some_and(|c| c.state() == pb::CaseState::AwaitingVerification) {
+            resolved = self.verify(case_id, true, "现场核查无误").await.expect("verify");
         }
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let evaluate = pb::EvaluateCaseRequest {
-                case_id: case_id.into(),
-                actor: actor("resident"),
-                satisfaction: pb::Satisfaction::Satisfied as i32,
-                comment: String::new(),
-            };
-            match self.clients.hotline.evaluate_case(evaluate).await {
-                Ok(_) => break,
-                Err(s) if s.code() == tonic::Code::FailedPrecondition && tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await
-                }
-                Err(s) => panic!("evaluate failed: {s}"),
-            }
-        }
+        let evaluate = pb::EvaluateCaseRequest {
+            case_id: case_id.into(),
+            actor: actor("resident"),
+            satisfaction: pb::Satisfaction::Satisfied as i32,
+            min_version: resolved.version,
+            ..Default::default()
+        };
+        self.clients.hotline.evaluate_case(evaluate).await.expect("evaluate right after the resolution");
         self.case_in(case_id, pb::CaseState::Closed).await
     }
 
@@ -241,6 +237,7 @@ impl Gridloop {
             verifier: "网格员李四".into(),
             passed,
             note: note.into(),
+            ..Default::default()
         };
         self.clients.dispatch.verify_case(verify).await.map(|r| r.into_inner())
     }

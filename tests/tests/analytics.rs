@@ -23,6 +23,7 @@ async fn evaluate(g: &mut Gridloop, case_id: &str, satisfaction: pb::Satisfactio
             actor: actor("resident"),
             satisfaction: satisfaction as i32,
             comment: "还是有积水".into(),
+            ..Default::default()
         };
         match g.clients.hotline.evaluate_case(request).await {
             Ok(_) => return,
@@ -46,6 +47,7 @@ async fn resolve(g: &mut Gridloop, case_id: &str) {
         expected_version: 0,
         actor: actor("grid_worker"),
         summary: "已处理".into(),
+        ..Default::default()
     };
     g.clients.dispatch.resolve_case(request).await.expect("resolve");
 }
@@ -76,6 +78,7 @@ async fn story(g: &mut Gridloop) -> DateTime<Utc> {
         expected_version: 0,
         actor: actor("grid_worker"),
         assignee: "网格员李四".into(),
+        ..Default::default()
     };
     g.clients.dispatch.accept_case(accept).await.expect("accept");
     resolve(g, &reworked).await;
@@ -95,6 +98,7 @@ async fn story(g: &mut Gridloop) -> DateTime<Utc> {
         expected_version: 0,
         actor: actor("grid_worker"),
         reason: "不属于网格事项".into(),
+        ..Default::default()
     };
     g.clients.dispatch.reject_case(reject).await.expect("reject");
 

@@ -15,6 +15,7 @@ async fn accept(g: &mut Gridloop, case_id: &str) -> pb::CaseView {
             expected_version: 0,
             actor: actor("grid_worker"),
             assignee: "网格员张三".into(),
+            ..Default::default()
         })
         .await
         .expect("accept")
@@ -31,6 +32,7 @@ async fn resolve(g: &mut Gridloop, case_id: &str) -> pb::CaseView {
             expected_version: 0,
             actor: actor("grid_worker"),
             summary: "杂物已清理,通道畅通".into(),
+            ..Default::default()
         })
         .await
         .expect("resolve")
@@ -51,6 +53,7 @@ async fn evaluate(g: &mut Gridloop, case_id: &str, satisfaction: pb::Satisfactio
                 actor: actor("resident"),
                 satisfaction: satisfaction as i32,
                 comment: "ok".into(),
+                ..Default::default()
             })
             .await;
         match answer {
@@ -241,6 +244,7 @@ async fn a_case_resolved_above_the_grid_is_verified_on_site_before_the_reporter_
             actor: actor("resident"),
             satisfaction: pb::Satisfaction::Satisfied as i32,
             comment: String::new(),
+            ..Default::default()
         })
         .await
         .expect_err("no feedback round before the verification");
@@ -345,7 +349,7 @@ async fn no_answer_by_the_feedback_deadline_closes_with_the_default_evaluation()
 async fn bad_reports_are_refused_with_field_details_and_nothing_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let mut g = Gridloop::start(dir.path(), ManualClock::new(start_time())).await;
-    let mut bad = report_request("no.such.category", "", pb::GeoPoint { lat: 0.0, lon: 0.0 });
+    let mut bad = report_request("no.such.category", "", pb::GeoPoint::wgs84(0.0, 0.0));
     bad.description = "  ".into();
     let status = g.clients.intake.report_case(bad).await.expect_err("refused");
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -365,7 +369,7 @@ async fn bad_reports_are_refused_with_field_details_and_nothing_is_stored() {
     let status = g
         .clients
         .intake
-        .report_case(report_request(&category.code, "k", pb::GeoPoint { lat: 123.0, lon: 119.5 }))
+        .report_case(report_request(&category.code, "k", pb::GeoPoint::wgs84(123.0, 119.5)))
         .await
         .expect_err("refused");
     let violations = status.get_details_bad_request().unwrap().field_violations;
@@ -411,8 +415,12 @@ async fn bad_reports_are_refused_with_field_details_and_nothing_is_stored() {
         .await
         .expect_err("stale version");
     assert_eq!(stale.code(), Code::Aborted);
-    let not_uuid =
-        g.clients.dispatch.get_case(pb::GetCaseRequest { case_id: "nope".into() }).await.expect_err("bad id");
+    let not_uuid = g
+        .clients
+        .dispatch
+        .get_case(pb::GetCaseRequest { case_id: "nope".into(), ..Default::default() })
+        .await
+        .expect_err("bad id");
     assert_eq!(not_uuid.code(), Code::InvalidArgument);
     g.app.shutdown().await.unwrap();
 }
@@ -499,6 +507,7 @@ async fn a_dispute_is_resolved_by_a_signed_mediation_agreement() {
             topic: "楼上噪音扰民".into(),
             actor: actor("grid_worker"),
             expected_version: 0,
+            ..Default::default()
         })
         .await
         .expect("mediation requested");

@@ -10,7 +10,7 @@ use gridloop_tests::{history_types, start_time, Gridloop};
 
 /// `metres` north of `p`.
 fn north(p: pb::GeoPoint, metres: f64) -> pb::GeoPoint {
-    pb::GeoPoint { lat: p.lat + (metres / 6_371_008.8_f64).to_degrees(), lon: p.lon }
+    pb::GeoPoint::wgs84(p.lat + (metres / 6_371_008.8_f64).to_degrees(), p.lon)
 }
 
 /// Two different categories that enter at grid level.
@@ -145,6 +145,7 @@ async fn a_rejected_case_takes_no_more_reports() {
         expected_version: 0,
         actor: gridloop_tests::actor("grid_worker"),
         reason: "不属于受理范围".into(),
+        ..Default::default()
     };
     g.clients.dispatch.reject_case(reject).await.expect("reject");
     g.listed_when(&first.case_id, |c| c.state() == pb::CaseState::Rejected).await;

@@ -20,6 +20,7 @@ async fn request_mediation(g: &mut Gridloop, case_id: &str, topic: &str) {
         expected_version: 0,
         actor: actor("grid_worker"),
         assignee: "网格员张三".into(),
+        ..Default::default()
     };
     g.clients.dispatch.accept_case(accept).await.expect("accept");
     let request = pb::RequestMediationRequest {
@@ -27,6 +28,7 @@ async fn request_mediation(g: &mut Gridloop, case_id: &str, topic: &str) {
         topic: topic.into(),
         actor: actor("grid_worker"),
         expected_version: 0,
+        ..Default::default()
     };
     g.clients.dispatch.request_mediation(request).await.expect("mediation requested");
 }

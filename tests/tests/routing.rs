@@ -20,6 +20,7 @@ async fn accept(g: &mut Gridloop, case_id: &str) -> pb::CaseView {
         expected_version: 0,
         actor: actor("street_officer"),
         assignee: "李科长".into(),
+        ..Default::default()
     };
     g.clients.dispatch.accept_case(request).await.expect("accept").into_inner().case.expect("view")
 }
@@ -31,6 +32,7 @@ fn summon(case_id: &str, departments: &[&str]) -> pb::SummonDepartmentsRequest {
         actor: actor("street_officer"),
         departments: departments.iter().map(|d| d.to_string()).collect(),
         reason: "餐饮油烟扰民,需执法与环保联合处置".into(),
+        ..Default::default()
     }
 }
 
@@ -113,6 +115,7 @@ async fn departments_priorities_and_summons_through_grpc() {
         department: "ecology-environment".into(),
         by: "环保执法员王五".into(),
         note: "已到场".into(),
+        ..Default::default()
     };
     let view = g.clients.dispatch.report_in(report_in.clone()).await.expect("report in").into_inner().case.unwrap();
     assert_eq!(view.summons.iter().map(|s| s.reported_in).collect::<Vec<_>>(), [false, true]);

@@ -51,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
     let request = pb::ReportCaseRequest {
         client_key: "bench-1".into(),
         category_code: "env.debris".into(),
-        location: Some(pb::GeoPoint { lat: 32.4043, lon: 119.5029 }),
+        location: Some(pb::GeoPoint::wgs84(32.4043, 119.5029)),
         description: "楼道堆放杂物,堵塞消防通道".repeat(4),
         reporter: Some(pb::Reporter {
             kind: 1,

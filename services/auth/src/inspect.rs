@@ -204,7 +204,7 @@ mod tests {
     #[test]
     fn what_is_not_one_plain_message_of_the_api_is_left_alone() {
         let inspector = inspector();
-        let request = body(&pb::GetCaseRequest { case_id: "c".into() });
+        let request = body(&pb::GetCaseRequest { case_id: "c".into(), ..Default::default() });
         assert!(inspector.inspect("/grpc.health.v1.Health/Check", &request).is_none());
         let mut compressed = request.to_vec();
         compressed[0] = 1;

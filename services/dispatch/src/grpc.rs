@@ -7,8 +7,8 @@ use gridloop_domain::access::{case_facts, Rpc};
 use gridloop_domain::case::{CaseCommand, CaseError};
 use gridloop_domain::ids::CaseId;
 use gridloop_kit::authorize::Named;
-use gridloop_kit::{grpc, Caller};
-use gridloop_proto::status::{failed_precondition, invalid_argument, parse_uuid};
+use gridloop_kit::{grpc, Caller, CATCH_UP_WAIT};
+use gridloop_proto::status::{failed_precondition, invalid_argument, parse_uuid, Violations};
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::dispatch_service_server::DispatchService;
 use tonic::{Request, Response, Status};
@@ -27,6 +27,11 @@ impl From<DispatchError> for Status {
 fn refused(error: CaseError) -> Status {
     match error {
         CaseError::Invalid { field, reason } => invalid_argument(field, reason),
+        CaseError::InvalidFields(fields) => {
+            let mut violations = Violations::default();
+            fields.into_iter().for_each(|(field, reason)| violations.add(field, reason));
+            violations.into_result().expect_err("at least one bad field")
+        }
         CaseError::NotFound => Status::not_found("case not found"),
         CaseError::AlreadyOpened => Status::already_exists("case already exists"),
         error @ CaseError::Forbidden { state, .. } => {
@@ -36,15 +41,26 @@ fn refused(error: CaseError) -> Status {
 }
 
 impl Dispatch {
-    /// Run a client's command on a case; the answer is the case after it, at its new version.
+    /// Wait until the case has reached `min_version`, a client's consistency token (0: don't).
+    async fn caught_up(&self, case_id: CaseId, min_version: u64) -> Result<(), Status> {
+        self.cases
+            .caught_up(case_id, min_version, CATCH_UP_WAIT)
+            .await
+            .map_err(|error| grpc::behind_status(error, |error| Status::from(DispatchError::from(error))))
+    }
+
+    /// Run a client's command on a case, once the case has reached `min_version`; the answer is
+    /// the case after it, at its new version.
     async fn command(
         &self,
         case_id: &str,
         expected_version: u64,
+        min_version: u64,
         caller: Caller,
         command: CaseCommand,
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
         let case_id = CaseId(parse_uuid("case_id", case_id)?);
+        self.caught_up(case_id, min_version).await?;
         let expected = (expected_version > 0).then_some(expected_version);
         let envelope = self.cases.request(case_id, command, caller, expected);
         let executed = self.cases.execute(envelope).await.map_err(DispatchError::from)?;
@@ -64,7 +80,14 @@ impl DispatchService for Dispatch {
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        self.command(&r.case_id, r.expected_version, caller, CaseCommand::Accept { assignee: r.assignee }).await
+        self.command(
+            &r.case_id,
+            r.expected_version,
+            r.min_version,
+            caller,
+            CaseCommand::Accept { assignee: r.assignee },
+        )
+        .await
     }
 
     async fn escalate_case(
@@ -73,7 +96,8 @@ impl DispatchService for Dispatch {
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        self.command(&r.case_id, r.expected_version, caller, CaseCommand::Escalate { reason: r.reason }).await
+        self.command(&r.case_id, r.expected_version, r.min_version, caller, CaseCommand::Escalate { reason: r.reason })
+            .await
     }
 
     async fn transfer_case(
@@ -83,7 +107,7 @@ impl DispatchService for Dispatch {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let command = CaseCommand::Transfer { to_unit: r.to_unit, reason: r.reason };
-        self.command(&r.case_id, r.expected_version, caller, command).await
+        self.command(&r.case_id, r.expected_version, r.min_version, caller, command).await
     }
 
     async fn request_mediation(
@@ -92,7 +116,14 @@ impl DispatchService for Dispatch {
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        self.command(&r.case_id, r.expected_version, caller, CaseCommand::RequestMediation { topic: r.topic }).await
+        self.command(
+            &r.case_id,
+            r.expected_version,
+            r.min_version,
+            caller,
+            CaseCommand::RequestMediation { topic: r.topic },
+        )
+        .await
     }
 
     async fn resolve_case(
@@ -101,7 +132,8 @@ impl DispatchService for Dispatch {
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        self.command(&r.case_id, r.expected_version, caller, CaseCommand::Resolve { summary: r.summary }).await
+        self.command(&r.case_id, r.expected_version, r.min_version, caller, CaseCommand::Resolve { summary: r.summary })
+            .await
     }
 
     async fn verify_case(
@@ -111,7 +143,7 @@ impl DispatchService for Dispatch {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let command = CaseCommand::Verify { verifier: r.verifier, passed: r.passed, note: r.note };
-        self.command(&r.case_id, r.expected_version, caller, command).await
+        self.command(&r.case_id, r.expected_version, r.min_version, caller, command).await
     }
 
     async fn reject_case(
@@ -120,7 +152,8 @@ impl DispatchService for Dispatch {
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        self.command(&r.case_id, r.expected_version, caller, CaseCommand::Reject { reason: r.reason }).await
+        self.command(&r.case_id, r.expected_version, r.min_version, caller, CaseCommand::Reject { reason: r.reason })
+            .await
     }
 
     async fn summon_departments(
@@ -130,7 +163,7 @@ impl DispatchService for Dispatch {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let command = CaseCommand::SummonDepartments { departments: r.departments, reason: r.reason };
-        self.command(&r.case_id, r.expected_version, caller, command).await
+        self.command(&r.case_id, r.expected_version, r.min_version, caller, command).await
     }
 
     async fn report_in(
@@ -140,11 +173,12 @@ impl DispatchService for Dispatch {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let command = CaseCommand::ReportIn { department: r.department, by: r.by, note: r.note };
-        self.command(&r.case_id, r.expected_version, caller, command).await
+        self.command(&r.case_id, r.expected_version, r.min_version, caller, command).await
     }
 
     async fn get_case(&self, request: Request<pb::GetCaseRequest>) -> Result<Response<pb::GetCaseResponse>, Status> {
         let case_id = CaseId(parse_uuid("case_id", &request.get_ref().case_id)?);
+        self.caught_up(case_id, request.get_ref().min_version).await?;
         let loaded = self.load(case_id).await?;
         if loaded.history.is_empty() {
             return Err(Status::not_found(format!("case {case_id} not found")));

@@ -40,7 +40,7 @@ pub fn case_view(case: &Case) -> pb::CaseView {
         settled_level: settled_level as i32,
         satisfaction: satisfaction as i32,
         reopen_count: case.reopen_count,
-        location: details.map(|d| pb::GeoPoint { lat: d.lat, lon: d.lon }),
+        location: details.map(|d| pb::GeoPoint::wgs84(d.lat, d.lon)),
         department_code: convert::department_code(&department),
         department_name: convert::department_name(&department),
         priority: case.priority.score,

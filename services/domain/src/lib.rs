@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod case;
 pub mod case_state;
 pub mod catalog;
+pub mod datum;
 pub mod decider;
 pub mod drift;
 pub mod duplicates;

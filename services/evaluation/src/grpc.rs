@@ -6,10 +6,11 @@ use crate::{drift, kpi, level_shares, Evaluation};
 use gridloop_domain::access::{QueryScope, Rpc};
 use gridloop_domain::feedback::{FeedbackCommand, FeedbackError};
 use gridloop_domain::ids::CaseId;
+use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::kpi::Report;
 use gridloop_domain::level::Level;
 use gridloop_kit::grpc::{self, query_status};
-use gridloop_kit::Caller;
+use gridloop_kit::{Caller, CommandError, CATCH_UP_WAIT};
 use gridloop_proto::convert;
 use gridloop_proto::status::{failed_precondition, invalid_argument, optional_area, parse_uuid, Violations};
 use gridloop_proto::v1 as pb;
@@ -20,13 +21,10 @@ const MAX_COMMENT: usize = 2000;
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
 
-/// A feedback round's refusal of an answer: the case was never resolved (no round was ever
-/// opened), or its round is answered already.
-fn refused(case_id: CaseId, error: FeedbackError, version: u64) -> Status {
+/// A feedback round's refusal of an answer: its round is answered already (one never opened is
+/// [`Evaluation::never_asked`]).
+fn refused(error: FeedbackError) -> Status {
     match error {
-        FeedbackError::NotAwaiting if version == 0 => {
-            failed_precondition("case", "NOT_RESOLVED", format!("case {case_id} is not resolved (or does not exist)"))
-        }
         FeedbackError::NotAwaiting => failed_precondition("case", "NOT_AWAITING_EVALUATION", error.to_string()),
     }
 }
@@ -53,6 +51,40 @@ pub(crate) fn time_window(
     Ok((from, to))
 }
 
+impl Evaluation {
+    /// Wait until the projection has applied `case_id` up to `min_version`, a client's
+    /// consistency token (0: don't).
+    async fn caught_up(&self, case_id: CaseId, min_version: u64) -> Result<(), Status> {
+        let pool = self.store().pool();
+        self.progress
+            .wait_for(&case_id, min_version, CATCH_UP_WAIT, || projection::version_of(pool, case_id))
+            .await
+            .map_err(|error| grpc::behind_status(error, query_status))
+    }
+
+    /// An optional area filter of a query: empty, or the code of a unit of this jurisdiction
+    /// (an unknown one is a mistake, not an empty answer).
+    fn known_area(&self, area: &str) -> Result<Option<AreaCode>, Status> {
+        let area = optional_area("area", area)?;
+        match area {
+            Some(code) if !self.policy.jurisdiction.contains_code(&code) => {
+                Err(invalid_argument("area", format!("{code} is no unit of this jurisdiction (see GetJurisdiction)")))
+            }
+            known => Ok(known),
+        }
+    }
+
+    /// The refusal of an answer for a case no round was ever opened for: NOT_FOUND when the
+    /// projection does not know the case at all, else it is not resolved.
+    async fn never_asked(&self, case_id: CaseId) -> Status {
+        match projection::version_of(self.store().pool(), case_id).await {
+            Ok(0) => Status::not_found(format!("case {case_id} not found")),
+            Ok(_) => failed_precondition("case", "NOT_RESOLVED", format!("case {case_id} is not resolved")),
+            Err(error) => query_status(error),
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl EvaluationService for Evaluation {
     async fn evaluate_case(
@@ -62,22 +94,23 @@ impl EvaluationService for Evaluation {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let mut v = Violations::default();
-        let case_id = parse_uuid("case_id", &r.case_id).map(CaseId);
-        if let Err(status) = &case_id {
-            v.add("case_id", status.message());
-        }
+        let case_id = v.uuid("case_id", &r.case_id).map(CaseId);
         let satisfaction = convert::from_satisfaction(r.satisfaction());
         v.check(satisfaction.is_some(), "satisfaction", "required (satisfied, basically satisfied or unsatisfied)");
         v.check(r.comment.chars().count() <= MAX_COMMENT, "comment", &format!("at most {MAX_COMMENT} characters"));
         v.into_result()?;
-        let (Ok(case_id), Some(satisfaction)) = (case_id, satisfaction) else { unreachable!("checked above") };
+        let (Some(case_id), Some(satisfaction)) = (case_id, satisfaction) else { unreachable!("checked above") };
+        self.caught_up(case_id, r.min_version).await?;
 
         let command = FeedbackCommand::Answer { satisfaction, comment: r.comment };
         let envelope = self.feedback.request(case_id, command, caller, None);
-        self.feedback
-            .execute(envelope)
-            .await
-            .map_err(|e| grpc::status(e, |reason, version| refused(case_id, reason, version)))?;
+        match self.feedback.execute(envelope).await {
+            Ok(_) => {}
+            Err(CommandError::Refused { reason: FeedbackError::NotAwaiting, version: 0 }) => {
+                return Err(self.never_asked(case_id).await)
+            }
+            Err(error) => return Err(grpc::status(error, |reason, _| refused(reason))),
+        }
         Ok(Response::new(pb::EvaluateCaseResponse {
             case_id: case_id.to_string(),
             satisfaction: convert::satisfaction(satisfaction) as i32,
@@ -88,9 +121,16 @@ impl EvaluationService for Evaluation {
         &self,
         request: Request<pb::ListCasesRequest>,
     ) -> Result<Response<pb::ListCasesResponse>, Status> {
-        let area = optional_area("area", &request.get_ref().area)?;
+        let area = self.known_area(&request.get_ref().area)?;
         let scope = grpc::confine(&request, Rpc::ListCases, area.as_ref())?;
         let r = request.into_inner();
+        let consistency = match (r.min_case_id.as_str(), r.min_version) {
+            ("", 0) => None,
+            (case_id, version) => Some((CaseId(parse_uuid("min_case_id", case_id)?), version)),
+        };
+        if let Some((case_id, version)) = consistency {
+            self.caught_up(case_id, version).await?;
+        }
         let offset: i64 = if r.page_token.is_empty() {
             0
         } else {
@@ -121,7 +161,7 @@ impl EvaluationService for Evaluation {
         &self,
         request: Request<pb::GetLevelDistributionRequest>,
     ) -> Result<Response<pb::GetLevelDistributionResponse>, Status> {
-        let area = optional_area("area", &request.get_ref().area)?;
+        let area = self.known_area(&request.get_ref().area)?;
         let area = grpc::confine_area(&request, Rpc::GetLevelDistribution, area.as_ref())?;
         let r = request.into_inner();
         let (from, to) = time_window(r.from.as_ref(), r.to.as_ref())?;
@@ -135,9 +175,13 @@ impl EvaluationService for Evaluation {
     }
 
     async fn get_kpis(&self, request: Request<pb::GetKpisRequest>) -> Result<Response<pb::GetKpisResponse>, Status> {
+        self.known_area(&request.get_ref().area)?;
         let mut filter = kpi::filter_from(request.get_ref())?;
         filter.area = grpc::confine_area(&request, Rpc::GetKpis, filter.area.as_ref())?;
         let r = request.into_inner();
+        if let Some(category) = filter.category.as_deref().filter(|c| self.policy.catalog.get(c).is_none()) {
+            return Err(invalid_argument("category_code", format!("unknown category {category:?} (see GetCatalog)")));
+        }
         let period = kpi::period_of(r.period());
         let offset = self.policy.calendar.offset();
         let mut report = Report::new(period, offset);
@@ -149,7 +193,7 @@ impl EvaluationService for Evaluation {
         &self,
         request: Request<pb::ListDriftAlertsRequest>,
     ) -> Result<Response<pb::ListDriftAlertsResponse>, Status> {
-        let area = optional_area("area", &request.get_ref().area)?;
+        let area = self.known_area(&request.get_ref().area)?;
         let area = grpc::confine_area(&request, Rpc::ListDriftAlerts, area.as_ref())?;
         let r = request.into_inner();
         let rows = drift::list(self.store().pool(), area.as_ref(), r.include_cleared).await.map_err(query_status)?;

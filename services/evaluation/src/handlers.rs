@@ -57,8 +57,14 @@ impl Evaluation {
     /// yet (one inbox claim for the batch, which reads the cases' rows too) are folded over the
     /// rows in memory, with the feedback rounds they open; the rows are written back with each
     /// closure's counts for the 4321 monitor and the reads its drift assessment needs (one more
-    /// round trip), then each closure is assessed.
-    async fn apply_batch(&self, tx: &mut StoreTx, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError> {
+    /// round trip), then each closure is assessed. Returns the version each changed case's row
+    /// reached.
+    async fn apply_batch(
+        &self,
+        tx: &mut StoreTx,
+        source: &str,
+        events: &[&RecordedEvent],
+    ) -> Result<Vec<(CaseId, u64)>, HandlerError> {
         let event_ids: Vec<_> = events.iter().map(|event| event.event_id).collect();
         // Dispatch's other streams (the policy in force) hold no case events.
         let case_events = || events.iter().filter(|e| e.stream.starts_with("case-"));
@@ -110,6 +116,10 @@ impl Evaluation {
             }
         }
         let changed: Vec<CaseRow> = changed.iter().filter_map(|key| rows.remove(key)).collect();
+        let applied = changed
+            .iter()
+            .filter_map(|row| Some((CaseId::parse(&row.case_id).ok()?, u64::try_from(row.version).ok()?)))
+            .collect();
         let closures: Vec<(drift::Closure, &RecordedEvent)> = closures
             .into_iter()
             .filter_map(|(grid_code, level, record)| {
@@ -127,17 +137,23 @@ impl Evaluation {
             let context = EventContext::caused_by(record, self.feedback.system().actor, self.clock.now());
             assessor.assess(tx, closure, queued, &results, &context).await?;
         }
-        Ok(())
+        Ok(applied)
     }
 }
 
-/// A whole relay batch in one transaction: one fsync instead of one per event.
+/// A whole relay batch in one transaction: one fsync instead of one per event; the versions it
+/// applied are announced once it is committed.
 #[async_trait]
 impl BatchHandler for Evaluation {
     async fn handle_batch(&self, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError> {
         let mut tx = self.store().begin().await.map_err(transient)?;
-        self.apply_batch(&mut tx, source, events).await?;
-        tx.commit().await.map_err(transient)
+        let applied = self.apply_batch(&mut tx, source, events).await?;
+        tx.commit().await.map_err(transient)?;
+        // Committed: a client waiting for its own write may read it now.
+        for (case_id, version) in applied {
+            self.progress.advance(&case_id, version);
+        }
+        Ok(())
     }
 }
 

@@ -18,10 +18,11 @@ use gridloop_bus::{Clock, Subscription};
 use gridloop_domain::case::Satisfaction;
 use gridloop_domain::drift::DriftPolicy;
 use gridloop_domain::feedback::Feedback;
+use gridloop_domain::ids::CaseId;
 use gridloop_domain::level::Level;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_eventstore::{EventStore, StoreError};
-use gridloop_kit::CommandHandler;
+use gridloop_kit::{CommandHandler, Progress};
 use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::evaluation_service_server::EvaluationServiceServer;
@@ -38,6 +39,8 @@ pub struct Evaluation {
     policy: Arc<CityPolicy>,
     drift: DriftPolicy,
     clock: Arc<dyn Clock>,
+    /// The versions of the cases the projection has applied, for clients waiting on their writes.
+    progress: Arc<Progress<CaseId>>,
 }
 
 impl Evaluation {
@@ -51,7 +54,7 @@ impl Evaluation {
         store.migrate_extra(&MIGRATOR, &MIGRATOR).await?;
         let authorizer = Arc::new(access::FeedbackPolicy { store: store.clone() });
         let feedback = CommandHandler::new(SERVICE, store, clock.clone(), Arc::new(())).with_authorizer(authorizer);
-        Ok(Self { feedback, policy, drift, clock })
+        Ok(Self { feedback, policy, drift, clock, progress: Arc::default() })
     }
 
     pub fn into_server(self) -> EvaluationServiceServer<Self> {

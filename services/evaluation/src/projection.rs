@@ -389,6 +389,15 @@ pub fn loaded(results: &[Vec<AnyRow>]) -> Result<Vec<CaseRow>, sqlx::Error> {
     results.iter().flatten().map(CaseRow::from_row).collect()
 }
 
+/// The version of the case the projection has applied; 0 for a case it does not know.
+pub async fn version_of(pool: &AnyPool, case_id: CaseId) -> Result<u64, sqlx::Error> {
+    let version: Option<i64> = sqlx::query_scalar("SELECT version FROM evaluation_cases WHERE case_id = $1")
+        .bind(case_id.to_string())
+        .fetch_optional(pool)
+        .await?;
+    Ok(version.and_then(|v| u64::try_from(v).ok()).unwrap_or_default())
+}
+
 /// The part of the city a case list reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Within<'a> {

@@ -731,6 +731,8 @@ async fn sample_outbox_depth(stores: Vec<(&'static str, EventStore)>, stop: Canc
 
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let _telemetry = telemetry::init("gridloop")?;
+    // Held until the process exits: one server per data directory.
+    let _data_dir = crate::data_lock::DataDirLock::acquire(&args.store.data_dir)?;
     let app = App::start(&args, Arc::new(SystemClock)).await?;
     let transport = if args.nats.url.is_some() { "JetStream" } else { "in-process bus" };
     match &args.store.database_url {

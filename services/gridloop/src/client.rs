@@ -218,12 +218,12 @@ mod tests {
 
     #[test]
     fn show_takes_json_and_server_after_the_id() {
-        let ClientCommand::Case(CaseArgs { command: CaseCommand::Show { id }, global }) =
-            parse(&["case", "show", "abc", "--json", "--server", "http://h:1"]).unwrap()
+        let ClientCommand::Case(CaseArgs { command: CaseCommand::Show { id, after }, global }) =
+            parse(&["case", "show", "abc", "--json", "--server", "http://h:1", "--min-version", "2"]).unwrap()
         else {
             panic!("not case show")
         };
-        assert_eq!(id, "abc");
+        assert_eq!((id.as_str(), after.min_version), ("abc", 2));
         assert!(global.json);
         assert_eq!(global.server, "http://h:1");
         // … and before the subcommand too.

@@ -4,6 +4,7 @@ pub mod analytics_cli;
 pub mod app;
 pub mod bench;
 pub mod client;
+pub mod data_lock;
 pub mod nats_auth;
 pub mod replay;
 pub mod simulate;

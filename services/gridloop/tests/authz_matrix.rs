@@ -80,7 +80,7 @@ impl World {
             stores,
             a: grid_a.code.clone(),
             b: grid_b.code.clone(),
-            at_a: pb::GeoPoint { lat, lon },
+            at_a: pb::GeoPoint::wgs84(lat, lon),
             category: String::new(),
             tokens: HashMap::new(),
         };
@@ -156,7 +156,7 @@ impl World {
         let mut dispatch = DispatchServiceClient::new(self.admin.clone());
         let deadline = Instant::now() + FLOW;
         loop {
-            let shown = dispatch.get_case(pb::GetCaseRequest { case_id: case_id.into() }).await;
+            let shown = dispatch.get_case(pb::GetCaseRequest { case_id: case_id.into(), ..Default::default() }).await;
             if let Some(case) = shown.ok().and_then(|r| r.into_inner().case).filter(|c| ready(c)) {
                 return case;
             }
@@ -414,7 +414,7 @@ async fn call(
             by: "中队长".into(),
             ..Default::default()
         })),
-        Rpc::GetCase => done!(dispatch.get_case(pb::GetCaseRequest { case_id })),
+        Rpc::GetCase => done!(dispatch.get_case(pb::GetCaseRequest { case_id, ..Default::default() })),
         Rpc::GetMediation => {
             done!(mediation.get_mediation(pb::GetMediationRequest { mediation_id, ..Default::default() }))
         }
@@ -614,7 +614,7 @@ async fn a_grid_worker_acts_on_its_grids_cases_only_and_is_recorded_as_itself() 
         DispatchServiceClient::new(world.channel_of(&insider)).accept_case(accept).await.unwrap().into_inner();
     assert_eq!(accepted.case.unwrap().state(), pb::CaseState::Accepted);
     let shown = DispatchServiceClient::new(world.admin.clone())
-        .get_case(pb::GetCaseRequest { case_id: case_id.clone() })
+        .get_case(pb::GetCaseRequest { case_id: case_id.clone(), ..Default::default() })
         .await
         .unwrap()
         .into_inner();
@@ -639,8 +639,12 @@ async fn a_resident_cannot_accept_and_sees_only_the_cases_they_reported() {
     let theirs = theirs.unwrap().into_inner().case_id;
     world.case_when(&theirs, |c| c.state() == pb::CaseState::Dispatched).await;
     let mut as_resident = DispatchServiceClient::new(world.channel_of(&resident));
-    as_resident.get_case(pb::GetCaseRequest { case_id: own.clone() }).await.expect("their own case");
-    let refused = as_resident.get_case(pb::GetCaseRequest { case_id: theirs.clone() }).await.unwrap_err();
+    as_resident
+        .get_case(pb::GetCaseRequest { case_id: own.clone(), ..Default::default() })
+        .await
+        .expect("their own case");
+    let refused =
+        as_resident.get_case(pb::GetCaseRequest { case_id: theirs.clone(), ..Default::default() }).await.unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
 
     let mut evaluation = EvaluationServiceClient::new(world.channel_of(&resident));

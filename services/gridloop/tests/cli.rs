@@ -370,7 +370,12 @@ fn take_to_closed(server: &Server, id: &str) -> Value {
 fn finish(server: &Server, id: &str) -> Value {
     let resolved = act(server, "resolve", id, &["--summary", "杂物已清理,通道畅通"]);
     assert_eq!((&resolved["state"], &resolved["assignee"]), (&json!("resolved"), &json!(ASSIGNEE)), "{resolved:#}");
-    let evaluated = evaluate(server, id, "satisfied");
+    // Evaluated straight after the resolution: its version is the token evaluation waits for.
+    let hotline = server.token(&["--role", "hotline", "--subject", "12345-hotline"]);
+    let version = resolved["version"].to_string();
+    let args =
+        ["--satisfaction", "satisfied", "--actor-role", "resident", "--token", &hotline, "--min-version", &version];
+    let evaluated = server.run(&[&["case", "evaluate", id][..], &args].concat()).json();
     assert_eq!(evaluated, json!({ "case_id": id, "satisfaction": "satisfied", "reopened": false, "case": null }));
     let closed = wait_for_state(server, id, "closed");
     assert_eq!(closed["case"]["settled_level"], "grid", "{closed:#}");
@@ -382,10 +387,13 @@ fn finish(server: &Server, id: &str) -> Value {
     closed
 }
 
-/// Reports a case and waits until dispatch has it; returns (report, case show).
+/// Reports a case and shows it as soon as dispatch has it (the report's consistency token);
+/// returns (report, case show).
 fn report_dispatched(server: &Server, extra: &[&str]) -> (Value, Value) {
     let reported = report(server, extra);
-    let shown = wait_for_state(server, &str_of(&reported["case_id"]), "dispatched");
+    let version = reported["case_version"].to_string();
+    let shown = server.run(&["case", "show", &str_of(&reported["case_id"]), "--min-version", &version]).json();
+    assert_eq!(shown["case"]["state"], "dispatched", "{shown:#}");
     (reported, shown)
 }
 
@@ -472,6 +480,20 @@ fn sigterm_drains_and_exits_zero() {
     assert_eq!(retried["case_id"], id.as_str(), "intake still knows the client key");
     assert_eq!(retried["replayed"], true);
     take_to_closed(&server, &id);
+}
+
+#[test]
+fn a_second_server_on_a_data_directory_in_use_exits_non_zero_and_says_why() {
+    let (_root, data) = data_dir();
+    let server = Server::start(&data);
+    let mut second = Server::spawn(&data, free_port());
+    let status = wait_for(STARTUP, "the second server to exit", || second.child.try_wait().expect("try_wait"));
+    let stderr = second.stderr();
+    assert!(!status.success() && status.code().is_some(), "exited with {status}:\n{stderr}");
+    assert!(stderr.contains("is in use by another gridloop server"), "{stderr}");
+    assert!(stderr.contains(&format!("process {}", server.child.id())), "names the holder: {stderr}");
+    // The first server is undisturbed.
+    assert!(server.run(&["catalog"]).status.success());
 }
 
 #[test]
@@ -629,6 +651,11 @@ fn under_json_an_error_is_one_document_with_its_code_and_details() {
         .map(|v| v["field"].as_str().unwrap())
         .collect();
     assert!(fields.contains(&"category_code") && fields.contains(&"location"), "{error:#}");
+
+    // An area the city does not have is a mistake, not an empty list.
+    let (_, error) = server.run(&["case", "list", "--area", "999999"]).failure_and_json();
+    assert_eq!((&error["error"]["code"], &error["error"]["rpc"]), (&json!("invalid_argument"), &json!("ListCases")));
+    assert_eq!(error["error"]["details"]["field_violations"][0]["field"], "area", "{error:#}");
 
     let (reported, _) = report_dispatched(&server, &[]);
     let id = str_of(&reported["case_id"]);

@@ -14,9 +14,10 @@
 
 mod common;
 
-use common::{free_port, nats_server_binary};
+use common::cluster::{Cluster, Nats, POLL};
+use common::nats_server_binary;
 use futures::stream::{self, StreamExt};
-use gridloop_auth::{AuthChannel, BearerToken, Principal, SigningKey};
+use gridloop_auth::{AuthChannel, Principal};
 use gridloop_bus::jetstream::{JetStreamBus, JetStreamConfig};
 use gridloop_domain::access::Role;
 use gridloop_domain::jurisdiction::Jurisdiction;
@@ -29,242 +30,16 @@ use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use std::collections::HashMap;
-use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tempfile::TempDir;
-use tonic::transport::Channel;
 use tonic::Code;
 
-const GRIDLOOP: &str = env!("CARGO_BIN_EXE_gridloop");
 const CASES: usize = 1_000;
 /// Cases driven at the same time.
 const CONCURRENCY: usize = 48;
-const STARTUP: Duration = Duration::from_secs(60);
 /// How long the whole loop may take, faults included (normally well under a minute).
 const LOOP_DEADLINE: Duration = Duration::from_secs(300);
-const POLL: Duration = Duration::from_millis(25);
-
-/// A NATS server with JetStream, owned by the test.
-struct Nats {
-    binary: PathBuf,
-    port: u16,
-    store: TempDir,
-    child: Option<Child>,
-}
-
-impl Nats {
-    fn start(binary: PathBuf) -> Nats {
-        let mut nats = Nats { binary, port: free_port(), store: tempfile::tempdir().unwrap(), child: None };
-        nats.spawn();
-        nats
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new(&self.binary)
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
-            .arg(self.store.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nats-server");
-        self.child = Some(child);
-        wait_until(STARTUP, "nats-server to listen", || std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok());
-    }
-
-    /// Graceful stop (SIGTERM), as an operator's restart or a node drain would do.
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            signal(&child, "TERM");
-            child.wait().expect("nats-server exits");
-        }
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap();
-    assert!(status.success(), "kill -{name} {}", child.id());
-}
-
-fn wait_until(timeout: Duration, what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ready() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        std::thread::sleep(POLL);
-    }
-}
-
-/// One `gridloop serve <service>` process.
-struct Service {
-    name: &'static str,
-    port: u16,
-    metrics_port: u16,
-    child: Option<Child>,
-}
-
-struct Cluster {
-    database_url: String,
-    schema_prefix: String,
-    nats_url: String,
-    /// More environment for every service.
-    env: Vec<(String, String)>,
-    logs: TempDir,
-    /// The services' shared data directory: the first to start creates the installation's
-    /// signing key there, the others load it, and the test mints its tokens with it.
-    data: TempDir,
-    services: Vec<Service>,
-}
-
-impl Cluster {
-    fn start(database_url: String, nats_url: String, env: &[(&str, &str)]) -> Cluster {
-        let mut cluster = Cluster {
-            database_url,
-            schema_prefix: format!("dist_{}_", uuid::Uuid::now_v7().simple()),
-            nats_url,
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            logs: tempfile::tempdir().unwrap(),
-            data: tempfile::tempdir().unwrap(),
-            services: ["intake", "dispatch", "mediation", "evaluation"]
-                .map(|name| Service { name, port: free_port(), metrics_port: free_port(), child: None })
-                .into(),
-        };
-        for index in 0..cluster.services.len() {
-            cluster.spawn(index);
-        }
-        cluster
-    }
-
-    fn index(&self, name: &str) -> usize {
-        self.services.iter().position(|s| s.name == name).expect("a service")
-    }
-
-    fn url(&self, name: &str) -> String {
-        format!("http://127.0.0.1:{}", self.services[self.index(name)].port)
-    }
-
-    fn log_path(&self, name: &str) -> PathBuf {
-        self.logs.path().join(format!("{name}.log"))
-    }
-
-    fn spawn(&mut self, index: usize) {
-        let service = &self.services[index];
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path(service.name)).unwrap();
-        let mut command = Command::new(GRIDLOOP);
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("GRIDLOOP_") {
-                command.env_remove(name);
-            }
-        }
-        command
-            .args(["serve", service.name])
-            .args(["--listen", &format!("127.0.0.1:{}", service.port)])
-            .args(["--metrics-listen", &format!("127.0.0.1:{}", service.metrics_port)])
-            .arg("--data-dir")
-            .arg(self.data.path())
-            .env("GRIDLOOP_DATABASE_URL", &self.database_url)
-            .env("GRIDLOOP_SCHEMA_PREFIX", &self.schema_prefix)
-            .env("GRIDLOOP_NATS_URL", &self.nats_url)
-            // Every report opens its own case: the test counts cases.
-            .env("GRIDLOOP_DUPLICATE_RADIUS_M", "0")
-            // One principal drives dozens of cases at once: no per-principal throttle.
-            .env("GRIDLOOP_RATE_LIMIT", "0")
-            .env("GRIDLOOP_MAX_IN_FLIGHT", "0")
-            .env("RUST_LOG", "info,sqlx=warn")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        let mut child = command.spawn().expect("start gridloop serve");
-        let (name, port) = (service.name, service.port);
-        // Fail with the service's own log when it exits or never listens: a bare timeout says
-        // nothing about why.
-        let deadline = Instant::now() + STARTUP;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            let exited = child.try_wait().unwrap();
-            if exited.is_some() || Instant::now() >= deadline {
-                let _ = child.kill();
-                let log = std::fs::read_to_string(self.log_path(name)).unwrap_or_default();
-                panic!("{name} did not listen on {port} within {STARTUP:?} (exit: {exited:?}); its log:\n{log}");
-            }
-            std::thread::sleep(POLL);
-        }
-        self.services[index].child = Some(child);
-    }
-
-    /// A connection to a service on which every call is made as `principal`.
-    async fn channel(&self, name: &str, principal: &Principal) -> AuthChannel {
-        let key = SigningKey::load(self.data.path()).unwrap().expect("the services created the signing key");
-        let token = key.issue(principal, chrono::Duration::hours(1)).unwrap();
-        BearerToken::new(&token).unwrap().channel(connect(self.url(name)).await)
-    }
-
-    fn kill_9(&mut self, name: &str) {
-        let index = self.index(name);
-        let mut child = self.services[index].child.take().expect("running");
-        child.kill().expect("SIGKILL");
-        let status = child.wait().unwrap();
-        assert_eq!(status.signal(), Some(9), "{name} was killed by SIGKILL");
-    }
-
-    fn restart(&mut self, name: &str) {
-        let index = self.index(name);
-        self.spawn(index);
-    }
-
-    fn metrics(&self, name: &str) -> String {
-        use std::io::{Read, Write};
-        let port = self.services[self.index(name)].metrics_port;
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("metrics port");
-        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
-    }
-
-    fn logs_text(&self) -> String {
-        self.services
-            .iter()
-            .map(|s| format!("--- {}\n{}", s.name, std::fs::read_to_string(self.log_path(s.name)).unwrap_or_default()))
-            .collect()
-    }
-
-    /// SIGTERM every service; each must drain and exit 0.
-    fn stop_all(&mut self) {
-        for service in &mut self.services {
-            let mut child = service.child.take().expect("running");
-            signal(&child, "TERM");
-            let status = child.wait().unwrap();
-            assert!(status.success(), "{} exited with {status} after SIGTERM", service.name);
-        }
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for service in &mut self.services {
-            if let Some(child) = service.child.as_mut() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-    }
-}
 
 /// What the test does with a case, and so where it must end.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -362,14 +137,16 @@ async fn drive(clients: &mut Clients, case_id: &str, plan: Plan) {
     let deadline = Instant::now() + LOOP_DEADLINE;
     loop {
         assert!(Instant::now() < deadline, "case {case_id} ({plan:?}) did not finish in {LOOP_DEADLINE:?}");
-        let view = match clients.dispatch.get_case(pb::GetCaseRequest { case_id: case_id.into() }).await {
-            Ok(response) => response.into_inner().case.expect("a case view"),
-            Err(status) if expected_while_faulty(&status) => {
-                tokio::time::sleep(POLL).await;
-                continue;
-            }
-            Err(status) => panic!("get case {case_id}: {status}"),
-        };
+        let view =
+            match clients.dispatch.get_case(pb::GetCaseRequest { case_id: case_id.into(), ..Default::default() }).await
+            {
+                Ok(response) => response.into_inner().case.expect("a case view"),
+                Err(status) if expected_while_faulty(&status) => {
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                }
+                Err(status) => panic!("get case {case_id}: {status}"),
+            };
         let version = view.version;
         let outcome = match view.state() {
             pb::CaseState::Closed | pb::CaseState::Rejected => return,
@@ -379,6 +156,7 @@ async fn drive(clients: &mut Clients, case_id: &str, plan: Plan) {
                     expected_version: version,
                     actor: actor("grid_worker"),
                     reason: "不属于受理范围".into(),
+                    ..Default::default()
                 };
                 clients.dispatch.reject_case(request).await.map(drop)
             }
@@ -388,6 +166,7 @@ async fn drive(clients: &mut Clients, case_id: &str, plan: Plan) {
                     expected_version: version,
                     actor: actor("grid_worker"),
                     reason: "网格无法协调,需社区出面".into(),
+                    ..Default::default()
                 };
                 clients.dispatch.escalate_case(request).await.map(drop)
             }
@@ -397,6 +176,7 @@ async fn drive(clients: &mut Clients, case_id: &str, plan: Plan) {
                     expected_version: version,
                     actor: actor("grid_worker"),
                     assignee: "网格员张三".into(),
+                    ..Default::default()
                 };
                 clients.dispatch.accept_case(request).await.map(drop)
             }
@@ -406,6 +186,7 @@ async fn drive(clients: &mut Clients, case_id: &str, plan: Plan) {
                     expected_version: version,
                     actor: actor("grid_worker"),
                     summary: "已清理".into(),
+                    ..Default::default()
                 };
                 clients.dispatch.resolve_case(request).await.map(drop)
             }
@@ -417,6 +198,7 @@ async fn drive(clients: &mut Clients, case_id: &str, plan: Plan) {
                     verifier: "网格员张三".into(),
                     passed: true,
                     note: String::new(),
+                    ..Default::default()
                 };
                 clients.dispatch.verify_case(request).await.map(drop)
             }
@@ -431,6 +213,7 @@ async fn drive(clients: &mut Clients, case_id: &str, plan: Plan) {
                     actor: actor("resident"),
                     satisfaction: satisfaction as i32,
                     comment: String::new(),
+                    ..Default::default()
                 };
                 clients.callback.evaluate_case(request).await.map(drop)
             }
@@ -443,19 +226,6 @@ async fn drive(clients: &mut Clients, case_id: &str, plan: Plan) {
             Err(status) => panic!("case {case_id} ({plan:?}) in {:?}: {status}", view.state()),
         }
         tokio::time::sleep(POLL).await;
-    }
-}
-
-async fn connect(url: String) -> Channel {
-    let deadline = Instant::now() + STARTUP;
-    loop {
-        match Channel::from_shared(url.clone()).unwrap().connect().await {
-            Ok(channel) => return channel,
-            Err(error) => {
-                assert!(Instant::now() < deadline, "cannot reach {url}: {error}");
-                tokio::time::sleep(POLL).await;
-            }
-        }
     }
 }
 
@@ -516,7 +286,7 @@ async fn distributed_loop_survives_a_killed_dispatch_and_a_nats_restart() {
                     let (mut clients, finished, category) = (clients.clone(), finished.clone(), category.clone());
                     let (lat, lon) = grids[index % grids.len()];
                     async move {
-                        let location = pb::GeoPoint { lat, lon };
+                        let location = pb::GeoPoint::wgs84(lat, lon);
                         let case_id = report(&mut clients, index, location, &category).await;
                         drive(&mut clients, &case_id, plan_of(index)).await;
                         finished.fetch_add(1, Ordering::Relaxed);
@@ -586,7 +356,7 @@ async fn distributed_loop_survives_a_killed_dispatch_and_a_nats_restart() {
     for (case_id, plan) in &driven {
         let history = clients
             .dispatch
-            .get_case(pb::GetCaseRequest { case_id: case_id.clone() })
+            .get_case(pb::GetCaseRequest { case_id: case_id.clone(), ..Default::default() })
             .await
             .unwrap()
             .into_inner()
@@ -683,7 +453,7 @@ async fn distributed_one_case_is_one_trace_across_the_four_processes() {
     let mut report = tonic::Request::new(pb::ReportCaseRequest {
         client_key: "traced-1".into(),
         category_code: dispute.code.clone(),
-        location: Some(pb::GeoPoint { lat, lon }),
+        location: Some(pb::GeoPoint::wgs84(lat, lon)),
         description: "楼上噪音扰民".into(),
         reporter: Some(pb::Reporter { kind: pb::ReporterKind::Platform as i32, ..Default::default() }),
         channel: pb::Channel::ResidentApp as i32,
@@ -695,7 +465,12 @@ async fn distributed_one_case_is_one_trace_across_the_four_processes() {
     // Accept, ask for mediation, sign an agreement, evaluate: every service takes part.
     let view = |dispatch: &mut DispatchServiceClient<AuthChannel>, case_id: String| {
         let mut dispatch = dispatch.clone();
-        async move { dispatch.get_case(pb::GetCaseRequest { case_id }).await.map(|r| r.into_inner().case.unwrap()) }
+        async move {
+            dispatch
+                .get_case(pb::GetCaseRequest { case_id, ..Default::default() })
+                .await
+                .map(|r| r.into_inner().case.unwrap())
+        }
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -710,6 +485,7 @@ async fn distributed_one_case_is_one_trace_across_the_four_processes() {
         expected_version: 0,
         actor: actor("grid_worker"),
         assignee: "网格员张三".into(),
+        ..Default::default()
     };
     dispatch.accept_case(accept).await.unwrap();
     let request = pb::RequestMediationRequest {
@@ -717,6 +493,7 @@ async fn distributed_one_case_is_one_trace_across_the_four_processes() {
         expected_version: 0,
         actor: actor("grid_worker"),
         topic: "楼上噪音扰民".into(),
+        ..Default::default()
     };
     dispatch.request_mediation(request).await.unwrap();
     let session = loop {

@@ -151,7 +151,7 @@ async fn case_reaches(
 ) {
     eventually(&format!("case {case_id} to be {state:?}"), || {
         let mut dispatch = dispatch.clone();
-        let request = pb::GetCaseRequest { case_id: case_id.into() };
+        let request = pb::GetCaseRequest { case_id: case_id.into(), ..Default::default() };
         async move {
             let view = dispatch.get_case(request).await.ok()?.into_inner().case?;
             (view.state() == state).then_some(())
@@ -165,7 +165,7 @@ fn report(grid: usize, key: &str) -> pb::ReportCaseRequest {
     pb::ReportCaseRequest {
         client_key: key.into(),
         category_code: "env.debris".into(),
-        location: Some(pb::GeoPoint { lat, lon }),
+        location: Some(pb::GeoPoint::wgs84(lat, lon)),
         description: "楼道堆放杂物".into(),
         reporter: Some(pb::Reporter { kind: pb::ReporterKind::Resident as i32, ..Default::default() }),
         channel: pb::Channel::ResidentApp as i32,

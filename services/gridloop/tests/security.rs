@@ -31,7 +31,7 @@ fn report_request(client_key: &str, description: &str) -> pb::ReportCaseRequest 
     pb::ReportCaseRequest {
         client_key: client_key.into(),
         category_code: "env.debris".into(),
-        location: Some(pb::GeoPoint { lat, lon }),
+        location: Some(pb::GeoPoint::wgs84(lat, lon)),
         description: description.into(),
         reporter: Some(pb::Reporter { kind: pb::ReporterKind::Resident as i32, ..Default::default() }),
         channel: pb::Channel::ResidentApp as i32,
@@ -53,7 +53,7 @@ async fn without_a_token_every_rpc_is_unauthenticated_while_health_answers_servi
     assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
     assert!(refused.message().contains("no bearer token"), "{refused:?}");
     let refused = DispatchServiceClient::new(channel.clone())
-        .get_case(pb::GetCaseRequest { case_id: "x".into() })
+        .get_case(pb::GetCaseRequest { case_id: "x".into(), ..Default::default() })
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated);
@@ -172,7 +172,7 @@ async fn a_role_not_allowed_an_rpc_is_permission_denied_and_stores_nothing() {
     let mut dispatch = DispatchServiceClient::new(admin.clone());
     let deadline = Instant::now() + Duration::from_secs(20);
     let before = loop {
-        let shown = dispatch.get_case(pb::GetCaseRequest { case_id: case_id.clone() }).await;
+        let shown = dispatch.get_case(pb::GetCaseRequest { case_id: case_id.clone(), ..Default::default() }).await;
         if let Ok(shown) = shown.map(|r| r.into_inner()).as_ref() {
             if shown.case.as_ref().is_some_and(|c| c.state() == pb::CaseState::Dispatched) {
                 break shown.clone();
@@ -188,7 +188,11 @@ async fn a_role_not_allowed_an_rpc_is_permission_denied_and_stores_nothing() {
     let refused = DispatchServiceClient::new(resident).accept_case(accept.clone()).await.unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
     assert_eq!(refused.message(), "role resident may not call AcceptCase");
-    let after = dispatch.get_case(pb::GetCaseRequest { case_id: case_id.clone() }).await.unwrap().into_inner();
+    let after = dispatch
+        .get_case(pb::GetCaseRequest { case_id: case_id.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(after, before, "a refused command stores nothing");
 
     // A supervisor reads figures but reports nothing; nothing is stored.

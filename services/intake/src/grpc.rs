@@ -6,6 +6,7 @@ use crate::{report_stream, Intake, MAX_CLIENT_KEY, MAX_DESCRIPTION};
 use gridloop_domain::access::{CaseFacts, Role, Rpc};
 use gridloop_domain::calendar::Sla;
 use gridloop_domain::case::{CaseDetails, LinkedReport, ReporterKind};
+use gridloop_domain::datum::{Datum, LatLon};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::jurisdiction::{AreaCode, Department};
 use gridloop_domain::level::Level;
@@ -22,8 +23,18 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+/// The consistency token of a report: dispatch has the case open once its stream has its
+/// first event (`CaseOpened`). A linked report's case is open already.
+const OPEN_IN_DISPATCH: u64 = 1;
+
 /// Device clocks drift: a discovery time this far in the future is still accepted.
 const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// The report's location as the reporter sent it, recorded beside its WGS 84 conversion when it
+/// was in another datum.
+fn as_sent(r: &pb::ReportCaseRequest) -> Option<pb::GeoPoint> {
+    r.location.filter(|p| convert::from_datum(p.datum()) != Datum::Wgs84)
+}
 
 impl Intake {
     /// Validate a report against the catalog and the jurisdiction; every bad field is reported.
@@ -38,6 +49,7 @@ impl Intake {
             v.add("category_code", format!("unknown category {:?} (see GetCatalog)", r.category_code));
         }
         let mut grid_code = None;
+        let mut location = None;
         match &r.location {
             None => v.add("location", "required"),
             Some(p) if !(p.lat.is_finite() && (-90.0..=90.0).contains(&p.lat)) => {
@@ -46,10 +58,25 @@ impl Intake {
             Some(p) if !(p.lon.is_finite() && (-180.0..=180.0).contains(&p.lon)) => {
                 v.add("location.lon", "must be a longitude between -180 and 180")
             }
-            Some(p) => match self.policy.jurisdiction.locate(p.lat, p.lon) {
-                Some(grid) => grid_code = Some(grid.code.as_str().to_string()),
-                None => v.add("location", format!("({}, {}) is outside every grid of this jurisdiction", p.lat, p.lon)),
-            },
+            Some(p) if pb::Datum::try_from(p.datum).is_err() => {
+                v.add("location.datum", format!("{} is not a datum (WGS 84, GCJ-02 or BD-09)", p.datum))
+            }
+            Some(p) => {
+                // The grids are WGS 84: a point from a Chinese map platform is converted first.
+                let datum = convert::from_datum(p.datum());
+                let wgs84 = LatLon::new(p.lat, p.lon).to_wgs84(datum);
+                match self.policy.jurisdiction.locate(wgs84.lat, wgs84.lon) {
+                    Some(grid) => grid_code = Some(grid.code.as_str().to_string()),
+                    None => {
+                        let given = match datum {
+                            Datum::Wgs84 => format!("({}, {})", p.lat, p.lon),
+                            other => format!("({}, {}) in {}", p.lat, p.lon, other.as_str()),
+                        };
+                        v.add("location", format!("{given} is outside every grid of this jurisdiction"));
+                    }
+                }
+                location = Some(wgs84);
+            }
         }
         let description = r.description.trim();
         v.check(!description.is_empty(), "description", "required");
@@ -94,7 +121,7 @@ impl Intake {
         };
         v.into_result()?;
         let (Some(grid_code), Some(reporter), Some(channel), Some(discovered_at), Some(location)) =
-            (grid_code, reporter, channel, discovered_at, r.location.as_ref())
+            (grid_code, reporter, channel, discovered_at, location)
         else {
             unreachable!("every missing value was reported as a violation");
         };
@@ -147,6 +174,7 @@ impl Intake {
                     replayed: true,
                     linked: true,
                     linked_reason: m.reason.clone(),
+                    case_version: OPEN_IN_DISPATCH,
                 };
                 ((m.case_id, m.category_code, m.description, m.location), response)
             }
@@ -160,6 +188,7 @@ impl Intake {
                     replayed: true,
                     linked: false,
                     linked_reason: String::new(),
+                    case_version: OPEN_IN_DISPATCH,
                 };
                 ((m.case_id, m.category_code, m.description, m.location), response)
             }
@@ -204,7 +233,8 @@ impl IntakeService for Intake {
         let context = EventContext::new(caller.actor, &origin, format!("report:{}", r.client_key), now);
         let (event, response) = match duplicate {
             None => {
-                let reported = convert::case_reported(case_id, &details, &r.client_key);
+                let mut reported = convert::case_reported(case_id, &details, &r.client_key);
+                reported.reported_location = as_sent(&r);
                 let response = pb::ReportCaseResponse {
                     case_id: case_id.to_string(),
                     grid_code: details.grid_code.clone(),
@@ -213,6 +243,7 @@ impl IntakeService for Intake {
                     replayed: false,
                     linked: false,
                     linked_reason: String::new(),
+                    case_version: OPEN_IN_DISPATCH,
                 };
                 (context.event((convert::event_type("CaseReported"), reported.encode_to_vec())), response)
             }
@@ -224,7 +255,8 @@ impl IntakeService for Intake {
                     distance_m: found.distance_m,
                     reason: reason.clone(),
                 };
-                let linked = convert::case_report_linked(case_id, &report);
+                let mut linked = convert::case_report_linked(case_id, &report);
+                linked.reported_location = as_sent(&r);
                 let response = pb::ReportCaseResponse {
                     case_id: case_id.to_string(),
                     grid_code: found.case.grid_code.clone(),
@@ -233,6 +265,7 @@ impl IntakeService for Intake {
                     replayed: false,
                     linked: true,
                     linked_reason: reason,
+                    case_version: OPEN_IN_DISPATCH,
                 };
                 (context.event((convert::event_type("CaseReportLinked"), linked.encode_to_vec())), response)
             }
@@ -313,9 +346,8 @@ impl IntakeService for Intake {
                         .iter()
                         .map(|w| pb::GridWorker { id: w.id.clone(), name: w.name.clone() })
                         .collect();
-                    n.boundary =
-                        grid.boundary.exterior().points().map(|p| pb::GeoPoint { lat: p.y(), lon: p.x() }).collect();
-                    n.interior_point = Some(pb::GeoPoint { lat, lon });
+                    n.boundary = grid.boundary.exterior().points().map(|p| pb::GeoPoint::wgs84(p.y(), p.x())).collect();
+                    n.interior_point = Some(pb::GeoPoint::wgs84(lat, lon));
                     nodes.push(n);
                 }
             }

@@ -1,13 +1,20 @@
 //! Command errors as gRPC statuses, at a service's gRPC layer: a refusal is the aggregate's to
 //! map (it knows its fields and states), a stale version or a lost race is `ABORTED`, an
-//! unavailable store `UNAVAILABLE`, an unreadable or inconsistent stream `DATA_LOSS`.
+//! unavailable store `UNAVAILABLE`, an unreadable or inconsistent stream `DATA_LOSS`, a service
+//! still catching up with the client's own write `UNAVAILABLE` with a retry hint.
 
 use crate::authorize::{self, Denied, Named};
 use crate::error::{CommandError, Infrastructure};
+use crate::progress::WaitError;
 use gridloop_domain::access::{CaseFacts, Principal, QueryScope, Rpc};
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_eventstore::StoreError;
+use gridloop_proto::status::unavailable_retry;
+use std::time::Duration;
 use tonic::{Request, Status};
+
+/// When a client refused because the service is still catching up with its write should retry.
+pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// The status a failed command answers with; `refused` maps the aggregate's refusals (with the
 /// version the aggregate was at).
@@ -62,6 +69,15 @@ pub fn confine_area<T>(
 /// not exist, which the query answers itself).
 pub fn may_read<T>(request: &Request<T>, rpc: Rpc, facts: Option<&CaseFacts>, named: Named<'_>) -> Result<(), Status> {
     authorize::check(gridloop_auth::principal(request)?, rpc, facts, named).map_err(denied)
+}
+
+/// The status of a read or command whose wait for the client's own write ended without it:
+/// UNAVAILABLE with a retry hint; a failure to read the store is `store`'s to map.
+pub fn behind_status<E>(error: WaitError<E>, store: impl FnOnce(E) -> Status) -> Status {
+    match error {
+        WaitError::Behind(behind) => unavailable_retry(format!("{behind}; retry shortly"), RETRY_AFTER),
+        WaitError::Store(error) => store(error),
+    }
 }
 
 /// The status of a store failure.

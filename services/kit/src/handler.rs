@@ -13,6 +13,7 @@ use crate::authorize::{Authorize, ServiceOnly, Target};
 use crate::cache::{Current, StateCache};
 use crate::context::{command_causation, Caller, EventContext, Origin};
 use crate::error::CommandError;
+use crate::progress::{Progress, WaitError};
 use crate::timer;
 use async_trait::async_trait;
 use gridloop_bus::{Clock, HandlerError};
@@ -21,6 +22,7 @@ use gridloop_eventstore::{
     Commit, DueTimer, EventStore, ExpectedVersion, RecordedEvent, StoreError, StoreTx, StreamAppend,
 };
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Decisions made again after losing a race to a concurrent writer, for a command that did not
 /// name the version it expects.
@@ -112,6 +114,8 @@ pub struct CommandHandler<A: Aggregate> {
     authorizer: Arc<dyn Authorize<A>>,
     read_model: Option<Arc<dyn ReadModel<A>>>,
     observer: Option<Observer<A>>,
+    /// The versions its commits reached, for clients waiting on their own writes.
+    progress: Arc<Progress<A::Id>>,
 }
 
 /// Told of every event a commit appended (to count escalations, say).
@@ -128,6 +132,7 @@ impl<A: Aggregate> Clone for CommandHandler<A> {
             authorizer: self.authorizer.clone(),
             read_model: self.read_model.clone(),
             observer: self.observer.clone(),
+            progress: self.progress.clone(),
         }
     }
 }
@@ -145,6 +150,7 @@ impl<A: Aggregate> CommandHandler<A> {
             authorizer: Arc::new(ServiceOnly),
             read_model: None,
             observer: None,
+            progress: Arc::default(),
         }
     }
 
@@ -229,6 +235,27 @@ impl<A: Aggregate> CommandHandler<A> {
         let mut envelope = self.caused_by(id, command, event);
         envelope.also.inbox = Some((format!("{}.{source}", self.service), event.event_id));
         envelope
+    }
+
+    /// Wait until the aggregate's stream has reached `version` — the version a client's earlier
+    /// write answered with — for at most `within`: woken by this handler's own commits, and
+    /// finding in the store a version another process wrote. Zero never waits.
+    pub async fn caught_up(
+        &self,
+        id: A::Id,
+        version: u64,
+        within: Duration,
+    ) -> Result<(), WaitError<CommandError<A::Error>>> {
+        self.progress.wait_for(&id, version, within, || self.stored_version(id, version)).await
+    }
+
+    /// The stream's version: the cached one when it has reached `wanted`, else the store's (a
+    /// cached state may lag behind another replica's commits).
+    async fn stored_version(&self, id: A::Id, wanted: u64) -> Result<u64, CommandError<A::Error>> {
+        match self.cache.as_ref().and_then(|cache| cache.get(id)).filter(|current| current.version >= wanted) {
+            Some(current) => Ok(current.version),
+            None => Ok(self.store.stream_version(&A::stream_name(id)).await?),
+        }
     }
 
     /// Read and fold the aggregate's stream.
@@ -403,6 +430,7 @@ impl<A: Aggregate> CommandHandler<A> {
         } else {
             let origin = current.origin.or_else(|| appended.first().map(|(record, _)| Origin::of(record)));
             self.remember(id, &Current { state: after.clone(), version, origin });
+            self.progress.advance(&id, version);
         }
         Ok(Executed { state: after, version, appended, before: None })
     }

@@ -8,7 +8,9 @@
 //! of every event (actor, correlation, causation, trace, routing) is built here. Failures come
 //! back as a [`CommandError`]: a refusal, a conflict or an infrastructure failure, turned into a
 //! gRPC status only at the service's gRPC layer ([`grpc::status`]) and into a retry or a dead
-//! letter for consumers and timers ([`gridloop_bus::HandlerError`]).
+//! letter for consumers and timers ([`gridloop_bus::HandlerError`]). Every commit announces the
+//! version it reached ([`Progress`]), so a client's next read or command can wait for its own
+//! write ([`CommandHandler::caught_up`]).
 //!
 //! A new aggregate needs a [`gridloop_domain::decider::Decider`] in the domain and an
 //! [`Aggregate`] impl here (its codec and timer); a new command of an existing one needs only
@@ -21,6 +23,7 @@ pub mod context;
 pub mod error;
 pub mod grpc;
 pub mod handler;
+pub mod progress;
 pub mod timer;
 
 pub use aggregate::{Aggregate, TimerChange};
@@ -28,3 +31,4 @@ pub use authorize::{Authorize, CasePolicy, Denied, ServiceOnly, SessionPolicy, T
 pub use context::{Caller, EventContext, Origin, IMPORT_ROLE, SCHEMA_VERSION};
 pub use error::{CommandError, Infrastructure};
 pub use handler::{CommandHandler, Envelope, Executed, Loaded, Observer, ReadModel, CONFLICT_RETRIES};
+pub use progress::{Behind, Progress, WaitError, CATCH_UP_WAIT};

@@ -31,6 +31,16 @@ impl Violations {
         AreaCode::new(value).map_err(|e| self.add(field, e.to_string())).ok()
     }
 
+    /// A required UUID field: the UUID, or its violation recorded (the field named once, by
+    /// the violation).
+    pub fn uuid(&mut self, field: &str, value: &str) -> Option<Uuid> {
+        if value.trim().is_empty() {
+            self.add(field, "required");
+            return None;
+        }
+        Uuid::parse_str(value).map_err(|_| self.add(field, format!("{value:?} is not a UUID"))).ok()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -62,6 +72,13 @@ pub fn failed_precondition(subject: &str, kind: &str, description: impl Into<Str
     Status::with_error_details(Code::FailedPrecondition, description, details)
 }
 
+/// The service has not caught up with something the request waits for (a version a client's
+/// earlier write returned): UNAVAILABLE with a `RetryInfo` detail saying when to try again.
+pub fn unavailable_retry(message: impl Into<String>, retry_after: std::time::Duration) -> Status {
+    let details = ErrorDetails::with_retry_info(Some(retry_after));
+    Status::with_error_details(Code::Unavailable, message, details)
+}
+
 /// An optional jurisdiction code field (an area filter): none when empty, else a valid code.
 pub fn optional_area(field: &str, value: &str) -> Result<Option<AreaCode>, Status> {
     if value.is_empty() {
@@ -71,10 +88,10 @@ pub fn optional_area(field: &str, value: &str) -> Result<Option<AreaCode>, Statu
 }
 
 pub fn parse_uuid(field: &str, value: &str) -> Result<Uuid, Status> {
-    if value.trim().is_empty() {
-        return Err(invalid_argument(field, "required"));
-    }
-    Uuid::parse_str(value).map_err(|_| invalid_argument(field, format!("{value:?} is not a UUID")))
+    let mut v = Violations::default();
+    let uuid = v.uuid(field, value);
+    v.into_result()?;
+    Ok(uuid.expect("a UUID when there is no violation"))
 }
 
 #[cfg(test)]
@@ -93,6 +110,26 @@ mod tests {
         let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["a", "b"]);
         assert_eq!(parse_uuid("id", " ").unwrap_err().message(), "id: required");
+    }
+
+    #[test]
+    fn a_bad_uuid_names_its_field_once() {
+        let mut v = Violations::default();
+        assert_eq!(v.uuid("case_id", "x"), None);
+        v.check(false, "satisfaction", "required");
+        let status = v.into_result().unwrap_err();
+        assert_eq!(status.message(), "case_id: \"x\" is not a UUID; satisfaction: required");
+        let violations = status.get_details_bad_request().unwrap().field_violations;
+        assert_eq!(violations[0].description, "\"x\" is not a UUID");
+        assert_eq!(parse_uuid("case_id", "x").unwrap_err().message(), "case_id: \"x\" is not a UUID");
+    }
+
+    #[test]
+    fn a_service_behind_says_when_to_retry() {
+        let status = unavailable_retry("catching up", std::time::Duration::from_secs(1));
+        assert_eq!(status.code(), Code::Unavailable);
+        let retry = status.get_details_retry_info().expect("a RetryInfo detail");
+        assert_eq!(retry.retry_delay, Some(std::time::Duration::from_secs(1)));
     }
 
     #[test]

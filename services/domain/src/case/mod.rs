@@ -546,6 +546,9 @@ pub enum CaseError {
     /// Bad input: which field and why.
     #[error("invalid {field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    /// Several bad fields of one command, each with why, reported together.
+    #[error("{}", .0.iter().map(|(field, reason)| format!("invalid {field}: {reason}")).collect::<Vec<_>>().join("; "))]
+    InvalidFields(Vec<(&'static str, String)>),
     #[error("case not found")]
     NotFound,
     #[error("case already exists")]
@@ -553,6 +556,20 @@ pub enum CaseError {
     /// The case's state forbids the command.
     #[error("cannot {command} a case that is {state}: {reason}")]
     Forbidden { command: &'static str, state: &'static str, reason: &'static str },
+}
+
+impl CaseError {
+    /// `Ok` when no field is bad, else every bad field in one refusal.
+    pub fn check_fields(mut invalid: Vec<(&'static str, String)>) -> Result<(), CaseError> {
+        match invalid.len() {
+            0 => Ok(()),
+            1 => {
+                let (field, reason) = invalid.remove(0);
+                Err(CaseError::Invalid { field, reason })
+            }
+            _ => Err(CaseError::InvalidFields(invalid)),
+        }
+    }
 }
 
 /// Fold one event into the state, or refuse it as a [`Misfit`] when it cannot follow the state

@@ -1,20 +1,25 @@
 //! Transfer (一转): the case goes to another unit at the same level, which must accept it anew.
 
-use super::decide::{required, Decision};
+use super::decide::Decision;
 use super::{CaseError, CaseEvent, CaseStatus};
 
 pub(super) fn decide(at: &Decision, to_unit: &str, reason: &str) -> Result<Vec<CaseEvent>, CaseError> {
     let (CaseStatus::Dispatched { at: held } | CaseStatus::Accepted { at: held, .. }) = &at.case.status else {
         return Err(at.forbidden("only a dispatched or accepted case can be transferred"));
     };
-    required("to_unit", to_unit)?;
-    required("reason", reason)?;
-    if to_unit == held.unit {
-        return Err(CaseError::Invalid { field: "to_unit", reason: "the case is already with this unit".into() });
+    // Every bad field at once, so that one correction is enough.
+    let mut invalid = Vec::new();
+    if to_unit.trim().is_empty() {
+        invalid.push(("to_unit", "must not be empty".to_string()));
+    } else if to_unit == held.unit {
+        invalid.push(("to_unit", "the case is already with this unit".to_string()));
+    } else if !at.policy.is_unit_at(to_unit, held.level) {
+        invalid.push(("to_unit", format!("{to_unit} is not a {} unit", held.level)));
     }
-    if !at.policy.is_unit_at(to_unit, held.level) {
-        return Err(CaseError::Invalid { field: "to_unit", reason: format!("{to_unit} is not a {} unit", held.level) });
+    if reason.trim().is_empty() {
+        invalid.push(("reason", "must not be empty".to_string()));
     }
+    CaseError::check_fields(invalid)?;
     Ok(vec![CaseEvent::Transferred {
         from_unit: held.unit.clone(),
         to: at.assign(held.level, to_unit.to_string(), at.accept_deadline(held.level)),
@@ -24,7 +29,7 @@ pub(super) fn decide(at: &Decision, to_unit: &str, reason: &str) -> Result<Vec<C
 
 #[cfg(test)]
 mod tests {
-    use crate::case::{Assignment, CaseEvent, CaseStatus};
+    use crate::case::{Assignment, CaseError, CaseEvent, CaseStatus};
     use crate::level::Level;
     use crate::testing::case::*;
     use chrono::Duration;
@@ -96,6 +101,14 @@ mod tests {
     fn given_a_dispatched_case_when_it_is_transferred_without_a_target_or_reason_then_it_is_invalid() {
         given(&a_dispatched_case()).when(transfer("", "wrong grid")).then_invalid("to_unit");
         given(&a_dispatched_case()).when(transfer("321012001001002", "")).then_invalid("reason");
+    }
+
+    #[test]
+    fn given_a_dispatched_case_when_it_is_transferred_with_a_bad_target_and_no_reason_then_both_are_refused() {
+        given(&a_dispatched_case()).when(transfer(COMMUNITY, "")).then_refuse(|e| {
+            matches!(e, CaseError::InvalidFields(fields)
+                if fields.iter().map(|(field, _)| *field).collect::<Vec<_>>() == ["to_unit", "reason"])
+        });
     }
 
     #[test]

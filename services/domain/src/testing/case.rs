@@ -33,6 +33,7 @@ impl Refusal for CaseError {
     fn invalid_field(&self) -> Option<&str> {
         match self {
             CaseError::Invalid { field, .. } => Some(field),
+            CaseError::InvalidFields(fields) => fields.first().map(|(field, _)| *field),
             _ => None,
         }
     }

@@ -121,8 +121,13 @@ async fn until_dispatched(
     let give_up = Instant::now() + STEP_TIMEOUT;
     let mut pause = FIRST_POLL;
     loop {
-        let (response, elapsed) =
-            timed(target.server.dispatch().get_case(Request::new(pb::GetCaseRequest { case_id: case.into() }))).await;
+        let (response, elapsed) = timed(
+            target
+                .server
+                .dispatch()
+                .get_case(Request::new(pb::GetCaseRequest { case_id: case.into(), ..Default::default() })),
+        )
+        .await;
         record("GetCase", elapsed);
         match response.map(|response| response.into_inner().case) {
             Ok(Some(view)) if view.state() == pb::CaseState::Dispatched => return Ok(view.version),
@@ -152,6 +157,7 @@ async fn close(
         expected_version: version,
         actor: actor("grid_worker"),
         assignee: "bench".into(),
+        ..Default::default()
     };
     let (accepted, elapsed) = timed(target.server.dispatch().accept_case(Request::new(accept))).await;
     record("AcceptCase", elapsed);
@@ -161,6 +167,7 @@ async fn close(
         expected_version: version,
         actor: actor("grid_worker"),
         summary: "done".into(),
+        ..Default::default()
     };
     let (resolved, elapsed) = timed(target.server.dispatch().resolve_case(Request::new(resolve))).await;
     record("ResolveCase", elapsed);
@@ -173,6 +180,7 @@ async fn close(
             verifier: "bench".into(),
             passed: true,
             note: String::new(),
+            ..Default::default()
         };
         let (verified, elapsed) = timed(target.server.dispatch().verify_case(Request::new(verify))).await;
         record("VerifyCase", elapsed);
@@ -188,6 +196,7 @@ async fn close(
             actor: actor("resident"),
             satisfaction: pb::Satisfaction::Satisfied as i32,
             comment: String::new(),
+            ..Default::default()
         };
         let (evaluated, elapsed) = timed(target.callback.evaluation().evaluate_case(Request::new(evaluate))).await;
         match evaluated {

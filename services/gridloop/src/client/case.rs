@@ -38,6 +38,8 @@ pub enum CaseCommand {
     Show {
         /// The case id.
         id: String,
+        #[command(flatten)]
+        after: AfterWrite,
     },
     /// List cases a page at a time: newest opened first, or with --order priority the open work in
     /// the order a unit works through it.
@@ -48,18 +50,32 @@ pub enum CaseCommand {
     Evaluate(EvaluateArgs),
 }
 
+/// Read your own writes: the consistency token an earlier command printed (`version` of the
+/// case, `case_version` of a report), which the server waits for before it answers.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct AfterWrite {
+    /// Wait (up to 5 s) until the server has the case at this version: the `version` (or a
+    /// report's `case_version`) an earlier command printed; 0 = don't wait.
+    #[arg(long, default_value_t = 0)]
+    pub min_version: u64,
+}
+
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("description_text").required(true).args(["description", "description_file"])))]
 pub struct ReportArgs {
     /// Category code from `gridloop catalog`.
     #[arg(long)]
     pub category: String,
-    /// Latitude (WGS 84).
+    /// Latitude, in --datum.
     #[arg(long, allow_negative_numbers = true)]
     pub lat: f64,
-    /// Longitude (WGS 84).
+    /// Longitude, in --datum.
     #[arg(long, allow_negative_numbers = true)]
     pub lon: f64,
+    /// The map datum of --lat/--lon: `wgs84` (GPS), `gcj02` (Amap/高德, Tencent/腾讯) or `bd09`
+    /// (Baidu/百度); the server converts to WGS 84 before it locates the grid.
+    #[arg(long, value_enum, default_value_t = DatumArg::Wgs84)]
+    pub datum: DatumArg,
     /// What was found.
     #[arg(long)]
     pub description: Option<String>,
@@ -88,6 +104,13 @@ pub struct ReportArgs {
     /// A special group the report concerns (特殊群体; repeat for several): the case goes first.
     #[arg(long = "special-group", value_enum)]
     pub special_groups: Vec<SpecialGroupArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DatumArg {
+    Wgs84,
+    Gcj02,
+    Bd09,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -125,8 +148,8 @@ pub async fn run(CaseArgs { command, global }: CaseArgs) -> Result<()> {
     let server = Server::connect(&global.addresses()).await?;
     match command {
         CaseCommand::Report(args) => report(&server, global.json, *args).await,
-        CaseCommand::Show { id } => {
-            let response = get_case(&server, &id).await?;
+        CaseCommand::Show { id, after } => {
+            let response = get_case(&server, &id, after.min_version).await?;
             emit(
                 global.json,
                 || case_with_history_json(&response),
@@ -162,8 +185,9 @@ where
     }
 }
 
-async fn get_case(server: &Server, id: &str) -> Result<pb::GetCaseResponse> {
-    let request = pb::GetCaseRequest { case_id: id.to_string() };
+/// The case and its history, once the server has it at `min_version` (0: as it is).
+async fn get_case(server: &Server, id: &str, min_version: u64) -> Result<pb::GetCaseResponse> {
+    let request = pb::GetCaseRequest { case_id: id.to_string(), min_version };
     Ok(server.dispatch().get_case(request).await.map_err(server.fail("GetCase"))?.into_inner())
 }
 
@@ -172,7 +196,7 @@ async fn report(server: &Server, json: bool, args: ReportArgs) -> Result<()> {
     let request = pb::ReportCaseRequest {
         client_key: client_key.clone(),
         category_code: args.category,
-        location: Some(pb::GeoPoint { lat: args.lat, lon: args.lon }),
+        location: Some(pb::GeoPoint { lat: args.lat, lon: args.lon, datum: enum_arg::<pb::Datum>(&args.datum) }),
         description: read_text(args.description, args.description_file.as_deref(), "description")?,
         reporter: Some(pb::Reporter {
             kind: enum_arg::<pb::ReporterKind>(&args.reporter_kind),
@@ -198,6 +222,7 @@ async fn report(server: &Server, json: bool, args: ReportArgs) -> Result<()> {
                 "linked": r.linked,
                 "linked_reason": r.linked_reason,
                 "client_key": client_key,
+                "case_version": r.case_version,
             })
         },
         || {
@@ -218,6 +243,10 @@ async fn report(server: &Server, json: bool, args: ReportArgs) -> Result<()> {
             if r.replayed {
                 text.push_str("  (replayed: the stored result of an earlier report with this client key)\n");
             }
+            text.push_str(&format!(
+                "  next: gridloop case show {} --min-version {} (waits until dispatch has it)\n",
+                r.case_id, r.case_version
+            ));
             text
         },
     )
@@ -250,6 +279,7 @@ mod tests {
         assert_eq!(args.category, "NOISE");
         assert_eq!((args.lat, args.lon), (39.9, -116.4));
         assert_eq!(args.reporter_kind, ReporterKindArg::Resident);
+        assert_eq!(args.datum, DatumArg::Wgs84);
         assert_eq!(args.channel, ChannelArg::ResidentApp);
         assert_eq!(args.client_key, None);
         assert_eq!(args.discovered_at, None);
@@ -271,6 +301,7 @@ mod tests {
             "--special-group=elderly-living-alone",
             "--special-group",
             "disabled",
+            "--datum=bd09",
             "--json",
         ])
         .unwrap() else {
@@ -280,6 +311,7 @@ mod tests {
         assert_eq!(args.client_key.as_deref(), Some("k1"));
         assert_eq!(enum_arg::<pb::ReporterKind>(&args.reporter_kind), pb::ReporterKind::GridWorker as i32);
         assert_eq!(enum_arg::<pb::Channel>(&args.channel), pb::Channel::WalkIn as i32);
+        assert_eq!(enum_arg::<pb::Datum>(&args.datum), pb::Datum::Bd09 as i32);
         assert_eq!(args.discovered_at.unwrap().to_rfc3339(), "2025-03-01T00:30:00+00:00");
         assert!(args.urgent);
         let groups: Vec<i32> = args.special_groups.iter().map(enum_arg::<pb::SpecialGroup>).collect();
@@ -303,6 +335,7 @@ mod tests {
     #[test]
     fn every_cli_spelling_maps_to_a_protobuf_value() {
         every_spelling_maps::<ReporterKindArg, pb::ReporterKind>();
+        every_spelling_maps::<DatumArg, pb::Datum>();
         every_spelling_maps::<ChannelArg, pb::Channel>();
         every_spelling_maps::<evaluate::SatisfactionArg, pb::Satisfaction>();
         every_spelling_maps::<SpecialGroupArg, pb::SpecialGroup>();

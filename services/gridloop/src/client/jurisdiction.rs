@@ -91,7 +91,7 @@ mod tests {
             level: level as i32,
             parent_code: parent.into(),
             boundary: vec![],
-            interior_point: (level == pb::Level::Grid).then_some(pb::GeoPoint { lat: 39.9, lon: 116.4 }),
+            interior_point: (level == pb::Level::Grid).then_some(pb::GeoPoint::wgs84(39.9, 116.4)),
             departments: (level != pb::Level::Grid)
                 .then(|| pb::Department { code: "office".into(), name: format!("n{code}办") })
                 .into_iter()

@@ -44,6 +44,7 @@ proto_enums!(
     pb::SpecialGroup => "SPECIAL_GROUP_",
     pb::CaseOrder => "CASE_ORDER_",
     pb::ReportPeriod => "REPORT_PERIOD_",
+    pb::Datum => "DATUM_",
 );
 
 /// The lower-case snake name of an enum value (`in_mediation`, `basically_satisfied`); `None` when

@@ -173,6 +173,7 @@ pub(super) fn command(slot: usize, case: &Case, action: Action) -> Job {
                         expected_version: version,
                         actor: actor(level),
                         assignee: ASSIGNEES[level as usize].into(),
+                        ..Default::default()
                     })
                     .await
                     .map(tonic::Response::into_inner),
@@ -182,6 +183,7 @@ pub(super) fn command(slot: usize, case: &Case, action: Action) -> Job {
                         expected_version: version,
                         actor: actor(level),
                         summary: format!("{}已办结", level.chinese_name()),
+                        ..Default::default()
                     })
                     .await
                     .map(tonic::Response::into_inner),
@@ -191,6 +193,7 @@ pub(super) fn command(slot: usize, case: &Case, action: Action) -> Job {
                         expected_version: version,
                         actor: actor(level),
                         reason: note.into(),
+                        ..Default::default()
                     })
                     .await
                     .map(tonic::Response::into_inner),
@@ -202,6 +205,7 @@ pub(super) fn command(slot: usize, case: &Case, action: Action) -> Job {
                         verifier: ASSIGNEES[Level::Grid as usize].into(),
                         passed,
                         note: if passed { String::new() } else { "现场核查未通过".into() },
+                        ..Default::default()
                     })
                     .await
                     .map(tonic::Response::into_inner),
@@ -220,6 +224,7 @@ pub(super) fn command(slot: usize, case: &Case, action: Action) -> Job {
                         }),
                         satisfaction: satisfaction as i32,
                         comment: if answer == Answer::Unsatisfied { "问题未解决".into() } else { String::new() },
+                        ..Default::default()
                     };
                     return match callback.evaluate_case(request).await {
                         Ok(_) => Done::Answered { slot },
@@ -250,7 +255,7 @@ pub(super) fn report(city: &City, seed: u64, slot: usize, case: &Case) -> Job {
     let request = pb::ReportCaseRequest {
         client_key: format!("sim-{seed}-{}", case.index),
         category_code: category.code.clone(),
-        location: Some(pb::GeoPoint { lat: case.location.0, lon: case.location.1 }),
+        location: Some(pb::GeoPoint::wgs84(case.location.0, case.location.1)),
         description: format!("{}(模拟案件 #{})", category.name, case.index),
         reporter: Some(pb::Reporter {
             kind: kind as i32,

@@ -1,5 +1,7 @@
 //! Helpers shared by the process-level tests that run their own nats-server.
 
+pub mod cluster;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 

@@ -15,7 +15,7 @@ pub fn encode_case_event(case_id: CaseId, event: &CaseEvent) -> (String, Vec<u8>
         CaseEvent::Opened { details, .. } => pb::CaseOpened {
             case_id: id,
             category_code: details.category_code.clone(),
-            location: Some(pb::GeoPoint { lat: details.lat, lon: details.lon }),
+            location: Some(pb::GeoPoint::wgs84(details.lat, details.lon)),
             grid_code: details.grid_code.clone(),
             description: details.description.clone(),
             reporter: Some(reporter(&details.reporter)),
@@ -215,6 +215,7 @@ pub fn decode_case_event(event_type: &str, payload: &[u8]) -> Result<CaseEvent, 
                 client_key: String::new(),
                 urgent: m.urgent,
                 special_groups: m.special_groups,
+                reported_location: None,
             };
             let (case_id, details) = details_from_reported(&reported)?;
             CaseEvent::Opened { case_id, details }

@@ -11,7 +11,7 @@ pub fn case_reported(case_id: CaseId, details: &CaseDetails, client_key: &str) -
     pb::CaseReported {
         case_id: case_id.to_string(),
         category_code: details.category_code.clone(),
-        location: Some(pb::GeoPoint { lat: details.lat, lon: details.lon }),
+        location: Some(pb::GeoPoint::wgs84(details.lat, details.lon)),
         grid_code: details.grid_code.clone(),
         description: details.description.clone(),
         reporter: Some(reporter(&details.reporter)),
@@ -21,6 +21,8 @@ pub fn case_reported(case_id: CaseId, details: &CaseDetails, client_key: &str) -
         client_key: client_key.to_string(),
         urgent: details.urgent,
         special_groups: special_groups(&details.special_groups),
+        // Intake adds what the reporter sent when it was in another datum.
+        reported_location: None,
     }
 }
 
@@ -31,7 +33,7 @@ pub fn case_report_linked(case_id: CaseId, report: &LinkedReport) -> pb::CaseRep
     pb::CaseReportLinked {
         case_id: case_id.to_string(),
         category_code: details.category_code.clone(),
-        location: Some(pb::GeoPoint { lat: details.lat, lon: details.lon }),
+        location: Some(pb::GeoPoint::wgs84(details.lat, details.lon)),
         grid_code: details.grid_code.clone(),
         description: details.description.clone(),
         reporter: Some(reporter(&details.reporter)),
@@ -43,6 +45,8 @@ pub fn case_report_linked(case_id: CaseId, report: &LinkedReport) -> pb::CaseRep
         reason: report.reason.clone(),
         urgent: details.urgent,
         special_groups: special_groups(&details.special_groups),
+        // Intake adds what the reporter sent when it was in another datum.
+        reported_location: None,
     }
 }
 
@@ -61,6 +65,7 @@ pub fn linked_from_proto(m: pb::CaseReportLinked) -> Result<(CaseId, LinkedRepor
         client_key: String::new(),
         urgent: m.urgent,
         special_groups: m.special_groups,
+        reported_location: m.reported_location,
     };
     let (case_id, details) = details_from_reported(&reported).map_err(|e| match e {
         DecodeError::Invalid { reason, .. } => invalid(&event_type("CaseReportLinked"), &reason),

@@ -1,9 +1,10 @@
 //! Plain values shared by many messages: times, levels, satisfaction, channels, reporters,
-//! special groups and departments.
+//! special groups, departments and map datums.
 
 use crate::v1 as pb;
 use chrono::{DateTime, Utc};
 use gridloop_domain::case::{Channel, Reporter, ReporterKind, Satisfaction, SummonedDepartment};
+use gridloop_domain::datum::Datum;
 use gridloop_domain::jurisdiction::Department;
 use gridloop_domain::level::Level;
 use gridloop_domain::priority::SpecialGroup;
@@ -151,6 +152,22 @@ pub fn department_name(department: &Option<Department>) -> String {
 /// The department carried by an event's `department_code`/`department_name` (none when empty).
 pub(super) fn department_from(code: String, name: String) -> Option<Department> {
     (!code.is_empty()).then_some(Department { code, name })
+}
+
+impl pb::GeoPoint {
+    /// A point in WGS 84: every point gridloop returns or records as a location.
+    pub fn wgs84(lat: f64, lon: f64) -> Self {
+        Self { lat, lon, datum: pb::Datum::Wgs84 as i32 }
+    }
+}
+
+/// The domain datum of a point's wire datum (unspecified = WGS 84).
+pub fn from_datum(d: pb::Datum) -> Datum {
+    match d {
+        pb::Datum::Unspecified | pb::Datum::Wgs84 => Datum::Wgs84,
+        pb::Datum::Gcj02 => Datum::Gcj02,
+        pb::Datum::Bd09 => Datum::Bd09,
+    }
 }
 
 #[cfg(test)]

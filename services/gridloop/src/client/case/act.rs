@@ -2,7 +2,7 @@
 //! `verify`, `reject`, `summon`, `report-in`): each changes the case and prints it afterwards.
 
 use super::view::{case_json, case_text};
-use super::{eventually, get_case};
+use super::{eventually, get_case, AfterWrite};
 use crate::client::output::{emit, terminal_width};
 use crate::client::rpc::Server;
 use crate::client::ActorArgs;
@@ -118,6 +118,8 @@ pub struct Target {
     #[arg(long, default_value_t = 0)]
     pub expected_version: u64,
     #[command(flatten)]
+    pub after: AfterWrite,
+    #[command(flatten)]
     pub actor: ActorArgs,
 }
 
@@ -170,62 +172,70 @@ async fn opened_session(server: &Server, case_id: &str) -> Result<Option<pb::Med
 /// Sends one of the dispatch commands and returns the case as it is afterwards.
 async fn dispatch_command(server: &Server, action: CaseAction) -> Result<pb::CaseView> {
     let mut client = server.dispatch();
-    let request = |t: &Target| (t.id.clone(), t.expected_version, t.actor.to_proto());
+    let request = |t: &Target| (t.id.clone(), t.expected_version, t.after.min_version, t.actor.to_proto());
     let response = match action {
         CaseAction::Accept { target, assignee } => {
-            let (case_id, expected_version, actor) = request(&target);
-            let r = pb::AcceptCaseRequest { case_id, expected_version, actor, assignee };
+            let (case_id, expected_version, min_version, actor) = request(&target);
+            let r = pb::AcceptCaseRequest { case_id, expected_version, min_version, actor, assignee };
             client.accept_case(r).await.map_err(server.fail("AcceptCase"))?
         }
         CaseAction::Escalate { target, reason } => {
-            let (case_id, expected_version, actor) = request(&target);
-            let r = pb::EscalateCaseRequest { case_id, expected_version, actor, reason };
+            let (case_id, expected_version, min_version, actor) = request(&target);
+            let r = pb::EscalateCaseRequest { case_id, expected_version, min_version, actor, reason };
             client.escalate_case(r).await.map_err(server.fail("EscalateCase"))?
         }
         CaseAction::Transfer { target, to_unit, reason } => {
-            let (case_id, expected_version, actor) = request(&target);
-            let r = pb::TransferCaseRequest { case_id, expected_version, actor, to_unit, reason };
+            let (case_id, expected_version, min_version, actor) = request(&target);
+            let r = pb::TransferCaseRequest { case_id, expected_version, min_version, actor, to_unit, reason };
             client.transfer_case(r).await.map_err(server.fail("TransferCase"))?
         }
         CaseAction::Mediate { target, topic, convenor: _ } => {
             // The mediation service makes whoever asked for the session (the token's subject)
             // its convenor.
-            let (case_id, expected_version, actor) = request(&target);
-            let r = pb::RequestMediationRequest { case_id, expected_version, actor, topic };
+            let (case_id, expected_version, min_version, actor) = request(&target);
+            let r = pb::RequestMediationRequest { case_id, expected_version, min_version, actor, topic };
             client.request_mediation(r).await.map_err(server.fail("RequestMediation"))?
         }
         CaseAction::Resolve { target, summary } => {
-            let (case_id, expected_version, actor) = request(&target);
-            let r = pb::ResolveCaseRequest { case_id, expected_version, actor, summary };
+            let (case_id, expected_version, min_version, actor) = request(&target);
+            let r = pb::ResolveCaseRequest { case_id, expected_version, min_version, actor, summary };
             client.resolve_case(r).await.map_err(server.fail("ResolveCase"))?
         }
         CaseAction::Verify { target, verifier, failed, note } => {
-            let (case_id, expected_version, actor) = request(&target);
-            let r = pb::VerifyCaseRequest { case_id, expected_version, actor, verifier, passed: !failed, note };
+            let (case_id, expected_version, min_version, actor) = request(&target);
+            let r = pb::VerifyCaseRequest {
+                case_id,
+                expected_version,
+                min_version,
+                actor,
+                verifier,
+                passed: !failed,
+                note,
+            };
             client.verify_case(r).await.map_err(server.fail("VerifyCase"))?
         }
         CaseAction::Reject { target, reason } => {
-            let (case_id, expected_version, actor) = request(&target);
-            let r = pb::RejectCaseRequest { case_id, expected_version, actor, reason };
+            let (case_id, expected_version, min_version, actor) = request(&target);
+            let r = pb::RejectCaseRequest { case_id, expected_version, min_version, actor, reason };
             client.reject_case(r).await.map_err(server.fail("RejectCase"))?
         }
         CaseAction::Summon { target, departments, reason } => {
-            let (case_id, expected_version, actor) = request(&target);
-            let r = pb::SummonDepartmentsRequest { case_id, expected_version, actor, departments, reason };
+            let (case_id, expected_version, min_version, actor) = request(&target);
+            let r = pb::SummonDepartmentsRequest { case_id, expected_version, min_version, actor, departments, reason };
             client.summon_departments(r).await.map_err(server.fail("SummonDepartments"))?
         }
         CaseAction::ReportIn(args) => {
             let ReportInArgs { target, department, by, note } = *args;
-            let (case_id, expected_version, actor) = request(&target);
-            let r = pb::ReportInRequest { case_id, expected_version, actor, department, by, note };
+            let (case_id, expected_version, min_version, actor) = request(&target);
+            let r = pb::ReportInRequest { case_id, expected_version, min_version, actor, department, by, note };
             client.report_in(r).await.map_err(server.fail("ReportIn"))?
         }
     }
     .into_inner();
     match response.case {
         Some(view) => Ok(view),
-        // A server that leaves the view out: read it back.
-        None => get_case(server, &response.case_id)
+        // A server that leaves the view out: read it back, as of the command.
+        None => get_case(server, &response.case_id, response.version)
             .await?
             .case
             .ok_or_else(|| anyhow::anyhow!("the server returned no case")),

@@ -21,6 +21,10 @@ pub struct EvaluateArgs {
     pub satisfaction: SatisfactionArg,
     #[arg(long, default_value = "")]
     pub comment: String,
+    /// Wait (up to 5 s) until evaluation has the case at this version: the `version` the
+    /// resolution (or verification) printed; 0 = don't wait.
+    #[arg(long, default_value_t = 0)]
+    pub min_version: u64,
     #[command(flatten)]
     pub actor: ActorArgs,
 }
@@ -44,19 +48,21 @@ struct Evaluated {
 pub async fn run(server: &Server, json: bool, args: EvaluateArgs) -> Result<()> {
     let unsatisfied = args.satisfaction == SatisfactionArg::Unsatisfied;
     // The evaluations dispatch has recorded so far: the reopening follows the next one.
-    let before = if unsatisfied { Some(evaluations(&get_case(server, &args.id).await?)) } else { None };
+    let before =
+        if unsatisfied { Some(evaluations(&get_case(server, &args.id, args.min_version).await?)) } else { None };
     let request = pb::EvaluateCaseRequest {
         case_id: args.id.clone(),
         actor: args.actor.to_proto(),
         satisfaction: enum_arg::<pb::Satisfaction>(&args.satisfaction),
         comment: args.comment,
+        min_version: args.min_version,
     };
     let response = server.evaluation().evaluate_case(request).await.map_err(server.fail("EvaluateCase"))?.into_inner();
     let evaluated = match before {
         None => Evaluated { response, reopened: Some(false), case: None },
         Some(before) => {
             let after = eventually(|| async {
-                let shown = get_case(server, &args.id).await?;
+                let shown = get_case(server, &args.id, 0).await?;
                 Ok((evaluations(&shown) > before).then_some(shown))
             })
             .await?;

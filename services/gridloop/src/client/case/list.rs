@@ -34,6 +34,14 @@ pub struct ListArgs {
     /// The page after the one that printed this token (same options otherwise).
     #[arg(long)]
     pub page_token: Option<String>,
+    /// Read your own writes: list once the server has this case (reported or changed by an
+    /// earlier command) at --min-version.
+    #[arg(long, requires = "min_version")]
+    pub min_case_id: Option<String>,
+    /// The `version` (a report's `case_version`) the command on --min-case-id printed; the
+    /// server waits up to 5 s for it.
+    #[arg(long, requires = "min_case_id")]
+    pub min_version: Option<u64>,
 }
 
 impl ListArgs {
@@ -46,7 +54,8 @@ impl ListArgs {
             }
             (None, _, _) => vec![None],
         };
-        Query { order: self.order, area: self.area.clone().unwrap_or_default(), states }
+        let after = (self.min_case_id.clone().unwrap_or_default(), self.min_version.unwrap_or_default());
+        Query { order: self.order, area: self.area.clone().unwrap_or_default(), states, after }
     }
 
     /// What the page shows, for the line under the table.

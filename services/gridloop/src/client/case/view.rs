@@ -184,7 +184,7 @@ mod tests {
             settled_level: 0,
             satisfaction: pb::Satisfaction::BasicallySatisfied as i32,
             reopen_count: 1,
-            location: Some(pb::GeoPoint { lat: 39.9, lon: 116.4 }),
+            location: Some(pb::GeoPoint::wgs84(39.9, 116.4)),
             department_code: "workstation".into(),
             department_name: "龙川社区工作站".into(),
             priority: 30,

@@ -24,6 +24,9 @@ pub struct Query {
     pub order: OrderArg,
     pub area: String,
     pub states: Vec<Option<StateArg>>,
+    /// Read your own writes: list once the server has this case at this version (empty, 0:
+    /// as it is).
+    pub after: (String, u64),
 }
 
 /// One page of the listing, and the token of the next one when more rows follow.
@@ -155,6 +158,8 @@ impl StateList {
                         page_size: u32::try_from(self.cursor.skip + wanted).unwrap_or(u32::MAX),
                         page_token: self.cursor.token.clone(),
                         order: enum_arg::<pb::CaseOrder>(&query.order),
+                        min_case_id: query.after.0.clone(),
+                        min_version: query.after.1,
                     };
                     let page =
                         server.evaluation().list_cases(request).await.map_err(server.fail("ListCases"))?.into_inner();
@@ -201,7 +206,12 @@ mod tests {
     }
 
     fn query(order: OrderArg) -> Query {
-        Query { order, area: "321012".into(), states: vec![Some(StateArg::Dispatched), Some(StateArg::Accepted)] }
+        Query {
+            order,
+            area: "321012".into(),
+            states: vec![Some(StateArg::Dispatched), Some(StateArg::Accepted)],
+            after: (String::new(), 0),
+        }
     }
 
     #[test]
