@@ -242,8 +242,9 @@ pub struct UpArgs {
     pub mediation_max_turns: u32,
     /// Serve Open311 GeoReport v2 and the OpenAPI document over HTTP on this address (`gridloop
     /// up`, `gridloop serve http`); `off` serves no HTTP.
+    // Fully qualified: clap reads the parser's `None` (`off`) as a value, not as an absent flag.
     #[arg(long, env = "GRIDLOOP_HTTP_LISTEN", default_value = DEFAULT_HTTP_LISTEN, value_parser = parse_http_listen)]
-    pub http_listen: Option<SocketAddr>,
+    pub http_listen: ::std::option::Option<SocketAddr>,
     /// Serve HTTP in plaintext on a non-loopback address (TLS terminated by an ingress in front):
     /// an `api_key` travels in the request body.
     #[arg(long, env = "GRIDLOOP_HTTP_ALLOW_PLAINTEXT")]
@@ -973,6 +974,25 @@ mod tests {
         let Err(error) = files.load() else { panic!("a class without a name must be refused") };
         let error = format!("{error:#}");
         assert!(error.contains("catalog.toml") && error.contains("name"), "{error}");
+    }
+
+    #[test]
+    fn http_is_served_on_the_default_address_unless_turned_off() {
+        #[derive(clap::Parser)]
+        struct Up {
+            #[command(flatten)]
+            up: UpArgs,
+        }
+        let parse = |args: &[&str]| {
+            <Up as clap::Parser>::try_parse_from(std::iter::once("up").chain(args.iter().copied()))
+                .map(|u| u.up.http_listen)
+        };
+        if std::env::var_os("GRIDLOOP_HTTP_LISTEN").is_none() {
+            assert_eq!(parse(&[]).unwrap(), Some(DEFAULT_HTTP_LISTEN.parse().unwrap()));
+        }
+        assert_eq!(parse(&["--http-listen", "off"]).unwrap(), None);
+        assert_eq!(parse(&["--http-listen", "0.0.0.0:9000"]).unwrap(), Some("0.0.0.0:9000".parse().unwrap()));
+        assert!(parse(&["--http-listen", "nowhere"]).is_err());
     }
 
     #[test]
