@@ -395,3 +395,34 @@ async fn every_path_of_the_openapi_document_answers() {
         }
     }
 }
+
+/// The Python client in `tests/clients/` (PyPI's `georeport`, `requests`, `openapi-spec-validator`).
+const PYTHON_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/open311_client.py");
+
+#[tokio::test]
+async fn an_open311_client_from_pypi_posts_and_reads_requests_and_validates_the_openapi_document() {
+    let importable = std::process::Command::new("python3")
+        .args(["-c", "import georeport, openapi_spec_validator, requests"])
+        .status()
+        .is_ok_and(|status| status.success());
+    if !importable {
+        let install = "python3 -m pip install georeport openapi-spec-validator";
+        assert!(!std::env::var("CI").is_ok_and(|v| v == "true"), "the Python Open311 client is missing: {install}");
+        eprintln!("skipping: the Python Open311 client is missing ({install})");
+        return;
+    }
+    let mut o = start().await;
+    let category = o.g.a_category(pb::Level::Grid).await;
+    let (point, _) = o.g.a_grid().await;
+    let key = o.key("city-app", Role::Platform);
+    let args = [o.base.clone(), key, category.code.clone(), point.lat.to_string(), point.lon.to_string()];
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3").arg(PYTHON_CLIENT).args(args).output().expect("run python3")
+    })
+    .await
+    .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "the Python client failed:\n{stdout}\n{stderr}");
+    assert_eq!(stdout.trim(), "open311 client: ok");
+    assert_eq!(o.g.listed_cases().await.len(), 1, "its request is the one case");
+}

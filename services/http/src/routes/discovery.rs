@@ -10,7 +10,7 @@ pub const CHANGESET: &str = "2026-12-05T00:00:00Z";
 
 /// The endpoint's own description, at the address the client reached it by.
 #[utoipa::path(
-    get, path = "/open311/v2/discovery.{format}", tag = "open311",
+    get, path = "/open311/v2/discovery.{format}", tag = "open311", operation_id = "get_discovery",
     params(("format" = String, Path, description = "json or xml")),
     responses((status = 200, description = "the endpoint, its formats and how to get a key", body = Discovery))
 )]

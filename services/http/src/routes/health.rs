@@ -8,14 +8,14 @@ use axum::http::StatusCode;
 use gridloop_proto::v1 as pb;
 
 /// Liveness.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "serving HTTP", body = String)))]
+#[utoipa::path(get, path = "/healthz", tag = "health", operation_id = "healthz", responses((status = 200, description = "serving HTTP", body = String)))]
 pub async fn live() -> &'static str {
     "ok"
 }
 
 /// Readiness: the catalog can be read with the server's service token.
 #[utoipa::path(
-    get, path = "/readyz", tag = "health",
+    get, path = "/readyz", tag = "health", operation_id = "readyz",
     responses(
         (status = 200, description = "the services answer", body = String),
         (status = 503, description = "the services do not answer, or refuse the service token", body = String),

@@ -49,7 +49,7 @@ pub struct RequestsQuery {
 
 /// One request.
 #[utoipa::path(
-    get, path = "/open311/v2/requests/{service_request_id}.{format}", tag = "open311",
+    get, path = "/open311/v2/requests/{service_request_id}.{format}", tag = "open311", operation_id = "get_service_request",
     params(
         ("service_request_id" = String, Path, description = "the case id"),
         ("format" = String, Path, description = "json or xml"),
@@ -79,7 +79,7 @@ pub async fn one(
 
 /// Requests by id, or by service, time window and status.
 #[utoipa::path(
-    get, path = "/open311/v2/requests.{format}", tag = "open311",
+    get, path = "/open311/v2/requests.{format}", tag = "open311", operation_id = "get_service_requests",
     params(("format" = String, Path, description = "json or xml"), RequestsQuery),
     responses(
         (status = 200, description = "the requests, newest first", body = [ServiceRequest]),

@@ -209,7 +209,7 @@ pub fn reporting_role(api_key: &str) -> Result<Role, ApiError> {
 
 /// Create a request.
 #[utoipa::path(
-    post, path = "/open311/v2/requests.{format}", tag = "open311",
+    post, path = "/open311/v2/requests.{format}", tag = "open311", operation_id = "post_service_request",
     params(("format" = String, Path, description = "json or xml")),
     request_body(content = NewRequest, content_type = "application/x-www-form-urlencoded"),
     responses(

@@ -33,7 +33,7 @@ pub struct JurisdictionQuery {
 
 /// Every category as a service.
 #[utoipa::path(
-    get, path = "/open311/v2/services.{format}", tag = "open311",
+    get, path = "/open311/v2/services.{format}", tag = "open311", operation_id = "get_service_list",
     params(("format" = String, Path, description = "json or xml"), JurisdictionQuery),
     responses(
         (status = 200, description = "one service per category", body = [Service]),
@@ -52,7 +52,7 @@ pub async fn list(format: Format, State(state): State<AppState>, Query(query): Q
 
 /// A service's definition: its attributes.
 #[utoipa::path(
-    get, path = "/open311/v2/services/{service_code}.{format}", tag = "open311",
+    get, path = "/open311/v2/services/{service_code}.{format}", tag = "open311", operation_id = "get_service_definition",
     params(
         ("service_code" = String, Path, description = "a category code, e.g. env.debris"),
         ("format" = String, Path, description = "json or xml"),
