@@ -19,8 +19,11 @@ use serde::Deserialize;
 
 /// GeoReport's window: at most 90 days, and by default the last 90 days.
 const MAX_WINDOW_DAYS: i64 = 90;
-/// GeoReport's default and largest answer.
-const MAX_PAGE_SIZE: usize = 1000;
+/// A page of requests, by default and at most. Each request shown is one case read made with
+/// the server's single service principal, whose gRPC rate limit (by default 100 per second,
+/// bursts of 200) all public readers share: a page stays within one burst.
+const DEFAULT_PAGE_SIZE: usize = 100;
+const MAX_PAGE_SIZE: usize = 200;
 /// Cases read from the list per call while filtering.
 const SCAN_PAGE: u32 = 500;
 /// Case views read at once to fill a page.
@@ -43,7 +46,7 @@ pub struct RequestsQuery {
     pub status: Option<String>,
     /// The page, from 1 (the widely used extension).
     pub page: Option<usize>,
-    /// Requests per page, at most 1000 (default 1000).
+    /// Requests per page, at most 200 (default 100).
     pub page_size: Option<usize>,
 }
 
@@ -91,6 +94,9 @@ pub async fn list(format: Format, State(state): State<AppState>, Query(query): Q
         let reference = state.reference.get(&state.backend).await?;
         reference.check_jurisdiction(query.jurisdiction_id.as_deref())?;
         let ids = match comma_list(&query.service_request_id) {
+            Some(ids) if ids.len() > MAX_PAGE_SIZE => {
+                return Err(ApiError::BadRequest(format!("at most {MAX_PAGE_SIZE} service_request_ids at once")))
+            }
             Some(ids) => ids,
             None => matching_ids(&state, &Filter::from_query(&query)?).await?,
         };
@@ -148,7 +154,7 @@ impl Filter {
                 return Err(ApiError::BadRequest(format!("status is open, closed or both, not {other:?}")));
             }
         }
-        let take = query.page_size.unwrap_or(MAX_PAGE_SIZE);
+        let take = query.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
         if take == 0 || take > MAX_PAGE_SIZE {
             return Err(ApiError::BadRequest(format!("page_size is between 1 and {MAX_PAGE_SIZE}")));
         }
@@ -305,6 +311,9 @@ mod tests {
         let query = RequestsQuery { page: Some(3), page_size: Some(20), ..RequestsQuery::default() };
         let filter = Filter::from_query(&query).unwrap();
         assert_eq!((filter.skip, filter.take), (40, 20));
+        assert_eq!(Filter::from_query(&RequestsQuery::default()).unwrap().take, DEFAULT_PAGE_SIZE);
+        let too_many = RequestsQuery { page_size: Some(MAX_PAGE_SIZE + 1), ..RequestsQuery::default() };
+        assert!(matches!(Filter::from_query(&too_many), Err(ApiError::BadRequest(text)) if text.contains("200")));
         assert_eq!(comma_list(&Some(" a, b,,c ".into())), Some(vec!["a".into(), "b".into(), "c".into()]));
         assert_eq!(comma_list(&Some(" , ".into())), None);
     }
