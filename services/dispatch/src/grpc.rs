@@ -3,8 +3,10 @@
 
 use crate::{case_view, Dispatch, DispatchError, SERVICE};
 use gridloop_bus::envelope::envelope;
+use gridloop_domain::access::{case_facts, Rpc};
 use gridloop_domain::case::{CaseCommand, CaseError};
 use gridloop_domain::ids::CaseId;
+use gridloop_kit::authorize::Named;
 use gridloop_kit::{grpc, Caller};
 use gridloop_proto::status::{failed_precondition, invalid_argument, parse_uuid};
 use gridloop_proto::v1 as pb;
@@ -39,12 +41,12 @@ impl Dispatch {
         &self,
         case_id: &str,
         expected_version: u64,
-        actor: Option<&pb::Actor>,
+        caller: Caller,
         command: CaseCommand,
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
         let case_id = CaseId(parse_uuid("case_id", case_id)?);
         let expected = (expected_version > 0).then_some(expected_version);
-        let envelope = self.cases.request(case_id, command, Caller::from_request(actor), expected);
+        let envelope = self.cases.request(case_id, command, caller, expected);
         let executed = self.cases.execute(envelope).await.map_err(DispatchError::from)?;
         Ok(Response::new(pb::CaseCommandResponse {
             case_id: case_id.to_string(),
@@ -60,79 +62,85 @@ impl DispatchService for Dispatch {
         &self,
         request: Request<pb::AcceptCaseRequest>,
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), CaseCommand::Accept { assignee: r.assignee })
-            .await
+        self.command(&r.case_id, r.expected_version, caller, CaseCommand::Accept { assignee: r.assignee }).await
     }
 
     async fn escalate_case(
         &self,
         request: Request<pb::EscalateCaseRequest>,
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), CaseCommand::Escalate { reason: r.reason }).await
+        self.command(&r.case_id, r.expected_version, caller, CaseCommand::Escalate { reason: r.reason }).await
     }
 
     async fn transfer_case(
         &self,
         request: Request<pb::TransferCaseRequest>,
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let command = CaseCommand::Transfer { to_unit: r.to_unit, reason: r.reason };
-        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), command).await
+        self.command(&r.case_id, r.expected_version, caller, command).await
     }
 
     async fn request_mediation(
         &self,
         request: Request<pb::RequestMediationRequest>,
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), CaseCommand::RequestMediation { topic: r.topic })
-            .await
+        self.command(&r.case_id, r.expected_version, caller, CaseCommand::RequestMediation { topic: r.topic }).await
     }
 
     async fn resolve_case(
         &self,
         request: Request<pb::ResolveCaseRequest>,
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), CaseCommand::Resolve { summary: r.summary })
-            .await
+        self.command(&r.case_id, r.expected_version, caller, CaseCommand::Resolve { summary: r.summary }).await
     }
 
     async fn verify_case(
         &self,
         request: Request<pb::VerifyCaseRequest>,
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let command = CaseCommand::Verify { verifier: r.verifier, passed: r.passed, note: r.note };
-        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), command).await
+        self.command(&r.case_id, r.expected_version, caller, command).await
     }
 
     async fn reject_case(
         &self,
         request: Request<pb::RejectCaseRequest>,
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), CaseCommand::Reject { reason: r.reason }).await
+        self.command(&r.case_id, r.expected_version, caller, CaseCommand::Reject { reason: r.reason }).await
     }
 
     async fn summon_departments(
         &self,
         request: Request<pb::SummonDepartmentsRequest>,
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let command = CaseCommand::SummonDepartments { departments: r.departments, reason: r.reason };
-        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), command).await
+        self.command(&r.case_id, r.expected_version, caller, command).await
     }
 
     async fn report_in(
         &self,
         request: Request<pb::ReportInRequest>,
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let command = CaseCommand::ReportIn { department: r.department, by: r.by, note: r.note };
-        self.command(&r.case_id, r.expected_version, r.actor.as_ref(), command).await
+        self.command(&r.case_id, r.expected_version, caller, command).await
     }
 
     async fn get_case(&self, request: Request<pb::GetCaseRequest>) -> Result<Response<pb::GetCaseResponse>, Status> {
@@ -141,6 +149,8 @@ impl DispatchService for Dispatch {
         if loaded.history.is_empty() {
             return Err(Status::not_found(format!("case {case_id} not found")));
         }
+        let named = Named { case_id: Some(&request.get_ref().case_id), mediation_id: None };
+        grpc::may_read(&request, Rpc::GetCase, case_facts(&loaded.case).as_ref(), named)?;
         let history = loaded
             .history
             .iter()

@@ -17,7 +17,7 @@ use gridloop_domain::case::{Case, CaseCommand, CaseError, CaseEvent, RoutingPoli
 use gridloop_domain::ids::CaseId;
 use gridloop_eventstore::{Commit, EventStore, ExpectedVersion, RecordedEvent, StoreError};
 use gridloop_kit::context::system_actor;
-use gridloop_kit::{Caller, CommandError, CommandHandler, Envelope, EventContext, Loaded, Origin};
+use gridloop_kit::{Caller, CasePolicy, CommandError, CommandHandler, Envelope, EventContext, Loaded, Origin};
 use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::dispatch_service_server::DispatchServiceServer;
@@ -91,6 +91,7 @@ impl Dispatch {
     pub fn new(store: EventStore, policy: Arc<dyn RoutingPolicy + Send + Sync>, clock: Arc<dyn Clock>) -> Self {
         let cases = CommandHandler::new(SERVICE, store, clock.clone(), policy)
             .with_cache(CACHED_CASES)
+            .with_authorizer(Arc::new(CasePolicy))
             .with_observer(Arc::new(count_escalations));
         Self { cases, clock }
     }
@@ -158,7 +159,7 @@ impl Dispatch {
         let envelope = Envelope {
             id: case_id,
             command: command.clone(),
-            caller: Caller { actor: context.actor.clone() },
+            caller: Caller { actor: context.actor.clone(), principal: None },
             expected_version,
             causation: context.causation_id.clone(),
             origin: Some(context.origin()),

@@ -1,8 +1,9 @@
 //! Evaluation's gRPC API: a reporter's answer is a feedback command on the kit's command path;
 //! the case list, the distribution, the KPIs and the drift alerts are queries of its read models.
 
-use crate::projection::{self, CaseRow};
+use crate::projection::{self, CaseRow, Within};
 use crate::{drift, kpi, level_shares, Evaluation};
+use gridloop_domain::access::{QueryScope, Rpc};
 use gridloop_domain::feedback::{FeedbackCommand, FeedbackError};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::kpi::Report;
@@ -58,6 +59,7 @@ impl EvaluationService for Evaluation {
         &self,
         request: Request<pb::EvaluateCaseRequest>,
     ) -> Result<Response<pb::EvaluateCaseResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let mut v = Violations::default();
         let case_id = parse_uuid("case_id", &r.case_id).map(CaseId);
@@ -71,7 +73,7 @@ impl EvaluationService for Evaluation {
         let (Ok(case_id), Some(satisfaction)) = (case_id, satisfaction) else { unreachable!("checked above") };
 
         let command = FeedbackCommand::Answer { satisfaction, comment: r.comment };
-        let envelope = self.feedback.request(case_id, command, Caller::from_request(r.actor.as_ref()), None);
+        let envelope = self.feedback.request(case_id, command, caller, None);
         self.feedback
             .execute(envelope)
             .await
@@ -86,8 +88,9 @@ impl EvaluationService for Evaluation {
         &self,
         request: Request<pb::ListCasesRequest>,
     ) -> Result<Response<pb::ListCasesResponse>, Status> {
+        let area = optional_area("area", &request.get_ref().area)?;
+        let scope = grpc::confine(&request, Rpc::ListCases, area.as_ref())?;
         let r = request.into_inner();
-        let area = optional_area("area", &r.area)?;
         let offset: i64 = if r.page_token.is_empty() {
             0
         } else {
@@ -102,9 +105,13 @@ impl EvaluationService for Evaluation {
             pb::CaseOrder::Unspecified | pb::CaseOrder::Newest => projection::Order::Newest,
             pb::CaseOrder::Priority => projection::Order::Priority,
         };
-        let rows = projection::list(self.store().pool(), state, area.as_ref(), order, limit, offset)
-            .await
-            .map_err(query_status)?;
+        let within = match &scope {
+            QueryScope::Everywhere => Within::Area(None),
+            QueryScope::Area(area) => Within::Area(Some(area)),
+            QueryScope::ReportedBy(reporter) => Within::ReportedBy(reporter),
+        };
+        let rows =
+            projection::list(self.store().pool(), state, within, order, limit, offset).await.map_err(query_status)?;
         let next_page_token =
             if rows.len() as u32 == limit { (offset + i64::from(limit)).to_string() } else { String::new() };
         Ok(Response::new(pb::ListCasesResponse { cases: rows.iter().map(CaseRow::summary).collect(), next_page_token }))
@@ -114,8 +121,9 @@ impl EvaluationService for Evaluation {
         &self,
         request: Request<pb::GetLevelDistributionRequest>,
     ) -> Result<Response<pb::GetLevelDistributionResponse>, Status> {
+        let area = optional_area("area", &request.get_ref().area)?;
+        let area = grpc::confine_area(&request, Rpc::GetLevelDistribution, area.as_ref())?;
         let r = request.into_inner();
-        let area = optional_area("area", &r.area)?;
         let (from, to) = time_window(r.from.as_ref(), r.to.as_ref())?;
         let counts =
             projection::settled_counts(self.store().pool(), area.as_ref(), from, to).await.map_err(query_status)?;
@@ -127,8 +135,9 @@ impl EvaluationService for Evaluation {
     }
 
     async fn get_kpis(&self, request: Request<pb::GetKpisRequest>) -> Result<Response<pb::GetKpisResponse>, Status> {
+        let mut filter = kpi::filter_from(request.get_ref())?;
+        filter.area = grpc::confine_area(&request, Rpc::GetKpis, filter.area.as_ref())?;
         let r = request.into_inner();
-        let filter = kpi::filter_from(&r)?;
         let period = kpi::period_of(r.period());
         let offset = self.policy.calendar.offset();
         let mut report = Report::new(period, offset);
@@ -140,8 +149,9 @@ impl EvaluationService for Evaluation {
         &self,
         request: Request<pb::ListDriftAlertsRequest>,
     ) -> Result<Response<pb::ListDriftAlertsResponse>, Status> {
+        let area = optional_area("area", &request.get_ref().area)?;
+        let area = grpc::confine_area(&request, Rpc::ListDriftAlerts, area.as_ref())?;
         let r = request.into_inner();
-        let area = optional_area("area", &r.area)?;
         let rows = drift::list(self.store().pool(), area.as_ref(), r.include_cleared).await.map_err(query_status)?;
         Ok(Response::new(pb::ListDriftAlertsResponse {
             alerts: rows.iter().map(drift::DriftRow::alert).collect(),

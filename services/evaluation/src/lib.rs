@@ -6,6 +6,7 @@
 //! reporter's answer ([`grpc`]) or their deadline; the projection ([`projection`]), the 4321
 //! monitor ([`drift`]) and the KPIs ([`kpi`]) are read models of dispatch's events.
 
+mod access;
 mod drift;
 mod grpc;
 mod handlers;
@@ -48,7 +49,8 @@ impl Evaluation {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StoreError> {
         store.migrate_extra(&MIGRATOR, &MIGRATOR).await?;
-        let feedback = CommandHandler::new(SERVICE, store, clock.clone(), Arc::new(()));
+        let authorizer = Arc::new(access::FeedbackPolicy { store: store.clone() });
+        let feedback = CommandHandler::new(SERVICE, store, clock.clone(), Arc::new(())).with_authorizer(authorizer);
         Ok(Self { feedback, policy, drift, clock })
     }
 

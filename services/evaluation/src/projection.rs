@@ -3,7 +3,7 @@
 use crate::kpi::CaseFilter;
 use crate::satisfaction_name;
 use futures::TryStreamExt;
-use gridloop_domain::case::{Assignment, CaseEvent, EscalationReason, Satisfaction};
+use gridloop_domain::case::{Assignment, CaseEvent, EscalationReason, ReporterKind, Satisfaction};
 use gridloop_domain::case_state::CaseState;
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::jurisdiction::AreaCode;
@@ -55,10 +55,13 @@ pub struct CaseRow {
     /// Once closed: 1 when its last resolution met the deadline in force and no deadline was
     /// ever missed, else 0.
     pub closed_on_time: Option<i64>,
+    /// The resident who reported the case (their subject), when a resident did: whose own
+    /// cases a resident may list and evaluate.
+    pub reporter_id: Option<String>,
 }
 
 /// The columns in [`CaseRow`] order.
-pub const COLUMNS: [&str; 27] = [
+pub const COLUMNS: [&str; 28] = [
     "case_id",
     "version",
     "state",
@@ -86,6 +89,7 @@ pub const COLUMNS: [&str; 27] = [
     "mediations_agreed",
     "mediations_failed",
     "closed_on_time",
+    "reporter_id",
 ];
 
 fn column_list() -> String {
@@ -207,6 +211,7 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
             mediations_agreed: 0,
             mediations_failed: 0,
             closed_on_time: None,
+            reporter_id: (details.reporter.kind == ReporterKind::Resident).then(|| details.reporter.id.clone()),
         },
         (current, _) => return Evolution::Gap { have: current.map_or(0, |r| r.version), got: version },
     };
@@ -306,7 +311,7 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
     Evolution::Applied(Box::new(row))
 }
 
-/// Rows per multi-row upsert: 27 columns × 500 stays below every bind-parameter limit.
+/// Rows per multi-row upsert: 28 columns × 500 stays below every bind-parameter limit.
 const UPSERT_CHUNK: usize = 500;
 
 /// Write rows (new or updated) in one statement.
@@ -355,7 +360,8 @@ pub fn queue_upsert<'q>(batch: &mut Batch<'q>, rows: &'q [CaseRow]) {
                 .bind(row.mediations_requested)
                 .bind(row.mediations_agreed)
                 .bind(row.mediations_failed)
-                .bind(row.closed_on_time);
+                .bind(row.closed_on_time)
+                .bind(row.reporter_id.as_deref());
         }
     }
 }
@@ -383,10 +389,19 @@ pub fn loaded(results: &[Vec<AnyRow>]) -> Result<Vec<CaseRow>, sqlx::Error> {
     results.iter().flatten().map(CaseRow::from_row).collect()
 }
 
+/// The part of the city a case list reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Within<'a> {
+    /// Cases lying in this area's subtree (everywhere without one).
+    Area(Option<&'a AreaCode>),
+    /// The cases this resident reported.
+    ReportedBy(&'a str),
+}
+
 pub async fn list(
     pool: &AnyPool,
     state: Option<CaseState>,
-    area: Option<&AreaCode>,
+    within: Within<'_>,
     order: Order,
     limit: u32,
     offset: i64,
@@ -395,9 +410,13 @@ pub async fn list(
         Order::Newest => "opened_at DESC, case_id",
         Order::Priority => "priority DESC, opened_at, case_id",
     };
+    let (area, reporter) = match within {
+        Within::Area(area) => (area, ""),
+        Within::ReportedBy(reporter) => (None, reporter),
+    };
     sqlx::query_as(&format!(
         "SELECT {} FROM evaluation_cases \
-         WHERE ($1 = '' OR state = $1) AND grid_code LIKE $2 \
+         WHERE ($1 = '' OR state = $1) AND grid_code LIKE $2 AND ($5 = '' OR reporter_id = $5) \
          ORDER BY {order_by} LIMIT $3 OFFSET $4",
         column_list()
     ))
@@ -405,8 +424,18 @@ pub async fn list(
     .bind(format!("{}%", area.map_or("", AreaCode::as_str)))
     .bind(i64::from(limit))
     .bind(offset)
+    .bind(reporter)
     .fetch_all(pool)
     .await
+}
+
+/// Where a case lies and who reported it, for the check of an evaluation: its grid and its
+/// resident reporter; `None` for a case the projection has not seen.
+pub async fn reported(pool: &AnyPool, case_id: &str) -> Result<Option<(String, Option<String>)>, sqlx::Error> {
+    sqlx::query_as("SELECT grid_code, reporter_id FROM evaluation_cases WHERE case_id = $1")
+        .bind(case_id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Closed cases per settled level, within an area prefix and a closure window (micros).

@@ -119,27 +119,26 @@ impl AreaWindow {
     }
 }
 
-/// Who is acting: fills the `Actor` of a command.
+/// Who acts, as older scripts name it: IGNORED. The server records the principal the token (or
+/// the local admin credential) stands for and judges it by its role and area; these flags are
+/// accepted, hidden, so that such scripts still run, and nothing of them is sent.
 #[derive(Debug, Clone, Args)]
 pub struct ActorArgs {
-    /// The actor's role, kebab case (resident, grid-worker, …; `grid_worker` means the same).
-    #[arg(long, default_value = "grid-worker", value_parser = output::parse_role)]
-    pub actor_role: String,
-    /// The actor's id.
-    #[arg(long, env = "GRIDLOOP_ACTOR", default_value = "cli")]
-    pub actor_id: String,
-    /// The jurisdiction code the actor acts for.
-    #[arg(long)]
+    /// Ignored: the token decides who acts.
+    #[arg(long, hide = true, value_parser = output::parse_role)]
+    pub actor_role: Option<String>,
+    /// Ignored: the token decides who acts.
+    #[arg(long, hide = true)]
+    pub actor_id: Option<String>,
+    /// Ignored: the token decides who acts.
+    #[arg(long, hide = true)]
     pub actor_jurisdiction: Option<String>,
 }
 
 impl ActorArgs {
+    /// The request's `actor`: never sent, the server takes who acts from the token.
     fn to_proto(&self) -> Option<pb::Actor> {
-        Some(pb::Actor {
-            role: self.actor_role.clone(),
-            id: self.actor_id.clone(),
-            jurisdiction: self.actor_jurisdiction.clone().unwrap_or_default(),
-        })
+        None
     }
 }
 

@@ -348,8 +348,7 @@ fn act(server: &Server, action: &str, id: &str, options: &[&str]) -> Value {
 /// not record satisfaction); polls while evaluation has not opened it yet.
 fn evaluate(server: &Server, id: &str, satisfaction: &str) -> Value {
     let hotline = server.token(&["--role", "hotline", "--subject", "12345-hotline"]);
-    let args =
-        ["case", "evaluate", id, "--satisfaction", satisfaction, "--actor-role", "resident", "--token", &hotline];
+    let args = ["case", "evaluate", id, "--satisfaction", satisfaction, "--token", &hotline];
     wait_for(FLOW, &format!("the feedback round of case {id} to open"), || {
         let run = server.run(&args);
         if run.status.success() {
@@ -736,8 +735,10 @@ fn an_accepted_dispute(server: &Server) -> String {
     let (lat, lon) = (lat.to_string(), lon.to_string());
     let args = ["case", "report", "--category", "dispute.neighbour-noise", "--lat", &lat, "--lon", &lon];
     let id = str_of(&server.run(&[&args[..], &["--description", "楼上夜间噪音"]].concat()).json()["case_id"]);
-    wait_for_state(server, &id, "dispatched");
-    act(server, "accept", &id, &["--assignee", ASSIGNEE, "--actor-role", "grid_worker"]);
+    let unit = str_of(&wait_for_state(server, &id, "dispatched")["case"]["unit_code"]);
+    // Accepted by the worker of the grid holding it: the token decides who acts.
+    let worker = server.token(&["--role", "grid-worker", "--area", &unit, "--subject", ASSIGNEE]);
+    act(server, "accept", &id, &["--assignee", ASSIGNEE, "--token", &worker, "--actor-role", "resident"]);
     id
 }
 
@@ -747,7 +748,9 @@ fn case_mediate_names_the_convenor_and_prints_the_session_that_mediation_show_ta
     let server = Server::start(&data);
     let id = an_accepted_dispute(&server);
 
-    let mediating = act(&server, "mediate", &id, &["--topic", "楼上噪音", "--convenor", "王主任"]);
+    // Whoever asks for the session convenes it: the subject of the token.
+    let convenor = server.token(&["--role", "admin", "--subject", "王主任"]);
+    let mediating = act(&server, "mediate", &id, &["--topic", "楼上噪音", "--token", &convenor]);
     assert_eq!(mediating["state"], "in_mediation", "{mediating:#}");
     let mediation_id = str_of(&mediating["mediation_id"]);
 
@@ -767,20 +770,21 @@ fn case_mediate_names_the_convenor_and_prints_the_session_that_mediation_show_ta
 fn a_role_has_one_spelling_in_and_out() {
     let (_root, data) = data_dir();
     let server = Server::start(&data);
-    // Accepted with `--actor-role grid_worker`: recorded and shown as grid-worker.
+    // Accepted with a grid worker's token: recorded and shown as grid-worker, whatever an
+    // ignored `--actor-role` says.
     let id = an_accepted_dispute(&server);
     let shown = show(&server, &id);
     let accepted = shown["history"].as_array().unwrap().iter().find(|e| e["event_type"] == "CaseAccepted").unwrap();
     assert_eq!(accepted["actor"]["role"], "grid-worker", "{shown:#}");
     let text = gridloop_in(Some(&server.home), &["case", "show", &id, "--server", &server.url]);
-    assert!(text.stdout.contains("grid-worker:cli") && !text.stdout.contains("grid_worker"), "{text}");
+    assert!(text.stdout.contains(&format!("grid-worker:{ASSIGNEE}")) && !text.stdout.contains("grid_worker"), "{text}");
 
     // For people, `case mediate` names the session on a line of its own.
     let mediating =
         gridloop_in(Some(&server.home), &["case", "mediate", &id, "--topic", "楼上噪音", "--server", &server.url]);
     let opened = mediating.stdout.lines().find_map(|line| line.strip_prefix("mediation session "));
     let mediation_id = opened.and_then(|rest| rest.split(' ').next()).unwrap_or_else(|| panic!("{mediating}"));
-    assert!(opened.unwrap().ends_with("opened, convenor cli"), "{mediating}");
+    assert!(opened.unwrap().ends_with("opened, convenor local-admin"), "{mediating}");
     let invited =
         server.run(&["mediation", "invite", mediation_id, "--name", "李网格", "--role", "grid-worker"]).json();
     let participants = invited["participants"].as_array().unwrap_or_else(|| panic!("participants in {invited:#}"));

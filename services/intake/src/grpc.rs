@@ -3,15 +3,17 @@
 //! configured.
 
 use crate::{report_stream, Intake, MAX_CLIENT_KEY, MAX_DESCRIPTION};
+use gridloop_domain::access::{CaseFacts, Role, Rpc};
 use gridloop_domain::calendar::Sla;
-use gridloop_domain::case::{CaseDetails, LinkedReport};
+use gridloop_domain::case::{CaseDetails, LinkedReport, ReporterKind};
 use gridloop_domain::ids::CaseId;
-use gridloop_domain::jurisdiction::Department;
+use gridloop_domain::jurisdiction::{AreaCode, Department};
 use gridloop_domain::level::Level;
-use gridloop_eventstore::{Actor, Commit, ExpectedVersion, StoreError};
+use gridloop_eventstore::{Commit, ExpectedVersion, StoreError};
+use gridloop_kit::authorize::{check, Named};
 use gridloop_kit::context::request_traceparent;
-use gridloop_kit::grpc::store_status;
-use gridloop_kit::{EventContext, Origin};
+use gridloop_kit::grpc::{self, store_status};
+use gridloop_kit::{Caller, EventContext, Origin};
 use gridloop_proto::convert::{self, from_channel, from_reporter, short_type, timestamp};
 use gridloop_proto::status::Violations;
 use gridloop_proto::v1 as pb;
@@ -111,6 +113,21 @@ impl Intake {
         })
     }
 
+    /// The object of a report is the grid it is located in. A resident reports as themselves:
+    /// the reporter recorded is the resident the token names, whatever the request says, so
+    /// that they can follow and evaluate their own cases.
+    fn authorize(&self, caller: &Caller, details: &mut CaseDetails) -> Result<(), Status> {
+        let Some(principal) = &caller.principal else { return Ok(()) };
+        let grid = AreaCode::new(details.grid_code.as_str())
+            .map_err(|error| Status::internal(format!("the report was located in a bad grid code: {error}")))?;
+        check(principal, Rpc::ReportCase, Some(&CaseFacts::at(grid)), Named::default()).map_err(grpc::denied)?;
+        if principal.role == Role::Resident {
+            details.reporter.kind = ReporterKind::Resident;
+            details.reporter.id = principal.subject.clone();
+        }
+        Ok(())
+    }
+
     /// The answer for a client key that was used before: the first result (a new case or a link
     /// to an existing one) if the request is the same report, ALREADY_EXISTS if the key was
     /// reused for a different one.
@@ -168,22 +185,23 @@ impl IntakeService for Intake {
     ) -> Result<Response<pb::ReportCaseResponse>, Status> {
         let now = self.clock.now();
         let metadata = request.metadata().clone();
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        let details = self.validate(&r, now)?;
+        let mut details = self.validate(&r, now)?;
+        self.authorize(&caller, &mut details)?;
         let stream = report_stream(&r.client_key);
         let duplicate = self.find_duplicate(&details, now).await?;
         let case_id = match &duplicate {
             Some(d) => CaseId::parse(&d.case.case_id).map_err(|_| Status::internal("bad open case id"))?,
             None => CaseId(Uuid::now_v7()),
         };
-        let reporter = Actor { role: "reporter".into(), id: details.reporter.id.clone(), jurisdiction: String::new() };
         let origin = Origin {
             correlation_id: case_id.to_string(),
             traceparent: request_traceparent(&metadata, case_id.0),
             // A linked report travels with its case: the case's grid routes it.
             routing_key: duplicate.as_ref().map_or_else(|| details.grid_code.clone(), |d| d.case.grid_code.clone()),
         };
-        let context = EventContext::new(reporter, &origin, format!("report:{}", r.client_key), now);
+        let context = EventContext::new(caller.actor, &origin, format!("report:{}", r.client_key), now);
         let (event, response) = match duplicate {
             None => {
                 let reported = convert::case_reported(case_id, &details, &r.client_key);

@@ -2,8 +2,8 @@
 //! place, for every command, consumer and timer of every service.
 
 use gridloop_bus::trace::{is_traceparent, new_traceparent};
+use gridloop_domain::access::Principal;
 use gridloop_eventstore::{Actor, NewEvent, RecordedEvent};
-use gridloop_proto::v1 as pb;
 use uuid::Uuid;
 
 use gridloop_domain::Timestamp;
@@ -15,25 +15,32 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// does not ask such cases for feedback.
 pub const IMPORT_ROLE: &str = "import";
 
-/// Who asks for a command. Today that is the actor a request names, or the service itself for
-/// a consumed event or a timer; once requests are authenticated it is the principal they were
-/// authenticated as, and the actor recorded on the events is derived from it, never from a
-/// request field. The authorization check sees it.
+/// Who asks for a command: the principal a request was authenticated as, or the service itself
+/// for a consumed event or a timer. The actor recorded on the events is derived from it, never
+/// from a request's `actor` field; the authorization check judges the principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The actor recorded on the events the command appends.
     pub actor: Actor,
+    /// Whom the request was authenticated as; `None` for the service itself.
+    pub principal: Option<Principal>,
 }
 
 impl Caller {
     /// The service itself acting (a consumer, a timer), as opposed to a person.
     pub fn system(service: &str) -> Self {
-        Self { actor: system_actor(service) }
+        Self { actor: system_actor(service), principal: None }
     }
 
-    /// The actor a request names; anonymous when it names none.
-    pub fn from_request(actor: Option<&pb::Actor>) -> Self {
-        Self { actor: actor_from(actor) }
+    /// A person (or platform) acting as the edge authenticated them.
+    pub fn from_principal(principal: Principal) -> Self {
+        Self { actor: principal_actor(&principal), principal: Some(principal) }
+    }
+
+    /// The caller of a gRPC request: the principal the auth layer put on it. A request without
+    /// one never passed the layer, and is refused.
+    pub fn of<T>(request: &tonic::Request<T>) -> Result<Self, tonic::Status> {
+        gridloop_auth::principal(request).cloned().map(Self::from_principal)
     }
 }
 
@@ -42,11 +49,13 @@ pub fn system_actor(service: &str) -> Actor {
     Actor { role: "system".into(), id: service.into(), jurisdiction: String::new() }
 }
 
-pub fn actor_from(actor: Option<&pb::Actor>) -> Actor {
-    actor.map_or_else(
-        || Actor { role: "anonymous".into(), ..Actor::default() },
-        |a| Actor { role: a.role.clone(), id: a.id.clone(), jurisdiction: a.jurisdiction.clone() },
-    )
+/// The actor a principal's events record: its role, subject and area code (empty city-wide).
+pub fn principal_actor(principal: &Principal) -> Actor {
+    Actor {
+        role: principal.role.as_str().into(),
+        id: principal.subject.clone(),
+        jurisdiction: principal.area.as_ref().map_or_else(String::new, |area| area.as_str().to_string()),
+    }
 }
 
 /// What every event of a stream carries from its first: the correlation (the case), the trace
@@ -145,6 +154,29 @@ pub fn request_traceparent(metadata: &tonic::metadata::MetadataMap, id: Uuid) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_principal_is_recorded_as_its_role_subject_and_area() {
+        use gridloop_domain::access::Role;
+        use gridloop_domain::jurisdiction::AreaCode;
+        let area = AreaCode::new("321012001001001").unwrap();
+        let worker = Principal::new("gw-1", Role::GridWorker, Some(area), None).unwrap();
+        let caller = Caller::from_principal(worker.clone());
+        assert_eq!(
+            caller.actor,
+            Actor { role: "grid-worker".into(), id: "gw-1".into(), jurisdiction: "321012001001001".into() }
+        );
+        assert_eq!(caller.principal, Some(worker));
+        let admin = Principal::new("ops", Role::Admin, None, None).unwrap();
+        assert_eq!(principal_actor(&admin).jurisdiction, "", "city-wide");
+        assert_eq!(Caller::system("dispatch").principal, None, "the service itself is judged by no policy");
+    }
+
+    #[test]
+    fn a_request_without_a_principal_never_passed_the_auth_layer() {
+        let refused = Caller::of(&tonic::Request::new(())).unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    }
 
     #[test]
     fn a_valid_incoming_traceparent_is_kept() {

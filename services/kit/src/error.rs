@@ -8,7 +8,7 @@ use gridloop_domain::decider::Misfit;
 use gridloop_eventstore::{ExpectedVersion, StoreError};
 use gridloop_proto::convert::DecodeError;
 
-use crate::authorize::Denied;
+use crate::authorize::{Denied, Unauthorized};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError<R> {
@@ -49,6 +49,15 @@ impl<R> From<StoreError> for CommandError<R> {
         match error {
             StoreError::Conflict { stream, expected, actual } => CommandError::Conflict { stream, expected, actual },
             other => CommandError::Infrastructure(Infrastructure::Store(other)),
+        }
+    }
+}
+
+impl<R> From<Unauthorized> for CommandError<R> {
+    fn from(error: Unauthorized) -> Self {
+        match error {
+            Unauthorized::Denied(denied) => CommandError::Denied(denied),
+            Unauthorized::Infrastructure(infrastructure) => CommandError::Infrastructure(infrastructure),
         }
     }
 }

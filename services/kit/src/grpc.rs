@@ -2,9 +2,12 @@
 //! map (it knows its fields and states), a stale version or a lost race is `ABORTED`, an
 //! unavailable store `UNAVAILABLE`, an unreadable or inconsistent stream `DATA_LOSS`.
 
+use crate::authorize::{self, Denied, Named};
 use crate::error::{CommandError, Infrastructure};
+use gridloop_domain::access::{CaseFacts, Principal, QueryScope, Rpc};
+use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_eventstore::StoreError;
-use tonic::Status;
+use tonic::{Request, Status};
 
 /// The status a failed command answers with; `refused` maps the aggregate's refusals (with the
 /// version the aggregate was at).
@@ -21,6 +24,44 @@ pub fn status<R: std::fmt::Display>(error: CommandError<R>, refused: impl FnOnce
             Status::data_loss(error.to_string())
         }
     }
+}
+
+/// A refusal at a service's gRPC layer (a query, a report): counted, written to the audit log,
+/// and answered PERMISSION_DENIED.
+pub fn denied(denied: Denied) -> Status {
+    denied.audit();
+    Status::permission_denied(denied.to_string())
+}
+
+/// The principal the auth layer put on `request` (UNAUTHENTICATED without one).
+pub fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
+    gridloop_auth::principal(request).cloned()
+}
+
+/// The part of the city the query `rpc` of `request` may read, given the area it asked for: no
+/// area is the caller's own, one outside it is PERMISSION_DENIED.
+pub fn confine<T>(request: &Request<T>, rpc: Rpc, requested: Option<&AreaCode>) -> Result<QueryScope, Status> {
+    authorize::confine(gridloop_auth::principal(request)?, rpc, requested).map_err(denied)
+}
+
+/// Like [`confine`], for a query of figures by area (never by reporter): the area to read, `None`
+/// for the whole city.
+pub fn confine_area<T>(
+    request: &Request<T>,
+    rpc: Rpc,
+    requested: Option<&AreaCode>,
+) -> Result<Option<AreaCode>, Status> {
+    match confine(request, rpc, requested)? {
+        QueryScope::Everywhere => Ok(None),
+        QueryScope::Area(area) => Ok(Some(area)),
+        QueryScope::ReportedBy(_) => Err(Status::permission_denied(format!("{rpc} reads areas, not one's own cases"))),
+    }
+}
+
+/// Whether the caller of `request` may read, with `rpc`, what `facts` describe (`None`: it does
+/// not exist, which the query answers itself).
+pub fn may_read<T>(request: &Request<T>, rpc: Rpc, facts: Option<&CaseFacts>, named: Named<'_>) -> Result<(), Status> {
+    authorize::check(gridloop_auth::principal(request)?, rpc, facts, named).map_err(denied)
 }
 
 /// The status of a store failure.
@@ -61,6 +102,6 @@ mod tests {
         assert_eq!(code(conflict.into()), Code::Aborted);
         assert_eq!(code(StoreError::Database(sqlx::Error::PoolTimedOut).into()), Code::Unavailable);
         assert_eq!(code(Misfit { aggregate: "case", event: "CaseClosed", state: "new" }.into()), Code::DataLoss);
-        assert_eq!(code(crate::authorize::Denied("not your area".into()).into()), Code::PermissionDenied);
+        assert_eq!(code(crate::authorize::Denied::new("not your area").into()), Code::PermissionDenied);
     }
 }

@@ -9,7 +9,7 @@
 //! state a few times, unless the client named the version it decided on.
 
 use crate::aggregate::{Aggregate, TimerChange};
-use crate::authorize::{AllowAll, Authorize};
+use crate::authorize::{Authorize, ServiceOnly, Target};
 use crate::cache::{Current, StateCache};
 use crate::context::{command_causation, Caller, EventContext, Origin};
 use crate::error::CommandError;
@@ -133,7 +133,8 @@ impl<A: Aggregate> Clone for CommandHandler<A> {
 }
 
 impl<A: Aggregate> CommandHandler<A> {
-    /// The handler of `service`'s `A` aggregates, decided under `policy`, every caller allowed.
+    /// The handler of `service`'s `A` aggregates, decided under `policy`; until an authorizer
+    /// is given, only the service itself may run commands.
     pub fn new(service: &'static str, store: EventStore, clock: Arc<dyn Clock>, policy: Arc<A::Policy>) -> Self {
         Self {
             service,
@@ -141,7 +142,7 @@ impl<A: Aggregate> CommandHandler<A> {
             clock,
             policy,
             cache: None,
-            authorizer: Arc::new(AllowAll),
+            authorizer: Arc::new(ServiceOnly),
             read_model: None,
             observer: None,
         }
@@ -322,10 +323,15 @@ impl<A: Aggregate> CommandHandler<A> {
                     (current, Some(loaded.history))
                 }
             };
-            let events = match self.decide(&envelope, &current) {
+            let events = match self.decide(&envelope, &current).await {
                 Ok(events) => events,
                 Err(_) if guessed => continue,
-                Err(error) => return Err(error),
+                Err(error) => {
+                    if let CommandError::Denied(denied) = &error {
+                        denied.audit();
+                    }
+                    return Err(error);
+                }
             };
             match self.record(tx.as_deref_mut(), &envelope, current, events).await {
                 Ok(executed) => return Ok(Executed { before, ..executed }),
@@ -346,13 +352,19 @@ impl<A: Aggregate> CommandHandler<A> {
 
     /// The events the envelope's command produces on `current`, once the caller's version and
     /// authorization are checked.
-    fn decide(&self, envelope: &Envelope<A>, current: &Current<A>) -> Result<Vec<A::Event>, CommandError<A::Error>> {
+    async fn decide(
+        &self,
+        envelope: &Envelope<A>,
+        current: &Current<A>,
+    ) -> Result<Vec<A::Event>, CommandError<A::Error>> {
         // A stream that does not exist is the aggregate's to report (not found), not a stale version.
         let exists = current.version > 0 || A::opens(&envelope.command);
         if let Some(expected) = envelope.expected_version.filter(|v| exists && *v != current.version) {
             return Err(CommandError::WrongVersion { expected, actual: current.version });
         }
-        self.authorizer.authorize(&envelope.caller, envelope.id, &current.state, &envelope.command)?;
+        let origin = envelope.origin.as_ref().or(current.origin.as_ref());
+        let target = Target { id: envelope.id, state: &current.state, origin };
+        self.authorizer.authorize(&envelope.caller, target, &envelope.command).await?;
         current
             .state
             .decide(&envelope.command, &self.policy, envelope.at)

@@ -12,7 +12,9 @@ use gridloop_domain::level::Level;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_domain::Timestamp;
 use gridloop_eventstore::{Actor, EventStore, RecordedEvent, StoreError, StoreOptions, StoreTx};
-use gridloop_kit::{Authorize, Caller, CommandError, CommandHandler, Denied, Infrastructure, ReadModel};
+use gridloop_kit::{
+    Authorize, Caller, CommandError, CommandHandler, Denied, Infrastructure, ReadModel, Target, Unauthorized,
+};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -50,7 +52,8 @@ impl Fixture {
 }
 
 fn person() -> Caller {
-    Caller { actor: Actor { role: "resident".into(), id: "r-1".into(), jurisdiction: String::new() } }
+    // Recorded as given, and judged by no policy: the caller is not an authenticated principal.
+    Caller { actor: Actor { role: "resident".into(), id: "r-1".into(), jurisdiction: String::new() }, principal: None }
 }
 
 fn request(due_at: Timestamp) -> FeedbackCommand {
@@ -219,9 +222,15 @@ async fn a_due_timer_fires_once() {
 /// Lets nobody in.
 struct DenyAll;
 
+#[async_trait]
 impl Authorize<Feedback> for DenyAll {
-    fn authorize(&self, caller: &Caller, _: CaseId, _: &Feedback, _: &FeedbackCommand) -> Result<(), Denied> {
-        Err(Denied(format!("{} may not", caller.actor.id)))
+    async fn authorize(
+        &self,
+        caller: &Caller,
+        _: Target<'_, Feedback>,
+        _: &FeedbackCommand,
+    ) -> Result<(), Unauthorized> {
+        Err(Denied::new(format!("{} may not", caller.actor.id)).into())
     }
 }
 
@@ -231,7 +240,7 @@ async fn the_authorization_check_sees_the_caller_before_anything_is_decided() {
     let feedback = f.feedback().await.with_authorizer(Arc::new(DenyAll));
     let case_id = CaseId(Uuid::now_v7());
     let denied = feedback.execute(feedback.request(case_id, request(f.now()), person(), None)).await;
-    assert!(matches!(&denied, Err(CommandError::Denied(Denied(reason))) if reason == "r-1 may not"));
+    assert!(matches!(&denied, Err(CommandError::Denied(Denied { reason, .. })) if reason == "r-1 may not"));
     assert!(matches!(HandlerError::from(denied.err().unwrap()), HandlerError::Poison(_)));
     assert_eq!(feedback.store().stream_version(&format!("feedback-{case_id}")).await.unwrap(), 0);
 }

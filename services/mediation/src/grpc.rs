@@ -5,11 +5,13 @@
 use crate::sessions;
 use crate::view::view;
 use crate::MediationSvc;
+use gridloop_domain::access::Rpc;
 use gridloop_domain::ids::MediationId;
 use gridloop_domain::mediation::{
     self, Mediation, MediationCommand, MediationError, Origin, Participant, Referral, Response as ObjectionResponse,
     Statement,
 };
+use gridloop_kit::authorize::{session_object, Named};
 use gridloop_kit::context::{command_causation, request_traceparent};
 use gridloop_kit::grpc::{self, store_status};
 use gridloop_kit::{Caller, CommandError, Envelope, Origin as KitOrigin};
@@ -47,11 +49,11 @@ impl MediationSvc {
     async fn step(
         &self,
         mediation_id: &str,
-        actor: Option<&pb::Actor>,
+        caller: Caller,
         command: MediationCommand,
     ) -> Result<Response<pb::MediationView>, Status> {
         let id = MediationId(parse_uuid("mediation_id", mediation_id)?);
-        let envelope = self.sessions.request(id, command, Caller::from_request(actor), None);
+        let envelope = self.sessions.request(id, command, caller, None);
         self.answer(id, envelope).await
     }
 
@@ -76,7 +78,7 @@ impl MediationService for MediationSvc {
         &self,
         request: Request<pb::GetMediationRequest>,
     ) -> Result<Response<pb::MediationView>, Status> {
-        let r = request.into_inner();
+        let r = request.get_ref();
         let id = match (r.mediation_id.is_empty(), r.case_id.is_empty()) {
             (false, _) => MediationId(parse_uuid("mediation_id", &r.mediation_id)?),
             (true, false) => {
@@ -92,6 +94,11 @@ impl MediationService for MediationSvc {
         if loaded.version == 0 {
             return Err(Status::not_found(format!("mediation {id} not found")));
         }
+        let (mediation_id, case_id) = (id.to_string(), loaded.state.session().and_then(|s| s.origin.case_id()));
+        let case_id = case_id.map(|c| c.to_string());
+        let named = Named { case_id: case_id.as_deref(), mediation_id: Some(&mediation_id) };
+        let facts = session_object(&loaded.state, loaded.origin().as_ref());
+        grpc::may_read(&request, Rpc::GetMediation, facts.as_ref(), named)?;
         Ok(Response::new(view(id, &loaded.state, loaded.version, &loaded.history)))
     }
 
@@ -99,6 +106,7 @@ impl MediationService for MediationSvc {
         &self,
         request: Request<pb::ConcludeMediationRequest>,
     ) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let agreed = match r.outcome() {
             pb::MediationOutcome::Agreed => true,
@@ -108,7 +116,7 @@ impl MediationService for MediationSvc {
             }
         };
         let command = MediationCommand::Conclude { agreed, summary: r.summary, signed_by: r.signed_by };
-        self.step(&r.mediation_id, r.actor.as_ref(), command).await
+        self.step(&r.mediation_id, caller, command).await
     }
 
     async fn propose_topic(
@@ -117,6 +125,7 @@ impl MediationService for MediationSvc {
     ) -> Result<Response<pb::MediationView>, Status> {
         let id = MediationId(Uuid::now_v7());
         let traceparent = request_traceparent(request.metadata(), id.0);
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let mut v = Violations::default();
         let level = convert::from_session_level(r.level());
@@ -139,7 +148,7 @@ impl MediationService for MediationSvc {
             convenor: r.convenor,
         };
         // A session on a collected topic is its own correlation and trace, routed to its area.
-        let mut envelope = self.sessions.request(id, command, Caller::from_request(r.actor.as_ref()), None);
+        let mut envelope = self.sessions.request(id, command, caller, None);
         envelope.causation = command_causation("propose_topic");
         envelope.origin = Some(KitOrigin { correlation_id: id.to_string(), traceparent, routing_key: area.into() });
         self.answer(id, envelope).await
@@ -149,68 +158,76 @@ impl MediationService for MediationSvc {
         &self,
         request: Request<pb::InviteParticipantRequest>,
     ) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let mut v = Violations::default();
         let role = role_field("role", r.role, &mut v);
         v.into_result()?;
         let Some(role) = role else { unreachable!("checked above") };
         let command = MediationCommand::Invite { participant: Participant { name: r.name, role } };
-        self.step(&r.mediation_id, r.actor.as_ref(), command).await
+        self.step(&r.mediation_id, caller, command).await
     }
 
     async fn notify_participants(
         &self,
         request: Request<pb::MediationStepRequest>,
     ) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        self.step(&r.mediation_id, r.actor.as_ref(), MediationCommand::Notify).await
+        self.step(&r.mediation_id, caller, MediationCommand::Notify).await
     }
 
     async fn open_deliberation(
         &self,
         request: Request<pb::OpenDeliberationRequest>,
     ) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        self.step(&r.mediation_id, r.actor.as_ref(), MediationCommand::OpenDeliberation { present: r.present }).await
+        self.step(&r.mediation_id, caller, MediationCommand::OpenDeliberation { present: r.present }).await
     }
 
     async fn make_statement(
         &self,
         request: Request<pb::MakeStatementRequest>,
     ) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let command = MediationCommand::MakeStatement { statement: Statement { speaker: r.speaker, text: r.text } };
-        self.step(&r.mediation_id, r.actor.as_ref(), command).await
+        self.step(&r.mediation_id, caller, command).await
     }
 
     async fn put_motion(&self, request: Request<pb::PutMotionRequest>) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let command = MediationCommand::PutMotion { motion: r.motion, yes: r.yes, no: r.no, abstain: r.abstain };
-        self.step(&r.mediation_id, r.actor.as_ref(), command).await
+        self.step(&r.mediation_id, caller, command).await
     }
 
     async fn sign_agreement(
         &self,
         request: Request<pb::SignAgreementRequest>,
     ) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let command =
             MediationCommand::SignAgreement { signed_by: r.signed_by, residents_concerned: r.residents_concerned };
-        self.step(&r.mediation_id, r.actor.as_ref(), command).await
+        self.step(&r.mediation_id, caller, command).await
     }
 
     async fn raise_objection(
         &self,
         request: Request<pb::RaiseObjectionRequest>,
     ) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        self.step(&r.mediation_id, r.actor.as_ref(), MediationCommand::RaiseObjection { residents: r.residents }).await
+        self.step(&r.mediation_id, caller, MediationCommand::RaiseObjection { residents: r.residents }).await
     }
 
     async fn respond_to_objection(
         &self,
         request: Request<pb::RespondToObjectionRequest>,
     ) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let response = match r.response() {
             pb::ObjectionResponse::Reconsider => ObjectionResponse::Reconsider,
@@ -220,21 +237,23 @@ impl MediationService for MediationSvc {
             }
         };
         let command = MediationCommand::RespondToObjection { response, reason: r.reason };
-        self.step(&r.mediation_id, r.actor.as_ref(), command).await
+        self.step(&r.mediation_id, caller, command).await
     }
 
     async fn execute_agreement(
         &self,
         request: Request<pb::MediationStepRequest>,
     ) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        self.step(&r.mediation_id, r.actor.as_ref(), MediationCommand::Execute).await
+        self.step(&r.mediation_id, caller, MediationCommand::Execute).await
     }
 
     async fn record_no_agreement(
         &self,
         request: Request<pb::RecordNoAgreementRequest>,
     ) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let referral = match r.referral() {
             pb::MediationReferral::EscalateOneLevel => Referral::EscalateOneLevel,
@@ -244,32 +263,35 @@ impl MediationService for MediationSvc {
             }
         };
         let command = MediationCommand::RecordNoAgreement { referral, summary: r.summary };
-        self.step(&r.mediation_id, r.actor.as_ref(), command).await
+        self.step(&r.mediation_id, caller, command).await
     }
 
     async fn record_consultation(
         &self,
         request: Request<pb::RecordConsultationRequest>,
     ) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        self.step(&r.mediation_id, r.actor.as_ref(), MediationCommand::RecordConsultation { summary: r.summary }).await
+        self.step(&r.mediation_id, caller, MediationCommand::RecordConsultation { summary: r.summary }).await
     }
 
     async fn record_follow_up(
         &self,
         request: Request<pb::RecordFollowUpRequest>,
     ) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let command = MediationCommand::FollowUp { note: r.note, settled: r.settled };
-        self.step(&r.mediation_id, r.actor.as_ref(), command).await
+        self.step(&r.mediation_id, caller, command).await
     }
 
     async fn get_mediation_figures(
         &self,
         request: Request<pb::GetMediationFiguresRequest>,
     ) -> Result<Response<pb::MediationFigures>, Status> {
+        let area = optional_area("area", &request.get_ref().area)?;
+        let area = grpc::confine_area(&request, Rpc::GetMediationFigures, area.as_ref())?;
         let r = request.into_inner();
-        let area = optional_area("area", &r.area)?;
         let micros = |t: Option<&prost_types::Timestamp>, field: &str, unbounded: i64| match t {
             None => Ok(unbounded),
             Some(t) => convert::from_timestamp(t)

@@ -16,7 +16,7 @@ use gridloop_domain::calendar::WorkingCalendar;
 use gridloop_domain::decider::Council;
 use gridloop_domain::mediation::{Mediation, MediationRules};
 use gridloop_eventstore::{EventStore, StoreError};
-use gridloop_kit::CommandHandler;
+use gridloop_kit::{CommandHandler, SessionPolicy};
 use gridloop_proto::convert;
 use gridloop_proto::v1::mediation_service_server::MediationServiceServer;
 use std::sync::Arc;
@@ -35,6 +35,7 @@ impl MediationSvc {
         store.migrate_extra(&MIGRATOR, &MIGRATOR).await?;
         let council = Council { rules: MediationRules::default(), calendar: WorkingCalendar::china_mainland() };
         let sessions = CommandHandler::new(SERVICE, store, clock, Arc::new(council))
+            .with_authorizer(Arc::new(SessionPolicy))
             .with_read_model(Arc::new(sessions::SessionsTable));
         Ok(Self { sessions })
     }

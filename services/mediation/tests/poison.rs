@@ -5,7 +5,9 @@
 use chrono::{DateTime, Duration};
 use gridloop_bus::timers::{run_timers, TimerHandler};
 use gridloop_bus::{Bus, Clock, DeliveryPolicy, HandlerError, InProcessBus, ManualClock};
+use gridloop_domain::access::{Principal, Role};
 use gridloop_domain::ids::MediationId;
+use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_eventstore::{Actor, Commit, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreOptions};
 use gridloop_kit::timer;
 use gridloop_mediation::MediationSvc;
@@ -44,19 +46,19 @@ async fn a_follow_up_timer_of_a_corrupt_session_is_dropped_not_retried() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(DateTime::from_timestamp(1_772_413_200, 0).unwrap()); // a Monday, 09:00 +08:00
     let (mediation, store) = service(&dir, &clock).await;
-    let proposed = mediation
-        .propose_topic(tonic::Request::new(pb::ProposeTopicRequest {
-            level: pb::SessionLevel::Grid as i32,
-            area_code: "321012001001001".into(),
-            topic: "楼道堆物".into(),
-            kind: pb::MatterKind::Consultation as i32,
-            convenor: "网格长".into(),
-            collected_from: "痛点箱".into(),
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut request = tonic::Request::new(pb::ProposeTopicRequest {
+        level: pb::SessionLevel::Grid as i32,
+        area_code: "321012001001001".into(),
+        topic: "楼道堆物".into(),
+        kind: pb::MatterKind::Consultation as i32,
+        convenor: "网格长".into(),
+        collected_from: "痛点箱".into(),
+        ..Default::default()
+    });
+    // As the auth layer hands it on: a mediator of the street the topic's grid lies in.
+    let street = AreaCode::new("321012001").unwrap();
+    request.extensions_mut().insert(Principal::new("mediator", Role::Mediator, Some(street), None).unwrap());
+    let proposed = mediation.propose_topic(request).await.unwrap().into_inner();
     let id = MediationId(Uuid::parse_str(&proposed.mediation_id).unwrap());
     // The session's stream gets an event that does not decode, and its follow-up falls due.
     let due = clock.now() + Duration::days(15);

@@ -2,9 +2,11 @@
 //! RPCs each role may call and under which scope rule ([`policy`]), and the pure checks the edge
 //! and the command path apply — no IO, no tokens (authentication lives at the edge).
 
+pub mod object;
 pub mod policy;
 pub mod rpc;
 
+pub use object::{case_facts, case_rpc, feedback_rpc, session_facts, session_rpc};
 pub use policy::{confine_query, may_act_on_case, rpc_scope, CaseFacts, Denied, QueryScope, Scope, UnitDepartment};
 pub use rpc::{Rpc, Service};
 

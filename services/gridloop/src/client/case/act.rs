@@ -47,9 +47,8 @@ pub enum CaseAction {
         target: Target,
         #[arg(long)]
         topic: String,
-        /// Who convenes the session: the unit's handler asking for it, who is recorded as the
-        /// request's actor [default: --actor-id].
-        #[arg(long)]
+        /// Ignored: the session's convenor is whoever asks for it, as the token names them.
+        #[arg(long, hide = true)]
         convenor: Option<String>,
     },
     /// Resolve the case (办结).
@@ -188,12 +187,10 @@ async fn dispatch_command(server: &Server, action: CaseAction) -> Result<pb::Cas
             let r = pb::TransferCaseRequest { case_id, expected_version, actor, to_unit, reason };
             client.transfer_case(r).await.map_err(server.fail("TransferCase"))?
         }
-        CaseAction::Mediate { target, topic, convenor } => {
-            let (case_id, expected_version, mut actor) = request(&target);
-            // The mediation service makes whoever asked for the session its convenor.
-            if let (Some(convenor), Some(actor)) = (convenor, actor.as_mut()) {
-                actor.id = convenor;
-            }
+        CaseAction::Mediate { target, topic, convenor: _ } => {
+            // The mediation service makes whoever asked for the session (the token's subject)
+            // its convenor.
+            let (case_id, expected_version, actor) = request(&target);
             let r = pb::RequestMediationRequest { case_id, expected_version, actor, topic };
             client.request_mediation(r).await.map_err(server.fail("RequestMediation"))?
         }
@@ -243,7 +240,7 @@ mod tests {
     use crate::client::ClientCommand;
 
     #[test]
-    fn acting_commands_carry_actor_and_expected_version() {
+    fn acting_commands_carry_the_expected_version_and_ignore_actor_flags() {
         let ClientCommand::Case(CaseArgs {
             command: CaseCommand::Act(CaseAction::Transfer { target, to_unit, reason }),
             ..
@@ -270,10 +267,8 @@ mod tests {
         };
         assert_eq!((target.id.as_str(), target.expected_version), ("c1", 4));
         assert_eq!((to_unit.as_str(), reason.as_str()), ("110105001002", "不属本社区"));
-        assert_eq!(
-            target.actor.to_proto(),
-            Some(pb::Actor { role: "community-staff".into(), id: "li".into(), jurisdiction: "110105001001".into() })
-        );
+        assert_eq!(target.actor.actor_id.as_deref(), Some("li"), "still accepted from older scripts");
+        assert_eq!(target.actor.to_proto(), None, "and never sent: the token decides who acts");
 
         let ClientCommand::Case(CaseArgs {
             command: CaseCommand::Act(CaseAction::Accept { target, assignee }), ..
@@ -283,11 +278,7 @@ mod tests {
         };
         assert_eq!(assignee, "王五");
         assert_eq!(target.expected_version, 0);
-        assert_eq!(target.actor.actor_role, "grid-worker");
-        assert_eq!(target.actor.actor_jurisdiction, None);
-        if std::env::var_os("GRIDLOOP_ACTOR").is_none() {
-            assert_eq!(target.actor.actor_id, "cli");
-        }
+        assert_eq!((target.actor.actor_role, target.actor.actor_jurisdiction), (None, None));
     }
 
     #[test]
