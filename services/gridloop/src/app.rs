@@ -561,7 +561,8 @@ impl App {
             ..gridloop_http::BackendArgs::single(url)
         };
         let backend = gridloop_http::Backend::connect(&backends, gridloop_http::ServiceCredentials::minted(key))?;
-        let http = gridloop_http::Application::build(listen, backend).await?;
+        let key_claims = gridloop_http::KeyClaims::from_auth_args(&args.security.auth);
+        let http = gridloop_http::Application::build(listen, backend, key_claims).await?;
         self.http_addr = Some(http.addr());
         tracing::info!(addr = %http.addr(), "Open311 GeoReport v2 is served over HTTP");
         let stop = self.stop_work.clone();
@@ -860,7 +861,9 @@ async fn serve_http(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(addr) = args.up.metrics_listen {
         telemetry::serve_metrics(addr)?;
     }
-    let http = gridloop_http::startup::build_standalone(listen, &args.backends, &args.up.store.data_dir).await?;
+    let key_claims = gridloop_http::KeyClaims::from_auth_args(&args.up.security.auth);
+    let http =
+        gridloop_http::startup::build_standalone(listen, &args.backends, &args.up.store.data_dir, key_claims).await?;
     eprintln!("gridloop http is up on http://{}/open311/v2/ (services at {})", http.addr(), args.backends.server);
     let stop = CancellationToken::new();
     let server = tokio::spawn(http.run_until_stopped(stop.clone()));

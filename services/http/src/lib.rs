@@ -9,6 +9,7 @@
 pub mod backend;
 pub mod error;
 pub mod format;
+pub mod key_claims;
 pub mod open311;
 pub mod openapi;
 pub mod reference;
@@ -17,4 +18,5 @@ pub mod startup;
 pub mod words;
 
 pub use backend::{Backend, BackendArgs, ServiceCredentials};
+pub use key_claims::KeyClaims;
 pub use startup::Application;

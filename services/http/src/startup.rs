@@ -2,11 +2,13 @@
 //! address, port 0 included), `run_until_stopped` serves until the token is cancelled.
 
 use crate::backend::{Backend, BackendArgs, ServiceCredentials};
+use crate::key_claims::KeyClaims;
 use crate::reference::ReferenceCache;
 use crate::routes::{router, AppState};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub struct Application {
@@ -16,13 +18,14 @@ pub struct Application {
 }
 
 impl Application {
-    /// Bind `listen` and wire the routes to `backend`.
-    pub async fn build(listen: SocketAddr, backend: Backend) -> anyhow::Result<Application> {
+    /// Bind `listen` and wire the routes to `backend`; posted keys' roles are read as `key_claims` says.
+    pub async fn build(listen: SocketAddr, backend: Backend, key_claims: KeyClaims) -> anyhow::Result<Application> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen for HTTP on {listen}"))?;
         let addr = listener.local_addr()?;
-        let router = router(AppState { backend, reference: ReferenceCache::default() });
+        let state = AppState { backend, reference: ReferenceCache::default(), key_claims: Arc::new(key_claims) };
+        let router = router(state);
         Ok(Application { addr, listener, router })
     }
 
@@ -39,9 +42,14 @@ impl Application {
 
 /// The server as its own process (`gridloop serve http`): the services at `args`, its own
 /// credentials from `args` or the signing key in `data_dir`.
-pub async fn build_standalone(listen: SocketAddr, args: &BackendArgs, data_dir: &Path) -> anyhow::Result<Application> {
+pub async fn build_standalone(
+    listen: SocketAddr,
+    args: &BackendArgs,
+    data_dir: &Path,
+    key_claims: KeyClaims,
+) -> anyhow::Result<Application> {
     let credentials = ServiceCredentials::from_args(args, data_dir)?;
-    Application::build(listen, Backend::connect(args, credentials)?).await
+    Application::build(listen, Backend::connect(args, credentials)?, key_claims).await
 }
 
 /// Plaintext HTTP carries `api_key`s and residents' reports in the clear: only on a loopback

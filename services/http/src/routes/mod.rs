@@ -19,6 +19,8 @@ use axum::Router;
 pub struct AppState {
     pub backend: Backend,
     pub reference: ReferenceCache,
+    /// Where a posted `api_key`'s role is.
+    pub key_claims: std::sync::Arc<crate::key_claims::KeyClaims>,
 }
 
 /// The base of the GeoReport v2 paths.

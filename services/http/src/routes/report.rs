@@ -7,6 +7,7 @@ use super::AppState;
 use crate::backend::with_bearer;
 use crate::error::{ApiError, Caller};
 use crate::format::Format;
+use crate::key_claims::KeyClaims;
 use crate::open311::RequestCreated;
 use crate::reference::Reference;
 use crate::words;
@@ -16,7 +17,6 @@ use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use gridloop_auth::claims::ClaimMapping;
 use gridloop_domain::access::Role;
 use gridloop_proto::v1 as pb;
 use std::collections::BTreeMap;
@@ -190,7 +190,7 @@ fn coordinate(field: &str, value: &str) -> Result<Option<f64>, ApiError> {
 
 /// The role the key names, when it is one that may report through GeoReport. The claims are read
 /// here only to choose: the key itself is verified by the gRPC edge the report is sent to.
-pub fn reporting_role(api_key: &str) -> Result<Role, ApiError> {
+pub fn reporting_role(api_key: &str, key_claims: &KeyClaims) -> Result<Role, ApiError> {
     if api_key.is_empty() {
         return Err(ApiError::Forbidden("api_key is required".into()));
     }
@@ -198,7 +198,7 @@ pub fn reporting_role(api_key: &str) -> Result<Role, ApiError> {
     let payload = api_key.split('.').nth(1).ok_or_else(invalid)?;
     let claims: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?).map_err(|_| invalid())?;
-    let principal = ClaimMapping::default().principal(&claims).map_err(|_| invalid())?;
+    let principal = key_claims.0.iter().find_map(|mapping| mapping.principal(&claims).ok()).ok_or_else(invalid)?;
     match principal.role {
         Role::Hotline | Role::Platform => Ok(principal.role),
         other => Err(ApiError::Forbidden(format!(
@@ -233,7 +233,7 @@ async fn create(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
         let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         form.api_key = bearer.and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default().trim().to_string();
     }
-    let role = reporting_role(&form.api_key)?;
+    let role = reporting_role(&form.api_key, &state.key_claims)?;
     let reference = state.reference.get(&state.backend).await?;
     let report = form.report(reference, role)?;
     let request =
@@ -288,10 +288,24 @@ mod tests {
     fn only_hotline_and_platform_keys_may_post() {
         let key = |claims: serde_json::Value| format!("e30.{}.sig", URL_SAFE_NO_PAD.encode(claims.to_string()));
         let platform = key(serde_json::json!({"sub": "fix-my-street", "role": "platform"}));
-        assert_eq!(reporting_role(&platform), Ok(Role::Platform));
+        let own = KeyClaims::default();
+        assert_eq!(reporting_role(&platform, &own), Ok(Role::Platform));
         let resident = key(serde_json::json!({"sub": "zhang", "role": "resident"}));
-        assert!(matches!(reporting_role(&resident), Err(ApiError::Forbidden(text)) if text.contains("resident")));
-        assert_eq!(reporting_role(""), Err(ApiError::Forbidden("api_key is required".into())));
-        assert_eq!(reporting_role("garbage"), Err(ApiError::Forbidden("api_key is not a valid key".into())));
+        assert!(matches!(reporting_role(&resident, &own), Err(ApiError::Forbidden(text)) if text.contains("resident")));
+        assert_eq!(reporting_role("", &own), Err(ApiError::Forbidden("api_key is required".into())));
+        assert_eq!(reporting_role("garbage", &own), Err(ApiError::Forbidden("api_key is not a valid key".into())));
+
+        // An identity provider's key, as the servers' flags map its claims.
+        let keycloak = key(serde_json::json!({
+            "sub": "f:1234", "realm_access": {"roles": ["offline_access", "gridloop-platform"]}
+        }));
+        assert_eq!(reporting_role(&keycloak, &own), Err(ApiError::Forbidden("api_key is not a valid key".into())));
+        let auth = gridloop_auth::AuthArgs {
+            oidc_issuer: Some("https://sso.city.example/realms/city".into()),
+            jwt_role_claim: "realm_access.roles".into(),
+            jwt_role_map: vec![("gridloop-platform".into(), Role::Platform)],
+            ..gridloop_auth::AuthArgs::default()
+        };
+        assert_eq!(reporting_role(&keycloak, &KeyClaims::from_auth_args(&auth)), Ok(Role::Platform));
     }
 }
