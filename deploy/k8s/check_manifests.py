@@ -7,7 +7,9 @@ For every container of every workload: the restricted security context (non-root
 root filesystem, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp),
 CPU and memory requests and limits, and its own NATS user with the password from a Secret; for
 every container of a Deployment (long-running) also native gRPC liveness and readiness probes on
-its plaintext health port (kubelet's gRPC probes cannot speak TLS). Migration Jobs run to
+its plaintext health port (kubelet's gRPC probes cannot speak TLS) — except the HTTP server
+(`serve http`), which is probed over HTTP (`/healthz`, `/readyz`) and, calling the services over
+gRPC, holds no database or NATS credentials at all. Migration Jobs run to
 completion, so probes are not required of them. Per Deployment: a Service, a
 PodDisruptionBudget and, in prod, a HorizontalPodAutoscaler; the namespace enforces the
 restricted Pod Security Standard. Per overlay: gRPC is TLS (prod always) or plaintext is allowed
@@ -32,6 +34,7 @@ SECRET_TLS = "gridloop-grpc-tls"
 SECRET_SIGNING_KEY = "gridloop-signing-key"
 IDENTITY_PROVIDER = ("GRIDLOOP_OIDC_ISSUER", "GRIDLOOP_JWKS_URL", "GRIDLOOP_JWKS_FILE")
 FIRST = "gridloop.io/install-first"
+HTTP_COMPONENT = "http"
 
 
 def pod_spec(doc):
@@ -42,7 +45,28 @@ def selects(selector, labels):
     return all(labels.get(k) == v for k, v in (selector or {}).get("matchLabels", {}).items())
 
 
-def container_problems(where, kind, pod, container):
+def is_http(doc):
+    return doc["kind"] == "Deployment" and pod_spec_labels(doc).get("app.kubernetes.io/component") == HTTP_COMPONENT
+
+
+def http_container_problems(container):
+    """The HTTP server: HTTP probes on its port, and no credentials it does not use."""
+    problems = []
+    ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
+    if "http" not in ports:
+        problems.append("no port named http")
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        get = container.get(probe, {}).get("httpGet")
+        if get is None or get.get("path") != path or get.get("port") not in ("http", ports.get("http")):
+            problems.append(f"no {probe} GET {path} on the http port")
+    env = {e["name"] for e in container.get("env", [])}
+    for name in ("GRIDLOOP_DATABASE_URL", "GRIDLOOP_NATS_PASSWORD", "GRIDLOOP_NATS_USER"):
+        if name in env:
+            problems.append(f"{name} is given to the HTTP server, which needs no such credential")
+    return problems
+
+
+def container_problems(where, kind, pod, container, http=False):
     problems = []
     pod_sc = pod.get("securityContext", {})
     sc = container.get("securityContext", {})
@@ -63,6 +87,8 @@ def container_problems(where, kind, pod, container):
     for bound in ("requests", "limits"):
         for resource in ("cpu", "memory"):
             need(resource in resources.get(bound, {}), f"no {resource} {bound[:-1]}")
+    if http:
+        return problems + [f"{where}: {problem}" for problem in http_container_problems(container)]
     env = {e["name"]: e for e in container.get("env", [])}
     user = env.get("GRIDLOOP_NATS_USER", {}).get("value")
     need(user is not None, "no NATS user of its own (GRIDLOOP_NATS_USER)")
@@ -99,8 +125,8 @@ def overlay_problems(overlay, docs):
         if labels.get("pod-security.kubernetes.io/enforce") != "restricted":
             problems.append(f"{overlay}: namespace {ns['metadata']['name']} does not enforce the restricted profile")
     workloads = [d for d in docs if d["kind"] in WORKLOADS]
-    if len(by_kind.get("Deployment", [])) != 4:
-        problems.append(f"{overlay}: expected 4 Deployments, found {len(by_kind.get('Deployment', []))}")
+    if len(by_kind.get("Deployment", [])) != 5:
+        problems.append(f"{overlay}: expected 5 Deployments (four services, HTTP), found {len(by_kind.get('Deployment', []))}")
     if not by_kind.get("Job"):
         problems.append(f"{overlay}: no migration Job")
     for doc in workloads:
@@ -115,7 +141,7 @@ def overlay_problems(overlay, docs):
             problems.append(f"{overlay}: {doc['kind']} {doc['metadata']['name']}: no containers")
         for container in containers:
             where = f"{overlay}: {doc['kind']} {doc['metadata']['name']} container {container['name']}"
-            problems += container_problems(where, doc["kind"], pod, container)
+            problems += container_problems(where, doc["kind"], pod, container, http=is_http(doc))
     for deployment in by_kind.get("Deployment", []):
         name = deployment["metadata"]["name"]
         labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -243,6 +269,16 @@ def breakages(docs):
         return copied
 
     yield "no readinessProbe", broken("Deployment", lambda c: c.pop("readinessProbe"))
+
+    def broken_http(change):
+        copied = copy.deepcopy(docs)
+        change(pod_spec(next(d for d in copied if is_http(d)))["containers"][0])
+        return copied
+
+    yield "HTTP readiness not /readyz", broken_http(lambda c: c["readinessProbe"]["httpGet"].update(path="/healthz"))
+    yield "database credentials on the HTTP server", broken_http(
+        lambda c: c["env"].append({"name": "GRIDLOOP_DATABASE_URL", "value": "postgres://"})
+    )
     yield "probe on the API port", broken("Deployment", lambda c: c["livenessProbe"]["grpc"].update(port=50051))
     def inline_password(container):
         env = next(e for e in container["env"] if e["name"] == "GRIDLOOP_NATS_PASSWORD")

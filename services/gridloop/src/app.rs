@@ -240,6 +240,26 @@ pub struct UpArgs {
     /// Mediation councils: how many statements each participant may make per sitting (限时限次).
     #[arg(long, env = "GRIDLOOP_MEDIATION_MAX_TURNS", default_value_t = 3)]
     pub mediation_max_turns: u32,
+    /// Serve Open311 GeoReport v2 and the OpenAPI document over HTTP on this address (`gridloop
+    /// up`, `gridloop serve http`); `off` serves no HTTP.
+    // Fully qualified: clap reads the parser's `None` (`off`) as a value, not as an absent flag.
+    #[arg(long, env = "GRIDLOOP_HTTP_LISTEN", default_value = DEFAULT_HTTP_LISTEN, value_parser = parse_http_listen)]
+    pub http_listen: ::std::option::Option<SocketAddr>,
+    /// Serve HTTP in plaintext on a non-loopback address (TLS terminated by an ingress in front):
+    /// an `api_key` travels in the request body.
+    #[arg(long, env = "GRIDLOOP_HTTP_ALLOW_PLAINTEXT")]
+    pub http_allow_plaintext: bool,
+}
+
+/// Where `gridloop up` serves HTTP unless told otherwise.
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
+
+/// An address, or `off`.
+fn parse_http_listen(text: &str) -> Result<Option<SocketAddr>, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| format!("{text:?} is neither an address (127.0.0.1:8080) nor `off`"))
 }
 
 impl UpArgs {
@@ -264,6 +284,8 @@ impl UpArgs {
             mediation_notice_days: 7,
             mediation_notice_working_days: false,
             mediation_max_turns: 3,
+            http_listen: None,
+            http_allow_plaintext: false,
         }
     }
 
@@ -324,12 +346,39 @@ impl UpArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     #[arg(value_enum)]
-    pub service: ServiceName,
+    pub service: ServeTarget,
     /// The Postgres schema of this service's store. Default: `<schema prefix><service>`.
     #[arg(long, env = "GRIDLOOP_SCHEMA")]
     pub schema: Option<String>,
     #[command(flatten)]
     pub up: UpArgs,
+    /// `serve http`: where the services are, and the HTTP server's own credentials.
+    #[command(flatten)]
+    pub backends: gridloop_http::BackendArgs,
+}
+
+/// What `gridloop serve` runs: one of the services, or the HTTP server in front of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServeTarget {
+    Intake,
+    Dispatch,
+    Mediation,
+    Evaluation,
+    /// Open311 GeoReport v2 over HTTP, calling the services over gRPC (on --http-listen).
+    Http,
+}
+
+impl ServeTarget {
+    /// The service, unless it is the HTTP server.
+    fn service(self) -> Option<ServiceName> {
+        match self {
+            ServeTarget::Intake => Some(ServiceName::Intake),
+            ServeTarget::Dispatch => Some(ServiceName::Dispatch),
+            ServeTarget::Mediation => Some(ServiceName::Mediation),
+            ServeTarget::Evaluation => Some(ServiceName::Evaluation),
+            ServeTarget::Http => None,
+        }
+    }
 }
 
 /// `gridloop migrate`: create or upgrade the services' stores (and the JetStream streams), then exit.
@@ -481,12 +530,48 @@ pub struct App {
     work: Vec<JoinHandle<()>>,
     relays: Vec<JoinHandle<()>>,
     signing_key: Option<Arc<SigningKey>>,
+    /// Where Open311 is served over HTTP, when it is (`--http-listen`).
+    pub http_addr: Option<SocketAddr>,
 }
 
 impl App {
-    /// All four services in one process (`gridloop up`).
+    /// All four services in one process (`gridloop up`), and the HTTP server in front of them
+    /// unless `--http-listen off`.
     pub async fn start(args: &UpArgs, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-        Self::start_services(&ServiceName::ALL, args, None, clock).await
+        let mut app = Self::start_services(&ServiceName::ALL, args, None, clock).await?;
+        if let Some(listen) = args.http_listen {
+            app.start_http(listen, args).await?;
+        }
+        Ok(app)
+    }
+
+    /// The HTTP server, in process: it calls this process's gRPC server like any client, with
+    /// service tokens minted from the installation's key.
+    async fn start_http(&mut self, listen: SocketAddr, args: &UpArgs) -> anyhow::Result<()> {
+        gridloop_http::startup::check_plaintext(listen, args.http_allow_plaintext)?;
+        let key = self.signing_key.clone().context(
+            "the HTTP server needs the installation's signing key for its own token: with an identity provider, \
+             run `gridloop serve http --service-token …` instead, or give --http-listen off",
+        )?;
+        let tls = args.security.tls.tls_cert.is_some();
+        let host = if self.addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { self.addr.ip().to_string() };
+        let url = format!("{}://{host}:{}", if tls { "https" } else { "http" }, self.addr.port());
+        let backends = gridloop_http::BackendArgs {
+            ca_cert: args.security.tls.tls_cert.clone(),
+            ..gridloop_http::BackendArgs::single(url)
+        };
+        let backend = gridloop_http::Backend::connect(&backends, gridloop_http::ServiceCredentials::minted(key))?;
+        let key_claims = gridloop_http::KeyClaims::from_auth_args(&args.security.auth);
+        let http = gridloop_http::Application::build(listen, backend, key_claims).await?;
+        self.http_addr = Some(http.addr());
+        tracing::info!(addr = %http.addr(), "Open311 GeoReport v2 is served over HTTP");
+        let stop = self.stop_work.clone();
+        self.work.push(tokio::spawn(async move {
+            if let Err(error) = http.run_until_stopped(stop).await {
+                tracing::error!(%error, "the HTTP server failed");
+            }
+        }));
+        Ok(())
     }
 
     /// Open the stores of `services`, wire them to the bus, and serve their gRPC APIs on
@@ -631,7 +716,17 @@ impl App {
         );
         let tls = if security.tls.is_some() { "TLS" } else { "plaintext" };
         tracing::info!(%addr, services = %names.join(", "), tls, "gridloop is up");
-        Ok(App { addr, bus, stop_work, stop_relays, server, work, relays, signing_key: security.signing_key })
+        Ok(App {
+            addr,
+            bus,
+            stop_work,
+            stop_relays,
+            server,
+            work,
+            relays,
+            signing_key: security.signing_key,
+            http_addr: None,
+        })
     }
 
     /// The installation's signing key, when it has one: in-process tools and tests mint their
@@ -739,20 +834,46 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         Some(_) => eprintln!("gridloop is up on {} (Postgres, one schema per service; {transport})", app.addr),
         None => eprintln!("gridloop is up on {} (data in {}; {transport})", app.addr, args.store.data_dir.display()),
     }
+    if let Some(addr) = app.http_addr {
+        eprintln!("Open311 GeoReport v2 on http://{addr}/open311/v2/ (OpenAPI: http://{addr}/openapi.json)");
+    }
     shutdown_signal().await;
     eprintln!("shutting down: draining requests and flushing outboxes");
     app.shutdown().await
 }
 
-/// `gridloop serve <service>`.
+/// `gridloop serve <service>`, or `gridloop serve http`.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let service = args.service.as_str();
+    let Some(service_name) = args.service.service() else { return serve_http(args).await };
+    let service = service_name.as_str();
     let _telemetry = telemetry::init(&format!("gridloop-{service}"))?;
-    let app = App::start_services(&[args.service], &args.up, args.schema.as_deref(), Arc::new(SystemClock)).await?;
+    let app = App::start_services(&[service_name], &args.up, args.schema.as_deref(), Arc::new(SystemClock)).await?;
     eprintln!("gridloop {service} is up on {}", app.addr);
     shutdown_signal().await;
     eprintln!("{service} shutting down: draining requests and handlers, flushing the outbox");
     app.shutdown().await
+}
+
+/// `gridloop serve http`: the HTTP server alone, calling the services at `--server` (or each
+/// service's own address) over gRPC.
+async fn serve_http(args: ServeArgs) -> anyhow::Result<()> {
+    let _telemetry = telemetry::init("gridloop-http")?;
+    let listen = args.up.http_listen.context("`serve http` needs --http-listen")?;
+    gridloop_http::startup::check_plaintext(listen, args.up.http_allow_plaintext)?;
+    if let Some(addr) = args.up.metrics_listen {
+        telemetry::serve_metrics(addr)?;
+    }
+    let key_claims = gridloop_http::KeyClaims::from_auth_args(&args.up.security.auth);
+    let http =
+        gridloop_http::startup::build_standalone(listen, &args.backends, &args.up.store.data_dir, key_claims).await?;
+    eprintln!("gridloop http is up on http://{}/open311/v2/ (services at {})", http.addr(), args.backends.server);
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(http.run_until_stopped(stop.clone()));
+    shutdown_signal().await;
+    eprintln!("http shutting down: finishing the requests in flight");
+    stop.cancel();
+    server.await.context("HTTP server task")??;
+    Ok(())
 }
 
 /// `gridloop migrate`: open (and so create or upgrade) each store and its read models, and,
@@ -858,6 +979,25 @@ mod tests {
         let Err(error) = files.load() else { panic!("a class without a name must be refused") };
         let error = format!("{error:#}");
         assert!(error.contains("catalog.toml") && error.contains("name"), "{error}");
+    }
+
+    #[test]
+    fn http_is_served_on_the_default_address_unless_turned_off() {
+        #[derive(clap::Parser)]
+        struct Up {
+            #[command(flatten)]
+            up: UpArgs,
+        }
+        let parse = |args: &[&str]| {
+            <Up as clap::Parser>::try_parse_from(std::iter::once("up").chain(args.iter().copied()))
+                .map(|u| u.up.http_listen)
+        };
+        if std::env::var_os("GRIDLOOP_HTTP_LISTEN").is_none() {
+            assert_eq!(parse(&[]).unwrap(), Some(DEFAULT_HTTP_LISTEN.parse().unwrap()));
+        }
+        assert_eq!(parse(&["--http-listen", "off"]).unwrap(), None);
+        assert_eq!(parse(&["--http-listen", "0.0.0.0:9000"]).unwrap(), Some("0.0.0.0:9000".parse().unwrap()));
+        assert!(parse(&["--http-listen", "nowhere"]).is_err());
     }
 
     #[test]

@@ -193,6 +193,8 @@ impl Server {
             .args(["up", "--data-dir"])
             .arg(data_dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            // Several servers run at once: none takes the default HTTP port.
+            .args(["--http-listen", "off"])
             .stdout(log("stdout"))
             .stderr(log("stderr"))
             .spawn()
