@@ -6,10 +6,12 @@
 //! Every command, whichever way it arrives ([`grpc`], [`handlers`]), takes the kit's one command
 //! path; dispatch adds the cache of current cases and the escalation metrics.
 
+mod contact;
 mod grpc;
 mod handlers;
 mod view;
 
+pub use contact::ContactOpener;
 pub use view::case_view;
 
 use gridloop_bus::{Clock, EventHandler, Subscription};
@@ -73,6 +75,8 @@ pub struct LoadedCase {
 pub struct Dispatch {
     cases: CommandHandler<Case>,
     clock: Arc<dyn Clock>,
+    /// Opens reporters' sealed contacts for `GetCase`; without it nobody sees them.
+    contacts: Option<Arc<dyn ContactOpener>>,
 }
 
 /// Each part of a recorded policy and its hash.
@@ -92,7 +96,13 @@ impl Dispatch {
         let cases = CommandHandler::new(SERVICE, store, clock.clone(), policy)
             .with_cache(CACHED_CASES)
             .with_observer(Arc::new(count_escalations));
-        Self { cases, clock }
+        Self { cases, clock, contacts: None }
+    }
+
+    /// Shows reporters' contacts in `GetCase` to the callers entitled to them, opened by `contacts`.
+    pub fn with_contacts(mut self, contacts: Arc<dyn ContactOpener>) -> Self {
+        self.contacts = Some(contacts);
+        self
     }
 
     pub fn store(&self) -> &EventStore {

@@ -3,10 +3,12 @@
 
 use crate::projection::{self, CaseRow};
 use crate::{drift, kpi, level_shares, Evaluation};
+use gridloop_domain::access::Principal;
 use gridloop_domain::feedback::{FeedbackCommand, FeedbackError};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::kpi::Report;
 use gridloop_domain::level::Level;
+use gridloop_domain::personal::{contact_access, mask_free_text};
 use gridloop_kit::grpc::{self, query_status};
 use gridloop_kit::Caller;
 use gridloop_proto::convert;
@@ -86,6 +88,7 @@ impl EvaluationService for Evaluation {
         &self,
         request: Request<pb::ListCasesRequest>,
     ) -> Result<Response<pb::ListCasesResponse>, Status> {
+        let viewer = request.extensions().get::<Principal>().cloned();
         let r = request.into_inner();
         let area = optional_area("area", &r.area)?;
         let offset: i64 = if r.page_token.is_empty() {
@@ -107,7 +110,15 @@ impl EvaluationService for Evaluation {
             .map_err(query_status)?;
         let next_page_token =
             if rows.len() as u32 == limit { (offset + i64::from(limit)).to_string() } else { String::new() };
-        Ok(Response::new(pb::ListCasesResponse { cases: rows.iter().map(CaseRow::summary).collect(), next_page_token }))
+        // Phone and ID-card numbers typed into a description are for those entitled to the contact.
+        let shown = |row: &CaseRow| {
+            let mut summary = row.summary();
+            if !contact_access(viewer.as_ref(), &summary.grid_code).sees_free_text() {
+                summary.description = mask_free_text(&summary.description);
+            }
+            summary
+        };
+        Ok(Response::new(pb::ListCasesResponse { cases: rows.iter().map(shown).collect(), next_page_token }))
     }
 
     async fn get_level_distribution(

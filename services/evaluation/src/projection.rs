@@ -496,6 +496,7 @@ mod tests {
                     id: "r1".into(),
                     name: "李华".into(),
                     phone: String::new(),
+                    sealed: None,
                 },
                 channel: Channel::ResidentApp,
                 discovered_at: t0(),

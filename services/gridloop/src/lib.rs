@@ -5,6 +5,7 @@ pub mod app;
 pub mod bench;
 pub mod client;
 pub mod nats_auth;
+pub mod personal;
 pub mod replay;
 pub mod simulate;
 pub mod telemetry;

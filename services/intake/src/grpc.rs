@@ -2,9 +2,11 @@
 //! recorded on the stream of its client key; the catalog and the jurisdiction tree are served as
 //! configured.
 
+use crate::personal::VaultError;
 use crate::{report_stream, Intake, MAX_CLIENT_KEY, MAX_DESCRIPTION};
+use gridloop_auth::audit::{Audit, Subject};
 use gridloop_domain::calendar::Sla;
-use gridloop_domain::case::{CaseDetails, LinkedReport};
+use gridloop_domain::case::{CaseDetails, LinkedReport, Reporter};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::jurisdiction::Department;
 use gridloop_domain::level::Level;
@@ -13,12 +15,20 @@ use gridloop_kit::context::request_traceparent;
 use gridloop_kit::grpc::store_status;
 use gridloop_kit::{EventContext, Origin};
 use gridloop_proto::convert::{self, from_channel, from_reporter, short_type, timestamp};
-use gridloop_proto::status::Violations;
+use gridloop_proto::status::{invalid_argument, Violations};
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::intake_service_server::IntakeService;
 use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
+
+/// A vault failure at the edge: storage as the store says, anything else internal.
+pub(crate) fn vault_status(error: VaultError) -> Status {
+    match error {
+        VaultError::Store(error) => store_status(error),
+        other => Status::internal(other.to_string()),
+    }
+}
 
 /// Device clocks drift: a discovery time this far in the future is still accepted.
 const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
@@ -57,7 +67,8 @@ impl Intake {
             &format!("at most {MAX_DESCRIPTION} characters"),
         );
         let reporter = match r.reporter.as_ref().map(from_reporter) {
-            Some(Some(reporter)) => Some(reporter),
+            // Only intake seals: whatever a client put there is not taken.
+            Some(Some(reporter)) => Some(Reporter { sealed: None, ..reporter }),
             _ => {
                 v.add("reporter.kind", "required (resident, grid worker or platform)");
                 None
@@ -109,6 +120,12 @@ impl Intake {
             urgent: r.urgent,
             special_groups,
         })
+    }
+
+    /// `reporter` as it is recorded: the contact fields sealed, none left in the clear.
+    async fn sealed(&self, reporter: &Reporter) -> Result<Reporter, Status> {
+        let sealed = self.vault.seal(&reporter.contact()).await.map_err(vault_status)?;
+        Ok(Reporter { kind: reporter.kind, id: String::new(), name: String::new(), phone: String::new(), sealed })
     }
 
     /// The answer for a client key that was used before: the first result (a new case or a link
@@ -169,14 +186,17 @@ impl IntakeService for Intake {
         let now = self.clock.now();
         let metadata = request.metadata().clone();
         let r = request.into_inner();
-        let details = self.validate(&r, now)?;
+        let mut details = self.validate(&r, now)?;
+        details.reporter = self.sealed(&details.reporter).await?;
         let stream = report_stream(&r.client_key);
         let duplicate = self.find_duplicate(&details, now).await?;
         let case_id = match &duplicate {
             Some(d) => CaseId::parse(&d.case.case_id).map_err(|_| Status::internal("bad open case id"))?,
             None => CaseId(Uuid::now_v7()),
         };
-        let reporter = Actor { role: "reporter".into(), id: details.reporter.id.clone(), jurisdiction: String::new() };
+        // The reporter acts under their blind index: the envelope names no one.
+        let reporter_id = details.reporter.sealed.as_ref().map_or("anonymous", |s| s.blind_index.as_str());
+        let reporter = Actor { role: "reporter".into(), id: reporter_id.to_string(), jurisdiction: String::new() };
         let origin = Origin {
             correlation_id: case_id.to_string(),
             traceparent: request_traceparent(&metadata, case_id.0),
@@ -225,6 +245,25 @@ impl IntakeService for Intake {
             Err(StoreError::Conflict { .. }) => self.replay(&stream, &details).await.map(Response::new),
             Err(error) => Err(store_status(error)),
         }
+    }
+
+    async fn erase_reporter(
+        &self,
+        request: Request<pb::EraseReporterRequest>,
+    ) -> Result<Response<pb::EraseReporterResponse>, Status> {
+        let who = gridloop_auth::principal(&request).ok().cloned();
+        let reporter = request.get_ref().reporter.trim();
+        if reporter.is_empty() {
+            return Err(invalid_argument("reporter", "required: the reporter's id (or phone, or name) as reported"));
+        }
+        let (erased, blind_index) = self.vault.erase(reporter).await.map_err(vault_status)?;
+        metrics::counter!("gridloop_personal_data_erased_total", "reason" => "request").increment(erased);
+        if let Some(who) = &who {
+            let about = Subject { rpc: "EraseReporter", ..Subject::default() };
+            Audit.granted(who, &about, &format!("reporter {blind_index} erased ({erased} data keys deleted)"));
+        }
+        let erased_keys = u32::try_from(erased).unwrap_or(u32::MAX);
+        Ok(Response::new(pb::EraseReporterResponse { erased_keys, blind_index }))
     }
 
     async fn get_catalog(&self, _: Request<pb::GetCatalogRequest>) -> Result<Response<pb::GetCatalogResponse>, Status> {

@@ -179,6 +179,7 @@ async fn report(server: &Server, json: bool, args: ReportArgs) -> Result<()> {
             id: args.reporter_id,
             name: args.reporter_name,
             phone: args.reporter_phone,
+            sealed: None,
         }),
         channel: enum_arg::<pb::Channel>(&args.channel),
         discovered_at: args.discovered_at.map(time),
