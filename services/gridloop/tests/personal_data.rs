@@ -281,3 +281,46 @@ async fn the_master_key_is_created_private_and_a_restart_still_opens_the_contact
     assert_eq!(contact(&show(&c.grid_worker, &case_id).await).phone, PHONE, "the same key opens it after a restart");
     app.shutdown().await.unwrap();
 }
+
+/// Every message body of a JetStream stream, by sequence.
+async fn stream_bodies(nats: &async_nats::Client, stream: &str) -> Vec<Vec<u8>> {
+    let jetstream = async_nats::jetstream::new(nats.clone());
+    let mut stream = jetstream.get_stream(stream).await.unwrap();
+    let last = stream.info().await.unwrap().state.last_sequence;
+    let mut bodies = Vec::new();
+    for sequence in 1..=last {
+        bodies.push(stream.get_raw_message(sequence).await.unwrap().payload.to_vec());
+    }
+    bodies
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jetstream_stream_carries_only_the_sealed_contact() {
+    let Some(nats_url) = gridloop_eventstore::testing::nats_url() else { return };
+    observe();
+    let dir = tempfile::tempdir().unwrap();
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    let mut args = local_args(dir.path());
+    args.nats.url = Some(nats_url.clone());
+    args.nats.stream = format!("TEST_PII_{unique}");
+    args.nats.subject_prefix = format!("pii{unique}");
+    let stream = args.nats.stream.clone();
+    let app = start(args).await;
+    let c = callers(&app).await;
+    let reported = IntakeServiceClient::new(c.hotline.clone()).report_case(report("pii-js", resident())).await.unwrap();
+    let case_id = reported.into_inner().case_id;
+    until_state(&c.admin, &case_id, pb::CaseState::Dispatched).await;
+    assert_eq!(contact(&show(&c.grid_worker, &case_id).await).phone, PHONE, "opened from the sealed event");
+
+    let nats = async_nats::connect(&nats_url).await.unwrap();
+    let bodies = stream_bodies(&nats, &stream).await;
+    let carrying =
+        |needle: &str| bodies.iter().filter(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes())).count();
+    assert!(carrying(&case_id) >= 2, "CaseReported and CaseOpened were published");
+    assert_eq!((carrying(PHONE), carrying(NAME), carrying(REPORTER_ID)), (0, 0, 0));
+    app.shutdown().await.unwrap();
+    let jetstream = async_nats::jetstream::new(nats);
+    for name in [stream.clone(), format!("{stream}_DLQ")] {
+        jetstream.delete_stream(&name).await.unwrap();
+    }
+}
