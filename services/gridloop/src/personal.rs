@@ -4,6 +4,7 @@
 use crate::app::{ServiceName, StoreLocation};
 use anyhow::Context;
 use async_trait::async_trait;
+use gridloop_analytics::personal::ContactSource;
 use gridloop_dispatch::ContactOpener;
 use gridloop_domain::personal::{Contact, SealedContact};
 use gridloop_intake::personal::master::{self, MasterKey, MasterKeys};
@@ -30,10 +31,20 @@ pub struct PersonalDataArgs {
 impl PersonalDataArgs {
     /// The configured master keys; without any, the data directory's own (created if absent).
     pub fn master_keys(&self, data_dir: &Path) -> anyhow::Result<MasterKeys> {
+        self.keys(data_dir, true)
+    }
+
+    /// The configured master keys; without any, the data directory's own, which must exist.
+    pub fn existing_master_keys(&self, data_dir: &Path) -> anyhow::Result<MasterKeys> {
+        self.keys(data_dir, false)
+    }
+
+    fn keys(&self, data_dir: &Path, create: bool) -> anyhow::Result<MasterKeys> {
         let current = match (std::env::var(MASTER_KEY_ENV).ok().filter(|v| !v.trim().is_empty()), &self.master_key_file)
         {
             (Some(text), _) => MasterKey::parse(&text).with_context(|| format!("invalid {MASTER_KEY_ENV}"))?,
             (None, Some(path)) => MasterKey::load(path)?,
+            (None, None) if !create => MasterKey::load(&master::default_path(data_dir))?,
             (None, None) => {
                 let path = master::default_path(data_dir);
                 let (key, created) = MasterKey::load_or_create(&path)?;
@@ -56,8 +67,15 @@ pub async fn intake_vault(store: &StoreLocation, masters: MasterKeys) -> anyhow:
     Ok(gridloop_intake::open_vault(intake, masters).await?)
 }
 
-/// Intake's vault as dispatch's contact opener.
+/// Intake's vault as dispatch's (and an admin's export's) contact opener.
 pub struct VaultContacts(pub Vault);
+
+#[async_trait]
+impl ContactSource for VaultContacts {
+    async fn open(&self, sealed: &SealedContact) -> Result<Option<Contact>, String> {
+        self.0.open_contact(sealed).await.map_err(|e| e.to_string())
+    }
+}
 
 #[async_trait]
 impl ContactOpener for VaultContacts {

@@ -230,6 +230,22 @@ async fn a_reported_phone_is_sealed_everywhere_shown_by_role_and_gone_after_eras
         assert!(!export.contains(needle), "{needle} in the export");
     }
 
+    // The admin's explicit export carries the contact, in the marked columns, and the typed number.
+    let with_personal = dir.path().join("personal.ndjson");
+    let out = with_personal.to_str().unwrap();
+    gridloop(&["export", "--data-dir", data_dir, "--format", "ndjson", "--include-personal-data", "--out", out]);
+    let lines = std::fs::read_to_string(&with_personal).unwrap();
+    let opened: serde_json::Value = lines
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|line| line["event_type"] == "gridloop.v1.CaseOpened" && line["case_id"] == case_id.as_str())
+        .expect("CaseOpened exported");
+    assert_eq!(opened["personal_reporter_phone"], PHONE);
+    assert_eq!(opened["personal_reporter_name"], NAME);
+    assert!(opened["payload_json"]["description"].as_str().unwrap().contains(TYPED_PHONE));
+    std::fs::remove_file(&with_personal).unwrap();
+    assert!(!std::fs::read_to_string(&before).unwrap().contains(TYPED_PHONE), "masked without the flag");
+
     // Only the admin may erase; the reporter's data key goes, once.
     let refused = IntakeServiceClient::new(c.grid_worker.clone())
         .erase_reporter(pb::EraseReporterRequest { reporter: REPORTER_ID.into() })
