@@ -608,6 +608,15 @@ impl App {
             let retention = chrono::Duration::days(i64::from(args.inbox_retention_days));
             work.push(tokio::spawn(prune_inboxes(stores, retention, stop_work.clone())));
         }
+        if let Some(retention) = args.personal.retention() {
+            let vaults = nodes.iter().filter_map(|node| match &node.api {
+                Api::Intake(intake) => Some(intake.vault().clone()),
+                _ => None,
+            });
+            for vault in vaults {
+                work.push(tokio::spawn(personal::erase_expired(vault, retention, clock.clone(), stop_work.clone())));
+            }
+        }
         if let Some(addr) = args.metrics_listen {
             telemetry::serve_metrics(addr)?;
             let stores: Vec<_> = nodes.iter().map(|n| (n.service.as_str(), n.store.clone())).collect();

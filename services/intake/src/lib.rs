@@ -96,7 +96,7 @@ impl Intake {
             Subscription {
                 consumer: "intake.self".into(),
                 sources: vec![SERVICE.into()],
-                event_types: types(&["CaseReported"]),
+                event_types: types(&["CaseReported", "CaseReportLinked"]),
                 handler: handler.clone(),
             },
             Subscription {

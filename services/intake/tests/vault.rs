@@ -1,11 +1,13 @@
 //! The vault over a real key table, on SQLite and on Postgres: sealing leaves no plaintext,
 //! one data key per reporter, opening needs that key, erasure removes it for good, and a
-//! rotated master key re-wraps every data key while blind indexes stay valid.
+//! rotated master key re-wraps every data key while blind indexes stay valid; retention erases a
+//! reporter's key once their last case ended longer ago than the period.
 
 use gridloop_domain::personal::Contact;
 use gridloop_eventstore::testing::postgres_url;
 use gridloop_eventstore::{EventStore, StoreOptions};
 use gridloop_intake::open_vault;
+use gridloop_intake::personal::keys;
 use gridloop_intake::personal::master::{MasterKey, MasterKeys};
 
 fn contact() -> Contact {
@@ -65,15 +67,52 @@ async fn seals_opens_and_erases(store: EventStore) {
     assert_eq!(after.blind_index("resident-8"), other_sealed.blind_index, "blind indexes survive rotation");
 }
 
+async fn run(store: &EventStore, queue: impl FnOnce(&mut gridloop_eventstore::Batch<'_>)) {
+    let tx = store.begin().await.unwrap();
+    let mut batch = tx.batch();
+    queue(&mut batch);
+    tx.commit_with(batch).await.unwrap();
+}
+
+/// Retention: a reporter's key goes once their last case has ended longer ago than the period,
+/// never while one of their cases is open.
+async fn expires_after_the_last_case_ends(store: EventStore) {
+    let vault = open_vault(store.clone(), MasterKeys::new(master(1))).await.unwrap();
+    let sealed = vault.seal(&contact()).await.unwrap().unwrap();
+    let other = vault.seal(&Contact { id: "resident-9".into(), ..contact() }).await.unwrap().unwrap();
+    run(&store, |b| {
+        keys::queue_case_key(b, "case-a", &sealed.key_ref);
+        keys::queue_case_key(b, "case-b", &sealed.key_ref);
+        keys::queue_case_key(b, "case-c", &other.key_ref);
+    })
+    .await;
+    let t0 = chrono::Utc::now();
+    let days = chrono::Duration::days;
+    run(&store, |b| keys::queue_case_ended(b, "case-a", t0.timestamp_micros())).await;
+    assert_eq!(vault.erase_expired(t0 + days(365)).await.unwrap(), 0, "case-b is still open");
+    let closed = t0 + days(10);
+    run(&store, |b| keys::queue_case_ended(b, "case-b", closed.timestamp_micros())).await;
+    assert_eq!(vault.erase_expired(closed - chrono::Duration::seconds(1)).await.unwrap(), 0, "not yet");
+    assert!(vault.open_contact(&sealed).await.unwrap().is_some());
+    assert_eq!(vault.erase_expired(closed).await.unwrap(), 1);
+    assert_eq!(vault.open_contact(&sealed).await.unwrap(), None, "erased by retention");
+    assert!(vault.open_contact(&other).await.unwrap().is_some(), "a reporter with an open case keeps their key");
+}
+
 #[tokio::test]
 async fn the_vault_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     seals_opens_and_erases(sqlite(&dir).await).await;
+    let dir = tempfile::tempdir().unwrap();
+    expires_after_the_last_case_ends(sqlite(&dir).await).await;
 }
 
 #[tokio::test]
 async fn the_vault_on_postgres() {
     if let Some(store) = postgres().await {
         seals_opens_and_erases(store).await;
+    }
+    if let Some(store) = postgres().await {
+        expires_after_the_last_case_ends(store).await;
     }
 }

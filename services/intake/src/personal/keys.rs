@@ -1,7 +1,7 @@
 //! The key table (`intake_personal_keys`): one data key per reporter, wrapped by the master key
 //! whose id it records, found by the reporter's blind index. Deleting a row is erasure.
 
-use gridloop_eventstore::{EventStore, StoreError};
+use gridloop_eventstore::{Batch, EventStore, StoreError};
 use sqlx::Row as _;
 
 /// One row of the key table: the data key still wrapped.
@@ -93,4 +93,47 @@ pub async fn rewrap(store: &EventStore, key: &WrappedKey) -> Result<(), StoreErr
         batch.style().adapt("UPDATE intake_personal_keys SET master_key_id = $1, wrapped_key = $2 WHERE key_ref = $3");
     batch.statement(&sql).bind(key.master_key_id.clone()).bind(key.wrapped.clone()).bind(key.key_ref.clone());
     tx.commit_with(batch).await
+}
+
+/// Queues: the case `case_id` holds a report sealed under `key_ref` (its reporter's key stays
+/// while the case is open).
+pub fn queue_case_key(batch: &mut Batch<'_>, case_id: &str, key_ref: &str) {
+    let sql = batch.style().adapt(
+        "INSERT INTO intake_personal_case_keys (case_id, key_ref) VALUES ($1, $2) \
+         ON CONFLICT (case_id, key_ref) DO NOTHING",
+    );
+    batch.statement(&sql).bind(case_id.to_string()).bind(key_ref.to_string());
+}
+
+/// Queues: the case `case_id` ended (closed or rejected) at `at_micros`; its reporters' keys
+/// count their retention from then.
+pub fn queue_case_ended(batch: &mut Batch<'_>, case_id: &str, at_micros: i64) {
+    let style = batch.style();
+    batch
+        .statement(&style.adapt(
+            "UPDATE intake_personal_keys SET last_closed_at = $1 WHERE key_ref IN \
+             (SELECT key_ref FROM intake_personal_case_keys WHERE case_id = $2)",
+        ))
+        .bind(at_micros)
+        .bind(case_id.to_string());
+    batch.statement(&style.adapt("DELETE FROM intake_personal_case_keys WHERE case_id = $1")).bind(case_id.to_string());
+}
+
+/// Deletes the keys whose reporter has no open case and whose last case ended at or before
+/// `cutoff_micros`; how many went. Overwritten first, as on erasure by request.
+pub async fn delete_expired(store: &EventStore, cutoff_micros: i64) -> Result<u64, StoreError> {
+    const EXPIRED: &str = "last_closed_at IS NOT NULL AND last_closed_at <= $1 \
+         AND key_ref NOT IN (SELECT key_ref FROM intake_personal_case_keys)";
+    let mut tx = store.begin().await?;
+    let mut batch = tx.batch();
+    let style = batch.style();
+    batch
+        .statement(&style.adapt(&format!("UPDATE intake_personal_keys SET wrapped_key = '' WHERE {EXPIRED}")))
+        .bind(cutoff_micros);
+    batch
+        .statement(&style.adapt(&format!("DELETE FROM intake_personal_keys WHERE {EXPIRED} RETURNING key_ref")))
+        .bind(cutoff_micros);
+    let rows = tx.run(batch).await?;
+    tx.commit().await?;
+    Ok(rows.last().map_or(0, |deleted| deleted.len() as u64))
 }

@@ -140,6 +140,12 @@ impl Vault {
         Ok((keys::delete(&self.store, &blind_index).await?, blind_index))
     }
 
+    /// Erases the reporters whose last case ended at or before `cutoff` and who have none open
+    /// (retention); returns how many data keys went.
+    pub async fn erase_expired(&self, cutoff: chrono::DateTime<chrono::Utc>) -> Result<u64, VaultError> {
+        Ok(keys::delete_expired(&self.store, cutoff.timestamp_micros()).await?)
+    }
+
     /// The data key recorded under `key_ref`, or — when there is none — `fresh` (a random key
     /// when `None`) wrapped and recorded under it. Returns the key the table holds.
     async fn data_key_for(&self, key_ref: &str, blind_index: &str, fresh: Option<Key>) -> Result<Key, VaultError> {
