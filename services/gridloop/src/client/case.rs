@@ -71,6 +71,8 @@ pub struct ReportArgs {
     pub client_key: Option<String>,
     #[arg(long, value_enum, default_value_t = ReporterKindArg::Resident)]
     pub reporter_kind: ReporterKindArg,
+    /// The reporter's id, name and phone: sealed by intake before anything is recorded, shown
+    /// only to those entitled to them. None of the three: an anonymous report (no callback).
     #[arg(long, default_value = "")]
     pub reporter_id: String,
     #[arg(long, default_value = "")]
