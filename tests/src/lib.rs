@@ -285,6 +285,7 @@ pub fn report_request(category: &str, client_key: &str, location: pb::GeoPoint) 
             id: "resident-42".into(),
             name: "王女士".into(),
             phone: String::new(),
+            sealed: None,
         }),
         channel: pb::Channel::ResidentApp as i32,
         discovered_at: None,

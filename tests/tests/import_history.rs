@@ -88,6 +88,8 @@ async fn imported_history_goes_live(store: StoreLocation, dir: &std::path::Path)
         to: None,
         area: None,
         types: vec![],
+        include_personal_data: false,
+        personal: Default::default(),
     };
     export(args).await.expect("export cases");
     let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&out).unwrap()).unwrap().build().unwrap();

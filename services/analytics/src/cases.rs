@@ -9,6 +9,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::DateTime;
 use gridloop_domain::jurisdiction::AreaCode;
+use gridloop_domain::personal::mask_free_text;
 use gridloop_evaluation::projection::COLUMNS;
 use gridloop_evaluation::CaseRow;
 use parquet::arrow::ArrowWriter;
@@ -201,7 +202,8 @@ fn case_json(r: &CaseRow) -> CaseJson<'_> {
 }
 
 /// Stream the cases that pass `filter` (time window on opened_at, area on grid_code; event
-/// types do not apply) to `out`, in case id order.
+/// types do not apply) to `out`, in case id order, with phone and ID-card numbers in
+/// descriptions masked.
 pub async fn export_cases<W: Write + Send>(
     pool: &AnyPool,
     filter: &EventFilter,
@@ -221,7 +223,7 @@ pub async fn export_cases<W: Write + Send>(
     let mut stats = ExportStats::default();
     let mut after = String::new();
     loop {
-        let rows: Vec<CaseRow> = sqlx::query_as(&format!(
+        let mut rows: Vec<CaseRow> = sqlx::query_as(&format!(
             "SELECT {} FROM evaluation_cases \
              WHERE case_id > $1 AND opened_at >= $2 AND opened_at < $3 AND grid_code LIKE $4 \
              ORDER BY case_id LIMIT $5",
@@ -236,6 +238,10 @@ pub async fn export_cases<W: Write + Send>(
         .await?;
         let Some(last) = rows.last() else { break };
         after = last.case_id.clone();
+        // Analysts get no personal data: phone and ID-card numbers typed into descriptions are masked.
+        for row in &mut rows {
+            row.description = mask_free_text(&row.description);
+        }
         stats.read += rows.len() as u64;
         stats.written += rows.len() as u64;
         if let Some(writer) = parquet.as_mut() {

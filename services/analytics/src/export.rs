@@ -7,6 +7,7 @@
 
 use crate::filter::EventFilter;
 use crate::payload::PayloadDecoder;
+use crate::personal::{contacts, masked, PersonalData, PERSONAL_COLUMNS, PERSONAL_MARK};
 use crate::{ExportError, ExportStats, Format, Progress};
 use arrow_array::builder::{BinaryBuilder, StringBuilder};
 use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
@@ -14,11 +15,13 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use gridloop_domain::level::Level;
+use gridloop_domain::personal::Contact;
 use gridloop_eventstore::{EventStore, RecordedEvent, StoreError};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::io::{BufWriter, Write};
 use std::sync::Arc;
 
@@ -64,6 +67,29 @@ pub fn events_schema() -> SchemaRef {
         Field::new("payload", DataType::Binary, false),
         Field::new("payload_json", DataType::Utf8, true),
     ]))
+}
+
+/// The events table with the admin's decrypted contacts: the `personal_*` columns, each marked
+/// as personal data in its field metadata.
+pub fn events_schema_with_personal_data() -> SchemaRef {
+    let marked = |name: &str| {
+        let (key, value) = PERSONAL_MARK;
+        Field::new(name, DataType::Utf8, true)
+            .with_metadata(std::collections::HashMap::from([(key.to_string(), value.to_string())]))
+    };
+    let mut fields: Vec<Field> = events_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend(PERSONAL_COLUMNS.map(marked));
+    Arc::new(Schema::new(fields))
+}
+
+/// `batch` with the contacts (one per row) in the `personal_*` columns.
+fn with_personal_columns(batch: RecordBatch, contacts: &[Option<Contact>]) -> Result<RecordBatch, ExportError> {
+    let column = |field: fn(&Contact) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter(contacts.iter().map(|c| c.as_ref().map(field))))
+    };
+    let mut columns = batch.columns().to_vec();
+    columns.extend([column(|c| &c.id), column(|c| &c.name), column(|c| &c.phone)]);
+    Ok(RecordBatch::try_new(events_schema_with_personal_data(), columns)?)
 }
 
 /// The district, street, community and grid codes a routing key (a jurisdiction code) starts
@@ -167,6 +193,26 @@ struct EventLine<'a> {
     traceparent: &'a str,
     payload: String,
     payload_json: Option<serde_json::Value>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    personal: Option<PersonalLine<'a>>,
+}
+
+/// The admin's decrypted contact on an NDJSON line (null where the event carries none).
+#[derive(Serialize)]
+struct PersonalLine<'a> {
+    personal_reporter_id: Option<&'a str>,
+    personal_reporter_name: Option<&'a str>,
+    personal_reporter_phone: Option<&'a str>,
+}
+
+impl<'a> PersonalLine<'a> {
+    fn of(contact: Option<&'a Contact>) -> Self {
+        PersonalLine {
+            personal_reporter_id: contact.map(|c| c.id.as_str()),
+            personal_reporter_name: contact.map(|c| c.name.as_str()),
+            personal_reporter_phone: contact.map(|c| c.phone.as_str()),
+        }
+    }
 }
 
 pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
@@ -178,6 +224,7 @@ fn write_ndjson_line(
     service: &str,
     e: &RecordedEvent,
     decoder: &PayloadDecoder,
+    personal: Option<PersonalLine<'_>>,
 ) -> Result<(), ExportError> {
     let [district_code, street_code, community_code, grid_code] = area_codes(&e.routing_key);
     let line = EventLine {
@@ -203,6 +250,7 @@ fn write_ndjson_line(
         traceparent: &e.traceparent,
         payload: base64::engine::general_purpose::STANDARD.encode(&e.payload),
         payload_json: decoder.to_json_value(&e.event_type, &e.payload),
+        personal,
     };
     serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")?;
@@ -224,7 +272,7 @@ enum Sink<W: Write + Send> {
 }
 
 /// Stream the events of `sources` that pass `filter` to `out`, service after service, each in
-/// its global order. `progress` is called after every page.
+/// its global order, with no personal data in the clear. `progress` is called after every page.
 pub async fn export_events<W: Write + Send>(
     sources: &[Source],
     filter: &EventFilter,
@@ -232,11 +280,25 @@ pub async fn export_events<W: Write + Send>(
     out: W,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ExportStats, ExportError> {
+    export_events_with(sources, filter, format, out, progress, PersonalData::Withheld).await
+}
+
+/// [`export_events`], carrying residents' personal data as `personal` says.
+pub async fn export_events_with<W: Write + Send>(
+    sources: &[Source],
+    filter: &EventFilter,
+    format: Format,
+    out: W,
+    progress: &mut dyn FnMut(Progress),
+    personal: PersonalData<'_>,
+) -> Result<ExportStats, ExportError> {
     let decoder = PayloadDecoder::new();
+    let schema = match personal {
+        PersonalData::Withheld => events_schema(),
+        PersonalData::Included(_) => events_schema_with_personal_data(),
+    };
     let mut sink = match format {
-        Format::Parquet => {
-            Sink::Parquet(Box::new(ArrowWriter::try_new(out, events_schema(), Some(writer_properties()))?))
-        }
+        Format::Parquet => Sink::Parquet(Box::new(ArrowWriter::try_new(out, schema, Some(writer_properties()))?)),
         Format::Ndjson => Sink::Ndjson(BufWriter::with_capacity(1 << 20, out)),
     };
     let mut stats = ExportStats::default();
@@ -251,11 +313,30 @@ pub async fn export_events<W: Write + Send>(
             stats.read += page.len() as u64;
             stats.written += kept.len() as u64;
             if !kept.is_empty() {
+                let (shown, contacts) = match personal {
+                    PersonalData::Withheld => {
+                        let shown: Vec<Cow<'_, RecordedEvent>> =
+                            kept.iter().map(|e| masked(e).map_or(Cow::Borrowed(*e), Cow::Owned)).collect();
+                        (shown, None)
+                    }
+                    PersonalData::Included(opener) => {
+                        let opened = contacts(opener, &kept).await.map_err(ExportError::Personal)?;
+                        (kept.iter().map(|e| Cow::Borrowed(*e)).collect(), Some(opened))
+                    }
+                };
+                let rows: Vec<&RecordedEvent> = shown.iter().map(AsRef::as_ref).collect();
                 match &mut sink {
-                    Sink::Parquet(writer) => writer.write(&events_batch(&source.service, &kept, &decoder)?)?,
+                    Sink::Parquet(writer) => {
+                        let batch = events_batch(&source.service, &rows, &decoder)?;
+                        match &contacts {
+                            Some(contacts) => writer.write(&with_personal_columns(batch, contacts)?)?,
+                            None => writer.write(&batch)?,
+                        }
+                    }
                     Sink::Ndjson(writer) => {
-                        for e in &kept {
-                            write_ndjson_line(writer, &source.service, e, &decoder)?;
+                        for (index, e) in rows.iter().enumerate() {
+                            let personal = contacts.as_ref().map(|c| PersonalLine::of(c[index].as_ref()));
+                            write_ndjson_line(writer, &source.service, e, &decoder, personal)?;
                         }
                     }
                 }

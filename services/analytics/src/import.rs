@@ -414,6 +414,7 @@ impl<'p> Importer<'p> {
                 id: format!("{}:{}", self.mapping.source, case.row_id),
                 name: self.mapping.source.clone(),
                 phone: String::new(),
+                sealed: None,
             },
             channel: Channel::Platform,
             discovered_at: case.opened,

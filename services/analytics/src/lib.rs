@@ -10,6 +10,7 @@ pub mod export;
 pub mod filter;
 pub mod import;
 pub mod payload;
+pub mod personal;
 
 pub use filter::{EventFilter, FilterError};
 
@@ -57,4 +58,6 @@ pub enum ExportError {
     Io(#[from] std::io::Error),
     #[error("writing JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("opening a reporter's contact: {0}")]
+    Personal(String),
 }

@@ -58,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
             id: "resident-42".into(),
             name: "王女士".into(),
             phone: "13800138000".into(),
+            sealed: None,
         }),
         channel: 2,
         ..Default::default()

@@ -1,13 +1,16 @@
 //! Dispatch's gRPC API: each request is a case command sent down the kit's command path; the
 //! case's refusals become precise statuses here and nowhere else.
 
+use crate::contact::ContactView;
 use crate::{case_view, Dispatch, DispatchError, SERVICE};
 use gridloop_bus::envelope::envelope;
 use gridloop_domain::access::{case_facts, Rpc};
 use gridloop_domain::case::{CaseCommand, CaseError};
 use gridloop_domain::ids::CaseId;
+use gridloop_domain::personal::contact_access;
 use gridloop_kit::authorize::Named;
 use gridloop_kit::{grpc, Caller, CATCH_UP_WAIT};
+use gridloop_proto::convert;
 use gridloop_proto::status::{failed_precondition, invalid_argument, parse_uuid, Violations};
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::dispatch_service_server::DispatchService;
@@ -179,20 +182,46 @@ impl DispatchService for Dispatch {
     async fn get_case(&self, request: Request<pb::GetCaseRequest>) -> Result<Response<pb::GetCaseResponse>, Status> {
         let case_id = CaseId(parse_uuid("case_id", &request.get_ref().case_id)?);
         self.caught_up(case_id, request.get_ref().min_version).await?;
+        let viewer = gridloop_auth::principal(&request).ok();
         let loaded = self.load(case_id).await?;
         if loaded.history.is_empty() {
             return Err(Status::not_found(format!("case {case_id} not found")));
         }
         let named = Named { case_id: Some(&request.get_ref().case_id), mediation_id: None };
-        grpc::may_read(&request, Rpc::GetCase, case_facts(&loaded.case).as_ref(), named)?;
-        let history = loaded
-            .history
-            .iter()
-            .map(|(record, event)| pb::HistoryEntry {
-                envelope: Some(envelope(record, SERVICE)),
-                payload_json: serde_json::to_string(event).unwrap_or_default(),
-            })
-            .collect();
-        Ok(Response::new(pb::GetCaseResponse { case: Some(case_view(&loaded.case)), history }))
+        grpc::may_read_reporter(
+            &request,
+            Rpc::GetCase,
+            case_facts(&loaded.case).as_ref(),
+            named,
+            self.reporters.as_deref(),
+        )?;
+        let grid_code = loaded.case.details.as_ref().map_or("", |d| d.grid_code.as_str());
+        let view = ContactView {
+            opener: self.contacts.as_deref(),
+            viewer,
+            access: contact_access(viewer, grid_code),
+            case_id: case_id.to_string(),
+        };
+        let unreadable = |e: String| Status::internal(format!("reporter contact unreadable: {e}"));
+        let mut history = Vec::with_capacity(loaded.history.len());
+        for (record, event) in &loaded.history {
+            let mut envelope = envelope(record, SERVICE);
+            let shown = match view.event(event).await.map_err(unreadable)? {
+                Some(shown) => {
+                    envelope.payload = convert::encode_case_event(case_id, &shown).1;
+                    shown
+                }
+                None => event.clone(),
+            };
+            let payload_json = serde_json::to_string(&shown).unwrap_or_default();
+            history.push(pb::HistoryEntry { envelope: Some(envelope), payload_json });
+        }
+        let mut case = case_view(&loaded.case);
+        if let Some(details) = &loaded.case.details {
+            let disclosure = view.disclose(&details.reporter).await.map_err(unreadable)?;
+            case.reporter = Some(convert::reporter_contact(&disclosure));
+            case.description = view.text(&case.description);
+        }
+        Ok(Response::new(pb::GetCaseResponse { case: Some(case), history }))
     }
 }

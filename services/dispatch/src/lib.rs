@@ -6,10 +6,12 @@
 //! Every command, whichever way it arrives ([`grpc`], [`handlers`]), takes the kit's one command
 //! path; dispatch adds the cache of current cases and the escalation metrics.
 
+mod contact;
 mod grpc;
 mod handlers;
 mod view;
 
+pub use contact::ContactOpener;
 pub use view::case_view;
 
 use gridloop_bus::{Clock, EventHandler, Subscription};
@@ -17,7 +19,9 @@ use gridloop_domain::case::{Case, CaseCommand, CaseError, CaseEvent, RoutingPoli
 use gridloop_domain::ids::CaseId;
 use gridloop_eventstore::{Commit, EventStore, ExpectedVersion, RecordedEvent, StoreError};
 use gridloop_kit::context::system_actor;
-use gridloop_kit::{Caller, CasePolicy, CommandError, CommandHandler, Envelope, EventContext, Loaded, Origin};
+use gridloop_kit::{
+    Caller, CasePolicy, CommandError, CommandHandler, Envelope, EventContext, Loaded, Origin, ReporterIndex,
+};
 use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::dispatch_service_server::DispatchServiceServer;
@@ -73,6 +77,10 @@ pub struct LoadedCase {
 pub struct Dispatch {
     cases: CommandHandler<Case>,
     clock: Arc<dyn Clock>,
+    /// Opens reporters' sealed contacts for `GetCase`; without it nobody sees them.
+    contacts: Option<Arc<dyn ContactOpener>>,
+    /// Recognises a resident as the reporter of a case whose contact is sealed.
+    reporters: Option<Arc<dyn ReporterIndex>>,
 }
 
 /// Each part of a recorded policy and its hash.
@@ -93,7 +101,19 @@ impl Dispatch {
             .with_cache(CACHED_CASES)
             .with_authorizer(Arc::new(CasePolicy))
             .with_observer(Arc::new(count_escalations));
-        Self { cases, clock }
+        Self { cases, clock, contacts: None, reporters: None }
+    }
+
+    /// Shows reporters' contacts in `GetCase` to the callers entitled to them, opened by `contacts`.
+    pub fn with_contacts(mut self, contacts: Arc<dyn ContactOpener>) -> Self {
+        self.contacts = Some(contacts);
+        self
+    }
+
+    /// Lets a resident read the cases they reported, recognised under `reporters`.
+    pub fn with_reporter_index(mut self, reporters: Arc<dyn ReporterIndex>) -> Self {
+        self.reporters = Some(reporters);
+        self
     }
 
     pub fn store(&self) -> &EventStore {

@@ -53,5 +53,7 @@ pub fn case_view(case: &Case) -> pb::CaseView {
                 reported_in: s.reported_in,
             })
             .collect(),
+        // Disclosed per caller by `GetCase`, which alone knows who asks.
+        reporter: None,
     }
 }

@@ -180,6 +180,7 @@ mod tests {
                     id: "r".into(),
                     name: String::new(),
                     phone: String::new(),
+                    sealed: None,
                 },
                 channel: Channel::Hotline,
                 discovered_at: t0(),

@@ -15,6 +15,7 @@ pub mod jurisdiction;
 pub mod kpi;
 pub mod level;
 pub mod mediation;
+pub mod personal;
 pub mod policy;
 pub mod priority;
 

@@ -15,6 +15,7 @@ const MATRIX: &str = "
 ReportCase           A I I I I . . I I . A
 GetCatalog           A A A A A A A A A A A
 GetJurisdiction      A A A A A A A A A A A
+EraseReporter        . . . . . . . . . . A
 AcceptCase           . H H H H . . . . . A
 EscalateCase         . H H H H . . . . . A
 TransferCase         . H H H H . . . . . A

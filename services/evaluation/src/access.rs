@@ -9,12 +9,15 @@ use gridloop_domain::decider::Decider;
 use gridloop_domain::feedback::Feedback;
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_eventstore::{EventStore, StoreError};
-use gridloop_kit::authorize::{check, Named};
-use gridloop_kit::{Authorize, Caller, Denied, Infrastructure, Target, Unauthorized};
+use gridloop_kit::authorize::{as_reporter, check, Named};
+use gridloop_kit::{Authorize, Caller, Denied, Infrastructure, ReporterIndex, Target, Unauthorized};
+use std::sync::Arc;
 
 /// Reads the case's grid and reporter from the projection in `store`.
 pub(crate) struct FeedbackPolicy {
     pub store: EventStore,
+    /// Recognises a resident as the reporter of a case whose contact is sealed.
+    pub reporters: Option<Arc<dyn ReporterIndex>>,
 }
 
 #[async_trait]
@@ -30,7 +33,8 @@ impl Authorize<Feedback> for FeedbackPolicy {
         let case_id = target.id.to_string();
         let facts = self.facts(&case_id).await?;
         let named = Named { case_id: Some(&case_id), mediation_id: None };
-        Ok(check(principal, rpc, facts.as_ref(), named)?)
+        let principal = as_reporter(principal, self.reporters.as_deref());
+        Ok(check(&principal, rpc, facts.as_ref(), named)?)
     }
 }
 

@@ -3,12 +3,13 @@
 
 use crate::projection::{self, CaseRow, Within};
 use crate::{drift, kpi, level_shares, Evaluation};
-use gridloop_domain::access::{QueryScope, Rpc};
+use gridloop_domain::access::{Principal, QueryScope, Rpc};
 use gridloop_domain::feedback::{FeedbackCommand, FeedbackError};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::kpi::Report;
 use gridloop_domain::level::Level;
+use gridloop_domain::personal::{contact_access, mask_free_text};
 use gridloop_kit::grpc::{self, query_status};
 use gridloop_kit::{Caller, CommandError, CATCH_UP_WAIT};
 use gridloop_proto::convert;
@@ -122,7 +123,8 @@ impl EvaluationService for Evaluation {
         request: Request<pb::ListCasesRequest>,
     ) -> Result<Response<pb::ListCasesResponse>, Status> {
         let area = self.known_area(&request.get_ref().area)?;
-        let scope = grpc::confine(&request, Rpc::ListCases, area.as_ref())?;
+        let scope = grpc::confine_reporter(&request, Rpc::ListCases, area.as_ref(), self.reporters.as_deref())?;
+        let viewer = request.extensions().get::<Principal>().cloned();
         let r = request.into_inner();
         let consistency = match (r.min_case_id.as_str(), r.min_version) {
             ("", 0) => None,
@@ -154,7 +156,15 @@ impl EvaluationService for Evaluation {
             projection::list(self.store().pool(), state, within, order, limit, offset).await.map_err(query_status)?;
         let next_page_token =
             if rows.len() as u32 == limit { (offset + i64::from(limit)).to_string() } else { String::new() };
-        Ok(Response::new(pb::ListCasesResponse { cases: rows.iter().map(CaseRow::summary).collect(), next_page_token }))
+        // Phone and ID-card numbers typed into a description are for those entitled to the contact.
+        let shown = |row: &CaseRow| {
+            let mut summary = row.summary();
+            if !contact_access(viewer.as_ref(), &summary.grid_code).sees_free_text() {
+                summary.description = mask_free_text(&summary.description);
+            }
+            summary
+        };
+        Ok(Response::new(pb::ListCasesResponse { cases: rows.iter().map(shown).collect(), next_page_token }))
     }
 
     async fn get_level_distribution(

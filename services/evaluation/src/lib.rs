@@ -22,7 +22,7 @@ use gridloop_domain::ids::CaseId;
 use gridloop_domain::level::Level;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_eventstore::{EventStore, StoreError};
-use gridloop_kit::{CommandHandler, Progress};
+use gridloop_kit::{CommandHandler, Progress, ReporterIndex};
 use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::evaluation_service_server::EvaluationServiceServer;
@@ -41,6 +41,8 @@ pub struct Evaluation {
     clock: Arc<dyn Clock>,
     /// The versions of the cases the projection has applied, for clients waiting on their writes.
     progress: Arc<Progress<CaseId>>,
+    /// Recognises a resident as the reporter of a case whose contact is sealed.
+    reporters: Option<Arc<dyn ReporterIndex>>,
 }
 
 impl Evaluation {
@@ -52,9 +54,16 @@ impl Evaluation {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StoreError> {
         store.migrate_extra(&MIGRATOR, &MIGRATOR).await?;
-        let authorizer = Arc::new(access::FeedbackPolicy { store: store.clone() });
+        let authorizer = Arc::new(access::FeedbackPolicy { store: store.clone(), reporters: None });
         let feedback = CommandHandler::new(SERVICE, store, clock.clone(), Arc::new(())).with_authorizer(authorizer);
-        Ok(Self { feedback, policy, drift, clock, progress: Arc::default() })
+        Ok(Self { feedback, policy, drift, clock, progress: Arc::default(), reporters: None })
+    }
+
+    /// Lets a resident list and evaluate the cases they reported, recognised under `reporters`.
+    pub fn with_reporter_index(self, reporters: Arc<dyn ReporterIndex>) -> Self {
+        let policy = access::FeedbackPolicy { store: self.store().clone(), reporters: Some(reporters.clone()) };
+        let feedback = self.feedback.clone().with_authorizer(Arc::new(policy));
+        Self { feedback, reporters: Some(reporters), ..self }
     }
 
     pub fn into_server(self) -> EvaluationServiceServer<Self> {

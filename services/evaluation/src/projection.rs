@@ -211,7 +211,8 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
             mediations_agreed: 0,
             mediations_failed: 0,
             closed_on_time: None,
-            reporter_id: (details.reporter.kind == ReporterKind::Resident).then(|| details.reporter.id.clone()),
+            reporter_id: (details.reporter.kind == ReporterKind::Resident)
+                .then(|| details.reporter.identity().to_string()),
         },
         (current, _) => return Evolution::Gap { have: current.map_or(0, |r| r.version), got: version },
     };
@@ -534,6 +535,7 @@ mod tests {
                     id: "r1".into(),
                     name: "李华".into(),
                     phone: String::new(),
+                    sealed: None,
                 },
                 channel: Channel::ResidentApp,
                 discovered_at: t0(),

@@ -2,9 +2,11 @@
 
 use crate::app::{ServiceName, StoreLocation};
 use crate::client::output::{parse_from, parse_to};
+use crate::personal::{intake_vault, PersonalDataArgs, VaultContacts};
 use anyhow::{bail, Context};
-use gridloop_analytics::export::{export_events, Source};
+use gridloop_analytics::export::{export_events_with, Source};
 use gridloop_analytics::import::{import_csv, Importer};
+use gridloop_analytics::personal::PersonalData;
 use gridloop_analytics::{EventFilter, ExportStats, Format, Progress};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -54,6 +56,13 @@ pub struct ExportArgs {
     /// Event type, with or without `gridloop.v1.` (repeatable; default: every type).
     #[arg(long = "type")]
     pub types: Vec<String>,
+    /// Decrypt reporters' contacts into the columns `personal_reporter_id`, `_name` and `_phone`
+    /// (marked as personal data) and keep descriptions as typed: for the installation's admin,
+    /// who holds the master key. Without it an export carries no personal data in the clear.
+    #[arg(long)]
+    pub include_personal_data: bool,
+    #[command(flatten)]
+    pub personal: PersonalDataArgs,
 }
 
 /// `gridloop import`: another platform's case history (CSV) into dispatch's store.
@@ -81,6 +90,14 @@ pub(crate) fn progress_bar(total: u64, unit: &str) -> ProgressBar {
             .expect("valid template"),
     );
     bar
+}
+
+/// The installation's vault, to decrypt contacts for an admin's export: the master key must
+/// exist (an export never creates one).
+async fn personal_data_opener(args: &ExportArgs) -> anyhow::Result<VaultContacts> {
+    let masters = args.personal.existing_master_keys(&args.store.data_dir)?;
+    anyhow::ensure!(args.store.exists(ServiceName::Intake), "no intake store: it holds the reporters' data keys");
+    Ok(VaultContacts(intake_vault(&args.store, masters).await?))
 }
 
 pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
@@ -113,18 +130,26 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
             for source in &sources {
                 total += source.store.head_position().await? as u64;
             }
+            let opener = match args.include_personal_data {
+                true => Some(personal_data_opener(&args).await?),
+                false => None,
+            };
+            let personal = match &opener {
+                Some(opener) => PersonalData::Included(opener),
+                None => PersonalData::Withheld,
+            };
             let bar = progress_bar(total, "events");
             let mut progress = |p: Progress| bar.set_position(p.read);
             let stats = with_output(&args.out, |out| async move {
-                Ok(export_events(&sources, &filter, format, out, &mut progress).await?)
+                Ok(export_events_with(&sources, &filter, format, out, &mut progress, personal).await?)
             })
             .await?;
             bar.finish_and_clear();
             (stats, "events")
         }
         ExportTable::Cases => {
-            if !args.types.is_empty() || !args.services.is_empty() {
-                bail!("--type and --service apply to --table events only");
+            if !args.types.is_empty() || !args.services.is_empty() || args.include_personal_data {
+                bail!("--type, --service and --include-personal-data apply to --table events only");
             }
             let store = args.store.open_existing(ServiceName::Evaluation).await?;
             let bar = progress_bar(0, "cases");

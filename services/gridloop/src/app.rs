@@ -4,6 +4,7 @@
 //! outbox → relay → idempotent consumers, in process or over NATS JetStream.
 
 pub use crate::nats_auth::NatsAuthArgs;
+use crate::personal::{self, PersonalDataArgs, VaultContacts};
 use crate::telemetry;
 use anyhow::Context;
 use gridloop_auth::{ReflectionMode, SecurityArgs, SigningKey};
@@ -21,6 +22,7 @@ use gridloop_domain::mediation::MediationRules;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_evaluation::Evaluation;
 use gridloop_eventstore::{EventStore, StoreOptions};
+use gridloop_intake::personal::master::MasterKeys;
 use gridloop_intake::Intake;
 use gridloop_mediation::MediationSvc;
 use gridloop_proto::v1::{
@@ -213,6 +215,8 @@ pub struct UpArgs {
     pub nats: NatsArgs,
     #[command(flatten)]
     pub security: SecurityArgs,
+    #[command(flatten)]
+    pub personal: PersonalDataArgs,
     /// Also serve grpc.health.v1 — and nothing else — in plaintext on this address, for probes
     /// that cannot speak TLS (Kubernetes' gRPC probes).
     #[arg(long, env = "GRIDLOOP_HEALTH_LISTEN")]
@@ -276,6 +280,7 @@ impl UpArgs {
             inbox_retention_days: 7,
             nats: NatsArgs::default(),
             security: SecurityArgs::default(),
+            personal: PersonalDataArgs::default(),
             health_listen: None,
             drift_tolerance_pp: DriftPolicy::DEFAULT_TOLERANCE_PP,
             drift_window_days: DriftPolicy::DEFAULT_WINDOW_DAYS,
@@ -483,18 +488,27 @@ struct Node {
     api: Api,
 }
 
+/// What the services' flags decide, beyond the city's policy.
+struct Settings {
+    duplicates: DuplicatePolicy,
+    drift: DriftPolicy,
+    mediation_rules: MediationRules,
+    /// Intake's master keys (a migration needs none).
+    masters: Option<MasterKeys>,
+}
+
 async fn build_node(
     service: ServiceName,
     store: EventStore,
     policy: &Arc<CityPolicy>,
     clock: &Arc<dyn Clock>,
-    duplicates: DuplicatePolicy,
-    drift: DriftPolicy,
-    mediation_rules: MediationRules,
+    settings: &Settings,
 ) -> anyhow::Result<Node> {
+    let Settings { duplicates, drift, mediation_rules, .. } = *settings;
     let (subscriptions, timers, api): (_, Option<Arc<dyn TimerHandler>>, _) = match service {
         ServiceName::Intake => {
-            let intake = Intake::new(store.clone(), policy.clone(), clock.clone(), duplicates).await?;
+            let masters = settings.masters.clone().context("intake needs the master key of personal data")?;
+            let intake = Intake::new(store.clone(), policy.clone(), clock.clone(), duplicates, masters).await?;
             (intake.subscriptions(), None, Api::Intake(intake))
         }
         ServiceName::Dispatch => {
@@ -516,6 +530,34 @@ async fn build_node(
         }
     };
     Ok(Node { service, store, subscriptions, timers, api })
+}
+
+/// Dispatch's `GetCase` shows reporters' contacts opened with intake's vault, and dispatch and
+/// evaluation recognise a resident as the reporter of their cases under the vault's blind index:
+/// the vault the intake in this process holds, or one over intake's store when intake runs elsewhere.
+async fn lend_vault(nodes: &mut [Node], store: &StoreLocation, masters: &MasterKeys) -> anyhow::Result<()> {
+    if !nodes.iter().any(|node| matches!(node.service, ServiceName::Dispatch | ServiceName::Evaluation)) {
+        return Ok(());
+    }
+    let local = nodes.iter().find_map(|node| match &node.api {
+        Api::Intake(intake) => Some(intake.vault().clone()),
+        _ => None,
+    });
+    let vault = match local {
+        Some(vault) => vault,
+        None => personal::intake_vault(store, masters.clone()).await?,
+    };
+    let contacts = Arc::new(VaultContacts(vault));
+    for node in nodes.iter_mut() {
+        match &mut node.api {
+            Api::Dispatch(dispatch) => {
+                *dispatch = dispatch.clone().with_contacts(contacts.clone()).with_reporter_index(contacts.clone());
+            }
+            Api::Evaluation(evaluation) => *evaluation = evaluation.clone().with_reporter_index(contacts.clone()),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Running gridloop services (all four, or one).
@@ -592,16 +634,22 @@ impl App {
         // authenticate anyone) stops here, before any store is touched.
         let security = args.security.prepare(&args.store.data_dir, args.listen, MAX_MESSAGE_BYTES).await?;
         let policy = Arc::new(args.policy.load()?);
-        let duplicates = args.duplicate_policy()?;
-        let drift = args.drift_policy()?;
-        let mediation_rules = args.mediation_rules()?;
+        let settings = Settings {
+            duplicates: args.duplicate_policy()?,
+            drift: args.drift_policy()?,
+            mediation_rules: args.mediation_rules()?,
+            masters: Some(args.personal.master_keys(&args.store.data_dir)?),
+        };
         let mut nodes = Vec::with_capacity(services.len());
         // In ALL order: intake's read model of open cases subscribes first, and the in-process
         // bus hands a batch to consumers in subscription order, so by the time dispatch or
         // evaluation show a case opened or closed, intake's duplicate check knows it.
         for service in ServiceName::ALL.into_iter().filter(|s| services.contains(s)) {
             let store = args.store.open(service, schema).await?;
-            nodes.push(build_node(service, store, &policy, &clock, duplicates, drift, mediation_rules).await?);
+            nodes.push(build_node(service, store, &policy, &clock, &settings).await?);
+        }
+        if let Some(masters) = &settings.masters {
+            lend_vault(&mut nodes, &args.store, masters).await?;
         }
 
         let stop_work = CancellationToken::new();
@@ -650,6 +698,15 @@ impl App {
             let stores: Vec<_> = nodes.iter().map(|n| (n.service.as_str(), n.store.clone())).collect();
             let retention = chrono::Duration::days(i64::from(args.inbox_retention_days));
             work.push(tokio::spawn(prune_inboxes(stores, retention, stop_work.clone())));
+        }
+        if let Some(retention) = args.personal.retention() {
+            let vaults = nodes.iter().filter_map(|node| match &node.api {
+                Api::Intake(intake) => Some(intake.vault().clone()),
+                _ => None,
+            });
+            for vault in vaults {
+                work.push(tokio::spawn(personal::erase_expired(vault, retention, clock.clone(), stop_work.clone())));
+            }
         }
         if let Some(addr) = args.metrics_listen {
             telemetry::serve_metrics(addr)?;
@@ -884,10 +941,20 @@ pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     for service in services {
         let store = args.store.open(service, None).await?;
+        if service == ServiceName::Intake {
+            // Its key table, without touching the keys: the master key is the running service's.
+            gridloop_intake::migrate(&store).await?;
+            eprintln!("intake: store migrated");
+            continue;
+        }
         // The running services' settings (duplicates, drift, council rules) shape no store.
-        let (duplicates, drift, rules) =
-            (DuplicatePolicy::disabled(), DriftPolicy::disabled(), MediationRules::default());
-        build_node(service, store, &policy, &clock, duplicates, drift, rules).await?;
+        let settings = Settings {
+            duplicates: DuplicatePolicy::disabled(),
+            drift: DriftPolicy::disabled(),
+            mediation_rules: MediationRules::default(),
+            masters: None,
+        };
+        build_node(service, store, &policy, &clock, &settings).await?;
         eprintln!("{}: store migrated", service.as_str());
     }
     if let Some(config) = args.nats.config() {

@@ -15,6 +15,7 @@ mod error;
 mod jurisdiction;
 mod mediation;
 pub(crate) mod output;
+mod reporter;
 pub(crate) mod rpc;
 mod stats;
 
@@ -26,6 +27,7 @@ use rpc::Addresses;
 
 pub use case::CaseArgs;
 pub use mediation::MediationArgs;
+pub use reporter::ReporterArgs;
 pub use stats::StatsArgs;
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
@@ -44,6 +46,8 @@ pub enum ClientCommand {
     Mediation(MediationArgs),
     /// Key figures: `stats 4321` shows the share of cases settled per level against 40/30/20/10.
     Stats(StatsArgs),
+    /// Residents' personal data: `reporter erase` erases a reporter's contact everywhere (admin).
+    Reporter(ReporterArgs),
 }
 
 /// Options every client command takes (after any subcommand).
@@ -152,6 +156,7 @@ pub async fn run(command: ClientCommand) -> Result<()> {
         ClientCommand::Case(args) => case::run(args).await,
         ClientCommand::Mediation(args) => mediation::run(args).await,
         ClientCommand::Stats(args) => stats::run(args).await,
+        ClientCommand::Reporter(args) => reporter::run(args).await,
     };
     match result {
         Err(error) if json => {
@@ -169,6 +174,7 @@ impl ClientCommand {
             ClientCommand::Case(args) => &args.global,
             ClientCommand::Mediation(args) => &args.global,
             ClientCommand::Stats(args) => &args.global,
+            ClientCommand::Reporter(args) => &args.global,
         }
     }
 }

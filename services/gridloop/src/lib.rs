@@ -6,6 +6,7 @@ pub mod bench;
 pub mod client;
 pub mod data_lock;
 pub mod nats_auth;
+pub mod personal;
 pub mod replay;
 pub mod simulate;
 pub mod telemetry;

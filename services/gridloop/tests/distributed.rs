@@ -115,6 +115,7 @@ async fn report(clients: &mut Clients, index: usize, location: pb::GeoPoint, cat
             id: format!("resident-{index}"),
             name: "王女士".into(),
             phone: String::new(),
+            sealed: None,
         }),
         channel: pb::Channel::ResidentApp as i32,
         discovered_at: None,

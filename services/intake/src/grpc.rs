@@ -2,10 +2,12 @@
 //! recorded on the stream of its client key; the catalog and the jurisdiction tree are served as
 //! configured.
 
+use crate::personal::VaultError;
 use crate::{report_stream, Intake, MAX_CLIENT_KEY, MAX_DESCRIPTION};
+use gridloop_auth::audit::{Audit, Subject};
 use gridloop_domain::access::{CaseFacts, Role, Rpc};
 use gridloop_domain::calendar::Sla;
-use gridloop_domain::case::{CaseDetails, LinkedReport, ReporterKind};
+use gridloop_domain::case::{CaseDetails, LinkedReport, Reporter, ReporterKind};
 use gridloop_domain::datum::{Datum, LatLon};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::jurisdiction::{AreaCode, Department};
@@ -16,7 +18,7 @@ use gridloop_kit::context::request_traceparent;
 use gridloop_kit::grpc::{self, store_status};
 use gridloop_kit::{Caller, EventContext, Origin};
 use gridloop_proto::convert::{self, from_channel, from_reporter, short_type, timestamp};
-use gridloop_proto::status::Violations;
+use gridloop_proto::status::{invalid_argument, Violations};
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::intake_service_server::IntakeService;
 use prost::Message;
@@ -26,6 +28,14 @@ use uuid::Uuid;
 /// The consistency token of a report: dispatch has the case open once its stream has its
 /// first event (`CaseOpened`). A linked report's case is open already.
 const OPEN_IN_DISPATCH: u64 = 1;
+
+/// A vault failure at the edge: storage as the store says, anything else internal.
+pub(crate) fn vault_status(error: VaultError) -> Status {
+    match error {
+        VaultError::Store(error) => store_status(error),
+        other => Status::internal(other.to_string()),
+    }
+}
 
 /// Device clocks drift: a discovery time this far in the future is still accepted.
 const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
@@ -86,7 +96,8 @@ impl Intake {
             &format!("at most {MAX_DESCRIPTION} characters"),
         );
         let reporter = match r.reporter.as_ref().map(from_reporter) {
-            Some(Some(reporter)) => Some(reporter),
+            // Only intake seals: whatever a client put there is not taken.
+            Some(Some(reporter)) => Some(Reporter { sealed: None, ..reporter }),
             _ => {
                 v.add("reporter.kind", "required (resident, grid worker or platform)");
                 None
@@ -155,6 +166,12 @@ impl Intake {
         Ok(())
     }
 
+    /// `reporter` as it is recorded: the contact fields sealed, none left in the clear.
+    async fn sealed(&self, reporter: &Reporter) -> Result<Reporter, Status> {
+        let sealed = self.vault.seal(&reporter.contact()).await.map_err(vault_status)?;
+        Ok(Reporter { kind: reporter.kind, id: String::new(), name: String::new(), phone: String::new(), sealed })
+    }
+
     /// The answer for a client key that was used before: the first result (a new case or a link
     /// to an existing one) if the request is the same report, ALREADY_EXISTS if the key was
     /// reused for a different one.
@@ -218,19 +235,25 @@ impl IntakeService for Intake {
         let r = request.into_inner();
         let mut details = self.validate(&r, now)?;
         self.authorize(&caller, &mut details)?;
+        details.reporter = self.sealed(&details.reporter).await?;
         let stream = report_stream(&r.client_key);
         let duplicate = self.find_duplicate(&details, now).await?;
         let case_id = match &duplicate {
             Some(d) => CaseId::parse(&d.case.case_id).map_err(|_| Status::internal("bad open case id"))?,
             None => CaseId(Uuid::now_v7()),
         };
+        // A resident acts under their blind index: the envelope names no one.
+        let mut actor = caller.actor;
+        if caller.principal.as_ref().is_some_and(|p| p.role == Role::Resident) {
+            actor.id = details.reporter.sealed.as_ref().map_or_else(String::new, |s| s.blind_index.clone());
+        }
         let origin = Origin {
             correlation_id: case_id.to_string(),
             traceparent: request_traceparent(&metadata, case_id.0),
             // A linked report travels with its case: the case's grid routes it.
             routing_key: duplicate.as_ref().map_or_else(|| details.grid_code.clone(), |d| d.case.grid_code.clone()),
         };
-        let context = EventContext::new(caller.actor, &origin, format!("report:{}", r.client_key), now);
+        let context = EventContext::new(actor, &origin, format!("report:{}", r.client_key), now);
         let (event, response) = match duplicate {
             None => {
                 let mut reported = convert::case_reported(case_id, &details, &r.client_key);
@@ -276,6 +299,25 @@ impl IntakeService for Intake {
             Err(StoreError::Conflict { .. }) => self.replay(&stream, &details).await.map(Response::new),
             Err(error) => Err(store_status(error)),
         }
+    }
+
+    async fn erase_reporter(
+        &self,
+        request: Request<pb::EraseReporterRequest>,
+    ) -> Result<Response<pb::EraseReporterResponse>, Status> {
+        let who = gridloop_auth::principal(&request).ok().cloned();
+        let reporter = request.get_ref().reporter.trim();
+        if reporter.is_empty() {
+            return Err(invalid_argument("reporter", "required: the reporter's id (or phone, or name) as reported"));
+        }
+        let (erased, blind_index) = self.vault.erase(reporter).await.map_err(vault_status)?;
+        metrics::counter!("gridloop_personal_data_erased_total", "reason" => "request").increment(erased);
+        if let Some(who) = &who {
+            let about = Subject { rpc: "EraseReporter", ..Subject::default() };
+            Audit.granted(who, &about, &format!("reporter {blind_index} erased ({erased} data keys deleted)"));
+        }
+        let erased_keys = u32::try_from(erased).unwrap_or(u32::MAX);
+        Ok(Response::new(pb::EraseReporterResponse { erased_keys, blind_index }))
     }
 
     async fn get_catalog(&self, _: Request<pb::GetCatalogRequest>) -> Result<Response<pb::GetCatalogResponse>, Status> {

@@ -11,18 +11,25 @@
 //! The read model follows the log, so two reports of one matter submitted within the same instant
 //! (before the first one's event has been relayed back) may still open two cases.
 //!
+//! Personal data: the reporter's contact is sealed by the [`personal::Vault`] before the report
+//! is recorded (only ciphertext and a key reference leave intake), and erased on request by
+//! deleting the reporter's data key.
+//!
 //! The gRPC API ([`grpc`]) records reports; the open cases read model ([`open_cases`]) follows
 //! the log.
 
 mod grpc;
 mod open_cases;
+pub mod personal;
 
 use gridloop_bus::{Clock, EventHandler, Subscription};
 use gridloop_domain::duplicates::DuplicatePolicy;
 use gridloop_domain::policy::CityPolicy;
-use gridloop_eventstore::{EventStore, StoreError};
+use gridloop_eventstore::EventStore;
 use gridloop_proto::convert;
 use gridloop_proto::v1::intake_service_server::IntakeServiceServer;
+use personal::master::MasterKeys;
+use personal::{Vault, VaultError};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -37,6 +44,20 @@ pub struct Intake {
     policy: Arc<CityPolicy>,
     clock: Arc<dyn Clock>,
     duplicates: DuplicatePolicy,
+    vault: Vault,
+}
+
+/// Creates or upgrades intake's read models and key table in `store`.
+pub async fn migrate(store: &EventStore) -> Result<(), gridloop_eventstore::StoreError> {
+    store.migrate_extra(&MIGRATOR, &MIGRATOR).await
+}
+
+/// The vault over an intake store's key table, migrating the store first: for intake itself, and
+/// for the views of another process that open contacts (dispatch's `GetCase`, an export with
+/// personal data).
+pub async fn open_vault(store: EventStore, masters: MasterKeys) -> Result<Vault, VaultError> {
+    migrate(&store).await?;
+    Vault::open(store, masters).await
 }
 
 /// The intake stream of the report submitted with `client_key`.
@@ -48,15 +69,22 @@ pub fn report_stream(client_key: &str) -> String {
 
 impl Intake {
     /// Runs intake's read-model migrations. `duplicates` decides when a report is linked to an
-    /// open case instead of opening one ([`DuplicatePolicy::disabled`] turns that off).
+    /// open case instead of opening one ([`DuplicatePolicy::disabled`] turns that off); `masters`
+    /// wrap the reporters' data keys.
     pub async fn new(
         store: EventStore,
         policy: Arc<CityPolicy>,
         clock: Arc<dyn Clock>,
         duplicates: DuplicatePolicy,
-    ) -> Result<Self, StoreError> {
-        store.migrate_extra(&MIGRATOR, &MIGRATOR).await?;
-        Ok(Self { store, policy, clock, duplicates })
+        masters: MasterKeys,
+    ) -> Result<Self, VaultError> {
+        let vault = open_vault(store.clone(), masters).await?;
+        Ok(Self { store, policy, clock, duplicates, vault })
+    }
+
+    /// The vault that seals and opens reporters' contact data in this intake's store.
+    pub fn vault(&self) -> &Vault {
+        &self.vault
     }
 
     /// The consumers that keep `intake_open_cases`: intake's own reports open a row, dispatch's
@@ -68,7 +96,7 @@ impl Intake {
             Subscription {
                 consumer: "intake.self".into(),
                 sources: vec![SERVICE.into()],
-                event_types: types(&["CaseReported"]),
+                event_types: types(&["CaseReported", "CaseReportLinked"]),
                 handler: handler.clone(),
             },
             Subscription {

@@ -1,6 +1,7 @@
 //! Intake's read model of the open cases (`intake_open_cases`): fed by its own `CaseReported`
 //! and dispatch's `CaseClosed` / `CaseRejected`, it answers the duplicate check.
 
+use crate::personal::keys;
 use crate::{Intake, SERVICE};
 use async_trait::async_trait;
 use gridloop_bus::{BatchHandler, HandlerError};
@@ -72,10 +73,21 @@ impl Intake {
                     .bind(details.lon)
                     .bind(details.grid_code)
                     .bind(details.uploaded_at.timestamp_micros());
+                if let Some(sealed) = &details.reporter.sealed {
+                    keys::queue_case_key(batch, &case_id.to_string(), &sealed.key_ref);
+                }
+            }
+            (SERVICE, "CaseReportLinked") => {
+                let linked = pb::CaseReportLinked::decode(event.payload.as_slice())
+                    .map_err(|e| HandlerError::Poison(format!("undecodable CaseReportLinked: {e}")))?;
+                if let Some(sealed) = linked.reporter.as_ref().and_then(|r| r.sealed.as_ref()) {
+                    keys::queue_case_key(batch, &linked.case_id, &sealed.key_ref);
+                }
             }
             ("dispatch", "CaseClosed" | "CaseRejected") => {
                 let sql = format!("DELETE FROM intake_open_cases WHERE case_id = {}", style.list(1, 1));
                 batch.statement(&sql).bind(event.correlation_id.clone());
+                keys::queue_case_ended(batch, &event.correlation_id, event.occurred_at.timestamp_micros());
             }
             _ => {}
         }

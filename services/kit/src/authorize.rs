@@ -75,6 +75,24 @@ pub trait Authorize<A: Aggregate>: Send + Sync {
         -> Result<(), Unauthorized>;
 }
 
+/// How a resident is recognised as a case's reporter without their identity in the clear: a case
+/// records the blind index of its reporter's identity (an HMAC under the installation's key), so
+/// the resident's subject is compared under the same index.
+pub trait ReporterIndex: Send + Sync {
+    fn index(&self, identity: &str) -> String;
+}
+
+/// `principal` as cases know their reporters: a resident's subject replaced by its blind index;
+/// any other role, or no index configured (no contact is sealed then), unchanged.
+pub fn as_reporter(principal: &Principal, index: Option<&dyn ReporterIndex>) -> Principal {
+    match index {
+        Some(index) if principal.role == access::Role::Resident => {
+            Principal { subject: index.index(&principal.subject), ..principal.clone() }
+        }
+        _ => principal.clone(),
+    }
+}
+
 /// Only the service itself (its consumers and timers) may run commands: every authenticated
 /// caller is refused. The check of a handler its service gave no policy.
 #[derive(Debug, Clone, Copy, Default)]

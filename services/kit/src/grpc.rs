@@ -3,7 +3,7 @@
 //! unavailable store `UNAVAILABLE`, an unreadable or inconsistent stream `DATA_LOSS`, a service
 //! still catching up with the client's own write `UNAVAILABLE` with a retry hint.
 
-use crate::authorize::{self, Denied, Named};
+use crate::authorize::{self, as_reporter, Denied, Named, ReporterIndex};
 use crate::error::{CommandError, Infrastructure};
 use crate::progress::WaitError;
 use gridloop_domain::access::{CaseFacts, Principal, QueryScope, Rpc};
@@ -48,7 +48,18 @@ pub fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
 /// The part of the city the query `rpc` of `request` may read, given the area it asked for: no
 /// area is the caller's own, one outside it is PERMISSION_DENIED.
 pub fn confine<T>(request: &Request<T>, rpc: Rpc, requested: Option<&AreaCode>) -> Result<QueryScope, Status> {
-    authorize::confine(gridloop_auth::principal(request)?, rpc, requested).map_err(denied)
+    confine_reporter(request, rpc, requested, None)
+}
+
+/// Like [`confine`], a resident's own cases found under `index` (see [`as_reporter`]).
+pub fn confine_reporter<T>(
+    request: &Request<T>,
+    rpc: Rpc,
+    requested: Option<&AreaCode>,
+    index: Option<&dyn ReporterIndex>,
+) -> Result<QueryScope, Status> {
+    let principal = as_reporter(gridloop_auth::principal(request)?, index);
+    authorize::confine(&principal, rpc, requested).map_err(denied)
 }
 
 /// Like [`confine`], for a query of figures by area (never by reporter): the area to read, `None`
@@ -68,7 +79,19 @@ pub fn confine_area<T>(
 /// Whether the caller of `request` may read, with `rpc`, what `facts` describe (`None`: it does
 /// not exist, which the query answers itself).
 pub fn may_read<T>(request: &Request<T>, rpc: Rpc, facts: Option<&CaseFacts>, named: Named<'_>) -> Result<(), Status> {
-    authorize::check(gridloop_auth::principal(request)?, rpc, facts, named).map_err(denied)
+    may_read_reporter(request, rpc, facts, named, None)
+}
+
+/// Like [`may_read`], a resident recognised as the reporter under `index` (see [`as_reporter`]).
+pub fn may_read_reporter<T>(
+    request: &Request<T>,
+    rpc: Rpc,
+    facts: Option<&CaseFacts>,
+    named: Named<'_>,
+    index: Option<&dyn ReporterIndex>,
+) -> Result<(), Status> {
+    let principal = as_reporter(gridloop_auth::principal(request)?, index);
+    authorize::check(&principal, rpc, facts, named).map_err(denied)
 }
 
 /// The status of a read or command whose wait for the client's own write ended without it:

@@ -62,7 +62,7 @@ pub fn case_facts(case: &Case) -> Option<CaseFacts> {
     let area = AreaCode::new(details.grid_code.as_str()).ok()?;
     let held_at_level = || case.status.level().and_then(|level| area.ancestor(level));
     let unit = case.status.unit().and_then(|unit| AreaCode::new(unit).ok()).or_else(held_at_level);
-    let reporter = (details.reporter.kind == ReporterKind::Resident).then(|| details.reporter.id.clone());
+    let reporter = (details.reporter.kind == ReporterKind::Resident).then(|| details.reporter.identity().to_string());
     let summoned = case
         .summons
         .iter()

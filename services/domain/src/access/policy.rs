@@ -82,6 +82,8 @@ pub const POLICY: &[(Rpc, &[Grants])] = &[
     (Rpc::ReportCase, &[&[(Resident, Anywhere), (GridWorker, InArea)], OFFICES_IN_AREA, CALLBACKS, ADMIN]),
     (Rpc::GetCatalog, &[EVERYONE]),
     (Rpc::GetJurisdiction, &[EVERYONE]),
+    // Erasing a reporter's personal data (crypto-shredding) is the operator's.
+    (Rpc::EraseReporter, &[ADMIN]),
     // Dispatch: the unit holding the case acts on it.
     (Rpc::AcceptCase, &[HOLDING_UNITS, ADMIN]),
     (Rpc::EscalateCase, &[HOLDING_UNITS, ADMIN]),

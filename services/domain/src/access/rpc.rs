@@ -60,6 +60,8 @@ rpcs! {
         ReportCase: Command,
         GetCatalog: Query,
         GetJurisdiction: Query,
+        /// Crypto-shredding: deletes a reporter's data key.
+        EraseReporter: Command,
     }
     Dispatch {
         AcceptCase: Command,
@@ -124,8 +126,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn thirty_four_rpcs_each_found_by_its_path() {
-        assert_eq!(Rpc::ALL.len(), 34);
+    fn thirty_five_rpcs_each_found_by_its_path() {
+        assert_eq!(Rpc::ALL.len(), 35);
         for &rpc in Rpc::ALL {
             assert_eq!(Rpc::from_path(&rpc.path()), Some(rpc));
         }

@@ -34,6 +34,7 @@ use crate::decider::Misfit;
 use crate::ids::CaseId;
 use crate::jurisdiction::Department;
 use crate::level::Level;
+use crate::personal::{Contact, SealedContact};
 use crate::priority::{CategoryPriority, Priority, PrioritySignals, SpecialGroup};
 use crate::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -57,12 +58,30 @@ pub enum ReporterKind {
     Platform,
 }
 
+/// Who reported. Intake seals the contact fields before anything is recorded: in every event
+/// `id`, `name` and `phone` are empty and `sealed` carries them encrypted
+/// ([`crate::personal`]); none of them given is an anonymous report (no callback).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reporter {
     pub kind: ReporterKind,
     pub id: String,
     pub name: String,
     pub phone: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<SealedContact>,
+}
+
+impl Reporter {
+    /// Who reported, as a case may name them: the blind index of their identity once the contact
+    /// is sealed (it is whenever anything is recorded), the id as given before.
+    pub fn identity(&self) -> &str {
+        self.sealed.as_ref().map_or(self.id.as_str(), |sealed| sealed.blind_index.as_str())
+    }
+
+    /// The contact fields as given in the clear.
+    pub fn contact(&self) -> Contact {
+        Contact { id: self.id.clone(), name: self.name.clone(), phone: self.phone.clone() }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -263,6 +263,7 @@ pub fn details(category: &str, urgent: bool) -> CaseDetails {
             id: "resident-17".to_string(),
             name: "Li Hua".to_string(),
             phone: "13800000000".to_string(),
+            sealed: None,
         },
         channel: Channel::ResidentApp,
         discovered_at: t0() - Duration::minutes(5),

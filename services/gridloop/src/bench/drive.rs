@@ -227,6 +227,7 @@ fn report_request(target: &Target, n: u64) -> pb::ReportCaseRequest {
             id: format!("bench-{n}"),
             name: String::new(),
             phone: String::new(),
+            sealed: None,
         }),
         channel: pb::Channel::ResidentApp as i32,
         discovered_at: None,

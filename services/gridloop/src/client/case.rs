@@ -87,6 +87,8 @@ pub struct ReportArgs {
     pub client_key: Option<String>,
     #[arg(long, value_enum, default_value_t = ReporterKindArg::Resident)]
     pub reporter_kind: ReporterKindArg,
+    /// The reporter's id, name and phone: sealed by intake before anything is recorded, shown
+    /// only to those entitled to them. None of the three: an anonymous report (no callback).
     #[arg(long, default_value = "")]
     pub reporter_id: String,
     #[arg(long, default_value = "")]
@@ -203,6 +205,7 @@ async fn report(server: &Server, json: bool, args: ReportArgs) -> Result<()> {
             id: args.reporter_id,
             name: args.reporter_name,
             phone: args.reporter_phone,
+            sealed: None,
         }),
         channel: enum_arg::<pb::Channel>(&args.channel),
         discovered_at: args.discovered_at.map(time),

@@ -33,6 +33,7 @@ proto_enums!(
     pb::Satisfaction => "SATISFACTION_",
     pb::Channel => "CHANNEL_",
     pb::ReporterKind => "REPORTER_KIND_",
+    pb::ContactDisclosure => "CONTACT_DISCLOSURE_",
     pb::MediationState => "MEDIATION_STATE_",
     pb::MediationOutcome => "MEDIATION_OUTCOME_",
     pb::MediationStage => "MEDIATION_STAGE_",

@@ -262,6 +262,7 @@ pub(super) fn report(city: &City, seed: u64, slot: usize, case: &Case) -> Job {
             id: format!("sim-reporter-{}", case.index),
             name: name.into(),
             phone: String::new(),
+            sealed: None,
         }),
         channel: channel as i32,
         discovered_at: None,

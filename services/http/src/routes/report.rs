@@ -122,6 +122,7 @@ impl NewRequest {
                 id: id.unwrap_or_default(),
                 name,
                 phone: self.phone.clone().unwrap_or_default(),
+                sealed: None,
             }),
             channel: channel.into(),
             discovered_at: None,

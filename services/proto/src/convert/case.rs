@@ -436,6 +436,7 @@ mod tests {
                     id: "r-2".into(),
                     name: String::new(),
                     phone: String::new(),
+                    sealed: None,
                 },
                 channel: Channel::Hotline,
                 discovered_at: at,

@@ -7,6 +7,7 @@ use gridloop_domain::case::{Channel, Reporter, ReporterKind, Satisfaction, Summo
 use gridloop_domain::datum::Datum;
 use gridloop_domain::jurisdiction::Department;
 use gridloop_domain::level::Level;
+use gridloop_domain::personal::{Disclosure, SealedContact};
 use gridloop_domain::priority::SpecialGroup;
 
 pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
@@ -82,7 +83,13 @@ pub fn reporter(r: &Reporter) -> pb::Reporter {
         ReporterKind::GridWorker => pb::ReporterKind::GridWorker,
         ReporterKind::Platform => pb::ReporterKind::Platform,
     };
-    pb::Reporter { kind: kind as i32, id: r.id.clone(), name: r.name.clone(), phone: r.phone.clone() }
+    pb::Reporter {
+        kind: kind as i32,
+        id: r.id.clone(),
+        name: r.name.clone(),
+        phone: r.phone.clone(),
+        sealed: r.sealed.as_ref().map(sealed_contact),
+    }
 }
 
 pub fn from_reporter(r: &pb::Reporter) -> Option<Reporter> {
@@ -92,7 +99,46 @@ pub fn from_reporter(r: &pb::Reporter) -> Option<Reporter> {
         pb::ReporterKind::GridWorker => ReporterKind::GridWorker,
         pb::ReporterKind::Platform => ReporterKind::Platform,
     };
-    Some(Reporter { kind, id: r.id.clone(), name: r.name.clone(), phone: r.phone.clone() })
+    Some(Reporter {
+        kind,
+        id: r.id.clone(),
+        name: r.name.clone(),
+        phone: r.phone.clone(),
+        sealed: r.sealed.as_ref().map(from_sealed_contact),
+    })
+}
+
+pub fn sealed_contact(s: &SealedContact) -> pb::SealedContact {
+    pb::SealedContact {
+        key_ref: s.key_ref.clone(),
+        blind_index: s.blind_index.clone(),
+        id: s.id.clone(),
+        name: s.name.clone(),
+        phone: s.phone.clone(),
+    }
+}
+
+pub fn from_sealed_contact(s: &pb::SealedContact) -> SealedContact {
+    SealedContact {
+        key_ref: s.key_ref.clone(),
+        blind_index: s.blind_index.clone(),
+        id: s.id.clone(),
+        name: s.name.clone(),
+        phone: s.phone.clone(),
+    }
+}
+
+/// A view's disclosure of the reporter's contact.
+pub fn reporter_contact(d: &Disclosure) -> pb::ReporterContact {
+    let disclosure = match d {
+        Disclosure::Full(_) => pb::ContactDisclosure::Full,
+        Disclosure::Masked(_) => pb::ContactDisclosure::Masked,
+        Disclosure::Withheld => pb::ContactDisclosure::Withheld,
+        Disclosure::Erased => pb::ContactDisclosure::Erased,
+        Disclosure::Anonymous => pb::ContactDisclosure::Anonymous,
+    };
+    let contact = d.contact();
+    pb::ReporterContact { disclosure: disclosure as i32, id: contact.id, name: contact.name, phone: contact.phone }
 }
 
 pub fn special_group(g: SpecialGroup) -> pb::SpecialGroup {

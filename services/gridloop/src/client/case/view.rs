@@ -44,6 +44,7 @@ pub fn case_json(c: &pb::CaseView) -> Value {
         "location": point_json(c.location.as_ref()),
         "priority": c.priority,
         "priority_reasons": c.priority_reasons,
+        "reporter": reporter_json(c.reporter.as_ref()),
         "summons": c.summons.iter().map(|s| {
             let d = s.department.clone().unwrap_or_default();
             json!({
@@ -54,6 +55,37 @@ pub fn case_json(c: &pb::CaseView) -> Value {
             })
         }).collect::<Vec<_>>(),
     })
+}
+
+/// The reporter's contact as the server disclosed it to this caller; `null` from a server that
+/// sends none.
+pub fn reporter_json(r: Option<&pb::ReporterContact>) -> Value {
+    r.map_or(Value::Null, |r| {
+        json!({
+            "disclosure": enum_json::<pb::ContactDisclosure>(r.disclosure),
+            "id": opt_str(&r.id),
+            "name": opt_str(&r.name),
+            "phone": opt_str(&r.phone),
+        })
+    })
+}
+
+/// `张三 13800138000 (id r-1)`, `masked: 张* 138****8000`, `withheld`, `erased`, `anonymous (no callback)`.
+pub fn reporter_text(r: Option<&pb::ReporterContact>) -> String {
+    let Some(r) = r else { return "-".into() };
+    let contact = || {
+        let mut parts: Vec<String> = [&r.name, &r.phone].into_iter().filter(|s| !s.is_empty()).cloned().collect();
+        if !r.id.is_empty() {
+            parts.push(format!("(id {})", r.id));
+        }
+        parts.join(" ")
+    };
+    match r.disclosure() {
+        pb::ContactDisclosure::Full => contact(),
+        pb::ContactDisclosure::Masked => format!("masked: {}", contact()),
+        pb::ContactDisclosure::Anonymous => "anonymous (no callback)".into(),
+        other => enum_text::<pb::ContactDisclosure>(other as i32),
+    }
 }
 
 /// The event type without its package: `gridloop.v1.CaseOpened` → `CaseOpened`.
@@ -133,6 +165,7 @@ pub fn case_text(c: &pb::CaseView, width: Option<usize>) -> String {
     field("settled level", enum_text::<pb::Level>(c.settled_level));
     field("satisfaction", enum_text::<pb::Satisfaction>(c.satisfaction));
     field("reopened", c.reopen_count.to_string());
+    field("reporter", reporter_text(c.reporter.as_ref()));
     let reasons =
         if c.priority_reasons.is_empty() { String::new() } else { format!(" ({})", c.priority_reasons.join("; ")) };
     field("priority", format!("{}{reasons}", c.priority));
@@ -197,6 +230,12 @@ mod tests {
                 }),
                 reported_in: true,
             }],
+            reporter: Some(pb::ReporterContact {
+                disclosure: pb::ContactDisclosure::Masked as i32,
+                id: String::new(),
+                name: "张*".into(),
+                phone: "138****8000".into(),
+            }),
         }
     }
 
@@ -223,6 +262,7 @@ mod tests {
                 "location": { "lat": 39.9, "lon": 116.4 },
                 "priority": 30,
                 "priority_reasons": ["category priority routine (+10)", "special group: disabled (+20)"],
+                "reporter": { "disclosure": "masked", "id": null, "name": "张*", "phone": "138****8000" },
                 "summons": [{
                     "unit_code": "110105",
                     "department_code": "justice",
@@ -238,6 +278,7 @@ mod tests {
         let text = case_text(&sample_case(), None);
         assert!(text.contains("state          in_mediation\n"), "{text}");
         assert!(text.contains("assignee       -\n"), "{text}");
+        assert!(text.contains("reporter       masked: 张* 138****8000\n"), "{text}");
         assert!(text.contains("department     龙川社区工作站 (workstation)\n"), "{text}");
         assert!(
             text.contains("priority       30 (category priority routine (+10); special group: disabled (+20))\n"),
