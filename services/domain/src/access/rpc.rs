@@ -71,6 +71,7 @@ rpcs! {
         RejectCase: Command,
         SummonDepartments: Command,
         ReportIn: Command,
+        AddCaseNote: Command,
         GetCase: Query,
     }
     Mediation {
@@ -124,8 +125,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn thirty_four_rpcs_each_found_by_its_path() {
-        assert_eq!(Rpc::ALL.len(), 34);
+    fn thirty_five_rpcs_each_found_by_its_path() {
+        assert_eq!(Rpc::ALL.len(), 35);
         for &rpc in Rpc::ALL {
             assert_eq!(Rpc::from_path(&rpc.path()), Some(rpc));
         }
