@@ -522,7 +522,7 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_by_every_role_inside_and_outside_its_area_is_decided_by_the_policy_table() {
-    assert_eq!(Rpc::ALL.len(), 34, "the API's RPCs");
+    assert_eq!(Rpc::ALL.len(), 35, "the API's RPCs");
     let mut world = World::start().await;
     // Everything the calls act on exists before the first call, so that nothing moves while
     // refusals are checked to store nothing.
