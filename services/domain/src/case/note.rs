@@ -117,7 +117,7 @@ mod tests {
         let mut history = a_dispatched_case();
         history.push(note_added("called the owner, no answer"));
         let accepted = accepted(Level::Grid, at(hours(1)) + resolve_sla(Level::Grid));
-        given(&history).at(at(hours(1))).when(accept("wang")).then_expect(&[accepted.clone()]);
+        given(&history).at(at(hours(1))).when(accept("wang")).then_expect(std::slice::from_ref(&accepted));
         history.push(accepted);
         history.push(note_added("visited on site, owner not home"));
         let case = given(&history).when(resolve("quiet hours agreed")).then_expect(&[resolved(Level::Grid)]);
