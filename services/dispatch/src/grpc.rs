@@ -179,6 +179,16 @@ impl DispatchService for Dispatch {
         self.command(&r.case_id, r.expected_version, r.min_version, caller, command).await
     }
 
+    async fn add_case_note(
+        &self,
+        request: Request<pb::AddCaseNoteRequest>,
+    ) -> Result<Response<pb::CaseCommandResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        let command = CaseCommand::AddNote { text: r.text, author: caller.actor.id.clone() };
+        self.command(&r.case_id, r.expected_version, r.min_version, caller, command).await
+    }
+
     async fn get_case(&self, request: Request<pb::GetCaseRequest>) -> Result<Response<pb::GetCaseResponse>, Status> {
         let case_id = CaseId(parse_uuid("case_id", &request.get_ref().case_id)?);
         self.caught_up(case_id, request.get_ref().min_version).await?;

@@ -25,6 +25,7 @@ VerifyCase           . I . . . . . . . . A
 RejectCase           . H H H H . . . . . A
 SummonDepartments    . . . H H . . . . . A
 ReportIn             . . . . . S . . . . A
+AddCaseNote          . H H H H S . . . . A
 GetCase              O I I I I S I I I I A
 GetMediation         . I I I I . I I I I A
 ConcludeMediation    . H H H H . I . . . A

@@ -228,7 +228,10 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
     };
     let assign = |row: &mut CaseRow, to: &Assignment| row.due_at = Some(to.deadline.timestamp_micros());
     match event {
-        CaseEvent::Opened { .. } | CaseEvent::DepartmentsSummoned { .. } | CaseEvent::DepartmentReportedIn { .. } => {}
+        CaseEvent::Opened { .. }
+        | CaseEvent::DepartmentsSummoned { .. }
+        | CaseEvent::DepartmentReportedIn { .. }
+        | CaseEvent::NoteAdded { .. } => {}
         CaseEvent::DeadlineMissed { next_deadline, .. } => {
             row.deadline_misses += 1;
             row.due_at = Some(next_deadline.timestamp_micros());

@@ -249,7 +249,7 @@ enum On<'a> {
     Object { id: &'a str, facts: CaseFacts },
 }
 
-const CASE_RPCS: [Rpc; 10] = [
+const CASE_RPCS: [Rpc; 11] = [
     Rpc::AcceptCase,
     Rpc::EscalateCase,
     Rpc::TransferCase,
@@ -259,6 +259,7 @@ const CASE_RPCS: [Rpc; 10] = [
     Rpc::RejectCase,
     Rpc::SummonDepartments,
     Rpc::ReportIn,
+    Rpc::AddCaseNote,
     Rpc::GetCase,
 ];
 
@@ -418,6 +419,11 @@ async fn call(
             by: "中队长".into(),
             ..Default::default()
         })),
+        Rpc::AddCaseNote => done!(dispatch.add_case_note(pb::AddCaseNoteRequest {
+            case_id,
+            text: "上门走访，业主不在家".into(),
+            ..Default::default()
+        })),
         Rpc::GetCase => done!(dispatch.get_case(pb::GetCaseRequest { case_id, ..Default::default() })),
         Rpc::GetMediation => {
             done!(mediation.get_mediation(pb::GetMediationRequest { mediation_id, ..Default::default() }))
@@ -520,7 +526,7 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_by_every_role_inside_and_outside_its_area_is_decided_by_the_policy_table() {
-    assert_eq!(Rpc::ALL.len(), 35, "the API's RPCs");
+    assert_eq!(Rpc::ALL.len(), 36, "the API's RPCs");
     let mut world = World::start().await;
     // Everything the calls act on exists before the first call, so that nothing moves while
     // refusals are checked to store nothing.
@@ -625,6 +631,43 @@ async fn a_grid_worker_acts_on_its_grids_cases_only_and_is_recorded_as_itself() 
     let actor = shown.history.last().and_then(|h| h.envelope.as_ref()).and_then(|e| e.actor.clone()).unwrap();
     let recorded = pb::Actor { role: "grid-worker".into(), id: "worker".into(), jurisdiction: world.a.as_str().into() };
     assert_eq!(actor, recorded, "the actor is the token's principal, not the request's field");
+    world.app.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grid_worker_notes_what_it_did_on_its_grids_case_and_the_history_shows_it_with_the_author() {
+    let mut world = World::start().await;
+    let case_id = world.reported_case("note").await;
+    let note =
+        |text: &str| pb::AddCaseNoteRequest { case_id: case_id.clone(), text: text.into(), ..Default::default() };
+    let outsider = world.caller(Role::GridWorker, false);
+    let stored = world.stored().await;
+    let refused =
+        DispatchServiceClient::new(world.channel_of(&outsider)).add_case_note(note("路过看了一眼")).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert_eq!(world.stored().await, stored, "a refused note stores nothing");
+
+    let insider = world.caller(Role::GridWorker, true);
+    let mut as_worker = DispatchServiceClient::new(world.channel_of(&insider));
+    let noted = as_worker.add_case_note(note("  上门走访，业主不在家  ")).await.unwrap().into_inner();
+    let case = noted.case.unwrap();
+    assert_eq!((case.state(), case.unit_code.as_str()), (pb::CaseState::Dispatched, world.a.as_str()));
+    let blank = as_worker.add_case_note(note("   ")).await.unwrap_err();
+    assert_eq!(blank.code(), Code::InvalidArgument, "{blank:?}");
+
+    let shown = as_worker
+        .get_case(pb::GetCaseRequest { case_id: case_id.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    let last = shown.history.last().unwrap();
+    let envelope = last.envelope.clone().unwrap();
+    assert_eq!(envelope.event_type, "gridloop.v1.CaseNoteAdded");
+    assert_eq!(envelope.stream_version, noted.version);
+    let payload: serde_json::Value = serde_json::from_str(&last.payload_json).unwrap();
+    assert_eq!((payload["text"].as_str(), payload["author"].as_str()), (Some("上门走访，业主不在家"), Some("worker")));
+    let recorded = pb::Actor { role: "grid-worker".into(), id: "worker".into(), jurisdiction: world.a.as_str().into() };
+    assert_eq!(envelope.actor, Some(recorded));
     world.app.shutdown().await.unwrap();
 }
 

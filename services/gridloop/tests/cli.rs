@@ -800,6 +800,33 @@ fn case_mediate_names_the_convenor_and_prints_the_session_that_mediation_show_ta
 }
 
 #[test]
+fn a_grid_worker_notes_its_grids_case_and_case_show_lists_the_note_with_its_author() {
+    let (_root, data) = data_dir();
+    let server = Server::start(&data);
+    let (reported, dispatched) = report_dispatched(&server, &[]);
+    let id = str_of(&reported["case_id"]);
+    let grid = str_of(&dispatched["case"]["unit_code"]);
+    let other = grids(&server).into_iter().map(|(code, ..)| code).find(|code| *code != grid).expect("a second grid");
+
+    // The worker of another grid may not write on this grid's case.
+    let outsider = server.token(&["--role", "grid-worker", "--area", &other, "--subject", "gw-other"]);
+    let stderr = server.run(&["case", "note", &id, "--text", "路过", "--token", &outsider]).failure();
+    assert!(stderr.contains("permission denied"), "{stderr}");
+    assert_eq!(show(&server, &id), dispatched, "a refused note stores nothing");
+
+    let worker = server.token(&["--role", "grid-worker", "--area", &grid, "--subject", "gw-zhao"]);
+    let noted = act(&server, "note", &id, &["--text", "上门走访，业主不在家", "--token", &worker]);
+    assert_eq!((&noted["state"], &noted["unit_code"]), (&json!("dispatched"), &json!(grid)), "{noted:#}");
+    let shown = show(&server, &id);
+    assert_eq!(history_types(&shown), ["CaseOpened", "CaseDispatched", "CaseNoteAdded"]);
+    let entry = &shown["history"][2];
+    assert_eq!(entry["payload"]["text"], "上门走访，业主不在家", "{entry:#}");
+    assert_eq!(entry["payload"]["author"], "gw-zhao", "{entry:#}");
+    assert_eq!(entry["actor"], json!({ "role": "grid-worker", "id": "gw-zhao", "jurisdiction": grid }), "{entry:#}");
+    assert_eq!(shown["case"]["deadline"], dispatched["case"]["deadline"], "a note moves no deadline");
+}
+
+#[test]
 fn a_role_has_one_spelling_in_and_out() {
     let (_root, data) = data_dir();
     let server = Server::start(&data);

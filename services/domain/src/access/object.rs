@@ -23,6 +23,7 @@ pub fn case_rpc(command: &CaseCommand) -> Option<Rpc> {
         CaseCommand::Reject { .. } => Rpc::RejectCase,
         CaseCommand::SummonDepartments { .. } => Rpc::SummonDepartments,
         CaseCommand::ReportIn { .. } => Rpc::ReportIn,
+        CaseCommand::AddNote { .. } => Rpc::AddCaseNote,
         _ => return None,
     })
 }
@@ -136,6 +137,8 @@ mod tests {
     fn only_the_commands_a_caller_sends_have_an_rpc() {
         assert_eq!(case_rpc(&CaseCommand::Accept { assignee: "张三".into() }), Some(Rpc::AcceptCase));
         assert_eq!(case_rpc(&CaseCommand::Escalate { reason: "r".into() }), Some(Rpc::EscalateCase));
+        let note = CaseCommand::AddNote { text: "t".into(), author: "gw-1".into() };
+        assert_eq!(case_rpc(&note), Some(Rpc::AddCaseNote));
         assert_eq!(case_rpc(&CaseCommand::DeadlineExpired { deadline: fixture::t0() }), None);
         assert_eq!(feedback_rpc(&FeedbackCommand::Expire { due_at: fixture::t0() }), None);
         assert_eq!(session_rpc(&MediationCommand::Execute), Some(Rpc::ExecuteAgreement));

@@ -97,6 +97,8 @@ pub const POLICY: &[(Rpc, &[Grants])] = &[
     (Rpc::SummonDepartments, &[&[(StreetOffice, HeldByUnit), (DistrictOffice, HeldByUnit)], ADMIN]),
     // 报到: the summoned department itself.
     (Rpc::ReportIn, &[&[(Department, Summoned)], ADMIN]),
+    // 工作记录: whoever works on the case writes down what it did.
+    (Rpc::AddCaseNote, &[HOLDING_UNITS, &[(Department, Summoned)], ADMIN]),
     (Rpc::GetCase, &[&[(Resident, OwnCase), (Department, Summoned)], READERS, ADMIN]),
     // Mediation: sessions lie in an area (the case's grid, or the area a collected topic serves).
     (Rpc::GetMediation, &[READERS, ADMIN]),

@@ -2,7 +2,7 @@
 //! its tests, and reads the case through a [`Decision`].
 
 use super::{
-    accept, deadline, evaluate, link, mediate, open, reject, resolve, summon, transfer, verify, Assignment, Case,
+    accept, deadline, evaluate, link, mediate, note, open, reject, resolve, summon, transfer, verify, Assignment, Case,
     CaseCommand, CaseError, CaseEvent, RoutingPolicy,
 };
 use crate::level::Level;
@@ -40,6 +40,7 @@ pub fn decide(
         CaseCommand::SummonDepartments { departments, reason } => summon::summon(&at, departments, reason),
         CaseCommand::ReportIn { department, by, note } => summon::report_in(&at, department, by, note),
         CaseCommand::LinkReport { report } => link::decide(&at, report),
+        CaseCommand::AddNote { text, author } => note::decide(&at, text, author),
     }
 }
 

@@ -11,7 +11,8 @@
 //!
 //! `decide` hands each command to its decision, one module each with the decision's tests beside
 //! it: `open`, `reject`, `accept`, `escalate`, `deadline` (a timer fired), `transfer`, `mediate`,
-//! `resolve`, `verify`, `evaluate`, `summon` (吹哨报到) and `link` (a duplicate report).
+//! `resolve`, `verify`, `evaluate`, `summon` (吹哨报到), `link` (a duplicate report) and `note`
+//! (工作记录: what the handling unit did).
 
 mod accept;
 mod deadline;
@@ -20,6 +21,7 @@ mod escalate;
 mod evaluate;
 mod link;
 mod mediate;
+mod note;
 mod open;
 mod reject;
 mod resolve;
@@ -268,6 +270,12 @@ pub enum CaseEvent {
         by: String,
         note: String,
     },
+    /// 工作记录: what a unit handling the case did ("visited on site, owner not home"), by
+    /// `author` (the subject the caller was authenticated as). History only: it routes nothing.
+    NoteAdded {
+        text: String,
+        author: String,
+    },
 }
 
 /// A report intake linked to an existing case: what was reported, by whom, and why it was linked.
@@ -305,6 +313,7 @@ impl CaseEvent {
             CaseEvent::PriorityChanged { .. } => "CasePriorityChanged",
             CaseEvent::DepartmentsSummoned { .. } => "CaseDepartmentsSummoned",
             CaseEvent::DepartmentReportedIn { .. } => "DepartmentReportedIn",
+            CaseEvent::NoteAdded { .. } => "CaseNoteAdded",
         }
     }
 }
@@ -537,6 +546,12 @@ pub enum CaseCommand {
     LinkReport {
         report: LinkedReport,
     },
+    /// 工作记录: a note on what was done, in any state from opened until closed. `author` is
+    /// whom the caller was authenticated as, never a request field.
+    AddNote {
+        text: String,
+        author: String,
+    },
 }
 
 impl CaseCommand {
@@ -556,6 +571,7 @@ impl CaseCommand {
             CaseCommand::LinkReport { .. } => "link_report",
             CaseCommand::SummonDepartments { .. } => "summon_departments",
             CaseCommand::ReportIn { .. } => "report_in",
+            CaseCommand::AddNote { .. } => "add_note",
         }
     }
 }
@@ -697,6 +713,7 @@ pub fn evolve(mut case: Case, event: &CaseEvent) -> Result<Case, Misfit> {
             summons.reported_in = true;
             status
         }
+        (CaseEvent::NoteAdded { .. }, status) if status != CaseStatus::New && !status.is_terminal() => status,
         (_, status) => return Err(misfit(event, &status)),
     };
     Ok(case)

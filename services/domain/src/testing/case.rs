@@ -476,6 +476,7 @@ pub fn every_command(deadline: Timestamp) -> Vec<CaseCommand> {
         verify(false, "still leaking"),
         evaluate(Satisfaction::Satisfied, "thanks", false),
         evaluate(Satisfaction::Unsatisfied, "still noisy", false),
+        add_note("called the owner"),
     ]
 }
 
@@ -563,6 +564,17 @@ pub fn summon(departments: &[&str], reason: &str) -> CaseCommand {
 
 pub fn report_in(department: &str, by: &str) -> CaseCommand {
     CaseCommand::ReportIn { department: department.into(), by: by.into(), note: "on site".into() }
+}
+
+/// The subject the test's notes are written by.
+pub const NOTE_AUTHOR: &str = "gw-zhao";
+
+pub fn add_note(text: &str) -> CaseCommand {
+    CaseCommand::AddNote { text: text.into(), author: NOTE_AUTHOR.into() }
+}
+
+pub fn note_added(text: &str) -> CaseEvent {
+    CaseEvent::NoteAdded { text: text.into(), author: NOTE_AUTHOR.into() }
 }
 
 pub fn summoned(unit: &str, code: &str) -> SummonedDepartment {

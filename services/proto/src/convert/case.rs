@@ -171,6 +171,9 @@ pub fn encode_case_event(case_id: CaseId, event: &CaseEvent) -> (String, Vec<u8>
             note: note.clone(),
         }
         .encode_to_vec(),
+        CaseEvent::NoteAdded { text, author } => {
+            pb::CaseNoteAdded { case_id: id, text: text.clone(), author: author.clone() }.encode_to_vec()
+        }
     };
     (event_type(event.type_name()), bytes)
 }
@@ -336,6 +339,10 @@ pub fn decode_case_event(event_type: &str, payload: &[u8]) -> Result<CaseEvent, 
             let department = m.department.ok_or_else(|| invalid(ty, "department missing"))?;
             CaseEvent::DepartmentReportedIn { department: from_summoned_department(department), by: m.by, note: m.note }
         }
+        "CaseNoteAdded" => {
+            let m: pb::CaseNoteAdded = message(ty, payload)?;
+            CaseEvent::NoteAdded { text: m.text, author: m.author }
+        }
         _ => return Err(DecodeError::UnknownType { event_type: ty.to_string() }),
     })
 }
@@ -410,6 +417,7 @@ mod tests {
                 by: "inspector-7".into(),
                 note: "到场".into(),
             },
+            CaseEvent::NoteAdded { text: "上门走访，业主不在家".into(), author: "gw-1".into() },
         ] {
             let (ty, bytes) = encode_case_event(case_id, &event);
             assert_eq!(decode_case_event(&ty, &bytes).unwrap(), event, "{ty}");

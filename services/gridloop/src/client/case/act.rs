@@ -1,5 +1,6 @@
 //! The dispatch commands on a case (`case accept`, `escalate`, `transfer`, `mediate`, `resolve`,
-//! `verify`, `reject`, `summon`, `report-in`): each changes the case and prints it afterwards.
+//! `verify`, `reject`, `summon`, `report-in`, `note`): each changes the case and prints it
+//! afterwards.
 
 use super::view::{case_json, case_text};
 use super::{eventually, get_case, AfterWrite};
@@ -93,6 +94,14 @@ pub enum CaseAction {
     },
     /// A summoned department reports in (报到).
     ReportIn(Box<ReportInArgs>),
+    /// Note what was done for the case (工作记录); it shows in `case show` with its author.
+    Note {
+        #[command(flatten)]
+        target: Target,
+        /// What was done ("visited on site, owner not home"), at most 2,000 characters.
+        #[arg(long)]
+        text: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -230,6 +239,16 @@ async fn dispatch_command(server: &Server, action: CaseAction) -> Result<pb::Cas
             let r = pb::ReportInRequest { case_id, expected_version, min_version, actor, department, by, note };
             client.report_in(r).await.map_err(server.fail("ReportIn"))?
         }
+        CaseAction::Note { target, text } => {
+            // The note's author is the token's subject.
+            let r = pb::AddCaseNoteRequest {
+                case_id: target.id,
+                expected_version: target.expected_version,
+                min_version: target.after.min_version,
+                text,
+            };
+            client.add_case_note(r).await.map_err(server.fail("AddCaseNote"))?
+        }
     }
     .into_inner();
     match response.case {
@@ -325,6 +344,17 @@ mod tests {
             (args.department.as_str(), args.by.as_str(), args.note.as_str(), args.target.id.as_str()),
             ("market-regulation", "officer-3", "", "c1")
         );
+    }
+
+    #[test]
+    fn note_parses_and_needs_a_text() {
+        let ClientCommand::Case(CaseArgs { command: CaseCommand::Act(CaseAction::Note { target, text }), .. }) =
+            parse(&["case", "note", "c1", "--text", "上门走访，业主不在家", "--expected-version", "3"]).unwrap()
+        else {
+            panic!("not case note")
+        };
+        assert_eq!((target.id.as_str(), target.expected_version, text.as_str()), ("c1", 3, "上门走访，业主不在家"));
+        assert!(parse(&["case", "note", "c1"]).is_err(), "--text is required");
     }
 
     #[test]
