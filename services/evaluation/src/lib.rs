@@ -10,6 +10,7 @@ mod drift;
 mod grpc;
 mod handlers;
 pub mod kpi;
+pub mod kpi_days;
 pub mod projection;
 pub mod replay;
 
@@ -48,6 +49,7 @@ impl Evaluation {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StoreError> {
         store.migrate_extra(&MIGRATOR, &MIGRATOR).await?;
+        kpi_days::ensure(store.pool(), policy.calendar.offset()).await?;
         let feedback = CommandHandler::new(SERVICE, store, clock.clone(), Arc::new(()));
         Ok(Self { feedback, policy, drift, clock })
     }
