@@ -372,6 +372,49 @@ async fn days(
         .collect()
 }
 
+/// Up to `limit` day counts that count a case, after `after` in key order (a page of
+/// [`dump`], for comparing two read models without holding either).
+pub async fn page(
+    conn: &mut AnyConnection,
+    after: Option<&DayKey>,
+    limit: i64,
+) -> Result<Vec<(DayKey, Counts)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT area, scope, category_code, level, day, {} FROM evaluation_kpi_days \
+         WHERE reported <> 0 AND (area, scope, category_code, level, day) > ($1, $2, $3, $4, $5) \
+         ORDER BY area, scope, category_code, level, day LIMIT $6",
+        COUNTS.join(", ")
+    );
+    let first =
+        DayKey { area: String::new(), scope: i64::MIN, category_code: String::new(), level: String::new(), day: 0 };
+    let after = after.unwrap_or(&first);
+    let rows = sqlx::query(&sql)
+        .bind(after.area.as_str())
+        .bind(after.scope)
+        .bind(after.category_code.as_str())
+        .bind(after.level.as_str())
+        .bind(after.day)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(day_count).collect()
+}
+
+fn day_count(row: &sqlx::any::AnyRow) -> Result<(DayKey, Counts), sqlx::Error> {
+    let key = DayKey {
+        area: row.try_get(0)?,
+        scope: row.try_get(1)?,
+        category_code: row.try_get(2)?,
+        level: row.try_get(3)?,
+        day: row.try_get(4)?,
+    };
+    let mut counts = [0; 18];
+    for (i, n) in counts.iter_mut().enumerate() {
+        *n = row.try_get(i + 5)?;
+    }
+    Ok((key, counts))
+}
+
 /// Every day count that counts a case, in key order (part of the read model a replay must
 /// reproduce).
 pub async fn dump(pool: &AnyPool) -> Result<Vec<(DayKey, Counts)>, sqlx::Error> {
@@ -380,23 +423,7 @@ pub async fn dump(pool: &AnyPool) -> Result<Vec<(DayKey, Counts)>, sqlx::Error> 
         COUNTS.join(", ")
     );
     let rows = sqlx::query(&sql).fetch_all(pool).await?;
-    let mut out = rows
-        .iter()
-        .map(|row| {
-            let key = DayKey {
-                area: row.try_get(0)?,
-                scope: row.try_get(1)?,
-                category_code: row.try_get(2)?,
-                level: row.try_get(3)?,
-                day: row.try_get(4)?,
-            };
-            let mut counts = [0; 18];
-            for (i, n) in counts.iter_mut().enumerate() {
-                *n = row.try_get(i + 5)?;
-            }
-            Ok((key, counts))
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let mut out = rows.iter().map(day_count).collect::<Result<Vec<_>, sqlx::Error>>()?;
     out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }

@@ -233,6 +233,14 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         rows as f64 / started.elapsed().as_secs_f64().max(1e-9)
     );
+    if !report.uncovered_years.is_empty() {
+        let years: Vec<String> = report.uncovered_years.iter().map(i32::to_string).collect();
+        eprintln!(
+            "warning: due times from the SLA in {} skip weekends only: the working calendar has no holidays for \
+             those years (--holidays)",
+            years.join(", ")
+        );
+    }
     let rows = rows + report.rejected.len() as u64;
     let allowed = args.max_rejected.allowed(rows);
     if report.lost() as u64 > allowed {

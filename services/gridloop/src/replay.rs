@@ -258,8 +258,7 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
     let summary = rebuild(&mut history, &mut target, &bar).await?;
     let verified = if args.verify {
         let live = args.history.store.open_existing(ServiceName::Evaluation).await?;
-        let (live, rebuilt) = (replay::dump(live.pool()).await?, replay::dump(target_store.pool()).await?);
-        Some(live == rebuilt)
+        Some(replay::same_read_model(live.pool(), target_store.pool()).await?)
     } else {
         None
     };
