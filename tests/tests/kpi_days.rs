@@ -1,6 +1,7 @@
 //! The KPIs from the per-day counts equal the count of every case row, whatever the filter and
 //! period, on SQLite and Postgres: a synthetic history folded by the live consumer (batch after
-//! batch, so rows change under their day counts) and by a replay, which must agree with it.
+//! batch, so rows change under their day counts) and by a replay, which must agree with it. The
+//! history is imported, so the 4321 monitor counts its closures but alerts on none.
 
 use chrono::{DateTime, FixedOffset};
 use gridloop_bus::{BatchHandler, ManualClock};
@@ -91,7 +92,9 @@ async fn consume(evaluation: &Evaluation, events: &[RecordedEvent]) {
 async fn check(live: EventStore, rebuilt: EventStore) {
     let policy = Arc::new(CityPolicy::default_city());
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let evaluation = Evaluation::new(live.clone(), policy, DriftPolicy::disabled(), clock).await.unwrap();
+    // A monitor that would alert at once: the history is imported, so it alerts on none of it.
+    let drift = DriftPolicy { tolerance: 0.01, window: chrono::Duration::days(30), min_cases: 1 };
+    let evaluation = Evaluation::new(live.clone(), policy, drift, clock).await.unwrap();
     let mut rebuild = Rebuild::new(rebuilt.clone(), false).await.unwrap();
     let mut city = SyntheticCity::new(CASES);
     // In two parts, each in the consumer's batches of 200 events: a case's row changes over
@@ -105,6 +108,12 @@ async fn check(live: EventStore, rebuilt: EventStore) {
     }
     let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM evaluation_cases").fetch_one(live.pool()).await.unwrap();
     assert_eq!(rows, CASES as i64);
+    let (alerts,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM evaluation_drift").fetch_one(live.pool()).await.unwrap();
+    let (counted,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM evaluation_level_counts").fetch_one(live.pool()).await.unwrap();
+    assert_eq!(alerts, 0, "imported closures raise no drift alert");
+    assert!(counted > 0, "but count in the monitor's windows");
     assert_reports_agree(&live).await;
     assert_eq!(replay::dump(rebuilt.pool()).await.unwrap(), replay::dump(live.pool()).await.unwrap());
     assert!(replay::same_read_model(live.pool(), rebuilt.pool()).await.unwrap(), "compared a page at a time");
