@@ -251,9 +251,10 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
             args.history.store.data_dir.display()
         );
     }
+    // The history first: a wrong --data-dir leaves no target behind.
+    let mut history = History::open(&args.history).await?;
     let target_store = open_target(&args).await?;
     let mut target = Rebuild::new(target_store.clone(), args.in_place).await?;
-    let mut history = History::open(&args.history).await?;
     let bar = progress_bar(history.total(), "events");
     let summary = rebuild(&mut history, &mut target, &bar).await?;
     let verified = if args.verify {
