@@ -16,6 +16,8 @@ use std::path::Path;
 use std::sync::Arc;
 use tonic::transport::Channel;
 
+pub mod history;
+
 /// Monday 2 March 2026, 09:00 in Beijing.
 pub fn start_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap()

@@ -136,3 +136,91 @@ async fn imported_history_goes_live_on_postgres() {
     };
     imported_history_goes_live(store, dir.path()).await;
 }
+
+/// Right after an import, before any service ran on the data: the case table is exported from
+/// an evaluation store built then from dispatch's log, a replay in place builds it too, and
+/// `--verify`, which has no live read model to compare with, says so before replaying.
+#[tokio::test]
+async fn right_after_an_import_the_offline_commands_build_the_evaluation_store() {
+    use gridloop::replay::{run, HistoryArgs, ProjectionArg, ReplayArgs};
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreLocation::embedded(dir.path());
+    let policy = CityPolicy::default_city();
+    let importer = Importer::from_toml(MAPPING, &policy).unwrap();
+    let dispatch = store.open(ServiceName::Dispatch, None).await.unwrap();
+    import_csv(&dispatch, &importer, CSV.as_bytes(), &mut |_| {}, &mut |_| {}).await.unwrap();
+    drop(dispatch);
+    assert!(!store.exists(ServiceName::Evaluation));
+
+    let replay = |verify: bool, in_place: bool| ReplayArgs {
+        projection: ProjectionArg::Cases,
+        history: HistoryArgs::embedded(dir.path()),
+        into: (!in_place).then(|| dir.path().join("rebuilt.db").display().to_string()),
+        into_schema: None,
+        in_place,
+        verify,
+        json: false,
+    };
+    let error = run(replay(true, false)).await.unwrap_err().to_string();
+    assert!(error.contains("--verify compares with the evaluation service's read model"), "{error}");
+    assert!(!dir.path().join("rebuilt.db").exists(), "refused before replaying");
+
+    let out = dir.path().join("cases.ndjson");
+    let args = ExportArgs {
+        store: store.clone(),
+        table: ExportTable::Cases,
+        services: vec![],
+        format: ExportFormat::Ndjson,
+        out: out.clone(),
+        from: None,
+        to: None,
+        area: None,
+        types: vec![],
+        include_personal_data: false,
+        personal: Default::default(),
+    };
+    export(args).await.expect("the case table of the imported history");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().count(), 3, "A-1, A-2 and A-3 (A-4 was rejected): {text}");
+    assert!(store.exists(ServiceName::Evaluation));
+
+    for file in ["evaluation.db", "evaluation.db-wal", "evaluation.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(file));
+    }
+    run(replay(false, true)).await.expect("a replay in place creates the store");
+    run(replay(true, false)).await.expect("and a replay elsewhere verifies against it");
+}
+
+/// The import's exit: a row repeating an imported row's id is no loss, so a file with one — and
+/// its re-import, which adds nothing — succeeds; a bad row fails it, unless --max-rejected
+/// tolerates it.
+#[tokio::test]
+async fn the_import_fails_only_for_rows_it_lost_beyond_max_rejected() {
+    use gridloop::analytics_cli::{import, ImportArgs, MaxRejected};
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = dir.path().join("mapping.toml");
+    std::fs::write(&mapping, MAPPING).unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let good = "id,opened,due,closed,status,type,area\n\
+                B-1,2026-02-02 09:00,2026-02-04 09:00,2026-02-03 10:00,closed,litter,North\n\
+                B-1,2026-02-02 09:00,2026-02-04 09:00,2026-02-03 10:00,closed,litter,North\n";
+    let args = |path: std::path::PathBuf, max_rejected: MaxRejected| ImportArgs {
+        store: StoreLocation::embedded(dir.path()),
+        mapping: mapping.clone(),
+        policy: Default::default(),
+        max_rejected,
+        file: path,
+    };
+    let with_repeat = file("repeat.csv", good);
+    import(args(with_repeat.clone(), MaxRejected::Rows(0))).await.expect("a repeated id loses nothing");
+    import(args(with_repeat, MaxRejected::Rows(0))).await.expect("a re-import adds nothing and loses nothing");
+    let with_bad = file("bad.csv", &format!("{good}B-2,yesterday,,,open,litter,North\n"));
+    let error = import(args(with_bad.clone(), MaxRejected::Rows(0))).await.unwrap_err().to_string();
+    assert!(error.contains("1 rows rejected"), "{error}");
+    import(args(with_bad.clone(), MaxRejected::Rows(1))).await.expect("one tolerated");
+    import(args(with_bad, MaxRejected::Share(0.5))).await.expect("half of three rows: one tolerated");
+}

@@ -57,6 +57,7 @@ pub fn cases_schema() -> SchemaRef {
         Field::new("mediations_agreed", DataType::Int64, false),
         Field::new("mediations_failed", DataType::Int64, false),
         Field::new("closed_on_time", DataType::Boolean, true),
+        Field::new("imported", DataType::Boolean, false),
     ]))
 }
 
@@ -123,6 +124,7 @@ pub fn cases_batch(rows: &[CaseRow]) -> Result<RecordBatch, ExportError> {
         ints(&|r| r.mediations_agreed),
         ints(&|r| r.mediations_failed),
         flags(&|r| r.closed_on_time),
+        flags(&|r| Some(r.imported)),
     ];
     Ok(RecordBatch::try_new(cases_schema(), columns)?)
 }
@@ -163,6 +165,7 @@ struct CaseJson<'a> {
     mediations_agreed: i64,
     mediations_failed: i64,
     closed_on_time: Option<bool>,
+    imported: bool,
 }
 
 fn case_json(r: &CaseRow) -> CaseJson<'_> {
@@ -198,6 +201,7 @@ fn case_json(r: &CaseRow) -> CaseJson<'_> {
         mediations_agreed: r.mediations_agreed,
         mediations_failed: r.mediations_failed,
         closed_on_time: r.closed_on_time.map(|v| v != 0),
+        imported: r.imported != 0,
     }
 }
 

@@ -15,25 +15,26 @@
 //! (such a row is reported as bad). [`import_csv`] streams the file in chunks and commits each
 //! chunk's cases concurrently, so the store's group commit batches them.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use futures::stream::{self, StreamExt};
-use gridloop_domain::case::{Assignment, Case, CaseDetails, CaseEvent, Channel, Reporter, ReporterKind};
+use gridloop_domain::case::{Assignment, Case, CaseDetails, CaseEvent, Channel, OnTimeVerdict, Reporter, ReporterKind};
 use gridloop_domain::decider::Decider;
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::jurisdiction::{AreaCode, Department};
 use gridloop_domain::policy::CityPolicy;
 use gridloop_domain::priority::Priority;
+use gridloop_evaluation::projection::IMPORT_RULE_PREFIX;
 use gridloop_eventstore::{Actor, Commit, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError};
 pub use gridloop_kit::IMPORT_ROLE;
 use gridloop_kit::SCHEMA_VERSION;
 use gridloop_proto::convert::{decode_case_event, encode_case_event};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use uuid::Uuid;
 
 mod mapping;
 
-pub use mapping::{AreaMap, CategoryMap, Columns, Mapping, MissingDue, StatusValues};
+pub use mapping::{AreaMap, CategoryMap, Columns, Mapping, MissingDue, OnTimeValues, StatusValues};
 
 /// Namespace of the uuid v5 case and event ids of imported history.
 pub const IMPORT_NAMESPACE: Uuid = Uuid::from_u128(0x6772_6964_6c6f_6f70_b000_696d_706f_7274);
@@ -73,6 +74,9 @@ pub struct BadRow {
     /// The row's case id, when it had one.
     pub row_id: Option<String>,
     pub reason: String,
+    /// A repetition of a row imported from an earlier line (the same id): the case is there,
+    /// so nothing of the file is missing for it.
+    pub duplicate: bool,
 }
 
 impl std::fmt::Display for BadRow {
@@ -96,18 +100,32 @@ pub struct ImportReport {
     /// Events appended in all.
     pub events: u64,
     pub rejected: Vec<BadRow>,
+    /// Years of rows given a due time from the SLA on a calendar without that year's holidays
+    /// (weekends only were skipped).
+    pub uncovered_years: BTreeSet<i32>,
 }
 
 impl ImportReport {
     pub fn summary(&self) -> String {
+        let duplicates = self.duplicates();
+        let rejected = match duplicates {
+            0 => self.rejected.len().to_string(),
+            n => format!("{} ({n} of them repeated ids of imported rows)", self.rejected.len()),
+        };
         format!(
-            "imported {}, already present {}, updated {}, rejected {} ({} events written)",
-            self.imported,
-            self.already_present,
-            self.updated,
-            self.rejected.len(),
-            self.events
+            "imported {}, already present {}, updated {}, rejected {rejected} ({} events written)",
+            self.imported, self.already_present, self.updated, self.events
         )
+    }
+
+    /// Rejected rows that repeat an imported row's id.
+    pub fn duplicates(&self) -> usize {
+        self.rejected.iter().filter(|row| row.duplicate).count()
+    }
+
+    /// Rejected rows whose case is not in the store: the file's rows that were lost.
+    pub fn lost(&self) -> usize {
+        self.rejected.len() - self.duplicates()
     }
 }
 
@@ -120,9 +138,14 @@ pub struct ImportedCase {
     pub row_id: String,
     pub case_id: CaseId,
     pub opened: DateTime<Utc>,
-    pub due: DateTime<Utc>,
+    /// The due time: the file's, or from the SLA (`missing_due = "sla"`), or none.
+    pub due: Option<DateTime<Utc>>,
+    /// Whether the due time came from the SLA.
+    pub due_from_sla: bool,
     /// The closed time, for a closed row.
     pub closed: Option<DateTime<Utc>>,
+    /// The file's own verdict: closed on time (true) or late (false).
+    pub on_time: Option<bool>,
     pub status: String,
     pub category_code: String,
     pub grid_code: String,
@@ -147,6 +170,7 @@ struct Positions {
     location: Option<usize>,
     neighbourhood: Option<usize>,
     description: Option<usize>,
+    on_time: Option<usize>,
 }
 
 /// A validated mapping bound to a city policy.
@@ -159,6 +183,8 @@ pub struct Importer<'p> {
     open_status: HashSet<String>,
     categories: HashMap<String, String>,
     areas: HashMap<String, String>,
+    on_time: HashSet<String>,
+    late: HashSet<String>,
     causation: String,
 }
 
@@ -195,6 +221,10 @@ impl<'p> Importer<'p> {
         if mapping.columns.status.is_some() && mapping.status.closed.is_empty() {
             return bad("with a status column, [status] closed must list the values that mean closed".into());
         }
+        if mapping.columns.on_time.is_some() && (mapping.on_time.on_time.is_empty() || mapping.on_time.late.is_empty())
+        {
+            return bad("with an on_time column, [on_time] must list the values meaning on time and late".into());
+        }
         if mapping.columns.location.is_none()
             && (mapping.columns.latitude.is_some() != mapping.columns.longitude.is_some())
         {
@@ -212,7 +242,9 @@ impl<'p> Importer<'p> {
             open_status: mapping.status.open.iter().map(|s| norm(s)).collect(),
             categories: mapping.categories.map.iter().map(|(k, v)| (norm(k), v.clone())).collect(),
             areas: mapping.areas.map.iter().map(|(k, v)| (norm(k), v.clone())).collect(),
-            causation: format!("import:{}", mapping.source),
+            on_time: mapping.on_time.on_time.iter().map(|s| norm(s)).collect(),
+            late: mapping.on_time.late.iter().map(|s| norm(s)).collect(),
+            causation: format!("{IMPORT_RULE_PREFIX}{}", mapping.source),
             mapping,
             policy,
         })
@@ -244,6 +276,7 @@ impl<'p> Importer<'p> {
             location: optional(&c.location)?,
             neighbourhood: optional(&c.neighbourhood)?,
             description: optional(&c.description)?,
+            on_time: optional(&c.on_time)?,
         })
     }
 
@@ -329,23 +362,31 @@ impl<'p> Importer<'p> {
                 "no grid: the location is in no grid, neighbourhood {neighbourhood:?} is not in the area map, and there is no default grid"
             ));
         }
-        let due = match (due, opened, category) {
-            (Some(due), _, _) => Some(due),
+        let (due, due_from_sla) = match (due, opened, category) {
+            (Some(due), _, _) => (Some(due), false),
             (None, Some(opened), Some(category)) if self.mapping.missing_due == MissingDue::Sla => {
                 let sla = self.policy.resolve_sla(category, self.mapping.level);
-                Some(self.policy.calendar.deadline(opened, &sla))
+                (Some(self.policy.calendar.deadline(opened, &sla)), true)
             }
             (None, _, _) => {
                 if self.mapping.missing_due == MissingDue::Reject && get(p.due).is_empty() {
                     reasons.push("no due time".into());
                 }
-                None
+                (None, false)
             }
+        };
+        let verdict = norm(&get(p.on_time));
+        let on_time = if self.on_time.contains(&verdict) {
+            Some(true)
+        } else if self.late.contains(&verdict) {
+            Some(false)
+        } else {
+            None
         };
         if !reasons.is_empty() {
             return Err(reasons);
         }
-        let (Some(opened), Some(due), Some(category), Some(grid)) = (opened, due, category, grid) else {
+        let (Some(opened), Some(category), Some(grid)) = (opened, category, grid) else {
             return Err(vec!["incomplete row".into()]);
         };
         let (lat, lon) = point.unwrap_or_else(|| {
@@ -361,7 +402,9 @@ impl<'p> Importer<'p> {
             row_id,
             opened,
             due,
+            due_from_sla,
             closed: if closed { closed_at } else { None },
+            on_time: if closed { on_time } else { None },
             status,
             category_code: category.clone(),
             grid_code: grid,
@@ -402,7 +445,10 @@ impl<'p> Importer<'p> {
             }
             (None, None) => None,
         };
-        let assignment = Assignment { level, unit: unit.clone(), deadline: case.due, department };
+        // Without a due time the deadline recorded is the opening, which judges nothing: the
+        // closure says its timeliness is not known (unless the file gives its verdict).
+        let assignment =
+            Assignment { level, unit: unit.clone(), deadline: case.due.unwrap_or(case.opened), department };
         let details = CaseDetails {
             category_code: case.category_code.clone(),
             grid_code: case.grid_code.clone(),
@@ -439,7 +485,13 @@ impl<'p> Importer<'p> {
             // The other platform closed it: whatever checks it made are its own record.
             let resolved = CaseEvent::Resolved { level, unit, summary, verify_by: None };
             events.push(("resolved", closed, resolved));
-            events.push(("closed", closed, CaseEvent::Closed { level, satisfaction: None }));
+            let on_time = match (case.on_time, case.due) {
+                (Some(true), _) => OnTimeVerdict::OnTime,
+                (Some(false), _) => OnTimeVerdict::Late,
+                (None, Some(_)) => OnTimeVerdict::ByDeadline,
+                (None, None) => OnTimeVerdict::Unknown,
+            };
+            events.push(("closed", closed, CaseEvent::Closed { level, satisfaction: None, on_time }));
         }
         let trace_span = self.event_id(case, "opened").simple().to_string();
         let traceparent = format!("00-{}-{}-01", case.case_id.0.simple(), &trace_span[16..]);
@@ -592,11 +644,12 @@ pub async fn import_csv<R: Read>(
         let mut chunk: Vec<(u64, String, Planned)> = Vec::with_capacity(CHUNK_ROWS);
         let mut done = true;
         for record in records.by_ref() {
-            let mut bad = |report: &mut ImportReport, line: u64, row_id: Option<String>, reason: String| {
-                let row = BadRow { line, row_id, reason };
+            let mut reject = |report: &mut ImportReport, row: BadRow| {
                 on_bad(&row);
                 report.rejected.push(row);
             };
+            let bad =
+                |line: u64, row_id: Option<String>, reason: String| BadRow { line, row_id, reason, duplicate: false };
             let record = match record {
                 Ok(record) => record,
                 Err(e) => {
@@ -604,7 +657,7 @@ pub async fn import_csv<R: Read>(
                     if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                         return Err(e.into());
                     }
-                    bad(&mut report, line, None, format!("unreadable row: {e}"));
+                    reject(&mut report, bad(line, None, format!("unreadable row: {e}")));
                     continue;
                 }
             };
@@ -613,13 +666,20 @@ pub async fn import_csv<R: Read>(
                 |pos: Option<usize>| pos.and_then(|i| record.get(i)).map_or_else(String::new, |s| s.trim().to_string());
             let row_id = Some(get(Some(positions.case_id))).filter(|id| !id.is_empty());
             match importer.parse_fields(&positions, &get) {
-                Err(reasons) => bad(&mut report, line, row_id, reasons.join("; ")),
+                Err(reasons) => reject(&mut report, bad(line, row_id, reasons.join("; "))),
                 Ok(case) => {
                     if let Some(first) = seen.get(&case.case_id.0) {
-                        bad(&mut report, line, row_id, format!("duplicate case id (first on line {first})"));
+                        let reason = format!("duplicate case id (first on line {first})");
+                        reject(&mut report, BadRow { duplicate: true, ..bad(line, row_id, reason) });
                         continue;
                     }
                     seen.insert(case.case_id.0, line);
+                    if case.due_from_sla {
+                        let year = case.opened.with_timezone(&importer.policy.calendar.offset()).year();
+                        if !importer.policy.calendar.has_holiday_data(year) {
+                            report.uncovered_years.insert(year);
+                        }
+                    }
                     chunk.push((line, case.row_id.clone(), importer.plan(&case)));
                     if chunk.len() == CHUNK_ROWS {
                         done = false;
@@ -651,7 +711,9 @@ pub async fn import_csv<R: Read>(
                     report.events += n;
                 }
                 Outcome::AlreadyPresent => report.already_present += 1,
-                Outcome::Refused(reason) => refused.push(BadRow { line, row_id: Some(row_id), reason }),
+                Outcome::Refused(reason) => {
+                    refused.push(BadRow { line, row_id: Some(row_id), reason, duplicate: false })
+                }
             }
         }
         refused.sort_by_key(|r| r.line);
@@ -731,8 +793,10 @@ mod tests {
             row_id: "1".into(),
             case_id: importer.case_id("1"),
             opened,
-            due: opened + chrono::Duration::days(3),
+            due: Some(opened + chrono::Duration::days(3)),
+            due_from_sla: false,
             closed: Some(opened + chrono::Duration::days(1)),
+            on_time: None,
             status: "closed".into(),
             category_code: "env.debris".into(),
             grid_code: policy.jurisdiction.grids().next().unwrap().code.as_str().to_string(),

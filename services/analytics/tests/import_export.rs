@@ -290,3 +290,55 @@ fn the_shipped_example_mapping_is_valid_for_the_default_city() {
     assert_eq!(importer.source(), "city311");
     assert_eq!(importer.parse_time("03/01/2024 01:30:00 PM").unwrap(), utc("2024-03-01T20:30:00Z"), "-07:00");
 }
+
+/// How imported closures are judged: the file's own verdict where its column says so; the due
+/// time where there is one; not at all without either (no due time is made up unless the
+/// mapping asks for the SLA, which names the years its calendar does not cover).
+#[tokio::test]
+async fn imported_closures_are_judged_by_the_files_verdict_or_the_due_time_or_not_at_all() {
+    use gridloop_domain::case::{CaseEvent, OnTimeVerdict};
+    let mapping = |missing_due: &str| {
+        format!(
+            "source = \"verdicts\"\nmissing_due = \"{missing_due}\"\n[columns]\ncase_id = \"id\"\nopened = \"opened\"\n\
+             due = \"due\"\nclosed = \"closed\"\ncategory = \"type\"\non_time = \"OnTime_Status\"\n\
+             [on_time]\non_time = [\"ONTIME\"]\nlate = [\"OVERDUE\"]\n[categories]\ndefault = \"env.debris\"\n\
+             [areas]\ndefault_grid = \"321012001001001\"\n"
+        )
+    };
+    let csv = "id,opened,due,closed,type,OnTime_Status\n\
+               1,2019-03-04 09:00,2019-03-09 09:00,2019-03-05 09:00,litter,OVERDUE\n\
+               2,2019-03-04 09:00,,2019-03-05 09:00,litter,\n\
+               3,2019-03-04 09:00,2019-03-04 10:00,2019-03-05 09:00,litter,n/a\n\
+               4,2019-03-04 09:00,,2019-03-05 09:00,litter,ONTIME\n";
+    let verdicts = |store: EventStore, importer_text: String| async move {
+        let policy = CityPolicy::default_city();
+        let importer = Importer::from_toml(&importer_text, &policy).unwrap();
+        let report = import_csv(&store, &importer, csv.as_bytes(), &mut |_| {}, &mut |_| {}).await.unwrap();
+        let mut out = Vec::new();
+        for id in ["1", "2", "3", "4"] {
+            let history = store.read_stream(&importer.case_id(id).stream(), 1).await.unwrap();
+            let last = history.last().unwrap();
+            match gridloop_proto::convert::decode_case_event(&last.event_type, &last.payload).unwrap() {
+                CaseEvent::Closed { on_time, .. } => out.push(on_time),
+                other => panic!("{other:?}"),
+            }
+        }
+        (report, out)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = |name: &str| {
+        let url = format!("sqlite://{}", dir.path().join(name).display());
+        async move { EventStore::connect(&url, StoreOptions::default()).await.unwrap() }
+    };
+    let (report, judged) = verdicts(store("none.db").await, mapping("none")).await;
+    assert_eq!(report.imported, 4);
+    assert_eq!(
+        judged,
+        [OnTimeVerdict::Late, OnTimeVerdict::Unknown, OnTimeVerdict::ByDeadline, OnTimeVerdict::OnTime],
+        "the file's verdict wins; without one, the due time judges, or nothing does"
+    );
+    assert!(report.uncovered_years.is_empty());
+    let (report, judged) = verdicts(store("sla.db").await, mapping("sla")).await;
+    assert_eq!(judged[1], OnTimeVerdict::ByDeadline, "a due time from the SLA judges");
+    assert_eq!(report.uncovered_years.into_iter().collect::<Vec<_>>(), [2019], "no holidays known for 2019");
+}

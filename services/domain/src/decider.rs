@@ -156,7 +156,7 @@ impl Decider for Feedback {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::case::{CaseDetails, CaseStatus, Channel, Reporter, ReporterKind, Satisfaction};
+    use crate::case::{CaseDetails, CaseStatus, Channel, OnTimeVerdict, Reporter, ReporterKind, Satisfaction};
     use crate::level::Level;
     use crate::mediation::{MatterKind, Origin, SessionLevel};
     use crate::policy::CityPolicy;
@@ -210,7 +210,11 @@ mod tests {
     fn a_case_event_out_of_order_is_refused() {
         let policy: &<Case as Decider>::Policy = &CityPolicy::default_city();
         let events = Case::initial().decide(&report(), policy, t0()).unwrap();
-        let closed = CaseEvent::Closed { level: Level::Grid, satisfaction: Some(Satisfaction::Satisfied) };
+        let closed = CaseEvent::Closed {
+            level: Level::Grid,
+            satisfaction: Some(Satisfaction::Satisfied),
+            on_time: OnTimeVerdict::ByDeadline,
+        };
         let dispatched = Case::initial().fold(&events).unwrap();
         assert_eq!(
             dispatched.evolve(&closed),

@@ -31,6 +31,9 @@ pub struct CaseFacts {
     pub settled_level: Option<Level>,
     pub mediations_agreed: u32,
     pub mediations_failed: u32,
+    /// History imported from another platform, which recorded no response: unless it was
+    /// accepted in gridloop since, its response is not known.
+    pub imported: bool,
 }
 
 /// A reporting period.
@@ -129,18 +132,26 @@ pub struct Tally {
     pub settled: [u64; 4],
     pub mediations_agreed: u64,
     pub mediations_failed: u64,
+    /// Dispatched cases whose response is not known (imported history never accepted here):
+    /// left out of the response rate.
+    pub response_unknown: u64,
+    /// Closed cases not judged on time or late (imported history without a deadline or a
+    /// verdict): left out of the on-time rate.
+    pub on_time_unknown: u64,
 }
 
 /// The rates; `None` where nothing was there to measure (no case dispatched, closed, …).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rates {
-    /// 响应率: dispatched cases accepted within the deadline then in force.
+    /// 响应率: dispatched cases accepted within the deadline then in force (of those whose
+    /// response is known).
     pub response_rate: Option<f64>,
     /// 解决率: dispatched cases resolved.
     pub resolution_rate: Option<f64>,
     /// 满意率: evaluations that were satisfied or basically satisfied.
     pub satisfaction_rate: Option<f64>,
-    /// Closed cases whose resolution met its deadline, with no deadline missed on the way.
+    /// Closed cases whose resolution met its deadline, with no deadline missed on the way (of
+    /// those judged).
     pub on_time_rate: Option<f64>,
     /// Resolved cases reopened at least once (不满意再处置).
     pub rework_rate: Option<f64>,
@@ -177,6 +188,29 @@ impl Tally {
         }
         self.mediations_agreed += u64::from(case.mediations_agreed);
         self.mediations_failed += u64::from(case.mediations_failed);
+        self.response_unknown += flag(case.dispatched && case.imported && case.responded_on_time.is_none());
+        self.on_time_unknown += flag(case.closed && case.closed_on_time.is_none());
+    }
+
+    /// Add another tally's counts (cases counted elsewhere, e.g. a day's stored counts).
+    pub fn merge(&mut self, other: &Tally) {
+        self.reported += other.reported;
+        self.rejected += other.rejected;
+        self.dispatched += other.dispatched;
+        self.responded_on_time += other.responded_on_time;
+        self.resolved += other.resolved;
+        self.closed += other.closed;
+        self.closed_on_time += other.closed_on_time;
+        self.evaluated += other.evaluated;
+        self.satisfied += other.satisfied;
+        self.reopened += other.reopened;
+        for (mine, theirs) in self.settled.iter_mut().zip(other.settled) {
+            *mine += theirs;
+        }
+        self.mediations_agreed += other.mediations_agreed;
+        self.mediations_failed += other.mediations_failed;
+        self.response_unknown += other.response_unknown;
+        self.on_time_unknown += other.on_time_unknown;
     }
 
     pub fn rates(&self) -> Rates {
@@ -188,10 +222,10 @@ impl Tally {
             1.0 - deviation / 2.0
         });
         Rates {
-            response_rate: ratio(self.responded_on_time, self.dispatched),
+            response_rate: ratio(self.responded_on_time, self.dispatched.saturating_sub(self.response_unknown)),
             resolution_rate: ratio(self.resolved, self.dispatched),
             satisfaction_rate: ratio(self.satisfied, self.evaluated),
-            on_time_rate: ratio(self.closed_on_time, self.closed),
+            on_time_rate: ratio(self.closed_on_time, self.closed.saturating_sub(self.on_time_unknown)),
             rework_rate: ratio(self.reopened, self.resolved),
             settled_shares,
             attainment_4321,
@@ -231,10 +265,22 @@ impl Report {
         Self { period, offset, periods: Default::default(), total: Tally::default() }
     }
 
+    /// The city's time zone the periods are cut in.
+    pub fn offset(&self) -> FixedOffset {
+        self.offset
+    }
+
     pub fn add(&mut self, case: &CaseFacts) {
         let local = case.opened_at.with_timezone(&self.offset).date_naive();
         self.periods.entry(self.period.start_of(local)).or_default().add(case);
         self.total.add(case);
+    }
+
+    /// Add the cases opened on the local `date`, already tallied: the same figures as adding
+    /// each case, from counts kept per day.
+    pub fn add_day(&mut self, date: NaiveDate, tally: &Tally) {
+        self.periods.entry(self.period.start_of(date)).or_default().merge(tally);
+        self.total.merge(tally);
     }
 
     pub fn periods(&self) -> Vec<PeriodReport> {
@@ -284,6 +330,7 @@ mod tests {
             settled_level: Some(level),
             mediations_agreed: 0,
             mediations_failed: 0,
+            imported: false,
         }
     }
 
@@ -368,6 +415,29 @@ mod tests {
     }
 
     #[test]
+    fn given_cases_tallied_per_day_when_added_as_days_then_the_report_equals_adding_each_case() {
+        let cases = [
+            settled((2026, 11, 20, 23), Level::Grid),
+            settled((2026, 11, 21, 7), Level::Street),
+            CaseFacts { closed_on_time: Some(false), ..settled((2026, 11, 21, 9), Level::Grid) },
+            settled((2026, 12, 1, 9), Level::District),
+        ];
+        let mut each = Report::new(Period::Month, beijing());
+        let mut days: std::collections::BTreeMap<NaiveDate, Tally> = Default::default();
+        for case in &cases {
+            each.add(case);
+            days.entry(case.opened_at.with_timezone(&beijing()).date_naive()).or_default().add(case);
+        }
+        let mut by_day = Report::new(Period::Month, beijing());
+        for (date, tally) in &days {
+            by_day.add_day(*date, tally);
+        }
+        assert_eq!(by_day, each);
+        assert_eq!(by_day.periods().len(), 2);
+        assert_eq!(by_day.total().settled, [2, 0, 1, 1]);
+    }
+
+    #[test]
     fn given_exactly_4321_when_tallied_then_attainment_is_one_and_nothing_measured_is_none() {
         let mut tally = Tally::default();
         for (level, n) in [(Level::Grid, 4), (Level::Community, 3), (Level::Street, 2), (Level::District, 1)] {
@@ -378,6 +448,30 @@ mod tests {
         assert!((tally.rates().attainment_4321.unwrap() - 1.0).abs() < 1e-12);
         let empty = Tally::default().rates();
         assert_eq!((empty.response_rate, empty.attainment_4321, empty.mediation_success_rate), (None, None, None));
+    }
+
+    #[test]
+    fn given_imported_history_without_response_or_deadline_then_those_rates_are_not_known() {
+        let mut tally = Tally::default();
+        let imported = CaseFacts {
+            imported: true,
+            responded_on_time: None,
+            closed_on_time: None,
+            satisfaction: None,
+            ..settled((2024, 6, 3, 9), Level::Street)
+        };
+        tally.add(&imported);
+        tally.add(&imported);
+        let rates = tally.rates();
+        assert_eq!((tally.dispatched, tally.response_unknown, tally.closed, tally.on_time_unknown), (2, 2, 2, 2));
+        assert_eq!((rates.response_rate, rates.on_time_rate, rates.satisfaction_rate), (None, None, None));
+        assert_eq!(rates.resolution_rate, Some(1.0), "resolution is known: the file says closed");
+        // The platform's own verdict counts; a live case never accepted counts as not in time.
+        tally.add(&CaseFacts { closed_on_time: Some(false), ..imported.clone() });
+        tally.add(&CaseFacts { responded_on_time: None, ..settled((2024, 6, 3, 9), Level::Grid) });
+        let rates = tally.rates();
+        assert_eq!(rates.on_time_rate, Some(0.5), "1 of the 2 judged: the live case and the verdict");
+        assert_eq!(rates.response_rate, Some(0.0), "the live case not accepted");
     }
 
     #[test]

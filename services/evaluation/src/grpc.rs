@@ -2,7 +2,7 @@
 //! the case list, the distribution, the KPIs and the drift alerts are queries of its read models.
 
 use crate::projection::{self, CaseRow, Within};
-use crate::{drift, kpi, level_shares, Evaluation};
+use crate::{drift, kpi, kpi_days, level_shares, Evaluation};
 use gridloop_domain::access::{Principal, QueryScope, Rpc};
 use gridloop_domain::feedback::{FeedbackCommand, FeedbackError};
 use gridloop_domain::ids::CaseId;
@@ -195,7 +195,7 @@ impl EvaluationService for Evaluation {
         let period = kpi::period_of(r.period());
         let offset = self.policy.calendar.offset();
         let mut report = Report::new(period, offset);
-        projection::report(self.store().pool(), &filter, &mut report).await.map_err(query_status)?;
+        kpi_days::report(self.store().pool(), &filter, &mut report).await.map_err(query_status)?;
         Ok(Response::new(kpi::response(period, offset, &report)))
     }
 

@@ -3,12 +3,14 @@
 //! deadline falls due.
 
 use crate::drift;
+use crate::kpi_days::{self, DayCounts};
 use crate::projection::{self, CaseRow, Evolution};
 use crate::{Evaluation, SERVICE};
 use async_trait::async_trait;
 use gridloop_bus::timers::TimerHandler;
 use gridloop_bus::{BatchHandler, HandlerError};
 use gridloop_domain::case::{CaseEvent, RoutingPolicy};
+use gridloop_domain::drift::DriftPolicy;
 use gridloop_domain::feedback::FeedbackCommand;
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::level::Level;
@@ -57,7 +59,7 @@ impl Evaluation {
     /// yet (one inbox claim for the batch, which reads the cases' rows too) are folded over the
     /// rows in memory, with the feedback rounds they open; the rows are written back with each
     /// closure's counts for the 4321 monitor and the reads its drift assessment needs (one more
-    /// round trip), then each closure is assessed. Returns the version each changed case's row
+    /// round trip), then each closure is assessed, with the KPI day counts they change. Returns the version each changed case's row
     /// reached.
     async fn apply_batch(
         &self,
@@ -85,6 +87,8 @@ impl Evaluation {
         for row in projection::loaded(&loaded).map_err(transient)? {
             rows.insert(row.case_id.clone(), row);
         }
+        // As stored: what the KPI day counts hold of these cases.
+        let stored = rows.clone();
         let mut decoded = Vec::with_capacity(fresh.len());
         for &record in case_events().filter(|e| fresh.contains(&e.event_id)) {
             let event = convert::decode_case_event(&record.event_type, &record.payload)
@@ -120,6 +124,11 @@ impl Evaluation {
             .iter()
             .filter_map(|row| Some((CaseId::parse(&row.case_id).ok()?, u64::try_from(row.version).ok()?)))
             .collect();
+        let mut day_counts = DayCounts::default();
+        for row in &changed {
+            day_counts.change(stored.get(&row.case_id), row, self.policy.calendar.offset());
+        }
+        let day_counts = day_counts.into_rows();
         let closures: Vec<(drift::Closure, &RecordedEvent)> = closures
             .into_iter()
             .filter_map(|(grid_code, level, record)| {
@@ -129,8 +138,17 @@ impl Evaluation {
         // The rows, each closure's counts and the reads its drift assessment needs: one round trip.
         let mut writes = tx.batch();
         projection::queue_upsert(&mut writes, &changed);
-        let queued: Vec<_> =
-            closures.iter().map(|(closure, _)| drift::queue_closure(&mut writes, &self.drift, closure)).collect();
+        kpi_days::queue_add(&mut writes, &day_counts);
+        // History imported from another platform is counted in the monitor's windows but
+        // assessed by no closure of its own: it closed long before anyone could act on an alert.
+        let counting_only = DriftPolicy::disabled();
+        let queued: Vec<_> = closures
+            .iter()
+            .map(|(closure, record)| {
+                let policy = if record.actor.role == IMPORT_ROLE { &counting_only } else { &self.drift };
+                drift::queue_closure(&mut writes, policy, closure)
+            })
+            .collect();
         let results = tx.run(writes).await.map_err(transient)?;
         let mut assessor = drift::Assessor::new(&self.drift);
         for ((closure, record), queued) in closures.iter().zip(&queued) {

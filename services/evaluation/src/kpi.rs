@@ -85,6 +85,8 @@ fn counts(t: &Tally) -> pb::KpiCounts {
         settled_district: t.settled[3],
         mediations_agreed: t.mediations_agreed,
         mediations_failed: t.mediations_failed,
+        response_unknown: t.response_unknown,
+        on_time_unknown: t.on_time_unknown,
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::kpi::CaseFilter;
 use crate::satisfaction_name;
 use futures::TryStreamExt;
-use gridloop_domain::case::{Assignment, CaseEvent, EscalationReason, ReporterKind, Satisfaction};
+use gridloop_domain::case::{Assignment, CaseEvent, EscalationReason, OnTimeVerdict, ReporterKind, Satisfaction};
 use gridloop_domain::case_state::CaseState;
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::jurisdiction::AreaCode;
@@ -53,15 +53,21 @@ pub struct CaseRow {
     pub mediations_agreed: i64,
     pub mediations_failed: i64,
     /// Once closed: 1 when its last resolution met the deadline in force and no deadline was
-    /// ever missed, else 0.
+    /// ever missed (or the platform it was imported from says so), 0 when late; none while
+    /// open, or when imported history had no deadline and no verdict.
     pub closed_on_time: Option<i64>,
     /// The resident who reported the case (their subject), when a resident did: whose own
     /// cases a resident may list and evaluate.
     pub reporter_id: Option<String>,
+    /// 1 for history imported from another platform.
+    pub imported: i64,
 }
 
+/// The rule of the dispatch that opens imported history: `import:<source>`.
+pub const IMPORT_RULE_PREFIX: &str = "import:";
+
 /// The columns in [`CaseRow`] order.
-pub const COLUMNS: [&str; 28] = [
+pub const COLUMNS: [&str; 29] = [
     "case_id",
     "version",
     "state",
@@ -90,6 +96,7 @@ pub const COLUMNS: [&str; 28] = [
     "mediations_failed",
     "closed_on_time",
     "reporter_id",
+    "imported",
 ];
 
 fn column_list() -> String {
@@ -154,6 +161,7 @@ impl CaseRow {
             settled_level: self.settled_level.as_deref().and_then(|l| l.parse().ok()),
             mediations_agreed: u32::try_from(self.mediations_agreed).unwrap_or_default(),
             mediations_failed: u32::try_from(self.mediations_failed).unwrap_or_default(),
+            imported: self.imported != 0,
         }
     }
 }
@@ -213,6 +221,7 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
             closed_on_time: None,
             reporter_id: (details.reporter.kind == ReporterKind::Resident)
                 .then(|| details.reporter.identity().to_string()),
+            imported: 0,
         },
         (current, _) => return Evolution::Gap { have: current.map_or(0, |r| r.version), got: version },
     };
@@ -237,7 +246,10 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
             row.due_at = Some(next_deadline.timestamp_micros());
         }
         CaseEvent::Rejected { .. } => set(&mut row, CaseState::Rejected, None),
-        CaseEvent::Dispatched { to, priority, .. } => {
+        CaseEvent::Dispatched { to, priority, rule } => {
+            if rule.starts_with(IMPORT_RULE_PREFIX) {
+                row.imported = 1;
+            }
             prioritise(&mut row, priority);
             row.dispatched_at.get_or_insert(at);
             assign(&mut row, to);
@@ -296,7 +308,7 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
             assign(&mut row, to);
             set(&mut row, CaseState::Accepted, Some(to.level));
         }
-        CaseEvent::Closed { level, satisfaction } => {
+        CaseEvent::Closed { level, satisfaction, on_time } => {
             set(&mut row, CaseState::Closed, Some(*level));
             row.settled_level = Some(level.as_str().into());
             row.satisfaction = satisfaction.map(|s| satisfaction_name(s).into());
@@ -306,7 +318,12 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
                 (_, None) => true,
                 (None, Some(_)) => false,
             };
-            row.closed_on_time = Some(i64::from(met_deadline && row.deadline_misses == 0));
+            row.closed_on_time = match on_time {
+                OnTimeVerdict::ByDeadline => Some(i64::from(met_deadline && row.deadline_misses == 0)),
+                OnTimeVerdict::OnTime => Some(1),
+                OnTimeVerdict::Late => Some(0),
+                OnTimeVerdict::Unknown => None,
+            };
         }
         CaseEvent::ReportLinked { .. } => row.linked_reports += 1,
     }
@@ -365,7 +382,8 @@ pub fn queue_upsert<'q>(batch: &mut Batch<'q>, rows: &'q [CaseRow]) {
                 .bind(row.mediations_agreed)
                 .bind(row.mediations_failed)
                 .bind(row.closed_on_time)
-                .bind(row.reporter_id.as_deref());
+                .bind(row.reporter_id.as_deref())
+                .bind(row.imported);
         }
     }
 }
@@ -472,7 +490,8 @@ pub async fn settled_counts(
     Ok(rows.into_iter().filter_map(|(level, n)| Some((level.parse::<Level>().ok()?, u64::try_from(n).ok()?))).collect())
 }
 
-/// Add every case the filter selects to `report`, streaming the rows (memory stays flat).
+/// Add every case the filter selects to `report` from the case rows, streaming them (memory
+/// stays flat): the counting `kpi_days` answers from, and the one it takes for parts of days.
 pub async fn report(pool: &AnyPool, filter: &CaseFilter, report: &mut Report) -> Result<(), sqlx::Error> {
     let sql = format!(
         "SELECT {} FROM evaluation_cases \
@@ -491,6 +510,18 @@ pub async fn report(pool: &AnyPool, filter: &CaseFilter, report: &mut Report) ->
         report.add(&row.facts());
     }
     Ok(())
+}
+
+/// Up to `limit` rows after the case id `after`, in case-id order (a page of the whole table).
+pub async fn page(conn: &mut AnyConnection, after: &str, limit: i64) -> Result<Vec<CaseRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {} FROM evaluation_cases WHERE case_id > $1 ORDER BY case_id LIMIT $2",
+        column_list()
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
 }
 
 /// Every row in case-id order, one JSON object per line: the projection's canonical form, for
@@ -598,7 +629,11 @@ mod tests {
             },
             resolved(Level::Community, "重新修好了", true),
             verified(true),
-            CaseEvent::Closed { level: Level::Community, satisfaction: Some(Satisfaction::Satisfied) },
+            CaseEvent::Closed {
+                level: Level::Community,
+                satisfaction: Some(Satisfaction::Satisfied),
+                on_time: OnTimeVerdict::ByDeadline,
+            },
         ];
         assert_eq!(fold(&history[..4]).state, "awaiting_verification");
         assert_eq!(fold(&history[..5]).state, "awaiting_verification", "the reopening follows");
@@ -618,7 +653,11 @@ mod tests {
             dispatched(4),
             accepted(Level::Grid, 24),
             resolved(Level::Grid, "ok", false),
-            CaseEvent::Closed { level: Level::Grid, satisfaction: Some(Satisfaction::Satisfied) },
+            CaseEvent::Closed {
+                level: Level::Grid,
+                satisfaction: Some(Satisfaction::Satisfied),
+                on_time: OnTimeVerdict::ByDeadline,
+            },
         ]);
         assert_eq!((row.responded_on_time, row.closed_on_time), (Some(1), Some(1)));
         assert_eq!(row.dispatched_at, Some((t0() + Duration::hours(1)).timestamp_micros()));
@@ -640,7 +679,11 @@ mod tests {
             },
             accepted(Level::Community, 48),
             resolved(Level::Community, "ok", false),
-            CaseEvent::Closed { level: Level::Community, satisfaction: Some(Satisfaction::Satisfied) },
+            CaseEvent::Closed {
+                level: Level::Community,
+                satisfaction: Some(Satisfaction::Satisfied),
+                on_time: OnTimeVerdict::ByDeadline,
+            },
         ]);
         assert_eq!((row.deadline_misses, row.escalations), (1, 1));
         assert_eq!(row.responded_on_time, Some(0), "the grid never responded");
@@ -655,7 +698,7 @@ mod tests {
             dispatched(10),
             accepted(Level::Grid, 2),
             resolved(Level::Grid, "late", false),
-            CaseEvent::Closed { level: Level::Grid, satisfaction: None },
+            CaseEvent::Closed { level: Level::Grid, satisfaction: None, on_time: OnTimeVerdict::ByDeadline },
         ]);
         assert_eq!((row.responded_on_time, row.closed_on_time), (Some(1), Some(0)));
         assert_eq!(row.satisfaction, None, "imported history closes without an evaluation");
@@ -667,6 +710,32 @@ mod tests {
         assert_eq!(evolve(Some(&row), case_id(), 2, 0, &dispatched(4)), Evolution::AlreadyApplied);
         assert_eq!(evolve(Some(&row), case_id(), 4, 0, &accepted(Level::Grid, 5)), Evolution::Gap { have: 2, got: 4 });
         assert_eq!(evolve(None, case_id(), 2, 0, &dispatched(4)), Evolution::Gap { have: 0, got: 2 });
+    }
+
+    #[test]
+    fn given_imported_history_then_it_is_marked_and_its_closure_judged_by_its_verdict() {
+        let imported = CaseEvent::Dispatched {
+            to: assignment(Level::Street, t0() + Duration::hours(4)),
+            rule: format!("{IMPORT_RULE_PREFIX}city311"),
+            priority: Priority::default(),
+        };
+        let closed = |on_time| {
+            fold(&[
+                opened(),
+                imported.clone(),
+                resolved(Level::Street, "closed in city311", false),
+                CaseEvent::Closed { level: Level::Street, satisfaction: None, on_time },
+            ])
+        };
+        let by_deadline = closed(OnTimeVerdict::ByDeadline);
+        assert_eq!((by_deadline.imported, by_deadline.closed_on_time), (1, Some(1)), "resolved at t0+2h, due t0+4h");
+        assert_eq!(closed(OnTimeVerdict::Late).closed_on_time, Some(0), "the platform's verdict wins");
+        assert_eq!(closed(OnTimeVerdict::OnTime).closed_on_time, Some(1));
+        let unknown = closed(OnTimeVerdict::Unknown);
+        assert_eq!(unknown.closed_on_time, None);
+        let facts = unknown.facts();
+        assert!(facts.imported && facts.closed && facts.responded_on_time.is_none());
+        assert_eq!(fold(&[opened(), dispatched(4)]).imported, 0);
     }
 
     #[test]

@@ -5,10 +5,13 @@
 //! equals the live one.
 
 use crate::drift::{self, LevelCountKey};
+use crate::kpi_days::{self, DayCounts};
 use crate::projection::{self, CaseRow, Evolution};
+use chrono::FixedOffset;
 use gridloop_domain::case::CaseEvent;
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::level::Level;
+use gridloop_domain::policy::CityPolicy;
 use gridloop_eventstore::{EventStore, RecordedEvent, StoreError};
 use gridloop_proto::convert;
 use std::collections::{HashMap, HashSet};
@@ -96,14 +99,17 @@ fn fold(
 pub struct Rebuild {
     store: EventStore,
     stats: ReplayStats,
+    /// The time zone of the KPI day counts.
+    offset: FixedOffset,
 }
 
 impl Rebuild {
     /// Prepare `store` (migrations); it must hold no cases unless `replace`, which empties the
-    /// projection first (the evaluation service must be stopped meanwhile).
+    /// projection first (the evaluation service must be stopped meanwhile). The KPI day counts
+    /// keep the time zone the store's were cut in, or take the default city's.
     pub async fn new(store: EventStore, replace: bool) -> Result<Self, ReplayError> {
         store.migrate_extra(&crate::MIGRATOR, &crate::MIGRATOR).await?;
-        for table in ["evaluation_cases", "evaluation_level_counts"] {
+        for table in ["evaluation_cases", "evaluation_level_counts", "evaluation_kpi_days"] {
             if replace {
                 sqlx::query(&format!("DELETE FROM {table}")).execute(store.pool()).await?;
             } else {
@@ -114,7 +120,13 @@ impl Rebuild {
                 }
             }
         }
-        Ok(Self { store, stats: ReplayStats::default() })
+        let mut conn = store.pool().acquire().await?;
+        let offset = match kpi_days::built_offset(&mut conn).await? {
+            Some(offset) => offset,
+            None => CityPolicy::default_city().calendar.offset(),
+        };
+        kpi_days::set_offset(&mut conn, offset).await?;
+        Ok(Self { store, stats: ReplayStats::default(), offset })
     }
 
     pub async fn apply(&mut self, events: &[RecordedEvent]) -> Result<(), ReplayError> {
@@ -130,6 +142,7 @@ impl Rebuild {
         for row in projection::load(&mut tx, &case_ids).await? {
             rows.insert(row.case_id.clone(), row);
         }
+        let stored = rows.clone();
         let mut dirty = HashSet::new();
         let mut closures: HashMap<LevelCountKey, i64> = HashMap::new();
         for record in events {
@@ -142,7 +155,12 @@ impl Rebuild {
             dirty.insert(key);
         }
         let changed: Vec<CaseRow> = dirty.iter().filter_map(|k| rows.remove(k)).collect();
+        let mut day_counts = DayCounts::default();
+        for row in &changed {
+            day_counts.change(stored.get(&row.case_id), row, self.offset);
+        }
         projection::upsert(&mut tx, &changed).await?;
+        kpi_days::add(&mut tx, &day_counts.into_rows()).await?;
         let closures: Vec<(LevelCountKey, i64)> = closures.into_iter().collect();
         drift::add_level_counts(&mut tx, &closures).await?;
         tx.commit().await?;
@@ -175,13 +193,51 @@ impl InMemory {
     }
 }
 
+/// Rows compared per page by [`same_read_model`].
+const COMPARE_PAGE: i64 = 5_000;
+
+/// Whether two read models hold the same case rows, level counts and KPI day counts: what
+/// [`dump`] shows, compared a page at a time so that memory stays flat however long the
+/// history (both in the same backend, whose order the pages follow).
+pub async fn same_read_model(live: &sqlx::AnyPool, rebuilt: &sqlx::AnyPool) -> Result<bool, sqlx::Error> {
+    let (mut a, mut b) = (live.acquire().await?, rebuilt.acquire().await?);
+    let mut after = String::new();
+    loop {
+        let page = projection::page(&mut a, &after, COMPARE_PAGE).await?;
+        if page != projection::page(&mut b, &after, COMPARE_PAGE).await? {
+            return Ok(false);
+        }
+        let Some(last) = page.last() else { break };
+        after = last.case_id.clone();
+    }
+    // One row per area, day and level closures happened on: small beside the rows.
+    if drift::level_counts(live).await? != drift::level_counts(rebuilt).await? {
+        return Ok(false);
+    }
+    let mut after = None;
+    loop {
+        let page = kpi_days::page(&mut a, after.as_ref(), COMPARE_PAGE).await?;
+        if page != kpi_days::page(&mut b, after.as_ref(), COMPARE_PAGE).await? {
+            return Ok(false);
+        }
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.clone());
+    }
+    Ok(true)
+}
+
 /// The read model a replay rebuilds, in canonical form for comparing a rebuilt one with the live
-/// one byte for byte: every case row in case-id order, then every level count in key order, one
-/// JSON object per line.
+/// one byte for byte: every case row in case-id order, then every level count and every KPI day
+/// count in key order, one JSON object per line.
 pub async fn dump(pool: &sqlx::AnyPool) -> Result<Vec<u8>, sqlx::Error> {
     let mut out = projection::dump(pool).await?;
     for (key, n) in drift::level_counts(pool).await? {
         serde_json::to_writer(&mut out, &serde_json::json!({ "level_count": key, "n": n }))
+            .expect("a count serialises");
+        out.push(b'\n');
+    }
+    for (key, counts) in kpi_days::dump(pool).await? {
+        serde_json::to_writer(&mut out, &serde_json::json!({ "kpi_day": key, "counts": counts }))
             .expect("a count serialises");
         out.push(b'\n');
     }

@@ -76,8 +76,42 @@ pub struct ImportArgs {
     /// The city's jurisdiction, catalog and holidays, as given to `gridloop up`.
     #[command(flatten)]
     pub policy: crate::app::PolicyFiles,
+    /// Rejected rows the import tolerates before it fails (exit 1): a number of rows, or a share
+    /// of the file's rows such as `0.5%`. A row repeating the id of a row imported from an
+    /// earlier line never counts: its case is there.
+    #[arg(long = "max-rejected", default_value = "0", value_parser = MaxRejected::parse)]
+    pub max_rejected: MaxRejected,
     /// The CSV file.
     pub file: PathBuf,
+}
+
+/// How many rejected rows an import tolerates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MaxRejected {
+    Rows(u64),
+    /// A fraction of the file's rows (0.005 for `0.5%`).
+    Share(f64),
+}
+
+impl MaxRejected {
+    fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("{text:?} is not a number of rows or a percentage such as 0.5%");
+        match text.trim().strip_suffix('%') {
+            Some(percent) => {
+                let share = percent.trim().parse::<f64>().map_err(|_| bad())? / 100.0;
+                (0.0..=1.0).contains(&share).then_some(MaxRejected::Share(share)).ok_or_else(bad)
+            }
+            None => text.trim().parse().map(MaxRejected::Rows).map_err(|_| bad()),
+        }
+    }
+
+    /// The rows tolerated of a file of `rows` rows.
+    fn allowed(self, rows: u64) -> u64 {
+        match self {
+            MaxRejected::Rows(n) => n,
+            MaxRejected::Share(share) => (share * rows as f64).floor() as u64,
+        }
+    }
 }
 
 /// A progress bar on stderr when it is a terminal (hidden otherwise), with the rate.
@@ -151,7 +185,7 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
             if !args.types.is_empty() || !args.services.is_empty() || args.include_personal_data {
                 bail!("--type, --service and --include-personal-data apply to --table events only");
             }
-            let store = args.store.open_existing(ServiceName::Evaluation).await?;
+            let store = crate::replay::evaluation_store(&args.store).await?;
             let bar = progress_bar(0, "cases");
             let mut progress = |p: Progress| bar.set_position(p.read);
             let stats = with_output(&args.out, |out| async move {
@@ -224,8 +258,21 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         rows as f64 / started.elapsed().as_secs_f64().max(1e-9)
     );
-    if !report.rejected.is_empty() {
-        bail!("{} rows rejected (listed above); the other rows were imported", report.rejected.len());
+    if !report.uncovered_years.is_empty() {
+        let years: Vec<String> = report.uncovered_years.iter().map(i32::to_string).collect();
+        eprintln!(
+            "warning: due times from the SLA in {} skip weekends only: the working calendar has no holidays for \
+             those years (--holidays)",
+            years.join(", ")
+        );
+    }
+    let rows = rows + report.rejected.len() as u64;
+    let allowed = args.max_rejected.allowed(rows);
+    if report.lost() as u64 > allowed {
+        bail!(
+            "{} rows rejected (listed above), more than the {allowed} --max-rejected allows; the other rows were imported",
+            report.lost()
+        );
     }
     Ok(())
 }
@@ -241,5 +288,21 @@ impl<R: std::io::Read> std::io::Read for CountingReader<R> {
         let n = self.inner.read(buf)?;
         self.bar.inc(n as u64);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MaxRejected;
+
+    #[test]
+    fn max_rejected_is_a_number_of_rows_or_a_share_of_the_file() {
+        assert_eq!(MaxRejected::parse("3"), Ok(MaxRejected::Rows(3)));
+        assert_eq!(MaxRejected::parse("0.5%"), Ok(MaxRejected::Share(0.005)));
+        assert_eq!(MaxRejected::parse("0.5%").unwrap().allowed(1_000), 5);
+        assert_eq!(MaxRejected::parse("0.5%").unwrap().allowed(199), 0);
+        assert_eq!(MaxRejected::Rows(2).allowed(1), 2);
+        assert!(MaxRejected::parse("150%").is_err());
+        assert!(MaxRejected::parse("a few").unwrap_err().contains("percentage"));
     }
 }

@@ -196,9 +196,37 @@ pub async fn rebuild(history: &mut History, target: &mut Rebuild, bar: &Progress
     Ok(ReplaySummary { stats: target.stats(), seconds: started.elapsed().as_secs_f64() })
 }
 
+/// Evaluation's store for an offline command. When the data dir holds dispatch's store but not
+/// yet evaluation's — history was imported and the services have not run on it since — it is
+/// created and its read model built from dispatch's log, as the service would on its first start.
+pub async fn evaluation_store(location: &StoreLocation) -> Result<EventStore> {
+    if location.exists(ServiceName::Evaluation) {
+        return location.open(ServiceName::Evaluation, None).await;
+    }
+    if !location.exists(ServiceName::Dispatch) {
+        return location.open_existing(ServiceName::Evaluation).await;
+    }
+    let store = location.open(ServiceName::Evaluation, None).await?;
+    let mut target = Rebuild::new(store.clone(), false).await?;
+    let mut history =
+        History::open(&HistoryArgs { store: location.clone(), ..HistoryArgs::embedded(&location.data_dir) }).await?;
+    let bar = progress_bar(history.total(), "events");
+    let summary = rebuild(&mut history, &mut target, &bar).await?;
+    eprintln!(
+        "no evaluation store yet: built its read model from dispatch's {} events in {:.1} s",
+        summary.stats.events, summary.seconds
+    );
+    Ok(store)
+}
+
 async fn open_target(args: &ReplayArgs) -> Result<EventStore> {
     if args.in_place {
-        return args.history.store.open_existing(ServiceName::Evaluation).await;
+        // In place over a data dir whose evaluation store is not there yet: a fresh one.
+        let location = &args.history.store;
+        if !location.exists(ServiceName::Evaluation) && location.exists(ServiceName::Dispatch) {
+            return location.open(ServiceName::Evaluation, None).await;
+        }
+        return location.open_existing(ServiceName::Evaluation).await;
     }
     let into = args.into.as_deref().expect("clap requires --into or --in-place");
     let (url, schema) = if into.starts_with("postgres://") || into.starts_with("postgresql://") {
@@ -215,15 +243,23 @@ async fn open_target(args: &ReplayArgs) -> Result<EventStore> {
 
 pub async fn run(args: ReplayArgs) -> Result<()> {
     let ProjectionArg::Cases = args.projection;
+    // Said before the replay, not after it.
+    if args.verify && !args.history.store.exists(ServiceName::Evaluation) {
+        bail!(
+            "--verify compares with the evaluation service's read model, and {} has none: the services \
+             have not run on this data (`gridloop replay --in-place` builds it)",
+            args.history.store.data_dir.display()
+        );
+    }
+    // The history first: a wrong --data-dir leaves no target behind.
+    let mut history = History::open(&args.history).await?;
     let target_store = open_target(&args).await?;
     let mut target = Rebuild::new(target_store.clone(), args.in_place).await?;
-    let mut history = History::open(&args.history).await?;
     let bar = progress_bar(history.total(), "events");
     let summary = rebuild(&mut history, &mut target, &bar).await?;
     let verified = if args.verify {
         let live = args.history.store.open_existing(ServiceName::Evaluation).await?;
-        let (live, rebuilt) = (replay::dump(live.pool()).await?, replay::dump(target_store.pool()).await?);
-        Some(live == rebuilt)
+        Some(replay::same_read_model(live.pool(), target_store.pool()).await?)
     } else {
         None
     };

@@ -25,13 +25,19 @@ pub struct Mapping {
     /// Field delimiter (default ',').
     #[serde(default)]
     pub delimiter: Option<char>,
-    /// A row without a due time: `"sla"` (default) takes the category's resolve SLA at `level`
-    /// from the opened time; `"reject"` reports the row as bad.
+    /// A row without a due time: `"none"` (default) keeps none, so its closure is judged only
+    /// by the file's own verdict (`columns.on_time`) or not at all; `"sla"` takes the
+    /// category's resolve SLA at `level` from the opened time on the city's working calendar
+    /// (`--holidays`; the import warns of the years it does not cover); `"reject"` reports the
+    /// row as bad.
     #[serde(default)]
     pub missing_due: MissingDue,
     pub columns: Columns,
     #[serde(default)]
     pub status: StatusValues,
+    /// The values of the `on_time` column.
+    #[serde(default)]
+    pub on_time: OnTimeValues,
     #[serde(default)]
     pub categories: CategoryMap,
     #[serde(default)]
@@ -50,6 +56,7 @@ fn default_level() -> Level {
 #[serde(rename_all = "snake_case")]
 pub enum MissingDue {
     #[default]
+    None,
     Sla,
     Reject,
 }
@@ -73,6 +80,20 @@ pub struct Columns {
     pub neighbourhood: Option<String>,
     /// Text of the case (default: the file's category value).
     pub description: Option<String>,
+    /// The platform's own verdict on a closed case's timeliness (an `OnTime_Status`-like
+    /// column), read with `[on_time]`: where it says on time or late, that is the fact; where
+    /// it is empty or says anything else, the due time judges (or nothing, without one).
+    pub on_time: Option<String>,
+}
+
+/// Values of the on-time column (compared trimmed and case-insensitively).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnTimeValues {
+    #[serde(default)]
+    pub on_time: Vec<String>,
+    #[serde(default)]
+    pub late: Vec<String>,
 }
 
 /// Status values (compared trimmed and case-insensitively).

@@ -3,7 +3,7 @@
 //! (不满意再搭台协商).
 
 use super::decide::Decision;
-use super::{CaseError, CaseEvent, CaseStatus, Satisfaction};
+use super::{CaseError, CaseEvent, CaseStatus, OnTimeVerdict, Satisfaction};
 
 pub(super) fn decide(
     at: &Decision,
@@ -16,7 +16,7 @@ pub(super) fn decide(
     };
     let evaluated = CaseEvent::Evaluated { satisfaction, comment: comment.to_string(), defaulted };
     let next = if satisfaction.closes() {
-        CaseEvent::Closed { level: *level, satisfaction: Some(satisfaction) }
+        CaseEvent::Closed { level: *level, satisfaction: Some(satisfaction), on_time: OnTimeVerdict::ByDeadline }
     } else {
         let reason = if comment.trim().is_empty() { "reporter unsatisfied".to_string() } else { comment.to_string() };
         CaseEvent::Reopened { at: at.assign(*level, unit.clone(), at.resolve_deadline(*level)), reason }
@@ -26,7 +26,7 @@ pub(super) fn decide(
 
 #[cfg(test)]
 mod tests {
-    use crate::case::{Assignment, CaseEvent, CaseStatus, Satisfaction};
+    use crate::case::{Assignment, CaseEvent, CaseStatus, OnTimeVerdict, Satisfaction};
     use crate::level::Level;
     use crate::testing::case::*;
     use chrono::Duration;
@@ -49,7 +49,11 @@ mod tests {
                     comment: "thank you".into(),
                     defaulted: false,
                 },
-                CaseEvent::Closed { level: Level::Street, satisfaction: Some(Satisfaction::Satisfied) },
+                CaseEvent::Closed {
+                    level: Level::Street,
+                    satisfaction: Some(Satisfaction::Satisfied),
+                    on_time: OnTimeVerdict::ByDeadline,
+                },
             ]);
         assert!(matches!(
             case.status,
@@ -69,7 +73,11 @@ mod tests {
                     comment: "".into(),
                     defaulted: false,
                 },
-                CaseEvent::Closed { level: Level::Grid, satisfaction: Some(Satisfaction::BasicallySatisfied) },
+                CaseEvent::Closed {
+                    level: Level::Grid,
+                    satisfaction: Some(Satisfaction::BasicallySatisfied),
+                    on_time: OnTimeVerdict::ByDeadline,
+                },
             ]);
         assert!(matches!(
             case.status,
@@ -144,7 +152,11 @@ mod tests {
                     comment: "no answer within 3 days".into(),
                     defaulted: true,
                 },
-                CaseEvent::Closed { level: Level::Grid, satisfaction: Some(Satisfaction::Satisfied) },
+                CaseEvent::Closed {
+                    level: Level::Grid,
+                    satisfaction: Some(Satisfaction::Satisfied),
+                    on_time: OnTimeVerdict::ByDeadline,
+                },
             ]);
         assert!(case.status.is_terminal());
     }

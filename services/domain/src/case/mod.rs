@@ -147,6 +147,20 @@ pub struct Summons {
     pub reported_in: bool,
 }
 
+/// Whether a closure met its deadline, as its `CaseClosed` records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnTimeVerdict {
+    /// Judged from the case's own history: its last resolution against the deadline in force.
+    #[default]
+    ByDeadline,
+    /// The verdict of the platform the case was imported from.
+    OnTime,
+    Late,
+    /// Imported history without a deadline or a verdict: not judged.
+    Unknown,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EscalationReason {
@@ -240,10 +254,14 @@ pub enum CaseEvent {
         reason: String,
     },
     /// `satisfaction` is the reporter's (or the default) evaluation; `None` for history imported
-    /// from another platform, which recorded none.
+    /// from another platform, which recorded none. `on_time` says how the closure is judged
+    /// against its deadline: by the deadline in force, except for imported history that
+    /// carries the other platform's own verdict or had no deadline.
     Closed {
         level: Level,
         satisfaction: Option<Satisfaction>,
+        #[serde(default)]
+        on_time: OnTimeVerdict,
     },
     /// Another report of the same matter (same category, nearby, while the case was open) was
     /// linked to this case by intake instead of opening a second one. Changes no status; it is
@@ -689,7 +707,7 @@ pub fn evolve(mut case: Case, event: &CaseEvent) -> Result<Case, Misfit> {
             case.reopen_count += 1;
             CaseStatus::Accepted { at: at.clone(), assignee }
         }
-        (CaseEvent::Closed { level, satisfaction }, CaseStatus::Resolved { unit, assignee, .. }) => {
+        (CaseEvent::Closed { level, satisfaction, .. }, CaseStatus::Resolved { unit, assignee, .. }) => {
             CaseStatus::Closed { level: *level, unit, assignee, satisfaction: *satisfaction }
         }
         // A linked report is history even of a closed case.

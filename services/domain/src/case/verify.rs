@@ -28,7 +28,7 @@ pub(super) fn decide(at: &Decision, verifier: &str, passed: bool, note: &str) ->
 
 #[cfg(test)]
 mod tests {
-    use crate::case::{Assignment, CaseCommand, CaseEvent, CaseStatus, Satisfaction};
+    use crate::case::{Assignment, CaseCommand, CaseEvent, CaseStatus, OnTimeVerdict, Satisfaction};
     use crate::level::Level;
     use crate::testing::case::*;
 
@@ -51,7 +51,11 @@ mod tests {
         history.push(verified(true, "no smell, valve sealed"));
         let case = given(&history).when(evaluate(Satisfaction::Satisfied, "thanks", false)).then_expect(&[
             CaseEvent::Evaluated { satisfaction: Satisfaction::Satisfied, comment: "thanks".into(), defaulted: false },
-            CaseEvent::Closed { level: Level::Community, satisfaction: Some(Satisfaction::Satisfied) },
+            CaseEvent::Closed {
+                level: Level::Community,
+                satisfaction: Some(Satisfaction::Satisfied),
+                on_time: OnTimeVerdict::ByDeadline,
+            },
         ]);
         assert!(case.status.is_terminal());
     }

@@ -9,7 +9,7 @@
 use super::{Forbidden, Given, Named, Refusal};
 use crate::case::{
     Assignment, Case, CaseCommand, CaseDetails, CaseError, CaseEvent, Channel, EscalationReason, LinkedReport,
-    MediationVerdict, Reporter, ReporterKind, RoutingPolicy, Satisfaction, SummonedDepartment,
+    MediationVerdict, OnTimeVerdict, Reporter, ReporterKind, RoutingPolicy, Satisfaction, SummonedDepartment,
 };
 use crate::ids::CaseId;
 use crate::jurisdiction::Department;
@@ -325,7 +325,7 @@ pub fn evaluated(satisfaction: Satisfaction) -> CaseEvent {
 }
 
 pub fn closed(level: Level) -> CaseEvent {
-    CaseEvent::Closed { level, satisfaction: Some(Satisfaction::Satisfied) }
+    CaseEvent::Closed { level, satisfaction: Some(Satisfaction::Satisfied), on_time: OnTimeVerdict::ByDeadline }
 }
 
 pub fn rejected() -> CaseEvent {

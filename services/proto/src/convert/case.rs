@@ -145,10 +145,11 @@ pub fn encode_case_event(case_id: CaseId, event: &CaseEvent) -> (String, Vec<u8>
             department_name: department_name(&at.department),
         }
         .encode_to_vec(),
-        CaseEvent::Closed { level: l, satisfaction: s } => pb::CaseClosed {
+        CaseEvent::Closed { level: l, satisfaction: s, on_time } => pb::CaseClosed {
             case_id: id,
             level: level(*l) as i32,
             satisfaction: s.map_or(pb::Satisfaction::Unspecified, satisfaction) as i32,
+            on_time: on_time_verdict(*on_time) as i32,
         }
         .encode_to_vec(),
         CaseEvent::ReportLinked { report } => case_report_linked(case_id, report).encode_to_vec(),
@@ -315,6 +316,7 @@ pub fn decode_case_event(event_type: &str, payload: &[u8]) -> Result<CaseEvent, 
             CaseEvent::Closed {
                 level: lvl(m.level)?,
                 satisfaction: pb::Satisfaction::try_from(m.satisfaction).ok().and_then(from_satisfaction),
+                on_time: from_on_time_verdict(m.on_time()),
             }
         }
         "CaseReportLinked" => {

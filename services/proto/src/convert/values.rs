@@ -3,7 +3,7 @@
 
 use crate::v1 as pb;
 use chrono::{DateTime, Utc};
-use gridloop_domain::case::{Channel, Reporter, ReporterKind, Satisfaction, SummonedDepartment};
+use gridloop_domain::case::{Channel, OnTimeVerdict, Reporter, ReporterKind, Satisfaction, SummonedDepartment};
 use gridloop_domain::datum::Datum;
 use gridloop_domain::jurisdiction::Department;
 use gridloop_domain::level::Level;
@@ -42,6 +42,24 @@ pub fn satisfaction(s: Satisfaction) -> pb::Satisfaction {
         Satisfaction::Satisfied => pb::Satisfaction::Satisfied,
         Satisfaction::BasicallySatisfied => pb::Satisfaction::BasicallySatisfied,
         Satisfaction::Unsatisfied => pb::Satisfaction::Unsatisfied,
+    }
+}
+
+pub fn on_time_verdict(v: OnTimeVerdict) -> pb::OnTimeVerdict {
+    match v {
+        OnTimeVerdict::ByDeadline => pb::OnTimeVerdict::Unspecified,
+        OnTimeVerdict::OnTime => pb::OnTimeVerdict::OnTime,
+        OnTimeVerdict::Late => pb::OnTimeVerdict::Late,
+        OnTimeVerdict::Unknown => pb::OnTimeVerdict::Unknown,
+    }
+}
+
+pub fn from_on_time_verdict(v: pb::OnTimeVerdict) -> OnTimeVerdict {
+    match v {
+        pb::OnTimeVerdict::Unspecified => OnTimeVerdict::ByDeadline,
+        pb::OnTimeVerdict::OnTime => OnTimeVerdict::OnTime,
+        pb::OnTimeVerdict::Late => OnTimeVerdict::Late,
+        pb::OnTimeVerdict::Unknown => OnTimeVerdict::Unknown,
     }
 }
 

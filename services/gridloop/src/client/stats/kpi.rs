@@ -107,6 +107,8 @@ fn entry_json(p: &pb::KpiPeriod) -> Value {
             "reopened": c.reopened,
             "mediations_agreed": c.mediations_agreed,
             "mediations_failed": c.mediations_failed,
+            "response_unknown": c.response_unknown,
+            "on_time_unknown": c.on_time_unknown,
         },
         "rates": {
             "response_rate": r.response_rate,
