@@ -16,6 +16,7 @@ pub mod level;
 pub mod mediation;
 pub mod policy;
 pub mod priority;
+pub mod register;
 
 pub use chrono::{DateTime, Duration, Utc};
 
