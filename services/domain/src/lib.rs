@@ -1,6 +1,7 @@
 //! gridloop's pure domain: no IO, no async. Adapters live in the service crates.
 
 pub mod access;
+pub mod agenda;
 pub mod calendar;
 pub mod case;
 pub mod case_state;
