@@ -53,7 +53,7 @@ pub(crate) fn view(
             let stage = match stage {
                 Stage::Proposed => pb::MediationStage::Proposed,
                 Stage::Notified => pb::MediationStage::Notified,
-                Stage::Deliberating { present, statements: said } => {
+                Stage::Deliberating { present, statements: said, .. } => {
                     view.present = present.clone();
                     view.statements = statements(said);
                     pb::MediationStage::Deliberating

@@ -90,6 +90,19 @@ rpcs! {
         RecordConsultation: Command,
         RecordFollowUp: Command,
         GetMediationFigures: Query,
+        OpenBallot: Command,
+        CastBallot: Command,
+        CloseBallot: Command,
+        ObjectToDecision: Command,
+        RegisterResidents: Command,
+        RemoveResident: Command,
+        GetRegister: Query,
+        ProposeAgendaTopic: Command,
+        MergeAgendaTopics: Command,
+        OpenRanking: Command,
+        RankTopics: Command,
+        CloseRanking: Command,
+        GetAgenda: Query,
     }
     Evaluation {
         EvaluateCase: Command,
@@ -124,8 +137,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn thirty_four_rpcs_each_found_by_its_path() {
-        assert_eq!(Rpc::ALL.len(), 34);
+    fn forty_seven_rpcs_each_found_by_its_path() {
+        assert_eq!(Rpc::ALL.len(), 47);
         for &rpc in Rpc::ALL {
             assert_eq!(Rpc::from_path(&rpc.path()), Some(rpc));
         }
