@@ -24,7 +24,9 @@ pub mod handler;
 pub mod timer;
 
 pub use aggregate::{Aggregate, TimerChange};
-pub use authorize::{Authorize, CasePolicy, Denied, ServiceOnly, SessionPolicy, Target, Unauthorized};
+pub use authorize::{
+    AgendaPolicy, Authorize, CasePolicy, Denied, RegisterPolicy, ServiceOnly, SessionPolicy, Target, Unauthorized,
+};
 pub use context::{Caller, EventContext, Origin, IMPORT_ROLE, SCHEMA_VERSION};
 pub use error::{CommandError, Infrastructure};
 pub use handler::{CommandHandler, Envelope, Executed, Loaded, Observer, ReadModel, CONFLICT_RETRIES};
