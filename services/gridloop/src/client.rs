@@ -15,6 +15,7 @@ mod error;
 mod jurisdiction;
 mod mediation;
 pub(crate) mod output;
+mod register;
 pub(crate) mod rpc;
 mod stats;
 
@@ -26,6 +27,7 @@ use rpc::Addresses;
 
 pub use case::CaseArgs;
 pub use mediation::MediationArgs;
+pub use register::RegisterArgs;
 pub use stats::StatsArgs;
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
@@ -42,6 +44,8 @@ pub enum ClientCommand {
     Case(CaseArgs),
     /// Show and conclude mediation sessions (调解, 议事会).
     Mediation(MediationArgs),
+    /// The register of residents concerned of an area (居民名册): import, show, remove.
+    Register(RegisterArgs),
     /// Key figures: `stats 4321` shows the share of cases settled per level against 40/30/20/10.
     Stats(StatsArgs),
 }
@@ -151,6 +155,7 @@ pub async fn run(command: ClientCommand) -> Result<()> {
         ClientCommand::Jurisdiction(global) => jurisdiction::run(&global).await,
         ClientCommand::Case(args) => case::run(args).await,
         ClientCommand::Mediation(args) => mediation::run(args).await,
+        ClientCommand::Register(args) => register::run(args).await,
         ClientCommand::Stats(args) => stats::run(args).await,
     };
     match result {
@@ -168,6 +173,7 @@ impl ClientCommand {
             ClientCommand::Catalog(global) | ClientCommand::Jurisdiction(global) => global,
             ClientCommand::Case(args) => &args.global,
             ClientCommand::Mediation(args) => &args.global,
+            ClientCommand::Register(args) => &args.global,
             ClientCommand::Stats(args) => &args.global,
         }
     }
