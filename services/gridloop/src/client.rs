@@ -9,6 +9,7 @@
 //! (`in_mediation`, `basically_satisfied`) and timestamps are RFC 3339 UTC. A role has one
 //! spelling, the services' kebab case, in options and in output (`grid-worker`).
 
+mod agenda;
 mod case;
 mod catalog;
 mod error;
@@ -25,6 +26,7 @@ use clap::{Args, Subcommand};
 use gridloop_proto::v1 as pb;
 use rpc::Addresses;
 
+pub use agenda::AgendaArgs;
 pub use case::CaseArgs;
 pub use mediation::MediationArgs;
 pub use register::RegisterArgs;
@@ -44,6 +46,8 @@ pub enum ClientCommand {
     Case(CaseArgs),
     /// Show and conclude mediation sessions (调解, 议事会).
     Mediation(MediationArgs),
+    /// An area's topics (议题征集) and their ranking by D21 or 531.
+    Agenda(AgendaArgs),
     /// The register of residents concerned of an area (居民名册): import, show, remove.
     Register(RegisterArgs),
     /// Key figures: `stats 4321` shows the share of cases settled per level against 40/30/20/10.
@@ -156,6 +160,7 @@ pub async fn run(command: ClientCommand) -> Result<()> {
         ClientCommand::Case(args) => case::run(args).await,
         ClientCommand::Mediation(args) => mediation::run(args).await,
         ClientCommand::Register(args) => register::run(args).await,
+        ClientCommand::Agenda(args) => agenda::run(args).await,
         ClientCommand::Stats(args) => stats::run(args).await,
     };
     match result {
@@ -174,6 +179,7 @@ impl ClientCommand {
             ClientCommand::Case(args) => &args.global,
             ClientCommand::Mediation(args) => &args.global,
             ClientCommand::Register(args) => &args.global,
+            ClientCommand::Agenda(args) => &args.global,
             ClientCommand::Stats(args) => &args.global,
         }
     }
