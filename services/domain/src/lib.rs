@@ -1,6 +1,7 @@
 //! gridloop's pure domain: no IO, no async. Adapters live in the service crates.
 
 pub mod access;
+pub mod agenda;
 pub mod calendar;
 pub mod case;
 pub mod case_state;
@@ -18,6 +19,7 @@ pub mod mediation;
 pub mod personal;
 pub mod policy;
 pub mod priority;
+pub mod register;
 
 pub use chrono::{DateTime, Duration, Utc};
 

@@ -10,7 +10,8 @@ use gridloop_domain::jurisdiction::AreaCode;
 
 /// Columns: resident, grid-worker, community-office, street-office, district-office, department,
 /// mediator, hotline, platform, supervisor, admin. `.` refused; A anywhere; O own case; H held by
-/// the caller's unit; I in the caller's area; S summoned department.
+/// the caller's unit; I in the caller's area; S summoned department; R in the area a resident's
+/// token names (where they are registered).
 const MATRIX: &str = "
 ReportCase           A I I I I . . I I . A
 GetCatalog           A A A A A A A A A A A
@@ -27,7 +28,7 @@ SummonDepartments    . . . H H . . . . . A
 ReportIn             . . . . . S . . . . A
 AddCaseNote          . H H H H S . . . . A
 GetCase              O I I I I S I I I I A
-GetMediation         . I I I I . I I I I A
+GetMediation         R I I I I . I I I I A
 ConcludeMediation    . H H H H . I . . . A
 ProposeTopic         . . . . . . I . . . A
 InviteParticipant    . . . . . . I . . . A
@@ -43,6 +44,19 @@ RecordNoAgreement    . . . . . . I . . . A
 RecordConsultation   . . . . . . I . . . A
 RecordFollowUp       . . . . . . I . . . A
 GetMediationFigures  . . I I I . I . I I A
+OpenBallot           . . . . . . I . . . A
+CastBallot           R . . . . . . . . . A
+CloseBallot          . . . . . . I . . . A
+ObjectToDecision     R . . . . . . . . . A
+RegisterResidents    . . I . . . I . . . A
+RemoveResident       . . I . . . I . . . A
+GetRegister          . . I I . . I . . I A
+ProposeAgendaTopic   R . . . . . . . . . A
+MergeAgendaTopics    . . . . . . I . . . A
+OpenRanking          . . . . . . I . . . A
+RankTopics           R . . . . . . . . . A
+CloseRanking         . . . . . . I . . . A
+GetAgenda            R I I I I . I I I I A
 EvaluateCase         O . . . . . . I I . .
 ListCases            O I I I I . I I I I A
 GetLevelDistribution . . I I I . . . I I A
@@ -66,6 +80,7 @@ fn expected() -> Vec<(Rpc, Vec<Option<Scope>>)> {
                     "H" => Some(Scope::HeldByUnit),
                     "I" => Some(Scope::InArea),
                     "S" => Some(Scope::Summoned),
+                    "R" => Some(Scope::Registered),
                     other => panic!("bad cell {other:?} in {line}"),
                 })
                 .collect::<Vec<_>>();
@@ -122,10 +137,12 @@ fn code(s: &str) -> AreaCode {
     AreaCode::new(s).unwrap()
 }
 
-/// A principal of each role, in street 321012001 of district 321012 (grid 321012001001001).
+/// A principal of each role, in street 321012001 of district 321012 (grid 321012001001001); the
+/// resident is registered in that grid.
 fn principal(role: Role) -> Principal {
     let (area, department) = match role {
-        Role::Resident | Role::Admin => (None, None),
+        Role::Admin => (None, None),
+        Role::Resident => (Some(code("321012001001001")), None),
         Role::GridWorker => (Some(code("321012001001001")), None),
         Role::CommunityOffice => (Some(code("321012001001")), None),
         Role::StreetOffice | Role::Mediator | Role::Supervisor => (Some(code("321012001")), None),
@@ -203,6 +220,16 @@ fn the_object_check_says_why() {
     assert_eq!(may_act_on_case(&resident, Rpc::EvaluateCase, &neighbour), Err(Denied::NotTheReporter));
     let department = principal(Role::Department);
     assert_eq!(may_act_on_case(&department, Rpc::ReportIn, &neighbour), Err(Denied::NotSummoned));
+    assert_eq!(
+        may_act_on_case(&resident, Rpc::CastBallot, &neighbour),
+        Err(Denied::OutsideArea { area: code("321012001001002") })
+    );
+    let city_resident = Principal::new("r", Role::Resident, None, None).unwrap();
+    assert_eq!(
+        may_act_on_case(&city_resident, Rpc::ObjectToDecision, &neighbour),
+        Err(Denied::NoRegisteredArea),
+        "a resident takes part where they are registered, never city-wide"
+    );
     let hotline = principal(Role::Hotline);
     assert_eq!(
         may_act_on_case(&hotline, Rpc::EvaluateCase, &outside()),

@@ -9,12 +9,14 @@
 //! (`in_mediation`, `basically_satisfied`) and timestamps are RFC 3339 UTC. A role has one
 //! spelling, the services' kebab case, in options and in output (`grid-worker`).
 
+mod agenda;
 mod case;
 mod catalog;
 mod error;
 mod jurisdiction;
 mod mediation;
 pub(crate) mod output;
+mod register;
 mod reporter;
 pub(crate) mod rpc;
 mod stats;
@@ -25,8 +27,10 @@ use clap::{Args, Subcommand};
 use gridloop_proto::v1 as pb;
 use rpc::Addresses;
 
+pub use agenda::AgendaArgs;
 pub use case::CaseArgs;
 pub use mediation::MediationArgs;
+pub use register::RegisterArgs;
 pub use reporter::ReporterArgs;
 pub use stats::StatsArgs;
 
@@ -44,6 +48,10 @@ pub enum ClientCommand {
     Case(CaseArgs),
     /// Show and conclude mediation sessions (调解, 议事会).
     Mediation(MediationArgs),
+    /// An area's topics (议题征集) and their ranking by D21 or 531.
+    Agenda(AgendaArgs),
+    /// The register of residents concerned of an area (居民名册): import, show, remove.
+    Register(RegisterArgs),
     /// Key figures: `stats 4321` shows the share of cases settled per level against 40/30/20/10.
     Stats(StatsArgs),
     /// Residents' personal data: `reporter erase` erases a reporter's contact everywhere (admin).
@@ -155,6 +163,8 @@ pub async fn run(command: ClientCommand) -> Result<()> {
         ClientCommand::Jurisdiction(global) => jurisdiction::run(&global).await,
         ClientCommand::Case(args) => case::run(args).await,
         ClientCommand::Mediation(args) => mediation::run(args).await,
+        ClientCommand::Register(args) => register::run(args).await,
+        ClientCommand::Agenda(args) => agenda::run(args).await,
         ClientCommand::Stats(args) => stats::run(args).await,
         ClientCommand::Reporter(args) => reporter::run(args).await,
     };
@@ -173,6 +183,8 @@ impl ClientCommand {
             ClientCommand::Catalog(global) | ClientCommand::Jurisdiction(global) => global,
             ClientCommand::Case(args) => &args.global,
             ClientCommand::Mediation(args) => &args.global,
+            ClientCommand::Register(args) => &args.global,
+            ClientCommand::Agenda(args) => &args.global,
             ClientCommand::Stats(args) => &args.global,
             ClientCommand::Reporter(args) => &args.global,
         }

@@ -100,7 +100,10 @@ impl World {
     /// The caller of `role` whose area holds or contains grid A (`inside`), or lies elsewhere.
     fn caller(&self, role: Role, inside: bool) -> Principal {
         let (subject, area, department) = match role {
-            Role::Resident => (if inside { REPORTER } else { "resident-b" }, None, None),
+            // A resident's token names the grid they are registered in.
+            Role::Resident => {
+                (if inside { REPORTER } else { "resident-b" }, Some(self.area(inside, Level::Grid)), None)
+            }
             Role::GridWorker => ("worker", Some(self.area(inside, Level::Grid)), None),
             Role::CommunityOffice => ("community", Some(self.area(inside, Level::Community)), None),
             Role::DistrictOffice if !inside => ("district", Some(AreaCode::new("321099").unwrap()), None),
@@ -317,6 +320,16 @@ impl World {
                 id: &objects.resolved,
                 facts: CaseFacts { reporter: Some(REPORTER.into()), ..CaseFacts::at(self.a.clone()) },
             },
+            // The register and the agenda of grid A.
+            Rpc::RegisterResidents
+            | Rpc::RemoveResident
+            | Rpc::GetRegister
+            | Rpc::ProposeAgendaTopic
+            | Rpc::MergeAgendaTopics
+            | Rpc::OpenRanking
+            | Rpc::RankTopics
+            | Rpc::CloseRanking
+            | Rpc::GetAgenda => On::Object { id: "", facts: CaseFacts::at(self.a.clone()) },
             _ => On::Object { id: &objects.session, facts: CaseFacts::at(self.a.clone()) },
         }
     }
@@ -508,6 +521,46 @@ async fn call(
         Rpc::GetMediationFigures => {
             done!(mediation.get_mediation_figures(pb::GetMediationFiguresRequest { area, ..Default::default() }))
         }
+        Rpc::OpenBallot => done!(mediation.open_ballot(pb::OpenBallotRequest {
+            mediation_id,
+            motion: "清理楼道".into(),
+            secret: false
+        })),
+        Rpc::CastBallot => {
+            done!(mediation.cast_ballot(pb::CastBallotRequest { mediation_id, choice: pb::BallotChoice::Yes as i32 }))
+        }
+        Rpc::CloseBallot => {
+            done!(mediation.close_ballot(pb::MediationStepRequest { mediation_id, ..Default::default() }))
+        }
+        Rpc::ObjectToDecision => {
+            done!(mediation.object_to_decision(pb::MediationStepRequest { mediation_id, ..Default::default() }))
+        }
+        Rpc::RegisterResidents => done!(mediation
+            .register_residents(pb::RegisterResidentsRequest { area_code: area, residents: vec![REPORTER.into()] })),
+        Rpc::RemoveResident => {
+            done!(mediation.remove_resident(pb::RemoveResidentRequest { area_code: area, resident: "nobody".into() }))
+        }
+        Rpc::GetRegister => done!(mediation.get_register(pb::GetRegisterRequest { area_code: area })),
+        Rpc::ProposeAgendaTopic => done!(mediation.propose_agenda_topic(pb::ProposeAgendaTopicRequest {
+            area_code: area,
+            title: "加装电梯".into(),
+            ..Default::default()
+        })),
+        Rpc::MergeAgendaTopics => done!(mediation.merge_agenda_topics(pb::MergeAgendaTopicsRequest {
+            area_code: area,
+            duplicate: 2,
+            into: 1
+        })),
+        Rpc::OpenRanking => done!(mediation.open_ranking(pb::OpenRankingRequest {
+            area_code: area,
+            method: pb::RankingMethod::D21 as i32,
+            plus_votes: 0
+        })),
+        Rpc::RankTopics => {
+            done!(mediation.rank_topics(pb::RankTopicsRequest { area_code: area, plus: vec![1], ..Default::default() }))
+        }
+        Rpc::CloseRanking => done!(mediation.close_ranking(pb::GetAgendaRequest { area_code: area })),
+        Rpc::GetAgenda => done!(mediation.get_agenda(pb::GetAgendaRequest { area_code: area })),
         Rpc::EvaluateCase => done!(evaluation.evaluate_case(pb::EvaluateCaseRequest {
             case_id,
             satisfaction: pb::Satisfaction::Satisfied as i32,
@@ -526,7 +579,7 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_by_every_role_inside_and_outside_its_area_is_decided_by_the_policy_table() {
-    assert_eq!(Rpc::ALL.len(), 36, "the API's RPCs");
+    assert_eq!(Rpc::ALL.len(), 49, "the API's RPCs");
     let mut world = World::start().await;
     // Everything the calls act on exists before the first call, so that nothing moves while
     // refusals are checked to store nothing.

@@ -2,11 +2,13 @@
 //! are written on the wire, which durable timer its state keeps armed, and a few facts about its
 //! commands. Implemented here for the three aggregates of the domain.
 
+use gridloop_domain::agenda::{Agenda, AgendaCommand};
 use gridloop_domain::case::{Case, CaseCommand, CaseError};
 use gridloop_domain::decider::Decider;
 use gridloop_domain::feedback::{Feedback, FeedbackCommand};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::mediation::{Mediation, MediationCommand};
+use gridloop_domain::register::{Register, RegisterCommand};
 use gridloop_domain::Timestamp;
 use gridloop_proto::convert::{self, DecodeError};
 use std::hash::Hash;
@@ -155,5 +157,35 @@ impl Aggregate for Feedback {
             FeedbackCommand::Answer { .. } => "evaluate",
             FeedbackCommand::Expire { .. } => "expire_feedback",
         }
+    }
+}
+
+/// An area's register of residents concerned: its stream's routing key is the area.
+impl Aggregate for Register {
+    fn encode(_: Self::Id, _: &Register, event: &Self::Event) -> (String, Vec<u8>) {
+        convert::encode_register_event(event)
+    }
+
+    fn decode(event_type: &str, payload: &[u8]) -> Result<Self::Event, DecodeError> {
+        convert::decode_register_event(event_type, payload)
+    }
+
+    fn command_name(command: &RegisterCommand) -> &'static str {
+        command.name()
+    }
+}
+
+/// An area's agenda (议题征集 and its rankings): its stream's routing key is the area.
+impl Aggregate for Agenda {
+    fn encode(_: Self::Id, _: &Agenda, event: &Self::Event) -> (String, Vec<u8>) {
+        convert::encode_agenda_event(event)
+    }
+
+    fn decode(event_type: &str, payload: &[u8]) -> Result<Self::Event, DecodeError> {
+        convert::decode_agenda_event(event_type, payload)
+    }
+
+    fn command_name(command: &AgendaCommand) -> &'static str {
+        command.name()
     }
 }

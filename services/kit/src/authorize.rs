@@ -11,10 +11,12 @@ use crate::error::Infrastructure;
 use async_trait::async_trait;
 use gridloop_auth::audit::{Audit, Subject};
 use gridloop_domain::access::{self, confine_query, may_act_on_case, rpc_scope, CaseFacts, Principal, QueryScope, Rpc};
+use gridloop_domain::agenda::Agenda;
 use gridloop_domain::case::Case;
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::mediation::Mediation;
+use gridloop_domain::register::Register;
 
 /// Why the caller may not run the command, and — when the policy table refused it — what the
 /// audit log records of the refusal.
@@ -194,6 +196,46 @@ impl Authorize<Mediation> for SessionPolicy {
         let named = Named { case_id: case_id.as_deref(), mediation_id: Some(&mediation_id) };
         Ok(check(principal, rpc, session_object(target.state, target.origin).as_ref(), named)?)
     }
+}
+
+/// The check of an area's register: it lies in the area its stream is routed to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RegisterPolicy;
+
+#[async_trait]
+impl Authorize<Register> for RegisterPolicy {
+    async fn authorize(
+        &self,
+        caller: &Caller,
+        target: Target<'_, Register>,
+        command: &<Register as gridloop_domain::decider::Decider>::Command,
+    ) -> Result<(), Unauthorized> {
+        in_its_area(caller, access::register_rpc(command), target.origin)
+    }
+}
+
+/// The check of an area's agenda: it lies in the area its stream is routed to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AgendaPolicy;
+
+#[async_trait]
+impl Authorize<Agenda> for AgendaPolicy {
+    async fn authorize(
+        &self,
+        caller: &Caller,
+        target: Target<'_, Agenda>,
+        command: &<Agenda as gridloop_domain::decider::Decider>::Command,
+    ) -> Result<(), Unauthorized> {
+        in_its_area(caller, access::agenda_rpc(command), target.origin)
+    }
+}
+
+/// The object check of an aggregate that is an area's own: the area is its stream's routing.
+fn in_its_area(caller: &Caller, rpc: Rpc, origin: Option<&Origin>) -> Result<(), Unauthorized> {
+    let Some(principal) = &caller.principal else { return Ok(()) };
+    let area = origin.and_then(|o| AreaCode::new(o.routing_key.as_str()).ok());
+    let facts = area.map(CaseFacts::at);
+    Ok(check(principal, rpc, facts.as_ref(), Named::default())?)
 }
 
 fn session_case(session: &Mediation) -> Option<CaseId> {

@@ -27,7 +27,10 @@ pub mod progress;
 pub mod timer;
 
 pub use aggregate::{Aggregate, TimerChange};
-pub use authorize::{Authorize, CasePolicy, Denied, ReporterIndex, ServiceOnly, SessionPolicy, Target, Unauthorized};
+pub use authorize::{
+    AgendaPolicy, Authorize, CasePolicy, Denied, RegisterPolicy, ReporterIndex, ServiceOnly, SessionPolicy, Target,
+    Unauthorized,
+};
 pub use context::{Caller, EventContext, Origin, IMPORT_ROLE, SCHEMA_VERSION};
 pub use error::{CommandError, Infrastructure};
 pub use handler::{CommandHandler, Envelope, Executed, Loaded, Observer, ReadModel, CONFLICT_RETRIES};

@@ -2,15 +2,19 @@
 //! answered with the session as it stands after it; the session's refusals become precise
 //! statuses here and nowhere else.
 
+use crate::residents::{area_of, subject};
 use crate::sessions;
 use crate::view::view;
 use crate::MediationSvc;
 use gridloop_domain::access::Rpc;
+use gridloop_domain::agenda::{AgendaCommand, Ballot};
 use gridloop_domain::ids::MediationId;
+use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::mediation::{
     self, Mediation, MediationCommand, MediationError, Origin, Participant, Referral, Response as ObjectionResponse,
     Statement,
 };
+use gridloop_domain::register::RegisterCommand;
 use gridloop_kit::authorize::{session_object, Named};
 use gridloop_kit::context::{command_causation, request_traceparent};
 use gridloop_kit::grpc::{self, store_status};
@@ -45,6 +49,13 @@ fn role_field(field: &str, value: i32, v: &mut Violations) -> Option<mediation::
 }
 
 impl MediationSvc {
+    /// The area a session lies in (its stream's routing), whose register counts its residents.
+    async fn session_area(&self, id: MediationId) -> Result<AreaCode, Status> {
+        let loaded = self.sessions.load(id).await.map_err(|e| status(id, e))?;
+        let origin = loaded.origin().ok_or_else(|| Status::not_found(format!("mediation {id} not found")))?;
+        AreaCode::new(origin.routing_key).map_err(|e| Status::internal(format!("session {id} routed to no area: {e}")))
+    }
+
     /// Run one step of the procedure on an existing session and return the session after it.
     async fn step(
         &self,
@@ -209,8 +220,12 @@ impl MediationService for MediationSvc {
     ) -> Result<Response<pb::MediationView>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        let command =
-            MediationCommand::SignAgreement { signed_by: r.signed_by, residents_concerned: r.residents_concerned };
+        let id = MediationId(parse_uuid("mediation_id", &r.mediation_id)?);
+        // One fifth is of the register of the session's area; an area without a register yet
+        // takes the number the council gives.
+        let register = self.register_of(&self.session_area(id).await?).await?;
+        let residents_concerned = if register.is_empty() { r.residents_concerned } else { register.len() };
+        let command = MediationCommand::SignAgreement { signed_by: r.signed_by, residents_concerned };
         self.step(&r.mediation_id, caller, command).await
     }
 
@@ -283,6 +298,135 @@ impl MediationService for MediationSvc {
         let r = request.into_inner();
         let command = MediationCommand::FollowUp { note: r.note, settled: r.settled };
         self.step(&r.mediation_id, caller, command).await
+    }
+
+    async fn open_ballot(
+        &self,
+        request: Request<pb::OpenBallotRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        self.step(&r.mediation_id, caller, MediationCommand::OpenBallot { motion: r.motion, secret: r.secret }).await
+    }
+
+    async fn cast_ballot(
+        &self,
+        request: Request<pb::CastBallotRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        let choice =
+            convert::from_choice(r.choice()).ok_or_else(|| invalid_argument("choice", "yes, no or abstain"))?;
+        let command = MediationCommand::CastBallot { voter: subject(&caller)?, choice };
+        self.step(&r.mediation_id, caller, command).await
+    }
+
+    async fn close_ballot(
+        &self,
+        request: Request<pb::MediationStepRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        self.step(&r.mediation_id, caller, MediationCommand::CloseBallot).await
+    }
+
+    async fn object_to_decision(
+        &self,
+        request: Request<pb::MediationStepRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
+        let id = MediationId(parse_uuid("mediation_id", &request.get_ref().mediation_id)?);
+        let resident = subject(&caller)?;
+        let registered = self.register_of(&self.session_area(id).await?).await?.contains(&resident);
+        let envelope = self.sessions.request(id, MediationCommand::Object { resident, registered }, caller, None);
+        self.answer(id, envelope).await
+    }
+
+    async fn register_residents(
+        &self,
+        request: Request<pb::RegisterResidentsRequest>,
+    ) -> Result<Response<pb::RegisterView>, Status> {
+        let area = area_of(&request.get_ref().area_code)?;
+        let command = RegisterCommand::Register { residents: request.get_ref().residents.clone() };
+        Ok(Response::new(self.change_register(&request, &area, command).await?))
+    }
+
+    async fn remove_resident(
+        &self,
+        request: Request<pb::RemoveResidentRequest>,
+    ) -> Result<Response<pb::RegisterView>, Status> {
+        let area = area_of(&request.get_ref().area_code)?;
+        let command = RegisterCommand::Remove { resident: request.get_ref().resident.clone() };
+        Ok(Response::new(self.change_register(&request, &area, command).await?))
+    }
+
+    async fn get_register(
+        &self,
+        request: Request<pb::GetRegisterRequest>,
+    ) -> Result<Response<pb::RegisterView>, Status> {
+        let area = area_of(&request.get_ref().area_code)?;
+        Ok(Response::new(self.read_register(&request, &area).await?))
+    }
+
+    async fn propose_agenda_topic(
+        &self,
+        request: Request<pb::ProposeAgendaTopicRequest>,
+    ) -> Result<Response<pb::AgendaView>, Status> {
+        let area = area_of(&request.get_ref().area_code)?;
+        let r = request.get_ref().clone();
+        let view = self
+            .change_agenda(&request, &area, |proposer, registered| AgendaCommand::Propose {
+                title: r.title,
+                proposer,
+                collected_from: r.collected_from,
+                priorities: convert::from_priorities(r.priorities.as_ref()),
+                registered,
+            })
+            .await?;
+        Ok(Response::new(view))
+    }
+
+    async fn merge_agenda_topics(
+        &self,
+        request: Request<pb::MergeAgendaTopicsRequest>,
+    ) -> Result<Response<pb::AgendaView>, Status> {
+        let area = area_of(&request.get_ref().area_code)?;
+        let (duplicate, into) = (request.get_ref().duplicate, request.get_ref().into);
+        let view = self.change_agenda(&request, &area, |_, _| AgendaCommand::Merge { duplicate, into }).await?;
+        Ok(Response::new(view))
+    }
+
+    async fn open_ranking(&self, request: Request<pb::OpenRankingRequest>) -> Result<Response<pb::AgendaView>, Status> {
+        let r = request.get_ref();
+        let area = area_of(&r.area_code)?;
+        let method =
+            convert::from_method(r.method(), r.plus_votes).ok_or_else(|| invalid_argument("method", "D21 or 531"))?;
+        let view = self.change_agenda(&request, &area, |_, _| AgendaCommand::OpenRanking { method }).await?;
+        Ok(Response::new(view))
+    }
+
+    async fn rank_topics(&self, request: Request<pb::RankTopicsRequest>) -> Result<Response<pb::AgendaView>, Status> {
+        let r = request.get_ref().clone();
+        let area = area_of(&r.area_code)?;
+        let ballot = match (r.plus.is_empty(), r.choices.is_empty()) {
+            (false, true) => Ballot::D21 { plus: r.plus, minus: (r.minus != 0).then_some(r.minus) },
+            (true, false) => Ballot::Points531 { choices: r.choices },
+            _ => return Err(invalid_argument("plus", "give D21 plus (and minus) votes or 531 choices")),
+        };
+        let view = self
+            .change_agenda(&request, &area, |voter, registered| AgendaCommand::Rank { voter, ballot, registered })
+            .await?;
+        Ok(Response::new(view))
+    }
+
+    async fn close_ranking(&self, request: Request<pb::GetAgendaRequest>) -> Result<Response<pb::AgendaView>, Status> {
+        let area = area_of(&request.get_ref().area_code)?;
+        Ok(Response::new(self.change_agenda(&request, &area, |_, _| AgendaCommand::CloseRanking).await?))
+    }
+
+    async fn get_agenda(&self, request: Request<pb::GetAgendaRequest>) -> Result<Response<pb::AgendaView>, Status> {
+        let area = area_of(&request.get_ref().area_code)?;
+        Ok(Response::new(self.read_agenda(&request, &area).await?))
     }
 
     async fn get_mediation_figures(

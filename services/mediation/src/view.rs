@@ -1,7 +1,9 @@
 //! The session as clients see it (`MediationView`): its state, and its history in words.
 
 use gridloop_domain::ids::MediationId;
-use gridloop_domain::mediation::{Mediation, MediationEvent, Notice, Origin, Outcome, Referral, Stage, Statement};
+use gridloop_domain::mediation::{
+    fifth_of, Ballot, Mediation, MediationEvent, Notice, Origin, Outcome, Referral, Stage, Statement,
+};
 use gridloop_eventstore::RecordedEvent;
 use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
@@ -16,7 +18,7 @@ pub(crate) fn view(
     let mut view = pb::MediationView {
         mediation_id: id.to_string(),
         version,
-        history: history.iter().map(|(record, event)| history_entry(record, event)).collect(),
+        history: history_entries(history),
         ..Default::default()
     };
     let Some(session) = state.session() else { return view };
@@ -46,6 +48,7 @@ pub(crate) fn view(
         view.notice_until = Some(convert::timestamp(n.until));
         view.residents_concerned = n.residents_concerned;
         view.objectors = n.objectors.clone();
+        view.objections_needed = fifth_of(n.residents_concerned);
     };
     let (state, stage) = match state {
         Mediation::New => return view,
@@ -53,9 +56,12 @@ pub(crate) fn view(
             let stage = match stage {
                 Stage::Proposed => pb::MediationStage::Proposed,
                 Stage::Notified => pb::MediationStage::Notified,
-                Stage::Deliberating { present, statements: said } => {
+                Stage::Deliberating { present, statements: said, ballot } => {
                     view.present = present.clone();
                     view.statements = statements(said);
+                    if let Some(b) = ballot {
+                        ballot_view(&mut view, b);
+                    }
                     pb::MediationStage::Deliberating
                 }
                 Stage::Decided { present, motion } => {
@@ -100,14 +106,40 @@ pub(crate) fn view(
     view
 }
 
-fn history_entry(record: &RecordedEvent, event: &MediationEvent) -> pb::MediationHistoryEntry {
-    pb::MediationHistoryEntry {
-        version: record.stream_version,
-        occurred_at: Some(convert::timestamp(record.occurred_at)),
-        event_type: convert::short_type(&record.event_type).to_string(),
-        actor_id: record.actor.id.clone(),
-        detail: describe(event),
+/// The ballot under way: who may vote and who did; the running tally only of an open ballot, as
+/// a secret one's would tell, vote by vote, who voted how.
+fn ballot_view(view: &mut pb::MediationView, ballot: &Ballot) {
+    view.ballot_motion = ballot.motion.clone();
+    view.ballot_secret = ballot.secret;
+    view.ballot_eligible = ballot.eligible.clone();
+    view.ballot_voted = ballot.cast.iter().map(|(voter, _)| voter.clone()).collect();
+    if !ballot.secret {
+        (view.ballot_yes, view.ballot_no, view.ballot_abstain) = ballot.tally();
     }
+}
+
+/// The session's history in words; a secret ballot's votes say only who voted.
+fn history_entries(history: &[(RecordedEvent, MediationEvent)]) -> Vec<pb::MediationHistoryEntry> {
+    let mut secret = false;
+    history
+        .iter()
+        .map(|(record, event)| {
+            if let MediationEvent::BallotOpened { secret: s, .. } = event {
+                secret = *s;
+            }
+            let detail = match event {
+                MediationEvent::BallotCast { voter, .. } if secret => format!("{voter} voted (secret ballot)"),
+                _ => describe(event),
+            };
+            pb::MediationHistoryEntry {
+                version: record.stream_version,
+                occurred_at: Some(convert::timestamp(record.occurred_at)),
+                event_type: convert::short_type(&record.event_type).to_string(),
+                actor_id: record.actor.id.clone(),
+                detail,
+            }
+        })
+        .collect()
 }
 
 /// One line for the session's history.
@@ -127,6 +159,17 @@ fn describe(event: &MediationEvent) -> String {
             yes.len(),
             no.len(),
             abstain.len()
+        ),
+        MediationEvent::BallotOpened { motion, secret, eligible } => format!(
+            "{} ballot on {motion:?} opened to {} participants",
+            if *secret { "secret" } else { "open" },
+            eligible.len()
+        ),
+        MediationEvent::BallotCast { voter, choice } => format!("{voter} voted {choice:?}"),
+        MediationEvent::BallotClosed { motion, yes, no, abstain, eligible, quorate, carried } => format!(
+            "ballot on {motion:?} {} ({yes} yes, {no} no, {abstain} abstain of {eligible} eligible{})",
+            if *carried { "carried" } else { "not carried" },
+            if *quorate { "" } else { "; no quorum" }
         ),
         MediationEvent::AgreementSigned { signed_by, notice_until, residents_concerned } => {
             format!("signed by {}; published until {notice_until} to {residents_concerned} residents", list(signed_by))

@@ -6,7 +6,7 @@ pub mod object;
 pub mod policy;
 pub mod rpc;
 
-pub use object::{case_facts, case_rpc, feedback_rpc, session_facts, session_rpc};
+pub use object::{agenda_rpc, case_facts, case_rpc, feedback_rpc, register_rpc, session_facts, session_rpc};
 pub use policy::{confine_query, may_act_on_case, rpc_scope, CaseFacts, Denied, QueryScope, Scope, UnitDepartment};
 pub use rpc::{Rpc, Service};
 

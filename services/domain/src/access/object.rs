@@ -4,11 +4,13 @@
 
 use super::policy::{CaseFacts, UnitDepartment};
 use super::Rpc;
+use crate::agenda::AgendaCommand;
 use crate::case::{Case, CaseCommand, ReporterKind};
 use crate::feedback::FeedbackCommand;
 use crate::jurisdiction::AreaCode;
 use crate::level::Level;
 use crate::mediation::{MediationCommand, Origin, Session, SessionLevel};
+use crate::register::RegisterCommand;
 
 /// The RPC a caller sends a case command with; `None` for what only the services send (opening,
 /// deadlines, a mediation's outcome, an evaluation, a linked report).
@@ -41,6 +43,10 @@ pub fn session_rpc(command: &MediationCommand) -> Option<Rpc> {
         MediationCommand::PutMotion { .. } => Rpc::PutMotion,
         MediationCommand::SignAgreement { .. } => Rpc::SignAgreement,
         MediationCommand::RaiseObjection { .. } => Rpc::RaiseObjection,
+        MediationCommand::OpenBallot { .. } => Rpc::OpenBallot,
+        MediationCommand::CastBallot { .. } => Rpc::CastBallot,
+        MediationCommand::CloseBallot => Rpc::CloseBallot,
+        MediationCommand::Object { .. } => Rpc::ObjectToDecision,
         MediationCommand::RespondToObjection { .. } => Rpc::RespondToObjection,
         MediationCommand::Execute => Rpc::ExecuteAgreement,
         MediationCommand::RecordNoAgreement { .. } => Rpc::RecordNoAgreement,
@@ -49,6 +55,25 @@ pub fn session_rpc(command: &MediationCommand) -> Option<Rpc> {
         MediationCommand::FollowUp { .. } => Rpc::RecordFollowUp,
         MediationCommand::FollowUpTimerFired { .. } => return None,
     })
+}
+
+/// The RPC a caller sends a register command with.
+pub fn register_rpc(command: &RegisterCommand) -> Rpc {
+    match command {
+        RegisterCommand::Register { .. } => Rpc::RegisterResidents,
+        RegisterCommand::Remove { .. } => Rpc::RemoveResident,
+    }
+}
+
+/// The RPC a caller sends an agenda command with.
+pub fn agenda_rpc(command: &AgendaCommand) -> Rpc {
+    match command {
+        AgendaCommand::Propose { .. } => Rpc::ProposeAgendaTopic,
+        AgendaCommand::Merge { .. } => Rpc::MergeAgendaTopics,
+        AgendaCommand::OpenRanking { .. } => Rpc::OpenRanking,
+        AgendaCommand::Rank { .. } => Rpc::RankTopics,
+        AgendaCommand::CloseRanking => Rpc::CloseRanking,
+    }
 }
 
 /// The RPC a caller sends a feedback command with: only the answer is a caller's.

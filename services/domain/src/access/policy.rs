@@ -19,6 +19,9 @@ pub enum Scope {
     InArea,
     /// Cases the principal's department is summoned to (吹哨报到).
     Summoned,
+    /// A resident's own part in deliberation: only where their token names the area they are
+    /// registered in (never city-wide); the command checks the area's register itself.
+    Registered,
 }
 
 use Role::*;
@@ -59,6 +62,13 @@ const FIGURES: &[Grants] = &[OFFICES_IN_AREA, &[(Platform, InArea), (Supervisor,
 
 /// The council procedure: the mediator of the session's area.
 const COUNCIL: &[Grants] = &[&[(Mediator, InArea)], ADMIN];
+
+/// What residents do themselves (propose and rank topics, vote, object): within their token's
+/// area; the register of the session's or agenda's area must hold them, which the command checks.
+const RESIDENTS: &[Grants] = &[&[(Resident, Registered)], ADMIN];
+
+/// Keeping the register of residents concerned: the mediator and the community of the area.
+const REGISTRARS: &[Grants] = &[&[(Mediator, InArea), (CommunityOffice, InArea)], ADMIN];
 
 const EVERYONE: Grants = &[
     (Resident, Anywhere),
@@ -101,7 +111,7 @@ pub const POLICY: &[(Rpc, &[Grants])] = &[
     (Rpc::AddCaseNote, &[HOLDING_UNITS, &[(Department, Summoned)], ADMIN]),
     (Rpc::GetCase, &[&[(Resident, OwnCase), (Department, Summoned)], READERS, ADMIN]),
     // Mediation: sessions lie in an area (the case's grid, or the area a collected topic serves).
-    (Rpc::GetMediation, &[READERS, ADMIN]),
+    (Rpc::GetMediation, &[&[(Resident, Registered)], READERS, ADMIN]),
     // An informal mediation (入户商) is concluded by the mediator or by the unit holding the case.
     (Rpc::ConcludeMediation, &[HOLDING_UNITS, &[(Mediator, InArea)], ADMIN]),
     (Rpc::ProposeTopic, COUNCIL),
@@ -117,6 +127,23 @@ pub const POLICY: &[(Rpc, &[Grants])] = &[
     (Rpc::RecordNoAgreement, COUNCIL),
     (Rpc::RecordConsultation, COUNCIL),
     (Rpc::RecordFollowUp, COUNCIL),
+    // 云议事: residents rank topics, vote in ballots they are invited to and object themselves.
+    (Rpc::OpenBallot, COUNCIL),
+    (Rpc::CastBallot, RESIDENTS),
+    (Rpc::CloseBallot, COUNCIL),
+    (Rpc::ObjectToDecision, RESIDENTS),
+    (Rpc::RegisterResidents, REGISTRARS),
+    (Rpc::RemoveResident, REGISTRARS),
+    (
+        Rpc::GetRegister,
+        &[&[(Mediator, InArea), (CommunityOffice, InArea), (StreetOffice, InArea), (Supervisor, InArea)], ADMIN],
+    ),
+    (Rpc::ProposeAgendaTopic, RESIDENTS),
+    (Rpc::MergeAgendaTopics, COUNCIL),
+    (Rpc::OpenRanking, COUNCIL),
+    (Rpc::RankTopics, RESIDENTS),
+    (Rpc::CloseRanking, COUNCIL),
+    (Rpc::GetAgenda, &[&[(Resident, Registered)], READERS, ADMIN]),
     (
         Rpc::GetMediationFigures,
         &[OFFICES_IN_AREA, &[(Mediator, InArea), (Platform, InArea), (Supervisor, InArea)], ADMIN],
@@ -143,6 +170,8 @@ pub enum Denied {
     OutsideArea { area: AreaCode },
     #[error("this department is not summoned to the case")]
     NotSummoned,
+    #[error("a resident takes part only in the area their token names")]
+    NoRegisteredArea,
 }
 
 impl Denied {
@@ -154,6 +183,7 @@ impl Denied {
             Denied::NotHoldingUnit { .. } => "not_holding_unit",
             Denied::OutsideArea { .. } => "outside_area",
             Denied::NotSummoned => "not_summoned",
+            Denied::NoRegisteredArea => "no_registered_area",
         }
     }
 }
@@ -207,6 +237,11 @@ pub fn may_act_on_case(principal: &Principal, rpc: Rpc, facts: &CaseFacts) -> Re
         HeldByUnit => Err(Denied::NotHoldingUnit { unit: facts.unit.clone(), role: principal.role }),
         InArea if principal.reaches(&facts.area) => Ok(()),
         InArea => Err(Denied::OutsideArea { area: facts.area.clone() }),
+        Registered => match &principal.area {
+            Some(own) if own.contains(&facts.area) => Ok(()),
+            Some(_) => Err(Denied::OutsideArea { area: facts.area.clone() }),
+            None => Err(Denied::NoRegisteredArea),
+        },
         Summoned => {
             let summoned = facts.summoned.iter().any(|s| {
                 principal.area.as_ref() == Some(&s.unit) && principal.department.as_deref() == Some(&s.department)

@@ -2,8 +2,8 @@
 //! beside its tests, and reads the open session through a [`Step`].
 
 use super::{
-    conclude, deliberate, follow_up, invite, object, open, sign, vote, Mediation, MediationCommand, MediationError,
-    MediationEvent, MediationRules, Session, Stage,
+    ballot, conclude, deliberate, follow_up, invite, object, open, sign, vote, Mediation, MediationCommand,
+    MediationError, MediationEvent, MediationRules, Session, Stage,
 };
 use crate::calendar::WorkingCalendar;
 use crate::Timestamp;
@@ -43,6 +43,10 @@ pub fn decide(
         C::OpenDeliberation { present } => deliberate::sit(&at, present),
         C::MakeStatement { statement } => deliberate::speak(&at, statement),
         C::PutMotion { motion, yes, no, abstain } => vote::decide(&at, motion, yes, no, abstain),
+        C::OpenBallot { motion, secret } => ballot::open(&at, motion, *secret),
+        C::CastBallot { voter, choice } => ballot::cast(&at, voter, *choice),
+        C::CloseBallot => ballot::close(&at),
+        C::Object { resident, registered } => object::object(&at, resident, *registered),
         C::SignAgreement { signed_by, residents_concerned } => sign::decide(&at, signed_by, *residents_concerned),
         C::RaiseObjection { residents } => object::raise(&at, residents),
         C::RespondToObjection { response, reason } => object::respond(&at, *response, reason),

@@ -33,7 +33,7 @@ pub(super) fn sit(at: &Step, present: &[String]) -> Result<Vec<MediationEvent>, 
 }
 
 pub(super) fn speak(at: &Step, statement: &Statement) -> Result<Vec<MediationEvent>, MediationError> {
-    let Stage::Deliberating { present, statements } = at.stage else {
+    let Stage::Deliberating { present, statements, .. } = at.stage else {
         return Err(at.refused("statements are made while the session sits"));
     };
     required("text", &statement.text)?;

@@ -30,8 +30,10 @@
 //! execution until the council reconsiders (复议) or suspends it (暂缓执行).
 //!
 //! `decide` hands each command to its step, one module each with the step's tests beside it:
-//! `open`, `invite` (and 告知), `deliberate`, `vote`, `sign`, `object`, `conclude` and `follow_up`.
+//! `open`, `invite` (and 告知), `deliberate`, `vote` (a show of hands), `ballot` (云票选: each
+//! participant votes from their own device), `sign`, `object`, `conclude` and `follow_up`.
 
+mod ballot;
 mod conclude;
 mod decide;
 mod deliberate;
@@ -43,7 +45,7 @@ mod sign;
 mod vote;
 
 pub use decide::decide;
-pub use object::reaches_fifth;
+pub use object::{fifth_of, reaches_fifth};
 
 use crate::calendar::Sla;
 use crate::decider::Misfit;
@@ -245,6 +247,29 @@ pub enum MediationEvent {
         abstain: Vec<String>,
         carried: bool,
     },
+    /// 云票选: the council put a motion to a ballot of those invited (the chair excepted), each
+    /// voting once from their own device until it closes.
+    BallotOpened {
+        motion: String,
+        secret: bool,
+        eligible: Vec<String>,
+    },
+    /// One participant's vote. Of a secret ballot, views show only that they voted.
+    BallotCast {
+        voter: String,
+        choice: Choice,
+    },
+    /// The ballot closed: its tally, whether enough voted (quorum) and whether a simple majority
+    /// of those who voted said yes.
+    BallotClosed {
+        motion: String,
+        yes: u32,
+        no: u32,
+        abstain: u32,
+        eligible: u32,
+        quorate: bool,
+        carried: bool,
+    },
     /// 签字确认 and 公示: the parties signed the carried motion, which is published until
     /// `notice_until` to the residents it concerns.
     AgreementSigned {
@@ -297,6 +322,9 @@ impl MediationEvent {
             MediationEvent::DeliberationOpened { .. } => "MediationDeliberationOpened",
             MediationEvent::StatementMade { .. } => "MediationStatementMade",
             MediationEvent::MotionVoted { .. } => "MediationMotionVoted",
+            MediationEvent::BallotOpened { .. } => "MediationBallotOpened",
+            MediationEvent::BallotCast { .. } => "MediationBallotCast",
+            MediationEvent::BallotClosed { .. } => "MediationBallotClosed",
             MediationEvent::AgreementSigned { .. } => "MediationAgreementSigned",
             MediationEvent::ObjectionRaised { .. } => "MediationObjectionRaised",
             MediationEvent::Reconsidered { .. } => "MediationReconsidered",
@@ -306,6 +334,32 @@ impl MediationEvent {
             MediationEvent::FollowUpOverdue { .. } => "MediationFollowUpOverdue",
             MediationEvent::FollowedUp { .. } => "MediationFollowedUp",
         }
+    }
+}
+
+/// A participant's vote in a ballot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Choice {
+    Yes,
+    No,
+    Abstain,
+}
+
+/// A ballot under way: who may vote, and who voted how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ballot {
+    pub motion: String,
+    pub secret: bool,
+    pub eligible: Vec<String>,
+    pub cast: Vec<(String, Choice)>,
+}
+
+impl Ballot {
+    /// How many voted yes, no and abstained.
+    pub fn tally(&self) -> (u32, u32, u32) {
+        let count = |c: Choice| self.cast.iter().filter(|(_, choice)| *choice == c).count() as u32;
+        (count(Choice::Yes), count(Choice::No), count(Choice::Abstain))
     }
 }
 
@@ -353,8 +407,13 @@ pub enum Stage {
     Proposed,
     /// 告知: participants were notified; the session can sit.
     Notified,
-    /// 协商: sitting, with who attended and what was said.
-    Deliberating { present: Vec<String>, statements: Vec<Statement> },
+    /// 协商: sitting, with who attended, what was said and the ballot under way, if any.
+    Deliberating {
+        present: Vec<String>,
+        statements: Vec<Statement>,
+        #[serde(default)]
+        ballot: Option<Ballot>,
+    },
     /// A motion carried; the parties are to sign it.
     Decided { present: Vec<String>, motion: String },
     /// 公示: signed and published; executed once the notice period is over.
@@ -460,6 +519,16 @@ pub enum MediationCommand {
         no: Vec<String>,
         abstain: Vec<String>,
     },
+    /// 云票选: put the motion to a ballot of those invited.
+    OpenBallot {
+        motion: String,
+        secret: bool,
+    },
+    CastBallot {
+        voter: String,
+        choice: Choice,
+    },
+    CloseBallot,
     /// The parties sign the carried motion; it is published for the notice period.
     SignAgreement {
         signed_by: Vec<String>,
@@ -467,6 +536,12 @@ pub enum MediationCommand {
     },
     RaiseObjection {
         residents: Vec<String>,
+    },
+    /// A resident concerned objects with one action, once; `registered`: whether the register
+    /// of the session's area holds them.
+    Object {
+        resident: String,
+        registered: bool,
     },
     RespondToObjection {
         response: Response,
@@ -509,6 +584,10 @@ impl MediationCommand {
             MediationCommand::OpenDeliberation { .. } => "open_deliberation",
             MediationCommand::MakeStatement { .. } => "make_statement",
             MediationCommand::PutMotion { .. } => "put_motion",
+            MediationCommand::OpenBallot { .. } => "open_ballot",
+            MediationCommand::CastBallot { .. } => "cast_ballot",
+            MediationCommand::CloseBallot => "close_ballot",
+            MediationCommand::Object { .. } => "object",
             MediationCommand::SignAgreement { .. } => "sign_agreement",
             MediationCommand::RaiseObjection { .. } => "raise_objection",
             MediationCommand::RespondToObjection { .. } => "respond_to_objection",
@@ -575,11 +654,28 @@ pub fn evolve(state: Mediation, event: &MediationEvent) -> Result<Mediation, Mis
         }
         (E::Notified, Stage::Proposed) => Stage::Notified,
         (E::DeliberationOpened { present }, Stage::Notified) => {
-            Stage::Deliberating { present: present.clone(), statements: vec![] }
+            Stage::Deliberating { present: present.clone(), statements: vec![], ballot: None }
         }
-        (E::StatementMade { statement }, Stage::Deliberating { present, mut statements }) => {
+        (E::StatementMade { statement }, Stage::Deliberating { present, mut statements, ballot }) => {
             statements.push(statement.clone());
-            Stage::Deliberating { present, statements }
+            Stage::Deliberating { present, statements, ballot }
+        }
+        (E::BallotOpened { motion, secret, eligible }, Stage::Deliberating { present, statements, ballot: None }) => {
+            let ballot = Ballot { motion: motion.clone(), secret: *secret, eligible: eligible.clone(), cast: vec![] };
+            Stage::Deliberating { present, statements, ballot: Some(ballot) }
+        }
+        (E::BallotCast { voter, choice }, Stage::Deliberating { present, statements, ballot: Some(mut ballot) }) => {
+            ballot.cast.push((voter.clone(), *choice));
+            Stage::Deliberating { present, statements, ballot: Some(ballot) }
+        }
+        (E::BallotClosed { motion, carried: true, .. }, Stage::Deliberating { ballot: Some(ballot), .. }) => {
+            Stage::Decided {
+                present: ballot.cast.into_iter().map(|(voter, _)| voter).collect(),
+                motion: motion.clone(),
+            }
+        }
+        (E::BallotClosed { carried: false, .. }, Stage::Deliberating { present, statements, ballot: Some(_) }) => {
+            Stage::Deliberating { present, statements, ballot: None }
         }
         (E::MotionVoted { motion, carried: true, .. }, Stage::Deliberating { present, .. }) => {
             Stage::Decided { present, motion: motion.clone() }

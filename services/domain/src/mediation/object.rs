@@ -10,6 +10,26 @@ pub fn reaches_fifth(objectors: usize, residents_concerned: u32) -> bool {
     objectors as u64 * 5 >= u64::from(residents_concerned)
 }
 
+/// How many objections make one fifth of `residents_concerned` (rounded up).
+pub fn fifth_of(residents_concerned: u32) -> u32 {
+    residents_concerned.div_ceil(5)
+}
+
+/// A registered resident concerned objects with one action, once per notice period.
+pub(super) fn object(at: &Step, resident: &str, registered: bool) -> Result<Vec<MediationEvent>, MediationError> {
+    let Stage::InNotice(notice) = at.stage else {
+        return Err(at.refused("objections are raised during the notice period"));
+    };
+    required("resident", resident)?;
+    if !registered {
+        return Err(at.refused(format!("{resident} is not registered among the residents concerned")));
+    }
+    if notice.objectors.iter().any(|name| name == resident) {
+        return Err(at.refused(format!("{resident} has objected already")));
+    }
+    raise(at, &[resident.to_string()])
+}
+
 pub(super) fn raise(at: &Step, residents: &[String]) -> Result<Vec<MediationEvent>, MediationError> {
     let Stage::InNotice(notice) = at.stage else {
         return Err(at.refused("objections are raised during the notice period"));
@@ -54,7 +74,9 @@ pub(super) fn respond(at: &Step, response: Response, reason: &str) -> Result<Vec
 
 #[cfg(test)]
 mod tests {
-    use crate::mediation::{reaches_fifth, Mediation, MediationCommand, MediationEvent, Response, Stage, Statement};
+    use crate::mediation::{
+        fifth_of, reaches_fifth, Mediation, MediationCommand, MediationEvent, Response, Stage, Statement,
+    };
     use crate::testing::mediation::*;
     use crate::Duration;
 
@@ -106,6 +128,47 @@ mod tests {
         let too_many: Vec<String> = (0..11).map(|i| format!("r{i}")).collect();
         given(&in_notice()).when(MediationCommand::RaiseObjection { residents: too_many }).then_invalid("residents");
         given(&in_notice()).when(MediationCommand::RaiseObjection { residents: vec![] }).then_invalid("residents");
+    }
+
+    /// Published to the 50 residents of the register.
+    fn published_to_fifty() -> Vec<MediationEvent> {
+        let mut events = decided();
+        events.extend(given(&events).when(sign(&["Zhang", "Li"], 50)).then_accept());
+        events
+    }
+
+    fn object(events: &mut Vec<MediationEvent>, resident: &str) {
+        let cmd = MediationCommand::Object { resident: resident.into(), registered: true };
+        events.extend(given(events).when(cmd).then_accept());
+    }
+
+    #[test]
+    fn given_fifty_registered_when_ten_object_online_then_it_goes_back_to_the_council_and_nine_do_not() {
+        assert_eq!(fifth_of(50), 10);
+        let mut events = published_to_fifty();
+        for i in 1..=9 {
+            object(&mut events, &format!("r{i}"));
+        }
+        assert_eq!(stage_of(&events), "in_notice", "nine of fifty is under one fifth");
+        object(&mut events, "r10");
+        assert_eq!(stage_of(&events), "contested");
+        assert!(matches!(events.last(), Some(MediationEvent::ObjectionRaised { threshold_reached: true, .. })));
+        let cmd = MediationCommand::RespondToObjection { response: Response::Reconsider, reason: "复议".into() };
+        given(&events).when(cmd).then_accept();
+    }
+
+    #[test]
+    fn given_an_agreement_in_notice_when_a_resident_objects_twice_or_is_not_registered_then_it_is_refused() {
+        let mut events = published_to_fifty();
+        object(&mut events, "r1");
+        let twice = MediationCommand::Object { resident: "r1".into(), registered: true };
+        given(&events).when(twice).then_forbidden_in("in_notice", "objected already");
+        let stranger = MediationCommand::Object { resident: "x".into(), registered: false };
+        given(&events).when(stranger).then_forbidden_in("in_notice", "not registered");
+        let late = MediationCommand::Object { resident: "r2".into(), registered: true };
+        given(&events).at(t0() + Duration::days(7)).when(late).then_forbidden_in("in_notice", "notice period is over");
+        let early = MediationCommand::Object { resident: "r2".into(), registered: true };
+        given(&sitting()).when(early).then_forbidden_in("deliberating", "notice period");
     }
 
     #[test]

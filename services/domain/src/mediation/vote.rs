@@ -11,7 +11,7 @@ pub(super) fn decide(
     no: &[String],
     abstain: &[String],
 ) -> Result<Vec<MediationEvent>, MediationError> {
-    let Stage::Deliberating { present, statements } = at.stage else {
+    let Stage::Deliberating { present, statements, .. } = at.stage else {
         return Err(at.refused("a motion is put while the session sits"));
     };
     required("motion", motion)?;

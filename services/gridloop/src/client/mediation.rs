@@ -77,6 +77,25 @@ pub enum MediationCommand {
         #[command(flatten)]
         actor: ActorArgs,
     },
+    /// 云票选: open a ballot on a motion; everyone invited but the chair votes from their own token.
+    Ballot {
+        id: String,
+        #[arg(long)]
+        motion: String,
+        /// Views show only the tally, never who voted how.
+        #[arg(long)]
+        secret: bool,
+    },
+    /// Cast a vote in the session's open ballot, as the token's subject.
+    Cast {
+        id: String,
+        #[arg(long, value_enum)]
+        choice: ChoiceArg,
+    },
+    /// Close the open ballot: quorum and simple majority of those who voted.
+    CloseBallot { id: String },
+    /// Object to the published decision, as the token's subject (a registered resident), once.
+    ObjectAsResident { id: String },
     /// 告知: notify the invited participants.
     Notify {
         id: String,
@@ -225,6 +244,13 @@ pub enum ReferralArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChoiceArg {
+    Yes,
+    No,
+    Abstain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutcomeArg {
     Agreed,
     Failed,
@@ -277,6 +303,22 @@ pub async fn run(MediationArgs { command, global }: MediationArgs) -> Result<()>
                 role: enum_arg::<pb::ParticipantRole>(&role),
             };
             client.invite_participant(request).await.map_err(server.fail("InviteParticipant"))?
+        }
+        MediationCommand::Ballot { id, motion, secret } => {
+            let request = pb::OpenBallotRequest { mediation_id: id, motion, secret };
+            client.open_ballot(request).await.map_err(server.fail("OpenBallot"))?
+        }
+        MediationCommand::Cast { id, choice } => {
+            let request = pb::CastBallotRequest { mediation_id: id, choice: enum_arg::<pb::BallotChoice>(&choice) };
+            client.cast_ballot(request).await.map_err(server.fail("CastBallot"))?
+        }
+        MediationCommand::CloseBallot { id } => {
+            let request = pb::MediationStepRequest { mediation_id: id, actor: None };
+            client.close_ballot(request).await.map_err(server.fail("CloseBallot"))?
+        }
+        MediationCommand::ObjectAsResident { id } => {
+            let request = pb::MediationStepRequest { mediation_id: id, actor: None };
+            client.object_to_decision(request).await.map_err(server.fail("ObjectToDecision"))?
         }
         MediationCommand::Notify { id, actor } => {
             let request = pb::MediationStepRequest { mediation_id: id, actor: actor.to_proto() };
@@ -546,6 +588,7 @@ mod tests {
     #[test]
     fn every_cli_spelling_maps_to_a_protobuf_value() {
         every_spelling_maps::<OutcomeArg, pb::MediationOutcome>();
+        every_spelling_maps::<ChoiceArg, pb::BallotChoice>();
         every_spelling_maps::<SessionLevelArg, pb::SessionLevel>();
         every_spelling_maps::<MatterKindArg, pb::MatterKind>();
         every_spelling_maps::<RoleArg, pb::ParticipantRole>();

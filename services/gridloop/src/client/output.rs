@@ -42,6 +42,7 @@ proto_enums!(
     pb::MatterKind => "MATTER_KIND_",
     pb::ParticipantRole => "PARTICIPANT_ROLE_",
     pb::ObjectionResponse => "OBJECTION_RESPONSE_",
+    pb::BallotChoice => "BALLOT_CHOICE_",
     pb::SpecialGroup => "SPECIAL_GROUP_",
     pb::CaseOrder => "CASE_ORDER_",
     pb::ReportPeriod => "REPORT_PERIOD_",

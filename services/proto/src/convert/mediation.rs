@@ -5,7 +5,7 @@ use crate::v1 as pb;
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::level::Level;
 use gridloop_domain::mediation::{
-    MatterKind, MediationEvent, Origin, Outcome, Participant, Referral, Role, SessionLevel, Statement,
+    Choice, MatterKind, MediationEvent, Origin, Outcome, Participant, Referral, Role, SessionLevel, Statement,
 };
 use prost::Message;
 
@@ -103,6 +103,23 @@ pub fn ladder_level(l: SessionLevel) -> Level {
     }
 }
 
+pub fn choice(c: Choice) -> pb::BallotChoice {
+    match c {
+        Choice::Yes => pb::BallotChoice::Yes,
+        Choice::No => pb::BallotChoice::No,
+        Choice::Abstain => pb::BallotChoice::Abstain,
+    }
+}
+
+pub fn from_choice(c: pb::BallotChoice) -> Option<Choice> {
+    match c {
+        pb::BallotChoice::Unspecified => None,
+        pb::BallotChoice::Yes => Some(Choice::Yes),
+        pb::BallotChoice::No => Some(Choice::No),
+        pb::BallotChoice::Abstain => Some(Choice::Abstain),
+    }
+}
+
 /// Encode a mediation event; `case_id` is the session's case, empty for a collected topic.
 pub fn encode_mediation_event(mediation_id: &str, case_id: &str, event: &MediationEvent) -> (String, Vec<u8>) {
     let id = mediation_id.to_string();
@@ -153,6 +170,30 @@ pub fn encode_mediation_event(mediation_id: &str, case_id: &str, event: &Mediati
                 signed_by: signed_by.clone(),
                 notice_until: Some(timestamp(*notice_until)),
                 residents_concerned: *residents_concerned,
+            }
+            .encode_to_vec()
+        }
+        MediationEvent::BallotOpened { motion, secret, eligible } => pb::MediationBallotOpened {
+            mediation_id: id,
+            motion: motion.clone(),
+            secret: *secret,
+            eligible: eligible.clone(),
+        }
+        .encode_to_vec(),
+        MediationEvent::BallotCast { voter, choice: c } => {
+            pb::MediationBallotCast { mediation_id: id, voter: voter.clone(), choice: choice(*c) as i32 }
+                .encode_to_vec()
+        }
+        MediationEvent::BallotClosed { motion, yes, no, abstain, eligible, quorate, carried } => {
+            pb::MediationBallotClosed {
+                mediation_id: id,
+                motion: motion.clone(),
+                yes: *yes,
+                no: *no,
+                abstain: *abstain,
+                eligible: *eligible,
+                quorate: *quorate,
+                carried: *carried,
             }
             .encode_to_vec()
         }
@@ -266,6 +307,27 @@ pub fn decode_mediation_event(event_type: &str, payload: &[u8]) -> Result<Mediat
             let m = pb::MediationObjectionRaised::decode(payload).map_err(proto)?;
             MediationEvent::ObjectionRaised { residents: m.residents, threshold_reached: m.threshold_reached }
         }
+        "MediationBallotOpened" => {
+            let m = pb::MediationBallotOpened::decode(payload).map_err(proto)?;
+            MediationEvent::BallotOpened { motion: m.motion, secret: m.secret, eligible: m.eligible }
+        }
+        "MediationBallotCast" => {
+            let m = pb::MediationBallotCast::decode(payload).map_err(proto)?;
+            let choice = from_choice(m.choice()).ok_or_else(|| invalid(ty, "choice missing"))?;
+            MediationEvent::BallotCast { voter: m.voter, choice }
+        }
+        "MediationBallotClosed" => {
+            let m = pb::MediationBallotClosed::decode(payload).map_err(proto)?;
+            MediationEvent::BallotClosed {
+                motion: m.motion,
+                yes: m.yes,
+                no: m.no,
+                abstain: m.abstain,
+                eligible: m.eligible,
+                quorate: m.quorate,
+                carried: m.carried,
+            }
+        }
         "MediationReconsidered" => {
             let m = pb::MediationReconsidered::decode(payload).map_err(proto)?;
             MediationEvent::Reconsidered { reason: m.reason }
@@ -340,6 +402,17 @@ mod tests {
             },
             MediationEvent::AgreementSigned { signed_by: names(&["Zhang"]), notice_until: at, residents_concerned: 40 },
             MediationEvent::ObjectionRaised { residents: names(&["r1"]), threshold_reached: true },
+            MediationEvent::BallotOpened { motion: "m".into(), secret: true, eligible: names(&["r1", "r2"]) },
+            MediationEvent::BallotCast { voter: "r1".into(), choice: Choice::Abstain },
+            MediationEvent::BallotClosed {
+                motion: "m".into(),
+                yes: 3,
+                no: 1,
+                abstain: 1,
+                eligible: 9,
+                quorate: true,
+                carried: true,
+            },
             MediationEvent::Reconsidered { reason: "复议".into() },
             MediationEvent::ExecutionSuspended { reason: "暂缓".into() },
             MediationEvent::Concluded {

@@ -3,17 +3,21 @@
 //! levels, reporters), intake's report events, the case, feedback and mediation events, and the
 //! routing policy's record. Everything is re-exported here.
 
+mod agenda;
 mod case;
 mod feedback;
 mod mediation;
 mod policy;
+mod register;
 mod report;
 mod values;
 
+pub use agenda::*;
 pub use case::*;
 pub use feedback::*;
 pub use mediation::*;
 pub use policy::*;
+pub use register::*;
 pub use report::*;
 pub use values::*;
 

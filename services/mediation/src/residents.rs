@@ -1,0 +1,163 @@
+//! The register of residents concerned and the agenda of an area (议题征集 and its rankings),
+//! each a stream of its own routed to its area, on the kit's command path like the sessions.
+
+use crate::MediationSvc;
+use gridloop_domain::access::{CaseFacts, Rpc};
+use gridloop_domain::agenda::{self, Agenda, AgendaCommand, AgendaError, AgendaId};
+use gridloop_domain::jurisdiction::AreaCode;
+use gridloop_domain::mediation::fifth_of;
+use gridloop_domain::register::{Register, RegisterCommand, RegisterError, RegisterEvent, RegisterId};
+use gridloop_kit::authorize::Named;
+use gridloop_kit::context::request_traceparent;
+use gridloop_kit::grpc;
+use gridloop_kit::{Caller, CommandError, Origin};
+use gridloop_proto::convert;
+use gridloop_proto::status::{failed_precondition, invalid_argument, Violations};
+use gridloop_proto::v1 as pb;
+use tonic::{Request, Status};
+use uuid::Uuid;
+
+/// The area a request names, validated.
+pub(crate) fn area_of(value: &str) -> Result<AreaCode, Status> {
+    let mut v = Violations::default();
+    let area = v.area("area_code", value);
+    v.into_result()?;
+    area.ok_or_else(|| invalid_argument("area_code", "required"))
+}
+
+/// The subject of the person calling: residents act as themselves.
+pub(crate) fn subject(caller: &Caller) -> Result<String, Status> {
+    caller.principal.as_ref().map(|p| p.subject.clone()).ok_or_else(|| Status::unauthenticated("a token is required"))
+}
+
+/// The events of an area's own stream carry the area as their routing key.
+fn area_origin<T>(request: &Request<T>, id: Uuid, area: &AreaCode) -> Origin {
+    Origin {
+        correlation_id: id.to_string(),
+        traceparent: request_traceparent(request.metadata(), id),
+        routing_key: area.to_string(),
+    }
+}
+
+fn register_refused(error: CommandError<RegisterError>) -> Status {
+    grpc::status(error, |reason, _| match reason {
+        RegisterError::Invalid { field, reason } => invalid_argument(field, reason),
+        RegisterError::NotRegistered(_) => Status::not_found(reason.to_string()),
+    })
+}
+
+fn agenda_refused(error: CommandError<AgendaError>) -> Status {
+    grpc::status(error, |reason, _| match reason {
+        AgendaError::Invalid { field, reason } => invalid_argument(field, reason),
+        AgendaError::Refused { state, .. } => {
+            failed_precondition("agenda", &format!("STATE_{}", state.to_uppercase()), reason.to_string())
+        }
+    })
+}
+
+pub(crate) fn register_view(area: &AreaCode, register: &Register, added: u32) -> pb::RegisterView {
+    pb::RegisterView {
+        area_code: area.to_string(),
+        residents_concerned: register.len(),
+        objections_needed: fifth_of(register.len()),
+        residents: register.residents().cloned().collect(),
+        added,
+    }
+}
+
+fn agenda_view(area: &AreaCode, agenda: &Agenda, version: u64) -> pb::AgendaView {
+    let topics = agenda
+        .topics
+        .iter()
+        .map(|t| pb::AgendaTopic {
+            number: t.number,
+            title: t.title.clone(),
+            proposer: t.proposer.clone(),
+            priorities: Some(convert::priorities(t.priorities)),
+            merged_into: t.merged_into.unwrap_or(0),
+        })
+        .collect();
+    let mut view = pb::AgendaView {
+        area_code: area.to_string(),
+        topics,
+        order: agenda.last_order.iter().map(convert::ranked).collect(),
+        version,
+        ..Default::default()
+    };
+    if let Some(round) = &agenda.round {
+        let (method, plus_votes) = convert::method(round.method);
+        view.ranking_open = true;
+        view.method = method as i32;
+        view.plus_votes = plus_votes;
+        view.ballots = round.ballots.len() as u32;
+        view.standing = agenda::order(agenda).iter().map(convert::ranked).collect();
+    }
+    view
+}
+
+impl MediationSvc {
+    /// The register of `area` as it stands.
+    pub(crate) async fn register_of(&self, area: &AreaCode) -> Result<Register, Status> {
+        let loaded = self.registers.load(RegisterId::of(area)).await.map_err(register_refused)?;
+        Ok(loaded.state)
+    }
+
+    pub(crate) async fn change_register<T>(
+        &self,
+        request: &Request<T>,
+        area: &AreaCode,
+        command: RegisterCommand,
+    ) -> Result<pb::RegisterView, Status> {
+        let id = RegisterId::of(area);
+        let mut envelope = self.registers.request(id, command, Caller::of(request)?, None);
+        envelope.origin = Some(area_origin(request, id.0, area));
+        let executed = self.registers.execute(envelope).await.map_err(register_refused)?;
+        let added = executed
+            .appended
+            .iter()
+            .map(|(_, event)| match event {
+                RegisterEvent::ResidentsRegistered { residents } => residents.len() as u32,
+                RegisterEvent::ResidentRemoved { .. } => 0,
+            })
+            .sum();
+        Ok(register_view(area, &executed.state, added))
+    }
+
+    pub(crate) async fn read_register<T>(
+        &self,
+        request: &Request<T>,
+        area: &AreaCode,
+    ) -> Result<pb::RegisterView, Status> {
+        grpc::may_read(request, Rpc::GetRegister, Some(&CaseFacts::at(area.clone())), Named::default())?;
+        Ok(register_view(area, &self.register_of(area).await?, 0))
+    }
+
+    /// Whether the register of `area` holds the caller.
+    async fn registered(&self, area: &AreaCode, caller: &Caller) -> Result<bool, Status> {
+        Ok(self.register_of(area).await?.contains(&subject(caller)?))
+    }
+
+    /// Run an agenda command for `area`; `build` is given the caller's subject and whether the
+    /// area's register holds them.
+    pub(crate) async fn change_agenda<T>(
+        &self,
+        request: &Request<T>,
+        area: &AreaCode,
+        build: impl FnOnce(String, bool) -> AgendaCommand,
+    ) -> Result<pb::AgendaView, Status> {
+        let caller = Caller::of(request)?;
+        let who = subject(&caller)?;
+        let command = build(who, self.registered(area, &caller).await?);
+        let id = AgendaId::of(area);
+        let mut envelope = self.agendas.request(id, command, caller, None);
+        envelope.origin = Some(area_origin(request, id.0, area));
+        let executed = self.agendas.execute(envelope).await.map_err(agenda_refused)?;
+        Ok(agenda_view(area, &executed.state, executed.version))
+    }
+
+    pub(crate) async fn read_agenda<T>(&self, request: &Request<T>, area: &AreaCode) -> Result<pb::AgendaView, Status> {
+        grpc::may_read(request, Rpc::GetAgenda, Some(&CaseFacts::at(area.clone())), Named::default())?;
+        let loaded = self.agendas.load(AgendaId::of(area)).await.map_err(agenda_refused)?;
+        Ok(agenda_view(area, &loaded.state, loaded.version))
+    }
+}
