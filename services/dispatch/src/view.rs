@@ -53,5 +53,6 @@ pub fn case_view(case: &Case) -> pb::CaseView {
                 reported_in: s.reported_in,
             })
             .collect(),
+        media_url: details.and_then(|d| d.media_url.clone()).unwrap_or_default(),
     }
 }

@@ -197,6 +197,7 @@ mod tests {
                 }),
                 reported_in: true,
             }],
+            media_url: String::new(),
         }
     }
 
