@@ -134,6 +134,7 @@ impl SyntheticCity {
                     uploaded_at: opened,
                     urgent: false,
                     special_groups: vec![],
+                    media_url: None,
                 },
             },
         )];

@@ -293,6 +293,7 @@ pub fn report_request(category: &str, client_key: &str, location: pb::GeoPoint) 
         discovered_at: None,
         urgent: false,
         special_groups: vec![],
+        media_url: String::new(),
     }
 }
 

@@ -240,6 +240,7 @@ async fn a_request_posted_by_a_platform_is_dispatched_shown_without_personal_dat
         ("account_id", "fms-4711"),
         ("attribute[urgent]", "true"),
         ("attribute[special_group][]", "elderly-living-alone"),
+        ("media_url", "https://fixmystreet.example/photo/4711.jpeg"),
     ] {
         form.push((key.into(), value.into()));
     }
@@ -270,6 +271,7 @@ async fn a_request_posted_by_a_platform_is_dispatched_shown_without_personal_dat
     assert_eq!(request["status_notes"], notes, "{request}");
     assert!(!request["agency_responsible"].as_str().unwrap().is_empty());
     assert!(request["expected_datetime"].is_string(), "the accept deadline: {request}");
+    assert_eq!(request["media_url"], "https://fixmystreet.example/photo/4711.jpeg");
     let xml = o.get(&format!("/open311/v2/requests/{id}.xml")).await;
     assert_agree(&xml_records(&xml.body, "request"), &shown.json());
 
@@ -289,6 +291,28 @@ async fn a_request_posted_by_a_platform_is_dispatched_shown_without_personal_dat
     assert!(closed[0].get("expected_datetime").is_none(), "no deadline once closed: {closed}");
     assert!(listed(o.get(&format!("/open311/v2/requests.json?{window}&status=closed")).await));
     assert!(o.get("/open311/v2/requests/0000.json").await.spec_error(404).contains("0000"));
+
+    // Its updates: each change of stage once, oldest first, ending closed.
+    let updates = o.get(&format!("/open311/v2/servicerequestupdates.json?{window}")).await;
+    assert_eq!(updates.status, 200, "{}", updates.body);
+    let updates = updates.json();
+    let ours: Vec<&Value> = updates.as_array().unwrap().iter().filter(|u| u["service_request_id"] == id).collect();
+    let statuses: Vec<&str> = ours.iter().map(|u| u["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.last(), Some(&"closed"), "{updates}");
+    assert!(statuses.iter().filter(|s| **s == "open").count() >= 2, "received and dispatched: {updates}");
+    let descriptions: Vec<&str> = ours.iter().map(|u| u["description"].as_str().unwrap()).collect();
+    assert!(descriptions.contains(&"dispatched to the responsible unit"), "{descriptions:?}");
+    let ids: std::collections::BTreeSet<&str> = ours.iter().map(|u| u["update_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), ours.len(), "one id per update");
+    assert!(ours.iter().all(|u| u["media_url"] == "https://fixmystreet.example/photo/4711.jpeg"));
+    for personal in ["Wenjing", "13812345678", "fms-4711"] {
+        assert!(!updates.to_string().contains(personal), "{personal} in the updates");
+    }
+    let xml = o.get(&format!("/open311/v2/servicerequestupdates.xml?{window}")).await;
+    assert!(xml.body.contains("<service_request_updates>"), "{}", xml.body);
+    assert_agree(&xml_records(&xml.body, "request_update"), &updates);
+    let later = o.get("/open311/v2/servicerequestupdates.json?start_date=2026-04-01&end_date=2026-04-02").await;
+    assert!(!later.body.contains(&id), "no updates outside the window: {}", later.body);
 }
 
 #[tokio::test]
@@ -341,7 +365,7 @@ async fn bad_fields_are_400_in_the_specifications_form() {
         form
     };
     let long = "长".repeat(4001);
-    let cases: [(&[Change], &str); 7] = [
+    let cases: [(&[Change], &str); 8] = [
         (&[("service_code", None)], "service_code is required"),
         (&[("service_code", Some("no.such".into()))], "no.such"),
         (&[("lat", Some("north".into()))], "lat must be a number"),
@@ -349,6 +373,7 @@ async fn bad_fields_are_400_in_the_specifications_form() {
         (&[("lat", Some("0".into())), ("long", Some("0".into()))], "outside every grid"),
         (&[("lat", None), ("long", None), ("address_string", Some("文昌东路1号".into()))], "no geocoder configured"),
         (&[("description", Some(long))], "4001 characters"),
+        (&[("media_url", Some("file:///etc/passwd".into()))], "media_url"),
     ];
     for (changes, expected) in cases {
         let refused = o.post("/open311/v2/requests.json", &pairs(&with(changes))).await;

@@ -467,6 +467,7 @@ impl<'p> Importer<'p> {
             uploaded_at: case.opened,
             urgent: false,
             special_groups: Vec::new(),
+            media_url: None,
         };
         let mut events = vec![
             ("opened", case.opened, CaseEvent::Opened { case_id: case.case_id, details }),

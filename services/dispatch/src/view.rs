@@ -55,5 +55,6 @@ pub fn case_view(case: &Case) -> pb::CaseView {
             .collect(),
         // Disclosed per caller by `GetCase`, which alone knows who asks.
         reporter: None,
+        media_url: details.and_then(|d| d.media_url.clone()).unwrap_or_default(),
     }
 }

@@ -240,6 +240,7 @@ mod tests {
             uploaded_at: now,
             urgent: false,
             special_groups: vec![],
+            media_url: None,
         };
         let open = CaseCommand::Open { case_id: CaseId(uuid::Uuid::from_u128(1)), details };
         let events = decide(&Default::default(), &open, policy, now).unwrap();

@@ -576,6 +576,7 @@ mod tests {
                 uploaded_at: t0(),
                 urgent: false,
                 special_groups: vec![],
+                media_url: None,
             },
         }
     }

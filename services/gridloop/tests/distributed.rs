@@ -121,6 +121,7 @@ async fn report(clients: &mut Clients, index: usize, location: pb::GeoPoint, cat
         discovered_at: None,
         urgent: false,
         special_groups: vec![],
+        media_url: String::new(),
     };
     loop {
         // Retries are safe: the client key makes the report idempotent.

@@ -220,3 +220,19 @@ pub struct ServiceRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media_url: Option<String>,
 }
+
+/// `GET servicerequestupdates` (FixMyStreet's extension): one change of a request's stage.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RequestUpdate {
+    /// The id of the event that made the change.
+    pub update_id: String,
+    pub service_request_id: String,
+    /// `open` or `closed`, right after the change.
+    pub status: String,
+    /// The change in words.
+    pub description: String,
+    /// W3C datetime (RFC 3339) of the change.
+    pub updated_datetime: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_url: Option<String>,
+}

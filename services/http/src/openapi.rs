@@ -2,10 +2,10 @@
 //! the documents' types, at `/openapi.json`: integrators generate their clients from it.
 
 use crate::open311::{
-    Attribute, AttributeValue, Discovery, Endpoint, RequestCreated, Service, ServiceDefinition, ServiceRequest,
-    SpecError,
+    Attribute, AttributeValue, Discovery, Endpoint, RequestCreated, RequestUpdate, Service, ServiceDefinition,
+    ServiceRequest, SpecError,
 };
-use crate::routes::{discovery, health, read_requests, report, services};
+use crate::routes::{discovery, health, read_requests, report, services, updates};
 use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::OpenApi;
@@ -26,10 +26,11 @@ use utoipa::OpenApi;
         report::post,
         read_requests::one,
         read_requests::list,
+        updates::list,
     ),
     components(schemas(
         SpecError, Discovery, Endpoint, Service, ServiceDefinition, Attribute, AttributeValue, RequestCreated,
-        ServiceRequest, report::NewRequest,
+        ServiceRequest, RequestUpdate, report::NewRequest,
     )),
     tags((name = "open311", description = "GeoReport v2"), (name = "health", description = "probes"))
 )]

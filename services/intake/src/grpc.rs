@@ -130,6 +130,10 @@ impl Intake {
                 vec![]
             }
         };
+        let media_url = Some(r.media_url.trim()).filter(|url| !url.is_empty());
+        if let Some(url) = media_url {
+            v.check(is_media_url(url), "media_url", &format!("an http(s) URL of at most {MAX_MEDIA_URL} characters"));
+        }
         v.into_result()?;
         let (Some(grid_code), Some(reporter), Some(channel), Some(discovered_at), Some(location)) =
             (grid_code, reporter, channel, discovered_at, location)
@@ -148,6 +152,7 @@ impl Intake {
             uploaded_at: now,
             urgent: r.urgent,
             special_groups,
+            media_url: media_url.map(str::to_string),
         })
     }
 
@@ -396,4 +401,13 @@ impl IntakeService for Intake {
         }
         Ok(Response::new(pb::GetJurisdictionResponse { nodes }))
     }
+}
+
+/// The longest media URL accepted (what browsers and proxies reliably carry).
+const MAX_MEDIA_URL: usize = 2048;
+
+/// An absolute http or https URL without spaces: a link the reporter's platform hosts.
+fn is_media_url(url: &str) -> bool {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    url.len() <= MAX_MEDIA_URL && rest.is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace))
 }

@@ -159,6 +159,7 @@ async fn a_decision_on_a_state_another_writer_moved_on_is_made_again() {
         uploaded_at: f.now(),
         urgent: false,
         special_groups: vec![],
+        media_url: None,
     };
     let open = CaseCommand::Open { case_id, details };
     assert_eq!(a.execute(a.request(case_id, open, person(), None)).await.unwrap().version, 2);

@@ -23,5 +23,6 @@ pub fn details(category: &str, grid: &str, now: DateTime<Utc>) -> CaseDetails {
         uploaded_at: now,
         urgent: false,
         special_groups: vec![],
+        media_url: None,
     }
 }

@@ -118,6 +118,9 @@ pub struct CaseDetails {
     /// Special groups the report concerns (特殊群体): such cases go first.
     #[serde(default)]
     pub special_groups: Vec<SpecialGroup>,
+    /// A URL of a photo or other media of the problem, hosted by the reporter's platform.
+    #[serde(default)]
+    pub media_url: Option<String>,
 }
 
 /// Who holds the case and until when.

@@ -270,6 +270,7 @@ pub fn details(category: &str, urgent: bool) -> CaseDetails {
         uploaded_at: t0(),
         urgent,
         special_groups: vec![],
+        media_url: None,
     }
 }
 

@@ -233,6 +233,7 @@ fn report_request(target: &Target, n: u64) -> pb::ReportCaseRequest {
         discovered_at: None,
         urgent: false,
         special_groups: Vec::new(),
+        media_url: String::new(),
     }
 }
 

@@ -211,6 +211,7 @@ async fn report(server: &Server, json: bool, args: ReportArgs) -> Result<()> {
         discovered_at: args.discovered_at.map(time),
         urgent: args.urgent,
         special_groups: args.special_groups.iter().map(enum_arg::<pb::SpecialGroup>).collect(),
+        media_url: String::new(),
     };
     let r = server.intake().report_case(request).await.map_err(server.fail("ReportCase"))?.into_inner();
     emit(

@@ -268,6 +268,7 @@ pub(super) fn report(city: &City, seed: u64, slot: usize, case: &Case) -> Job {
         discovered_at: None,
         urgent: false,
         special_groups: vec![],
+        media_url: String::new(),
     };
     Box::new(move |clients: Clients| {
         let mut intake = clients.intake;

@@ -1,11 +1,12 @@
-//! The HTTP routes, one module per group: health, discovery, services, posting a request and
-//! reading requests.
+//! The HTTP routes, one module per group: health, discovery, services, posting a request,
+//! reading requests and their updates.
 
 pub mod discovery;
 pub mod health;
 pub mod read_requests;
 pub mod report;
 pub mod services;
+pub mod updates;
 
 use crate::backend::Backend;
 use crate::error::ApiError;
@@ -37,7 +38,8 @@ pub fn router(state: AppState) -> Router {
         router = router
             .route(&format!("{BASE}/discovery.{suffix}"), get(discovery::discovery))
             .route(&format!("{BASE}/services.{suffix}"), get(services::list))
-            .route(&format!("{BASE}/requests.{suffix}"), get(read_requests::list).post(report::post));
+            .route(&format!("{BASE}/requests.{suffix}"), get(read_requests::list).post(report::post))
+            .route(&format!("{BASE}/servicerequestupdates.{suffix}"), get(updates::list));
     }
     router.fallback(not_found).with_state(state)
 }

@@ -18,16 +18,16 @@ use gridloop_proto::v1 as pb;
 use serde::Deserialize;
 
 /// GeoReport's window: at most 90 days, and by default the last 90 days.
-const MAX_WINDOW_DAYS: i64 = 90;
+pub(crate) const MAX_WINDOW_DAYS: i64 = 90;
 /// A page of requests, by default and at most. Each request shown is one case read made with
 /// the server's single service principal, whose gRPC rate limit (by default 100 per second,
 /// bursts of 200) all public readers share: a page stays within one burst.
 const DEFAULT_PAGE_SIZE: usize = 100;
-const MAX_PAGE_SIZE: usize = 200;
+pub(crate) const MAX_PAGE_SIZE: usize = 200;
 /// Cases read from the list per call while filtering.
-const SCAN_PAGE: u32 = 500;
+pub(crate) const SCAN_PAGE: u32 = 500;
 /// Case views read at once to fill a page.
-const CONCURRENT_READS: usize = 8;
+pub(crate) const CONCURRENT_READS: usize = 8;
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -259,16 +259,16 @@ pub fn public_view(view: &pb::CaseView, history: &[pb::HistoryEntry], reference:
         address_id: view.grid_code.clone(),
         lat,
         long,
-        media_url: None,
+        media_url: Some(view.media_url.clone()).filter(|url| !url.is_empty()),
     }
 }
 
-fn w3c(time: &DateTime<Utc>) -> String {
+pub(crate) fn w3c(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
 /// A W3C datetime, or a date (its start; for an end, the whole day included).
-fn parse_date(field: &str, text: &str, end: bool) -> Result<DateTime<Utc>, ApiError> {
+pub(crate) fn parse_date(field: &str, text: &str, end: bool) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text.trim()) {
         return Ok(time.with_timezone(&Utc));
     }

@@ -128,6 +128,7 @@ impl NewRequest {
             discovered_at: None,
             urgent,
             special_groups: special_groups.into_iter().map(Into::into).collect(),
+            media_url: self.media_url.clone().unwrap_or_default(),
         })
     }
 

@@ -24,6 +24,7 @@ pub fn encode_case_event(case_id: CaseId, event: &CaseEvent) -> (String, Vec<u8>
             uploaded_at: Some(timestamp(details.uploaded_at)),
             urgent: details.urgent,
             special_groups: special_groups(&details.special_groups),
+            media_url: details.media_url.clone().unwrap_or_default(),
         }
         .encode_to_vec(),
         CaseEvent::Rejected { reason } => pb::CaseRejected { case_id: id, reason: reason.clone() }.encode_to_vec(),
@@ -220,6 +221,7 @@ pub fn decode_case_event(event_type: &str, payload: &[u8]) -> Result<CaseEvent, 
                 urgent: m.urgent,
                 special_groups: m.special_groups,
                 reported_location: None,
+                media_url: m.media_url,
             };
             let (case_id, details) = details_from_reported(&reported)?;
             CaseEvent::Opened { case_id, details }
@@ -453,6 +455,7 @@ mod tests {
                 uploaded_at: at,
                 urgent: true,
                 special_groups: vec![SpecialGroup::Disabled, SpecialGroup::ElderlyLivingAlone],
+                media_url: None,
             },
             client_key: "k-2".into(),
             distance_m: 12.5,

@@ -23,6 +23,7 @@ pub fn case_reported(case_id: CaseId, details: &CaseDetails, client_key: &str) -
         special_groups: special_groups(&details.special_groups),
         // Intake adds what the reporter sent when it was in another datum.
         reported_location: None,
+        media_url: details.media_url.clone().unwrap_or_default(),
     }
 }
 
@@ -66,6 +67,7 @@ pub fn linked_from_proto(m: pb::CaseReportLinked) -> Result<(CaseId, LinkedRepor
         urgent: m.urgent,
         special_groups: m.special_groups,
         reported_location: m.reported_location,
+        media_url: String::new(),
     };
     let (case_id, details) = details_from_reported(&reported).map_err(|e| match e {
         DecodeError::Invalid { reason, .. } => invalid(&event_type("CaseReportLinked"), &reason),
@@ -97,6 +99,7 @@ pub fn details_from_reported(m: &pb::CaseReported) -> Result<(CaseId, CaseDetail
             urgent: m.urgent,
             special_groups: from_special_groups(&m.special_groups)
                 .map_err(|v| invalid(ty, &format!("special group {v} is not one this build knows")))?,
+            media_url: Some(m.media_url.clone()).filter(|url| !url.is_empty()),
         },
     ))
 }

@@ -236,6 +236,7 @@ mod tests {
                 name: "张*".into(),
                 phone: "138****8000".into(),
             }),
+            media_url: String::new(),
         }
     }
 
