@@ -15,7 +15,7 @@
 //! InNotice ─Concluded(agreed), once the notice period is over→ Concluded
 //! Deliberating | Decided ─Concluded(failed: escalate / litigation)→ Concluded
 //! Deliberating ─Concluded(consultation)→ Concluded          (consultation / hearing matters)
-//! Proposed | Notified | Deliberating ─Concluded(by record)→ Concluded (informal mediation, 入户商)
+//! Proposed | Notified | Deliberating ─Concluded(by record)→ Concluded (informal mediation, 入户商; never after 复议)
 //! Concluded(agreed | consultation) ─FollowUpScheduled→ ─FollowUpOverdue* ─FollowedUp*→ settled
 //! ```
 //!
@@ -30,12 +30,14 @@
 //! execution until the council reconsiders (复议) or suspends it (暂缓执行).
 //!
 //! `decide` hands each command to its step, one module each with the step's tests beside it:
-//! `open`, `invite` (and 告知), `deliberate`, `vote`, `sign`, `object`, `conclude` and `follow_up`.
+//! `open`, `invite` (and 告知), `deliberate`, `vote`, `sign`, `object`, `conclude`, `informal` and
+//! `follow_up`.
 
 mod conclude;
 mod decide;
 mod deliberate;
 mod follow_up;
+mod informal;
 mod invite;
 mod object;
 mod open;
