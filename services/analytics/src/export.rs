@@ -6,7 +6,7 @@
 //! group at most, however long the history.
 
 use crate::filter::EventFilter;
-use crate::payload::PayloadDecoder;
+use gridloop_proto::event_json::EventJson;
 use crate::{ExportError, ExportStats, Format, Progress};
 use arrow_array::builder::{BinaryBuilder, StringBuilder};
 use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
@@ -78,7 +78,7 @@ pub fn area_codes(key: &str) -> [Option<&str>; 4] {
 pub fn events_batch(
     service: &str,
     events: &[&RecordedEvent],
-    decoder: &PayloadDecoder,
+    decoder: &EventJson,
 ) -> Result<RecordBatch, ExportError> {
     let n = events.len();
     let strings = |f: &dyn Fn(&RecordedEvent) -> &str| -> ArrayRef {
@@ -110,7 +110,7 @@ pub fn events_batch(
     let mut payload_json = StringBuilder::with_capacity(n, n * 256);
     for e in events {
         payload.append_value(&e.payload);
-        payload_json.append_option(decoder.to_json(&e.event_type, &e.payload));
+        payload_json.append_option(decoder.to_string(&e.event_type, &e.payload));
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(std::iter::repeat_n(service, n))),
@@ -177,7 +177,7 @@ fn write_ndjson_line(
     out: &mut impl Write,
     service: &str,
     e: &RecordedEvent,
-    decoder: &PayloadDecoder,
+    decoder: &EventJson,
 ) -> Result<(), ExportError> {
     let [district_code, street_code, community_code, grid_code] = area_codes(&e.routing_key);
     let line = EventLine {
@@ -202,7 +202,7 @@ fn write_ndjson_line(
         schema_version: e.schema_version,
         traceparent: &e.traceparent,
         payload: base64::engine::general_purpose::STANDARD.encode(&e.payload),
-        payload_json: decoder.to_json_value(&e.event_type, &e.payload),
+        payload_json: decoder.to_value(&e.event_type, &e.payload),
     };
     serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")?;
@@ -232,7 +232,7 @@ pub async fn export_events<W: Write + Send>(
     out: W,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ExportStats, ExportError> {
-    let decoder = PayloadDecoder::new();
+    let decoder = EventJson::shared();
     let mut sink = match format {
         Format::Parquet => {
             Sink::Parquet(Box::new(ArrowWriter::try_new(out, events_schema(), Some(writer_properties()))?))
@@ -252,10 +252,10 @@ pub async fn export_events<W: Write + Send>(
             stats.written += kept.len() as u64;
             if !kept.is_empty() {
                 match &mut sink {
-                    Sink::Parquet(writer) => writer.write(&events_batch(&source.service, &kept, &decoder)?)?,
+                    Sink::Parquet(writer) => writer.write(&events_batch(&source.service, &kept, decoder)?)?,
                     Sink::Ndjson(writer) => {
                         for e in &kept {
-                            write_ndjson_line(writer, &source.service, e, &decoder)?;
+                            write_ndjson_line(writer, &source.service, e, decoder)?;
                         }
                     }
                 }

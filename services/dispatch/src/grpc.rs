@@ -8,6 +8,7 @@ use gridloop_domain::case::{CaseCommand, CaseError};
 use gridloop_domain::ids::CaseId;
 use gridloop_kit::authorize::Named;
 use gridloop_kit::{grpc, Caller, CATCH_UP_WAIT};
+use gridloop_proto::event_json::EventJson;
 use gridloop_proto::status::{failed_precondition, invalid_argument, parse_uuid, Violations};
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::dispatch_service_server::DispatchService;
@@ -188,9 +189,9 @@ impl DispatchService for Dispatch {
         let history = loaded
             .history
             .iter()
-            .map(|(record, event)| pb::HistoryEntry {
+            .map(|(record, _)| pb::HistoryEntry {
                 envelope: Some(envelope(record, SERVICE)),
-                payload_json: serde_json::to_string(event).unwrap_or_default(),
+                payload_json: EventJson::shared().to_string(&record.event_type, &record.payload).unwrap_or_default(),
             })
             .collect();
         Ok(Response::new(pb::GetCaseResponse { case: Some(case_view(&loaded.case)), history }))
