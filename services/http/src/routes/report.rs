@@ -94,7 +94,7 @@ impl NewRequest {
             return bad(format!("service_code {:?} is not a service (see GET services)", self.service_code));
         };
         let location = match (self.lat, self.long) {
-            (Some(lat), Some(lon)) => pb::GeoPoint { lat, lon },
+            (Some(lat), Some(lon)) => pb::GeoPoint::wgs84(lat, lon),
             (None, None) if self.address_string.is_some() || self.address_id.is_some() => {
                 return bad("no geocoder configured: give the location as lat and long".into())
             }
