@@ -355,8 +355,8 @@ fn evaluate(server: &Server, id: &str, satisfaction: &str) -> Value {
         if run.status.success() {
             return Some(run.json());
         }
-        let not_yet = run.stderr.contains("refused in the current state")
-            && (run.stderr.contains("NOT_RESOLVED") || run.stderr.contains("NOT_AWAITING_EVALUATION"));
+        let not_yet = run.stderr.contains("refused: ")
+            && (run.stderr.contains("is not resolved") || run.stderr.contains("no evaluation is awaited"));
         assert!(not_yet, "evaluate failed for another reason: {run}");
         None
     })
@@ -558,9 +558,9 @@ fn bad_input_exits_non_zero_with_a_clear_message() {
     let (reported, dispatched) = report_dispatched(&server, &[]);
     let id = str_of(&reported["case_id"]);
     let stderr = server.run(&["case", "resolve", &id, "--summary", "done"]).failure();
-    assert!(stderr.contains("refused in the current state"), "FAILED_PRECONDITION: {stderr}");
-    assert!(stderr.contains("only an accepted case can be resolved"), "{stderr}");
-    assert!(stderr.contains("STATE_DISPATCHED"), "{stderr}");
+    // The cause first, and no internal precondition type in what people read.
+    assert!(stderr.contains("refused: only an accepted case can be resolved"), "FAILED_PRECONDITION: {stderr}");
+    assert!(!stderr.contains("STATE_DISPATCHED") && !stderr.contains("precondition"), "{stderr}");
     assert_eq!(show(&server, &id), dispatched, "a refused command changes nothing");
 
     let nowhere = format!("http://127.0.0.1:{}", free_port());

@@ -533,7 +533,7 @@ pub enum MediationError {
     #[error("the mediation is already concluded")]
     AlreadyConcluded,
     /// The procedure forbids the step now.
-    #[error("cannot {command} a session that is {stage}: {reason}")]
+    #[error("{reason} (cannot {command} a session that is {stage})")]
     Refused { command: &'static str, stage: &'static str, reason: String },
 }
 
