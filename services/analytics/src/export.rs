@@ -6,7 +6,6 @@
 //! group at most, however long the history.
 
 use crate::filter::EventFilter;
-use gridloop_proto::event_json::EventJson;
 use crate::{ExportError, ExportStats, Format, Progress};
 use arrow_array::builder::{BinaryBuilder, StringBuilder};
 use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
@@ -15,6 +14,7 @@ use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use gridloop_domain::level::Level;
 use gridloop_eventstore::{EventStore, RecordedEvent, StoreError};
+use gridloop_proto::event_json::EventJson;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -75,11 +75,7 @@ pub fn area_codes(key: &str) -> [Option<&str>; 4] {
 }
 
 /// The columns of `events` (already filtered) as one record batch.
-pub fn events_batch(
-    service: &str,
-    events: &[&RecordedEvent],
-    decoder: &EventJson,
-) -> Result<RecordBatch, ExportError> {
+pub fn events_batch(service: &str, events: &[&RecordedEvent], decoder: &EventJson) -> Result<RecordBatch, ExportError> {
     let n = events.len();
     let strings = |f: &dyn Fn(&RecordedEvent) -> &str| -> ArrayRef {
         let mut b = StringBuilder::with_capacity(n, n * 16);

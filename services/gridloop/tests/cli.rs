@@ -802,7 +802,8 @@ fn a_role_has_one_spelling_in_and_out() {
     // ignored `--actor-role` says.
     let id = an_accepted_dispute(&server);
     let shown = show(&server, &id);
-    let accepted = shown["history"].as_array().unwrap().iter().find(|e| e["event_type"] == "gridloop.v1.CaseAccepted").unwrap();
+    let accepted =
+        shown["history"].as_array().unwrap().iter().find(|e| e["event_type"] == "gridloop.v1.CaseAccepted").unwrap();
     assert_eq!(accepted["actor"]["role"], "grid-worker", "{shown:#}");
     let text = gridloop_in(Some(&server.home), &["case", "show", &id, "--server", &server.url]);
     assert!(text.stdout.contains(&format!("grid-worker:{ASSIGNEE}")) && !text.stdout.contains("grid_worker"), "{text}");

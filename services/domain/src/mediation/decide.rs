@@ -2,8 +2,8 @@
 //! beside its tests, and reads the open session through a [`Step`].
 
 use super::{
-    conclude, deliberate, follow_up, informal, invite, object, open, sign, vote, Mediation, MediationCommand, MediationError,
-    MediationEvent, MediationRules, Session, Stage,
+    conclude, deliberate, follow_up, informal, invite, object, open, sign, vote, Mediation, MediationCommand,
+    MediationError, MediationEvent, MediationRules, Session, Stage,
 };
 use crate::calendar::WorkingCalendar;
 use crate::Timestamp;

@@ -217,8 +217,10 @@ async fn matching_ids(state: &AppState, filter: &Filter) -> Result<Vec<String>, 
 
 /// The public view of case `id`; `None` when there is no such case.
 async fn read(state: &AppState, reference: &Reference, id: &str) -> Result<Option<ServiceRequest>, ApiError> {
-    let request =
-        state.backend.as_service(pb::GetCaseRequest { case_id: id.to_string(), ..Default::default() }).map_err(ApiError::internal)?;
+    let request = state
+        .backend
+        .as_service(pb::GetCaseRequest { case_id: id.to_string(), ..Default::default() })
+        .map_err(ApiError::internal)?;
     let found = match state.backend.dispatch().get_case(request).await {
         Ok(found) => found.into_inner(),
         Err(status) if status.code() == tonic::Code::NotFound => return Ok(None),
