@@ -31,7 +31,7 @@ pub(super) fn conclude(
 
 #[cfg(test)]
 mod tests {
-    use crate::mediation::{MediationCommand, MediationError, MediationEvent, Outcome, Referral};
+    use crate::mediation::{MediationCommand, MediationError, MediationEvent, Outcome, Referral, Statement};
     use crate::testing::mediation::*;
     use crate::Duration;
 
@@ -100,6 +100,10 @@ mod tests {
     fn given_a_reconsidered_session_when_it_sits_votes_and_publishes_again_then_the_agreement_is_executed() {
         let mut events = reconsidering();
         events.push(MediationEvent::DeliberationOpened { present: names(&["Chair", "Zhang", "Li"]) });
+        let say = MediationCommand::MakeStatement {
+            statement: Statement { speaker: "Li".into(), text: "weekends too".into() },
+        };
+        events.extend(given(&events).when(say).then_accept());
         let vote = MediationCommand::PutMotion {
             motion: "quiet hours from 22:00, weekends too".into(),
             yes: names(&["Chair", "Zhang", "Li"]),
