@@ -156,6 +156,26 @@ def overlay_problems(overlay, docs):
         problems.append(f"{overlay}: no NetworkPolicy")
     problems += install_first_problems(overlay, docs)
     problems += trust_problems(overlay, docs)
+    problems += config_map_reference_problems(overlay, docs)
+    return problems
+
+
+def config_map_reference_problems(overlay, docs):
+    """Every ConfigMap a workload mounts or reads is rendered in the workload's namespace, under
+    the (hashed) name it refers to: a generator outside the namespace leaves the plain name behind."""
+    present = {(d["metadata"].get("namespace"), d["metadata"]["name"]) for d in docs if d["kind"] == "ConfigMap"}
+    problems = []
+    for doc in docs:
+        if doc["kind"] not in WORKLOADS:
+            continue
+        pod = pod_spec(doc)
+        names = [v["configMap"]["name"] for v in pod.get("volumes", []) if "configMap" in v]
+        for container in pod.get("initContainers", []) + pod.get("containers", []):
+            names += [e["configMapRef"]["name"] for e in container.get("envFrom", []) if "configMapRef" in e]
+        namespace = doc["metadata"].get("namespace")
+        for name in names:
+            if (namespace, name) not in present:
+                problems.append(f"{overlay}: {doc['kind']} {doc['metadata']['name']}: ConfigMap {name} is not in namespace {namespace}")
     return problems
 
 
@@ -304,6 +324,9 @@ def breakages(docs):
             for name in ("GRIDLOOP_TLS_CERT", "GRIDLOOP_TLS_KEY", "GRIDLOOP_ALLOW_PLAINTEXT"):
                 doc["data"].pop(name, None)
     yield "plaintext on a public address", exposed
+    elsewhere = copy.deepcopy(docs)
+    elsewhere[first("ConfigMap")]["metadata"]["namespace"] = "default"
+    yield "a ConfigMap outside the services' namespace", elsewhere
 
 
 def main(argv):

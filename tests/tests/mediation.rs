@@ -230,6 +230,15 @@ async fn council_procedure(g: &mut Gridloop) {
     };
     let reconsidering = g.clients.mediation.respond_to_objection(reconsider).await.expect("复议").into_inner();
     assert_eq!((reconsidering.stage(), reconsidering.reconsiderations), (pb::MediationStage::Notified, 1));
+    // Reconsidering is answered only by a new sitting, vote and notice: no informal agreement.
+    let shortcut = pb::ConcludeMediationRequest {
+        mediation_id: cid.clone(),
+        outcome: pb::MediationOutcome::Agreed as i32,
+        summary: "按原协议执行".into(),
+        signed_by: vec!["张先生".into(), "李女士".into()],
+        actor: actor("convenor"),
+    };
+    assert_refused(g.clients.mediation.conclude_mediation(shortcut).await, "sit, vote and publish again");
 
     // ---- the reconsideration sits, votes and publishes again; nobody objects this time ----
     sit(g, &cid, &present).await;

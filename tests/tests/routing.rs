@@ -194,8 +194,9 @@ async fn a_configuration_change_is_recorded_once_per_change() {
     let Gridloop { app, clock, mut args, .. } = g.restart().await;
     app.shutdown().await.unwrap();
     // The shipped city with its district renamed.
-    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/config/jurisdiction.toml"))
-        .expect("the shipped jurisdiction");
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/k8s/base/city/jurisdiction.toml"))
+            .expect("the shipped jurisdiction");
     let renamed = shipped.replacen("江都区", "江都新区", 1);
     let path = dir.path().join("city.toml");
     std::fs::write(&path, &renamed).unwrap();

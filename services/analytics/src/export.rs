@@ -6,7 +6,6 @@
 //! group at most, however long the history.
 
 use crate::filter::EventFilter;
-use crate::payload::PayloadDecoder;
 use crate::personal::{contacts, masked, PersonalData, PERSONAL_COLUMNS, PERSONAL_MARK};
 use crate::{ExportError, ExportStats, Format, Progress};
 use arrow_array::builder::{BinaryBuilder, StringBuilder};
@@ -17,6 +16,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use gridloop_domain::level::Level;
 use gridloop_domain::personal::Contact;
 use gridloop_eventstore::{EventStore, RecordedEvent, StoreError};
+use gridloop_proto::event_json::EventJson;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -101,11 +101,7 @@ pub fn area_codes(key: &str) -> [Option<&str>; 4] {
 }
 
 /// The columns of `events` (already filtered) as one record batch.
-pub fn events_batch(
-    service: &str,
-    events: &[&RecordedEvent],
-    decoder: &PayloadDecoder,
-) -> Result<RecordBatch, ExportError> {
+pub fn events_batch(service: &str, events: &[&RecordedEvent], decoder: &EventJson) -> Result<RecordBatch, ExportError> {
     let n = events.len();
     let strings = |f: &dyn Fn(&RecordedEvent) -> &str| -> ArrayRef {
         let mut b = StringBuilder::with_capacity(n, n * 16);
@@ -136,7 +132,7 @@ pub fn events_batch(
     let mut payload_json = StringBuilder::with_capacity(n, n * 256);
     for e in events {
         payload.append_value(&e.payload);
-        payload_json.append_option(decoder.to_json(&e.event_type, &e.payload));
+        payload_json.append_option(decoder.to_string(&e.event_type, &e.payload));
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(std::iter::repeat_n(service, n))),
@@ -223,7 +219,7 @@ fn write_ndjson_line(
     out: &mut impl Write,
     service: &str,
     e: &RecordedEvent,
-    decoder: &PayloadDecoder,
+    decoder: &EventJson,
     personal: Option<PersonalLine<'_>>,
 ) -> Result<(), ExportError> {
     let [district_code, street_code, community_code, grid_code] = area_codes(&e.routing_key);
@@ -249,7 +245,7 @@ fn write_ndjson_line(
         schema_version: e.schema_version,
         traceparent: &e.traceparent,
         payload: base64::engine::general_purpose::STANDARD.encode(&e.payload),
-        payload_json: decoder.to_json_value(&e.event_type, &e.payload),
+        payload_json: decoder.to_value(&e.event_type, &e.payload),
         personal,
     };
     serde_json::to_writer(&mut *out, &line)?;
@@ -292,7 +288,7 @@ pub async fn export_events_with<W: Write + Send>(
     progress: &mut dyn FnMut(Progress),
     personal: PersonalData<'_>,
 ) -> Result<ExportStats, ExportError> {
-    let decoder = PayloadDecoder::new();
+    let decoder = EventJson::shared();
     let schema = match personal {
         PersonalData::Withheld => events_schema(),
         PersonalData::Included(_) => events_schema_with_personal_data(),
@@ -327,7 +323,7 @@ pub async fn export_events_with<W: Write + Send>(
                 let rows: Vec<&RecordedEvent> = shown.iter().map(AsRef::as_ref).collect();
                 match &mut sink {
                     Sink::Parquet(writer) => {
-                        let batch = events_batch(&source.service, &rows, &decoder)?;
+                        let batch = events_batch(&source.service, &rows, decoder)?;
                         match &contacts {
                             Some(contacts) => writer.write(&with_personal_columns(batch, contacts)?)?,
                             None => writer.write(&batch)?,
@@ -336,7 +332,7 @@ pub async fn export_events_with<W: Write + Send>(
                     Sink::Ndjson(writer) => {
                         for (index, e) in rows.iter().enumerate() {
                             let personal = contacts.as_ref().map(|c| PersonalLine::of(c[index].as_ref()));
-                            write_ndjson_line(writer, &source.service, e, &decoder, personal)?;
+                            write_ndjson_line(writer, &source.service, e, decoder, personal)?;
                         }
                     }
                 }

@@ -9,7 +9,6 @@ pub mod cases;
 pub mod export;
 pub mod filter;
 pub mod import;
-pub mod payload;
 pub mod personal;
 
 pub use filter::{EventFilter, FilterError};

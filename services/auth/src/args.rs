@@ -95,7 +95,7 @@ pub struct TlsArgs {
     /// The CA that signs client certificates (mutual TLS): a presented certificate must verify.
     #[arg(long, env = "GRIDLOOP_TLS_CLIENT_CA", requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
-    /// Client certificates that stand for principals (TOML; see deploy/config/mtls-clients.example.toml).
+    /// Client certificates that stand for principals (TOML; see deploy/k8s/overlays/prod/mtls-clients.example.toml).
     #[arg(long, env = "GRIDLOOP_MTLS_CLIENTS", requires = "tls_client_ca")]
     pub mtls_clients: Option<PathBuf>,
     /// Serve plaintext gRPC on a non-loopback address (TLS terminated in front of gridloop).

@@ -73,7 +73,7 @@ struct ClientEntry {
 }
 
 impl CertificatePrincipals {
-    /// The mapping file (TOML, `[[client]]` entries; see `deploy/config/mtls-clients.example.toml`).
+    /// The mapping file (TOML, `[[client]]` entries; see `deploy/k8s/overlays/prod/mtls-clients.example.toml`).
     pub fn from_toml(text: &str) -> anyhow::Result<CertificatePrincipals> {
         let file: MappingFile = toml::from_str(text)?;
         let mut by_name = HashMap::new();

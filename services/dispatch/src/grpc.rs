@@ -11,6 +11,7 @@ use gridloop_domain::personal::contact_access;
 use gridloop_kit::authorize::Named;
 use gridloop_kit::{grpc, Caller, CATCH_UP_WAIT};
 use gridloop_proto::convert;
+use gridloop_proto::event_json::EventJson;
 use gridloop_proto::status::{failed_precondition, invalid_argument, parse_uuid, Violations};
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::dispatch_service_server::DispatchService;
@@ -216,14 +217,10 @@ impl DispatchService for Dispatch {
         let mut history = Vec::with_capacity(loaded.history.len());
         for (record, event) in &loaded.history {
             let mut envelope = envelope(record, SERVICE);
-            let shown = match view.event(event).await.map_err(unreadable)? {
-                Some(shown) => {
-                    envelope.payload = convert::encode_case_event(case_id, &shown).1;
-                    shown
-                }
-                None => event.clone(),
-            };
-            let payload_json = serde_json::to_string(&shown).unwrap_or_default();
+            if let Some(shown) = view.event(event).await.map_err(unreadable)? {
+                envelope.payload = convert::encode_case_event(case_id, &shown).1;
+            }
+            let payload_json = EventJson::shared().to_string(&record.event_type, &envelope.payload).unwrap_or_default();
             history.push(pb::HistoryEntry { envelope: Some(envelope), payload_json });
         }
         let mut case = case_view(&loaded.case);

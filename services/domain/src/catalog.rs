@@ -9,7 +9,7 @@
 //! working days"), emergencies on the wall clock, because they do not wait for Monday. The routing
 //! policy turns an SLA into a deadline on the city's working-time calendar.
 //!
-//! The built-in list is the shipped `deploy/config/catalog.toml`, compiled in: the file a city
+//! The built-in list is the shipped `deploy/k8s/base/city/catalog.toml`, compiled in: the file a city
 //! copies to write its own is the one gridloop runs on.
 
 use std::collections::{HashMap, HashSet};
@@ -165,7 +165,7 @@ impl Catalog {
         Ok(Catalog { classes, categories, by_code })
     }
 
-    /// The built-in responsibility list (`deploy/config/catalog.toml`): the city-management event
+    /// The built-in responsibility list (`deploy/k8s/base/city/catalog.toml`): the city-management event
     /// classes (市容环境, 宣传广告, 施工管理, 街面秩序, 突发事件) plus the community matters settled
     /// by deliberation (矛盾纠纷, 楼院建设与公共设施, 民生服务, 物业管理).
     ///
@@ -179,7 +179,7 @@ impl Catalog {
     }
 
     /// Parses and validates a responsibility list written as TOML (the shape [`Catalog::to_toml`]
-    /// writes, and `deploy/config/catalog.toml` has):
+    /// writes, and `deploy/k8s/base/city/catalog.toml` has):
     ///
     /// ```toml
     /// [[classes]]
@@ -287,7 +287,7 @@ impl Catalog {
 }
 
 /// The shipped responsibility list, compiled in.
-const SHIPPED_CATALOG: &str = include_str!("../../../deploy/config/catalog.toml");
+const SHIPPED_CATALOG: &str = include_str!("../../../deploy/k8s/base/city/catalog.toml");
 
 /// The file form of a catalog ([`Catalog::from_toml`]).
 #[derive(Serialize, Deserialize)]
@@ -336,7 +336,7 @@ mod tests {
     use crate::calendar::{WorkingCalendar, WorkingTime};
     use chrono::Duration;
 
-    const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/config/catalog.toml");
+    const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/k8s/base/city/catalog.toml");
 
     /// Working hours.
     fn wh(h: u32) -> Sla {
@@ -360,7 +360,7 @@ mod tests {
     fn the_catalog_round_trips_through_toml_and_the_shipped_file_is_the_built_in_one() {
         let built_in = Catalog::default_catalog();
         assert_eq!(Catalog::from_toml(&built_in.to_toml()).unwrap(), built_in);
-        let shipped = std::fs::read_to_string(SHIPPED).expect("deploy/config/catalog.toml");
+        let shipped = std::fs::read_to_string(SHIPPED).expect("deploy/k8s/base/city/catalog.toml");
         assert_eq!(Catalog::from_toml(&shipped).unwrap(), built_in);
         let body: String = shipped
             .lines()

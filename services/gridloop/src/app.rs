@@ -401,20 +401,20 @@ pub struct MigrateArgs {
     pub nats: NatsArgs,
 }
 
-/// The city's routing policy as files (`deploy/config/` ships the default city's); each one unset
+/// The city's routing policy as files (`deploy/k8s/base/city/` ships the default city's); each one unset
 /// falls back to the built-in default.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct PolicyFiles {
-    /// The city's jurisdiction tree and grid boundaries (TOML; see deploy/config/jurisdiction.toml).
+    /// The city's jurisdiction tree and grid boundaries (TOML; see deploy/k8s/base/city/jurisdiction.toml).
     /// Unset: the shipped default city.
     #[arg(long, env = "GRIDLOOP_JURISDICTION")]
     pub jurisdiction: Option<PathBuf>,
     /// The responsibility list (权责清单): categories, entry levels, priorities, SLAs, owning
-    /// departments (TOML; see deploy/config/catalog.toml). Unset: the built-in list.
+    /// departments (TOML; see deploy/k8s/base/city/catalog.toml). Unset: the built-in list.
     #[arg(long, env = "GRIDLOOP_CATALOG")]
     pub catalog: Option<PathBuf>,
     /// Public holidays and make-up working days (调休) by year (TOML; see
-    /// deploy/config/holidays.toml): add next year's when the State Council publishes it.
+    /// deploy/k8s/base/city/holidays.toml): add next year's when the State Council publishes it.
     /// Unset: the built-in 2025 and 2026 schedules.
     #[arg(long, env = "GRIDLOOP_HOLIDAYS")]
     pub holidays: Option<PathBuf>,
@@ -985,7 +985,7 @@ async fn shutdown_signal() {
 mod tests {
     use super::*;
 
-    const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/config/jurisdiction.toml");
+    const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/k8s/base/city/jurisdiction.toml");
 
     /// The shipped example is the default city, so operators start from what `gridloop up` runs.
     /// `GRIDLOOP_WRITE_CONFIG=1` rewrites it after a deliberate change to the default city.
@@ -995,13 +995,13 @@ mod tests {
         if std::env::var("GRIDLOOP_WRITE_CONFIG").is_ok_and(|v| v == "1") {
             std::fs::write(SHIPPED, &default).unwrap();
         }
-        let shipped = std::fs::read_to_string(SHIPPED).expect("deploy/config/jurisdiction.toml");
+        let shipped = std::fs::read_to_string(SHIPPED).expect("deploy/k8s/base/city/jurisdiction.toml");
         assert_eq!(shipped, default, "regenerate with GRIDLOOP_WRITE_CONFIG=1 cargo test -p gridloop --lib");
         let files = PolicyFiles { jurisdiction: Some(SHIPPED.into()), ..PolicyFiles::default() };
         assert_eq!(files.load().unwrap().jurisdiction.grids().count(), 200);
     }
 
-    const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/config");
+    const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/k8s/base/city");
 
     #[test]
     fn the_shipped_catalog_and_holidays_are_the_built_in_ones_and_a_citys_own_files_replace_them() {

@@ -118,6 +118,8 @@ mod tests {
         assert!(reason.contains("top of the ladder"), "{reason}");
         let reason = given(&a_case_accepted_at(Level::District)).when(escalate("higher please")).then_forbidden();
         assert!(reason.contains("top of the ladder"), "{reason}");
+        let refusal = given(&a_case_accepted_at(Level::District)).when(escalate("higher please")).then_refuse(|_| true);
+        assert!(refusal.to_string().starts_with(&reason), "the cause first: {refusal}");
     }
 
     #[test]

@@ -610,7 +610,7 @@ pub enum CaseError {
     #[error("case already exists")]
     AlreadyOpened,
     /// The case's state forbids the command.
-    #[error("cannot {command} a case that is {state}: {reason}")]
+    #[error("{reason} (cannot {command} a case that is {state})")]
     Forbidden { command: &'static str, state: &'static str, reason: &'static str },
 }
 

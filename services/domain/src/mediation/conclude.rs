@@ -1,7 +1,6 @@
-//! How a session ends: an agreement executed after its notice period (商定即办), no agreement
-//! (escalated one level, 三提, or referred to litigation), a consultation recorded, or an
-//! informal mediation (入户商, 现场商) that never sat as a council. Agreements and consultations
-//! are followed up (监督).
+//! How a council ends: an agreement executed after its notice period (商定即办), no agreement
+//! (escalated one level, 三提, or referred to litigation), or a consultation recorded.
+//! Agreements and consultations are followed up (监督). Informal mediation is in `informal`.
 
 use super::decide::{invalid, required, Step};
 use super::{MediationError, MediationEvent, Outcome, Referral, Stage};
@@ -61,23 +60,6 @@ pub(super) fn consultation(at: &Step, summary: &str) -> Result<Vec<MediationEven
         MediationEvent::Concluded { outcome: Outcome::Consultation, summary: summary.to_string(), signed_by: vec![] },
         at.follow_up_scheduled(),
     ])
-}
-
-pub(super) fn informally(
-    at: &Step,
-    agreed: bool,
-    summary: &str,
-    signed_by: &[String],
-) -> Result<Vec<MediationEvent>, MediationError> {
-    if !matches!(at.stage, Stage::Proposed | Stage::Notified | Stage::Deliberating { .. }) {
-        return Err(at.refused("a council that decided concludes through its notice or its referral"));
-    }
-    required("summary", summary)?;
-    if agreed && signed_by.iter().all(|s| s.trim().is_empty()) {
-        return Err(invalid("signed_by", "an agreement must be signed by the parties"));
-    }
-    let outcome = if agreed { Outcome::Agreed } else { Outcome::Failed(Referral::BackToUnit) };
-    Ok(vec![MediationEvent::Concluded { outcome, summary: summary.to_string(), signed_by: signed_by.to_vec() }])
 }
 
 #[cfg(test)]
@@ -173,42 +155,5 @@ mod tests {
     fn given_a_notified_session_when_no_agreement_is_recorded_then_it_is_refused() {
         let cmd = MediationCommand::RecordNoAgreement { referral: Referral::Litigation, summary: "x".into() };
         given(&notified()).when(cmd).then_forbidden_in("notified", "after it sat");
-    }
-
-    fn conclude(agreed: bool, signed_by: &[&str]) -> MediationCommand {
-        MediationCommand::Conclude { agreed, summary: "quiet hours agreed".into(), signed_by: names(signed_by) }
-    }
-
-    #[test]
-    fn given_an_open_session_when_the_parties_sign_then_it_concludes_agreed() {
-        let events = given(&[opened()]).when(conclude(true, &["Zhang", "Li"])).then_accept();
-        assert!(
-            matches!(&events[..], [MediationEvent::Concluded { outcome: Outcome::Agreed, signed_by, .. }] if signed_by.len() == 2)
-        );
-    }
-
-    #[test]
-    fn given_an_open_session_when_an_agreement_has_no_signatures_then_it_is_refused() {
-        given(&[opened()]).when(conclude(true, &[])).then_invalid("signed_by");
-    }
-
-    #[test]
-    fn given_an_open_session_when_it_fails_then_the_case_goes_back_to_its_unit() {
-        let events = given(&[opened()]).when(conclude(false, &[])).then_accept();
-        assert!(matches!(
-            &events[..],
-            [MediationEvent::Concluded { outcome: Outcome::Failed(Referral::BackToUnit), .. }]
-        ));
-    }
-
-    #[test]
-    fn given_a_decided_or_concluded_session_when_it_is_concluded_informally_then_it_is_refused() {
-        given(&decided()).when(conclude(false, &[])).then_forbidden_in("decided", "notice or its referral");
-        let done = MediationEvent::Concluded {
-            outcome: Outcome::Failed(Referral::BackToUnit),
-            summary: "x".into(),
-            signed_by: vec![],
-        };
-        given(&[opened(), done]).when(conclude(false, &[])).then_refuse(|e| *e == MediationError::AlreadyConcluded);
     }
 }

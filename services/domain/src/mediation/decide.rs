@@ -2,7 +2,7 @@
 //! beside its tests, and reads the open session through a [`Step`].
 
 use super::{
-    ballot, conclude, deliberate, follow_up, invite, object, open, sign, vote, Mediation, MediationCommand,
+    ballot, conclude, deliberate, follow_up, informal, invite, object, open, sign, vote, Mediation, MediationCommand,
     MediationError, MediationEvent, MediationRules, Session, Stage,
 };
 use crate::calendar::WorkingCalendar;
@@ -53,7 +53,7 @@ pub fn decide(
         C::Execute => conclude::execute(&at),
         C::RecordNoAgreement { referral, summary } => conclude::without_agreement(&at, *referral, summary),
         C::RecordConsultation { summary } => conclude::consultation(&at, summary),
-        C::Conclude { agreed, summary, signed_by } => conclude::informally(&at, *agreed, summary, signed_by),
+        C::Conclude { agreed, summary, signed_by } => informal::conclude(&at, *agreed, summary, signed_by),
     }
 }
 

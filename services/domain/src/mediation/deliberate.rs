@@ -108,6 +108,8 @@ mod tests {
             events.extend(given(&events).when(statement("Zhang")).then_accept());
         }
         given(&events).when(statement("Zhang")).then_forbidden_in("deliberating", "all 3 turns");
+        let refusal = given(&events).when(statement("Zhang")).then_refuse(|_| true);
+        assert!(refusal.to_string().starts_with("Zhang has used all 3 turns"), "the cause first: {refusal}");
     }
 
     #[test]

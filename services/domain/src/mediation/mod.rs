@@ -15,7 +15,7 @@
 //! InNotice ─Concluded(agreed), once the notice period is over→ Concluded
 //! Deliberating | Decided ─Concluded(failed: escalate / litigation)→ Concluded
 //! Deliberating ─Concluded(consultation)→ Concluded          (consultation / hearing matters)
-//! Proposed | Notified | Deliberating ─Concluded(by record)→ Concluded (informal mediation, 入户商)
+//! Proposed | Notified | Deliberating ─Concluded(by record)→ Concluded (informal mediation, 入户商; never after 复议)
 //! Concluded(agreed | consultation) ─FollowUpScheduled→ ─FollowUpOverdue* ─FollowedUp*→ settled
 //! ```
 //!
@@ -31,13 +31,15 @@
 //!
 //! `decide` hands each command to its step, one module each with the step's tests beside it:
 //! `open`, `invite` (and 告知), `deliberate`, `vote` (a show of hands), `ballot` (云票选: each
-//! participant votes from their own device), `sign`, `object`, `conclude` and `follow_up`.
+//! participant votes from their own device), `sign`, `object`, `conclude`, `informal` and
+//! `follow_up`.
 
 mod ballot;
 mod conclude;
 mod decide;
 mod deliberate;
 mod follow_up;
+mod informal;
 mod invite;
 mod object;
 mod open;
@@ -610,7 +612,7 @@ pub enum MediationError {
     #[error("the mediation is already concluded")]
     AlreadyConcluded,
     /// The procedure forbids the step now.
-    #[error("cannot {command} a session that is {stage}: {reason}")]
+    #[error("{reason} (cannot {command} a session that is {stage})")]
     Refused { command: &'static str, stage: &'static str, reason: String },
 }
 

@@ -190,12 +190,12 @@ pub fn describe_status(status: &Status, url: &str) -> String {
                 format!("invalid request:{}", lines.concat())
             }
         }
+        // The cause comes first; the precondition's type and subject are for scripts (`--json`).
         Code::FailedPrecondition => {
-            let mut text = format!("refused in the current state: {message}");
+            let mut text = format!("refused: {message}");
             for v in status.get_details_precondition_failure().map(|p| p.violations).unwrap_or_default() {
-                text.push_str(&format!("\n  precondition {} on {}", v.r#type, v.subject));
                 if v.description != message {
-                    text.push_str(&format!(": {}", v.description));
+                    text.push_str(&format!("\n  {}", v.description));
                 }
             }
             text
@@ -241,11 +241,18 @@ mod tests {
     }
 
     #[test]
-    fn failed_precondition_prints_message_and_violation() {
-        let details = ErrorDetails::with_precondition_failure_violation("STATE", "case-1", "case is closed");
-        let status = Status::with_error_details(Code::FailedPrecondition, "case is closed", details);
-        let text = describe_status(&status, "http://x");
-        assert_eq!(text, "refused in the current state: case is closed\n  precondition STATE on case-1");
+    fn a_refusal_says_its_cause_without_the_precondition_type() {
+        let cause = "Zhang has used all 3 turns (cannot make_statement a session that is deliberating)";
+        let details = ErrorDetails::with_precondition_failure_violation("STAGE_DELIBERATING", "mediation", cause);
+        let status = Status::with_error_details(Code::FailedPrecondition, cause, details);
+        assert_eq!(describe_status(&status, "http://x"), format!("refused: {cause}"));
+    }
+
+    #[test]
+    fn a_refusal_adds_a_violation_that_says_something_else() {
+        let details = ErrorDetails::with_precondition_failure_violation("STATE_CLOSED", "case", "the case is closed");
+        let status = Status::with_error_details(Code::FailedPrecondition, "nothing to do", details);
+        assert_eq!(describe_status(&status, "http://x"), "refused: nothing to do\n  the case is closed");
     }
 
     #[test]

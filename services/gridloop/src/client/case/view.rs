@@ -93,7 +93,8 @@ pub fn short_event_type(event_type: &str) -> &str {
     event_type.rsplit('.').next().unwrap_or(event_type)
 }
 
-/// The payload rendered by the server, parsed; kept as a string if it is not JSON.
+/// The payload in the server's JSON form of events (the form of the export too), parsed; kept as
+/// a string if it is not JSON.
 fn payload(entry: &pb::HistoryEntry) -> Value {
     if entry.payload_json.trim().is_empty() {
         return Value::Null;
@@ -106,7 +107,7 @@ pub fn history_json(entry: &pb::HistoryEntry) -> Value {
     json!({
         "stream_version": e.stream_version,
         "event_id": e.event_id,
-        "event_type": short_event_type(&e.event_type),
+        "event_type": e.event_type,
         "occurred_at": time_json(e.occurred_at.as_ref()),
         "recorded_at": time_json(e.recorded_at.as_ref()),
         "actor": actor_json(e.actor.as_ref()),
@@ -313,7 +314,7 @@ mod tests {
             json!({
                 "stream_version": 2,
                 "event_id": "e1",
-                "event_type": "CaseAccepted",
+                "event_type": "gridloop.v1.CaseAccepted",
                 "occurred_at": "2025-03-01T00:00:00Z",
                 "recorded_at": "2025-03-01T00:00:01Z",
                 "actor": { "role": "grid-worker", "id": "wang", "jurisdiction": null },
@@ -369,7 +370,7 @@ mod tests {
         let value = case_with_history_json(&response);
         assert_eq!(value["case"]["state"], "accepted");
         assert_eq!(value["case"]["level"], "grid");
-        assert_eq!(value["history"][0]["event_type"], "CaseOpened");
+        assert_eq!(value["history"][0]["event_type"], "gridloop.v1.CaseOpened");
         assert_eq!(value["history"][0]["payload"], json!({ "a": 1 }));
         let text = case_with_history_text(&response, None);
         assert!(text.contains("history (1 events)"), "{text}");
