@@ -1,4 +1,4 @@
-//! Duplicate detection end to end (issue 4 item 5): a report of the same category within the
+//! Duplicate detection end to end: a report of the same category within the
 //! radius (default 50 m) and window (default 72 h) of an open case is linked to that case instead
 //! of opening a second one, and the reporter is told so.
 

@@ -1,4 +1,4 @@
-//! The routing policy end to end (issue 4): the owning department on dispatch, priority ordering
+//! The routing policy end to end: the owning department on dispatch, priority ordering
 //! of the case list, 吹哨报到 over gRPC, the 4321 drift alert, and configuration changes recorded
 //! as events.
 
