@@ -169,7 +169,11 @@ async fn a_reported_phone_is_sealed_everywhere_shown_by_role_and_gone_after_eras
     assert_eq!(full.disclosure(), pb::ContactDisclosure::Full);
     assert_eq!((full.id.as_str(), full.name.as_str(), full.phone.as_str()), (REPORTER_ID, NAME, PHONE));
     assert!(seen.case.as_ref().unwrap().description.contains(TYPED_PHONE));
-    let opened = seen.history.iter().find(|h| h.payload_json.contains("\"opened\"")).expect("CaseOpened shown");
+    let opened = seen
+        .history
+        .iter()
+        .find(|h| h.envelope.as_ref().is_some_and(|e| e.event_type.ends_with("CaseOpened")))
+        .expect("CaseOpened shown");
     assert!(opened.payload_json.contains(PHONE), "{}", opened.payload_json);
     assert!(audit_log().contains("reporter contact decrypted, shown full"), "{}", audit_log());
 
