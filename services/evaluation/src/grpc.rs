@@ -1,6 +1,7 @@
 //! Evaluation's gRPC API: a reporter's answer is a feedback command on the kit's command path;
 //! the case list, the distribution, the KPIs and the drift alerts are queries of its read models.
 
+use crate::counts::{self, CountFilter};
 use crate::projection::{self, CaseRow, Within};
 use crate::{drift, kpi, kpi_days, level_shares, Evaluation};
 use gridloop_domain::access::{Principal, QueryScope, Rpc};
@@ -212,5 +213,25 @@ impl EvaluationService for Evaluation {
             tolerance: if self.drift.is_enabled() { self.drift.tolerance } else { 0.0 },
             window_days: u32::try_from(self.drift.window.num_days()).unwrap_or_default(),
         }))
+    }
+
+    async fn count_cases(
+        &self,
+        request: Request<pb::CountCasesRequest>,
+    ) -> Result<Response<pb::CountCasesResponse>, Status> {
+        let area = self.known_area(&request.get_ref().area)?;
+        let area = grpc::confine_area(&request, Rpc::CountCases, area.as_ref())?;
+        let r = request.into_inner();
+        let (closed_from, _) = time_window(r.closed_from.as_ref(), None)?;
+        let now = self.clock.now();
+        let due_soon_before = now + chrono::Duration::seconds(i64::from(r.due_within_seconds));
+        let filter = CountFilter {
+            area: area.as_ref(),
+            closed_from,
+            now: now.timestamp_micros(),
+            due_soon_before: due_soon_before.timestamp_micros(),
+        };
+        let counts = counts::count(self.store().pool(), &filter).await.map_err(query_status)?;
+        Ok(Response::new(pb::CountCasesResponse { counts }))
     }
 }

@@ -7,6 +7,7 @@
 //! monitor ([`drift`]) and the KPIs ([`kpi`]) are read models of dispatch's events.
 
 mod access;
+mod counts;
 mod drift;
 mod grpc;
 mod handlers;

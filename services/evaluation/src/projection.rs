@@ -142,6 +142,7 @@ impl CaseRow {
             linked_reports: u32::try_from(self.linked_reports).unwrap_or_default(),
             priority: u32::try_from(self.priority).unwrap_or_default(),
             priority_reasons: self.priority_reasons.lines().map(str::to_string).collect(),
+            due_at: self.due_at.and_then(time),
         }
     }
 

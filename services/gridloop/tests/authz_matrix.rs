@@ -266,8 +266,14 @@ const CASE_RPCS: [Rpc; 11] = [
     Rpc::GetCase,
 ];
 
-const QUERIES: [Rpc; 5] =
-    [Rpc::ListCases, Rpc::GetKpis, Rpc::GetLevelDistribution, Rpc::ListDriftAlerts, Rpc::GetMediationFigures];
+const QUERIES: [Rpc; 6] = [
+    Rpc::ListCases,
+    Rpc::GetKpis,
+    Rpc::GetLevelDistribution,
+    Rpc::ListDriftAlerts,
+    Rpc::CountCases,
+    Rpc::GetMediationFigures,
+];
 
 impl World {
     async fn objects(&mut self, rpc: Rpc) -> Objects {
@@ -574,12 +580,13 @@ async fn call(
             done!(evaluation.list_drift_alerts(pb::ListDriftAlertsRequest { area, ..Default::default() }))
         }
         Rpc::GetKpis => done!(evaluation.get_kpis(pb::GetKpisRequest { area, ..Default::default() })),
+        Rpc::CountCases => done!(evaluation.count_cases(pb::CountCasesRequest { area, ..Default::default() })),
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_by_every_role_inside_and_outside_its_area_is_decided_by_the_policy_table() {
-    assert_eq!(Rpc::ALL.len(), 49, "the API's RPCs");
+    assert_eq!(Rpc::ALL.len(), 50, "the API's RPCs");
     let mut world = World::start().await;
     // Everything the calls act on exists before the first call, so that nothing moves while
     // refusals are checked to store nothing.

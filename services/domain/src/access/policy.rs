@@ -155,6 +155,7 @@ pub const POLICY: &[(Rpc, &[Grants])] = &[
     (Rpc::GetLevelDistribution, FIGURES),
     (Rpc::ListDriftAlerts, FIGURES),
     (Rpc::GetKpis, FIGURES),
+    (Rpc::CountCases, FIGURES),
 ];
 
 /// Why a call was refused. The message names the reason, never personal data.

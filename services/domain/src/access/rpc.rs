@@ -113,6 +113,7 @@ rpcs! {
         GetLevelDistribution: Query,
         ListDriftAlerts: Query,
         GetKpis: Query,
+        CountCases: Query,
     }
 }
 
