@@ -2,8 +2,11 @@
 //! servers' `--jwt-*-claim` and `--jwt-role-map` flags describe them. Read only to choose whether
 //! a key may post; the gRPC edge the request goes to verifies the key itself.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use gridloop_auth::claims::ClaimMapping;
 use gridloop_auth::AuthArgs;
+use gridloop_domain::access::Principal;
 
 /// The claim mappings a key may follow, tried in order.
 #[derive(Debug, Clone)]
@@ -30,5 +33,13 @@ impl KeyClaims {
             });
         }
         mappings
+    }
+
+    /// The principal a token's claims name under the first mapping that reads them; `None` for
+    /// what is no JWT. Unverified: only to choose, the gRPC edge verifies the token itself.
+    pub fn principal(&self, token: &str) -> Option<Principal> {
+        let payload = token.trim().split('.').nth(1)?;
+        let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+        self.0.iter().find_map(|mapping| mapping.principal(&claims).ok())
     }
 }

@@ -7,6 +7,7 @@
 //! service token; a report goes out under the caller's `api_key`, which the gRPC edge verifies.
 
 pub mod backend;
+pub mod dashboard;
 pub mod error;
 pub mod format;
 pub mod key_claims;

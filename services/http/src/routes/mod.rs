@@ -41,7 +41,7 @@ pub fn router(state: AppState) -> Router {
             .route(&format!("{BASE}/requests.{suffix}"), get(read_requests::list).post(report::post))
             .route(&format!("{BASE}/servicerequestupdates.{suffix}"), get(updates::list));
     }
-    router.fallback(not_found).with_state(state)
+    router.merge(crate::dashboard::router()).fallback(not_found).with_state(state)
 }
 
 async fn not_found(uri: axum::http::Uri) -> axum::response::Response {

@@ -15,8 +15,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use gridloop_domain::access::Role;
 use gridloop_proto::v1 as pb;
 use std::collections::BTreeMap;
@@ -196,11 +194,8 @@ pub fn reporting_role(api_key: &str, key_claims: &KeyClaims) -> Result<Role, Api
     if api_key.is_empty() {
         return Err(ApiError::Forbidden("api_key is required".into()));
     }
-    let invalid = || ApiError::Forbidden("api_key is not a valid key".into());
-    let payload = api_key.split('.').nth(1).ok_or_else(invalid)?;
-    let claims: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?).map_err(|_| invalid())?;
-    let principal = key_claims.0.iter().find_map(|mapping| mapping.principal(&claims).ok()).ok_or_else(invalid)?;
+    let principal =
+        key_claims.principal(api_key).ok_or_else(|| ApiError::Forbidden("api_key is not a valid key".into()))?;
     match principal.role {
         Role::Hotline | Role::Platform => Ok(principal.role),
         other => Err(ApiError::Forbidden(format!(
@@ -258,6 +253,8 @@ async fn create(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
         items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
