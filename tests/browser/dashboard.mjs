@@ -1,0 +1,154 @@
+// Drives Debian's chromium through the command-centre dashboard against a running `gridloop up`:
+// signs in as a street's supervisor, checks the page's step counts and 4321 shares against the
+// CLI's, drills into a community, opens a case, sees a case reported from the CLI appear without
+// a reload, is refused a street outside its scope, and saves screenshots of the main views.
+// Prints one JSON line of what it measured; exits non-zero on the first failed check.
+//
+// Environment: DASH_URL (http://host:port), DASH_TOKEN (the supervisor's), DASH_AREA (its
+// street), DASH_OUTSIDE (a street outside it), GRIDLOOP (the binary), GRIDLOOP_SERVER,
+// GRIDLOOP_DATA_DIR (for the CLI's admin report), DASH_SHOTS (screenshot directory),
+// CHROMIUM (default /usr/bin/chromium), DASH_LIVE_MS (the live deadline, default 2000).
+// With DASH_MEASURE_ONLY=1 it only signs in, reloads and reports the first-view time.
+import { chromium } from "playwright-core";
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import assert from "node:assert/strict";
+
+const env = (name, fallback) => {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined) throw new Error(`${name} is not set`);
+  return value;
+};
+const url = env("DASH_URL");
+const token = env("DASH_TOKEN");
+const area = env("DASH_AREA");
+const shots = env("DASH_SHOTS", "target/dashboard-screenshots");
+const liveDeadline = Number(env("DASH_LIVE_MS", "2000"));
+mkdirSync(shots, { recursive: true });
+
+function cli(args, withToken = true) {
+  const extra = ["--server", env("GRIDLOOP_SERVER"), "--json"];
+  if (withToken) extra.push("--token", token);
+  else extra.push("--data-dir", env("GRIDLOOP_DATA_DIR"));
+  return JSON.parse(execFileSync(env("GRIDLOOP"), [...args, ...extra], { encoding: "utf8" }));
+}
+
+const STATES = { reported: "reported", dispatched: "dispatched", accepted: "accepted", in_mediation: "in-mediation",
+  awaiting_verification: "awaiting-verification", resolved: "resolved" };
+
+function cliSteps() {
+  const steps = {};
+  for (const [step, flag] of Object.entries(STATES)) {
+    steps[step] = cli(["case", "list", "--state", flag, "--area", area, "--limit", "500"]).cases.length;
+  }
+  return steps;
+}
+
+async function pageSteps(page) {
+  return page.$$eval(".step", (tiles) =>
+    Object.fromEntries(tiles.map((tile) => [tile.dataset.step, Number(tile.querySelector("b").textContent)])));
+}
+
+const browser = await chromium.launch({ executablePath: env("CHROMIUM", "/usr/bin/chromium"), args: ["--no-sandbox"] });
+const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+const result = {};
+try {
+  await page.goto(`${url}/dashboard`);
+  await page.fill("#token", token);
+  await page.click("#signin-form button[type=submit]");
+  await page.waitForSelector(`body[data-area="${area}"]`, { timeout: 20000 });
+
+  // First view: a reload with the token kept by the tab, navigation start to every panel drawn.
+  await page.reload();
+  await page.waitForSelector(`body[data-area="${area}"]`, { timeout: 20000 });
+  result.first_view_ms = Math.round(await page.evaluate(() => window.dash.firstViewMs));
+  result.grids_on_map = Number(await page.getAttribute("#map", "data-grids"));
+  if (process.env.DASH_MEASURE_ONLY === "1") {
+    await page.screenshot({ path: `${shots}/city.png` });
+    console.log(JSON.stringify(result));
+    process.exit(0);
+  }
+
+  // The step counts equal the CLI's case lists (open steps), read twice around the page so a
+  // timer firing in between is told apart from a wrong figure.
+  let before, shown, after;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    before = cliSteps();
+    shown = await pageSteps(page);
+    after = cliSteps();
+    if (JSON.stringify(before) === JSON.stringify(after)) break;
+  }
+  for (const step of Object.keys(STATES)) assert.equal(shown[step], after[step], `step ${step}: page ${shown[step]}, CLI ${after[step]}`);
+  result.steps = shown;
+
+  // The 4321 shares equal `gridloop stats 4321 --json` for the area (all time).
+  const expected = cli(["stats", "4321", "--area", area]);
+  const shares = await page.$$eval(".share", (spans) => Object.fromEntries(spans.map((s) => [s.dataset.level, Number(s.dataset.share)])));
+  for (const level of expected.levels) assert.equal(shares[level.level], level.share, `4321 share of ${level.level}`);
+  const closedTotal = Number(await page.getAttribute("[data-closed-total]", "data-closed-total"));
+  assert.equal(closedTotal, expected.closed_total, "closed total");
+  result.shares = shares;
+  await page.screenshot({ path: `${shots}/street.png` });
+
+  // Drill down: a click on the map's first unit opens that community.
+  const community = await page.evaluate((street) => [...window.dash.nodes.values()]
+    .find((n) => n.parent === street && n.level === "community").code, area);
+  await page.evaluate((code) => window.dash.setArea(code), community);
+  await page.waitForSelector(`body[data-area="${community}"]`);
+  assert.equal(await page.getAttribute("#map", "data-level"), "community");
+  const crumbs = await page.$$eval("#crumbs .crumb", (b) => b.map((x) => x.dataset.code));
+  assert.deepEqual(crumbs.slice(-2), [area, community], "breadcrumbs street › community");
+  await page.screenshot({ path: `${shots}/community.png` });
+  await page.click(`#crumbs .crumb[data-code="${area}"]`);
+  await page.waitForSelector(`body[data-area="${area}"]`);
+
+  // A case page: its ladder and timeline.
+  await page.click("#case-rows tr[data-case-id]");
+  await page.waitForSelector("#case:not([hidden]) #timeline li");
+  const events = await page.$$eval("#timeline li b", (items) => items.map((b) => b.textContent));
+  assert.equal(events[0], "CaseOpened", "the timeline starts with the opening");
+  assert.equal(await page.$$eval(".rung.here", (r) => r.length), 1, "one rung of the ladder is marked");
+  result.timeline_events = events.length;
+  await page.screenshot({ path: `${shots}/case.png` });
+  await page.click("#case-close");
+
+  // Live: a case reported from the CLI appears in the latest reports without a reload.
+  const grid = await page.evaluate((street) => [...window.dash.nodes.values()]
+    .find((n) => n.level === "grid" && n.code.startsWith(street)), area);
+  const eventsBefore = await page.evaluate(() => window.dash.liveEvents || 0);
+  const reported = cli(["case", "report", "--category", "env.debris", "--lat", String(grid.center[1]),
+    "--lon", String(grid.center[0]), "--description", "dashboard live check: debris by the gate"], false);
+  const reportedAt = Date.now();
+  const caseId = reported.case_id;
+  assert.ok(caseId, "the CLI names the case it reported");
+  await page.waitForSelector(`#case-rows tr[data-case-id="${caseId}"]`, { timeout: liveDeadline });
+  result.live_ms = Date.now() - reportedAt;
+  assert.ok((await page.evaluate(() => window.dash.liveEvents || 0)) > eventsBefore, "pushed, not reloaded");
+  await page.screenshot({ path: `${shots}/live.png` });
+
+  // English toggle.
+  await page.click("#lang");
+  assert.equal(await page.textContent("[data-step=dispatched] span"), "Dispatched");
+  await page.screenshot({ path: `${shots}/english.png` });
+  await page.click("#lang");
+
+  // Outside the supervisor's scope: the API answers 403 with a JSON error, the page says so.
+  const outside = env("DASH_OUTSIDE");
+  const refusal = await page.evaluate(async ({ code, bearer }) => {
+    const r = await fetch(`/dashboard/api/loop?area=${code}`, { headers: { Authorization: "Bearer " + bearer } });
+    return { status: r.status, body: await r.json() };
+  }, { code: outside, bearer: token });
+  assert.equal(refusal.status, 403);
+  assert.equal(refusal.body.error, "forbidden");
+  await page.evaluate((code) => { location.hash = "area=" + code; }, outside);
+  await page.waitForSelector(`body[data-refused="${outside}"]`);
+  assert.equal(await page.getAttribute("body", "data-area"), area, "the page stays on its own street");
+  await page.screenshot({ path: `${shots}/refused.png` });
+  console.log(JSON.stringify(result));
+} catch (error) {
+  await page.screenshot({ path: `${shots}/failure.png` }).catch(() => {});
+  console.error(error);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
