@@ -99,7 +99,8 @@ fn a_supervisor_sees_its_street_live_in_chromium_and_is_refused_another() {
         assert!(started.elapsed() < STARTUP, "gridloop up never became ready");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let token = gridloop(&["token", "issue", "--role", "supervisor", "--area", STREET, "--subject", "dash-sup"], &data_dir);
+    let token =
+        gridloop(&["token", "issue", "--role", "supervisor", "--area", STREET, "--subject", "dash-sup"], &data_dir);
 
     let shots = repository().join("target/dashboard-screenshots");
     let output = Command::new("node")

@@ -22,6 +22,11 @@ const pct = (x) => (x === null || x === undefined ? "–" : (x * 100).toFixed(1)
 const short = (id) => id.slice(-8);
 const when = (iso) => (iso ? new Date(iso).toLocaleString(LANG === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "–");
 
+const nameOf = (code) => {
+  const chain = ancestors(code).slice(1).map((node) => node.name);
+  return chain.length ? `${chain.join(" / ")} (${code})` : code;
+};
+
 class ApiError extends Error {
   constructor(status, body) { super(body.message || String(status)); this.status = status; this.body = body; }
 }
@@ -200,7 +205,7 @@ function renderMap(loop) {
       inRange: { color: ["#0f3a5f", "#1f77b4", "#ffc857", "#ff6b6b"] },
     },
     series: [{
-      type: "map", map: mapName, roam: true, data, selectedMode: false,
+      type: "map", map: mapName, roam: true, data, selectedMode: false, layoutCenter: ["50%", "50%"], layoutSize: "92%",
       itemStyle: { areaColor: "#0f2a47", borderColor: "#4aa3ff", borderWidth: 0.4 },
       emphasis: { label: { show: false }, itemStyle: { areaColor: "#36d1dc" } },
     }],
@@ -322,8 +327,8 @@ async function openCase(id) {
     return `<div class="rung${here ? " here" : ""}" data-level="${level}">${t(level)}</div>`;
   }).join('<span class="arrow">›</span>');
   const facts = [
-    [t("col_state"), t(c.state)], [t("unit"), c.unit], [t("department"), c.department || "–"],
-    [t("col_category"), c.category], [t("grid_code"), c.grid], [t("deadline"), when(c.deadline)],
+    [t("col_state"), t(c.state)], [t("unit"), nameOf(c.unit)], [t("department"), c.department || "–"],
+    [t("col_category"), c.category], [t("grid_code"), nameOf(c.grid)], [t("deadline"), when(c.deadline)],
     [t("priority"), c.priority], ["", c.description],
   ];
   $("case-facts").innerHTML = facts.map(([k, v]) => `<dt>${k}</dt><dd></dd>`).join("");

@@ -53,7 +53,8 @@ pub async fn deadlines(session: Session, Query(query): Query<ViewQuery>) -> Resu
     open.sort_by_key(|case| due(case));
     let now = Utc::now();
     let soon = now + Duration::seconds(i64::from(DUE_SOON_SECONDS));
-    let overdue: Vec<Value> = open.iter().filter(|c| due(c).is_some_and(|d| d < now)).take(SHOWN).map(case_summary).collect();
+    let overdue: Vec<Value> =
+        open.iter().filter(|c| due(c).is_some_and(|d| d < now)).take(SHOWN).map(case_summary).collect();
     let due_soon: Vec<Value> =
         open.iter().filter(|c| due(c).is_some_and(|d| d >= now && d < soon)).take(SHOWN).map(case_summary).collect();
     Ok(Json(json!({ "overdue": overdue, "due_soon": due_soon })))

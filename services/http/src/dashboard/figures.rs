@@ -84,7 +84,8 @@ pub async fn loop_snapshot(session: &Session, area: &str) -> Result<Value, DashE
     };
     let kpis = session.backend.evaluation().get_kpis(session.request(kpis)?).await.map_err(grpc_failed)?.into_inner();
     let (day_start, label) = today(&kpis.utc_offset, now);
-    let intake_today = kpis.periods.iter().find(|p| p.label == label).and_then(|p| p.counts.as_ref()).map_or(0, |c| c.reported);
+    let intake_today =
+        kpis.periods.iter().find(|p| p.label == label).and_then(|p| p.counts.as_ref()).map_or(0, |c| c.reported);
 
     let counts = pb::CountCasesRequest {
         area: area.to_string(),
@@ -108,7 +109,16 @@ pub async fn loop_snapshot(session: &Session, area: &str) -> Result<Value, DashE
 /// The steps of the loop and the grids' open and overdue cases, summed from CountCases' rows.
 fn tally(rows: &[pb::CaseCount]) -> Value {
     let mut steps: Map<String, Value> = Map::new();
-    for step in ["reported", "dispatched", "accepted", "in_mediation", "awaiting_verification", "resolved", "closed", "rejected"] {
+    for step in [
+        "reported",
+        "dispatched",
+        "accepted",
+        "in_mediation",
+        "awaiting_verification",
+        "resolved",
+        "closed",
+        "rejected",
+    ] {
         steps.insert(step.into(), json!(0u64));
     }
     let mut grids: Map<String, Value> = Map::new();

@@ -20,7 +20,10 @@ struct Feed {
 }
 
 /// `event: loop` with the loop view's JSON each time it changes (the first at once).
-pub async fn stream(session: Session, Query(query): Query<ViewQuery>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub async fn stream(
+    session: Session,
+    Query(query): Query<ViewQuery>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let feed = Feed { session, area: query.area, last: None, ended: false };
     let events = stream::unfold(feed, |mut feed| async move {
         if feed.ended {
