@@ -192,7 +192,9 @@ function renderMap(loop) {
         fontSize: 12, textShadowColor: "#000", textShadowBlur: 4 },
     };
   });
+  // The scale spans the units' own range, so that neighbours with similar loads still differ.
   const max = Math.max(1, ...data.map((d) => d.value));
+  const min = Math.min(max - 1, ...data.map((d) => d.value));
   chart("map").setOption({
     tooltip: {
       formatter: (p) => {
@@ -201,7 +203,7 @@ function renderMap(loop) {
       },
     },
     visualMap: {
-      min: 0, max, left: 10, bottom: 10, calculable: true, textStyle: { color: "#9fb3d9" },
+      min, max, right: 10, bottom: 10, calculable: true, textStyle: { color: "#9fb3d9" },
       inRange: { color: ["#0f3a5f", "#1f77b4", "#ffc857", "#ff6b6b"] },
     },
     series: [{
