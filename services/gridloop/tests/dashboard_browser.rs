@@ -35,7 +35,7 @@ fn ready(port: u16) -> bool {
     let mut answer = String::new();
     stream.write_all(b"GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_ok()
         && stream.read_to_string(&mut answer).is_ok()
-        && answer.starts_with("HTTP/1.1 200")
+        && answer.split_whitespace().nth(1) == Some("200")
 }
 
 fn repository() -> PathBuf {
