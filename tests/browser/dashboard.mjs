@@ -49,6 +49,9 @@ async function pageSteps(page) {
     Object.fromEntries(tiles.map((tile) => [tile.dataset.step, Number(tile.querySelector("b").textContent)])));
 }
 
+// Charts animate for about a second after each draw: screenshots wait for them to settle.
+const shot = async (page, name) => { await page.waitForTimeout(1200); await page.screenshot({ path: `${shots}/${name}.png` }); };
+
 const browser = await chromium.launch({ executablePath: env("CHROMIUM", "/usr/bin/chromium"), args: ["--no-sandbox"] });
 const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
 const result = {};
@@ -64,7 +67,7 @@ try {
   result.first_view_ms = Math.round(await page.evaluate(() => window.dash.firstViewMs));
   result.grids_on_map = Number(await page.getAttribute("#map", "data-grids"));
   if (process.env.DASH_MEASURE_ONLY === "1") {
-    await page.screenshot({ path: `${shots}/city.png` });
+    await shot(page, "city");
     console.log(JSON.stringify(result));
     process.exit(0);
   }
@@ -88,7 +91,7 @@ try {
   const closedTotal = Number(await page.getAttribute("[data-closed-total]", "data-closed-total"));
   assert.equal(closedTotal, expected.closed_total, "closed total");
   result.shares = shares;
-  await page.screenshot({ path: `${shots}/street.png` });
+  await shot(page, "street");
 
   // Drill down: a click on the map's first unit opens that community.
   const community = await page.evaluate((street) => [...window.dash.nodes.values()]
@@ -98,7 +101,7 @@ try {
   assert.equal(await page.getAttribute("#map", "data-level"), "community");
   const crumbs = await page.$$eval("#crumbs .crumb", (b) => b.map((x) => x.dataset.code));
   assert.deepEqual(crumbs.slice(-2), [area, community], "breadcrumbs street › community");
-  await page.screenshot({ path: `${shots}/community.png` });
+  await shot(page, "community");
   await page.click(`#crumbs .crumb[data-code="${area}"]`);
   await page.waitForSelector(`body[data-area="${area}"]`);
 
@@ -109,27 +112,34 @@ try {
   assert.equal(events[0], "CaseOpened", "the timeline starts with the opening");
   assert.equal(await page.$$eval(".rung.here", (r) => r.length), 1, "one rung of the ladder is marked");
   result.timeline_events = events.length;
-  await page.screenshot({ path: `${shots}/case.png` });
+  await shot(page, "case");
   await page.click("#case-close");
 
   // Live: a case reported from the CLI appears in the latest reports without a reload.
-  const grid = await page.evaluate((street) => [...window.dash.nodes.values()]
-    .find((n) => n.level === "grid" && n.code.startsWith(street)), area);
+  // A report near an open case of its category is linked to it (duplicate detection): the
+  // first grid of the street where it opens a case of its own is the one that counts.
+  const grids = await page.evaluate((street) => [...window.dash.nodes.values()]
+    .filter((n) => n.level === "grid" && n.code.startsWith(street)), area);
   const eventsBefore = await page.evaluate(() => window.dash.liveEvents || 0);
-  const reported = cli(["case", "report", "--category", "env.debris", "--lat", String(grid.center[1]),
-    "--lon", String(grid.center[0]), "--description", "dashboard live check: debris by the gate"], false);
+  let reported;
+  for (const grid of grids) {
+    reported = cli(["case", "report", "--category", "env.debris", "--lat", String(grid.center[1]),
+      "--lon", String(grid.center[0]), "--description", "dashboard live check: debris by the gate"], false);
+    if (!reported.linked) break;
+  }
   const reportedAt = Date.now();
+  assert.equal(reported.linked, false, "a new case, not a duplicate of an open one");
   const caseId = reported.case_id;
   assert.ok(caseId, "the CLI names the case it reported");
   await page.waitForSelector(`#case-rows tr[data-case-id="${caseId}"]`, { timeout: liveDeadline });
   result.live_ms = Date.now() - reportedAt;
   assert.ok((await page.evaluate(() => window.dash.liveEvents || 0)) > eventsBefore, "pushed, not reloaded");
-  await page.screenshot({ path: `${shots}/live.png` });
+  await shot(page, "live");
 
   // English toggle.
   await page.click("#lang");
   assert.equal(await page.textContent("[data-step=dispatched] span"), "Dispatched");
-  await page.screenshot({ path: `${shots}/english.png` });
+  await shot(page, "english");
   await page.click("#lang");
 
   // Outside the supervisor's scope: the API answers 403 with a JSON error, the page says so.
@@ -143,7 +153,7 @@ try {
   await page.evaluate((code) => { location.hash = "area=" + code; }, outside);
   await page.waitForSelector(`body[data-refused="${outside}"]`);
   assert.equal(await page.getAttribute("body", "data-area"), area, "the page stays on its own street");
-  await page.screenshot({ path: `${shots}/refused.png` });
+  await shot(page, "refused");
   console.log(JSON.stringify(result));
 } catch (error) {
   await page.screenshot({ path: `${shots}/failure.png` }).catch(() => {});
