@@ -131,6 +131,12 @@ async fn build_node(
     Ok(Node { service, store, subscriptions, timers, api })
 }
 
+/// Whether any of `services` seals reporters' contacts (intake) or opens them (dispatch's
+/// `GetCase`, evaluation's residents' own cases).
+fn needs_master_key(services: &[ServiceName]) -> bool {
+    services.iter().any(|s| matches!(s, ServiceName::Intake | ServiceName::Dispatch | ServiceName::Evaluation))
+}
+
 /// Dispatch's `GetCase` shows reporters' contacts opened with intake's vault, and dispatch and
 /// evaluation recognise a resident as the reporter of their cases under the vault's blind index:
 /// the vault the intake in this process holds, or one over intake's store when intake runs elsewhere.
@@ -237,7 +243,9 @@ impl App {
             duplicates: args.duplicate_policy()?,
             drift: args.drift_policy()?,
             mediation_rules: args.mediation_rules()?,
-            masters: Some(args.personal.master_keys(&args.store.data_dir)?),
+            // Only the services that seal or open contacts read (or create) the master key: a
+            // mediation process on its own has none to find.
+            masters: needs_master_key(services).then(|| args.personal.master_keys(&args.store.data_dir)).transpose()?,
         };
         let mut nodes = Vec::with_capacity(services.len());
         // In ALL order: intake's read model of open cases subscribes first, and the in-process
