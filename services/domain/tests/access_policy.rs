@@ -17,6 +17,9 @@ ReportCase           A I I I I . . I I . A
 GetCatalog           A A A A A A A A A A A
 GetJurisdiction      A A A A A A A A A A A
 EraseReporter        . . . . . . . . . . A
+CreateApiKey         . . . . . . . . . . A
+ListApiKeys          . . . . . . . . . . A
+RevokeApiKey         . . . . . . . . . . A
 AcceptCase           . H H H H . . . . . A
 EscalateCase         . H H H H . . . . . A
 TransferCase         . H H H H . . . . . A
