@@ -1,10 +1,10 @@
 //! The security settings of a gRPC server (`gridloop up` and `gridloop serve`), as flags and
 //! `GRIDLOOP_*` variables, and what they build: the layer, the TLS config, the request deadline.
 
+use crate::api_keys::ApiKeyCheck;
 use crate::claims::{parse_role_mapping, ClaimMapping};
 use crate::inspect::{RequestInspector, RequestLimits};
 use crate::layer::{AuthLayer, Gate, ReflectionMode};
-use crate::api_keys::ApiKeyCheck;
 use crate::limits::{EdgeLimits, LimitSettings};
 use crate::local::{SigningKey, LOCAL_AUDIENCE, LOCAL_ISSUER};
 use crate::remote::{KeyLocation, RemoteKeys};

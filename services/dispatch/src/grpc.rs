@@ -75,7 +75,11 @@ impl Dispatch {
         if !contact_access(viewer.as_ref(), &case.grid_code).sees_free_text() {
             case.description = mask_free_text(&case.description);
         }
-        Ok(Response::new(pb::CaseCommandResponse { case_id: case_id.to_string(), version: executed.version, case: Some(case) }))
+        Ok(Response::new(pb::CaseCommandResponse {
+            case_id: case_id.to_string(),
+            version: executed.version,
+            case: Some(case),
+        }))
     }
 }
 

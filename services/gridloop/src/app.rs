@@ -232,8 +232,13 @@ impl App {
         };
         let backend = gridloop_http::Backend::connect(&backends, gridloop_http::ServiceCredentials::minted(key))?;
         let key_claims = gridloop_http::KeyClaims::from_auth_args(&args.security.auth);
-        let http = gridloop_http::Application::build(listen, backend, key_claims, gridloop_http::ClientLimits::new(&args.http_limits))
-                .await?;
+        let http = gridloop_http::Application::build(
+            listen,
+            backend,
+            key_claims,
+            gridloop_http::ClientLimits::new(&args.http_limits),
+        )
+        .await?;
         self.http_addr = Some(http.addr());
         tracing::info!(addr = %http.addr(), "Open311 GeoReport v2 is served over HTTP");
         let stop = self.stop_work.clone();
@@ -553,8 +558,7 @@ async fn serve_http(args: ServeArgs) -> anyhow::Result<()> {
         telemetry::serve_metrics(addr)?;
     }
     let key_claims = gridloop_http::KeyClaims::from_auth_args(&args.up.security.auth);
-    let http =
-        gridloop_http::startup::build_standalone(
+    let http = gridloop_http::startup::build_standalone(
         listen,
         &args.backends,
         &args.up.store.data_dir,

@@ -41,6 +41,7 @@ fn gridloop(args: &[&str]) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_reports_over_grpc_and_open311_is_stored_hashed_and_stops_when_revoked() {
+    gridloop_auth::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut args = local_args(&data);
@@ -71,14 +72,16 @@ async fn a_key_reports_over_grpc_and_open311_is_stored_hashed_and_stops_when_rev
     assert_eq!(not_its_own.code(), Code::PermissionDenied, "a platform key may not manage keys");
     let http = reqwest::Client::new();
     let (lat, lon) = report("").location.map(|p| (p.lat, p.lon)).unwrap();
-    let form = [
-        ("api_key", key.clone()),
-        ("service_code", "env.debris".into()),
-        ("lat", lat.to_string()),
-        ("long", lon.to_string()),
-    ];
+    // Every value is URL-safe as it stands (the key is letters, digits and underscores).
+    let form = format!("api_key={key}&service_code=env.debris&lat={lat}&long={lon}");
     let url = format!("http://{}/open311/v2/requests.json", app.http_addr.unwrap());
-    let posted = http.post(&url).form(&form).send().await.unwrap();
+    let posted = http
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.clone())
+        .send()
+        .await
+        .unwrap();
     let status = posted.status();
     let body = posted.text().await.unwrap();
     assert_eq!(status, 200, "{body}");
@@ -87,7 +90,10 @@ async fn a_key_reports_over_grpc_and_open311_is_stored_hashed_and_stops_when_rev
     // Listed with its use noted; the store holds its hash, never the key.
     let listed = intake(&admin).list_api_keys(pb::ListApiKeysRequest::default()).await.unwrap().into_inner();
     let [listed] = listed.keys.as_slice() else { panic!("one key: {listed:?}") };
-    assert_eq!((listed.subject.as_str(), listed.role.as_str(), listed.area.as_str()), ("fix-my-street", "platform", "321012"));
+    assert_eq!(
+        (listed.subject.as_str(), listed.role.as_str(), listed.area.as_str()),
+        ("fix-my-street", "platform", "321012")
+    );
     assert!(listed.last_used_at.is_some() && listed.revoked_at.is_none());
     let intake_db = std::fs::read(data.join("intake.db")).unwrap();
     let secret_part = key.rsplit('_').next().unwrap();
@@ -101,7 +107,13 @@ async fn a_key_reports_over_grpc_and_open311_is_stored_hashed_and_stops_when_rev
     let refused = intake(&platform).report_case(report("api-key-2")).await.unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated);
     assert!(refused.message().contains("unknown or revoked"), "{refused:?}");
-    let posted = http.post(&url).form(&form).send().await.unwrap();
+    let posted = http
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(posted.status(), 403);
     let listed = intake(&admin).list_api_keys(pb::ListApiKeysRequest::default()).await.unwrap().into_inner();
     assert!(listed.keys.is_empty(), "revoked keys are listed only when asked");
@@ -124,6 +136,10 @@ async fn a_key_reports_over_grpc_and_open311_is_stored_hashed_and_stops_when_rev
     assert!(!listed.to_string().contains(cli_key), "a listing never shows a key");
     let out = gridloop(&[&["api-key", "revoke", "--key-id", "nope"][..], &common].concat());
     assert!(!out.status.success(), "an unknown key id fails the command");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no API key nope"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no API key nope"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     app.shutdown().await.unwrap();
 }

@@ -236,7 +236,17 @@ async fn a_reported_phone_is_sealed_everywhere_shown_by_role_and_gone_after_eras
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     until_state(&c.admin, &case_id, pb::CaseState::Closed).await;
-    let figures = kpis(&c.admin).await;
+    // Evaluation counts the closure once it has read dispatch's event: the figures to compare
+    // against are those with the case closed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let figures = loop {
+        let figures = kpis(&c.admin).await;
+        if figures.total.as_ref().and_then(|t| t.counts.as_ref()).is_some_and(|c| c.closed == 1) {
+            break figures;
+        }
+        assert!(Instant::now() < deadline, "evaluation never counted the closure: {figures:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
 
     // No store file and no export holds the phone number or the name (the scan does read them).
     let before = dir.path().join("before.ndjson");

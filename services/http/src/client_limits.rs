@@ -82,7 +82,8 @@ impl ClientLimits {
         if self.checks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
             rate.retain_recent();
         }
-        rate.check_key(&client).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()).as_secs() + 1)
+        rate.check_key(&client)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()).as_secs() + 1)
     }
 }
 

@@ -108,9 +108,8 @@ impl ApiKeyTable {
     pub async fn revoke(&self, key_id: &str, now_micros: i64) -> Result<ApiKeyRow, ApiKeyTableError> {
         let tx = self.store.begin().await?;
         let mut batch = tx.batch();
-        let sql = batch
-            .style()
-            .adapt("UPDATE intake_api_keys SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL");
+        let sql =
+            batch.style().adapt("UPDATE intake_api_keys SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL");
         batch.statement(&sql).bind(now_micros).bind(key_id.to_string());
         tx.commit_with(batch).await?;
         self.one("key_id", key_id).await?.ok_or_else(|| ApiKeyTableError::NotFound(key_id.to_string()))

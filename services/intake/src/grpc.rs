@@ -336,7 +336,11 @@ impl IntakeService for Intake {
         let (key, secret) = self.api_keys.create(&principal, now).await.map_err(api_key_status)?;
         if let Some(who) = &who {
             let about = Subject { rpc: "CreateApiKey", ..Subject::default() };
-            Audit.granted(who, &about, &format!("API key {} created for {} ({})", key.key_id, principal.subject, principal.role));
+            Audit.granted(
+                who,
+                &about,
+                &format!("API key {} created for {} ({})", key.key_id, principal.subject, principal.role),
+            );
         }
         Ok(Response::new(pb::CreateApiKeyResponse { key: Some(api_key_view(&key)), secret }))
     }

@@ -26,13 +26,13 @@ mod grpc;
 mod open_cases;
 pub mod personal;
 
+use api_keys::ApiKeyTable;
 use gridloop_bus::{Clock, EventHandler, Subscription};
 use gridloop_domain::duplicates::DuplicatePolicy;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_eventstore::EventStore;
 use gridloop_proto::convert;
 use gridloop_proto::v1::intake_service_server::IntakeServiceServer;
-use api_keys::ApiKeyTable;
 use personal::master::MasterKeys;
 use personal::{Vault, VaultError};
 use sha2::{Digest, Sha256};

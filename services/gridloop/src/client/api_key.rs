@@ -107,7 +107,10 @@ fn key_json(key: &pb::ApiKey) -> Value {
 
 fn key_line(key: &pb::ApiKey) -> String {
     let area = if key.area.is_empty() { "city-wide" } else { key.area.as_str() };
-    let revoked = key.revoked_at.as_ref().map_or_else(String::new, |_| format!(" REVOKED {}", time_text(key.revoked_at.as_ref())));
+    let revoked = key
+        .revoked_at
+        .as_ref()
+        .map_or_else(String::new, |_| format!(" REVOKED {}", time_text(key.revoked_at.as_ref())));
     format!(
         "{}  {} ({}, {area})  created {}  last used {}{revoked}",
         key.key_id,
@@ -140,7 +143,8 @@ mod tests {
 
     #[test]
     fn a_listed_key_says_who_and_whether_it_was_revoked() {
-        let mut key = pb::ApiKey { key_id: "ab12".into(), subject: "fms".into(), role: "platform".into(), ..Default::default() };
+        let mut key =
+            pb::ApiKey { key_id: "ab12".into(), subject: "fms".into(), role: "platform".into(), ..Default::default() };
         assert!(key_line(&key).contains("ab12  fms (platform, city-wide)") && !key_line(&key).contains("REVOKED"));
         key.revoked_at = Some(prost_types::Timestamp { seconds: 0, nanos: 0 });
         assert!(key_line(&key).contains("REVOKED 1970-01-01T00:00:00Z"), "{}", key_line(&key));

@@ -74,9 +74,13 @@ mod tests {
     #[tokio::test]
     async fn a_client_over_its_share_gets_429_and_others_and_probes_do_not() {
         // No service answers on port 1: the routes used here never call one.
-        let backend = Backend::connect(&BackendArgs::single("http://127.0.0.1:1"), ServiceCredentials::Token("t".into()));
-        let state =
-            AppState { backend: backend.unwrap(), reference: ReferenceCache::default(), key_claims: Default::default() };
+        let backend =
+            Backend::connect(&BackendArgs::single("http://127.0.0.1:1"), ServiceCredentials::Token("t".into()));
+        let state = AppState {
+            backend: backend.unwrap(),
+            reference: ReferenceCache::default(),
+            key_claims: Default::default(),
+        };
         let limits = ClientLimitArgs { http_rate_limit: 1, http_rate_limit_burst: 2, http_trust_forwarded_for: false };
         let router = router(state, ClientLimits::new(&limits));
         let (busy, quiet) = ("192.0.2.1:40000", "192.0.2.2:40000");
