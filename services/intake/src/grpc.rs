@@ -6,7 +6,7 @@ use crate::api_keys::{ApiKeyRow, ApiKeyTableError};
 use crate::personal::VaultError;
 use crate::{report_stream, Intake, MAX_CLIENT_KEY, MAX_DESCRIPTION};
 use gridloop_auth::audit::{Audit, Subject};
-use gridloop_domain::access::{CaseFacts, Principal, Role, Rpc, UnknownRole};
+use gridloop_domain::access::{CaseFacts, Principal, PrincipalError, Role, Rpc, UnknownRole};
 use gridloop_domain::calendar::Sla;
 use gridloop_domain::case::{CaseDetails, LinkedReport, Reporter, ReporterKind};
 use gridloop_domain::datum::{Datum, LatLon};
@@ -454,7 +454,14 @@ fn key_principal(r: &pb::CreateApiKeyRequest) -> Result<Principal, Status> {
         code => Some(AreaCode::new(code).map_err(|e| invalid_argument("area", e.to_string()))?),
     };
     let department = Some(r.department.trim().to_string()).filter(|d| !d.is_empty());
-    Principal::new(r.subject.trim(), role, area, department).map_err(|e| invalid_argument("subject", e.to_string()))
+    Principal::new(r.subject.trim(), role, area, department).map_err(|e| {
+        let field = match e {
+            PrincipalError::NoSubject => "subject",
+            PrincipalError::DepartmentMissing => "department",
+            _ => "area",
+        };
+        invalid_argument(field, e.to_string())
+    })
 }
 
 fn api_key_status(error: ApiKeyTableError) -> Status {
