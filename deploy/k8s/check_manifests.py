@@ -13,7 +13,9 @@ gRPC, holds no database or NATS credentials at all. Migration Jobs run to
 completion, so probes are not required of them. Per Deployment: a Service, a
 PodDisruptionBudget and, in prod, a HorizontalPodAutoscaler; the namespace enforces the
 restricted Pod Security Standard. Per overlay: gRPC is TLS (prod always) or plaintext is allowed
-explicitly, and tokens can be verified (an identity provider, or the signing-key Secret mounted).
+explicitly, tokens can be verified (an identity provider, or the signing-key Secret mounted), and
+the services that seal or open residents' contacts (intake, dispatch, evaluation) read the master
+key from the mounted gridloop-master-key Secret.
 With --deps: the CloudNativePG Cluster (whose CRD schema is not available offline) and the NATS
 Helm values are checked here for what gridloop relies on.
 
@@ -32,6 +34,10 @@ SECRET_DATABASE = ("gridloop-pg-app", "uri")
 SECRET_NATS_USERS = "gridloop-nats-users"
 SECRET_TLS = "gridloop-grpc-tls"
 SECRET_SIGNING_KEY = "gridloop-signing-key"
+SECRET_MASTER_KEY = "gridloop-master-key"
+# The services that seal (intake) or open (dispatch's GetCase, evaluation's residents' cases)
+# reporters' contacts: each needs the one master key of personal data.
+VAULT_COMPONENTS = ("intake", "dispatch", "evaluation")
 IDENTITY_PROVIDER = ("GRIDLOOP_OIDC_ISSUER", "GRIDLOOP_JWKS_URL", "GRIDLOOP_JWKS_FILE")
 FIRST = "gridloop.io/install-first"
 HTTP_COMPONENT = "http"
@@ -213,7 +219,19 @@ def trust_problems(overlay, docs):
         key_dir = mounted(pod, container, SECRET_SIGNING_KEY)
         if key_dir != data.get("GRIDLOOP_DATA_DIR", "./gridloop-data") + "/auth" and not provider:
             problems.append(f"{where}: no identity provider and no signing key mounted at GRIDLOOP_DATA_DIR/auth")
+        if deployment["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component") in VAULT_COMPONENTS:
+            problems += master_key_problems(where, pod, container)
     return problems
+
+
+def master_key_problems(where, pod, container):
+    """GRIDLOOP_MASTER_KEY_FILE names a file of the mounted gridloop-master-key Secret."""
+    env = {e["name"]: e for e in container.get("env", [])}
+    path = env.get("GRIDLOOP_MASTER_KEY_FILE", {}).get("value", "")
+    key_dir = mounted(pod, container, SECRET_MASTER_KEY)
+    if key_dir is None or not path.startswith(key_dir + "/"):
+        return [f"{where}: GRIDLOOP_MASTER_KEY_FILE is not a file of the mounted secret {SECRET_MASTER_KEY}"]
+    return []
 
 
 def install_first_problems(overlay, docs):
@@ -307,6 +325,10 @@ def breakages(docs):
 
     yield "NATS password inline", broken("Job", inline_password)
     yield "no signing key", broken("Deployment", lambda c: c.update(volumeMounts=c["volumeMounts"][:1]))
+    def without_master_key(container):
+        container["env"] = [e for e in container["env"] if e["name"] != "GRIDLOOP_MASTER_KEY_FILE"]
+
+    yield "no master key", broken("Deployment", without_master_key)
     yield "no livenessProbe", broken("Deployment", lambda c: c.pop("livenessProbe"))
     yield "writable root", broken("Deployment", lambda c: c["securityContext"].update(readOnlyRootFilesystem=False))
     yield "escalation", broken("Job", lambda c: c["securityContext"].pop("allowPrivilegeEscalation"))

@@ -1,10 +1,11 @@
 //! The security settings of a gRPC server (`gridloop up` and `gridloop serve`), as flags and
 //! `GRIDLOOP_*` variables, and what they build: the layer, the TLS config, the request deadline.
 
+use crate::api_keys::ApiKeyCheck;
 use crate::claims::{parse_role_mapping, ClaimMapping};
 use crate::inspect::{RequestInspector, RequestLimits};
 use crate::layer::{AuthLayer, Gate, ReflectionMode};
-use crate::limits::{LimitSettings, PrincipalLimits};
+use crate::limits::{EdgeLimits, LimitSettings};
 use crate::local::{SigningKey, LOCAL_AUDIENCE, LOCAL_ISSUER};
 use crate::remote::{KeyLocation, RemoteKeys};
 use crate::tls::{self, CertificatePrincipals};
@@ -61,6 +62,10 @@ pub struct AuthArgs {
     /// Server reflection: off, open to anyone, or for authenticated callers.
     #[arg(long, env = "GRIDLOOP_REFLECTION", value_enum, default_value_t = ReflectionMode::Authenticated)]
     pub reflection: ReflectionMode,
+    /// Seconds an API key's lookup is remembered: the longest a revoked key keeps working (and
+    /// how stale its last-used time may be). 0: looked up on every request.
+    #[arg(long, env = "GRIDLOOP_API_KEY_CACHE_SECS", default_value_t = crate::api_keys::DEFAULT_CACHE_SECS)]
+    pub api_key_cache_secs: u64,
 }
 
 impl Default for AuthArgs {
@@ -79,6 +84,7 @@ impl Default for AuthArgs {
             jwt_department_claim: "department".into(),
             jwt_role_map: Vec::new(),
             reflection: ReflectionMode::Authenticated,
+            api_key_cache_secs: crate::api_keys::DEFAULT_CACHE_SECS,
         }
     }
 }
@@ -127,7 +133,24 @@ pub struct LimitArgs {
     /// Items in any list field of a request.
     #[arg(long, env = "GRIDLOOP_MAX_LIST_ITEMS", default_value_t = 1000)]
     pub max_list_items: usize,
+    /// Subjects of gridloop's own front ends — the HTTP server's service principal, whose public
+    /// reads serve every HTTP client (each limited by the HTTP server per address): they get the
+    /// service limits below instead of a caller's.
+    #[arg(long = "service-subject", env = "GRIDLOOP_SERVICE_SUBJECTS", value_delimiter = ',', default_value = HTTP_SERVICE_SUBJECT)]
+    pub service_subjects: Vec<String>,
+    /// Requests per second each front end's service principal may make (all its clients together).
+    #[arg(long, env = "GRIDLOOP_SERVICE_RATE_LIMIT", default_value_t = 2000)]
+    pub service_rate_limit: u32,
+    /// Requests a front end's service principal may make at once above that rate.
+    #[arg(long, env = "GRIDLOOP_SERVICE_RATE_LIMIT_BURST", default_value_t = 4000)]
+    pub service_rate_limit_burst: u32,
+    /// Requests in flight per front end's service principal.
+    #[arg(long, env = "GRIDLOOP_SERVICE_MAX_IN_FLIGHT", default_value_t = 256)]
+    pub service_max_in_flight: usize,
 }
+
+/// The subject of the HTTP server's own service principal (its minted tokens').
+pub const HTTP_SERVICE_SUBJECT: &str = "gridloop-http";
 
 impl Default for LimitArgs {
     fn default() -> Self {
@@ -139,6 +162,10 @@ impl Default for LimitArgs {
             max_page_size: 500,
             max_string_chars: 4000,
             max_list_items: 1000,
+            service_subjects: vec![HTTP_SERVICE_SUBJECT.to_string()],
+            service_rate_limit: 2000,
+            service_rate_limit_burst: 4000,
+            service_max_in_flight: 256,
         }
     }
 }
@@ -147,7 +174,13 @@ impl LimitArgs {
     /// No per-principal rate or concurrency limit: for tools that drive their own in-process
     /// server hard (the simulator, benchmarks). Request bounds and the deadline stay.
     pub fn unthrottled() -> LimitArgs {
-        LimitArgs { rate_limit: 0, max_in_flight: 0, ..LimitArgs::default() }
+        LimitArgs {
+            rate_limit: 0,
+            max_in_flight: 0,
+            service_rate_limit: 0,
+            service_max_in_flight: 0,
+            ..LimitArgs::default()
+        }
     }
 }
 
@@ -169,6 +202,8 @@ pub struct EdgeSecurity {
     /// The server-side deadline of every request (`None`: none).
     pub request_timeout: Option<Duration>,
     pub reflection: ReflectionMode,
+    /// Where integrators' API keys are checked; the process attaches the key store.
+    pub api_keys: Arc<ApiKeyCheck>,
     /// The installation's own key, when it has one.
     pub signing_key: Option<Arc<SigningKey>>,
 }
@@ -204,15 +239,25 @@ impl SecurityArgs {
             max_list_items: limits.max_list_items,
             max_page_size: limits.max_page_size.max(1),
         })?;
+        let api_keys = Arc::new(ApiKeyCheck::new(Duration::from_secs(self.auth.api_key_cache_secs)));
         let gate = Gate {
             verifier,
+            api_keys: api_keys.clone(),
             certificates,
             reflection: self.auth.reflection,
-            limits: PrincipalLimits::new(LimitSettings {
-                requests_per_second: limits.rate_limit,
-                burst: limits.rate_limit_burst,
-                max_in_flight: limits.max_in_flight,
-            }),
+            limits: EdgeLimits::new(
+                LimitSettings {
+                    requests_per_second: limits.rate_limit,
+                    burst: limits.rate_limit_burst,
+                    max_in_flight: limits.max_in_flight,
+                },
+                LimitSettings {
+                    requests_per_second: limits.service_rate_limit,
+                    burst: limits.service_rate_limit_burst,
+                    max_in_flight: limits.service_max_in_flight,
+                },
+                &limits.service_subjects,
+            ),
             requests,
             // A gRPC frame: one flag byte and a 4-byte length before the message.
             max_request_bytes: max_message_bytes + 5,
@@ -224,6 +269,7 @@ impl SecurityArgs {
             request_timeout: (limits.request_timeout_secs > 0)
                 .then(|| Duration::from_secs(limits.request_timeout_secs)),
             reflection: self.auth.reflection,
+            api_keys,
             signing_key,
         })
     }

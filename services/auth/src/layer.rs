@@ -1,14 +1,15 @@
-//! The one tower layer in front of every gRPC server: who is calling (bearer token or client
-//! certificate), may that role call this RPC at all (the policy table), is the caller within
+//! The one tower layer in front of every gRPC server: who is calling (bearer token, API key or
+//! client certificate), may that role call this RPC at all (the policy table), is the caller within
 //! its limits, and does the request stay within the bounds — then the [`Principal`] goes into
 //! the request's extensions for the handlers (see [`crate::principal`]).
 //!
 //! Health (`grpc.health.v1.Health`) is open; reflection is off, open or for authenticated
 //! callers (`--reflection`).
 
+use crate::api_keys::{is_api_key, ApiKeyCheck};
 use crate::audit::{Audit, Subject};
 use crate::inspect::{Inspection, RequestInspector};
-use crate::limits::PrincipalLimits;
+use crate::limits::EdgeLimits;
 use crate::tls::CertificatePrincipals;
 use crate::verifier::{TokenError, Verifier};
 use bytes::Bytes;
@@ -40,9 +41,11 @@ pub enum ReflectionMode {
 /// Everything the layer decides with.
 pub struct Gate {
     pub verifier: Verifier,
+    /// Integrators' API keys (bearer tokens that are no JWT).
+    pub api_keys: Arc<ApiKeyCheck>,
     pub certificates: Option<CertificatePrincipals>,
     pub reflection: ReflectionMode,
-    pub limits: PrincipalLimits,
+    pub limits: EdgeLimits,
     pub requests: RequestInspector,
     /// The largest request body read for inspection (the gRPC message size limit, plus framing).
     pub max_request_bytes: usize,
@@ -161,6 +164,9 @@ impl Gate {
     /// The bearer token's principal; without a token, the mapped client certificate's.
     async fn authenticate(&self, credentials: Credentials) -> Result<Principal, TokenError> {
         if let Some(token) = credentials.token? {
+            if is_api_key(&token) {
+                return Ok(self.api_keys.verify(&token).await?);
+            }
             return self.verifier.verify(&token).await;
         }
         let mapped = self

@@ -6,9 +6,12 @@
 //! - [`layer`]: one tower layer that authenticates (token or client certificate, [`tls`]),
 //!   applies the policy table to the RPC, the per-principal [`limits`] and the request bounds
 //!   ([`inspect`]), and hands the principal to the handlers ([`principal`]).
+//! - [`api_keys`]: integrators' long-lived keys, stored hashed, looked up in the store the
+//!   process attaches.
 //! - [`audit`]: the audit log of refusals and disclosures.
 //! - [`args`]: the flags, and what they build for a server.
 
+pub mod api_keys;
 pub mod args;
 pub mod audit;
 pub mod claims;

@@ -1,6 +1,8 @@
 //! Per-principal limits (OWASP API4, unrestricted resource consumption): a request rate
 //! (`governor`'s GCRA, keyed by subject) and a number of requests in flight. One principal
-//! flooding the server slows only itself.
+//! flooding the server slows only itself. gridloop's own front ends (the HTTP server's service
+//! principal) carry the requests of many clients, each limited at that front end: they have
+//! limits of their own, sized for all those clients together.
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -12,6 +14,32 @@ use std::time::Duration;
 /// How often (in checks) the rate limiter forgets subjects that have been quiet, so memory stays
 /// bounded by the active principals.
 const FORGET_EVERY: u64 = 4096;
+
+/// The limits of the ordinary callers, and of the front ends' service principals.
+pub struct EdgeLimits {
+    callers: PrincipalLimits,
+    services: PrincipalLimits,
+    service_subjects: std::collections::HashSet<String>,
+}
+
+impl EdgeLimits {
+    pub fn new(callers: LimitSettings, services: LimitSettings, service_subjects: &[String]) -> EdgeLimits {
+        EdgeLimits {
+            callers: PrincipalLimits::new(callers),
+            services: PrincipalLimits::new(services),
+            service_subjects: service_subjects.iter().cloned().collect(),
+        }
+    }
+
+    /// Admit one request of `subject` under the limits its kind of principal has.
+    pub fn admit(&self, subject: &str) -> Result<Option<InFlight>, LimitExceeded> {
+        if self.service_subjects.contains(subject) {
+            self.services.admit(subject)
+        } else {
+            self.callers.admit(subject)
+        }
+    }
+}
 
 /// Why a request was held back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,6 +143,19 @@ mod tests {
         let refused = limits.admit("flood").err().expect("the fourth within a second");
         assert!(matches!(refused, LimitExceeded::Rate { per_second: 1, burst: 3, .. }), "{refused:?}");
         assert!(limits.admit("quiet").is_ok(), "another subject has its own budget");
+    }
+
+    #[test]
+    fn a_service_subject_has_its_own_larger_limits() {
+        let caller = LimitSettings { requests_per_second: 1, burst: 1, max_in_flight: 0 };
+        let service = LimitSettings { requests_per_second: 1, burst: 3, max_in_flight: 0 };
+        let limits = EdgeLimits::new(caller, service, &["gridloop-http".to_string()]);
+        assert!(limits.admit("resident").is_ok());
+        assert!(limits.admit("resident").is_err(), "a caller's burst is 1");
+        for _ in 0..3 {
+            assert!(limits.admit("gridloop-http").is_ok());
+        }
+        assert!(matches!(limits.admit("gridloop-http"), Err(LimitExceeded::Rate { burst: 3, .. })));
     }
 
     #[test]

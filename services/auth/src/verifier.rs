@@ -41,6 +41,8 @@ pub enum TokenError {
     Claims(#[from] ClaimError),
     #[error("the keys of issuer {issuer} are not available yet: {reason}")]
     KeysUnavailable { issuer: String, reason: String },
+    #[error(transparent)]
+    ApiKey(#[from] crate::api_keys::ApiKeyError),
 }
 
 impl TokenError {
@@ -59,6 +61,8 @@ impl TokenError {
             TokenError::MissingClaim(_) => "missing_claim",
             TokenError::Claims(_) => "claims",
             TokenError::KeysUnavailable { .. } => "keys_unavailable",
+            TokenError::ApiKey(crate::api_keys::ApiKeyError::Unknown) => "api_key_unknown",
+            TokenError::ApiKey(crate::api_keys::ApiKeyError::Unavailable(_)) => "api_key_unavailable",
         }
     }
 

@@ -7,7 +7,7 @@ use gridloop_bus::envelope::envelope;
 use gridloop_domain::access::{case_facts, Rpc};
 use gridloop_domain::case::{CaseCommand, CaseError};
 use gridloop_domain::ids::CaseId;
-use gridloop_domain::personal::contact_access;
+use gridloop_domain::personal::{contact_access, mask_free_text};
 use gridloop_kit::authorize::Named;
 use gridloop_kit::{grpc, Caller, CATCH_UP_WAIT};
 use gridloop_proto::convert;
@@ -66,12 +66,19 @@ impl Dispatch {
         let case_id = CaseId(parse_uuid("case_id", case_id)?);
         self.caught_up(case_id, min_version).await?;
         let expected = (expected_version > 0).then_some(expected_version);
+        let viewer = caller.principal.clone();
         let envelope = self.cases.request(case_id, command, caller, expected);
         let executed = self.cases.execute(envelope).await.map_err(DispatchError::from)?;
+        let mut case = case_view(&executed.state);
+        // The answer shows the case to whoever commanded it: a phone or ID-card number typed into
+        // the description is theirs to read only if they may see the contact, as in `GetCase`.
+        if !contact_access(viewer.as_ref(), &case.grid_code).sees_free_text() {
+            case.description = mask_free_text(&case.description);
+        }
         Ok(Response::new(pb::CaseCommandResponse {
             case_id: case_id.to_string(),
             version: executed.version,
-            case: Some(case_view(&executed.state)),
+            case: Some(case),
         }))
     }
 }

@@ -131,6 +131,35 @@ async fn build_node(
     Ok(Node { service, store, subscriptions, timers, api })
 }
 
+/// Every gRPC edge checks integrators' API keys against intake's key table: the table of the
+/// intake in this process, or of intake's store opened for the purpose.
+async fn attach_api_keys(
+    nodes: &[Node],
+    store: &StoreLocation,
+    check: &gridloop_auth::api_keys::ApiKeyCheck,
+) -> anyhow::Result<()> {
+    let local = nodes.iter().find_map(|node| match &node.api {
+        Api::Intake(intake) => Some(intake.api_keys().clone()),
+        _ => None,
+    });
+    let table = match local {
+        Some(table) => table,
+        None => {
+            let intake =
+                store.open(ServiceName::Intake, None).await.context("API keys are checked in intake's key table")?;
+            gridloop_intake::open_api_keys(intake).await?
+        }
+    };
+    check.attach(Arc::new(table));
+    Ok(())
+}
+
+/// Whether any of `services` seals reporters' contacts (intake) or opens them (dispatch's
+/// `GetCase`, evaluation's residents' own cases).
+fn needs_master_key(services: &[ServiceName]) -> bool {
+    services.iter().any(|s| matches!(s, ServiceName::Intake | ServiceName::Dispatch | ServiceName::Evaluation))
+}
+
 /// Dispatch's `GetCase` shows reporters' contacts opened with intake's vault, and dispatch and
 /// evaluation recognise a resident as the reporter of their cases under the vault's blind index:
 /// the vault the intake in this process holds, or one over intake's store when intake runs elsewhere.
@@ -203,7 +232,13 @@ impl App {
         };
         let backend = gridloop_http::Backend::connect(&backends, gridloop_http::ServiceCredentials::minted(key))?;
         let key_claims = gridloop_http::KeyClaims::from_auth_args(&args.security.auth);
-        let http = gridloop_http::Application::build(listen, backend, key_claims).await?;
+        let http = gridloop_http::Application::build(
+            listen,
+            backend,
+            key_claims,
+            gridloop_http::ClientLimits::new(&args.http_limits),
+        )
+        .await?;
         self.http_addr = Some(http.addr());
         tracing::info!(addr = %http.addr(), "Open311 GeoReport v2 is served over HTTP");
         let stop = self.stop_work.clone();
@@ -237,7 +272,9 @@ impl App {
             duplicates: args.duplicate_policy()?,
             drift: args.drift_policy()?,
             mediation_rules: args.mediation_rules()?,
-            masters: Some(args.personal.master_keys(&args.store.data_dir)?),
+            // Only the services that seal or open contacts read (or create) the master key: a
+            // mediation process on its own has none to find.
+            masters: needs_master_key(services).then(|| args.personal.master_keys(&args.store.data_dir)).transpose()?,
         };
         let mut nodes = Vec::with_capacity(services.len());
         // In ALL order: intake's read model of open cases subscribes first, and the in-process
@@ -250,6 +287,7 @@ impl App {
         if let Some(masters) = &settings.masters {
             lend_vault(&mut nodes, &args.store, masters).await?;
         }
+        attach_api_keys(&nodes, &args.store, &security.api_keys).await?;
 
         let stop_work = CancellationToken::new();
         let stop_relays = CancellationToken::new();
@@ -520,8 +558,14 @@ async fn serve_http(args: ServeArgs) -> anyhow::Result<()> {
         telemetry::serve_metrics(addr)?;
     }
     let key_claims = gridloop_http::KeyClaims::from_auth_args(&args.up.security.auth);
-    let http =
-        gridloop_http::startup::build_standalone(listen, &args.backends, &args.up.store.data_dir, key_claims).await?;
+    let http = gridloop_http::startup::build_standalone(
+        listen,
+        &args.backends,
+        &args.up.store.data_dir,
+        key_claims,
+        gridloop_http::ClientLimits::new(&args.up.http_limits),
+    )
+    .await?;
     eprintln!("gridloop http is up on http://{}/open311/v2/ (services at {})", http.addr(), args.backends.server);
     let stop = CancellationToken::new();
     let server = tokio::spawn(http.run_until_stopped(stop.clone()));

@@ -10,6 +10,7 @@
 //! spelling, the services' kebab case, in options and in output (`grid-worker`).
 
 mod agenda;
+mod api_key;
 mod case;
 mod catalog;
 mod error;
@@ -28,6 +29,7 @@ use gridloop_proto::v1 as pb;
 use rpc::Addresses;
 
 pub use agenda::AgendaArgs;
+pub use api_key::ApiKeyArgs;
 pub use case::CaseArgs;
 pub use mediation::MediationArgs;
 pub use register::RegisterArgs;
@@ -56,6 +58,8 @@ pub enum ClientCommand {
     Stats(StatsArgs),
     /// Residents' personal data: `reporter erase` erases a reporter's contact everywhere (admin).
     Reporter(ReporterArgs),
+    /// Integrators' API keys: create (shown once), list, revoke (admin).
+    ApiKey(ApiKeyArgs),
 }
 
 /// Options every client command takes (after any subcommand).
@@ -167,6 +171,7 @@ pub async fn run(command: ClientCommand) -> Result<()> {
         ClientCommand::Agenda(args) => agenda::run(args).await,
         ClientCommand::Stats(args) => stats::run(args).await,
         ClientCommand::Reporter(args) => reporter::run(args).await,
+        ClientCommand::ApiKey(args) => api_key::run(args).await,
     };
     match result {
         Err(error) if json => {
@@ -187,6 +192,7 @@ impl ClientCommand {
             ClientCommand::Agenda(args) => &args.global,
             ClientCommand::Stats(args) => &args.global,
             ClientCommand::Reporter(args) => &args.global,
+            ClientCommand::ApiKey(args) => &args.global,
         }
     }
 }

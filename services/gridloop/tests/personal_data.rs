@@ -212,9 +212,16 @@ async fn a_reported_phone_is_sealed_everywhere_shown_by_role_and_gone_after_eras
     assert_eq!(contact(&anonymous_view).disclosure(), pb::ContactDisclosure::Anonymous);
 
     // Accepted, resolved by the grid, evaluated by the hotline's callback: closed.
+    // A command's answer shows the case as GetCase would: the admin's note comes back with the
+    // typed number masked, the grid worker's acceptance with it in full.
+    let note = pb::AddCaseNoteRequest { case_id: case_id.clone(), text: "核实中".into(), ..Default::default() };
+    let noted = DispatchServiceClient::new(c.admin.clone()).add_case_note(note).await.unwrap().into_inner();
+    let noted = noted.case.unwrap().description;
+    assert!(noted.contains("139****5678") && !noted.contains(TYPED_PHONE), "{noted}");
     let mut dispatch = DispatchServiceClient::new(c.grid_worker.clone());
     let accept = pb::AcceptCaseRequest { case_id: case_id.clone(), assignee: "李四".into(), ..Default::default() };
-    dispatch.accept_case(accept).await.unwrap();
+    let accepted = dispatch.accept_case(accept).await.unwrap().into_inner();
+    assert!(accepted.case.unwrap().description.contains(TYPED_PHONE));
     let resolve =
         pb::ResolveCaseRequest { case_id: case_id.clone(), summary: "已清理".into(), ..Default::default() };
     dispatch.resolve_case(resolve).await.unwrap();
@@ -229,7 +236,17 @@ async fn a_reported_phone_is_sealed_everywhere_shown_by_role_and_gone_after_eras
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     until_state(&c.admin, &case_id, pb::CaseState::Closed).await;
-    let figures = kpis(&c.admin).await;
+    // Evaluation counts the closure once it has read dispatch's event: the figures to compare
+    // against are those with the case closed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let figures = loop {
+        let figures = kpis(&c.admin).await;
+        if figures.total.as_ref().and_then(|t| t.counts.as_ref()).is_some_and(|c| c.closed == 1) {
+            break figures;
+        }
+        assert!(Instant::now() < deadline, "evaluation never counted the closure: {figures:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
 
     // No store file and no export holds the phone number or the name (the scan does read them).
     let before = dir.path().join("before.ndjson");
@@ -278,7 +295,7 @@ async fn a_reported_phone_is_sealed_everywhere_shown_by_role_and_gone_after_eras
     let after = show(&c.grid_worker, &case_id).await;
     assert_eq!(contact(&after).disclosure(), pb::ContactDisclosure::Erased);
     assert!(!everything(&after).contains(PHONE));
-    assert_eq!(after.history.len(), seen.history.len() + 4, "accepted, resolved, evaluated, closed");
+    assert_eq!(after.history.len(), seen.history.len() + 5, "noted, accepted, resolved, evaluated, closed");
     assert_eq!(kpis(&c.admin).await, figures);
     let rebuilt = dir.path().join("rebuilt.db");
     gridloop(&["replay", "--data-dir", data_dir, "--into", rebuilt.to_str().unwrap(), "--verify"]);

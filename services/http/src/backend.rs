@@ -14,8 +14,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A case with a long history can exceed tonic's 4 MiB default.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
-/// The subject of the token the server mints itself.
-pub const SERVICE_SUBJECT: &str = "gridloop-http";
+/// The subject of the token the server mints itself: the gRPC edge gives it a front end's
+/// limits, since it reads for every HTTP client.
+pub const SERVICE_SUBJECT: &str = gridloop_auth::args::HTTP_SERVICE_SUBJECT;
 /// How long a minted service token lives, and when a fresh one replaces it.
 const MINTED_TTL: chrono::Duration = chrono::Duration::hours(1);
 const REMINT_AFTER: Duration = Duration::from_secs(30 * 60);

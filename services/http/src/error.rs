@@ -15,6 +15,9 @@ pub enum ApiError {
     /// No such service, request or jurisdiction (404).
     #[error("{0}")]
     NotFound(String),
+    /// This client sent more requests than its share (429).
+    #[error("{0}")]
+    TooManyRequests(String),
     /// The services cannot be reached or did not answer in time (503).
     #[error("{0}")]
     Unavailable(String),
@@ -36,6 +39,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -7,6 +7,7 @@
 //! service token; a report goes out under the caller's `api_key`, which the gRPC edge verifies.
 
 pub mod backend;
+pub mod client_limits;
 pub mod dashboard;
 pub mod error;
 pub mod format;
@@ -19,5 +20,6 @@ pub mod startup;
 pub mod words;
 
 pub use backend::{Backend, BackendArgs, ServiceCredentials};
+pub use client_limits::{ClientLimitArgs, ClientLimits};
 pub use key_claims::KeyClaims;
 pub use startup::Application;

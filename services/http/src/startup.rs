@@ -2,6 +2,7 @@
 //! address, port 0 included), `run_until_stopped` serves until the token is cancelled.
 
 use crate::backend::{Backend, BackendArgs, ServiceCredentials};
+use crate::client_limits::ClientLimits;
 use crate::key_claims::KeyClaims;
 use crate::reference::ReferenceCache;
 use crate::routes::{router, AppState};
@@ -18,14 +19,20 @@ pub struct Application {
 }
 
 impl Application {
-    /// Bind `listen` and wire the routes to `backend`; posted keys' roles are read as `key_claims` says.
-    pub async fn build(listen: SocketAddr, backend: Backend, key_claims: KeyClaims) -> anyhow::Result<Application> {
+    /// Bind `listen` and wire the routes to `backend`; posted keys' roles are read as `key_claims`
+    /// says, and each client is held to its share by `limits`.
+    pub async fn build(
+        listen: SocketAddr,
+        backend: Backend,
+        key_claims: KeyClaims,
+        limits: ClientLimits,
+    ) -> anyhow::Result<Application> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen for HTTP on {listen}"))?;
         let addr = listener.local_addr()?;
         let state = AppState { backend, reference: ReferenceCache::default(), key_claims: Arc::new(key_claims) };
-        let router = router(state);
+        let router = router(state, limits);
         Ok(Application { addr, listener, router })
     }
 
@@ -36,7 +43,9 @@ impl Application {
 
     /// Serve until `stop` is cancelled, then finish the requests in flight.
     pub async fn run_until_stopped(self, stop: CancellationToken) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(stop.cancelled_owned()).await
+        // The peer's address is what each client's share is counted against.
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(stop.cancelled_owned()).await
     }
 }
 
@@ -47,9 +56,10 @@ pub async fn build_standalone(
     args: &BackendArgs,
     data_dir: &Path,
     key_claims: KeyClaims,
+    limits: ClientLimits,
 ) -> anyhow::Result<Application> {
     let credentials = ServiceCredentials::from_args(args, data_dir)?;
-    Application::build(listen, Backend::connect(args, credentials)?, key_claims).await
+    Application::build(listen, Backend::connect(args, credentials)?, key_claims, limits).await
 }
 
 /// Plaintext HTTP carries `api_key`s and residents' reports in the clear: only on a loopback

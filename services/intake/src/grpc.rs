@@ -2,10 +2,11 @@
 //! recorded on the stream of its client key; the catalog and the jurisdiction tree are served as
 //! configured.
 
+use crate::api_keys::{ApiKeyRow, ApiKeyTableError};
 use crate::personal::VaultError;
 use crate::{report_stream, Intake, MAX_CLIENT_KEY, MAX_DESCRIPTION};
 use gridloop_auth::audit::{Audit, Subject};
-use gridloop_domain::access::{CaseFacts, Role, Rpc};
+use gridloop_domain::access::{CaseFacts, Principal, PrincipalError, Role, Rpc, UnknownRole};
 use gridloop_domain::calendar::Sla;
 use gridloop_domain::case::{CaseDetails, LinkedReport, Reporter, ReporterKind};
 use gridloop_domain::datum::{Datum, LatLon};
@@ -325,6 +326,48 @@ impl IntakeService for Intake {
         Ok(Response::new(pb::EraseReporterResponse { erased_keys, blind_index }))
     }
 
+    async fn create_api_key(
+        &self,
+        request: Request<pb::CreateApiKeyRequest>,
+    ) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
+        let who = gridloop_auth::principal(&request).ok().cloned();
+        let principal = key_principal(request.get_ref())?;
+        let now = self.clock.now().timestamp_micros();
+        let (key, secret) = self.api_keys.create(&principal, now).await.map_err(api_key_status)?;
+        if let Some(who) = &who {
+            let about = Subject { rpc: "CreateApiKey", ..Subject::default() };
+            Audit.granted(
+                who,
+                &about,
+                &format!("API key {} created for {} ({})", key.key_id, principal.subject, principal.role),
+            );
+        }
+        Ok(Response::new(pb::CreateApiKeyResponse { key: Some(api_key_view(&key)), secret }))
+    }
+
+    async fn list_api_keys(
+        &self,
+        request: Request<pb::ListApiKeysRequest>,
+    ) -> Result<Response<pb::ListApiKeysResponse>, Status> {
+        let keys = self.api_keys.list(request.get_ref().include_revoked).await.map_err(api_key_status)?;
+        Ok(Response::new(pb::ListApiKeysResponse { keys: keys.iter().map(api_key_view).collect() }))
+    }
+
+    async fn revoke_api_key(&self, request: Request<pb::RevokeApiKeyRequest>) -> Result<Response<pb::ApiKey>, Status> {
+        let who = gridloop_auth::principal(&request).ok().cloned();
+        let key_id = request.get_ref().key_id.trim();
+        if key_id.is_empty() {
+            return Err(invalid_argument("key_id", "required (see ListApiKeys)"));
+        }
+        let now = self.clock.now().timestamp_micros();
+        let key = self.api_keys.revoke(key_id, now).await.map_err(api_key_status)?;
+        if let Some(who) = &who {
+            let about = Subject { rpc: "RevokeApiKey", ..Subject::default() };
+            Audit.granted(who, &about, &format!("API key {key_id} revoked"));
+        }
+        Ok(Response::new(api_key_view(&key)))
+    }
+
     async fn get_catalog(&self, _: Request<pb::GetCatalogRequest>) -> Result<Response<pb::GetCatalogResponse>, Status> {
         let catalog = &self.policy.catalog;
         let classes = catalog
@@ -400,6 +443,46 @@ impl IntakeService for Intake {
             }
         }
         Ok(Response::new(pb::GetJurisdictionResponse { nodes }))
+    }
+}
+
+/// The principal a new API key is to stand for, as a token's claims would name it.
+fn key_principal(r: &pb::CreateApiKeyRequest) -> Result<Principal, Status> {
+    let role: Role = r.role.trim().parse().map_err(|e: UnknownRole| invalid_argument("role", e.to_string()))?;
+    let area = match r.area.trim() {
+        "" => None,
+        code => Some(AreaCode::new(code).map_err(|e| invalid_argument("area", e.to_string()))?),
+    };
+    let department = Some(r.department.trim().to_string()).filter(|d| !d.is_empty());
+    Principal::new(r.subject.trim(), role, area, department).map_err(|e| {
+        let field = match e {
+            PrincipalError::NoSubject => "subject",
+            PrincipalError::DepartmentMissing => "department",
+            _ => "area",
+        };
+        invalid_argument(field, e.to_string())
+    })
+}
+
+fn api_key_status(error: ApiKeyTableError) -> Status {
+    match error {
+        ApiKeyTableError::Store(error) => store_status(error),
+        ApiKeyTableError::NotFound(key_id) => Status::not_found(format!("no API key {key_id}")),
+        corrupt @ ApiKeyTableError::Corrupt { .. } => Status::internal(corrupt.to_string()),
+    }
+}
+
+fn api_key_view(key: &ApiKeyRow) -> pb::ApiKey {
+    let at = |micros: i64| chrono::DateTime::from_timestamp_micros(micros).map(timestamp);
+    pb::ApiKey {
+        key_id: key.key_id.clone(),
+        subject: key.principal.subject.clone(),
+        role: key.principal.role.as_str().to_string(),
+        area: key.principal.area.as_ref().map_or_else(String::new, |a| a.as_str().to_string()),
+        department: key.principal.department.clone().unwrap_or_default(),
+        created_at: at(key.created_at),
+        last_used_at: key.last_used_at.and_then(at),
+        revoked_at: key.revoked_at.and_then(at),
     }
 }
 

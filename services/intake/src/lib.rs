@@ -15,13 +15,18 @@
 //! is recorded (only ciphertext and a key reference leave intake), and erased on request by
 //! deleting the reporter's data key.
 //!
+//! Integrators' API keys live in intake's store too ([`api_keys`]): created, listed and revoked
+//! by its admin RPCs, looked up by hash at the gRPC edge.
+//!
 //! The gRPC API ([`grpc`]) records reports; the open cases read model ([`open_cases`]) follows
 //! the log.
 
+pub mod api_keys;
 mod grpc;
 mod open_cases;
 pub mod personal;
 
+use api_keys::ApiKeyTable;
 use gridloop_bus::{Clock, EventHandler, Subscription};
 use gridloop_domain::duplicates::DuplicatePolicy;
 use gridloop_domain::policy::CityPolicy;
@@ -45,6 +50,7 @@ pub struct Intake {
     clock: Arc<dyn Clock>,
     duplicates: DuplicatePolicy,
     vault: Vault,
+    api_keys: ApiKeyTable,
 }
 
 /// Creates or upgrades intake's read models and key table in `store`.
@@ -58,6 +64,13 @@ pub async fn migrate(store: &EventStore) -> Result<(), gridloop_eventstore::Stor
 pub async fn open_vault(store: EventStore, masters: MasterKeys) -> Result<Vault, VaultError> {
     migrate(&store).await?;
     Vault::open(store, masters).await
+}
+
+/// The API key table of an intake store, migrating the store first: for the gRPC edge of a
+/// process where intake runs elsewhere.
+pub async fn open_api_keys(store: EventStore) -> Result<ApiKeyTable, gridloop_eventstore::StoreError> {
+    migrate(&store).await?;
+    Ok(ApiKeyTable::new(store))
 }
 
 /// The intake stream of the report submitted with `client_key`.
@@ -79,7 +92,13 @@ impl Intake {
         masters: MasterKeys,
     ) -> Result<Self, VaultError> {
         let vault = open_vault(store.clone(), masters).await?;
-        Ok(Self { store, policy, clock, duplicates, vault })
+        let api_keys = ApiKeyTable::new(store.clone());
+        Ok(Self { store, policy, clock, duplicates, vault, api_keys })
+    }
+
+    /// Integrators' API keys in this intake's store: what the gRPC edge checks keys against.
+    pub fn api_keys(&self) -> &ApiKeyTable {
+        &self.api_keys
     }
 
     /// The vault that seals and opens reporters' contact data in this intake's store.

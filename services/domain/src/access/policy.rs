@@ -94,6 +94,10 @@ pub const POLICY: &[(Rpc, &[Grants])] = &[
     (Rpc::GetJurisdiction, &[EVERYONE]),
     // Erasing a reporter's personal data (crypto-shredding) is the operator's.
     (Rpc::EraseReporter, &[ADMIN]),
+    // Credentials for integrators are the operator's to hand out and withdraw.
+    (Rpc::CreateApiKey, &[ADMIN]),
+    (Rpc::ListApiKeys, &[ADMIN]),
+    (Rpc::RevokeApiKey, &[ADMIN]),
     // Dispatch: the unit holding the case acts on it.
     (Rpc::AcceptCase, &[HOLDING_UNITS, ADMIN]),
     (Rpc::EscalateCase, &[HOLDING_UNITS, ADMIN]),

@@ -62,6 +62,10 @@ rpcs! {
         GetJurisdiction: Query,
         /// Crypto-shredding: deletes a reporter's data key.
         EraseReporter: Command,
+        /// Integrators' API keys: created (the key shown once), listed, revoked.
+        CreateApiKey: Command,
+        ListApiKeys: Query,
+        RevokeApiKey: Command,
     }
     Dispatch {
         AcceptCase: Command,

@@ -222,6 +222,8 @@ pub struct UpArgs {
     /// an `api_key` travels in the request body.
     #[arg(long, env = "GRIDLOOP_HTTP_ALLOW_PLAINTEXT")]
     pub http_allow_plaintext: bool,
+    #[command(flatten)]
+    pub http_limits: gridloop_http::ClientLimitArgs,
 }
 
 /// Where `gridloop up` serves HTTP unless told otherwise.
@@ -260,6 +262,7 @@ impl UpArgs {
             mediation_max_turns: 3,
             http_listen: None,
             http_allow_plaintext: false,
+            http_limits: gridloop_http::ClientLimitArgs::default(),
         }
     }
 

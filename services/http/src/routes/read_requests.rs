@@ -20,8 +20,8 @@ use serde::Deserialize;
 /// GeoReport's window: at most 90 days, and by default the last 90 days.
 pub(crate) const MAX_WINDOW_DAYS: i64 = 90;
 /// A page of requests, by default and at most. Each request shown is one case read made with
-/// the server's single service principal, whose gRPC rate limit (by default 100 per second,
-/// bursts of 200) all public readers share: a page stays within one burst.
+/// the server's service principal, whose gRPC limit (a front end's: by default 2,000 per
+/// second, bursts of 4,000) all public readers share, each held to its own share here.
 const DEFAULT_PAGE_SIZE: usize = 100;
 pub(crate) const MAX_PAGE_SIZE: usize = 200;
 /// Cases read from the list per call while filtering.

@@ -15,6 +15,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
+use gridloop_auth::api_keys;
 use gridloop_domain::access::Role;
 use gridloop_proto::v1 as pb;
 use std::collections::BTreeMap;
@@ -26,7 +27,8 @@ pub const MAX_DESCRIPTION_CHARS: usize = 4000;
 /// The form of `POST requests` (application/x-www-form-urlencoded).
 #[derive(Debug, Default, Clone, ToSchema)]
 pub struct NewRequest {
-    /// A bearer token of a hotline or platform principal (or send it as `Authorization: Bearer …`).
+    /// An API key (`gridloop api-key create --role platform …`) or a bearer token of a hotline or
+    /// platform principal (or send either as `Authorization: Bearer …`).
     pub api_key: String,
     pub jurisdiction_id: Option<String>,
     /// A category code (see `GET services`).
@@ -188,16 +190,22 @@ fn coordinate(field: &str, value: &str) -> Result<Option<f64>, ApiError> {
     }
 }
 
-/// The role the key names, when it is one that may report through GeoReport. The claims are read
-/// here only to choose: the key itself is verified by the gRPC edge the report is sent to.
+/// The role the key names, when it is one that may report through GeoReport: an API key's own,
+/// or a token's claims. Read here only to choose: the key itself is verified by the gRPC edge
+/// the report is sent to.
 pub fn reporting_role(api_key: &str, key_claims: &KeyClaims) -> Result<Role, ApiError> {
     if api_key.is_empty() {
         return Err(ApiError::Forbidden("api_key is required".into()));
     }
-    let principal =
-        key_claims.principal(api_key).ok_or_else(|| ApiError::Forbidden("api_key is not a valid key".into()))?;
-    match principal.role {
-        Role::Hotline | Role::Platform => Ok(principal.role),
+    let invalid = || ApiError::Forbidden("api_key is not a valid key".into());
+    let role = if api_keys::is_api_key(api_key) {
+        // An integrator's API key names its role in the clear (the whole key is what is verified).
+        api_keys::role_of(api_key).ok_or_else(invalid)?
+    } else {
+        key_claims.principal(api_key).ok_or_else(invalid)?.role
+    };
+    match role {
+        Role::Hotline | Role::Platform => Ok(role),
         other => Err(ApiError::Forbidden(format!(
             "api_key belongs to a {other}: only hotline and platform keys may post requests"
         ))),
@@ -293,6 +301,11 @@ mod tests {
         assert!(matches!(reporting_role(&resident, &own), Err(ApiError::Forbidden(text)) if text.contains("resident")));
         assert_eq!(reporting_role("", &own), Err(ApiError::Forbidden("api_key is required".into())));
         assert_eq!(reporting_role("garbage", &own), Err(ApiError::Forbidden("api_key is not a valid key".into())));
+        let platform_key = gridloop_auth::api_keys::generate(Role::Platform).key;
+        assert_eq!(reporting_role(&platform_key, &own), Ok(Role::Platform), "an API key names its role");
+        let supervisor_key = gridloop_auth::api_keys::generate(Role::Supervisor).key;
+        let refused = reporting_role(&supervisor_key, &own);
+        assert!(matches!(refused, Err(ApiError::Forbidden(text)) if text.contains("supervisor")));
 
         // An identity provider's key, as the servers' flags map its claims.
         let keycloak = key(serde_json::json!({
