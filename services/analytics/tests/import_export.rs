@@ -18,7 +18,7 @@ fn utc(rfc3339: &str) -> chrono::DateTime<chrono::Utc> {
 
 const MAPPING: &str = r#"
 source = "sf311"
-utc_offset = "-08:00"
+time_zone = "America/Los_Angeles"
 level = "street"
 
 [columns]

@@ -322,12 +322,14 @@ impl App {
         let mut routes = RoutesBuilder::default();
         routes.add_service(health_service);
         if security.reflection != ReflectionMode::Off {
-            routes.add_service(
+            // Both versions of the reflection protocol: older tools speak only v1alpha.
+            let described = || {
                 tonic_reflection::server::Builder::configure()
                     .register_encoded_file_descriptor_set(gridloop_proto::FILE_DESCRIPTOR_SET)
                     .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-                    .build_v1()?,
-            );
+            };
+            routes.add_service(described().build_v1()?);
+            routes.add_service(described().build_v1alpha()?);
         }
         let names: Vec<&str> = nodes.iter().map(|n| n.service.as_str()).collect();
         let apis = nodes.into_iter().map(|node| node.api.add_to(&mut routes)).collect();
