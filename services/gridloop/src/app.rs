@@ -612,6 +612,7 @@ mod tests {
             jurisdiction: Some(format!("{CONFIG}/jurisdiction.toml").into()),
             catalog: Some(format!("{CONFIG}/catalog.toml").into()),
             holidays: Some(format!("{CONFIG}/holidays.toml").into()),
+            ..PolicyFiles::default()
         };
         let built_in = CityPolicy::default_city();
         assert_eq!(shipped.load().unwrap().fingerprint(), built_in.fingerprint(), "same rules, same fingerprint");
@@ -631,9 +632,11 @@ mod tests {
             jurisdiction: None,
             catalog: Some(dir.path().join("catalog.toml")),
             holidays: Some(dir.path().join("holidays.toml")),
+            time_zone: crate::client::output::parse_time_zone("Europe/Berlin").unwrap(),
         }
         .load()
         .unwrap();
+        assert_eq!(own.calendar.zone().name(), "Europe/Berlin", "the city's clock is the calendar's");
         let debris = own.catalog.get("env.debris").unwrap();
         assert_eq!(debris.accept_sla, Sla::Working(WorkingTime::Minutes(30)));
         let monday = chrono::NaiveDate::from_ymd_opt(2027, 2, 8).unwrap();

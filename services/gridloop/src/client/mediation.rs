@@ -9,6 +9,7 @@ use super::rpc::Server;
 use super::{ActorArgs, AreaWindow, Global};
 use anyhow::Result;
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
+use gridloop_domain::clock::Tz;
 use gridloop_proto::v1 as pb;
 use serde_json::{json, Value};
 

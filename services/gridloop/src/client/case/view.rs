@@ -4,7 +4,7 @@
 use crate::client::output::{
     enum_json, enum_text, opt_str, or_dash, point_json, point_text, role_spelling, time_json, time_text, Table,
 };
-use gridloop_domain::clock::{self, Tz};
+use gridloop_domain::clock::Tz;
 use gridloop_proto::v1 as pb;
 use serde_json::{json, Value};
 
@@ -204,6 +204,7 @@ pub fn case_with_history_text(response: &pb::GetCaseResponse, width: Option<usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gridloop_domain::clock;
 
     fn sample_case() -> pb::CaseView {
         pb::CaseView {

@@ -6,7 +6,6 @@ use crate::client::rpc::Server;
 use crate::client::Global;
 use crate::replay::{kpis_as_of, HistoryArgs};
 use anyhow::Result;
-use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 use gridloop_evaluation::kpi::{filter_from, period_of};
 use gridloop_proto::v1 as pb;
