@@ -37,6 +37,9 @@ pub fn case_json(c: &pb::CaseView) -> Value {
         "grid_code": c.grid_code,
         "description": c.description,
         "deadline": time_json(c.deadline.as_ref()),
+        "opened_at": time_json(c.opened_at.as_ref()),
+        "resolved_at": time_json(c.resolved_at.as_ref()),
+        "feedback_due": time_json(c.feedback_due.as_ref()),
         "version": c.version,
         "assignee": opt_str(&c.assignee),
         "settled_level": enum_json::<pb::Level>(c.settled_level),
@@ -163,7 +166,14 @@ pub fn case_text(c: &pb::CaseView, width: Option<usize>, zone: Tz) -> String {
     field("category", c.category_code.clone());
     field("grid", c.grid_code.clone());
     field("location", point_text(c.location.as_ref()));
+    field("opened", time_text(c.opened_at.as_ref(), zone));
     field("deadline", time_text(c.deadline.as_ref(), zone));
+    if c.resolved_at.is_some() {
+        field("resolved", time_text(c.resolved_at.as_ref(), zone));
+    }
+    if c.feedback_due.is_some() {
+        field("feedback due", time_text(c.feedback_due.as_ref(), zone));
+    }
     field("assignee", or_dash(&c.assignee));
     field("settled level", enum_text::<pb::Level>(c.settled_level));
     field("satisfaction", enum_text::<pb::Satisfaction>(c.satisfaction));
@@ -241,6 +251,9 @@ mod tests {
                 phone: "138****8000".into(),
             }),
             media_url: String::new(),
+            opened_at: Some(prost_types::Timestamp { seconds: 1_740_700_800, nanos: 0 }),
+            resolved_at: None,
+            feedback_due: Some(prost_types::Timestamp { seconds: 1_740_790_800, nanos: 0 }),
         }
     }
 
@@ -259,6 +272,9 @@ mod tests {
                 "grid_code": "110105001001001",
                 "description": "楼上漏水",
                 "deadline": "2025-03-01T00:00:00Z",
+                "opened_at": "2025-02-28T00:00:00Z",
+                "resolved_at": null,
+                "feedback_due": "2025-03-01T01:00:00Z",
                 "version": 5,
                 "assignee": null,
                 "settled_level": null,
@@ -291,6 +307,10 @@ mod tests {
         );
         assert!(text.contains("summoned       司法局 (110105/justice): reported in\n"), "{text}");
         assert!(text.contains("description    楼上漏水\n"), "{text}");
+        // Times for people in the city's zone; a resolution only once there is one.
+        assert!(text.contains("opened         2025-02-28T08:00:00+08:00\n"), "{text}");
+        assert!(text.contains("feedback due   2025-03-01T09:00:00+08:00\n"), "{text}");
+        assert!(!text.contains("resolved"), "{text}");
     }
 
     fn sample_entry(payload_json: &str) -> pb::HistoryEntry {
