@@ -272,7 +272,8 @@ async fn main() {
     let replay_target = target.clone();
     bench
         .phase("replay into fresh read model", false, || async {
-            let mut rebuild = Rebuild::new(replay_target, false).await.expect("fresh target");
+            let mut rebuild =
+                Rebuild::new(replay_target, false, gridloop_domain::clock::DEFAULT_ZONE).await.expect("fresh target");
             let mut after = 0i64;
             loop {
                 let page = store.read_all(after, PAGE_SIZE).await.expect("read_all");

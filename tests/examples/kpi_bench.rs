@@ -46,7 +46,8 @@ async fn main() {
 
     let started = Instant::now();
     let mut city = SyntheticCity::new(cases);
-    let mut rebuild = Rebuild::new(store.clone(), false).await.expect("fresh read model");
+    let mut rebuild =
+        Rebuild::new(store.clone(), false, CityPolicy::default_city().calendar.zone()).await.expect("fresh read model");
     let mut events = 0;
     for first in (0..cases).step_by(2_000) {
         let batch = city.events(first..(first + 2_000).min(cases));
@@ -59,7 +60,7 @@ async fn main() {
         sqlx::query_as("SELECT COUNT(*) FROM evaluation_kpi_days").fetch_one(store.pool()).await.unwrap();
     println!("replayed {events} events in {:.1} s; {days} day counts", started.elapsed().as_secs_f64());
 
-    let offset = CityPolicy::default_city().calendar.offset();
+    let zone = CityPolicy::default_city().calendar.zone();
     let policy = CityPolicy::default_city();
     let street = policy.jurisdiction.grids().next().unwrap().code.ancestor(Level::Street).unwrap();
     let grid = policy.jurisdiction.grids().nth(3).unwrap().code.clone();
@@ -99,9 +100,9 @@ async fn main() {
     ];
     println!("{:<34} {:>12} {:>12} {:>12} {:>12}", "query", "rows p50 ms", "rows p95 ms", "days p50 ms", "days p95 ms");
     for (name, period, filter) in &queries {
-        let mut by_rows = Report::new(*period, offset);
+        let mut by_rows = Report::new(*period, zone);
         projection::report(store.pool(), filter, &mut by_rows).await.unwrap();
-        let mut by_days = Report::new(*period, offset);
+        let mut by_days = Report::new(*period, zone);
         kpi_days::report(store.pool(), filter, &mut by_days).await.unwrap();
         assert_eq!(by_days, by_rows, "{name}: the day counts give another report");
         let mut timings = [Vec::new(), Vec::new()];
@@ -109,12 +110,12 @@ async fn main() {
         for call in 0..calls {
             if call < calls.div_ceil(5) {
                 let started = Instant::now();
-                let mut report = Report::new(*period, offset);
+                let mut report = Report::new(*period, zone);
                 projection::report(store.pool(), filter, &mut report).await.unwrap();
                 timings[0].push(started.elapsed());
             }
             let started = Instant::now();
-            let mut report = Report::new(*period, offset);
+            let mut report = Report::new(*period, zone);
             kpi_days::report(store.pool(), filter, &mut report).await.unwrap();
             timings[1].push(started.elapsed());
         }

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use gridloop::app::ServiceName;
-use gridloop::replay::{kpis_as_of, rebuild, History, HistoryArgs};
+use gridloop::replay::{kpis_as_of, rebuild, Bound, History, HistoryArgs};
 use gridloop_bus::Clock;
 use gridloop_domain::kpi::Period;
 use gridloop_evaluation::kpi::CaseFilter;
@@ -133,8 +133,8 @@ async fn evaluation_store(g: &Gridloop) -> EventStore {
 /// Rebuild the case projection from `g`'s dispatch store into `target`.
 async fn replay_into(g: &Gridloop, target: EventStore, replace: bool) -> gridloop::replay::ReplaySummary {
     let history = HistoryArgs { store: g.args.store.clone(), ..HistoryArgs::embedded(&g.args.store.data_dir) };
-    let mut source = History::open(&history).await.expect("history");
-    let mut rebuilt = Rebuild::new(target, replace).await.expect("fresh target");
+    let mut source = History::open(&history, gridloop_domain::clock::DEFAULT_ZONE).await.expect("history");
+    let mut rebuilt = Rebuild::new(target, replace, gridloop_domain::clock::DEFAULT_ZONE).await.expect("fresh target");
     rebuild(&mut source, &mut rebuilt, &ProgressBar::hidden()).await.expect("replay")
 }
 
@@ -165,7 +165,7 @@ async fn kpis_match_a_count_by_hand_and_a_replay_equals_the_live_projection() {
     // All in March 2026 (the virtual clock starts on 2 March): one month row, labelled.
     assert_eq!(report.periods.len(), 1);
     assert_eq!(report.periods[0].label, "2026-03");
-    assert_eq!(report.utc_offset, "+08:00");
+    assert_eq!((report.utc_offset.as_str(), report.time_zone.as_str()), ("+08:00", "Asia/Shanghai"));
     // Daily: the first case on 2 March, the others three days later.
     let daily = kpis(&mut g, pb::ReportPeriod::Day).await;
     let days: Vec<(String, u64)> = daily.periods.iter().map(|p| (p.label.clone(), counts(p).reported)).collect();
@@ -207,17 +207,17 @@ async fn kpis_match_a_count_by_hand_and_a_replay_equals_the_live_projection() {
         String::from_utf8(live.clone()).unwrap()
     );
     // A replay never writes over a read model that holds cases (unless told to replace it).
-    assert!(Rebuild::new(target, false).await.is_err());
+    assert!(Rebuild::new(target, false, gridloop_domain::clock::DEFAULT_ZONE).await.is_err());
 
     // As of: folded from the log, the same figures as the live service now…
-    let offset = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let zone = gridloop_domain::clock::DEFAULT_ZONE;
     let mut history = HistoryArgs::embedded(&g.args.store.data_dir);
-    history.until = Some(g.clock.now());
-    let now = kpis_as_of(&history, &CaseFilter::default(), Period::Month, offset).await.unwrap();
+    history.until = Some(Bound::At(g.clock.now()));
+    let now = kpis_as_of(&history, &CaseFilter::default(), Period::Month, zone).await.unwrap();
     assert_eq!(now, report);
     // …and as they stood when only the first case existed (and had closed).
-    history.until = Some(after_first);
-    let then = kpis_as_of(&history, &CaseFilter::default(), Period::Month, offset).await.unwrap();
+    history.until = Some(Bound::At(after_first));
+    let then = kpis_as_of(&history, &CaseFilter::default(), Period::Month, zone).await.unwrap();
     let c = counts(then.total.as_ref().unwrap());
     assert_eq!((c.reported, c.closed, c.closed_on_time), (1, 1, 1));
 
@@ -233,8 +233,8 @@ async fn kpis_match_a_count_by_hand_and_a_replay_equals_the_live_projection() {
     sqlx::query("DELETE FROM evaluation_level_counts").execute(store.pool()).await.unwrap();
     assert_ne!(replay::dump(store.pool()).await.unwrap(), live);
     let history = HistoryArgs::embedded(&args.store.data_dir);
-    let mut source = History::open(&history).await.unwrap();
-    let mut in_place = Rebuild::new(store.clone(), true).await.unwrap();
+    let mut source = History::open(&history, gridloop_domain::clock::DEFAULT_ZONE).await.unwrap();
+    let mut in_place = Rebuild::new(store.clone(), true, gridloop_domain::clock::DEFAULT_ZONE).await.unwrap();
     rebuild(&mut source, &mut in_place, &ProgressBar::hidden()).await.unwrap();
     assert_eq!(replay::dump(store.pool()).await.unwrap(), live);
 }

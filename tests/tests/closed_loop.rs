@@ -629,5 +629,71 @@ async fn health_answers_serving_and_reflection_lists_the_services() {
     ] {
         assert!(names.contains(&service.to_string()), "{service} missing from {names:?}");
     }
+
+    // Older tools (grpcurl before 1.8, some IDE plugins) speak only v1alpha.
+    use tonic_reflection::pb::v1alpha as alpha;
+    let request = alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(alpha::server_reflection_request::MessageRequest::ListServices(String::new())),
+    };
+    let mut reflection =
+        alpha::server_reflection_client::ServerReflectionClient::new(g.channel_as(&gridloop_tests::admin()));
+    let mut responses =
+        reflection.server_reflection_info(futures::stream::iter([request])).await.expect("v1alpha").into_inner();
+    let response = responses.message().await.unwrap().expect("a v1alpha response");
+    let Some(alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        response.message_response
+    else {
+        panic!("unexpected v1alpha reflection answer")
+    };
+    assert!(list.service.iter().any(|s| s.name == "gridloop.v1.DispatchService"), "{:?}", list.service);
+    g.app.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_shows_its_times_and_an_evaluation_checks_the_version_it_saw() {
+    use gridloop_domain::case::RoutingPolicy;
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = Gridloop::start(dir.path(), ManualClock::new(start_time())).await;
+    let category = g.a_category(pb::Level::Grid).await;
+    let reported = g.report(&category.code, "times-1").await;
+    let dispatched = g.case_in(&reported.case_id, pb::CaseState::Dispatched).await;
+    let view = dispatched.case.clone().unwrap();
+    let occurred_at = |entry: &pb::HistoryEntry| entry.envelope.as_ref().unwrap().occurred_at;
+    assert_eq!(view.opened_at, occurred_at(&dispatched.history[0]), "opened with its first event");
+    assert_eq!((view.resolved_at, view.feedback_due), (None, None), "not resolved yet");
+
+    accept(&mut g, &reported.case_id).await;
+    let resolved = resolve(&mut g, &reported.case_id).await;
+    let shown = g
+        .clients
+        .dispatch
+        .get_case(pb::GetCaseRequest { case_id: reported.case_id.clone(), min_version: resolved.version })
+        .await
+        .unwrap()
+        .into_inner();
+    let case = shown.case.unwrap();
+    let resolution = occurred_at(shown.history.last().unwrap()).expect("the resolution's time");
+    assert_eq!(case.resolved_at, Some(resolution));
+    let resolved_at = chrono::DateTime::from_timestamp(resolution.seconds, resolution.nanos as u32).unwrap();
+    let due = gridloop_domain::policy::CityPolicy::default_city().feedback_deadline(&category.code, resolved_at);
+    let shown_due = case.feedback_due.expect("waiting for the reporter's evaluation");
+    assert_eq!(chrono::DateTime::from_timestamp(shown_due.seconds, shown_due.nanos as u32), Some(due));
+
+    // An evaluation of a version the case has moved on from is refused, and records nothing.
+    let evaluation = |expected_version: u64| pb::EvaluateCaseRequest {
+        case_id: reported.case_id.clone(),
+        actor: actor("resident"),
+        satisfaction: pb::Satisfaction::Satisfied as i32,
+        min_version: resolved.version,
+        expected_version,
+        ..Default::default()
+    };
+    let stale = g.clients.hotline.evaluate_case(evaluation(resolved.version - 1)).await.unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted, "{stale:?}");
+    assert_eq!(g.case_in(&reported.case_id, pb::CaseState::Resolved).await.history.len(), shown.history.len());
+    g.clients.hotline.evaluate_case(evaluation(resolved.version)).await.expect("the version it saw");
+    let closed = g.case_in(&reported.case_id, pb::CaseState::Closed).await.case.unwrap();
+    assert_eq!((closed.resolved_at, closed.feedback_due), (Some(resolution), None), "closed: nothing due");
     g.app.shutdown().await.unwrap();
 }

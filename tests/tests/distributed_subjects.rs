@@ -159,9 +159,9 @@ async fn distributed_replay_from_jetstream_equals_the_live_projection() {
         }
     };
     let target = replay("from-start").await;
-    let mut source = History::open(&history).await.unwrap();
+    let mut source = History::open(&history, gridloop_domain::clock::DEFAULT_ZONE).await.unwrap();
     let dispatch_events = source.total();
-    let mut rebuilt = Rebuild::new(target.clone(), false).await.unwrap();
+    let mut rebuilt = Rebuild::new(target.clone(), false, gridloop_domain::clock::DEFAULT_ZONE).await.unwrap();
     let summary = rebuild(&mut source, &mut rebuilt, &indicatif::ProgressBar::hidden()).await.unwrap();
     assert_eq!(summary.stats.events, dispatch_events);
     assert_eq!(summary.stats.skipped, 0);
@@ -170,8 +170,8 @@ async fn distributed_replay_from_jetstream_equals_the_live_projection() {
     // From the middle of the stream: the first case's earliest events are not replayed.
     let mid = HistoryArgs { start_sequence: Some(4), ..history };
     let target = replay("from-middle").await;
-    let mut source = History::open(&mid).await.unwrap();
-    let mut rebuilt = Rebuild::new(target.clone(), false).await.unwrap();
+    let mut source = History::open(&mid, gridloop_domain::clock::DEFAULT_ZONE).await.unwrap();
+    let mut rebuilt = Rebuild::new(target.clone(), false, gridloop_domain::clock::DEFAULT_ZONE).await.unwrap();
     let summary = rebuild(&mut source, &mut rebuilt, &indicatif::ProgressBar::hidden()).await.unwrap();
     assert!(summary.stats.skipped > 0, "{:?}", summary.stats);
     assert_ne!(replay::dump(target.pool()).await.unwrap(), live);

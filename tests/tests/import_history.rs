@@ -14,7 +14,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 const MAPPING: &str = r#"
 source = "city311"
-utc_offset = "+08:00"
+time_zone = "Asia/Shanghai"
 level = "community"
 [columns]
 case_id = "id"

@@ -3,8 +3,9 @@
 //! batch, so rows change under their day counts) and by a replay, which must agree with it. The
 //! history is imported, so the 4321 monitor counts its closures but alerts on none.
 
-use chrono::{DateTime, FixedOffset};
+use chrono::DateTime;
 use gridloop_bus::{BatchHandler, ManualClock};
+use gridloop_domain::clock::Tz;
 use gridloop_domain::drift::DriftPolicy;
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::kpi::{Period, Report};
@@ -24,8 +25,8 @@ fn micros(rfc3339: &str) -> i64 {
     DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp_micros()
 }
 
-fn offset() -> FixedOffset {
-    CityPolicy::default_city().calendar.offset()
+fn zone() -> Tz {
+    CityPolicy::default_city().calendar.zone()
 }
 
 /// Filters of every kind: areas at each level, a category, a level, windows on local midnight
@@ -66,13 +67,13 @@ fn filters() -> Vec<CaseFilter> {
     out
 }
 
-async fn assert_reports_agree(store: &EventStore) {
+async fn assert_reports_agree(store: &EventStore, zone: Tz) {
     let mut compared = 0;
     for filter in filters() {
         for period in Period::ALL {
-            let mut by_rows = Report::new(period, offset());
+            let mut by_rows = Report::new(period, zone);
             projection::report(store.pool(), &filter, &mut by_rows).await.unwrap();
-            let mut by_days = Report::new(period, offset());
+            let mut by_days = Report::new(period, zone);
             kpi_days::report(store.pool(), &filter, &mut by_days).await.unwrap();
             assert_eq!(by_days, by_rows, "{filter:?} per {period:?}");
             compared += by_rows.total().reported;
@@ -95,7 +96,7 @@ async fn check(live: EventStore, rebuilt: EventStore) {
     // A monitor that would alert at once: the history is imported, so it alerts on none of it.
     let drift = DriftPolicy { tolerance: 0.01, window: chrono::Duration::days(30), min_cases: 1 };
     let evaluation = Evaluation::new(live.clone(), policy, drift, clock).await.unwrap();
-    let mut rebuild = Rebuild::new(rebuilt.clone(), false).await.unwrap();
+    let mut rebuild = Rebuild::new(rebuilt.clone(), false, zone()).await.unwrap();
     let mut city = SyntheticCity::new(CASES);
     // In two parts, each in the consumer's batches of 200 events: a case's row changes over
     // several batches, other cases' events in between.
@@ -114,7 +115,7 @@ async fn check(live: EventStore, rebuilt: EventStore) {
         sqlx::query_as("SELECT COUNT(*) FROM evaluation_level_counts").fetch_one(live.pool()).await.unwrap();
     assert_eq!(alerts, 0, "imported closures raise no drift alert");
     assert!(counted > 0, "but count in the monitor's windows");
-    assert_reports_agree(&live).await;
+    assert_reports_agree(&live, zone()).await;
     assert_eq!(replay::dump(rebuilt.pool()).await.unwrap(), replay::dump(live.pool()).await.unwrap());
     assert!(replay::same_read_model(live.pool(), rebuilt.pool()).await.unwrap(), "compared a page at a time");
 
@@ -123,11 +124,29 @@ async fn check(live: EventStore, rebuilt: EventStore) {
     let kept = kpi_days::dump(live.pool()).await.unwrap();
     sqlx::query("DELETE FROM evaluation_kpi_days").execute(live.pool()).await.unwrap();
     sqlx::query("DELETE FROM evaluation_kpi_days_offset").execute(live.pool()).await.unwrap();
-    let mut unbuilt = Report::new(Period::Month, offset());
+    let mut unbuilt = Report::new(Period::Month, zone());
     kpi_days::report(live.pool(), &CaseFilter::default(), &mut unbuilt).await.unwrap();
     assert_eq!(unbuilt.total().reported, CASES as u64, "unbuilt: counted from the rows");
-    assert!(kpi_days::ensure(live.pool(), offset()).await.unwrap());
-    assert!(!kpi_days::ensure(live.pool(), offset()).await.unwrap(), "built once");
+    assert!(kpi_days::ensure(live.pool(), zone()).await.unwrap());
+    assert!(!kpi_days::ensure(live.pool(), zone()).await.unwrap(), "built once");
+    assert_eq!(kpi_days::dump(live.pool()).await.unwrap(), kept);
+
+    // A city on daylight saving time: the counts are cut again at New York's midnights (days of
+    // 23 and 25 hours in March and November 2025) and still give what the rows give.
+    let new_york = gridloop_domain::clock::parse_zone("America/New_York").unwrap();
+    assert!(kpi_days::ensure(live.pool(), new_york).await.unwrap(), "another zone: built again");
+    assert_ne!(kpi_days::dump(live.pool()).await.unwrap(), kept, "cut at other midnights");
+    assert_reports_agree(&live, new_york).await;
+    let mut across = Report::new(Period::Day, new_york);
+    let spring_forward = CaseFilter {
+        from: Some(micros("2025-03-08T12:00:00-05:00")),
+        to: Some(micros("2025-03-10T12:00:00-04:00")),
+        ..CaseFilter::default()
+    };
+    kpi_days::report(live.pool(), &spring_forward, &mut across).await.unwrap();
+    let labels: Vec<String> = across.periods().into_iter().map(|p| p.label).collect();
+    assert_eq!(labels, ["2025-03-08", "2025-03-09", "2025-03-10"], "the synthetic city opens cases every day");
+    assert!(kpi_days::ensure(live.pool(), zone()).await.unwrap(), "back to the city's zone");
     assert_eq!(kpi_days::dump(live.pool()).await.unwrap(), kept);
     // One count off, and the read models differ.
     sqlx::query("UPDATE evaluation_kpi_days SET closed = closed + 1 WHERE area = '' AND scope = 0 AND day = (SELECT MAX(day) FROM evaluation_kpi_days)")

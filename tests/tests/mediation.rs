@@ -348,3 +348,37 @@ async fn a_collected_topic_is_consulted_without_a_case_and_bad_fields_are_named(
     assert_eq!(missing.expect_err("no such session").code(), Code::NotFound);
     g.app.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_read_waits_for_the_version_a_write_returned() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = Gridloop::start(dir.path(), ManualClock::new(start_time())).await;
+    let catalog = g.clients.intake.get_catalog(pb::GetCatalogRequest {}).await.unwrap().into_inner();
+    let dispute = catalog
+        .categories
+        .into_iter()
+        .find(|c| c.class_code.starts_with("dispute") && c.start_level() == pb::Level::Grid)
+        .expect("a dispute category at grid level");
+    let reported = g.report(&dispute.code, "read-your-session").await;
+    g.case_in(&reported.case_id, pb::CaseState::Dispatched).await;
+    request_mediation(&mut g, &reported.case_id, "楼道堆物").await;
+    let id = session_at(&mut g, &reported.case_id, pb::SessionLevel::Grid).await.mediation_id;
+    let request = pb::InviteParticipantRequest {
+        mediation_id: id.clone(),
+        actor: actor("convenor"),
+        name: "张先生".into(),
+        role: pb::ParticipantRole::Party as i32,
+    };
+    let invited = g.clients.mediation.invite_participant(request).await.expect("invite").into_inner();
+    let read =
+        |min_version: u64| pb::GetMediationRequest { mediation_id: id.clone(), min_version, ..Default::default() };
+
+    let seen = g.clients.mediation.get_mediation(read(invited.version)).await.expect("caught up").into_inner();
+    assert_eq!(seen.version, invited.version);
+    assert!(seen.participants.iter().any(|p| p.name == "张先生"), "{:?}", seen.participants);
+    // A version no write has reached yet: refused after the bounded wait, with when to retry.
+    let ahead = g.clients.mediation.get_mediation(read(invited.version + 1)).await.unwrap_err();
+    assert_eq!(ahead.code(), Code::Unavailable, "{ahead:?}");
+    assert!(ahead.get_details_retry_info().is_some(), "{ahead:?}");
+    g.app.shutdown().await.unwrap();
+}

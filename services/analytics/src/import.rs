@@ -15,9 +15,10 @@
 //! (such a row is reported as bad). [`import_csv`] streams the file in chunks and commits each
 //! chunk's cases concurrently, so the store's group commit batches them.
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use futures::stream::{self, StreamExt};
 use gridloop_domain::case::{Assignment, Case, CaseDetails, CaseEvent, Channel, OnTimeVerdict, Reporter, ReporterKind};
+use gridloop_domain::clock::{self, Tz};
 use gridloop_domain::decider::Decider;
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::jurisdiction::{AreaCode, Department};
@@ -177,7 +178,7 @@ struct Positions {
 pub struct Importer<'p> {
     mapping: Mapping,
     policy: &'p CityPolicy,
-    offset: FixedOffset,
+    zone: Tz,
     formats: Vec<String>,
     closed_status: HashSet<String>,
     open_status: HashSet<String>,
@@ -205,8 +206,16 @@ impl<'p> Importer<'p> {
         if mapping.source.trim().is_empty() {
             return bad("`source` must name the platform the file comes from".into());
         }
-        let offset = parse_offset(&mapping.utc_offset)
-            .ok_or_else(|| ImportError::Mapping(format!("utc_offset {:?} is not like +08:00", mapping.utc_offset)))?;
+        if let Some(offset) = &mapping.utc_offset {
+            return bad(format!(
+                "utc_offset = {offset:?}: name the file's IANA time zone instead, e.g. time_zone = \"Asia/Shanghai\" \
+                 (daylight saving included)"
+            ));
+        }
+        let zone = match &mapping.time_zone {
+            Some(name) => clock::parse_zone(name).map_err(|e| ImportError::Mapping(e.to_string()))?,
+            None => policy.calendar.zone(),
+        };
         for code in mapping.categories.map.values().chain(mapping.categories.default.iter()) {
             if policy.catalog.get(code).is_none() {
                 return bad(format!("category code {code:?} is not in the catalog"));
@@ -236,7 +245,7 @@ impl<'p> Importer<'p> {
             mapping.time_formats.clone()
         };
         Ok(Self {
-            offset,
+            zone,
             formats,
             closed_status: mapping.status.closed.iter().map(|s| norm(s)).collect(),
             open_status: mapping.status.open.iter().map(|s| norm(s)).collect(),
@@ -285,7 +294,7 @@ impl<'p> Importer<'p> {
         CaseId(Uuid::new_v5(&IMPORT_NAMESPACE, format!("{}\n{row_id}", self.mapping.source).as_bytes()))
     }
 
-    /// A time in the file: RFC 3339, or one of the formats in the mapping's UTC offset.
+    /// A time in the file: RFC 3339, or one of the formats in the mapping's time zone.
     pub fn parse_time(&self, text: &str) -> Option<DateTime<Utc>> {
         let text = text.trim();
         if let Ok(t) = DateTime::parse_from_rfc3339(text) {
@@ -298,7 +307,7 @@ impl<'p> Importer<'p> {
                 .find_map(|f| NaiveDate::parse_from_str(text, f).ok())
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
         })?;
-        self.offset.from_local_datetime(&local).single().map(|t| t.with_timezone(&Utc))
+        clock::instant_of(self.zone, local)
     }
 
     /// Parse one row (`get` gives the trimmed field at a position, empty when absent); every
@@ -538,24 +547,6 @@ impl WithPayload for NewEvent {
     }
 }
 
-fn parse_offset(text: &str) -> Option<FixedOffset> {
-    let text = text.trim();
-    if matches!(text, "Z" | "UTC" | "utc") {
-        return FixedOffset::east_opt(0);
-    }
-    let (sign, rest) = match text.as_bytes().first()? {
-        b'+' => (1, &text[1..]),
-        b'-' => (-1, &text[1..]),
-        _ => return None,
-    };
-    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
-    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
-    if !(0..=14).contains(&h) || !(0..60).contains(&m) {
-        return None;
-    }
-    FixedOffset::east_opt(sign * (h * 3600 + m * 60))
-}
-
 /// "(lat, lon)", "lat,lon" or WKT "POINT (lon lat)".
 fn parse_location(text: &str) -> Option<(f64, f64)> {
     let text = text.trim();
@@ -676,7 +667,7 @@ pub async fn import_csv<R: Read>(
                     }
                     seen.insert(case.case_id.0, line);
                     if case.due_from_sla {
-                        let year = case.opened.with_timezone(&importer.policy.calendar.offset()).year();
+                        let year = clock::local_date(case.opened, importer.policy.calendar.zone()).year();
                         if !importer.policy.calendar.has_holiday_data(year) {
                             report.uncovered_years.insert(year);
                         }
@@ -785,6 +776,33 @@ mod tests {
     use gridloop_domain::case::CaseStatus;
 
     #[test]
+    fn local_times_are_read_in_the_mapping_zone_or_the_city_zone() {
+        let policy = CityPolicy::default_city();
+        let columns = "[columns]\ncase_id = \"id\"\nopened = \"opened\"\ncategory = \"type\"\n";
+        let new_york =
+            Importer::from_toml(&format!("source = \"p\"\ntime_zone = \"America/New_York\"\n{columns}"), &policy)
+                .unwrap();
+        let utc = |s: &str| Some(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc));
+        assert_eq!(new_york.parse_time("2026-01-15 09:00:00"), utc("2026-01-15T14:00:00Z"), "EST");
+        assert_eq!(new_york.parse_time("2026-07-15 09:00:00"), utc("2026-07-15T13:00:00Z"), "EDT");
+        assert_eq!(new_york.parse_time("2026-03-08 02:30:00"), utc("2026-03-08T07:30:00Z"), "skipped: 03:30 EDT");
+        let city = Importer::from_toml(&format!("source = \"p\"\n{columns}"), &policy).unwrap();
+        assert_eq!(city.parse_time("2026-07-15 09:00:00"), utc("2026-07-15T01:00:00Z"), "the city's Asia/Shanghai");
+        let Err(ImportError::Mapping(offset)) =
+            Importer::from_toml(&format!("source = \"p\"\nutc_offset = \"+08:00\"\n{columns}"), &policy)
+        else {
+            panic!("a fixed offset must be refused")
+        };
+        assert!(offset.contains("time_zone"), "{offset}");
+        let Err(ImportError::Mapping(unknown)) =
+            Importer::from_toml(&format!("source = \"p\"\ntime_zone = \"Mars/Olympus\"\n{columns}"), &policy)
+        else {
+            panic!("an unknown zone must be refused")
+        };
+        assert!(unknown.contains("Mars/Olympus"), "{unknown}");
+    }
+
+    #[test]
     fn a_row_is_written_only_when_the_case_accepts_its_history() {
         let policy = CityPolicy::default_city();
         let mapping = "source = \"p\"\n[columns]\ncase_id = \"id\"\nopened = \"opened\"\ncategory = \"type\"\n";
@@ -832,11 +850,7 @@ mod tests {
     }
 
     #[test]
-    fn offsets_and_locations_parse() {
-        assert_eq!(parse_offset("+08:00"), FixedOffset::east_opt(8 * 3600));
-        assert_eq!(parse_offset("-07:00"), FixedOffset::east_opt(-7 * 3600));
-        assert_eq!(parse_offset("-0330"), None);
-        assert_eq!(parse_offset("8"), None);
+    fn locations_parse() {
         assert_eq!(parse_location("(32.4, 119.5)"), Some((32.4, 119.5)));
         assert_eq!(parse_location("32.4,119.5"), Some((32.4, 119.5)));
         assert_eq!(parse_location("POINT (119.5 32.4)"), Some((32.4, 119.5)));

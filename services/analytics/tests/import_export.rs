@@ -18,7 +18,7 @@ fn utc(rfc3339: &str) -> chrono::DateTime<chrono::Utc> {
 
 const MAPPING: &str = r#"
 source = "sf311"
-utc_offset = "-08:00"
+time_zone = "America/Los_Angeles"
 level = "street"
 
 [columns]
@@ -263,8 +263,9 @@ fn a_mapping_naming_unknown_codes_or_columns_is_refused() {
     let bad_grid = MAPPING.replace("321012002001001", "321012999001001");
     let error = Importer::from_toml(&bad_grid, &policy).err().expect("refused").to_string();
     assert!(error.contains("321012999001001"), "{error}");
-    let bad_offset = MAPPING.replace("-08:00", "PST");
-    assert!(Importer::from_toml(&bad_offset, &policy).is_err());
+    let bad_zone = MAPPING.replace("America/Los_Angeles", "Pacific Time");
+    let error = Importer::from_toml(&bad_zone, &policy).err().expect("refused").to_string();
+    assert!(error.contains("\"Pacific Time\"") && error.contains("IANA"), "{error}");
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! case's refusals become precise statuses here and nowhere else.
 
 use crate::contact::ContactView;
-use crate::{case_view, Dispatch, DispatchError, SERVICE};
+use crate::{case_view, with_times, Dispatch, DispatchError, SERVICE};
 use gridloop_bus::envelope::envelope;
 use gridloop_domain::access::{case_facts, Rpc};
 use gridloop_domain::case::{CaseCommand, CaseError};
@@ -230,7 +230,7 @@ impl DispatchService for Dispatch {
             let payload_json = EventJson::shared().to_string(&record.event_type, &envelope.payload).unwrap_or_default();
             history.push(pb::HistoryEntry { envelope: Some(envelope), payload_json });
         }
-        let mut case = case_view(&loaded.case);
+        let mut case = with_times(case_view(&loaded.case), &loaded.case, &loaded.history, self.routing_policy());
         if let Some(details) = &loaded.case.details {
             let disclosure = view.disclose(&details.reporter).await.map_err(unreadable)?;
             case.reporter = Some(convert::reporter_contact(&disclosure));

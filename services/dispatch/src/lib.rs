@@ -12,7 +12,7 @@ mod handlers;
 mod view;
 
 pub use contact::ContactOpener;
-pub use view::case_view;
+pub use view::{case_view, with_times};
 
 use gridloop_bus::{Clock, EventHandler, Subscription};
 use gridloop_domain::case::{Case, CaseCommand, CaseError, CaseEvent, RoutingPolicy};
@@ -118,6 +118,11 @@ impl Dispatch {
 
     pub fn store(&self) -> &EventStore {
         self.cases.store()
+    }
+
+    /// The routing rules cases are decided under.
+    pub fn routing_policy(&self) -> &(dyn RoutingPolicy + Send + Sync) {
+        self.cases.policy()
     }
 
     /// Record `configured` unless the last recorded policy has the same fingerprint; returns

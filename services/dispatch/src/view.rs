@@ -1,6 +1,7 @@
 //! The case as clients see it (`CaseView`), folded state only.
 
-use gridloop_domain::case::{Case, CaseStatus};
+use gridloop_domain::case::{Case, CaseEvent, CaseStatus, RoutingPolicy};
+use gridloop_eventstore::RecordedEvent;
 use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
 
@@ -56,5 +57,33 @@ pub fn case_view(case: &Case) -> pb::CaseView {
         // Disclosed per caller by `GetCase`, which alone knows who asks.
         reporter: None,
         media_url: details.and_then(|d| d.media_url.clone()).unwrap_or_default(),
+        // Times are the events', which the folded state does not keep: see `with_times`.
+        opened_at: None,
+        resolved_at: None,
+        feedback_due: None,
     }
+}
+
+/// `view` with the times its case's `history` holds: when it opened, when it was last resolved
+/// and, while it waits for the reporter, when the evaluation is due. The feedback round opens
+/// with the resolution, or with the passed on-site check where one is required; its deadline is
+/// the policy's from that event's time, as the evaluation service sets it.
+pub fn with_times(
+    mut view: pb::CaseView,
+    case: &Case,
+    history: &[(RecordedEvent, CaseEvent)],
+    policy: &dyn RoutingPolicy,
+) -> pb::CaseView {
+    view.opened_at = history.first().map(|(record, _)| convert::timestamp(record.occurred_at));
+    let last = |matches: fn(&CaseEvent) -> bool| {
+        history.iter().rev().find(|(_, event)| matches(event)).map(|(record, _)| record.occurred_at)
+    };
+    view.resolved_at = last(|e| matches!(e, CaseEvent::Resolved { .. })).map(convert::timestamp);
+    if let (CaseStatus::Resolved { .. }, Some(details)) = (&case.status, &case.details) {
+        let asked_at = last(|e| {
+            matches!(e, CaseEvent::Resolved { verify_by: None, .. } | CaseEvent::Verified { passed: true, .. })
+        });
+        view.feedback_due = asked_at.map(|at| convert::timestamp(policy.feedback_deadline(&details.category_code, at)));
+    }
+    view
 }

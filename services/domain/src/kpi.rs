@@ -8,9 +8,10 @@
 //! local time.
 
 use crate::case::Satisfaction;
+use crate::clock::{self, Tz};
 use crate::level::Level;
 use crate::Timestamp;
-use chrono::{Datelike, Duration, FixedOffset, NaiveDate};
+use chrono::{Datelike, Duration, NaiveDate};
 use serde::Serialize;
 
 /// What the KPIs need to know about one case.
@@ -254,24 +255,25 @@ pub struct PeriodReport {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     period: Period,
-    offset: FixedOffset,
+    zone: Tz,
     periods: std::collections::BTreeMap<NaiveDate, Tally>,
     total: Tally,
 }
 
 impl Report {
-    /// Periods are cut at local midnight in `offset` (the city's time zone).
-    pub fn new(period: Period, offset: FixedOffset) -> Self {
-        Self { period, offset, periods: Default::default(), total: Tally::default() }
+    /// Periods are cut at local midnight in `zone` (the city's time zone), so a day can last 23
+    /// or 25 hours where daylight saving changes.
+    pub fn new(period: Period, zone: Tz) -> Self {
+        Self { period, zone, periods: Default::default(), total: Tally::default() }
     }
 
     /// The city's time zone the periods are cut in.
-    pub fn offset(&self) -> FixedOffset {
-        self.offset
+    pub fn zone(&self) -> Tz {
+        self.zone
     }
 
     pub fn add(&mut self, case: &CaseFacts) {
-        let local = case.opened_at.with_timezone(&self.offset).date_naive();
+        let local = clock::local_date(case.opened_at, self.zone);
         self.periods.entry(self.period.start_of(local)).or_default().add(case);
         self.total.add(case);
     }
@@ -306,8 +308,8 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn beijing() -> FixedOffset {
-        FixedOffset::east_opt(8 * 3600).unwrap()
+    fn beijing() -> Tz {
+        clock::DEFAULT_ZONE
     }
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -361,6 +363,35 @@ mod tests {
         let labels: Vec<_> = report.periods().iter().map(|p| (p.label.clone(), p.tally.reported)).collect();
         assert_eq!(labels, vec![("2026-11-20".to_string(), 1), ("2026-11-21".to_string(), 1)]);
         assert_eq!(report.total().reported, 2);
+    }
+
+    #[test]
+    fn given_a_daylight_saving_zone_when_reported_then_days_and_weeks_are_cut_at_local_midnight() {
+        let ny = clock::parse_zone("America/New_York").unwrap();
+        let opened = |utc: &str| CaseFacts {
+            opened_at: chrono::DateTime::parse_from_rfc3339(utc).unwrap().with_timezone(&chrono::Utc),
+            ..settled((2026, 3, 1, 10), Level::Grid)
+        };
+        // 04:30 UTC is 23:30 on the 7th (EST, UTC-5) but 00:30 on the 9th (EDT, UTC-4): the
+        // 8th, a day of 23 hours, runs from 05:00 to 04:00 UTC.
+        let cases = [opened("2026-03-08T04:30:00Z"), opened("2026-03-09T03:30:00Z"), opened("2026-03-09T04:30:00Z")];
+        let mut daily = Report::new(Period::Day, ny);
+        let mut weekly = Report::new(Period::Week, ny);
+        for case in &cases {
+            daily.add(case);
+            weekly.add(case);
+        }
+        let rows = |r: &Report| r.periods().iter().map(|p| (p.label.clone(), p.tally.reported)).collect::<Vec<_>>();
+        assert_eq!(
+            rows(&daily),
+            [("2026-03-07".to_string(), 1), ("2026-03-08".to_string(), 1), ("2026-03-09".to_string(), 1)]
+        );
+        // The week of Monday 2 March holds Saturday 7th and Sunday 8th; Monday 9th starts the next.
+        assert_eq!(rows(&weekly), [("2026-W10".to_string(), 2), ("2026-W11".to_string(), 1)]);
+        // In Beijing the same instants fall on the 8th (12:30), the 9th (11:30) and the 9th (12:30).
+        let mut beijing_daily = Report::new(Period::Day, beijing());
+        cases.iter().for_each(|case| beijing_daily.add(case));
+        assert_eq!(rows(&beijing_daily), [("2026-03-08".to_string(), 1), ("2026-03-09".to_string(), 2)]);
     }
 
     #[test]
@@ -426,7 +457,7 @@ mod tests {
         let mut days: std::collections::BTreeMap<NaiveDate, Tally> = Default::default();
         for case in &cases {
             each.add(case);
-            days.entry(case.opened_at.with_timezone(&beijing()).date_naive()).or_default().add(case);
+            days.entry(clock::local_date(case.opened_at, beijing())).or_default().add(case);
         }
         let mut by_day = Report::new(Period::Month, beijing());
         for (date, tally) in &days {

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod case;
 pub mod case_state;
 pub mod catalog;
+pub mod clock;
 pub mod datum;
 pub mod decider;
 pub mod drift;

@@ -64,6 +64,24 @@ impl Evaluation {
             .map_err(|error| grpc::behind_status(error, query_status))
     }
 
+    /// The optimistic check of a command: the case is still at the version the caller saw (0:
+    /// no check). ABORTED when dispatch has moved it on, so that an answer about a resolution
+    /// is not recorded against a case that was reopened or transferred since.
+    async fn at_expected_version(&self, case_id: CaseId, expected: u64) -> Result<(), Status> {
+        if expected == 0 {
+            return Ok(());
+        }
+        match projection::version_of(self.store().pool(), case_id).await.map_err(query_status)? {
+            0 => Err(Status::not_found(format!("case {case_id} not found"))),
+            actual if actual == expected => Ok(()),
+            actual => {
+                Err(grpc::status(CommandError::<FeedbackError>::WrongVersion { expected, actual }, |reason, _| {
+                    refused(reason)
+                }))
+            }
+        }
+    }
+
     /// An optional area filter of a query: empty, or the code of a unit of this jurisdiction
     /// (an unknown one is a mistake, not an empty answer).
     fn known_area(&self, area: &str) -> Result<Option<AreaCode>, Status> {
@@ -103,6 +121,7 @@ impl EvaluationService for Evaluation {
         v.into_result()?;
         let (Some(case_id), Some(satisfaction)) = (case_id, satisfaction) else { unreachable!("checked above") };
         self.caught_up(case_id, r.min_version).await?;
+        self.at_expected_version(case_id, r.expected_version).await?;
 
         let command = FeedbackCommand::Answer { satisfaction, comment: r.comment };
         let envelope = self.feedback.request(case_id, command, caller, None);
@@ -194,10 +213,9 @@ impl EvaluationService for Evaluation {
             return Err(invalid_argument("category_code", format!("unknown category {category:?} (see GetCatalog)")));
         }
         let period = kpi::period_of(r.period());
-        let offset = self.policy.calendar.offset();
-        let mut report = Report::new(period, offset);
+        let mut report = Report::new(period, self.policy.calendar.zone());
         kpi_days::report(self.store().pool(), &filter, &mut report).await.map_err(query_status)?;
-        Ok(Response::new(kpi::response(period, offset, &report)))
+        Ok(Response::new(kpi::response(period, &report, self.clock.now())))
     }
 
     async fn list_drift_alerts(

@@ -45,9 +45,10 @@ impl Evaluation {
         if record.actor.role == IMPORT_ROLE {
             return Ok(());
         }
-        // The category's feedback SLA on the city's calendar; a case the projection does not
-        // know, or whose category left the catalog, gets the policy's fallback window.
-        let due_at = self.policy.feedback_deadline(category.unwrap_or_default(), self.clock.now());
+        // The category's feedback SLA on the city's calendar from the resolution (or check), so
+        // that dispatch shows the same deadline; a case the projection does not know, or whose
+        // category left the catalog, gets the policy's fallback window.
+        let due_at = self.policy.feedback_deadline(category.unwrap_or_default(), record.occurred_at);
         let command = FeedbackCommand::Request { level: ask_at_level, due_at };
         // The batch claimed the event in the inbox already.
         let envelope = self.feedback.caused_by(case_id, command, record);
@@ -126,7 +127,7 @@ impl Evaluation {
             .collect();
         let mut day_counts = DayCounts::default();
         for row in &changed {
-            day_counts.change(stored.get(&row.case_id), row, self.policy.calendar.offset());
+            day_counts.change(stored.get(&row.case_id), row, self.policy.calendar.zone());
         }
         let day_counts = day_counts.into_rows();
         let closures: Vec<(drift::Closure, &RecordedEvent)> = closures

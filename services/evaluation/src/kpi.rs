@@ -3,7 +3,7 @@
 
 use crate::grpc::time_window;
 use crate::level_shares;
-use chrono::FixedOffset;
+use chrono::{DateTime, Offset, Utc};
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::kpi::{Period, PeriodReport, Rates, Report, Tally};
 use gridloop_domain::level::Level;
@@ -113,8 +113,9 @@ fn period_entry(p: &PeriodReport) -> pb::KpiPeriod {
     }
 }
 
-/// The report as the gRPC answer (also printed by `gridloop stats kpi --as-of`).
-pub fn response(period: Period, offset: FixedOffset, report: &Report) -> pb::GetKpisResponse {
+/// The report as the gRPC answer (also printed by `gridloop stats kpi --as-of`), `now` giving the
+/// zone's current UTC offset.
+pub fn response(period: Period, report: &Report, now: DateTime<Utc>) -> pb::GetKpisResponse {
     let periods = report.periods();
     let total = report.total();
     pb::GetKpisResponse {
@@ -127,6 +128,7 @@ pub fn response(period: Period, offset: FixedOffset, report: &Report) -> pb::Get
             rates: Some(rates(total, &total.rates())),
         }),
         periods: periods.iter().map(period_entry).collect(),
-        utc_offset: offset.to_string(),
+        utc_offset: now.with_timezone(&report.zone()).offset().fix().to_string(),
+        time_zone: report.zone().name().to_string(),
     }
 }

@@ -13,7 +13,8 @@
 
 use crate::kpi::CaseFilter;
 use crate::projection::{self, CaseRow};
-use chrono::{FixedOffset, NaiveDate};
+use chrono::{DateTime, NaiveDate};
+use gridloop_domain::clock::{self, Tz};
 use gridloop_domain::kpi::{Report, Tally};
 use gridloop_domain::level::Level;
 use gridloop_eventstore::{Batch, Placeholders};
@@ -71,18 +72,27 @@ pub struct DayKey {
     pub day: i64,
 }
 
-/// The local day (days since 1970-01-01 in `offset`) of an instant in µs.
-pub fn local_day(micros: i64, offset: FixedOffset) -> i64 {
-    (micros + i64::from(offset.local_minus_utc()) * 1_000_000).div_euclid(DAY_MICROS)
+fn epoch() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("1970-01-01 is a date")
 }
 
-/// The first instant (µs) of a local day.
-fn day_start(day: i64, offset: FixedOffset) -> i64 {
-    day * DAY_MICROS - i64::from(offset.local_minus_utc()) * 1_000_000
+/// The local day (days since 1970-01-01 in `zone`) of an instant in µs.
+pub fn local_day(micros: i64, zone: Tz) -> i64 {
+    match DateTime::from_timestamp_micros(micros) {
+        Some(at) => (clock::local_date(at, zone) - epoch()).num_days(),
+        // Beyond chrono's range (±262,000 years): the UTC day, which no real case has.
+        None => micros.div_euclid(DAY_MICROS),
+    }
+}
+
+/// The first instant (µs) of a local day: 23 or 25 hours after the previous one where daylight
+/// saving changes.
+fn day_start(day: i64, zone: Tz) -> i64 {
+    date_of(day).and_then(|date| clock::start_of_day(date, zone)).map_or(day * DAY_MICROS, |at| at.timestamp_micros())
 }
 
 fn date_of(day: i64) -> Option<NaiveDate> {
-    NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(day))
+    epoch().checked_add_signed(chrono::Duration::days(day))
 }
 
 fn counts_of(tally: &Tally) -> Counts {
@@ -144,11 +154,11 @@ pub struct DayCounts(HashMap<DayKey, Counts>);
 
 impl DayCounts {
     /// Count `row` in (`sign` 1) or out (`sign` -1).
-    pub fn add(&mut self, row: &CaseRow, offset: FixedOffset, sign: i64) {
+    pub fn add(&mut self, row: &CaseRow, zone: Tz, sign: i64) {
         let mut tally = Tally::default();
         tally.add(&row.facts());
         let counts = counts_of(&tally);
-        let day = local_day(row.opened_at, offset);
+        let day = local_day(row.opened_at, zone);
         let level = row.level.as_deref().unwrap_or_default();
         let mut scopes = vec![(ALL, "", ""), (OWN, row.category_code.as_str(), level)];
         if !level.is_empty() {
@@ -172,11 +182,11 @@ impl DayCounts {
     }
 
     /// A row written over `before` (none: a new case).
-    pub fn change(&mut self, before: Option<&CaseRow>, after: &CaseRow, offset: FixedOffset) {
+    pub fn change(&mut self, before: Option<&CaseRow>, after: &CaseRow, zone: Tz) {
         if let Some(before) = before {
-            self.add(before, offset, -1);
+            self.add(before, zone, -1);
         }
-        self.add(after, offset, 1);
+        self.add(after, zone, 1);
     }
 
     pub fn len(&self) -> usize {
@@ -229,32 +239,32 @@ pub async fn add(conn: &mut AnyConnection, rows: &[(DayKey, Counts)]) -> Result<
     batch.execute(conn).await
 }
 
-/// The time zone the day counts are cut in; `None` until they are built.
-pub async fn built_offset(conn: &mut AnyConnection) -> Result<Option<FixedOffset>, sqlx::Error> {
-    let seconds: Option<(i64,)> =
-        sqlx::query_as("SELECT utc_offset_seconds FROM evaluation_kpi_days_offset WHERE id = 1")
-            .fetch_optional(conn)
-            .await?;
-    Ok(seconds.and_then(|(s,)| FixedOffset::east_opt(i32::try_from(s).ok()?)))
+/// The time zone the day counts are cut in; `None` until they are built (or when they were cut
+/// in a fixed UTC offset, before zones).
+pub async fn built_zone(conn: &mut AnyConnection) -> Result<Option<Tz>, sqlx::Error> {
+    let name: Option<(String,)> =
+        sqlx::query_as("SELECT time_zone FROM evaluation_kpi_days_offset WHERE id = 1").fetch_optional(conn).await?;
+    Ok(name.and_then(|(name,)| clock::parse_zone(&name).ok()))
 }
 
-/// Record that the day counts are cut in `offset`.
-pub async fn set_offset(conn: &mut AnyConnection, offset: FixedOffset) -> Result<(), sqlx::Error> {
+/// Record that the day counts are cut in `zone`.
+pub async fn set_zone(conn: &mut AnyConnection, zone: Tz) -> Result<(), sqlx::Error> {
+    // `utc_offset_seconds` predates zones and is no longer read.
     sqlx::query(
-        "INSERT INTO evaluation_kpi_days_offset (id, utc_offset_seconds) VALUES (1, $1) \
-         ON CONFLICT (id) DO UPDATE SET utc_offset_seconds = excluded.utc_offset_seconds",
+        "INSERT INTO evaluation_kpi_days_offset (id, utc_offset_seconds, time_zone) VALUES (1, 0, $1) \
+         ON CONFLICT (id) DO UPDATE SET time_zone = excluded.time_zone",
     )
-    .bind(i64::from(offset.local_minus_utc()))
+    .bind(zone.name())
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Build the day counts from the case rows unless they are cut in `offset` already: once on an
+/// Build the day counts from the case rows unless they are cut in `zone` already: once on an
 /// installation whose projection predates them, or after the city's time zone changed. Says
 /// whether it built them.
-pub async fn ensure(pool: &AnyPool, offset: FixedOffset) -> Result<bool, sqlx::Error> {
-    if built_offset(&mut *pool.acquire().await?).await? == Some(offset) {
+pub async fn ensure(pool: &AnyPool, zone: Tz) -> Result<bool, sqlx::Error> {
+    if built_zone(&mut *pool.acquire().await?).await? == Some(zone) {
         return Ok(false);
     }
     let mut tx = pool.begin().await?;
@@ -262,7 +272,7 @@ pub async fn ensure(pool: &AnyPool, offset: FixedOffset) -> Result<bool, sqlx::E
         // Writers of case rows wait until the counts are built from them.
         sqlx::query("LOCK TABLE evaluation_cases IN SHARE MODE").execute(&mut *tx).await?;
     }
-    if built_offset(&mut tx).await? == Some(offset) {
+    if built_zone(&mut tx).await? == Some(zone) {
         return Ok(false);
     }
     sqlx::query("DELETE FROM evaluation_kpi_days").execute(&mut *tx).await?;
@@ -273,11 +283,11 @@ pub async fn ensure(pool: &AnyPool, offset: FixedOffset) -> Result<bool, sqlx::E
         after = last.case_id.clone();
         let mut counts = DayCounts::default();
         for row in &page {
-            counts.add(row, offset, 1);
+            counts.add(row, zone, 1);
         }
         add(&mut tx, &counts.into_rows()).await?;
     }
-    set_offset(&mut tx, offset).await?;
+    set_zone(&mut tx, zone).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -286,13 +296,20 @@ pub async fn ensure(pool: &AnyPool, offset: FixedOffset) -> Result<bool, sqlx::E
 /// parts of days `from`/`to` cut from the case rows. When the counts are not cut in the
 /// report's time zone, every case comes from the rows.
 pub async fn report(pool: &AnyPool, filter: &CaseFilter, report: &mut Report) -> Result<(), sqlx::Error> {
-    let offset = report.offset();
-    if built_offset(&mut *pool.acquire().await?).await? != Some(offset) {
+    let zone = report.zone();
+    if built_zone(&mut *pool.acquire().await?).await? != Some(zone) {
         return projection::report(pool, filter, report).await;
     }
     // The whole days inside [from, to).
-    let first = filter.from.map(|from| local_day(from.saturating_add(DAY_MICROS - 1), offset));
-    let end = filter.to.map(|to| local_day(to, offset));
+    let first = filter.from.map(|from| {
+        let day = local_day(from, zone);
+        if day_start(day, zone) < from {
+            day + 1
+        } else {
+            day
+        }
+    });
+    let end = filter.to.map(|to| local_day(to, zone));
     if let (Some(first), Some(end)) = (first, end) {
         if first >= end {
             return projection::report(pool, filter, report).await;
@@ -300,7 +317,7 @@ pub async fn report(pool: &AnyPool, filter: &CaseFilter, report: &mut Report) ->
     }
     let part = |from: Option<i64>, to: Option<i64>| CaseFilter { from, to, ..filter.clone() };
     if let (Some(from), Some(first)) = (filter.from, first) {
-        let start = day_start(first, offset);
+        let start = day_start(first, zone);
         if from < start {
             projection::report(pool, &part(Some(from), Some(start)), report).await?;
         }
@@ -310,7 +327,7 @@ pub async fn report(pool: &AnyPool, filter: &CaseFilter, report: &mut Report) ->
         report.add_day(date, &tally);
     }
     if let (Some(to), Some(end)) = (filter.to, end) {
-        let start = day_start(end, offset);
+        let start = day_start(end, zone);
         if start < to {
             projection::report(pool, &part(Some(start), Some(to)), report).await?;
         }
@@ -432,8 +449,8 @@ pub async fn dump(pool: &AnyPool) -> Result<Vec<(DayKey, Counts)>, sqlx::Error> 
 mod tests {
     use super::*;
 
-    fn beijing() -> FixedOffset {
-        FixedOffset::east_opt(8 * 3600).unwrap()
+    fn beijing() -> Tz {
+        clock::DEFAULT_ZONE
     }
 
     #[test]
@@ -444,7 +461,18 @@ mod tests {
         assert_eq!(local_day(midnight - 1, beijing()), day - 1);
         assert_eq!(day_start(day, beijing()), midnight);
         assert_eq!(date_of(day), NaiveDate::from_ymd_opt(2026, 3, 2));
-        assert_eq!(local_day(-1, FixedOffset::east_opt(0).unwrap()), -1, "before 1970 rounds down");
+        assert_eq!(local_day(-1, clock::parse_zone("UTC").unwrap()), -1, "before 1970 rounds down");
+    }
+
+    #[test]
+    fn a_spring_forward_day_is_23_hours_of_local_time() {
+        let ny = clock::parse_zone("America/New_York").unwrap();
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros();
+        let sunday = local_day(at("2026-03-08T05:00:00Z"), ny);
+        assert_eq!(date_of(sunday), NaiveDate::from_ymd_opt(2026, 3, 8));
+        assert_eq!(day_start(sunday, ny), at("2026-03-08T05:00:00Z"), "midnight EST");
+        assert_eq!(day_start(sunday + 1, ny), at("2026-03-09T04:00:00Z"), "midnight EDT");
+        assert_eq!(local_day(at("2026-03-09T03:59:59Z"), ny), sunday, "23:59:59 EDT");
     }
 
     #[test]

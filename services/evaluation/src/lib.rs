@@ -56,7 +56,7 @@ impl Evaluation {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StoreError> {
         store.migrate_extra(&MIGRATOR, &MIGRATOR).await?;
-        kpi_days::ensure(store.pool(), policy.calendar.offset()).await?;
+        kpi_days::ensure(store.pool(), policy.calendar.zone()).await?;
         let authorizer = Arc::new(access::FeedbackPolicy { store: store.clone(), reporters: None });
         let feedback = CommandHandler::new(SERVICE, store, clock.clone(), Arc::new(())).with_authorizer(authorizer);
         Ok(Self { feedback, policy, drift, clock, progress: Arc::default(), reporters: None })

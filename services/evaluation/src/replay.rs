@@ -7,11 +7,10 @@
 use crate::drift::{self, LevelCountKey};
 use crate::kpi_days::{self, DayCounts};
 use crate::projection::{self, CaseRow, Evolution};
-use chrono::FixedOffset;
 use gridloop_domain::case::CaseEvent;
+use gridloop_domain::clock::Tz;
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::level::Level;
-use gridloop_domain::policy::CityPolicy;
 use gridloop_eventstore::{EventStore, RecordedEvent, StoreError};
 use gridloop_proto::convert;
 use std::collections::{HashMap, HashSet};
@@ -100,14 +99,14 @@ pub struct Rebuild {
     store: EventStore,
     stats: ReplayStats,
     /// The time zone of the KPI day counts.
-    offset: FixedOffset,
+    zone: Tz,
 }
 
 impl Rebuild {
     /// Prepare `store` (migrations); it must hold no cases unless `replace`, which empties the
     /// projection first (the evaluation service must be stopped meanwhile). The KPI day counts
-    /// keep the time zone the store's were cut in, or take the default city's.
-    pub async fn new(store: EventStore, replace: bool) -> Result<Self, ReplayError> {
+    /// are cut in `zone`, the city's time zone.
+    pub async fn new(store: EventStore, replace: bool, zone: Tz) -> Result<Self, ReplayError> {
         store.migrate_extra(&crate::MIGRATOR, &crate::MIGRATOR).await?;
         for table in ["evaluation_cases", "evaluation_level_counts", "evaluation_kpi_days"] {
             if replace {
@@ -121,12 +120,8 @@ impl Rebuild {
             }
         }
         let mut conn = store.pool().acquire().await?;
-        let offset = match kpi_days::built_offset(&mut conn).await? {
-            Some(offset) => offset,
-            None => CityPolicy::default_city().calendar.offset(),
-        };
-        kpi_days::set_offset(&mut conn, offset).await?;
-        Ok(Self { store, stats: ReplayStats::default(), offset })
+        kpi_days::set_zone(&mut conn, zone).await?;
+        Ok(Self { store, stats: ReplayStats::default(), zone })
     }
 
     pub async fn apply(&mut self, events: &[RecordedEvent]) -> Result<(), ReplayError> {
@@ -157,7 +152,7 @@ impl Rebuild {
         let changed: Vec<CaseRow> = dirty.iter().filter_map(|k| rows.remove(k)).collect();
         let mut day_counts = DayCounts::default();
         for row in &changed {
-            day_counts.change(stored.get(&row.case_id), row, self.offset);
+            day_counts.change(stored.get(&row.case_id), row, self.zone);
         }
         projection::upsert(&mut tx, &changed).await?;
         kpi_days::add(&mut tx, &day_counts.into_rows()).await?;

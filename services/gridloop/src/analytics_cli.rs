@@ -1,13 +1,14 @@
 //! `gridloop export` and `gridloop import`: the stores read and written directly, for analysts.
 
 use crate::app::{ServiceName, StoreLocation};
-use crate::client::output::{parse_from, parse_to};
+use crate::client::output::{parse_from, parse_time_zone, parse_to, Bound};
 use crate::personal::{intake_vault, PersonalDataArgs, VaultContacts};
 use anyhow::{bail, Context};
 use gridloop_analytics::export::{export_events_with, Source};
 use gridloop_analytics::import::{import_csv, Importer};
 use gridloop_analytics::personal::PersonalData;
 use gridloop_analytics::{EventFilter, ExportStats, Format, Progress};
+use gridloop_domain::clock::Tz;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -43,13 +44,17 @@ pub struct ExportArgs {
     /// Output file; `-` writes to stdout.
     #[arg(long)]
     pub out: PathBuf,
-    /// Keep events that occurred at or after this (RFC 3339, or YYYY-MM-DD = that day's start, UTC);
-    /// for cases, opened at or after.
+    /// Keep events that occurred at or after this (RFC 3339, or YYYY-MM-DD = that day's local
+    /// midnight, --time-zone); for cases, opened at or after.
     #[arg(long, value_parser = parse_from)]
-    pub from: Option<chrono::DateTime<chrono::Utc>>,
-    /// Keep events that occurred before this (RFC 3339, or YYYY-MM-DD = through that day, UTC).
+    pub from: Option<Bound>,
+    /// Keep events that occurred before this (RFC 3339, or YYYY-MM-DD = through that local day).
     #[arg(long, value_parser = parse_to)]
-    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    pub to: Option<Bound>,
+    /// The city's IANA time zone: the local days of --from/--to, and the KPI day counts when the
+    /// case table's read model is built for the export.
+    #[arg(long, env = "GRIDLOOP_TIME_ZONE", default_value = "Asia/Shanghai", value_parser = parse_time_zone)]
+    pub time_zone: Tz,
     /// Jurisdiction code prefix (6, 9, 12 or 15 digits), matched against the case's grid code.
     #[arg(long)]
     pub area: Option<String>,
@@ -135,7 +140,8 @@ async fn personal_data_opener(args: &ExportArgs) -> anyhow::Result<VaultContacts
 }
 
 pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
-    let filter = EventFilter::new(args.from, args.to, args.area.as_deref(), &args.types)?;
+    let (from, to) = (args.from.map(|b| b.at(args.time_zone)), args.to.map(|b| b.at(args.time_zone)));
+    let filter = EventFilter::new(from, to, args.area.as_deref(), &args.types)?;
     let format = match args.format {
         ExportFormat::Parquet => Format::Parquet,
         ExportFormat::Ndjson => Format::Ndjson,
@@ -185,7 +191,7 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
             if !args.types.is_empty() || !args.services.is_empty() || args.include_personal_data {
                 bail!("--type, --service and --include-personal-data apply to --table events only");
             }
-            let store = crate::replay::evaluation_store(&args.store).await?;
+            let store = crate::replay::evaluation_store(&args.store, args.time_zone).await?;
             let bar = progress_bar(0, "cases");
             let mut progress = |p: Progress| bar.set_position(p.read);
             let stats = with_output(&args.out, |out| async move {

@@ -360,12 +360,14 @@ impl App {
         let mut routes = RoutesBuilder::default();
         routes.add_service(health_service);
         if security.reflection != ReflectionMode::Off {
-            routes.add_service(
+            // Both versions of the reflection protocol: older tools speak only v1alpha.
+            let described = || {
                 tonic_reflection::server::Builder::configure()
                     .register_encoded_file_descriptor_set(gridloop_proto::FILE_DESCRIPTOR_SET)
                     .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-                    .build_v1()?,
-            );
+            };
+            routes.add_service(described().build_v1()?);
+            routes.add_service(described().build_v1alpha()?);
         }
         let names: Vec<&str> = nodes.iter().map(|n| n.service.as_str()).collect();
         let apis = nodes.into_iter().map(|node| node.api.add_to(&mut routes)).collect();
@@ -654,6 +656,7 @@ mod tests {
             jurisdiction: Some(format!("{CONFIG}/jurisdiction.toml").into()),
             catalog: Some(format!("{CONFIG}/catalog.toml").into()),
             holidays: Some(format!("{CONFIG}/holidays.toml").into()),
+            ..PolicyFiles::default()
         };
         let built_in = CityPolicy::default_city();
         assert_eq!(shipped.load().unwrap().fingerprint(), built_in.fingerprint(), "same rules, same fingerprint");
@@ -673,9 +676,11 @@ mod tests {
             jurisdiction: None,
             catalog: Some(dir.path().join("catalog.toml")),
             holidays: Some(dir.path().join("holidays.toml")),
+            time_zone: crate::client::output::parse_time_zone("Europe/Berlin").unwrap(),
         }
         .load()
         .unwrap();
+        assert_eq!(own.calendar.zone().name(), "Europe/Berlin", "the city's clock is the calendar's");
         let debris = own.catalog.get("env.debris").unwrap();
         assert_eq!(debris.accept_sla, Sla::Working(WorkingTime::Minutes(30)));
         let monday = chrono::NaiveDate::from_ymd_opt(2027, 2, 8).unwrap();

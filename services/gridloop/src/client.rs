@@ -23,8 +23,8 @@ pub(crate) mod rpc;
 mod stats;
 
 use anyhow::Result;
-use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
+use gridloop_domain::clock::Tz;
 use gridloop_proto::v1 as pb;
 use rpc::Addresses;
 
@@ -93,6 +93,10 @@ pub struct Global {
     /// The CA certificate (PEM) that signed an https:// server's certificate (default: the system's roots).
     #[arg(long, env = "GRIDLOOP_CA_CERT", global = true)]
     pub ca_cert: Option<std::path::PathBuf>,
+    /// The city's IANA time zone: dates in --from/--to are its local days, and times are shown
+    /// in it (JSON keeps RFC 3339 in UTC).
+    #[arg(long, env = "GRIDLOOP_TIME_ZONE", default_value = "Asia/Shanghai", value_parser = output::parse_time_zone, global = true)]
+    pub time_zone: gridloop_domain::clock::Tz,
 }
 
 impl Global {
@@ -120,18 +124,19 @@ pub struct AreaWindow {
     /// Jurisdiction code prefix [default: everything].
     #[arg(long)]
     pub area: Option<String>,
-    /// At or after (RFC 3339, or YYYY-MM-DD = that day 00:00 UTC).
+    /// At or after (RFC 3339, or YYYY-MM-DD = that day's local midnight, --time-zone).
     #[arg(long, value_parser = output::parse_from)]
-    pub from: Option<DateTime<Utc>>,
-    /// Before (RFC 3339, or YYYY-MM-DD = that whole day included).
+    pub from: Option<output::Bound>,
+    /// Before (RFC 3339, or YYYY-MM-DD = that whole local day included).
     #[arg(long, value_parser = output::parse_to)]
-    pub to: Option<DateTime<Utc>>,
+    pub to: Option<output::Bound>,
 }
 
 impl AreaWindow {
     /// The area (empty: everything) and the window's bounds as the requests carry them.
-    fn request_parts(&self) -> (String, Option<prost_types::Timestamp>, Option<prost_types::Timestamp>) {
-        (self.area.clone().unwrap_or_default(), self.from.map(output::time), self.to.map(output::time))
+    fn request_parts(&self, zone: Tz) -> (String, Option<prost_types::Timestamp>, Option<prost_types::Timestamp>) {
+        let instant = |bound: output::Bound| output::time(bound.at(zone));
+        (self.area.clone().unwrap_or_default(), self.from.map(instant), self.to.map(instant))
     }
 }
 

@@ -4,11 +4,13 @@
 
 use crate::analytics_cli::progress_bar;
 use crate::app::{ServiceName, StoreLocation};
-use crate::client::output::{parse_from, parse_to};
+pub use crate::client::output::Bound;
+use crate::client::output::{parse_from, parse_time_zone, parse_to};
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use clap::{ArgGroup, Args, ValueEnum};
 use gridloop_bus::jetstream::{HistoryReader, JetStreamConfig, ReplayStart};
+use gridloop_domain::clock::Tz;
 use gridloop_domain::kpi::{Period, Report};
 use gridloop_evaluation::kpi::CaseFilter;
 use gridloop_evaluation::replay::{self, InMemory, Rebuild, ReplayStats};
@@ -44,13 +46,13 @@ pub struct HistoryArgs {
     #[arg(long, requires = "jetstream", conflicts_with = "start_time")]
     pub start_sequence: Option<u64>,
     /// JetStream: start at the first message stored at or after this time (RFC 3339, or
-    /// YYYY-MM-DD = that day 00:00 UTC).
+    /// YYYY-MM-DD = that day's local midnight, --time-zone).
     #[arg(long, requires = "jetstream", value_parser = parse_from)]
-    pub start_time: Option<DateTime<Utc>>,
+    pub start_time: Option<Bound>,
     /// Only events that occurred at or before this instant: the projection as it stood then
-    /// (RFC 3339, or YYYY-MM-DD = as that day ended, UTC).
+    /// (RFC 3339, or YYYY-MM-DD = as that local day ended, --time-zone).
     #[arg(long = "as-of", value_parser = parse_to)]
-    pub until: Option<DateTime<Utc>>,
+    pub until: Option<Bound>,
 }
 
 impl HistoryArgs {
@@ -77,7 +79,9 @@ pub enum History {
 }
 
 impl History {
-    pub async fn open(args: &HistoryArgs) -> Result<Self> {
+    /// The history `args` name; their dates are local days in `zone`.
+    pub async fn open(args: &HistoryArgs, zone: Tz) -> Result<Self> {
+        let until = args.until.map(|bound| bound.at(zone));
         if args.jetstream {
             let config = JetStreamConfig {
                 stream: args.stream.clone(),
@@ -87,17 +91,17 @@ impl History {
             };
             let start = match (args.start_sequence, args.start_time) {
                 (Some(sequence), _) => ReplayStart::Sequence(sequence),
-                (None, Some(at)) => ReplayStart::Time(at),
+                (None, Some(at)) => ReplayStart::Time(at.at(zone)),
                 (None, None) => ReplayStart::Beginning,
             };
             let reader = HistoryReader::open(&config, ServiceName::Dispatch.as_str(), start)
                 .await
                 .with_context(|| format!("cannot read stream {} at {}", args.stream, args.nats_url))?;
-            return Ok(History::JetStream { reader: Box::new(reader), until: args.until });
+            return Ok(History::JetStream { reader: Box::new(reader), until });
         }
         let store = args.store.open_existing(ServiceName::Dispatch).await?;
         let head = store.head_position().await?;
-        Ok(History::Store { store, after: 0, head, until: args.until })
+        Ok(History::Store { store, after: 0, head, until })
     }
 
     /// Events to read in all (for the progress bar).
@@ -170,6 +174,10 @@ pub struct ReplayArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// The city's IANA time zone: dates in --as-of and --start-time are its local days, and the
+    /// KPI day counts of a fresh projection are cut in it.
+    #[arg(long, env = "GRIDLOOP_TIME_ZONE", default_value = "Asia/Shanghai", value_parser = parse_time_zone)]
+    pub time_zone: Tz,
 }
 
 /// What a replay did.
@@ -199,7 +207,8 @@ pub async fn rebuild(history: &mut History, target: &mut Rebuild, bar: &Progress
 /// Evaluation's store for an offline command. When the data dir holds dispatch's store but not
 /// yet evaluation's — history was imported and the services have not run on it since — it is
 /// created and its read model built from dispatch's log, as the service would on its first start.
-pub async fn evaluation_store(location: &StoreLocation) -> Result<EventStore> {
+/// Its KPI day counts are cut in `zone`.
+pub async fn evaluation_store(location: &StoreLocation, zone: Tz) -> Result<EventStore> {
     if location.exists(ServiceName::Evaluation) {
         return location.open(ServiceName::Evaluation, None).await;
     }
@@ -207,9 +216,9 @@ pub async fn evaluation_store(location: &StoreLocation) -> Result<EventStore> {
         return location.open_existing(ServiceName::Evaluation).await;
     }
     let store = location.open(ServiceName::Evaluation, None).await?;
-    let mut target = Rebuild::new(store.clone(), false).await?;
-    let mut history =
-        History::open(&HistoryArgs { store: location.clone(), ..HistoryArgs::embedded(&location.data_dir) }).await?;
+    let mut target = Rebuild::new(store.clone(), false, zone).await?;
+    let history_args = HistoryArgs { store: location.clone(), ..HistoryArgs::embedded(&location.data_dir) };
+    let mut history = History::open(&history_args, zone).await?;
     let bar = progress_bar(history.total(), "events");
     let summary = rebuild(&mut history, &mut target, &bar).await?;
     eprintln!(
@@ -252,9 +261,9 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
         );
     }
     // The history first: a wrong --data-dir leaves no target behind.
-    let mut history = History::open(&args.history).await?;
+    let mut history = History::open(&args.history, args.time_zone).await?;
     let target_store = open_target(&args).await?;
-    let mut target = Rebuild::new(target_store.clone(), args.in_place).await?;
+    let mut target = Rebuild::new(target_store.clone(), args.in_place, args.time_zone).await?;
     let bar = progress_bar(history.total(), "events");
     let summary = rebuild(&mut history, &mut target, &bar).await?;
     let verified = if args.verify {
@@ -305,9 +314,9 @@ pub async fn kpis_as_of(
     history: &HistoryArgs,
     filter: &CaseFilter,
     period: Period,
-    offset: FixedOffset,
+    zone: Tz,
 ) -> Result<pb::GetKpisResponse> {
-    let mut source = History::open(history).await?;
+    let mut source = History::open(history, zone).await?;
     let bar = progress_bar(source.total(), "events");
     let mut cases = InMemory::default();
     while let Some((batch, read)) = source.next_batch().await? {
@@ -317,9 +326,9 @@ pub async fn kpis_as_of(
         bar.inc(read);
     }
     bar.finish_and_clear();
-    let mut report = Report::new(period, offset);
+    let mut report = Report::new(period, zone);
     for row in cases.rows().filter(|row| filter.matches(row)) {
         report.add(&row.facts());
     }
-    Ok(gridloop_evaluation::kpi::response(period, offset, &report))
+    Ok(gridloop_evaluation::kpi::response(period, &report, Utc::now()))
 }

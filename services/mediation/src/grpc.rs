@@ -18,7 +18,7 @@ use gridloop_domain::register::RegisterCommand;
 use gridloop_kit::authorize::{session_object, Named};
 use gridloop_kit::context::{command_causation, request_traceparent};
 use gridloop_kit::grpc::{self, store_status};
-use gridloop_kit::{Caller, CommandError, Envelope, Origin as KitOrigin};
+use gridloop_kit::{Caller, CommandError, Envelope, Origin as KitOrigin, CATCH_UP_WAIT};
 use gridloop_proto::convert;
 use gridloop_proto::status::{failed_precondition, invalid_argument, optional_area, parse_uuid, Violations};
 use gridloop_proto::v1 as pb;
@@ -101,6 +101,10 @@ impl MediationService for MediationSvc {
             }
             (true, true) => return Err(invalid_argument("mediation_id", "give mediation_id or case_id")),
         };
+        self.sessions
+            .caught_up(id, r.min_version, CATCH_UP_WAIT)
+            .await
+            .map_err(|error| grpc::behind_status(error, |error| status(id, error)))?;
         let loaded = self.sessions.load(id).await.map_err(|e| status(id, e))?;
         if loaded.version == 0 {
             return Err(Status::not_found(format!("mediation {id} not found")));

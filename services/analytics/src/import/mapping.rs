@@ -15,9 +15,14 @@ pub struct Mapping {
     /// own offset). A value that is only a date (`%Y-%m-%d`, `%m/%d/%Y`) means midnight.
     #[serde(default)]
     pub time_formats: Vec<String>,
-    /// Fixed UTC offset of times without one, e.g. "+08:00" or "-07:00".
-    #[serde(default = "default_offset")]
-    pub utc_offset: String,
+    /// The IANA time zone of times without an offset, daylight saving included, e.g.
+    /// "America/Los_Angeles" (default: the city's, `--time-zone`). A local time repeated when
+    /// clocks go back is read as the first of the two.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// Replaced by `time_zone`; only read to say so.
+    #[serde(default)]
+    pub utc_offset: Option<String>,
     /// The level the file's departments sit at: the unit of that level above the case's grid
     /// holds the imported case.
     #[serde(default = "default_level")]
@@ -42,10 +47,6 @@ pub struct Mapping {
     pub categories: CategoryMap,
     #[serde(default)]
     pub areas: AreaMap,
-}
-
-fn default_offset() -> String {
-    "+00:00".into()
 }
 
 fn default_level() -> Level {

@@ -10,8 +10,9 @@
 //! - A date is a working day unless it is a weekend day (default Saturday and Sunday) or a public
 //!   holiday, except that a make-up working day is always a working day. A date cannot be both a
 //!   holiday and a make-up day.
-//! - Local time is a fixed offset from UTC (default UTC+8; mainland China has no DST), so every
-//!   local date and time maps to exactly one instant.
+//! - Local time is the city's IANA zone (default Asia/Shanghai, which has no DST). Where daylight
+//!   saving skips or repeats a local time, it maps to one instant as [`crate::clock::instant_of`]
+//!   says; working hours are local clock times, so a working day keeps its length.
 //!
 //! # Amounts of working time
 //!
@@ -58,7 +59,8 @@ pub use sla::{Sla, WorkingTime};
 use holidays::check_range;
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Datelike, Days, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday};
+use crate::clock::{self, Tz};
+use chrono::{DateTime, Datelike, Days, Duration, NaiveDate, NaiveTime, Offset, TimeZone, Timelike, Utc, Weekday};
 
 const NANOS_PER_SEC: i128 = 1_000_000_000;
 const SECS_PER_DAY: u32 = 86_400;
@@ -66,9 +68,6 @@ const NANOS_PER_DAY: i128 = SECS_PER_DAY as i128 * NANOS_PER_SEC;
 
 /// A holiday range longer than this is almost certainly a typo (2025 → 2052).
 const MAX_HOLIDAY_RANGE_DAYS: i64 = 366;
-
-/// UTC+8, mainland China's local time (Asia/Shanghai has had no DST since 1991).
-const CHINA_OFFSET_SECS: i32 = 8 * 3600;
 
 /// Default working hours of Chinese government offices.
 const DEFAULT_HOURS: [(&str, &str); 2] = [("09:00", "12:00"), ("13:30", "18:00")];
@@ -122,7 +121,7 @@ pub enum CalendarError {
 /// [`WorkingCalendar::builder`] or take [`WorkingCalendar::china_mainland`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkingCalendar {
-    offset: FixedOffset,
+    zone: Tz,
     /// Sorted and disjoint.
     intervals: Vec<WorkingInterval>,
     /// Indexed by `Weekday::num_days_from_monday`.
@@ -138,11 +137,11 @@ pub struct WorkingCalendar {
     working_weekdays: i64,
 }
 
-/// Builds a [`WorkingCalendar`]. Starts from UTC+8, 09:00–12:00 and 13:30–18:00, Saturday and
+/// Builds a [`WorkingCalendar`]. Starts from Asia/Shanghai, 09:00–12:00 and 13:30–18:00, Saturday and
 /// Sunday off and no holidays; everything is validated by [`build`](Self::build).
 #[derive(Debug, Clone)]
 pub struct WorkingCalendarBuilder {
-    offset: FixedOffset,
+    zone: Tz,
     hours: Vec<(String, String)>,
     weekends: Vec<Weekday>,
     holiday_ranges: Vec<(NaiveDate, NaiveDate)>,
@@ -153,7 +152,7 @@ pub struct WorkingCalendarBuilder {
 impl Default for WorkingCalendarBuilder {
     fn default() -> Self {
         WorkingCalendarBuilder {
-            offset: FixedOffset::east_opt(CHINA_OFFSET_SECS).expect("UTC+8 is a valid offset"),
+            zone: clock::DEFAULT_ZONE,
             hours: DEFAULT_HOURS.iter().map(|&(s, e)| (s.to_string(), e.to_string())).collect(),
             weekends: vec![Weekday::Sat, Weekday::Sun],
             holiday_ranges: Vec::new(),
@@ -164,9 +163,9 @@ impl Default for WorkingCalendarBuilder {
 }
 
 impl WorkingCalendarBuilder {
-    /// The local time zone, as a fixed offset from UTC.
-    pub fn offset(mut self, offset: FixedOffset) -> Self {
-        self.offset = offset;
+    /// The city's time zone.
+    pub fn zone(mut self, zone: Tz) -> Self {
+        self.zone = zone;
         self
     }
 
@@ -249,7 +248,7 @@ impl WorkingCalendarBuilder {
         let day_ns = intervals.iter().map(|iv| iv.end_ns() - iv.start_ns()).sum();
 
         Ok(WorkingCalendar {
-            offset: self.offset,
+            zone: self.zone,
             intervals,
             weekend,
             holidays,
@@ -263,7 +262,7 @@ impl WorkingCalendarBuilder {
 }
 
 impl WorkingCalendar {
-    /// Mainland China: UTC+8, 09:00–12:00 and 13:30–18:00, Saturday and Sunday off, and the
+    /// Mainland China: Asia/Shanghai, 09:00–12:00 and 13:30–18:00, Saturday and Sunday off, and the
     /// shipped State Council schedules (2025, 2026).
     pub fn china_mainland() -> Self {
         Self::builder().schedule(&HolidaySchedule::china_mainland()).build().expect("the built-in calendar is valid")
@@ -273,8 +272,9 @@ impl WorkingCalendar {
         WorkingCalendarBuilder::default()
     }
 
-    pub fn offset(&self) -> FixedOffset {
-        self.offset
+    /// The city's time zone: local dates and times are read in it.
+    pub fn zone(&self) -> Tz {
+        self.zone
     }
 
     /// The working intervals, sorted.
@@ -389,7 +389,9 @@ impl WorkingCalendar {
 
     /// Local date and nanoseconds after local midnight of `at`.
     fn local(&self, at: DateTime<Utc>) -> Option<(NaiveDate, i128)> {
-        let local = at.naive_utc().checked_add_signed(Duration::seconds(i64::from(self.offset.local_minus_utc())))?;
+        // Checked, unlike `with_timezone`, at the ends of chrono's range.
+        let offset = self.zone.offset_from_utc_datetime(&at.naive_utc()).fix();
+        let local = at.naive_utc().checked_add_signed(Duration::seconds(i64::from(offset.local_minus_utc())))?;
         Some((local.date(), nanos_of_day(local.time())))
     }
 
@@ -399,8 +401,7 @@ impl WorkingCalendar {
         let nanos = i64::try_from(tod % NANOS_PER_SEC).ok()?;
         let local =
             date.and_time(NaiveTime::MIN).checked_add_signed(Duration::seconds(secs) + Duration::nanoseconds(nanos))?;
-        let naive_utc = local.checked_sub_signed(Duration::seconds(i64::from(self.offset.local_minus_utc())))?;
-        Some(Utc.from_utc_datetime(&naive_utc))
+        clock::instant_of(self.zone, local)
     }
 
     /// Working nanoseconds of `date` within `[lo, hi)` (nanoseconds after local midnight).

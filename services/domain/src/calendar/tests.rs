@@ -1,4 +1,5 @@
 use super::*;
+use chrono::FixedOffset;
 use serde::{Deserialize, Serialize};
 
 #[test]
@@ -165,13 +166,29 @@ fn custom_continuous_hours_and_time_zone() {
     assert_eq!(c.add(bj(2025, 3, 14, 11, 0), hours(2)), bj(2025, 3, 14, 13, 0));
     assert_eq!(c.add(bj(2025, 3, 14, 11, 0), WorkingTime::Days(1)), bj(2025, 3, 17, 17, 30));
     // Given a UTC calendar, the same wall times are 8 hours later as instants.
-    let utc = WorkingCalendar::builder().offset(FixedOffset::east_opt(0).unwrap()).build().unwrap();
+    let utc = WorkingCalendar::builder().zone(chrono_tz::UTC).build().unwrap();
     let start = Utc.with_ymd_and_hms(2025, 3, 14, 16, 0, 0).unwrap();
     assert_eq!(utc.add(start, hours(4)), Utc.with_ymd_and_hms(2025, 3, 17, 11, 0, 0).unwrap());
     // And a round-the-clock calendar adds plain hours on working days.
     let all_day = WorkingCalendar::builder().working_hours([("00:00", "24:00")]).build().unwrap();
     assert_eq!(all_day.add(bj(2025, 3, 13, 10, 0), hours(30)), bj(2025, 3, 14, 16, 0));
     assert_eq!(all_day.add(bj(2025, 3, 14, 10, 0), hours(30)), bj(2025, 3, 17, 16, 0));
+}
+
+#[test]
+fn working_hours_are_local_clock_times_across_daylight_saving() {
+    // Given New York's calendar (no holiday data, so weekdays only), whose clocks go forward on
+    // Sunday 2026-03-08,
+    let ny = crate::clock::parse_zone("America/New_York").unwrap();
+    let c = WorkingCalendar::builder().zone(ny).build().unwrap();
+    let local = |d: u32, h: u32, mi: u32| ny.with_ymd_and_hms(2026, 3, d, h, mi, 0).unwrap().with_timezone(&Utc);
+    // 4 working hours from Friday 16:00 (EST) end Monday 11:00 (EDT): 2 h on Friday and 2 h on
+    // Monday, local clock times, over a weekend one wall-clock hour short.
+    assert_eq!(c.add(local(6, 16, 0), hours(4)), local(9, 11, 0));
+    assert_eq!(local(9, 11, 0) - local(6, 16, 0), Duration::hours(66));
+    // One working day from Friday is Monday's close of business at 18:00 local (22:00 UTC, not 23:00).
+    assert_eq!(c.add(local(6, 10, 0), WorkingTime::Days(1)), Utc.with_ymd_and_hms(2026, 3, 9, 22, 0, 0).unwrap());
+    assert_eq!(c.working_time_between(local(6, 16, 0), local(9, 11, 0)), Duration::hours(4));
 }
 
 #[test]
@@ -389,9 +406,9 @@ proptest! {
     fn days_end_at_close_of_business_on_the_nth_working_day_after(start in instant(), n in 1u32..40) {
         let c = cal();
         let deadline = c.add(start, WorkingTime::Days(n));
-        let local = deadline.with_timezone(&c.offset());
+        let local = deadline.with_timezone(&c.zone());
         prop_assert_eq!(local.time(), NaiveTime::from_hms_opt(18, 0, 0).unwrap());
-        let first = start.with_timezone(&c.offset()).date_naive().succ_opt().unwrap();
+        let first = start.with_timezone(&c.zone()).date_naive().succ_opt().unwrap();
         let counted = first.iter_days().take_while(|d| *d <= local.date_naive()).filter(|d| c.is_working_day(*d)).count();
         prop_assert_eq!(counted, n as usize);
         prop_assert!(c.is_working_day(local.date_naive()));

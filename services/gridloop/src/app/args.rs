@@ -1,6 +1,7 @@
 //! What `gridloop up`, `gridloop serve` and `gridloop migrate` are told: the services, where
 //! their stores and the bus are, the city's policy files, and each command's flags.
 
+use crate::client::output::parse_time_zone;
 use crate::nats_auth::NatsAuthArgs;
 use crate::personal::PersonalDataArgs;
 use anyhow::Context;
@@ -8,6 +9,7 @@ use gridloop_auth::SecurityArgs;
 use gridloop_bus::jetstream::JetStreamConfig;
 use gridloop_domain::calendar::{HolidaySchedule, Sla, WorkingCalendar, WorkingTime};
 use gridloop_domain::catalog::Catalog;
+use gridloop_domain::clock::{self, Tz};
 use gridloop_domain::drift::DriftPolicy;
 use gridloop_domain::duplicates::DuplicatePolicy;
 use gridloop_domain::jurisdiction::Jurisdiction;
@@ -375,7 +377,7 @@ pub struct MigrateArgs {
 
 /// The city's routing policy as files (`deploy/k8s/base/city/` ships the default city's); each one unset
 /// falls back to the built-in default.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct PolicyFiles {
     /// The city's jurisdiction tree and grid boundaries (TOML; see deploy/k8s/base/city/jurisdiction.toml).
     /// Unset: the shipped default city.
@@ -390,6 +392,16 @@ pub struct PolicyFiles {
     /// Unset: the built-in 2025 and 2026 schedules.
     #[arg(long, env = "GRIDLOOP_HOLIDAYS")]
     pub holidays: Option<PathBuf>,
+    /// The city's IANA time zone (daylight saving included): working hours, KPI days and weeks,
+    /// and the local dates of imported history are read in it.
+    #[arg(long, env = "GRIDLOOP_TIME_ZONE", default_value = "Asia/Shanghai", value_parser = parse_time_zone)]
+    pub time_zone: Tz,
+}
+
+impl Default for PolicyFiles {
+    fn default() -> Self {
+        Self { jurisdiction: None, catalog: None, holidays: None, time_zone: clock::DEFAULT_ZONE }
+    }
 }
 
 impl PolicyFiles {
@@ -408,14 +420,17 @@ impl PolicyFiles {
             policy.catalog = Catalog::from_toml(&read(path, "catalog")?)
                 .with_context(|| format!("invalid catalog file {}", path.display()))?;
         }
-        if let Some(path) = &self.holidays {
-            let schedule = HolidaySchedule::from_toml(&read(path, "holidays")?)
-                .with_context(|| format!("invalid holidays file {}", path.display()))?;
-            policy.calendar = WorkingCalendar::builder()
-                .schedule(&schedule)
-                .build()
-                .with_context(|| format!("holidays file {}", path.display()))?;
-        }
+        let schedule = match &self.holidays {
+            Some(path) => HolidaySchedule::from_toml(&read(path, "holidays")?)
+                .with_context(|| format!("invalid holidays file {}", path.display()))?,
+            None => HolidaySchedule::china_mainland(),
+        };
+        policy.calendar =
+            WorkingCalendar::builder().schedule(&schedule).zone(self.time_zone).build().with_context(|| {
+                self.holidays
+                    .as_ref()
+                    .map_or("the built-in holidays".into(), |path| format!("holidays file {}", path.display()))
+            })?;
         if self.jurisdiction.is_some() || self.catalog.is_some() {
             policy.check_departments().context("the catalog names departments the jurisdiction lacks")?;
         }

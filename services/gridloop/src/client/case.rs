@@ -149,18 +149,18 @@ pub enum SpecialGroupArg {
 pub async fn run(CaseArgs { command, global }: CaseArgs) -> Result<()> {
     let server = Server::connect(&global.addresses()).await?;
     match command {
-        CaseCommand::Report(args) => report(&server, global.json, *args).await,
+        CaseCommand::Report(args) => report(&server, &global, *args).await,
         CaseCommand::Show { id, after } => {
             let response = get_case(&server, &id, after.min_version).await?;
             emit(
                 global.json,
                 || case_with_history_json(&response),
-                || case_with_history_text(&response, terminal_width()),
+                || case_with_history_text(&response, terminal_width(), global.time_zone),
             )
         }
-        CaseCommand::List(args) => list::run(&server, global.json, args).await,
-        CaseCommand::Evaluate(args) => evaluate::run(&server, global.json, args).await,
-        CaseCommand::Act(action) => act::run(&server, global.json, action).await,
+        CaseCommand::List(args) => list::run(&server, &global, args).await,
+        CaseCommand::Evaluate(args) => evaluate::run(&server, &global, args).await,
+        CaseCommand::Act(action) => act::run(&server, &global, action).await,
     }
 }
 
@@ -193,7 +193,7 @@ async fn get_case(server: &Server, id: &str, min_version: u64) -> Result<pb::Get
     Ok(server.dispatch().get_case(request).await.map_err(server.fail("GetCase"))?.into_inner())
 }
 
-async fn report(server: &Server, json: bool, args: ReportArgs) -> Result<()> {
+async fn report(server: &Server, global: &Global, args: ReportArgs) -> Result<()> {
     let client_key = args.client_key.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let request = pb::ReportCaseRequest {
         client_key: client_key.clone(),
@@ -215,7 +215,7 @@ async fn report(server: &Server, json: bool, args: ReportArgs) -> Result<()> {
     };
     let r = server.intake().report_case(request).await.map_err(server.fail("ReportCase"))?.into_inner();
     emit(
-        json,
+        global.json,
         || {
             json!({
                 "case_id": r.case_id,
@@ -241,7 +241,7 @@ async fn report(server: &Server, json: bool, args: ReportArgs) -> Result<()> {
             text.push_str(&format!(
                 "  category {} · uploaded at {} · client key {}\n",
                 r.category_code,
-                time_text(r.uploaded_at.as_ref()),
+                time_text(r.uploaded_at.as_ref(), global.time_zone),
                 client_key
             ));
             if r.replayed {

@@ -9,6 +9,7 @@ use super::rpc::Server;
 use super::{ActorArgs, AreaWindow, Global};
 use anyhow::Result;
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
+use gridloop_domain::clock::Tz;
 use gridloop_proto::v1 as pb;
 use serde_json::{json, Value};
 
@@ -30,6 +31,10 @@ pub enum MediationCommand {
         /// Instead of the id: the case the session was opened for.
         #[arg(long)]
         case: Option<String>,
+        /// Wait (up to 5 s) until the session is at this version: the `version` a command on it
+        /// printed; 0 = don't wait.
+        #[arg(long, default_value_t = 0)]
+        min_version: u64,
     },
     /// Conclude a session: agreed (signed by the parties, 签字确认) or failed.
     Conclude {
@@ -261,15 +266,18 @@ pub async fn run(MediationArgs { command, global }: MediationArgs) -> Result<()>
     let mut client = server.mediation();
     let view = match command {
         MediationCommand::Figures(window) => {
-            let (area, from, to) = window.request_parts();
+            let (area, from, to) = window.request_parts(global.time_zone);
             let request = pb::GetMediationFiguresRequest { area, from, to };
             let figures =
                 client.get_mediation_figures(request).await.map_err(server.fail("GetMediationFigures"))?.into_inner();
             return emit(global.json, || figures_json(&figures), || figures_text(&figures));
         }
-        MediationCommand::Show { id, case } => {
-            let request =
-                pb::GetMediationRequest { mediation_id: id.unwrap_or_default(), case_id: case.unwrap_or_default() };
+        MediationCommand::Show { id, case, min_version } => {
+            let request = pb::GetMediationRequest {
+                mediation_id: id.unwrap_or_default(),
+                case_id: case.unwrap_or_default(),
+                min_version,
+            };
             client.get_mediation(request).await.map_err(server.fail("GetMediation"))?
         }
         MediationCommand::Conclude { id, outcome, summary, signed_by, actor } => {
@@ -377,7 +385,7 @@ pub async fn run(MediationArgs { command, global }: MediationArgs) -> Result<()>
         }
     }
     .into_inner();
-    emit(global.json, || mediation_json(&view), || mediation_text(&view, terminal_width()))
+    emit(global.json, || mediation_json(&view), || mediation_text(&view, terminal_width(), global.time_zone))
 }
 
 fn mediation_json(m: &pb::MediationView) -> Value {
@@ -421,7 +429,7 @@ fn mediation_json(m: &pb::MediationView) -> Value {
 }
 
 /// A session for people, each line within `width` columns (long values and details wrapped).
-fn mediation_text(m: &pb::MediationView, width: Option<usize>) -> String {
+fn mediation_text(m: &pb::MediationView, width: Option<usize>, zone: Tz) -> String {
     let mut table = Table::new(&[]).fit(width);
     let signed_by = if m.signed_by.is_empty() { "-".to_string() } else { m.signed_by.join(", ") };
     for (key, value) in [
@@ -441,11 +449,11 @@ fn mediation_text(m: &pb::MediationView, width: Option<usize>) -> String {
         ("motion", or_dash(&m.motion)),
         ("summary", or_dash(&m.summary)),
         ("signed by", signed_by),
-        ("notice until", time_text(m.notice_until.as_ref())),
+        ("notice until", time_text(m.notice_until.as_ref(), zone)),
         ("objectors", format!("{} of {} residents concerned", m.objectors.len(), m.residents_concerned)),
         ("reconsiderations", m.reconsiderations.to_string()),
         ("referral", enum_text::<pb::MediationReferral>(m.referral)),
-        ("follow-up due", time_text(m.follow_up_due.as_ref())),
+        ("follow-up due", time_text(m.follow_up_due.as_ref(), zone)),
         ("follow-ups", m.follow_ups.to_string()),
         ("version", m.version.to_string()),
     ] {
@@ -455,7 +463,7 @@ fn mediation_text(m: &pb::MediationView, width: Option<usize>) -> String {
     for h in &m.history {
         history.row(vec![
             h.version.to_string(),
-            time_text(h.occurred_at.as_ref()),
+            time_text(h.occurred_at.as_ref(), zone),
             h.event_type.clone(),
             or_dash(&h.actor_id),
             h.detail.clone(),
@@ -600,7 +608,7 @@ mod tests {
     fn show_needs_the_session_or_its_case() {
         assert!(parse(&["mediation", "show"]).is_err(), "the id or --case is required");
         assert!(parse(&["mediation", "show", "m", "--case", "c"]).is_err());
-        let ClientCommand::Mediation(MediationArgs { command: MediationCommand::Show { id, case }, .. }) =
+        let ClientCommand::Mediation(MediationArgs { command: MediationCommand::Show { id, case, .. }, .. }) =
             parse(&["mediation", "show", "m1"]).unwrap()
         else {
             panic!("not mediation show")

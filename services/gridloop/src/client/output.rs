@@ -2,6 +2,7 @@
 //! the contract's views, aligned tables for people, and parsing of the CLI's time arguments.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use gridloop_domain::clock::{self, Tz};
 use gridloop_proto::v1 as pb;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -131,8 +132,10 @@ pub fn time_json(t: Option<&prost_types::Timestamp>) -> Value {
     rfc3339(t).map_or(Value::Null, Value::String)
 }
 
-pub fn time_text(t: Option<&prost_types::Timestamp>) -> String {
-    rfc3339(t).unwrap_or_else(|| "-".into())
+/// A time for people: local to the city (`--time-zone`), with its offset, to the second.
+pub fn time_text(t: Option<&prost_types::Timestamp>, zone: Tz) -> String {
+    t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?))
+        .map_or_else(|| "-".into(), |t| t.with_timezone(&zone).to_rfc3339_opts(SecondsFormat::Secs, false))
 }
 
 /// `--discovered-at`: an RFC 3339 instant with an offset.
@@ -142,25 +145,50 @@ pub fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| format!("{s:?} is not an RFC 3339 time like 2025-03-01T08:30:00+08:00 ({e})"))
 }
 
-/// `--from`: an RFC 3339 instant, or a date meaning its first instant (00:00 UTC).
-pub fn parse_from(s: &str) -> Result<DateTime<Utc>, String> {
+/// A `--from`/`--to` bound: an instant, or the start of a local date in the city's time zone
+/// (`--time-zone`), which becomes an instant only once the zone is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    At(DateTime<Utc>),
+    StartOf(NaiveDate),
+}
+
+impl Bound {
+    /// The instant: a date's local midnight in `zone` (the end of a skipped hour if midnight is
+    /// skipped).
+    pub fn at(self, zone: Tz) -> DateTime<Utc> {
+        match self {
+            Bound::At(at) => at,
+            Bound::StartOf(date) => clock::start_of_day(date, zone).unwrap_or(DateTime::<Utc>::MAX_UTC),
+        }
+    }
+}
+
+/// `--from`: an RFC 3339 instant, or a date meaning its first instant in the city's time zone.
+pub fn parse_from(s: &str) -> Result<Bound, String> {
     parse_bound(s, 0)
 }
 
-/// `--to` (exclusive): an RFC 3339 instant, or a date meaning the end of that day, so the whole
-/// day is included (`--to 2025-03-31` → `2025-04-01T00:00:00Z`).
-pub fn parse_to(s: &str) -> Result<DateTime<Utc>, String> {
+/// `--to` (exclusive): an RFC 3339 instant, or a date meaning the end of that day in the city's
+/// time zone, so the whole day is included (`--to 2025-03-31` → 2025-04-01 00:00 local).
+pub fn parse_to(s: &str) -> Result<Bound, String> {
     parse_bound(s, 1)
 }
 
-fn parse_bound(s: &str, days_after: u64) -> Result<DateTime<Utc>, String> {
+fn parse_bound(s: &str, days_after: u64) -> Result<Bound, String> {
     let Ok(date) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") else {
-        return parse_instant(s).map_err(|_| format!("{s:?} is neither a date (YYYY-MM-DD) nor an RFC 3339 time"));
+        return parse_instant(s)
+            .map(Bound::At)
+            .map_err(|_| format!("{s:?} is neither a date (YYYY-MM-DD) nor an RFC 3339 time"));
     };
     date.checked_add_days(chrono::Days::new(days_after))
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
+        .map(Bound::StartOf)
         .ok_or_else(|| format!("{s:?} is out of range"))
+}
+
+/// `--time-zone`: an IANA zone name.
+pub fn parse_time_zone(name: &str) -> Result<Tz, String> {
+    clock::parse_zone(name).map_err(|e| e.to_string())
 }
 
 /// A text given inline or, for long texts, read from a file (`-`: standard input); the line end
@@ -486,9 +514,15 @@ mod tests {
         assert_eq!(t.to_rfc3339_opts(SecondsFormat::AutoSi, true), "2025-03-01T00:30:00Z");
         assert!(parse_instant("yesterday").is_err());
         assert!(parse_instant("2025-03-01").is_err());
-        assert_eq!(parse_from("2025-03-01").unwrap().to_rfc3339(), "2025-03-01T00:00:00+00:00");
-        assert_eq!(parse_to("2025-03-31").unwrap().to_rfc3339(), "2025-04-01T00:00:00+00:00");
-        assert_eq!(parse_to("2025-03-31T12:00:00Z").unwrap().to_rfc3339(), "2025-03-31T12:00:00+00:00");
+        let shanghai = clock::DEFAULT_ZONE;
+        assert_eq!(parse_from("2025-03-01").unwrap().at(shanghai).to_rfc3339(), "2025-02-28T16:00:00+00:00");
+        assert_eq!(parse_to("2025-03-31").unwrap().at(shanghai).to_rfc3339(), "2025-03-31T16:00:00+00:00");
+        assert_eq!(parse_to("2025-03-31T12:00:00Z").unwrap().at(shanghai).to_rfc3339(), "2025-03-31T12:00:00+00:00");
+        // New York: the day of 8 March 2026 starts in winter time and ends in summer time.
+        let ny = parse_time_zone("America/New_York").unwrap();
+        assert_eq!(parse_from("2026-03-08").unwrap().at(ny).to_rfc3339(), "2026-03-08T05:00:00+00:00");
+        assert_eq!(parse_to("2026-03-08").unwrap().at(ny).to_rfc3339(), "2026-03-09T04:00:00+00:00");
+        assert!(parse_time_zone("Beijing").unwrap_err().contains("IANA"));
         assert!(parse_from("2025-13-01").is_err());
     }
 

@@ -8,6 +8,7 @@ use super::rpc::Server;
 use super::{AreaWindow, Global};
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use gridloop_domain::clock::Tz;
 use gridloop_proto::v1 as pb;
 use serde_json::{json, Value};
 
@@ -54,12 +55,12 @@ async fn drift(global: &Global, area: Option<String>, include_cleared: bool) -> 
     let request = pb::ListDriftAlertsRequest { area: area.unwrap_or_default(), include_cleared };
     let response =
         server.evaluation().list_drift_alerts(request).await.map_err(server.fail("ListDriftAlerts"))?.into_inner();
-    emit(global.json, || drift_json(&response), || drift_text(&response))
+    emit(global.json, || drift_json(&response), || drift_text(&response, global.time_zone))
 }
 
 async fn levels(global: &Global, window: &AreaWindow) -> Result<()> {
     let server = Server::connect(&global.addresses()).await?;
-    let (area, from, to) = window.request_parts();
+    let (area, from, to) = window.request_parts(global.time_zone);
     let request = pb::GetLevelDistributionRequest { area, from, to };
     let response = server
         .evaluation()
@@ -137,7 +138,7 @@ fn drift_json(r: &pb::ListDriftAlertsResponse) -> Value {
     json!({ "tolerance": r.tolerance, "window_days": r.window_days, "alerts": alerts })
 }
 
-fn drift_text(r: &pb::ListDriftAlertsResponse) -> String {
+fn drift_text(r: &pb::ListDriftAlertsResponse, zone: Tz) -> String {
     let percent = |x: f64| format!("{:.1}%", x * 100.0);
     if r.tolerance == 0.0 {
         return "the 4321 drift alert is off on this server (--drift-tolerance-pp 0)".into();
@@ -154,7 +155,7 @@ fn drift_text(r: &pb::ListDriftAlertsResponse) -> String {
         let mut row = vec![
             a.area.clone(),
             if a.drifted { "drifted" } else { "cleared" }.to_string(),
-            time_text(a.changed_at.as_ref()),
+            time_text(a.changed_at.as_ref(), zone),
         ];
         row.extend(a.levels.iter().map(|l| percent(l.share)));
         row.push(format!("{:.1} pp", a.deviation * 100.0));
@@ -170,19 +171,32 @@ mod tests {
     use super::*;
     use crate::client::testing::parse;
     use crate::client::ClientCommand;
+    use gridloop_domain::clock;
 
     #[test]
-    fn the_4321_window_parses_dates_as_whole_days() {
-        let ClientCommand::Stats(StatsArgs { command: StatsCommand::Levels(AreaWindow { area, from, to }), global }) =
+    fn the_4321_window_parses_dates_as_whole_local_days() {
+        let ClientCommand::Stats(StatsArgs { command: StatsCommand::Levels(window), global }) =
             parse(&["stats", "4321", "--area", "110105", "--from", "2025-01-01", "--to", "2025-03-31", "--json"])
                 .unwrap()
         else {
             panic!("not stats 4321")
         };
         assert!(global.json);
-        assert_eq!(area.as_deref(), Some("110105"));
-        assert_eq!(from.unwrap().to_rfc3339(), "2025-01-01T00:00:00+00:00");
-        assert_eq!(to.unwrap().to_rfc3339(), "2025-04-01T00:00:00+00:00");
+        assert_eq!(global.time_zone, clock::DEFAULT_ZONE, "the default city's clock");
+        let (area, from, to) = window.request_parts(global.time_zone);
+        assert_eq!(area, "110105");
+        let utc = |t: Option<prost_types::Timestamp>| rfc3339(t.as_ref()).unwrap();
+        assert_eq!(utc(from), "2024-12-31T16:00:00Z", "midnight in Beijing");
+        assert_eq!(utc(to), "2025-03-31T16:00:00Z");
+        let ClientCommand::Stats(StatsArgs { command: StatsCommand::Levels(window), global }) =
+            parse(&["stats", "4321", "--from", "2026-03-08", "--to", "2026-03-08", "--time-zone", "America/New_York"])
+                .unwrap()
+        else {
+            panic!("not stats 4321")
+        };
+        let (_, from, to) = window.request_parts(global.time_zone);
+        assert_eq!((utc(from), utc(to)), ("2026-03-08T05:00:00Z".into(), "2026-03-09T04:00:00Z".into()), "23 hours");
+        assert!(parse(&["stats", "4321", "--time-zone", "+08:00"]).is_err());
         assert!(parse(&["stats", "4321", "--from", "last week"]).is_err());
     }
 
@@ -215,10 +229,10 @@ mod tests {
         let value = drift_json(&response);
         assert_eq!(value["alerts"][0]["shares"]["grid"], 0.6);
         assert_eq!((value["tolerance"].as_f64(), value["alerts"][0]["drifted"].as_bool()), (Some(0.1), Some(true)));
-        let text = drift_text(&response);
+        let text = drift_text(&response, clock::DEFAULT_ZONE);
         assert!(text.contains("tolerance ±10.0 pp · window 30 days"), "{text}");
         assert!(text.contains("60.0%") && text.contains("20.0 pp"), "{text}");
-        let off = drift_text(&pb::ListDriftAlertsResponse::default());
+        let off = drift_text(&pb::ListDriftAlertsResponse::default(), clock::DEFAULT_ZONE);
         assert!(off.contains("off"), "{off}");
     }
 

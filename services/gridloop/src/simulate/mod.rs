@@ -205,6 +205,7 @@ fn setup(args: &SimulateArgs, params: &Params, city: &City) -> Setup {
     }
     Setup {
         seed: args.seed,
+        zone: args.policy.time_zone,
         days: args.days,
         drain_days: args.drain_days,
         cases_per_day: args.cases_per_day,

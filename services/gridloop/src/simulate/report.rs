@@ -81,6 +81,8 @@ pub struct Open {
 
 pub struct Setup {
     pub seed: u64,
+    /// The city's time zone, which the start is shown in.
+    pub zone: gridloop_domain::clock::Tz,
     pub days: u32,
     pub drain_days: u32,
     pub cases_per_day: f64,
@@ -170,8 +172,7 @@ pub fn simulation_json(setup: &Setup, stats: &Stats, monitor: &Monitor, open: &O
         "days": setup.days,
         "drain_days": setup.drain_days,
         "cases_per_day": setup.cases_per_day,
-        // Beijing time, the city's calendar.
-        "start": setup.start.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00")).to_rfc3339(),
+        "start": setup.start.with_timezone(&setup.zone).to_rfc3339(),
         "step": format_span(p.step),
         "model": {
             "resolve_prob": {"grid": p.resolve_prob[0], "community": p.resolve_prob[1], "street": p.resolve_prob[2], "district": 1.0},

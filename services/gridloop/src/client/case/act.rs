@@ -6,7 +6,7 @@ use super::view::{case_json, case_text};
 use super::{eventually, get_case, AfterWrite};
 use crate::client::output::{emit, terminal_width};
 use crate::client::rpc::Server;
-use crate::client::ActorArgs;
+use crate::client::{ActorArgs, Global};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use gridloop_proto::v1 as pb;
@@ -133,15 +133,15 @@ pub struct Target {
 }
 
 /// Runs a dispatch command and prints the case afterwards (with the session `mediate` opened).
-pub async fn run(server: &Server, json: bool, action: CaseAction) -> Result<()> {
+pub async fn run(server: &Server, global: &Global, action: CaseAction) -> Result<()> {
     let mediate = matches!(action, CaseAction::Mediate { .. });
     let view = dispatch_command(server, action).await?;
     if !mediate {
-        return emit(json, || case_json(&view), || case_text(&view, terminal_width()));
+        return emit(global.json, || case_json(&view), || case_text(&view, terminal_width(), global.time_zone));
     }
     let session = opened_session(server, &view.case_id).await?;
     emit(
-        json,
+        global.json,
         || {
             let mut value = case_json(&view);
             value["mediation_id"] = session.as_ref().map_or(Value::Null, |s| s.mediation_id.clone().into());
@@ -158,7 +158,7 @@ pub async fn run(server: &Server, json: bool, action: CaseAction) -> Result<()> 
                     view.case_id
                 ),
             };
-            format!("{}\n{lines}\n", case_text(&view, terminal_width()))
+            format!("{}\n{lines}\n", case_text(&view, terminal_width(), global.time_zone))
         },
     )
 }

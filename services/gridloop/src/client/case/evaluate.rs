@@ -6,9 +6,10 @@ use super::view::{case_json, short_event_type};
 use super::{eventually, get_case};
 use crate::client::output::{emit, enum_arg, enum_json, enum_text, time_text};
 use crate::client::rpc::Server;
-use crate::client::ActorArgs;
+use crate::client::{ActorArgs, Global};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
+use gridloop_domain::clock::Tz;
 use gridloop_proto::v1 as pb;
 use serde_json::{json, Value};
 
@@ -25,6 +26,10 @@ pub struct EvaluateArgs {
     /// resolution (or verification) printed; 0 = don't wait.
     #[arg(long, default_value_t = 0)]
     pub min_version: u64,
+    /// Refuse with a conflict unless the case is still at this version, e.g. the one `case show`
+    /// printed (0 = don't check).
+    #[arg(long, default_value_t = 0)]
+    pub expected_version: u64,
     #[command(flatten)]
     pub actor: ActorArgs,
 }
@@ -45,7 +50,7 @@ struct Evaluated {
     case: Option<pb::CaseView>,
 }
 
-pub async fn run(server: &Server, json: bool, args: EvaluateArgs) -> Result<()> {
+pub async fn run(server: &Server, global: &Global, args: EvaluateArgs) -> Result<()> {
     let unsatisfied = args.satisfaction == SatisfactionArg::Unsatisfied;
     // The evaluations dispatch has recorded so far: the reopening follows the next one.
     let before =
@@ -56,6 +61,7 @@ pub async fn run(server: &Server, json: bool, args: EvaluateArgs) -> Result<()> 
         satisfaction: enum_arg::<pb::Satisfaction>(&args.satisfaction),
         comment: args.comment,
         min_version: args.min_version,
+        expected_version: args.expected_version,
     };
     let response = server.evaluation().evaluate_case(request).await.map_err(server.fail("EvaluateCase"))?.into_inner();
     let evaluated = match before {
@@ -70,7 +76,7 @@ pub async fn run(server: &Server, json: bool, args: EvaluateArgs) -> Result<()> 
             Evaluated { response, reopened, case: after.and_then(|shown| shown.case) }
         }
     };
-    emit(json, || evaluated_json(&evaluated), || evaluated_text(&evaluated))
+    emit(global.json, || evaluated_json(&evaluated), || evaluated_text(&evaluated, global.time_zone))
 }
 
 fn evaluations(shown: &pb::GetCaseResponse) -> usize {
@@ -96,7 +102,7 @@ fn evaluated_json(e: &Evaluated) -> Value {
     })
 }
 
-fn evaluated_text(e: &Evaluated) -> String {
+fn evaluated_text(e: &Evaluated, zone: Tz) -> String {
     let id = &e.response.case_id;
     let evaluated = format!("case {id} evaluated: {}", enum_text::<pb::Satisfaction>(e.response.satisfaction));
     match (e.reopened, &e.case) {
@@ -104,7 +110,7 @@ fn evaluated_text(e: &Evaluated) -> String {
             "{evaluated}\nreopened: back with {} ({}) to rework, resolve by {}; reopened {} time{} so far",
             case.unit_code,
             enum_text::<pb::Level>(case.level),
-            time_text(case.deadline.as_ref()),
+            time_text(case.deadline.as_ref(), zone),
             case.reopen_count,
             if case.reopen_count == 1 { "" } else { "s" },
         ),
@@ -119,6 +125,7 @@ fn evaluated_text(e: &Evaluated) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gridloop_domain::clock;
 
     fn entry(event_type: &str) -> pb::HistoryEntry {
         pb::HistoryEntry {
@@ -155,13 +162,17 @@ mod tests {
         };
         let reopened = Evaluated { response: response.clone(), reopened: Some(true), case: Some(case) };
         assert_eq!(
-            evaluated_text(&reopened),
+            evaluated_text(&reopened, clock::DEFAULT_ZONE),
             "case c1 evaluated: unsatisfied\nreopened: back with 321012001 (street) to rework, resolve by \
-             2025-03-01T00:00:00Z; reopened 1 time so far"
+             2025-03-01T08:00:00+08:00; reopened 1 time so far"
         );
         assert_eq!(evaluated_json(&reopened)["case"]["unit_code"], "321012001");
         let pending = Evaluated { response, reopened: None, case: None };
-        assert!(evaluated_text(&pending).contains("dispatch has not recorded it yet"), "{}", evaluated_text(&pending));
+        assert!(
+            evaluated_text(&pending, clock::DEFAULT_ZONE).contains("dispatch has not recorded it yet"),
+            "{}",
+            evaluated_text(&pending, clock::DEFAULT_ZONE)
+        );
         assert_eq!(evaluated_json(&pending)["reopened"], Value::Null);
     }
 }

@@ -5,8 +5,10 @@ mod pages;
 
 use crate::client::output::{emit, enum_json, enum_text, time_json, time_text, truncate, Table};
 use crate::client::rpc::Server;
+use crate::client::Global;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
+use gridloop_domain::clock::Tz;
 use gridloop_proto::v1 as pb;
 use pages::{Page, Query};
 use serde_json::{json, Value};
@@ -96,17 +98,17 @@ impl StateArg {
     }
 }
 
-pub async fn run(server: &Server, json: bool, args: ListArgs) -> Result<()> {
+pub async fn run(server: &Server, global: &Global, args: ListArgs) -> Result<()> {
     let page = args.query().page(server, args.limit as usize, args.page_token.as_deref()).await?;
     emit(
-        json,
+        global.json,
         || {
             json!({
                 "cases": page.cases.iter().map(summary_json).collect::<Vec<_>>(),
                 "next_page_token": page.next_page_token,
             })
         },
-        || cases_text(&page, args.description()),
+        || cases_text(&page, args.description(), global.time_zone),
     )
 }
 
@@ -131,7 +133,7 @@ fn summary_json(c: &pb::CaseSummary) -> Value {
 
 /// The page as a table (opening time shown: it orders the list), what it shows and, when more
 /// rows follow, how to get them.
-fn cases_text(page: &Page, description: &str) -> String {
+fn cases_text(page: &Page, description: &str, zone: Tz) -> String {
     let cases = &page.cases;
     if cases.is_empty() {
         return format!("no cases ({description})");
@@ -157,7 +159,7 @@ fn cases_text(page: &Page, description: &str) -> String {
             enum_text::<pb::Level>(c.level),
             c.category_code.clone(),
             c.grid_code.clone(),
-            time_text(c.opened_at.as_ref()),
+            time_text(c.opened_at.as_ref(), zone),
             c.escalations.to_string(),
             c.reopen_count.to_string(),
             truncate(&c.description, 40),
@@ -178,6 +180,7 @@ mod tests {
     use crate::client::output::{enum_arg, every_spelling_maps};
     use crate::client::testing::parse;
     use crate::client::ClientCommand;
+    use gridloop_domain::clock;
 
     #[test]
     fn filters_and_order_parse() {
@@ -243,9 +246,9 @@ mod tests {
             ..Default::default()
         };
         let page = Page { cases: vec![case], next_page_token: Some("TOKEN".into()) };
-        let text = cases_text(&page, list_args(&["--order", "priority"]).description());
+        let text = cases_text(&page, list_args(&["--order", "priority"]).description(), clock::DEFAULT_ZONE);
         assert!(text.contains("opened at"), "{text}");
-        assert!(text.contains("2025-03-01T00:00:00Z"), "{text}");
+        assert!(text.contains("2025-03-01T08:00:00+08:00"), "the city's local time: {text}");
         assert!(
             text.ends_with(
                 "1 case (open work, highest priority first)\nmore follow: repeat the command with --page-token TOKEN\n"
@@ -253,6 +256,9 @@ mod tests {
             "{text}"
         );
         let last = Page { cases: vec![], next_page_token: None };
-        assert_eq!(cases_text(&last, list_args(&[]).description()), "no cases (newest opened first)");
+        assert_eq!(
+            cases_text(&last, list_args(&[]).description(), clock::DEFAULT_ZONE),
+            "no cases (newest opened first)"
+        );
     }
 }

@@ -4,6 +4,7 @@
 use crate::client::output::{
     enum_json, enum_text, opt_str, or_dash, point_json, point_text, role_spelling, time_json, time_text, Table,
 };
+use gridloop_domain::clock::Tz;
 use gridloop_proto::v1 as pb;
 use serde_json::{json, Value};
 
@@ -36,6 +37,9 @@ pub fn case_json(c: &pb::CaseView) -> Value {
         "grid_code": c.grid_code,
         "description": c.description,
         "deadline": time_json(c.deadline.as_ref()),
+        "opened_at": time_json(c.opened_at.as_ref()),
+        "resolved_at": time_json(c.resolved_at.as_ref()),
+        "feedback_due": time_json(c.feedback_due.as_ref()),
         "version": c.version,
         "assignee": opt_str(&c.assignee),
         "settled_level": enum_json::<pb::Level>(c.settled_level),
@@ -117,7 +121,7 @@ pub fn history_json(entry: &pb::HistoryEntry) -> Value {
 }
 
 /// One history entry as table cells: version, event, occurred at, actor, payload.
-pub fn history_row(entry: &pb::HistoryEntry) -> Vec<String> {
+pub fn history_row(entry: &pb::HistoryEntry, zone: Tz) -> Vec<String> {
     let e = entry.envelope.clone().unwrap_or_default();
     let payload = payload(entry);
     let actor = actor_cell(&e, &payload);
@@ -129,7 +133,7 @@ pub fn history_row(entry: &pb::HistoryEntry) -> Vec<String> {
     vec![
         e.stream_version.to_string(),
         short_event_type(&e.event_type).to_string(),
-        time_text(e.occurred_at.as_ref()),
+        time_text(e.occurred_at.as_ref(), zone),
         actor,
         payload,
     ]
@@ -147,8 +151,9 @@ fn actor_cell(e: &pb::EventEnvelope, payload: &Value) -> String {
     }
 }
 
-/// A case for people: one `key  value` line per field, long values wrapped to `width`.
-pub fn case_text(c: &pb::CaseView, width: Option<usize>) -> String {
+/// A case for people: one `key  value` line per field, long values wrapped to `width`, times in
+/// the city's `zone`.
+pub fn case_text(c: &pb::CaseView, width: Option<usize>, zone: Tz) -> String {
     let mut t = Table::new(&[]).fit(width);
     let mut field = |key: &str, value: String| t.row(vec![key.to_string(), value]);
     field("case", c.case_id.clone());
@@ -161,7 +166,14 @@ pub fn case_text(c: &pb::CaseView, width: Option<usize>) -> String {
     field("category", c.category_code.clone());
     field("grid", c.grid_code.clone());
     field("location", point_text(c.location.as_ref()));
-    field("deadline", time_text(c.deadline.as_ref()));
+    field("opened", time_text(c.opened_at.as_ref(), zone));
+    field("deadline", time_text(c.deadline.as_ref(), zone));
+    if c.resolved_at.is_some() {
+        field("resolved", time_text(c.resolved_at.as_ref(), zone));
+    }
+    if c.feedback_due.is_some() {
+        field("feedback due", time_text(c.feedback_due.as_ref(), zone));
+    }
     field("assignee", or_dash(&c.assignee));
     field("settled level", enum_text::<pb::Level>(c.settled_level));
     field("satisfaction", enum_text::<pb::Satisfaction>(c.satisfaction));
@@ -188,11 +200,11 @@ pub fn case_with_history_json(response: &pb::GetCaseResponse) -> Value {
 }
 
 /// The case and its history for people, each line within `width` columns (the payloads wrapped).
-pub fn case_with_history_text(response: &pb::GetCaseResponse, width: Option<usize>) -> String {
-    let mut out = response.case.as_ref().map(|c| case_text(c, width)).unwrap_or_default();
+pub fn case_with_history_text(response: &pb::GetCaseResponse, width: Option<usize>, zone: Tz) -> String {
+    let mut out = response.case.as_ref().map(|c| case_text(c, width, zone)).unwrap_or_default();
     let mut table = Table::new(&["v", "event", "occurred at", "actor", "payload"]).right_align(&[0]).fit(width);
     for entry in &response.history {
-        table.row(history_row(entry));
+        table.row(history_row(entry, zone));
     }
     out.push_str(&format!("\nhistory ({} events)\n", response.history.len()));
     out.push_str(&table.render_indented("  "));
@@ -202,6 +214,7 @@ pub fn case_with_history_text(response: &pb::GetCaseResponse, width: Option<usiz
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gridloop_domain::clock;
 
     fn sample_case() -> pb::CaseView {
         pb::CaseView {
@@ -238,6 +251,9 @@ mod tests {
                 phone: "138****8000".into(),
             }),
             media_url: String::new(),
+            opened_at: Some(prost_types::Timestamp { seconds: 1_740_700_800, nanos: 0 }),
+            resolved_at: None,
+            feedback_due: Some(prost_types::Timestamp { seconds: 1_740_790_800, nanos: 0 }),
         }
     }
 
@@ -256,6 +272,9 @@ mod tests {
                 "grid_code": "110105001001001",
                 "description": "楼上漏水",
                 "deadline": "2025-03-01T00:00:00Z",
+                "opened_at": "2025-02-28T00:00:00Z",
+                "resolved_at": null,
+                "feedback_due": "2025-03-01T01:00:00Z",
                 "version": 5,
                 "assignee": null,
                 "settled_level": null,
@@ -277,7 +296,7 @@ mod tests {
 
     #[test]
     fn case_view_as_text() {
-        let text = case_text(&sample_case(), None);
+        let text = case_text(&sample_case(), None, clock::DEFAULT_ZONE);
         assert!(text.contains("state          in_mediation\n"), "{text}");
         assert!(text.contains("assignee       -\n"), "{text}");
         assert!(text.contains("reporter       masked: 张* 138****8000\n"), "{text}");
@@ -288,6 +307,10 @@ mod tests {
         );
         assert!(text.contains("summoned       司法局 (110105/justice): reported in\n"), "{text}");
         assert!(text.contains("description    楼上漏水\n"), "{text}");
+        // Times for people in the city's zone; a resolution only once there is one.
+        assert!(text.contains("opened         2025-02-28T08:00:00+08:00\n"), "{text}");
+        assert!(text.contains("feedback due   2025-03-01T09:00:00+08:00\n"), "{text}");
+        assert!(!text.contains("resolved"), "{text}");
     }
 
     fn sample_entry(payload_json: &str) -> pb::HistoryEntry {
@@ -329,8 +352,8 @@ mod tests {
     #[test]
     fn history_entry_as_row() {
         assert_eq!(
-            history_row(&sample_entry(r#"{"assignee": "王五"}"#)),
-            vec!["2", "CaseAccepted", "2025-03-01T00:00:00Z", "grid-worker:wang", r#"{"assignee":"王五"}"#]
+            history_row(&sample_entry(r#"{"assignee": "王五"}"#), clock::DEFAULT_ZONE),
+            vec!["2", "CaseAccepted", "2025-03-01T08:00:00+08:00", "grid-worker:wang", r#"{"assignee":"王五"}"#]
         );
     }
 
@@ -341,7 +364,7 @@ mod tests {
             let envelope = entry.envelope.as_mut().unwrap();
             envelope.event_type = "gridloop.v1.CaseEvaluated".into();
             envelope.actor = Some(pb::Actor { role: role.into(), id: "dispatch".into(), jurisdiction: String::new() });
-            history_row(&entry)[3].clone()
+            history_row(&entry, clock::DEFAULT_ZONE)[3].clone()
         };
         assert_eq!(evaluated(r#"{"defaulted":false}"#, "system"), "feedback (answered)");
         assert_eq!(evaluated(r#"{"defaulted":true}"#, "system"), "feedback (default: no answer)");
@@ -372,7 +395,7 @@ mod tests {
         assert_eq!(value["case"]["level"], "grid");
         assert_eq!(value["history"][0]["event_type"], "gridloop.v1.CaseOpened");
         assert_eq!(value["history"][0]["payload"], json!({ "a": 1 }));
-        let text = case_with_history_text(&response, None);
+        let text = case_with_history_text(&response, None, clock::DEFAULT_ZONE);
         assert!(text.contains("history (1 events)"), "{text}");
         assert!(text.contains("CaseOpened"), "{text}");
     }

@@ -1,14 +1,12 @@
 //! `gridloop stats kpi`: the KPIs per period, from the evaluation service, or "as of" a past
 //! instant folded from the event log.
 
-use crate::client::output::{emit, enum_arg, enum_json, parse_from, parse_to, time};
+use crate::client::output::{emit, enum_arg, enum_json, parse_from, parse_to, time, Bound};
 use crate::client::rpc::Server;
 use crate::client::Global;
 use crate::replay::{kpis_as_of, HistoryArgs};
 use anyhow::Result;
-use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
-use gridloop_domain::policy::CityPolicy;
 use gridloop_evaluation::kpi::{filter_from, period_of};
 use gridloop_proto::v1 as pb;
 use serde_json::{json, Value};
@@ -49,12 +47,12 @@ pub struct KpiArgs {
     /// One row per day, week, month, quarter or year.
     #[arg(long, value_enum, default_value = "month")]
     pub period: PeriodArg,
-    /// Cases opened at or after (RFC 3339, or YYYY-MM-DD = that day 00:00 UTC).
+    /// Cases opened at or after (RFC 3339, or YYYY-MM-DD = that day's local midnight, --time-zone).
     #[arg(long, value_parser = parse_from)]
-    pub from: Option<DateTime<Utc>>,
-    /// Cases opened before (RFC 3339, or YYYY-MM-DD = that whole day included).
+    pub from: Option<Bound>,
+    /// Cases opened before (RFC 3339, or YYYY-MM-DD = that whole local day included).
     #[arg(long, value_parser = parse_to)]
-    pub to: Option<DateTime<Utc>>,
+    pub to: Option<Bound>,
     /// With --as-of (or --jetstream) the KPIs are folded from dispatch's event log as they stood
     /// then, instead of asked from the evaluation service.
     #[command(flatten)]
@@ -67,14 +65,13 @@ pub async fn run(global: &Global, args: KpiArgs) -> Result<()> {
         category_code: args.category.unwrap_or_default(),
         level: args.level.map_or(0, |l| enum_arg::<pb::Level>(&l)),
         period: enum_arg::<pb::ReportPeriod>(&args.period),
-        from: args.from.map(time),
-        to: args.to.map(time),
+        from: args.from.map(|bound| time(bound.at(global.time_zone))),
+        to: args.to.map(|bound| time(bound.at(global.time_zone))),
     };
     let response = if args.history.until.is_some() || args.history.jetstream {
-        // The same validation as the service's; the city's time zone from the shipped policy.
+        // The same validation as the service's, and the periods cut in --time-zone.
         let filter = filter_from(&request).map_err(|status| anyhow::anyhow!("{}", status.message()))?;
-        let offset = CityPolicy::default_city().calendar.offset();
-        kpis_as_of(&args.history, &filter, period_of(request.period()), offset).await?
+        kpis_as_of(&args.history, &filter, period_of(request.period()), global.time_zone).await?
     } else {
         let server = Server::connect(&global.addresses()).await?;
         server.evaluation().get_kpis(request).await.map_err(server.fail("GetKpis"))?.into_inner()
@@ -127,6 +124,7 @@ pub fn kpis_json(r: &pb::GetKpisResponse) -> Value {
     json!({
         "period": enum_json::<pb::ReportPeriod>(r.period),
         "utc_offset": r.utc_offset,
+        "time_zone": r.time_zone,
         "periods": r.periods.iter().map(entry_json).collect::<Vec<_>>(),
         "total": r.total.as_ref().map(entry_json),
     })
@@ -171,8 +169,8 @@ pub fn kpis_text(r: &pb::GetKpisResponse) -> String {
         ));
     }
     out.push_str(&format!(
-        "periods cut at local midnight, UTC{}; cases count in the period they were opened\n",
-        r.utc_offset
+        "periods cut at local midnight, {}; cases count in the period they were opened\n",
+        r.time_zone
     ));
     out
 }
