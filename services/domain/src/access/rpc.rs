@@ -106,6 +106,9 @@ rpcs! {
         RankTopics: Command,
         CloseRanking: Command,
         GetAgenda: Query,
+        SubmitResidentStatement: Command,
+        GetMatterRecord: Query,
+        GetImplementationReport: Query,
     }
     Evaluation {
         EvaluateCase: Command,
