@@ -78,6 +78,19 @@ impl Implementation {
     }
 }
 
+/// `YYYY-MM` as the month's bounds `[from, to)` in Beijing time (UTC+8), where the councils sit.
+pub fn month_in_beijing(month: &str) -> Option<(Timestamp, Timestamp)> {
+    use chrono::{FixedOffset, Months, NaiveDate, TimeZone};
+    if month.len() != 7 {
+        return None;
+    }
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
+    let next = first.checked_add_months(Months::new(1))?;
+    let beijing = FixedOffset::east_opt(8 * 3600)?;
+    let midnight = |day: NaiveDate| beijing.from_local_datetime(&day.and_hms_opt(0, 0, 0)?).single();
+    Some((midnight(first)?.to_utc(), midnight(next)?.to_utc()))
+}
+
 /// Read the implementation of a matter from its history (each event with when it happened).
 pub fn implementation(
     history: &[(Timestamp, &MediationEvent)],
@@ -95,7 +108,7 @@ pub fn implementation(
         next_follow_up: None,
         overdue: false,
     };
-    for (at, event) in history.iter().filter(|(at, _)| *at < as_of) {
+    for (at, event) in history.iter().filter(|(at, _)| *at <= as_of) {
         let next_due = match event {
             E::MotionVoted { carried: true, .. }
             | E::BallotClosed { carried: true, .. }
@@ -142,7 +155,20 @@ pub fn implementation(
 
 #[cfg(test)]
 mod tests {
-    use super::{implementation, Implementation, MatterStatus};
+    use super::{implementation, month_in_beijing, Implementation, MatterStatus};
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn a_month_runs_from_midnight_in_beijing_to_the_next_months() {
+        let (from, to) = month_in_beijing("2026-11").unwrap();
+        assert_eq!(from, Utc.with_ymd_and_hms(2026, 10, 31, 16, 0, 0).unwrap());
+        assert_eq!(to, Utc.with_ymd_and_hms(2026, 11, 30, 16, 0, 0).unwrap());
+        let (_, december_end) = month_in_beijing("2026-12").unwrap();
+        assert_eq!(december_end, Utc.with_ymd_and_hms(2026, 12, 31, 16, 0, 0).unwrap());
+        for bad in ["2026-13", "2026-1", "November", "", "2026-11-01"] {
+            assert_eq!(month_in_beijing(bad), None, "{bad:?}");
+        }
+    }
     use crate::mediation::{MediationCommand, MediationEvent};
     use crate::testing::mediation::*;
     use crate::{Duration, Timestamp};

@@ -50,7 +50,7 @@ mod sign;
 mod vote;
 
 pub use decide::decide;
-pub use implementation::{implementation, Implementation, MatterStatus};
+pub use implementation::{implementation, month_in_beijing, Implementation, MatterStatus};
 pub use object::{fifth_of, reaches_fifth};
 pub use resident_statement::RESIDENT_STATEMENT_MAX_CHARS;
 
