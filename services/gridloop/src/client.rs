@@ -10,6 +10,7 @@
 //! spelling, the services' kebab case, in options and in output (`grid-worker`).
 
 mod agenda;
+mod matter;
 mod case;
 mod catalog;
 mod error;
