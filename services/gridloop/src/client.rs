@@ -10,11 +10,11 @@
 //! spelling, the services' kebab case, in options and in output (`grid-worker`).
 
 mod agenda;
-mod matter;
 mod case;
 mod catalog;
 mod error;
 mod jurisdiction;
+mod matter;
 mod mediation;
 pub(crate) mod output;
 mod register;

@@ -567,14 +567,19 @@ async fn call(
         }
         Rpc::CloseRanking => done!(mediation.close_ranking(pb::GetAgendaRequest { area_code: area })),
         Rpc::GetAgenda => done!(mediation.get_agenda(pb::GetAgendaRequest { area_code: area })),
-        Rpc::SubmitResidentStatement => done!(mediation.submit_resident_statement(pb::SubmitResidentStatementRequest {
-            mediation_id,
-            text: "楼道要清理".into()
-        })),
+        Rpc::SubmitResidentStatement => {
+            done!(mediation.submit_resident_statement(pb::SubmitResidentStatementRequest {
+                mediation_id,
+                text: "楼道要清理".into()
+            }))
+        }
         Rpc::GetMatterRecord => done!(mediation.get_matter_record(pb::GetMatterRecordRequest { mediation_id })),
-        Rpc::GetImplementationReport => done!(mediation.get_implementation_report(
-            pb::GetImplementationReportRequest { area_code: area, month: "2026-11".into() }
-        )),
+        Rpc::GetImplementationReport => {
+            done!(mediation.get_implementation_report(pb::GetImplementationReportRequest {
+                area_code: area,
+                month: "2026-11".into()
+            }))
+        }
         Rpc::EvaluateCase => done!(evaluation.evaluate_case(pb::EvaluateCaseRequest {
             case_id,
             satisfaction: pb::Satisfaction::Satisfied as i32,

@@ -287,7 +287,9 @@ async fn matter_record(grid: &Grid, id: &str) {
     assert_eq!((count("publication"), count("objection"), count("council_response")), (1, 10, 1));
     let ranked = record.entries.iter().filter(|e| e.detail.starts_with("ranked ")).map(|e| e.detail.as_str());
     let ranked: Vec<&str> = ranked.collect();
-    assert!(ranked[0].starts_with("ranked 2 of 4 with score 6") && ranked[1].starts_with("ranked 1 of 4 with score 27"));
+    assert!(
+        ranked[0].starts_with("ranked 2 of 4 with score 6") && ranked[1].starts_with("ranked 1 of 4 with score 27")
+    );
     assert!(record.entries.iter().all(|e| !e.detail.contains("voted Yes")), "the ballot was secret");
     let first = record.entries.first().unwrap();
     assert!(first.detail.contains("proposed by") && first.section == "proposal", "{first:?}");

@@ -119,7 +119,12 @@ fn last_motion(history: &[(RecordedEvent, MediationEvent)]) -> String {
 }
 
 /// The record's heading: the matter, where it stands, its notice and follow-ups.
-fn heading(id: MediationId, area: &str, state: &Mediation, history: &[(RecordedEvent, MediationEvent)]) -> pb::MatterRecord {
+fn heading(
+    id: MediationId,
+    area: &str,
+    state: &Mediation,
+    history: &[(RecordedEvent, MediationEvent)],
+) -> pb::MatterRecord {
     let mut record = pb::MatterRecord {
         mediation_id: id.to_string(),
         area_code: area.to_string(),
@@ -146,7 +151,8 @@ fn heading(id: MediationId, area: &str, state: &Mediation, history: &[(RecordedE
     }
     match state {
         Mediation::Open {
-            stage: Stage::InNotice(notice) | Stage::Contested(notice) | Stage::Suspended { notice, .. }, ..
+            stage: Stage::InNotice(notice) | Stage::Contested(notice) | Stage::Suspended { notice, .. },
+            ..
         } => {
             record.residents_concerned = notice.residents_concerned;
             record.objections = notice.objectors.len() as u32;
@@ -163,7 +169,11 @@ fn heading(id: MediationId, area: &str, state: &Mediation, history: &[(RecordedE
 
 impl MediationSvc {
     /// The record of the matter session `id` deliberates, as the caller may read it.
-    pub(crate) async fn matter_record<T>(&self, request: &Request<T>, id: MediationId) -> Result<pb::MatterRecord, Status> {
+    pub(crate) async fn matter_record<T>(
+        &self,
+        request: &Request<T>,
+        id: MediationId,
+    ) -> Result<pb::MatterRecord, Status> {
         let loaded = self.sessions.load(id).await.map_err(|e| status(id, e))?;
         let (Some(session), Some(origin)) = (loaded.state.session(), loaded.origin()) else {
             return Err(Status::not_found(format!("mediation {id} not found")));

@@ -28,11 +28,8 @@ impl MediationSvc {
     ) -> Result<pb::ImplementationReport, Status> {
         let (from, to) = month_bounds(month)?;
         let as_of = to.min(self.clock.now());
-        let mut report = pb::ImplementationReport {
-            area_code: area.to_string(),
-            month: month.to_string(),
-            ..Default::default()
-        };
+        let mut report =
+            pb::ImplementationReport { area_code: area.to_string(), month: month.to_string(), ..Default::default() };
         for (id, session_area) in sessions::in_area(self.store(), area).await.map_err(store_status)? {
             let loaded = self.sessions.load(id).await.map_err(|e| status(id, e))?;
             let timed: Vec<_> = loaded.history.iter().map(|(record, event)| (record.occurred_at, event)).collect();

@@ -107,7 +107,10 @@ pub(crate) fn view(
                     view.statements = statements(said);
                     view.resident_statements = residents_said
                         .iter()
-                        .map(|s| pb::MediationStatement { speaker: reader.resident(&s.speaker), text: reader.words(&s.speaker, &s.text) })
+                        .map(|s| pb::MediationStatement {
+                            speaker: reader.resident(&s.speaker),
+                            text: reader.words(&s.speaker, &s.text),
+                        })
                         .collect();
                     if let Some(b) = ballot {
                         ballot_view(&mut view, b);

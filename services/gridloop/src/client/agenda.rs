@@ -118,7 +118,8 @@ pub async fn run(AgendaArgs { command, global }: AgendaArgs) -> Result<()> {
         }
         AgendaCommand::Report { area, month } => {
             let request = pb::GetImplementationReportRequest { area_code: area, month };
-            let report = client.get_implementation_report(request).await.map_err(server.fail("GetImplementationReport"));
+            let report =
+                client.get_implementation_report(request).await.map_err(server.fail("GetImplementationReport"));
             let report = report?.into_inner();
             return emit(global.json, || matter::report_json(&report), || matter::report_text(&report));
         }

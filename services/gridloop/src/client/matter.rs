@@ -54,7 +54,8 @@ pub fn record_json(r: &pb::MatterRecord) -> Value {
 
 fn heading_rows(r: &pb::MatterRecord) -> Vec<(&'static str, String)> {
     let agenda_topic = if r.agenda_topic == 0 { "-".to_string() } else { r.agenda_topic.to_string() };
-    let participants: Vec<String> = r.participants.iter().map(|p| format!("{} ({})", p.name, role_text(p.role))).collect();
+    let participants: Vec<String> =
+        r.participants.iter().map(|p| format!("{} ({})", p.name, role_text(p.role))).collect();
     vec![
         ("matter", r.mediation_id.clone()),
         ("topic", r.topic.clone()),
@@ -68,7 +69,13 @@ fn heading_rows(r: &pb::MatterRecord) -> Vec<(&'static str, String)> {
         ("participants", or_dash(&participants.join(", "))),
         ("status", r.status.clone()),
         ("motion", or_dash(&r.motion)),
-        ("objections", format!("{} of {} needed ({} residents concerned)", r.objections, r.objections_needed, r.residents_concerned)),
+        (
+            "objections",
+            format!(
+                "{} of {} needed ({} residents concerned)",
+                r.objections, r.objections_needed, r.residents_concerned
+            ),
+        ),
         ("follow-ups", format!("{} made, next due {}", r.follow_ups, time_text(r.follow_up_due.as_ref()))),
     ]
 }
