@@ -259,7 +259,7 @@ mod tests {
     fn a_mediation_event_that_does_not_follow_its_stage_is_refused() {
         let council = Council { rules: MediationRules::default(), calendar: WorkingCalendar::china_mainland() };
         let open = MediationCommand::Open {
-            origin: Origin::CollectedTopic { collected_from: "痛点箱".into() },
+            origin: Origin::CollectedTopic { collected_from: "痛点箱".into(), agenda_topic: None },
             level: SessionLevel::Grid,
             topic: "e-bike charging".into(),
             kind: MatterKind::Consultation,

@@ -60,6 +60,9 @@ OpenRanking          . . . . . . I . . . A
 RankTopics           R . . . . . . . . . A
 CloseRanking         . . . . . . I . . . A
 GetAgenda            R I I I I . I I I I A
+SubmitResidentStatement R . . . . . . . . . A
+GetMatterRecord      R I I I I . I I I I A
+GetImplementationReport . . I I I . I . I I A
 EvaluateCase         O . . . . . . I I . .
 ListCases            O I I I I . I I I I A
 GetLevelDistribution . . I I I . . . I I A

@@ -15,6 +15,7 @@ mod case;
 mod catalog;
 mod error;
 mod jurisdiction;
+mod matter;
 mod mediation;
 pub(crate) mod output;
 mod register;

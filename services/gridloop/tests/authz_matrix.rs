@@ -266,13 +266,14 @@ const CASE_RPCS: [Rpc; 11] = [
     Rpc::GetCase,
 ];
 
-const QUERIES: [Rpc; 6] = [
+const QUERIES: [Rpc; 7] = [
     Rpc::ListCases,
     Rpc::GetKpis,
     Rpc::GetLevelDistribution,
     Rpc::ListDriftAlerts,
     Rpc::CountCases,
     Rpc::GetMediationFigures,
+    Rpc::GetImplementationReport,
 ];
 
 impl World {
@@ -582,6 +583,19 @@ async fn call(
         }
         Rpc::CloseRanking => done!(mediation.close_ranking(pb::GetAgendaRequest { area_code: area })),
         Rpc::GetAgenda => done!(mediation.get_agenda(pb::GetAgendaRequest { area_code: area })),
+        Rpc::SubmitResidentStatement => {
+            done!(mediation.submit_resident_statement(pb::SubmitResidentStatementRequest {
+                mediation_id,
+                text: "楼道要清理".into()
+            }))
+        }
+        Rpc::GetMatterRecord => done!(mediation.get_matter_record(pb::GetMatterRecordRequest { mediation_id })),
+        Rpc::GetImplementationReport => {
+            done!(mediation.get_implementation_report(pb::GetImplementationReportRequest {
+                area_code: area,
+                month: "2026-11".into()
+            }))
+        }
         Rpc::EvaluateCase => done!(evaluation.evaluate_case(pb::EvaluateCaseRequest {
             case_id,
             satisfaction: pb::Satisfaction::Satisfied as i32,
@@ -601,7 +615,7 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_by_every_role_inside_and_outside_its_area_is_decided_by_the_policy_table() {
-    assert_eq!(Rpc::ALL.len(), 53, "the API's RPCs");
+    assert_eq!(Rpc::ALL.len(), 56, "the API's RPCs");
     let mut world = World::start().await;
     // Everything the calls act on exists before the first call, so that nothing moves while
     // refusals are checked to store nothing.

@@ -1,7 +1,9 @@
 //! 云议事 end to end over gRPC, each resident with their own token: a grid with 50 registered
-//! residents proposes and ranks topics by D21 and by 531, a ballot of invited residents carries
-//! by simple majority, and 10 objections (one fifth) put the published decision back to the
-//! council where 9 do not.
+//! residents proposes and ranks topics by D21 and by 531, residents following the sitting speak
+//! to it, a ballot of invited residents carries by simple majority, and 10 objections (one fifth)
+//! put the published decision back to the council where 9 do not. The matter's record
+//! (一事一档) shows every step, and the month's implementation report the matter while its
+//! decision stands.
 
 #[path = "common/auth.rs"]
 mod auth;
@@ -124,17 +126,24 @@ async fn fifty_registered_residents_rank_topics_vote_and_object_with_their_own_t
     let points = mediator.close_ranking(close).await.unwrap().into_inner();
     assert_eq!(order(&points), vec![(3, 27), (4, 20), (2, 9), (1, 4)]);
 
-    // A session on the first topic; seven residents and a party invited.
-    let propose = pb::ProposeTopicRequest {
+    // A session on the first topic; seven residents and a party invited. A topic the agenda
+    // does not hold, or one merged away, is refused.
+    let propose = |agenda_topic: u32| pb::ProposeTopicRequest {
         level: pb::SessionLevel::Grid as i32,
         area_code: area.clone(),
         topic: "老年食堂".into(),
         kind: pb::MatterKind::Decision as i32,
         convenor: "网格长".into(),
         collected_from: "议题征集".into(),
+        agenda_topic,
         ..Default::default()
     };
-    let session = mediator.propose_topic(propose).await.unwrap().into_inner();
+    for missing in [99, 5] {
+        let refused = mediator.propose_topic(propose(missing)).await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "agenda topic {missing}: {refused:?}");
+    }
+    let session = mediator.propose_topic(propose(3)).await.unwrap().into_inner();
+    assert_eq!(session.agenda_topic, 3);
     let id = session.mediation_id.clone();
     let step = || pb::MediationStepRequest { mediation_id: id.clone(), ..Default::default() };
     let mut invitees: Vec<(String, pb::ParticipantRole)> =
@@ -160,6 +169,7 @@ async fn fifty_registered_residents_rank_topics_vote_and_object_with_their_own_t
         ..Default::default()
     };
     mediator.make_statement(say).await.unwrap();
+    resident_statements(&grid, &id).await;
 
     // The secret ballot: four yes, one no, one abstains, from their own tokens.
     let ballot = pb::OpenBallotRequest { mediation_id: id.clone(), motion: "开办老年食堂".into(), secret: true };
@@ -180,6 +190,9 @@ async fn fifty_registered_residents_rank_topics_vote_and_object_with_their_own_t
     assert_eq!(uninvited.code(), Code::FailedPrecondition, "{uninvited:?}");
     let decided = mediator.close_ballot(step()).await.unwrap().into_inner();
     assert_eq!(decided.stage(), pb::MediationStage::Decided);
+    let late = pb::SubmitResidentStatementRequest { mediation_id: id.clone(), text: "还有一句".into() };
+    let late = grid.resident(30).submit_resident_statement(late).await.unwrap_err();
+    assert_eq!(late.code(), Code::FailedPrecondition, "the sitting is over: {late:?}");
     let closed = decided.history.last().unwrap();
     assert!(closed.detail.contains("carried (4 yes, 1 no, 1 abstain of 8 eligible"), "{}", closed.detail);
 
@@ -206,6 +219,11 @@ async fn fifty_registered_residents_rank_topics_vote_and_object_with_their_own_t
     let live = neighbour.get_mediation(pb::GetMediationRequest { mediation_id: id.clone(), ..Default::default() });
     let live = live.await.unwrap().into_inner();
     assert_eq!((live.objectors.len(), live.objections_needed), (9, 10), "the count is live");
+    let report = monthly_report(&grid).await;
+    assert_eq!((report.decided, report.matters.len()), (1, 1), "{report:?}");
+    let line = &report.matters[0];
+    assert_eq!((line.mediation_id.as_str(), line.status.as_str()), (id.as_str(), "in_notice"));
+    assert!(line.decided_this_month && line.decided_at.is_some());
 
     // The tenth puts the decision back to the council.
     let contested = grid.resident(20).object_to_decision(step()).await.unwrap().into_inner();
@@ -218,5 +236,65 @@ async fn fifty_registered_residents_rank_topics_vote_and_object_with_their_own_t
     };
     let again = mediator.respond_to_objection(reconsider).await.unwrap().into_inner();
     assert_eq!(again.stage(), pb::MediationStage::Notified);
+    assert!(monthly_report(&grid).await.matters.is_empty(), "a reconsidered decision no longer stands");
+    matter_record(&grid, &id).await;
     grid.app.shutdown().await.unwrap();
+}
+
+/// Residents following the sitting speak to it as themselves: a registered resident within
+/// the length, shown in full to themselves and to the grid, masked to their neighbours.
+async fn resident_statements(grid: &Grid, id: &str) {
+    let say = |text: String| pb::SubmitResidentStatementRequest { mediation_id: id.to_string(), text };
+    let own = grid.resident(30).submit_resident_statement(say("中午也要开门，电话13812345678".into())).await;
+    let own = own.unwrap().into_inner();
+    assert_eq!(own.resident_statements.len(), 1);
+    assert_eq!(own.resident_statements[0].speaker, "居民30");
+    assert!(own.resident_statements[0].text.ends_with("13812345678"), "their own words, as said");
+    let read = pb::GetMediationRequest { mediation_id: id.to_string(), ..Default::default() };
+    let neighbour = grid.resident(31).get_mediation(read.clone()).await.unwrap().into_inner();
+    let said = &neighbour.resident_statements[0];
+    assert_eq!((said.speaker.as_str(), said.text.as_str()), ("居***", "中午也要开门，电话138****5678"));
+    let last = neighbour.history.last().unwrap();
+    assert!(!last.detail.contains("居民30") && !last.actor_id.contains("居民30"), "{last:?}");
+    let office = grid.client("网格员", Role::GridWorker).get_mediation(read).await.unwrap().into_inner();
+    assert_eq!(office.resident_statements[0].speaker, "居民30", "the grid sees its residents");
+
+    let stranger = grid.client("外人", Role::Resident).submit_resident_statement(say("我也说".into())).await;
+    assert_eq!(stranger.unwrap_err().code(), Code::FailedPrecondition, "not on the register");
+    let long = grid.resident(31).submit_resident_statement(say("话".repeat(301))).await;
+    assert_eq!(long.unwrap_err().code(), Code::InvalidArgument, "over 300 characters");
+}
+
+/// This month's implementation report of the grid (the month in Beijing time).
+async fn monthly_report(grid: &Grid) -> pb::ImplementationReport {
+    let month = (chrono::Utc::now() + chrono::Duration::hours(8)).format("%Y-%m").to_string();
+    let request = pb::GetImplementationReportRequest { area_code: grid.area.clone(), month };
+    let mut mediator = grid.client("调解员", Role::Mediator);
+    mediator.get_implementation_report(request).await.unwrap().into_inner()
+}
+
+/// 一事一档: every step of the matter, from the agenda's proposal and rankings to the council's
+/// reconsideration; a secret ballot's votes stay secret in it.
+async fn matter_record(grid: &Grid, id: &str) {
+    let request = pb::GetMatterRecordRequest { mediation_id: id.to_string() };
+    let record = grid.client("调解员", Role::Mediator).get_matter_record(request.clone()).await.unwrap().into_inner();
+    assert_eq!((record.topic.as_str(), record.agenda_topic, record.status.as_str()), ("老年食堂", 3, "deliberating"));
+    let count = |section: &str| record.entries.iter().filter(|e| e.section == section).count();
+    assert_eq!(count("proposal"), 2, "proposed on the agenda, then as a session");
+    assert_eq!(count("ranking"), 4, "two rankings opened and closed");
+    assert_eq!((count("resident_statement"), count("statement")), (1, 1));
+    assert_eq!((count("ballot"), count("decision")), (7, 1), "opened, six votes; then closed");
+    assert_eq!((count("publication"), count("objection"), count("council_response")), (1, 10, 1));
+    let ranked = record.entries.iter().filter(|e| e.detail.starts_with("ranked ")).map(|e| e.detail.as_str());
+    let ranked: Vec<&str> = ranked.collect();
+    assert!(
+        ranked[0].starts_with("ranked 2 of 4 with score 6") && ranked[1].starts_with("ranked 1 of 4 with score 27")
+    );
+    assert!(record.entries.iter().all(|e| !e.detail.contains("voted Yes")), "the ballot was secret");
+    let first = record.entries.first().unwrap();
+    assert!(first.detail.contains("proposed by") && first.section == "proposal", "{first:?}");
+
+    let neighbour = grid.resident(31).get_matter_record(request).await.unwrap().into_inner();
+    let said = neighbour.entries.iter().find(|e| e.section == "resident_statement").unwrap();
+    assert!(said.detail.contains("居***") && !said.detail.contains("13812345678"), "{said:?}");
 }

@@ -2,12 +2,12 @@
 //! answered with the session as it stands after it; the session's refusals become precise
 //! statuses here and nowhere else.
 
-use crate::residents::{area_of, subject};
+use crate::residents::{agenda_refused, area_of, subject};
 use crate::sessions;
-use crate::view::view;
+use crate::view::{view, Reader};
 use crate::MediationSvc;
 use gridloop_domain::access::Rpc;
-use gridloop_domain::agenda::{AgendaCommand, Ballot};
+use gridloop_domain::agenda::{AgendaCommand, AgendaId, Ballot};
 use gridloop_domain::ids::MediationId;
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::mediation::{
@@ -38,7 +38,7 @@ fn refused(id: MediationId, error: MediationError) -> Status {
     }
 }
 
-fn status(id: MediationId, error: CommandError<MediationError>) -> Status {
+pub(crate) fn status(id: MediationId, error: CommandError<MediationError>) -> Status {
     grpc::status(error, |reason, _| refused(id, reason))
 }
 
@@ -68,6 +68,19 @@ impl MediationSvc {
         self.answer(id, envelope).await
     }
 
+    /// The agenda topic a session is proposed on must stand on its area's agenda (not merged away).
+    async fn check_agenda_topic(&self, area: &AreaCode, number: u32) -> Result<Option<u32>, Status> {
+        if number == 0 {
+            return Ok(None);
+        }
+        let agenda = self.agendas.load(AgendaId::of(area)).await.map_err(agenda_refused)?;
+        match agenda.state.topic(number) {
+            Some(topic) if topic.merged_into.is_none() => Ok(Some(number)),
+            Some(_) => Err(invalid_argument("agenda_topic", format!("topic {number} was merged into another"))),
+            None => Err(invalid_argument("agenda_topic", format!("no topic {number} on the agenda of {area}"))),
+        }
+    }
+
     /// Carry out `envelope` and answer with the session after it, rendered from the stream read
     /// for the decision and the events just appended.
     async fn answer(
@@ -75,11 +88,13 @@ impl MediationSvc {
         id: MediationId,
         envelope: Envelope<Mediation>,
     ) -> Result<Response<pb::MediationView>, Status> {
+        let principal = envelope.caller.principal.clone();
         let executed = self.sessions.execute(envelope).await.map_err(|e| status(id, e))?;
         let (state, version) = (executed.state.clone(), executed.version);
         // Sessions are not cached: the stream was read for the decision.
         let history = executed.history().unwrap_or_default();
-        Ok(Response::new(view(id, &state, version, &history)))
+        let reader = Reader::of(principal.as_ref(), &history);
+        Ok(Response::new(view(id, &state, version, &history, &reader)))
     }
 }
 
@@ -114,7 +129,9 @@ impl MediationService for MediationSvc {
         let named = Named { case_id: case_id.as_deref(), mediation_id: Some(&mediation_id) };
         let facts = session_object(&loaded.state, loaded.origin().as_ref());
         grpc::may_read(&request, Rpc::GetMediation, facts.as_ref(), named)?;
-        Ok(Response::new(view(id, &loaded.state, loaded.version, &loaded.history)))
+        let principal = Caller::of(&request)?.principal;
+        let reader = Reader::of(principal.as_ref(), &loaded.history);
+        Ok(Response::new(view(id, &loaded.state, loaded.version, &loaded.history, &reader)))
     }
 
     async fn conclude_mediation(
@@ -154,8 +171,9 @@ impl MediationService for MediationSvc {
         };
         v.into_result()?;
         let (Some(level), Some(kind), Some(area)) = (level, kind, area) else { unreachable!("checked above") };
+        let agenda_topic = self.check_agenda_topic(&area, r.agenda_topic).await?;
         let command = MediationCommand::Open {
-            origin: Origin::CollectedTopic { collected_from: r.collected_from },
+            origin: Origin::CollectedTopic { collected_from: r.collected_from, agenda_topic },
             level,
             topic: r.topic,
             kind,
@@ -344,6 +362,37 @@ impl MediationService for MediationSvc {
         let registered = self.register_of(&self.session_area(id).await?).await?.contains(&resident);
         let envelope = self.sessions.request(id, MediationCommand::Object { resident, registered }, caller, None);
         self.answer(id, envelope).await
+    }
+
+    async fn submit_resident_statement(
+        &self,
+        request: Request<pb::SubmitResidentStatementRequest>,
+    ) -> Result<Response<pb::MediationView>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        let id = MediationId(parse_uuid("mediation_id", &r.mediation_id)?);
+        let resident = subject(&caller)?;
+        let registered = self.register_of(&self.session_area(id).await?).await?.contains(&resident);
+        let command = MediationCommand::SubmitResidentStatement { resident, text: r.text, registered };
+        self.answer(id, self.sessions.request(id, command, caller, None)).await
+    }
+
+    async fn get_matter_record(
+        &self,
+        request: Request<pb::GetMatterRecordRequest>,
+    ) -> Result<Response<pb::MatterRecord>, Status> {
+        let id = MediationId(parse_uuid("mediation_id", &request.get_ref().mediation_id)?);
+        Ok(Response::new(self.matter_record(&request, id).await?))
+    }
+
+    async fn get_implementation_report(
+        &self,
+        request: Request<pb::GetImplementationReportRequest>,
+    ) -> Result<Response<pb::ImplementationReport>, Status> {
+        let area = area_of(&request.get_ref().area_code)?;
+        // An area within the caller's reach, or refused; everywhere (the admin) is the area asked.
+        let area = grpc::confine_area(&request, Rpc::GetImplementationReport, Some(&area))?.unwrap_or(area);
+        Ok(Response::new(self.implementation_report(&area, &request.get_ref().month).await?))
     }
 
     async fn register_residents(

@@ -5,12 +5,17 @@
 //! Residents take part themselves ([`residents`]): each area keeps a register of the residents
 //! concerned and an agenda of topics they propose and rank, each a stream of its own.
 //!
+//! Each matter has its record (一事一档, [`record`]) read from its streams, and each area its
+//! monthly implementation report (每月通报, [`report`]).
+//!
 //! Every step, whichever way it arrives ([`grpc`], [`handlers`]), takes the kit's one command
 //! path; the sessions' table for the figures ([`sessions`]) is written in the same transaction
 //! as the events.
 
 mod grpc;
 mod handlers;
+mod record;
+mod report;
 mod residents;
 mod sessions;
 mod view;
@@ -35,6 +40,7 @@ pub struct MediationSvc {
     sessions: CommandHandler<Mediation>,
     registers: CommandHandler<Register>,
     agendas: CommandHandler<Agenda>,
+    clock: Arc<dyn Clock>,
 }
 
 impl MediationSvc {
@@ -46,10 +52,10 @@ impl MediationSvc {
             .with_authorizer(Arc::new(RegisterPolicy));
         let agendas = CommandHandler::new(SERVICE, store.clone(), clock.clone(), Arc::new(()))
             .with_authorizer(Arc::new(AgendaPolicy));
-        let sessions = CommandHandler::new(SERVICE, store, clock, Arc::new(council))
+        let sessions = CommandHandler::new(SERVICE, store, clock.clone(), Arc::new(council))
             .with_authorizer(Arc::new(SessionPolicy))
             .with_read_model(Arc::new(sessions::SessionsTable));
-        Ok(Self { sessions, registers, agendas })
+        Ok(Self { sessions, registers, agendas, clock })
     }
 
     /// The council rules in force (quorum, notice period, turns) and the city's calendar.

@@ -46,7 +46,7 @@ fn register_refused(error: CommandError<RegisterError>) -> Status {
     })
 }
 
-fn agenda_refused(error: CommandError<AgendaError>) -> Status {
+pub(crate) fn agenda_refused(error: CommandError<AgendaError>) -> Status {
     grpc::status(error, |reason, _| match reason {
         AgendaError::Invalid { field, reason } => invalid_argument(field, reason),
         AgendaError::Refused { state, .. } => {

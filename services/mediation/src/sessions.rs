@@ -79,6 +79,22 @@ pub(crate) async fn latest_for_case(store: &EventStore, case_id: &str) -> Result
         .transpose()
 }
 
+/// Every session in `area` (its sub-areas included), with the area it lies in, oldest first.
+pub(crate) async fn in_area(store: &EventStore, area: &AreaCode) -> Result<Vec<(MediationId, String)>, StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT mediation_id, area_code FROM mediation_sessions WHERE area_code LIKE $1 ORDER BY opened_position",
+    )
+    .bind(format!("{}%", area.as_str()))
+    .fetch_all(store.pool())
+    .await?;
+    rows.into_iter()
+        .map(|(id, area)| {
+            let id = Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(format!("session id: {e}")))?;
+            Ok((MediationId(id), area))
+        })
+        .collect()
+}
+
 /// The figures of the sessions in `area` (every area when none) opened or concluded within
 /// `[from, to)`, in µs.
 pub(crate) async fn figures(

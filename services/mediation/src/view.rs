@@ -1,35 +1,81 @@
-//! The session as clients see it (`MediationView`): its state, and its history in words.
+//! The session as clients see it (`MediationView`): its state, and its history in words. What
+//! residents said online is theirs: their names and any phone or ID numbers in their words are
+//! shown as the personal-data rules allow the reader.
 
+use gridloop_domain::access::Principal;
 use gridloop_domain::ids::MediationId;
 use gridloop_domain::mediation::{
     fifth_of, Ballot, Mediation, MediationEvent, Notice, Origin, Outcome, Referral, Stage, Statement,
 };
+use gridloop_domain::personal::{contact_access, mask_free_text, mask_name, ContactAccess};
 use gridloop_eventstore::RecordedEvent;
 use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
 
-/// The session after `history` (its stream, in order) left it in `state` at `version`.
+/// Who reads a view, and the area of the session read: what they may see of residents.
+pub(crate) struct Reader<'a> {
+    principal: Option<&'a Principal>,
+    access: ContactAccess,
+}
+
+impl<'a> Reader<'a> {
+    /// `principal` reading a session whose stream is `history`, routed to its area.
+    pub(crate) fn of(principal: Option<&'a Principal>, history: &[(RecordedEvent, MediationEvent)]) -> Self {
+        let area = history.first().map_or("", |(record, _)| record.routing_key.as_str());
+        Reader { principal, access: contact_access(principal, area) }
+    }
+
+    /// A resident's name: in full to themselves and to those who may see the area's residents,
+    /// masked (`居**`) to other readers, withheld from those who read no people.
+    pub(crate) fn resident(&self, name: &str) -> String {
+        match self.access {
+            _ if self.is(name) => name.to_string(),
+            ContactAccess::Full => name.to_string(),
+            ContactAccess::Masked => mask_name(name),
+            ContactAccess::Withheld => "居民".to_string(),
+        }
+    }
+
+    /// What `resident` said, with phone and ID-card numbers masked for readers other than them
+    /// not entitled to those.
+    pub(crate) fn words(&self, resident: &str, text: &str) -> String {
+        if self.is(resident) || self.access.sees_free_text() {
+            text.to_string()
+        } else {
+            mask_free_text(text)
+        }
+    }
+
+    fn is(&self, resident: &str) -> bool {
+        self.principal.is_some_and(|p| p.subject == resident)
+    }
+}
+
+/// The session after `history` (its stream, in order) left it in `state` at `version`, as
+/// `reader` may see it.
 pub(crate) fn view(
     id: MediationId,
     state: &Mediation,
     version: u64,
     history: &[(RecordedEvent, MediationEvent)],
+    reader: &Reader,
 ) -> pb::MediationView {
     let mut view = pb::MediationView {
         mediation_id: id.to_string(),
         version,
-        history: history_entries(history),
+        history: history_entries(history, reader),
         ..Default::default()
     };
     let Some(session) = state.session() else { return view };
     view.case_id = session.origin.case_id().map(|c| c.to_string()).unwrap_or_default();
     view.collected_from = match &session.origin {
         Origin::Case { .. } => String::new(),
-        Origin::CollectedTopic { collected_from } => collected_from.clone(),
+        Origin::CollectedTopic { collected_from, .. } => collected_from.clone(),
     };
     view.level = convert::level(convert::ladder_level(session.level)) as i32;
     view.session_level = convert::session_level(session.level) as i32;
     view.topic = session.topic.clone();
+    view.agenda_topic = session.origin.agenda_topic().unwrap_or(0);
     view.kind = convert::matter_kind(session.kind) as i32;
     view.professional = session.professional.map_or(pb::ParticipantRole::Unspecified, convert::role) as i32;
     view.convenor = session.convenor.clone();
@@ -56,9 +102,16 @@ pub(crate) fn view(
             let stage = match stage {
                 Stage::Proposed => pb::MediationStage::Proposed,
                 Stage::Notified => pb::MediationStage::Notified,
-                Stage::Deliberating { present, statements: said, ballot } => {
+                Stage::Deliberating { present, statements: said, ballot, residents_said } => {
                     view.present = present.clone();
                     view.statements = statements(said);
+                    view.resident_statements = residents_said
+                        .iter()
+                        .map(|s| pb::MediationStatement {
+                            speaker: reader.resident(&s.speaker),
+                            text: reader.words(&s.speaker, &s.text),
+                        })
+                        .collect();
                     if let Some(b) = ballot {
                         ballot_view(&mut view, b);
                     }
@@ -118,8 +171,12 @@ fn ballot_view(view: &mut pb::MediationView, ballot: &Ballot) {
     }
 }
 
-/// The session's history in words; a secret ballot's votes say only who voted.
-fn history_entries(history: &[(RecordedEvent, MediationEvent)]) -> Vec<pb::MediationHistoryEntry> {
+/// The session's history in words; a secret ballot's votes say only who voted, a resident's
+/// statement names them as `reader` may see them.
+pub(crate) fn history_entries(
+    history: &[(RecordedEvent, MediationEvent)],
+    reader: &Reader,
+) -> Vec<pb::MediationHistoryEntry> {
     let mut secret = false;
     history
         .iter()
@@ -127,15 +184,21 @@ fn history_entries(history: &[(RecordedEvent, MediationEvent)]) -> Vec<pb::Media
             if let MediationEvent::BallotOpened { secret: s, .. } = event {
                 secret = *s;
             }
-            let detail = match event {
-                MediationEvent::BallotCast { voter, .. } if secret => format!("{voter} voted (secret ballot)"),
-                _ => describe(event),
+            let (detail, actor_id) = match event {
+                MediationEvent::BallotCast { voter, .. } if secret => {
+                    (format!("{voter} voted (secret ballot)"), record.actor.id.clone())
+                }
+                MediationEvent::ResidentStatementSubmitted { resident, text } => (
+                    format!("resident {}: {}", reader.resident(resident), reader.words(resident, text)),
+                    reader.resident(&record.actor.id),
+                ),
+                _ => (describe(event), record.actor.id.clone()),
             };
             pb::MediationHistoryEntry {
                 version: record.stream_version,
                 occurred_at: Some(convert::timestamp(record.occurred_at)),
                 event_type: convert::short_type(&record.event_type).to_string(),
-                actor_id: record.actor.id.clone(),
+                actor_id,
                 detail,
             }
         })
@@ -143,7 +206,7 @@ fn history_entries(history: &[(RecordedEvent, MediationEvent)]) -> Vec<pb::Media
 }
 
 /// One line for the session's history.
-fn describe(event: &MediationEvent) -> String {
+pub(crate) fn describe(event: &MediationEvent) -> String {
     let list = |names: &[String]| names.join(", ");
     match event {
         MediationEvent::Opened { level, topic, kind, convenor, .. } => {
@@ -153,6 +216,7 @@ fn describe(event: &MediationEvent) -> String {
         MediationEvent::Notified => "participants notified".into(),
         MediationEvent::DeliberationOpened { present } => format!("sitting; present: {}", list(present)),
         MediationEvent::StatementMade { statement } => format!("{}: {}", statement.speaker, statement.text),
+        MediationEvent::ResidentStatementSubmitted { resident, text } => format!("resident {resident}: {text}"),
         MediationEvent::MotionVoted { motion, yes, no, abstain, carried } => format!(
             "motion {motion:?} {} ({} yes, {} no, {} abstain)",
             if *carried { "carried" } else { "not carried" },

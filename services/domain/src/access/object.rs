@@ -40,6 +40,7 @@ pub fn session_rpc(command: &MediationCommand) -> Option<Rpc> {
         MediationCommand::Notify => Rpc::NotifyParticipants,
         MediationCommand::OpenDeliberation { .. } => Rpc::OpenDeliberation,
         MediationCommand::MakeStatement { .. } => Rpc::MakeStatement,
+        MediationCommand::SubmitResidentStatement { .. } => Rpc::SubmitResidentStatement,
         MediationCommand::PutMotion { .. } => Rpc::PutMotion,
         MediationCommand::SignAgreement { .. } => Rpc::SignAgreement,
         MediationCommand::RaiseObjection { .. } => Rpc::RaiseObjection,
@@ -141,7 +142,7 @@ mod tests {
         let on_case = session(Origin::Case { case_id: crate::ids::CaseId(uuid::Uuid::nil()) });
         let facts = session_facts(&on_case, code("321012001002003"));
         assert_eq!((facts.unit, facts.area), (code("321012001002"), code("321012001002003")));
-        let topic = session(Origin::CollectedTopic { collected_from: "痛点箱".into() });
+        let topic = session(Origin::CollectedTopic { collected_from: "痛点箱".into(), agenda_topic: None });
         assert_eq!(session_facts(&topic, code("321012001")), CaseFacts::at(code("321012001")));
     }
 

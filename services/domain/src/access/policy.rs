@@ -148,6 +148,14 @@ pub const POLICY: &[(Rpc, &[Grants])] = &[
     (Rpc::RankTopics, RESIDENTS),
     (Rpc::CloseRanking, COUNCIL),
     (Rpc::GetAgenda, &[&[(Resident, Registered)], READERS, ADMIN]),
+    (Rpc::SubmitResidentStatement, RESIDENTS),
+    // 一事一档 is read by whoever may read the session; the monthly report (每月通报) by those
+    // who read the area's figures.
+    (Rpc::GetMatterRecord, &[&[(Resident, Registered)], READERS, ADMIN]),
+    (
+        Rpc::GetImplementationReport,
+        &[OFFICES_IN_AREA, &[(Mediator, InArea), (Platform, InArea), (Supervisor, InArea)], ADMIN],
+    ),
     (
         Rpc::GetMediationFigures,
         &[OFFICES_IN_AREA, &[(Mediator, InArea), (Platform, InArea), (Supervisor, InArea)], ADMIN],

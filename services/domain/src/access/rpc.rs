@@ -110,6 +110,9 @@ rpcs! {
         RankTopics: Command,
         CloseRanking: Command,
         GetAgenda: Query,
+        SubmitResidentStatement: Command,
+        GetMatterRecord: Query,
+        GetImplementationReport: Query,
     }
     Evaluation {
         EvaluateCase: Command,

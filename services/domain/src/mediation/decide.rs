@@ -2,8 +2,8 @@
 //! beside its tests, and reads the open session through a [`Step`].
 
 use super::{
-    ballot, conclude, deliberate, follow_up, informal, invite, object, open, sign, vote, Mediation, MediationCommand,
-    MediationError, MediationEvent, MediationRules, Session, Stage,
+    ballot, conclude, deliberate, follow_up, informal, invite, object, open, resident_statement, sign, vote, Mediation,
+    MediationCommand, MediationError, MediationEvent, MediationRules, Session, Stage,
 };
 use crate::calendar::WorkingCalendar;
 use crate::Timestamp;
@@ -42,6 +42,9 @@ pub fn decide(
         C::Notify => invite::notify(&at),
         C::OpenDeliberation { present } => deliberate::sit(&at, present),
         C::MakeStatement { statement } => deliberate::speak(&at, statement),
+        C::SubmitResidentStatement { resident, text, registered } => {
+            resident_statement::submit(&at, resident, text, *registered)
+        }
         C::PutMotion { motion, yes, no, abstain } => vote::decide(&at, motion, yes, no, abstain),
         C::OpenBallot { motion, secret } => ballot::open(&at, motion, *secret),
         C::CastBallot { voter, choice } => ballot::cast(&at, voter, *choice),

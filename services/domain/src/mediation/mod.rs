@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! New ─Opened→ Proposed ─Invited*→ ─Notified→ Notified ─DeliberationOpened→ Deliberating
-//! Deliberating ─StatementMade*→ ─MotionVoted(rejected)→ Deliberating
+//! Deliberating ─StatementMade*→ ─ResidentStatementSubmitted*→ ─MotionVoted(rejected)→ Deliberating
 //! Deliberating ─MotionVoted(carried)→ Decided ─AgreementSigned (and published)→ InNotice
 //! InNotice ─ObjectionRaised(< 1/5)→ InNotice ─ObjectionRaised(≥ 1/5)→ Contested
 //! Contested | Suspended ─Reconsidered→ Notified (复议: convene, deliberate and vote again)
@@ -30,7 +30,8 @@
 //! execution until the council reconsiders (复议) or suspends it (暂缓执行).
 //!
 //! `decide` hands each command to its step, one module each with the step's tests beside it:
-//! `open`, `invite` (and 告知), `deliberate`, `vote` (a show of hands), `ballot` (云票选: each
+//! `open`, `invite` (and 告知), `deliberate`, `resident_statement` (云议事: registered residents
+//! speak to the sitting from their own device), `vote` (a show of hands), `ballot` (云票选: each
 //! participant votes from their own device), `sign`, `object`, `conclude`, `informal` and
 //! `follow_up`.
 
@@ -39,15 +40,19 @@ mod conclude;
 mod decide;
 mod deliberate;
 mod follow_up;
+mod implementation;
 mod informal;
 mod invite;
 mod object;
 mod open;
+mod resident_statement;
 mod sign;
 mod vote;
 
 pub use decide::decide;
+pub use implementation::{implementation, month_in_beijing, Implementation, MatterStatus};
 pub use object::{fifth_of, reaches_fifth};
+pub use resident_statement::RESIDENT_STATEMENT_MAX_CHARS;
 
 use crate::calendar::Sla;
 use crate::decider::Misfit;
@@ -160,8 +165,13 @@ impl MatterKind {
 pub enum Origin {
     /// A case in dispatch asked for mediation (接诉即商).
     Case { case_id: CaseId },
-    /// A topic collected from residents (议题征集), with no case behind it.
-    CollectedTopic { collected_from: String },
+    /// A topic collected from residents (议题征集), with no case behind it; `agenda_topic`: the
+    /// number of the topic on its area's agenda, when the residents proposed and ranked it there.
+    CollectedTopic {
+        collected_from: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agenda_topic: Option<u32>,
+    },
 }
 
 impl Origin {
@@ -169,6 +179,14 @@ impl Origin {
         match self {
             Origin::Case { case_id } => Some(*case_id),
             Origin::CollectedTopic { .. } => None,
+        }
+    }
+
+    /// The number of the agenda topic the session deliberates, if it came from the agenda.
+    pub fn agenda_topic(&self) -> Option<u32> {
+        match self {
+            Origin::CollectedTopic { agenda_topic, .. } => *agenda_topic,
+            Origin::Case { .. } => None,
         }
     }
 }
@@ -240,6 +258,12 @@ pub enum MediationEvent {
     },
     StatementMade {
         statement: Statement,
+    },
+    /// 云议事: a registered resident of the session's area spoke to the sitting from their own
+    /// device. Views show the resident's name in full only to those who may see residents.
+    ResidentStatementSubmitted {
+        resident: String,
+        text: String,
     },
     /// 决策: a motion put to the vote (a show of hands) and its tally.
     MotionVoted {
@@ -323,6 +347,7 @@ impl MediationEvent {
             MediationEvent::Notified => "MediationParticipantsNotified",
             MediationEvent::DeliberationOpened { .. } => "MediationDeliberationOpened",
             MediationEvent::StatementMade { .. } => "MediationStatementMade",
+            MediationEvent::ResidentStatementSubmitted { .. } => "MediationResidentStatementSubmitted",
             MediationEvent::MotionVoted { .. } => "MediationMotionVoted",
             MediationEvent::BallotOpened { .. } => "MediationBallotOpened",
             MediationEvent::BallotCast { .. } => "MediationBallotCast",
@@ -409,12 +434,15 @@ pub enum Stage {
     Proposed,
     /// 告知: participants were notified; the session can sit.
     Notified,
-    /// 协商: sitting, with who attended, what was said and the ballot under way, if any.
+    /// 协商: sitting, with who attended, what was said (by the participants, and by registered
+    /// residents following online) and the ballot under way, if any.
     Deliberating {
         present: Vec<String>,
         statements: Vec<Statement>,
         #[serde(default)]
         ballot: Option<Ballot>,
+        #[serde(default)]
+        residents_said: Vec<Statement>,
     },
     /// A motion carried; the parties are to sign it.
     Decided { present: Vec<String>, motion: String },
@@ -515,6 +543,13 @@ pub enum MediationCommand {
     MakeStatement {
         statement: Statement,
     },
+    /// 云议事: a resident speaks to the sitting; `registered`: whether the register of the
+    /// session's area holds them.
+    SubmitResidentStatement {
+        resident: String,
+        text: String,
+        registered: bool,
+    },
     PutMotion {
         motion: String,
         yes: Vec<String>,
@@ -585,6 +620,7 @@ impl MediationCommand {
             MediationCommand::Notify => "notify",
             MediationCommand::OpenDeliberation { .. } => "open_deliberation",
             MediationCommand::MakeStatement { .. } => "make_statement",
+            MediationCommand::SubmitResidentStatement { .. } => "submit_resident_statement",
             MediationCommand::PutMotion { .. } => "put_motion",
             MediationCommand::OpenBallot { .. } => "open_ballot",
             MediationCommand::CastBallot { .. } => "cast_ballot",
@@ -656,19 +692,32 @@ pub fn evolve(state: Mediation, event: &MediationEvent) -> Result<Mediation, Mis
         }
         (E::Notified, Stage::Proposed) => Stage::Notified,
         (E::DeliberationOpened { present }, Stage::Notified) => {
-            Stage::Deliberating { present: present.clone(), statements: vec![], ballot: None }
+            Stage::Deliberating { present: present.clone(), statements: vec![], ballot: None, residents_said: vec![] }
         }
-        (E::StatementMade { statement }, Stage::Deliberating { present, mut statements, ballot }) => {
+        (E::StatementMade { statement }, Stage::Deliberating { present, mut statements, ballot, residents_said }) => {
             statements.push(statement.clone());
-            Stage::Deliberating { present, statements, ballot }
+            Stage::Deliberating { present, statements, ballot, residents_said }
         }
-        (E::BallotOpened { motion, secret, eligible }, Stage::Deliberating { present, statements, ballot: None }) => {
+        (
+            E::ResidentStatementSubmitted { resident, text },
+            Stage::Deliberating { present, statements, ballot, mut residents_said },
+        ) => {
+            residents_said.push(Statement { speaker: resident.clone(), text: text.clone() });
+            Stage::Deliberating { present, statements, ballot, residents_said }
+        }
+        (
+            E::BallotOpened { motion, secret, eligible },
+            Stage::Deliberating { present, statements, ballot: None, residents_said },
+        ) => {
             let ballot = Ballot { motion: motion.clone(), secret: *secret, eligible: eligible.clone(), cast: vec![] };
-            Stage::Deliberating { present, statements, ballot: Some(ballot) }
+            Stage::Deliberating { present, statements, ballot: Some(ballot), residents_said }
         }
-        (E::BallotCast { voter, choice }, Stage::Deliberating { present, statements, ballot: Some(mut ballot) }) => {
+        (
+            E::BallotCast { voter, choice },
+            Stage::Deliberating { present, statements, ballot: Some(mut ballot), residents_said },
+        ) => {
             ballot.cast.push((voter.clone(), *choice));
-            Stage::Deliberating { present, statements, ballot: Some(ballot) }
+            Stage::Deliberating { present, statements, ballot: Some(ballot), residents_said }
         }
         (E::BallotClosed { motion, carried: true, .. }, Stage::Deliberating { ballot: Some(ballot), .. }) => {
             Stage::Decided {
@@ -676,9 +725,10 @@ pub fn evolve(state: Mediation, event: &MediationEvent) -> Result<Mediation, Mis
                 motion: motion.clone(),
             }
         }
-        (E::BallotClosed { carried: false, .. }, Stage::Deliberating { present, statements, ballot: Some(_) }) => {
-            Stage::Deliberating { present, statements, ballot: None }
-        }
+        (
+            E::BallotClosed { carried: false, .. },
+            Stage::Deliberating { present, statements, ballot: Some(_), residents_said },
+        ) => Stage::Deliberating { present, statements, ballot: None, residents_said },
         (E::MotionVoted { motion, carried: true, .. }, Stage::Deliberating { present, .. }) => {
             Stage::Decided { present, motion: motion.clone() }
         }

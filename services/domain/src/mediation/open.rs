@@ -14,7 +14,7 @@ pub(super) fn decide(
 ) -> Result<Vec<MediationEvent>, MediationError> {
     required("topic", topic)?;
     required("convenor", convenor)?;
-    if let Origin::CollectedTopic { collected_from } = origin {
+    if let Origin::CollectedTopic { collected_from, .. } = origin {
         required("collected_from", collected_from)?;
     }
     if professional.is_some_and(|role| !role.is_professional()) {
@@ -64,7 +64,7 @@ mod tests {
     #[test]
     fn given_nothing_when_a_collected_topic_opens_a_building_session_then_it_has_no_case() {
         let cmd = MediationCommand::Open {
-            origin: Origin::CollectedTopic { collected_from: "痛点箱".into() },
+            origin: Origin::CollectedTopic { collected_from: "痛点箱".into(), agenda_topic: None },
             level: SessionLevel::Building,
             topic: "charging points for e-bikes".into(),
             kind: MatterKind::Consultation,

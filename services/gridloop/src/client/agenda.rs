@@ -1,6 +1,9 @@
 //! `gridloop agenda`: an area's topics (议题征集) and their ranking by D21 or 531 — residents
-//! propose and rank with their own tokens; the convenor merges duplicates, opens and closes.
+//! propose and rank with their own tokens; the convenor merges duplicates, opens and closes —
+//! and what came of them: a matter's record (一事一档) and the area's monthly implementation
+//! report (每月通报).
 
+use super::matter;
 use super::output::emit;
 use super::rpc::Server;
 use super::Global;
@@ -78,6 +81,22 @@ pub enum AgendaCommand {
         #[arg(long)]
         area: String,
     },
+    /// 一事一档: the record of the matter a session deliberates, from proposal to follow-ups.
+    Record {
+        /// The mediation id of the matter's session.
+        id: String,
+        /// A Markdown document to file, instead of the table (--json takes precedence).
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// 实施情况每月报告: an area's matters decided and how their implementation goes in a month.
+    Report {
+        #[arg(long)]
+        area: String,
+        /// YYYY-MM (Beijing time).
+        #[arg(long)]
+        month: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -91,6 +110,19 @@ pub async fn run(AgendaArgs { command, global }: AgendaArgs) -> Result<()> {
     let server = Server::connect(&global.addresses()).await?;
     let mut client = server.mediation();
     let view = match command {
+        AgendaCommand::Record { id, markdown } => {
+            let request = pb::GetMatterRecordRequest { mediation_id: id };
+            let record = client.get_matter_record(request).await.map_err(server.fail("GetMatterRecord"))?.into_inner();
+            let text = || if markdown { matter::record_markdown(&record) } else { matter::record_text(&record) };
+            return emit(global.json, || matter::record_json(&record), text);
+        }
+        AgendaCommand::Report { area, month } => {
+            let request = pb::GetImplementationReportRequest { area_code: area, month };
+            let report =
+                client.get_implementation_report(request).await.map_err(server.fail("GetImplementationReport"));
+            let report = report?.into_inner();
+            return emit(global.json, || matter::report_json(&report), || matter::report_text(&report));
+        }
         AgendaCommand::Propose { area, title, collected_from, shared_concern, special_groups, urgent } => {
             let priorities = Some(pb::TopicPriorities { shared_concern, special_groups, urgent });
             let request = pb::ProposeAgendaTopicRequest { area_code: area, title, collected_from, priorities };

@@ -69,6 +69,9 @@ pub enum MediationCommand {
         /// Where the topic was collected (痛点箱, 民情恳谈会, ...).
         #[arg(long)]
         collected_from: String,
+        /// The number of the topic on the area's agenda the session deliberates.
+        #[arg(long, default_value_t = 0)]
+        agenda_topic: u32,
         #[command(flatten)]
         actor: ActorArgs,
     },
@@ -101,6 +104,13 @@ pub enum MediationCommand {
     CloseBallot { id: String },
     /// Object to the published decision, as the token's subject (a registered resident), once.
     ObjectAsResident { id: String },
+    /// 云议事: speak to the sitting as the token's subject (a registered resident), within the turns.
+    SpeakAsResident {
+        id: String,
+        /// At most 300 characters.
+        #[arg(long)]
+        text: String,
+    },
     /// 告知: notify the invited participants.
     Notify {
         id: String,
@@ -290,7 +300,17 @@ pub async fn run(MediationArgs { command, global }: MediationArgs) -> Result<()>
             };
             client.conclude_mediation(request).await.map_err(server.fail("ConcludeMediation"))?
         }
-        MediationCommand::Propose { level, area, topic, kind, professional, convenor, collected_from, actor } => {
+        MediationCommand::Propose {
+            level,
+            area,
+            topic,
+            kind,
+            professional,
+            convenor,
+            collected_from,
+            agenda_topic,
+            actor,
+        } => {
             let request = pb::ProposeTopicRequest {
                 actor: actor.to_proto(),
                 level: enum_arg::<pb::SessionLevel>(&level),
@@ -300,6 +320,7 @@ pub async fn run(MediationArgs { command, global }: MediationArgs) -> Result<()>
                 professional: professional.map_or(0, |p| enum_arg::<pb::ParticipantRole>(&p)),
                 convenor,
                 collected_from,
+                agenda_topic,
             };
             client.propose_topic(request).await.map_err(server.fail("ProposeTopic"))?
         }
@@ -323,6 +344,10 @@ pub async fn run(MediationArgs { command, global }: MediationArgs) -> Result<()>
         MediationCommand::CloseBallot { id } => {
             let request = pb::MediationStepRequest { mediation_id: id, actor: None };
             client.close_ballot(request).await.map_err(server.fail("CloseBallot"))?
+        }
+        MediationCommand::SpeakAsResident { id, text } => {
+            let request = pb::SubmitResidentStatementRequest { mediation_id: id, text };
+            client.submit_resident_statement(request).await.map_err(server.fail("SubmitResidentStatement"))?
         }
         MediationCommand::ObjectAsResident { id } => {
             let request = pb::MediationStepRequest { mediation_id: id, actor: None };
@@ -410,6 +435,9 @@ fn mediation_json(m: &pb::MediationView) -> Value {
         })).collect::<Vec<_>>(),
         "present": m.present,
         "statements": m.statements.iter().map(|s| json!({"speaker": s.speaker, "text": s.text})).collect::<Vec<_>>(),
+        "resident_statements": m.resident_statements.iter()
+            .map(|s| json!({"resident": s.speaker, "text": s.text})).collect::<Vec<_>>(),
+        "agenda_topic": m.agenda_topic,
         "motion": opt_str(&m.motion),
         "notice_until": time_json(m.notice_until.as_ref()),
         "residents_concerned": m.residents_concerned,
@@ -446,6 +474,7 @@ fn mediation_text(m: &pb::MediationView, width: Option<usize>, zone: Tz) -> Stri
         ("professional", role_text(m.professional)),
         ("participants", names_or_dash(m.participants.iter().map(|p| format!("{} ({})", p.name, role_text(p.role))))),
         ("present", names_or_dash(m.present.iter().cloned())),
+        ("residents said", names_or_dash(m.resident_statements.iter().map(|s| format!("{}: {}", s.speaker, s.text)))),
         ("motion", or_dash(&m.motion)),
         ("summary", or_dash(&m.summary)),
         ("signed by", signed_by),

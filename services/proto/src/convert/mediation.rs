@@ -135,8 +135,9 @@ pub fn encode_mediation_event(mediation_id: &str, case_id: &str, event: &Mediati
             convenor: convenor.clone(),
             collected_from: match origin {
                 Origin::Case { .. } => String::new(),
-                Origin::CollectedTopic { collected_from } => collected_from.clone(),
+                Origin::CollectedTopic { collected_from, .. } => collected_from.clone(),
             },
+            agenda_topic: origin.agenda_topic().unwrap_or(0),
         }
         .encode_to_vec(),
         MediationEvent::Invited { participant } => pb::MediationParticipantInvited {
@@ -155,6 +156,10 @@ pub fn encode_mediation_event(mediation_id: &str, case_id: &str, event: &Mediati
             text: statement.text.clone(),
         }
         .encode_to_vec(),
+        MediationEvent::ResidentStatementSubmitted { resident, text } => {
+            pb::MediationResidentStatementSubmitted { mediation_id: id, resident: resident.clone(), text: text.clone() }
+                .encode_to_vec()
+        }
         MediationEvent::MotionVoted { motion, yes, no, abstain, carried } => pb::MediationMotionVoted {
             mediation_id: id,
             motion: motion.clone(),
@@ -249,7 +254,8 @@ pub fn decode_mediation_event(event_type: &str, payload: &[u8]) -> Result<Mediat
         "MediationOpened" => {
             let m = pb::MediationOpened::decode(payload).map_err(proto)?;
             let origin = if m.case_id.is_empty() {
-                Origin::CollectedTopic { collected_from: m.collected_from.clone() }
+                let agenda_topic = (m.agenda_topic != 0).then_some(m.agenda_topic);
+                Origin::CollectedTopic { collected_from: m.collected_from.clone(), agenda_topic }
             } else {
                 Origin::Case { case_id: CaseId::parse(&m.case_id).map_err(|_| invalid(ty, "case_id is not a UUID"))? }
             };
@@ -280,6 +286,10 @@ pub fn decode_mediation_event(event_type: &str, payload: &[u8]) -> Result<Mediat
         "MediationStatementMade" => {
             let m = pb::MediationStatementMade::decode(payload).map_err(proto)?;
             MediationEvent::StatementMade { statement: Statement { speaker: m.speaker, text: m.text } }
+        }
+        "MediationResidentStatementSubmitted" => {
+            let m = pb::MediationResidentStatementSubmitted::decode(payload).map_err(proto)?;
+            MediationEvent::ResidentStatementSubmitted { resident: m.resident, text: m.text }
         }
         "MediationMotionVoted" => {
             let m = pb::MediationMotionVoted::decode(payload).map_err(proto)?;
@@ -382,7 +392,7 @@ mod tests {
         let names = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let events = [
             MediationEvent::Opened {
-                origin: Origin::CollectedTopic { collected_from: "痛点箱".into() },
+                origin: Origin::CollectedTopic { collected_from: "痛点箱".into(), agenda_topic: Some(3) },
                 level: SessionLevel::Building,
                 topic: "e-bike charging".into(),
                 kind: MatterKind::Hearing,
@@ -393,6 +403,7 @@ mod tests {
             MediationEvent::Notified,
             MediationEvent::DeliberationOpened { present: names(&["Chair", "Zhang"]) },
             MediationEvent::StatementMade { statement: Statement { speaker: "Zhang".into(), text: "t".into() } },
+            MediationEvent::ResidentStatementSubmitted { resident: "居民07".into(), text: "请早点开工".into() },
             MediationEvent::MotionVoted {
                 motion: "m".into(),
                 yes: names(&["Chair"]),
