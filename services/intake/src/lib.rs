@@ -21,6 +21,7 @@
 mod grpc;
 mod open_cases;
 pub mod personal;
+pub mod report;
 
 use gridloop_bus::{Clock, EventHandler, Subscription};
 use gridloop_domain::duplicates::DuplicatePolicy;

@@ -12,6 +12,7 @@ use crate::backend::Backend;
 use crate::error::ApiError;
 use crate::format::Format;
 use crate::reference::ReferenceCache;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
 
@@ -38,7 +39,10 @@ pub fn router(state: AppState) -> Router {
         router = router
             .route(&format!("{BASE}/discovery.{suffix}"), get(discovery::discovery))
             .route(&format!("{BASE}/services.{suffix}"), get(services::list))
-            .route(&format!("{BASE}/requests.{suffix}"), get(read_requests::list).post(report::post))
+            .route(
+                &format!("{BASE}/requests.{suffix}"),
+                get(read_requests::list).post(report::post).layer(DefaultBodyLimit::max(report::MAX_FORM_BYTES)),
+            )
             .route(&format!("{BASE}/servicerequestupdates.{suffix}"), get(updates::list));
     }
     router.fallback(not_found).with_state(state)
