@@ -9,7 +9,7 @@
 //! only the missing events for a case that was open and is now closed. Every event has actor
 //! role [`IMPORT_ROLE`] and causation `import:<source>`.
 //!
-//! Parsing a row and planning its events are pure ([`Importer::parse`], [`Importer::plan`]).
+//! Parsing the rows and planning their events are pure ([`Importer::rows`], [`Importer::plan`]).
 //! Before anything is written, the case's stored events and the planned ones must fold through
 //! the Case aggregate's `evolve`: the import cannot write a history the aggregate would refuse
 //! (such a row is reported as bad). [`import_csv`] streams the file in chunks and commits each
@@ -34,8 +34,12 @@ use std::io::Read;
 use uuid::Uuid;
 
 mod mapping;
+mod rows;
 
 pub use mapping::{AreaMap, CategoryMap, Columns, Mapping, MissingDue, OnTimeValues, StatusValues};
+#[cfg(test)]
+use rows::CrlfToLf;
+pub use rows::{ParsedRow, Rows};
 
 /// Namespace of the uuid v5 case and event ids of imported history.
 pub const IMPORT_NAMESPACE: Uuid = Uuid::from_u128(0x6772_6964_6c6f_6f70_b000_696d_706f_7274);
@@ -205,6 +209,10 @@ impl<'p> Importer<'p> {
         let bad = |m: String| Err(ImportError::Mapping(m));
         if mapping.source.trim().is_empty() {
             return bad("`source` must name the platform the file comes from".into());
+        }
+        // The CSV reader splits on a byte: a wider character would be cut to its low byte.
+        if let Some(delimiter) = mapping.delimiter.filter(|c| !c.is_ascii()) {
+            return bad(format!("delimiter {delimiter:?} is not one ASCII character"));
         }
         if let Some(offset) = &mapping.utc_offset {
             return bad(format!(
@@ -623,61 +631,41 @@ pub async fn import_csv<R: Read>(
     on_bad: &mut dyn FnMut(&BadRow),
     on_progress: &mut dyn FnMut(&ImportReport),
 ) -> Result<ImportReport, ImportError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(importer.mapping.delimiter.map_or(b',', |c| c as u8))
-        .flexible(true)
-        .from_reader(CrlfToLf::new(input));
-    let positions = importer.positions(reader.headers()?)?;
+    let mut rows = importer.rows(input)?;
     let mut report = ImportReport::default();
     // Row ids seen so far and their lines: a second row with the same id is a bad row.
     let mut seen: HashMap<Uuid, u64> = HashMap::new();
-    let mut records = reader.records();
     loop {
         let mut chunk: Vec<(u64, String, Planned)> = Vec::with_capacity(CHUNK_ROWS);
         let mut done = true;
-        for record in records.by_ref() {
+        for row in rows.by_ref() {
             let mut reject = |report: &mut ImportReport, row: BadRow| {
                 on_bad(&row);
                 report.rejected.push(row);
             };
-            let bad =
-                |line: u64, row_id: Option<String>, reason: String| BadRow { line, row_id, reason, duplicate: false };
-            let record = match record {
-                Ok(record) => record,
-                Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line());
-                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                        return Err(e.into());
-                    }
-                    reject(&mut report, bad(line, None, format!("unreadable row: {e}")));
+            let (line, case) = match row? {
+                ParsedRow::Bad(row) => {
+                    reject(&mut report, row);
                     continue;
                 }
+                ParsedRow::Good { line, case } => (line, case),
             };
-            let line = record.position().map_or(0, |p| p.line());
-            let get =
-                |pos: Option<usize>| pos.and_then(|i| record.get(i)).map_or_else(String::new, |s| s.trim().to_string());
-            let row_id = Some(get(Some(positions.case_id))).filter(|id| !id.is_empty());
-            match importer.parse_fields(&positions, &get) {
-                Err(reasons) => reject(&mut report, bad(line, row_id, reasons.join("; "))),
-                Ok(case) => {
-                    if let Some(first) = seen.get(&case.case_id.0) {
-                        let reason = format!("duplicate case id (first on line {first})");
-                        reject(&mut report, BadRow { duplicate: true, ..bad(line, row_id, reason) });
-                        continue;
-                    }
-                    seen.insert(case.case_id.0, line);
-                    if case.due_from_sla {
-                        let year = clock::local_date(case.opened, importer.policy.calendar.zone()).year();
-                        if !importer.policy.calendar.has_holiday_data(year) {
-                            report.uncovered_years.insert(year);
-                        }
-                    }
-                    chunk.push((line, case.row_id.clone(), importer.plan(&case)));
-                    if chunk.len() == CHUNK_ROWS {
-                        done = false;
-                        break;
-                    }
+            if let Some(first) = seen.get(&case.case_id.0) {
+                let reason = format!("duplicate case id (first on line {first})");
+                reject(&mut report, BadRow { line, row_id: Some(case.row_id), reason, duplicate: true });
+                continue;
+            }
+            seen.insert(case.case_id.0, line);
+            if case.due_from_sla {
+                let year = clock::local_date(case.opened, importer.policy.calendar.zone()).year();
+                if !importer.policy.calendar.has_holiday_data(year) {
+                    report.uncovered_years.insert(year);
                 }
+            }
+            chunk.push((line, case.row_id.clone(), importer.plan(&case)));
+            if chunk.len() == CHUNK_ROWS {
+                done = false;
+                break;
             }
         }
         let streams: Vec<String> =
@@ -720,54 +708,6 @@ pub async fn import_csv<R: Read>(
     }
     report.rejected.sort_by_key(|r| r.line);
     Ok(report)
-}
-
-/// `input` with every "\r\n" read as "\n". The csv crate reports the records of a CRLF file
-/// (as many platforms export) one line early; a bad row's line number must be the file's.
-struct CrlfToLf<R> {
-    inner: R,
-    raw: Vec<u8>,
-    out: Vec<u8>,
-    pos: usize,
-    /// A '\r' at the end of the last chunk: dropped if the next byte is '\n'.
-    held_cr: bool,
-}
-
-impl<R: Read> CrlfToLf<R> {
-    fn new(inner: R) -> Self {
-        Self { inner, raw: vec![0; 64 * 1024], out: Vec::with_capacity(64 * 1024), pos: 0, held_cr: false }
-    }
-}
-
-impl<R: Read> Read for CrlfToLf<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.pos == self.out.len() {
-            self.out.clear();
-            self.pos = 0;
-            let n = self.inner.read(&mut self.raw)?;
-            if n == 0 {
-                if std::mem::take(&mut self.held_cr) {
-                    self.out.push(b'\r');
-                    break;
-                }
-                return Ok(0);
-            }
-            for &byte in &self.raw[..n] {
-                if std::mem::take(&mut self.held_cr) && byte != b'\n' {
-                    self.out.push(b'\r');
-                }
-                if byte == b'\r' {
-                    self.held_cr = true;
-                } else {
-                    self.out.push(byte);
-                }
-            }
-        }
-        let n = buf.len().min(self.out.len() - self.pos);
-        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
 }
 
 #[cfg(test)]
@@ -855,5 +795,18 @@ mod tests {
         assert_eq!(parse_location("32.4,119.5"), Some((32.4, 119.5)));
         assert_eq!(parse_location("POINT (119.5 32.4)"), Some((32.4, 119.5)));
         assert_eq!(parse_location("nowhere"), None);
+    }
+
+    #[test]
+    fn a_delimiter_that_is_not_one_ascii_byte_is_refused() {
+        let policy = CityPolicy::default_city();
+        let mapping = |delimiter: &str| {
+            format!(
+                "source = \"p\"\ndelimiter = \"{delimiter}\"\n[columns]\ncase_id = \"id\"\nopened = \"opened\"\ncategory = \"type\"\n"
+            )
+        };
+        assert!(Importer::from_toml(&mapping(";"), &policy).is_ok());
+        let refused = Importer::from_toml(&mapping("，"), &policy).err().expect("a full-width comma is refused");
+        assert!(refused.to_string().contains("ASCII"), "{refused}");
     }
 }

@@ -153,10 +153,14 @@ impl EvaluationService for Evaluation {
         if let Some((case_id, version)) = consistency {
             self.caught_up(case_id, version).await?;
         }
+        // A token is the offset of its page; one that is not a page offset was never issued.
         let offset: i64 = if r.page_token.is_empty() {
             0
         } else {
-            r.page_token.parse().map_err(|_| invalid_argument("page_token", "not a token from a previous page"))?
+            r.page_token
+                .parse::<u32>()
+                .map(i64::from)
+                .map_err(|_| invalid_argument("page_token", "not a token from a previous page"))?
         };
         let limit = match r.page_size {
             0 => DEFAULT_PAGE,

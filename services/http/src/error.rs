@@ -12,6 +12,9 @@ pub enum ApiError {
     /// The `api_key` is missing, invalid, or not a key that may report (403).
     #[error("{0}")]
     Forbidden(String),
+    /// The request body is over the size the endpoint reads (413).
+    #[error("{0}")]
+    TooLarge(String),
     /// No such service, request or jurisdiction (404).
     #[error("{0}")]
     NotFound(String),
@@ -40,6 +43,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -25,6 +25,7 @@ pub mod api_keys;
 mod grpc;
 mod open_cases;
 pub mod personal;
+pub mod report;
 
 use api_keys::ApiKeyTable;
 use gridloop_bus::{Clock, EventHandler, Subscription};

@@ -13,6 +13,7 @@ use crate::client_limits::{self, ClientLimits};
 use crate::error::ApiError;
 use crate::format::Format;
 use crate::reference::ReferenceCache;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
 
@@ -40,7 +41,10 @@ pub fn router(state: AppState, limits: ClientLimits) -> Router {
         router = router
             .route(&format!("{BASE}/discovery.{suffix}"), get(discovery::discovery))
             .route(&format!("{BASE}/services.{suffix}"), get(services::list))
-            .route(&format!("{BASE}/requests.{suffix}"), get(read_requests::list).post(report::post))
+            .route(
+                &format!("{BASE}/requests.{suffix}"),
+                get(read_requests::list).post(report::post).layer(DefaultBodyLimit::max(report::MAX_FORM_BYTES)),
+            )
             .route(&format!("{BASE}/servicerequestupdates.{suffix}"), get(updates::list));
     }
     // The per-client limit guards the public Open311 reads; the dashboard's calls carry the

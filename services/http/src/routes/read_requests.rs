@@ -162,15 +162,10 @@ impl Filter {
         if page == 0 {
             return Err(ApiError::BadRequest("page counts from 1".into()));
         }
-        Ok(Filter {
-            service_codes: comma_list(&query.service_code),
-            from,
-            to,
-            open,
-            closed,
-            skip: (page - 1) * take,
-            take,
-        })
+        let skip = (page - 1)
+            .checked_mul(take)
+            .ok_or_else(|| ApiError::BadRequest(format!("page {page} is past any list of requests")))?;
+        Ok(Filter { service_codes: comma_list(&query.service_code), from, to, open, closed, skip, take })
     }
 
     fn admits(&self, case: &pb::CaseSummary, opened: DateTime<Utc>) -> bool {
@@ -316,6 +311,8 @@ mod tests {
         assert_eq!(Filter::from_query(&RequestsQuery::default()).unwrap().take, DEFAULT_PAGE_SIZE);
         let too_many = RequestsQuery { page_size: Some(MAX_PAGE_SIZE + 1), ..RequestsQuery::default() };
         assert!(matches!(Filter::from_query(&too_many), Err(ApiError::BadRequest(text)) if text.contains("200")));
+        let past_the_end = RequestsQuery { page: Some(usize::MAX), page_size: Some(200), ..RequestsQuery::default() };
+        assert!(matches!(Filter::from_query(&past_the_end), Err(ApiError::BadRequest(text)) if text.contains("past")));
         assert_eq!(comma_list(&Some(" a, b,,c ".into())), Some(vec!["a".into(), "b".into(), "c".into()]));
         assert_eq!(comma_list(&Some(" , ".into())), None);
     }

@@ -12,6 +12,7 @@ use crate::open311::RequestCreated;
 use crate::reference::Reference;
 use crate::words;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
@@ -23,6 +24,10 @@ use utoipa::ToSchema;
 
 /// GeoReport's limit on a request's description.
 pub const MAX_DESCRIPTION_CHARS: usize = 4000;
+
+/// The largest form read: a description at its limit in percent-encoded Chinese (9 bytes a
+/// character) with every other field, several times over.
+pub const MAX_FORM_BYTES: usize = 256 * 1024;
 
 /// The form of `POST requests` (application/x-www-form-urlencoded).
 #[derive(Debug, Default, Clone, ToSchema)]
@@ -223,12 +228,59 @@ pub fn reporting_role(api_key: &str, key_claims: &KeyClaims) -> Result<Role, Api
         (status = 403, description = "api_key missing, invalid, or not a hotline or platform key", body = [crate::open311::SpecError]),
     )
 )]
-pub async fn post(format: Format, State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let created = create(&state, &headers, &body).await;
+pub async fn post(
+    format: Format,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let created = match body {
+        Ok(body) => create(&state, &headers, &body).await,
+        Err(rejection) => Err(unread(&rejection)),
+    };
     format.respond(created.map(|created| format.list("service_requests", "request", &[created])))
 }
 
+/// Why a body was not read, in the specification's error form.
+fn unread(rejection: &BytesRejection) -> ApiError {
+    if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge(format!("the form is over {MAX_FORM_BYTES} bytes"))
+    } else {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+/// Whether every name and value of a form is UTF-8 once percent-decoded. The form parser would
+/// replace anything else with U+FFFD, silently changing what the reporter wrote.
+fn form_is_utf8(body: &[u8]) -> bool {
+    body.split(|&byte| byte == b'&')
+        .flat_map(|pair| pair.splitn(2, |&byte| byte == b'='))
+        .all(|part| std::str::from_utf8(&percent_decoded(part)).is_ok())
+}
+
+fn percent_decoded(part: &[u8]) -> Vec<u8> {
+    let hex = |byte: Option<&u8>| byte.and_then(|&b| char::from(b).to_digit(16));
+    let mut decoded = Vec::with_capacity(part.len());
+    let mut i = 0;
+    while i < part.len() {
+        match (part[i], hex(part.get(i + 1)), hex(part.get(i + 2))) {
+            (b'%', Some(high), Some(low)) => {
+                decoded.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    decoded
+}
+
 async fn create(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<RequestCreated, ApiError> {
+    if !form_is_utf8(body) {
+        return Err(ApiError::BadRequest("the form is not UTF-8 (percent-encode UTF-8 text)".into()));
+    }
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|error| {
         ApiError::BadRequest(format!("the body is not a form (application/x-www-form-urlencoded): {error}"))
     })?;
@@ -263,6 +315,16 @@ mod tests {
     use super::*;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
+
+    #[test]
+    fn a_form_is_utf8_only_when_every_percent_decoded_part_is() {
+        assert!(form_is_utf8(b"description=%E6%A5%BC%E9%81%93+a&lat=32.4&x=%zz%"));
+        assert!(form_is_utf8("description=楼道".as_bytes()));
+        assert!(!form_is_utf8(b"description=%FF%FE"));
+        assert!(!form_is_utf8(b"a=1&%C3=2"));
+        assert!(!form_is_utf8(b"description=\xff"));
+        assert!(!form_is_utf8(&[b'a', b'=', 0xff]));
+    }
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
         items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

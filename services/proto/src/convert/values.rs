@@ -14,8 +14,18 @@ pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
 }
 
+/// The first and last second a `google.protobuf.Timestamp` may hold: 0001-01-01T00:00:00Z and
+/// 9999-12-31T23:59:59Z.
+const TIMESTAMP_SECONDS: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+
+/// The time a Timestamp holds, or `None` when it holds none: seconds outside the range the
+/// protobuf documents, or nanos outside 0..1e9 (which chrono would read as a leap second).
 pub fn from_timestamp(t: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?)
+    let nanos = u32::try_from(t.nanos).ok().filter(|n| *n < 1_000_000_000)?;
+    if !TIMESTAMP_SECONDS.contains(&t.seconds) {
+        return None;
+    }
+    DateTime::from_timestamp(t.seconds, nanos)
 }
 
 pub fn level(l: Level) -> pb::Level {
@@ -243,5 +253,19 @@ mod tests {
         assert_eq!(from_special_groups(&[1, 2]), Ok(vec![SpecialGroup::ElderlyLivingAlone, SpecialGroup::Disabled]));
         assert_eq!(from_special_groups(&[1, 0]), Err(0));
         assert_eq!(from_special_groups(&[99]), Err(99));
+    }
+
+    #[test]
+    fn a_timestamp_outside_the_protobuf_range_or_with_bad_nanos_holds_no_time() {
+        let at = |seconds, nanos| from_timestamp(&prost_types::Timestamp { seconds, nanos });
+        assert_eq!(at(-62_135_596_800, 0).unwrap().to_rfc3339(), "0001-01-01T00:00:00+00:00");
+        assert_eq!(at(253_402_300_799, 999_999_999).unwrap().timestamp(), 253_402_300_799);
+        for (seconds, nanos) in
+            [(-62_135_596_801, 0), (253_402_300_800, 0), (i64::MIN, 0), (i64::MAX, 0), (0, -1), (0, 1_000_000_000)]
+        {
+            assert_eq!(at(seconds, nanos), None, "{seconds} s {nanos} ns");
+        }
+        let now = chrono::Utc::now();
+        assert_eq!(from_timestamp(&timestamp(now)), Some(now));
     }
 }
