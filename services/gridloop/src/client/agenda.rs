@@ -113,7 +113,13 @@ pub async fn run(AgendaArgs { command, global }: AgendaArgs) -> Result<()> {
         AgendaCommand::Record { id, markdown } => {
             let request = pb::GetMatterRecordRequest { mediation_id: id };
             let record = client.get_matter_record(request).await.map_err(server.fail("GetMatterRecord"))?.into_inner();
-            let text = || if markdown { matter::record_markdown(&record) } else { matter::record_text(&record) };
+            let text = || {
+                if markdown {
+                    matter::record_markdown(&record, global.time_zone)
+                } else {
+                    matter::record_text(&record, global.time_zone)
+                }
+            };
             return emit(global.json, || matter::record_json(&record), text);
         }
         AgendaCommand::Report { area, month } => {
@@ -121,7 +127,11 @@ pub async fn run(AgendaArgs { command, global }: AgendaArgs) -> Result<()> {
             let report =
                 client.get_implementation_report(request).await.map_err(server.fail("GetImplementationReport"));
             let report = report?.into_inner();
-            return emit(global.json, || matter::report_json(&report), || matter::report_text(&report));
+            return emit(
+                global.json,
+                || matter::report_json(&report),
+                || matter::report_text(&report, global.time_zone),
+            );
         }
         AgendaCommand::Propose { area, title, collected_from, shared_concern, special_groups, urgent } => {
             let priorities = Some(pb::TopicPriorities { shared_concern, special_groups, urgent });

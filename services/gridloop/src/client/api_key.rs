@@ -8,6 +8,7 @@ use super::Global;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use gridloop_domain::access::Role;
+use gridloop_domain::clock::Tz;
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_proto::v1 as pb;
 use serde_json::{json, Value};
@@ -55,6 +56,7 @@ pub async fn run(args: ApiKeyArgs) -> Result<()> {
     let server = Server::connect(&args.global.addresses()).await?;
     let mut intake = server.intake();
     let json = args.global.json;
+    let zone = args.global.time_zone;
     match args.command {
         ApiKeyCommand::Create { role, area, name, department } => {
             let request = pb::CreateApiKeyRequest {
@@ -68,7 +70,7 @@ pub async fn run(args: ApiKeyArgs) -> Result<()> {
             emit(
                 json,
                 || json!({"key": key_json(&key), "secret": created.secret}),
-                || format!("{}\n{}\n", created.secret, key_line(&key)),
+                || format!("{}\n{}\n", created.secret, key_line(&key, zone)),
             )
         }
         ApiKeyCommand::List { all } => {
@@ -82,7 +84,7 @@ pub async fn run(args: ApiKeyArgs) -> Result<()> {
                 || Value::Array(listed.keys.iter().map(key_json).collect()),
                 || match listed.keys.as_slice() {
                     [] => "no API keys\n".to_string(),
-                    keys => keys.iter().map(|k| key_line(k) + "\n").collect(),
+                    keys => keys.iter().map(|k| key_line(k, zone) + "\n").collect(),
                 },
             )
         }
@@ -92,7 +94,7 @@ pub async fn run(args: ApiKeyArgs) -> Result<()> {
                 .await
                 .map_err(server.fail("RevokeApiKey"))?
                 .into_inner();
-            emit(json, || key_json(&revoked), || key_line(&revoked) + "\n")
+            emit(json, || key_json(&revoked), || key_line(&revoked, zone) + "\n")
         }
     }
 }
@@ -105,19 +107,19 @@ fn key_json(key: &pb::ApiKey) -> Value {
     })
 }
 
-fn key_line(key: &pb::ApiKey) -> String {
+fn key_line(key: &pb::ApiKey, zone: Tz) -> String {
     let area = if key.area.is_empty() { "city-wide" } else { key.area.as_str() };
     let revoked = key
         .revoked_at
         .as_ref()
-        .map_or_else(String::new, |_| format!(" REVOKED {}", time_text(key.revoked_at.as_ref())));
+        .map_or_else(String::new, |_| format!(" REVOKED {}", time_text(key.revoked_at.as_ref(), zone)));
     format!(
         "{}  {} ({}, {area})  created {}  last used {}{revoked}",
         key.key_id,
         key.subject,
         key.role,
-        time_text(key.created_at.as_ref()),
-        time_text(key.last_used_at.as_ref()),
+        time_text(key.created_at.as_ref(), zone),
+        time_text(key.last_used_at.as_ref(), zone),
     )
 }
 
@@ -143,11 +145,15 @@ mod tests {
 
     #[test]
     fn a_listed_key_says_who_and_whether_it_was_revoked() {
+        let zone = Tz::Asia__Shanghai;
         let mut key =
             pb::ApiKey { key_id: "ab12".into(), subject: "fms".into(), role: "platform".into(), ..Default::default() };
-        assert!(key_line(&key).contains("ab12  fms (platform, city-wide)") && !key_line(&key).contains("REVOKED"));
+        assert!(
+            key_line(&key, zone).contains("ab12  fms (platform, city-wide)")
+                && !key_line(&key, zone).contains("REVOKED")
+        );
         key.revoked_at = Some(prost_types::Timestamp { seconds: 0, nanos: 0 });
-        assert!(key_line(&key).contains("REVOKED 1970-01-01T00:00:00Z"), "{}", key_line(&key));
+        assert!(key_line(&key, zone).contains("REVOKED 1970-01-01T08:00:00+08:00"), "{}", key_line(&key, zone));
         assert_eq!(key_json(&key)["last_used_at"], Value::Null);
     }
 }

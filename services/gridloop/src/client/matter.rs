@@ -3,6 +3,7 @@
 //! (实施情况每月报告).
 
 use super::output::{enum_text, or_dash, role_text, time_json, time_text, Table};
+use gridloop_domain::clock::Tz;
 use gridloop_proto::v1 as pb;
 use serde_json::{json, Value};
 
@@ -52,7 +53,7 @@ pub fn record_json(r: &pb::MatterRecord) -> Value {
     })
 }
 
-fn heading_rows(r: &pb::MatterRecord) -> Vec<(&'static str, String)> {
+fn heading_rows(r: &pb::MatterRecord, zone: Tz) -> Vec<(&'static str, String)> {
     let agenda_topic = if r.agenda_topic == 0 { "-".to_string() } else { r.agenda_topic.to_string() };
     let participants: Vec<String> =
         r.participants.iter().map(|p| format!("{} ({})", p.name, role_text(p.role))).collect();
@@ -76,18 +77,23 @@ fn heading_rows(r: &pb::MatterRecord) -> Vec<(&'static str, String)> {
                 r.objections, r.objections_needed, r.residents_concerned
             ),
         ),
-        ("follow-ups", format!("{} made, next due {}", r.follow_ups, time_text(r.follow_up_due.as_ref()))),
+        ("follow-ups", format!("{} made, next due {}", r.follow_ups, time_text(r.follow_up_due.as_ref(), zone))),
     ]
 }
 
-pub fn record_text(r: &pb::MatterRecord) -> String {
+pub fn record_text(r: &pb::MatterRecord, zone: Tz) -> String {
     let mut heading = Table::new(&[]);
-    for (key, value) in heading_rows(r) {
+    for (key, value) in heading_rows(r, zone) {
         heading.row(vec![key.to_string(), value]);
     }
     let mut entries = Table::new(&["at", "section", "by", "detail"]);
     for e in &r.entries {
-        entries.row(vec![time_text(e.occurred_at.as_ref()), e.section.clone(), or_dash(&e.actor_id), e.detail.clone()]);
+        entries.row(vec![
+            time_text(e.occurred_at.as_ref(), zone),
+            e.section.clone(),
+            or_dash(&e.actor_id),
+            e.detail.clone(),
+        ]);
     }
     format!("{}\nrecord\n{}", heading.render(), entries.render())
 }
@@ -99,9 +105,9 @@ fn cell(text: &str) -> String {
 
 /// The record as a Markdown document (一事一档): the heading, then each section in the order a
 /// matter goes, its entries in the order they happened.
-pub fn record_markdown(r: &pb::MatterRecord) -> String {
+pub fn record_markdown(r: &pb::MatterRecord, zone: Tz) -> String {
     let mut out = format!("# 一事一档: {}\n\n| | |\n|---|---|\n", cell(&r.topic));
-    for (key, value) in heading_rows(r) {
+    for (key, value) in heading_rows(r, zone) {
         out += &format!("| {key} | {} |\n", cell(&value));
     }
     for (section, title) in SECTIONS {
@@ -113,7 +119,7 @@ pub fn record_markdown(r: &pb::MatterRecord) -> String {
         for e in entries {
             out += &format!(
                 "| {} | {} | {} |\n",
-                time_text(e.occurred_at.as_ref()),
+                time_text(e.occurred_at.as_ref(), zone),
                 cell(&or_dash(&e.actor_id)),
                 cell(&e.detail)
             );
@@ -143,7 +149,7 @@ pub fn report_json(r: &pb::ImplementationReport) -> Value {
     })
 }
 
-pub fn report_text(r: &pb::ImplementationReport) -> String {
+pub fn report_text(r: &pb::ImplementationReport, zone: Tz) -> String {
     let out = format!(
         "{} {}: {} decided, {} implementing, {} settled; follow-ups {} due, {} recorded, {} missed; {} overdue\n",
         r.area_code,
@@ -158,8 +164,8 @@ pub fn report_text(r: &pb::ImplementationReport) -> String {
     );
     let mut table = Table::new(&["matter", "topic", "decided", "status", "due", "done", "missed", "next due"]);
     for m in &r.matters {
-        let decided = time_text(m.decided_at.as_ref()) + if m.decided_this_month { " (this month)" } else { "" };
-        let next = time_text(m.next_follow_up_due.as_ref()) + if m.overdue { " OVERDUE" } else { "" };
+        let decided = time_text(m.decided_at.as_ref(), zone) + if m.decided_this_month { " (this month)" } else { "" };
+        let next = time_text(m.next_follow_up_due.as_ref(), zone) + if m.overdue { " OVERDUE" } else { "" };
         table.row(vec![
             m.mediation_id.clone(),
             m.topic.clone(),
@@ -194,7 +200,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let markdown = record_markdown(&record);
+        let markdown = record_markdown(&record, Tz::Asia__Shanghai);
         assert!(markdown.starts_with("# 一事一档: 老年食堂\n"), "{markdown}");
         let at = |text: &str| markdown.find(text).unwrap_or_else(|| panic!("{text} missing from {markdown}"));
         assert!(at("## 提议 proposal") < at("## 居民意见") && at("## 居民意见") < at("## 异议 objections"));
