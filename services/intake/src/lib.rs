@@ -19,6 +19,7 @@
 //! the log.
 
 mod grpc;
+pub use grpc::vault_status;
 mod open_cases;
 pub mod personal;
 
