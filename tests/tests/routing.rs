@@ -159,8 +159,8 @@ async fn a_drift_alert_is_recorded_once_per_crossing() {
         closed_at.push(g.clock.now());
     }
 
-    // then each area above the grid (and the grid) was alerted once, at the third closure (the
-    // first judged), and not again for the fourth and fifth.
+    // then each area above the grid (and the grid) was alerted once, at the fourth closure (the
+    // first whose finished days hold three), and not again for the fifth.
     let mut alerts = Vec::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     while alerts.len() < 4 && tokio::time::Instant::now() < deadline {
@@ -173,7 +173,7 @@ async fn a_drift_alert_is_recorded_once_per_crossing() {
     for alert in &alerts {
         assert!(alert.drifted);
         assert_eq!(alert.closed_total, 3, "{alert:?}");
-        assert_eq!(alert.changed_at, Some(gridloop_proto::convert::timestamp(closed_at[2])), "{alert:?}");
+        assert_eq!(alert.changed_at, Some(gridloop_proto::convert::timestamp(closed_at[3])), "{alert:?}");
         assert!((alert.deviation - 0.6).abs() < 1e-9, "{alert:?}");
         assert_eq!(alert.levels[0].share, 1.0);
     }

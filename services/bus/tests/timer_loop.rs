@@ -1,6 +1,7 @@
 //! The timer loop sleeps until its next timer is due and reads the store again only when a
 //! commit schedules one due earlier: such a timer must still fire as soon as the clock reaches
-//! it, while a commit scheduling a later one must not make it fire anything early.
+//! it, while a commit scheduling a later one must not make it fire anything early. A clock that
+//! steps backwards or forwards fires each timer once.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -72,6 +73,48 @@ async fn a_timer_scheduled_before_the_one_waited_for_fires_on_time() {
     // Already due when scheduled: fired without the clock moving.
     store.commit(timer("overdue", start + minutes(100))).await.unwrap();
     wait_for(&recorder, &["in-ten-minutes", "in-an-hour", "in-two-hours", "overdue"]).await;
+
+    shutdown.cancel();
+    timers.await.unwrap();
+}
+
+/// A wall clock stepped backwards (an NTP correction, a restored VM) or forwards (a suspended
+/// host waking up) neither fires a deadline twice nor skips one: a timer fires once, when the
+/// clock first reaches it, and everything a forward jump passes fires at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clock_stepping_back_or_forward_fires_each_timer_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("timers.db").display());
+    let store = EventStore::connect(&url, StoreOptions::default()).await.unwrap();
+    let start = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let clock = ManualClock::new(start);
+    let recorder = Arc::new(Recorder { store: store.clone(), fired: Mutex::new(Vec::new()) });
+    let shutdown = CancellationToken::new();
+    let minutes = Duration::minutes;
+    for (key, due) in [("at-10", 10), ("at-60", 60), ("at-120", 120), ("at-180", 180)] {
+        store.commit(timer(key, start + minutes(due))).await.unwrap();
+    }
+    let handler: Arc<dyn TimerHandler> = recorder.clone();
+    let timers = tokio::spawn(run_timers(store.clone(), Arc::new(clock.clone()), handler, shutdown.clone()));
+
+    // Forward past two deadlines at once: both fire, in due order.
+    clock.set(start + minutes(61));
+    wait_for(&recorder, &["at-10", "at-60"]).await;
+
+    // Back before them all: a probe due at the new time fires, and nothing fired before it again.
+    clock.set(start);
+    store.commit(timer("probe-back", start)).await.unwrap();
+    wait_for(&recorder, &["at-10", "at-60", "probe-back"]).await;
+
+    // Forward again, short of the next deadline: only a probe due by then fires.
+    clock.set(start + minutes(119));
+    store.commit(timer("probe-short", start + minutes(100))).await.unwrap();
+    wait_for(&recorder, &["at-10", "at-60", "probe-back", "probe-short"]).await;
+
+    // A day forward: the remaining deadlines fire once each, none skipped.
+    clock.set(start + Duration::days(1));
+    wait_for(&recorder, &["at-10", "at-60", "probe-back", "probe-short", "at-120", "at-180"]).await;
+    assert_eq!(store.due_timers_and_next(start + Duration::days(2), 10).await.unwrap(), (vec![], None));
 
     shutdown.cancel();
     timers.await.unwrap();

@@ -9,11 +9,13 @@ use gridloop_auth::audit::{Audit, Subject};
 use gridloop_auth::Principal;
 use gridloop_domain::case::{CaseDetails, CaseEvent, Reporter};
 use gridloop_domain::personal::{mask_free_text, Contact, ContactAccess, Disclosure, SealedContact};
+use tonic::Status;
 
-/// Opens sealed contacts: `None` when the reporter's data key was erased.
+/// Opens sealed contacts: `None` when the reporter's data key was erased. Its failures are the
+/// status `GetCase` answers with (UNAVAILABLE while the key store is out of reach).
 #[async_trait]
 pub trait ContactOpener: Send + Sync {
-    async fn open(&self, sealed: &SealedContact) -> Result<Option<Contact>, String>;
+    async fn open(&self, sealed: &SealedContact) -> Result<Option<Contact>, Status>;
 }
 
 /// One caller's view of the personal data in one case.
@@ -26,7 +28,7 @@ pub(crate) struct ContactView<'a> {
 
 impl ContactView<'_> {
     /// What this caller sees of `reporter`.
-    pub async fn disclose(&self, reporter: &Reporter) -> Result<Disclosure, String> {
+    pub async fn disclose(&self, reporter: &Reporter) -> Result<Disclosure, Status> {
         let contact = match (&reporter.sealed, self.access) {
             // Events recorded before contacts were sealed carry them in the clear.
             (None, _) => Some(reporter.contact()),
@@ -46,7 +48,7 @@ impl ContactView<'_> {
 
     /// `details` as this caller sees them: the reporter disclosed, nothing sealed, the
     /// description masked unless the caller may see the contact in full.
-    pub async fn details(&self, details: &CaseDetails) -> Result<(CaseDetails, Disclosure), String> {
+    pub async fn details(&self, details: &CaseDetails) -> Result<(CaseDetails, Disclosure), Status> {
         let disclosure = self.disclose(&details.reporter).await?;
         let contact = disclosure.contact();
         let mut shown = details.clone();
@@ -71,7 +73,7 @@ impl ContactView<'_> {
     }
 
     /// `event` as this caller sees it; `None` when it carries no personal data.
-    pub async fn event(&self, event: &CaseEvent) -> Result<Option<CaseEvent>, String> {
+    pub async fn event(&self, event: &CaseEvent) -> Result<Option<CaseEvent>, Status> {
         Ok(match event {
             CaseEvent::Opened { case_id, details } => {
                 Some(CaseEvent::Opened { case_id: *case_id, details: self.details(details).await?.0 })

@@ -220,11 +220,10 @@ impl DispatchService for Dispatch {
             access: contact_access(viewer, grid_code),
             case_id: case_id.to_string(),
         };
-        let unreadable = |e: String| Status::internal(format!("reporter contact unreadable: {e}"));
         let mut history = Vec::with_capacity(loaded.history.len());
         for (record, event) in &loaded.history {
             let mut envelope = envelope(record, SERVICE);
-            if let Some(shown) = view.event(event).await.map_err(unreadable)? {
+            if let Some(shown) = view.event(event).await? {
                 envelope.payload = convert::encode_case_event(case_id, &shown).1;
             }
             let payload_json = EventJson::shared().to_string(&record.event_type, &envelope.payload).unwrap_or_default();
@@ -232,7 +231,7 @@ impl DispatchService for Dispatch {
         }
         let mut case = with_times(case_view(&loaded.case), &loaded.case, &loaded.history, self.routing_policy());
         if let Some(details) = &loaded.case.details {
-            let disclosure = view.disclose(&details.reporter).await.map_err(unreadable)?;
+            let disclosure = view.disclose(&details.reporter).await?;
             case.reporter = Some(convert::reporter_contact(&disclosure));
             case.description = view.text(&case.description);
         }

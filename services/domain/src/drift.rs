@@ -14,7 +14,7 @@ pub struct DriftPolicy {
     /// The largest allowed deviation of any level's share from its target, as a fraction
     /// (0.10 = ±10 percentage points). 0 disables the monitor.
     pub tolerance: f64,
-    /// Cases closed within this window before the latest closure count.
+    /// Cases closed on the whole days of this window before the latest closure's day count.
     pub window: Duration,
     /// Fewer closed cases than this in the window say nothing either way (no alert, no clearing).
     pub min_cases: u64,

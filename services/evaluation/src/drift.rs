@@ -144,8 +144,12 @@ impl Closure {
         Some(Self { areas, counts: keys.into_iter().map(|key| (key, 1)).collect(), day, closed_at })
     }
 
-    fn first_day(&self, policy: &DriftPolicy) -> i64 {
-        self.day - policy.window.num_days().max(1) + 1
+    /// The window an assessment judges: the whole UTC days before the closure's own day. The
+    /// closure's day is still filling, and closures of one instant arrive in whatever order the
+    /// consumers deliver them; judging the finished days only makes each crossing (and so every
+    /// alert) a function of the closures, not of their arrival order.
+    fn judged_days(&self, policy: &DriftPolicy) -> (i64, i64) {
+        (self.day - policy.window.num_days().max(1), self.day - 1)
     }
 }
 
@@ -155,8 +159,8 @@ pub struct QueuedClosure {
     reads: Option<usize>,
 }
 
-/// Queue a closure's counts and, when the monitor is on, the reads its assessment needs (after
-/// the counts, so they include it and the closures queued before it).
+/// Queue a closure's counts and, when the monitor is on, the reads its assessment needs (the
+/// finished days of its window, which no closure of the batch changes).
 pub fn queue_closure<'q>(batch: &mut Batch<'q>, policy: &DriftPolicy, closure: &'q Closure) -> QueuedClosure {
     queue_level_counts(batch, &closure.counts);
     if !policy.is_enabled() {
@@ -170,7 +174,8 @@ pub fn queue_closure<'q>(batch: &mut Batch<'q>, policy: &DriftPolicy, closure: &
     style.push(&mut sum, 2);
     sum.push_str(&format!(" AND area IN ({}) GROUP BY area, level", style.list(3, closure.areas.len())));
     let mut binds = batch.statement(&sum);
-    binds.bind(closure.first_day(policy)).bind(closure.day);
+    let (first_day, last_day) = closure.judged_days(policy);
+    binds.bind(first_day).bind(last_day);
     for area in &closure.areas {
         binds.bind(area.as_str());
     }
@@ -223,7 +228,9 @@ impl<'p> Assessor<'p> {
         for row in rows(at + 1)? {
             drifted.insert(row.try_get::<String, _>(0).map_err(transient)?);
         }
-        let first_day = closure.first_day(self.policy);
+        let (first_day, last_day) = closure.judged_days(self.policy);
+        let window_from = DateTime::from_timestamp(first_day * DAY_SECONDS, 0);
+        let window_to = DateTime::from_timestamp((last_day + 1) * DAY_SECONDS, 0);
         for area in &closure.areas {
             let mut distribution = Distribution::default();
             for (_, name, n) in counts.iter().filter(|(a, _, _)| a == area.as_str()) {
@@ -234,8 +241,8 @@ impl<'p> Assessor<'p> {
             let was_drifted =
                 self.recorded.get(area.as_str()).copied().unwrap_or_else(|| drifted.contains(area.as_str()));
             let Some(change) = drift::assess(self.policy, was_drifted, &distribution) else { continue };
-            let window_from = DateTime::from_timestamp(first_day * DAY_SECONDS, 0);
-            record(tx, self.policy, area, change, &distribution, closure.closed_at, window_from, context).await?;
+            let window = (window_from, window_to);
+            record(tx, self.policy, area, change, &distribution, closure.closed_at, window, context).await?;
             self.recorded.insert(area.to_string(), change == DriftChange::Detected);
         }
         Ok(())
@@ -250,7 +257,7 @@ async fn record(
     change: DriftChange,
     distribution: &Distribution,
     at: DateTime<Utc>,
-    window_from: Option<DateTime<Utc>>,
+    (window_from, window_to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
     context: &EventContext,
 ) -> Result<(), HandlerError> {
     let [grid_share, community_share, street_share, district_share] = distribution.shares();
@@ -265,7 +272,7 @@ async fn record(
         tolerance: policy.tolerance,
         closed_total: distribution.total(),
         window_from: window_from.map(convert::timestamp),
-        window_to: Some(convert::timestamp(at)),
+        window_to: window_to.map(convert::timestamp),
     };
     let (short, payload) = match change {
         DriftChange::Detected => ("DistributionDriftDetected", detected.encode_to_vec()),
@@ -398,7 +405,8 @@ mod tests {
         }
         tx.commit().await.unwrap();
 
-        // then each area above the grid, and the grid, is alerted once: at the third closure.
+        // then each area above the grid, and the grid, is alerted once: at the fourth closure, the
+        // first whose finished days hold three.
         let alerts = store.read_all(0, 100).await.unwrap();
         let mut streams: Vec<&str> = alerts.iter().map(|event| event.stream.as_str()).collect();
         streams.sort();

@@ -108,8 +108,8 @@ impl ContactSource for VaultContacts {
 
 #[async_trait]
 impl ContactOpener for VaultContacts {
-    async fn open(&self, sealed: &SealedContact) -> Result<Option<Contact>, String> {
-        self.0.open_contact(sealed).await.map_err(|e| e.to_string())
+    async fn open(&self, sealed: &SealedContact) -> Result<Option<Contact>, tonic::Status> {
+        self.0.open_contact(sealed).await.map_err(gridloop_intake::vault_status)
     }
 }
 

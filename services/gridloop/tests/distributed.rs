@@ -15,6 +15,7 @@
 mod common;
 
 use common::cluster::{Cluster, Nats, POLL};
+use common::driver::{actor, drive, listed_cases, report, short_type, Clients, Plan, LOOP_DEADLINE};
 use common::nats_server_binary;
 use futures::stream::{self, StreamExt};
 use gridloop_auth::{AuthChannel, Principal};
@@ -23,8 +24,6 @@ use gridloop_domain::access::Role;
 use gridloop_domain::jurisdiction::Jurisdiction;
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::dispatch_service_client::DispatchServiceClient;
-use gridloop_proto::v1::evaluation_service_client::EvaluationServiceClient;
-use gridloop_proto::v1::intake_service_client::IntakeServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
@@ -38,21 +37,6 @@ use tonic::Code;
 const CASES: usize = 1_000;
 /// Cases driven at the same time.
 const CONCURRENCY: usize = 48;
-/// How long the whole loop may take, faults included (normally well under a minute).
-const LOOP_DEADLINE: Duration = Duration::from_secs(300);
-
-/// What the test does with a case, and so where it must end.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Plan {
-    /// accept → resolve → satisfied: closed at grid level.
-    Close,
-    /// rejected at dispatch.
-    Reject,
-    /// escalated to the community by request, then closed there.
-    Escalate,
-    /// the first evaluation is unsatisfied: reopened once, then closed.
-    Reopen,
-}
 
 fn plan_of(index: usize) -> Plan {
     match index % 10 {
@@ -61,196 +45,6 @@ fn plan_of(index: usize) -> Plan {
         2 => Plan::Reopen,
         _ => Plan::Close,
     }
-}
-
-/// The test's clients: staff as the admin; residents' evaluations taken by the hotline's callback.
-#[derive(Clone)]
-struct Clients {
-    intake: IntakeServiceClient<AuthChannel>,
-    dispatch: DispatchServiceClient<AuthChannel>,
-    evaluation: EvaluationServiceClient<AuthChannel>,
-    callback: EvaluationServiceClient<AuthChannel>,
-}
-
-impl Clients {
-    async fn of(cluster: &Cluster) -> Clients {
-        let admin = Principal::new("test-admin", Role::Admin, None, None).unwrap();
-        let hotline = Principal::new("12345-hotline", Role::Hotline, None, None).unwrap();
-        Clients {
-            intake: IntakeServiceClient::new(cluster.channel("intake", &admin).await),
-            dispatch: DispatchServiceClient::new(cluster.channel("dispatch", &admin).await),
-            evaluation: EvaluationServiceClient::new(cluster.channel("evaluation", &admin).await),
-            callback: EvaluationServiceClient::new(cluster.channel("evaluation", &hotline).await),
-        }
-    }
-}
-
-fn actor(role: &str) -> Option<pb::Actor> {
-    Some(pb::Actor { role: role.into(), id: format!("{role}-1"), jurisdiction: String::new() })
-}
-
-/// Errors a client sees while a process restarts or a response is lost; the driver re-reads
-/// the case and carries on. Anything else is a bug.
-fn expected_while_faulty(status: &tonic::Status) -> bool {
-    matches!(
-        status.code(),
-        Code::Unavailable
-            | Code::Unknown
-            | Code::Cancelled
-            | Code::DeadlineExceeded
-            | Code::Aborted
-            | Code::FailedPrecondition
-            | Code::NotFound
-    )
-}
-
-async fn report(clients: &mut Clients, index: usize, location: pb::GeoPoint, category: &str) -> String {
-    let request = pb::ReportCaseRequest {
-        client_key: format!("distributed-{index}"),
-        category_code: category.into(),
-        location: Some(location),
-        description: format!("第{index}号: 楼道堆放杂物"),
-        reporter: Some(pb::Reporter {
-            kind: pb::ReporterKind::Resident as i32,
-            id: format!("resident-{index}"),
-            name: "王女士".into(),
-            phone: String::new(),
-            sealed: None,
-        }),
-        channel: pb::Channel::ResidentApp as i32,
-        discovered_at: None,
-        urgent: false,
-        special_groups: vec![],
-        media_url: String::new(),
-    };
-    loop {
-        // Retries are safe: the client key makes the report idempotent.
-        match clients.intake.report_case(request.clone()).await {
-            Ok(response) => return response.into_inner().case_id,
-            Err(status) if expected_while_faulty(&status) => tokio::time::sleep(POLL).await,
-            Err(status) => panic!("report {index}: {status}"),
-        }
-    }
-}
-
-/// Drive one case to its end by looking at its state and taking the next step, so that a lost
-/// response or a restart in between never derails it (a stale step is refused by version).
-async fn drive(clients: &mut Clients, case_id: &str, plan: Plan) {
-    let deadline = Instant::now() + LOOP_DEADLINE;
-    loop {
-        assert!(Instant::now() < deadline, "case {case_id} ({plan:?}) did not finish in {LOOP_DEADLINE:?}");
-        let view =
-            match clients.dispatch.get_case(pb::GetCaseRequest { case_id: case_id.into(), ..Default::default() }).await
-            {
-                Ok(response) => response.into_inner().case.expect("a case view"),
-                Err(status) if expected_while_faulty(&status) => {
-                    tokio::time::sleep(POLL).await;
-                    continue;
-                }
-                Err(status) => panic!("get case {case_id}: {status}"),
-            };
-        let version = view.version;
-        let outcome = match view.state() {
-            pb::CaseState::Closed | pb::CaseState::Rejected => return,
-            pb::CaseState::Dispatched if plan == Plan::Reject => {
-                let request = pb::RejectCaseRequest {
-                    case_id: case_id.into(),
-                    expected_version: version,
-                    actor: actor("grid_worker"),
-                    reason: "不属于受理范围".into(),
-                    ..Default::default()
-                };
-                clients.dispatch.reject_case(request).await.map(drop)
-            }
-            pb::CaseState::Dispatched if plan == Plan::Escalate && view.level() == pb::Level::Grid => {
-                let request = pb::EscalateCaseRequest {
-                    case_id: case_id.into(),
-                    expected_version: version,
-                    actor: actor("grid_worker"),
-                    reason: "网格无法协调,需社区出面".into(),
-                    ..Default::default()
-                };
-                clients.dispatch.escalate_case(request).await.map(drop)
-            }
-            pb::CaseState::Dispatched => {
-                let request = pb::AcceptCaseRequest {
-                    case_id: case_id.into(),
-                    expected_version: version,
-                    actor: actor("grid_worker"),
-                    assignee: "网格员张三".into(),
-                    ..Default::default()
-                };
-                clients.dispatch.accept_case(request).await.map(drop)
-            }
-            pb::CaseState::Accepted => {
-                let request = pb::ResolveCaseRequest {
-                    case_id: case_id.into(),
-                    expected_version: version,
-                    actor: actor("grid_worker"),
-                    summary: "已清理".into(),
-                    ..Default::default()
-                };
-                clients.dispatch.resolve_case(request).await.map(drop)
-            }
-            pb::CaseState::AwaitingVerification => {
-                let request = pb::VerifyCaseRequest {
-                    case_id: case_id.into(),
-                    expected_version: version,
-                    actor: actor("grid_worker"),
-                    verifier: "网格员张三".into(),
-                    passed: true,
-                    note: String::new(),
-                    ..Default::default()
-                };
-                clients.dispatch.verify_case(request).await.map(drop)
-            }
-            pb::CaseState::Resolved => {
-                let satisfaction = if plan == Plan::Reopen && view.reopen_count == 0 {
-                    pb::Satisfaction::Unsatisfied
-                } else {
-                    pb::Satisfaction::Satisfied
-                };
-                let request = pb::EvaluateCaseRequest {
-                    case_id: case_id.into(),
-                    actor: actor("resident"),
-                    satisfaction: satisfaction as i32,
-                    comment: String::new(),
-                    ..Default::default()
-                };
-                clients.callback.evaluate_case(request).await.map(drop)
-            }
-            // Reported (dispatch has not opened it yet) or in between: look again shortly.
-            _ => Ok(()),
-        };
-        match outcome {
-            Ok(()) => {}
-            Err(status) if expected_while_faulty(&status) => {}
-            Err(status) => panic!("case {case_id} ({plan:?}) in {:?}: {status}", view.state()),
-        }
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// Every case in evaluation's projection, all pages.
-async fn listed_cases(
-    evaluation: &mut EvaluationServiceClient<AuthChannel>,
-) -> Result<Vec<pb::CaseSummary>, tonic::Status> {
-    let mut cases = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let request = pb::ListCasesRequest { page_size: 500, page_token: page_token.clone(), ..Default::default() };
-        let page = evaluation.list_cases(request).await?.into_inner();
-        cases.extend(page.cases);
-        if page.next_page_token.is_empty() {
-            return Ok(cases);
-        }
-        page_token = page.next_page_token;
-    }
-}
-
-fn short_type(entry: &pb::HistoryEntry) -> &str {
-    let event_type = &entry.envelope.as_ref().expect("envelope").event_type;
-    event_type.rsplit('.').next().unwrap_or(event_type)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -289,7 +83,7 @@ async fn distributed_loop_survives_a_killed_dispatch_and_a_nats_restart() {
                     let (lat, lon) = grids[index % grids.len()];
                     async move {
                         let location = pb::GeoPoint::wgs84(lat, lon);
-                        let case_id = report(&mut clients, index, location, &category).await;
+                        let case_id = report(&mut clients, "distributed", index, location, &category).await;
                         drive(&mut clients, &case_id, plan_of(index)).await;
                         finished.fetch_add(1, Ordering::Relaxed);
                         (case_id, plan_of(index))
@@ -339,15 +133,9 @@ async fn distributed_loop_survives_a_killed_dispatch_and_a_nats_restart() {
     assert_eq!(listed.len(), CASES, "{}", cluster.logs_text());
     for case in &listed {
         let plan = driven.get(&case.case_id).unwrap_or_else(|| panic!("unknown case {}", case.case_id));
-        let (state, settled, escalations, reopened) = match plan {
-            Plan::Close => (pb::CaseState::Closed, pb::Level::Grid, 0, 0),
-            Plan::Reject => (pb::CaseState::Rejected, pb::Level::Unspecified, 0, 0),
-            Plan::Escalate => (pb::CaseState::Closed, pb::Level::Community, 1, 0),
-            Plan::Reopen => (pb::CaseState::Closed, pb::Level::Grid, 0, 1),
-        };
         assert_eq!(
             (case.state(), case.settled_level(), case.escalations, case.reopen_count),
-            (state, settled, escalations, reopened),
+            plan.expected_end(),
             "case {} ({plan:?}) in the evaluation projection",
             case.case_id
         );

@@ -32,7 +32,7 @@ use uuid::Uuid;
 const OPEN_IN_DISPATCH: u64 = 1;
 
 /// A vault failure at the edge: storage as the store says, anything else internal.
-pub(crate) fn vault_status(error: VaultError) -> Status {
+pub fn vault_status(error: VaultError) -> Status {
     match error {
         VaultError::Store(error) => store_status(error),
         other => Status::internal(other.to_string()),

@@ -23,6 +23,7 @@
 
 pub mod api_keys;
 mod grpc;
+pub use grpc::vault_status;
 mod open_cases;
 pub mod personal;
 pub mod report;

@@ -110,7 +110,8 @@ pub fn store_status(error: StoreError) -> Status {
             "version conflict on {stream}: expected {expected:?}, found version {actual}; reload and retry"
         )),
         StoreError::AlreadyProcessed { .. } | StoreError::TimerGone { .. } => Status::aborted(error.to_string()),
-        StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) => {
+        error if error.is_unavailable() => {
+            tracing::warn!(%error, "storage unavailable");
             Status::unavailable(format!("storage unavailable: {error}"))
         }
         other => {

@@ -191,6 +191,16 @@ impl Cluster {
         assert_eq!(status.signal(), Some(9), "{name} was killed by SIGKILL");
     }
 
+    /// Send `signal` (STOP, CONT, …) to a running service.
+    pub fn signal_service(&self, name: &str, signal_name: &str) {
+        signal(self.services[self.index(name)].child.as_ref().expect("running"), signal_name);
+    }
+
+    /// The Postgres schema of a service's store.
+    pub fn schema(&self, name: &str) -> String {
+        format!("{}{name}", self.schema_prefix)
+    }
+
     pub fn restart(&mut self, name: &str) {
         let index = self.index(name);
         self.spawn(index);

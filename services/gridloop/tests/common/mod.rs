@@ -1,6 +1,8 @@
 //! Helpers shared by the process-level tests that run their own nats-server.
 
 pub mod cluster;
+pub mod driver;
+pub mod postgres;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
