@@ -19,7 +19,6 @@ use gridloop_domain::level::Level;
 use gridloop_eventstore::{Batch, Placeholders};
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::HashMap;
-use std::sync::LazyLock;
 
 const DAY_MICROS: i64 = 86_400_000_000;
 
@@ -198,35 +197,16 @@ impl DayCounts {
 }
 
 /// Queue the addition of `rows` to the day counts.
-///
-/// On SQLite the rows go as one JSON array in a statement whose text never changes. A projection
-/// write changes 1–60 rows, and the batch it joins is one query whose text keys the connection's
-/// prepared statements: with a `VALUES` list of that many rows nearly every write was a new text,
-/// parsed anew (parsing was a fifth of the simulator's instructions). Postgres binds values.
 pub fn queue_add<'q>(batch: &mut Batch<'q>, rows: &'q [(DayKey, Counts)]) {
-    if rows.is_empty() {
-        return;
-    }
-    if batch.style() == Placeholders::Anonymous {
-        static FROM_JSON: LazyLock<String> = LazyLock::new(|| {
-            let fields: Vec<String> = (0..5 + COUNTS.len()).map(|i| format!("value ->> {i}")).collect();
-            // `WHERE true` tells SQLite's parser that `ON CONFLICT` belongs to the insert.
-            format!(
-                "INSERT INTO evaluation_kpi_days ({}) SELECT {} FROM json_each(?) WHERE true {}",
-                column_list(),
-                fields.join(", "),
-                on_conflict()
-            )
-        });
-        batch.statement(&FROM_JSON).bind(json_rows(rows));
-        return;
-    }
+    let style = batch.style();
+    let updates: Vec<String> = COUNTS.iter().map(|c| format!("{c} = evaluation_kpi_days.{c} + excluded.{c}")).collect();
     for chunk in rows.chunks(UPSERT_CHUNK) {
         let sql = format!(
-            "INSERT INTO evaluation_kpi_days ({}) VALUES {} {}",
-            column_list(),
-            batch.style().values_rows(chunk.len(), 5 + COUNTS.len()),
-            on_conflict()
+            "INSERT INTO evaluation_kpi_days (area, scope, category_code, level, day, {}) VALUES {} \
+             ON CONFLICT (area, scope, category_code, level, day) DO UPDATE SET {}",
+            COUNTS.join(", "),
+            style.values_rows(chunk.len(), 5 + COUNTS.len()),
+            updates.join(", ")
         );
         let mut binds = batch.statement(&sql);
         for (key, counts) in chunk {
@@ -241,35 +221,6 @@ pub fn queue_add<'q>(batch: &mut Batch<'q>, rows: &'q [(DayKey, Counts)]) {
             }
         }
     }
-}
-
-fn column_list() -> String {
-    format!("area, scope, category_code, level, day, {}", COUNTS.join(", "))
-}
-
-/// A row that exists already has the new counts added to its own.
-fn on_conflict() -> String {
-    let updates: Vec<String> = COUNTS.iter().map(|c| format!("{c} = evaluation_kpi_days.{c} + excluded.{c}")).collect();
-    format!("ON CONFLICT (area, scope, category_code, level, day) DO UPDATE SET {}", updates.join(", "))
-}
-
-/// The rows as a JSON array of arrays, each in the column order of [`queue_add`].
-fn json_rows(rows: &[(DayKey, Counts)]) -> String {
-    let rows: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|(key, counts)| {
-            let mut row = vec![
-                serde_json::json!(key.area),
-                serde_json::json!(key.scope),
-                serde_json::json!(key.category_code),
-                serde_json::json!(key.level),
-                serde_json::json!(key.day),
-            ];
-            row.extend(counts.iter().map(|n| serde_json::json!(n)));
-            serde_json::Value::Array(row)
-        })
-        .collect();
-    serde_json::Value::Array(rows).to_string()
 }
 
 pub async fn add(conn: &mut AnyConnection, rows: &[(DayKey, Counts)]) -> Result<(), sqlx::Error> {
