@@ -63,7 +63,7 @@ impl Vault {
         let index_key = Arc::new(derived);
         let mut vault = Vault { store, masters, index_key };
         vault.rewrap_all().await?;
-        vault.index_key = Arc::new(vault.data_key_for(INDEX_KEY_REF, INDEX_KEY_REF, Some(derived)).await?);
+        vault.index_key = Arc::new(vault.data_key_for(INDEX_KEY_REF, INDEX_KEY_REF, derived).await?);
         Ok(vault)
     }
 
@@ -86,7 +86,11 @@ impl Vault {
                 let key_ref = uuid::Builder::from_random_bytes(seal::random_key()[..16].try_into().expect("16 bytes"))
                     .into_uuid()
                     .to_string();
-                let key = self.data_key_for(&key_ref, &blind_index, None).await?;
+                // A fresh reference names no row yet: the key goes straight in, and the table
+                // then says which key the reporter has.
+                let key = seal::random_key();
+                let row = self.wrap(&key_ref, &blind_index, &key);
+                keys::insert(&self.store, &row, chrono::Utc::now().timestamp_micros()).await?;
                 // Another report of the same reporter may have won the race: use its key.
                 let row = keys::by_blind_index(&self.store, &blind_index).await?.ok_or_else(|| {
                     StoreError::Corrupt(format!("data key for {blind_index} vanished as it was written"))
@@ -146,19 +150,18 @@ impl Vault {
         Ok(keys::delete_expired(&self.store, cutoff.timestamp_micros()).await?)
     }
 
-    /// The data key recorded under `key_ref`, or — when there is none — `fresh` (a random key
-    /// when `None`) wrapped and recorded under it. Returns the key the table holds.
-    async fn data_key_for(&self, key_ref: &str, blind_index: &str, fresh: Option<Key>) -> Result<Key, VaultError> {
+    /// The data key recorded under `key_ref`, or — when there is none — `fresh` wrapped and
+    /// recorded under it. Returns the key the table holds.
+    async fn data_key_for(&self, key_ref: &str, blind_index: &str, fresh: Key) -> Result<Key, VaultError> {
         if let Some(row) = keys::by_ref(&self.store, key_ref).await? {
             return self.unwrap(&row);
         }
-        let key = fresh.unwrap_or_else(seal::random_key);
-        let row = self.wrap(key_ref, blind_index, &key);
+        let row = self.wrap(key_ref, blind_index, &fresh);
         keys::insert(&self.store, &row, chrono::Utc::now().timestamp_micros()).await?;
         match keys::by_ref(&self.store, key_ref).await? {
             Some(row) => self.unwrap(&row),
             // The reporter already had a key under another reference (a concurrent first report).
-            None => Ok(key),
+            None => Ok(fresh),
         }
     }
 
