@@ -12,29 +12,30 @@
 //! Parsing the rows and planning their events are pure ([`Importer::rows`], [`Importer::plan`]).
 //! Before anything is written, the case's stored events and the planned ones must fold through
 //! the Case aggregate's `evolve`: the import cannot write a history the aggregate would refuse
-//! (such a row is reported as bad). [`import_csv`] streams the file in chunks and commits each
-//! chunk's cases concurrently, so the store's group commit batches them.
+//! (such a row is reported as bad). [`import_csv`] streams the file in chunks and writes each
+//! chunk's new cases in one transaction (see [`write`]).
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
-use futures::stream::{self, StreamExt};
-use gridloop_domain::case::{Assignment, Case, CaseDetails, CaseEvent, Channel, OnTimeVerdict, Reporter, ReporterKind};
+use gridloop_domain::case::{Assignment, CaseDetails, CaseEvent, Channel, OnTimeVerdict, Reporter, ReporterKind};
 use gridloop_domain::clock::{self, Tz};
-use gridloop_domain::decider::Decider;
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::jurisdiction::{AreaCode, Department};
 use gridloop_domain::policy::CityPolicy;
 use gridloop_domain::priority::Priority;
 use gridloop_evaluation::projection::IMPORT_RULE_PREFIX;
-use gridloop_eventstore::{Actor, Commit, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError};
+use gridloop_eventstore::{Actor, EventStore, NewEvent, StoreError};
 pub use gridloop_kit::IMPORT_ROLE;
 use gridloop_kit::SCHEMA_VERSION;
-use gridloop_proto::convert::{decode_case_event, encode_case_event};
+use gridloop_proto::convert::encode_case_event;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use uuid::Uuid;
 
 mod mapping;
 mod rows;
+mod write;
+
+use write::{write_chunk, Outcome, PlannedCase};
 
 pub use mapping::{AreaMap, CategoryMap, Columns, Mapping, MissingDue, OnTimeValues, StatusValues};
 #[cfg(test)]
@@ -43,10 +44,8 @@ pub use rows::{ParsedRow, Rows};
 
 /// Namespace of the uuid v5 case and event ids of imported history.
 pub const IMPORT_NAMESPACE: Uuid = Uuid::from_u128(0x6772_6964_6c6f_6f70_b000_696d_706f_7274);
-/// Rows parsed before their cases are committed together.
-const CHUNK_ROWS: usize = 2_000;
-/// Cases committed concurrently (the store batches concurrent commits into one transaction).
-const CONCURRENCY: usize = 256;
+/// Rows parsed before their cases are written: the new ones in one transaction (see [`write`]).
+const CHUNK_ROWS: usize = 10_000;
 
 const DEFAULT_TIME_FORMATS: &[&str] = &[
     "%Y-%m-%dT%H:%M:%S%.f",
@@ -570,58 +569,6 @@ fn parse_location(text: &str) -> Option<(f64, f64)> {
     Some((lat.trim().parse().ok()?, lon.trim().parse().ok()?))
 }
 
-/// What happened to one case in the store.
-enum Outcome {
-    Imported(u64),
-    AlreadyPresent,
-    Updated(u64),
-    Refused(String),
-}
-
-/// Write one case's planned events: all of them to a new stream, or the missing tail to a
-/// stream holding exactly the first ones (an open case now closed). Only if the case's history
-/// with them still folds: the import never writes what the aggregate would refuse.
-async fn apply(store: &EventStore, stream: String, version: u64, planned: Planned) -> Result<Outcome, StoreError> {
-    let stored = if version == 0 { Vec::new() } else { store.read_stream(&stream, 1).await? };
-    let existing: HashSet<Uuid> = stored.iter().map(|e| e.event_id).collect();
-    let present = planned.iter().take_while(|(e, _)| existing.contains(&e.event_id)).count();
-    if version > 0 && present == planned.len() {
-        return Ok(Outcome::AlreadyPresent);
-    }
-    if version != present as u64 || planned[present..].iter().any(|(e, _)| existing.contains(&e.event_id)) {
-        return Ok(Outcome::Refused(format!(
-            "case stream {stream} has {version} events, {present} of them from this import: it changed after \
-             the import, so the row's newer state is not applied"
-        )));
-    }
-    let missing: Planned = planned.into_iter().skip(present).collect();
-    if let Err(reason) = fits(&stored, missing.iter().map(|(_, event)| event)) {
-        return Ok(Outcome::Refused(reason));
-    }
-    let expected = if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
-    let missing: Vec<NewEvent> = missing.into_iter().map(|(event, _)| event).collect();
-    let n = missing.len() as u64;
-    match store.commit(Commit::append(stream, expected, missing)).await {
-        Ok(_) if version == 0 => Ok(Outcome::Imported(n)),
-        Ok(_) => Ok(Outcome::Updated(n)),
-        Err(StoreError::Conflict { actual, .. }) => Ok(Outcome::Refused(format!(
-            "the case stream changed during the import (now at version {actual}); import again"
-        ))),
-        Err(e) => Err(e),
-    }
-}
-
-/// The case after its `stored` history and the `new` events, or why they do not fold.
-fn fits<'e>(stored: &[RecordedEvent], new: impl IntoIterator<Item = &'e CaseEvent>) -> Result<Case, String> {
-    let mut case = Case::initial();
-    for record in stored {
-        let event = decode_case_event(&record.event_type, &record.payload)
-            .map_err(|e| format!("the stored case cannot be read: {e}"))?;
-        case = case.evolve(&event).map_err(|e| format!("the stored case is inconsistent: {e}"))?;
-    }
-    case.fold(new).map_err(|e| format!("the row's history does not fit the case: {e}"))
-}
-
 /// Import a CSV file (read as a stream) into dispatch's store. Bad rows are collected in the
 /// report, and `on_bad` sees each as it is found; they never stop the good rows.
 pub async fn import_csv<R: Read>(
@@ -636,7 +583,7 @@ pub async fn import_csv<R: Read>(
     // Row ids seen so far and their lines: a second row with the same id is a bad row.
     let mut seen: HashMap<Uuid, u64> = HashMap::new();
     loop {
-        let mut chunk: Vec<(u64, String, Planned)> = Vec::with_capacity(CHUNK_ROWS);
+        let mut chunk: Vec<PlannedCase> = Vec::with_capacity(CHUNK_ROWS);
         let mut done = true;
         for row in rows.by_ref() {
             let mut reject = |report: &mut ImportReport, row: BadRow| {
@@ -662,26 +609,17 @@ pub async fn import_csv<R: Read>(
                     report.uncovered_years.insert(year);
                 }
             }
-            chunk.push((line, case.row_id.clone(), importer.plan(&case)));
+            let (row_id, stream) = (case.row_id.clone(), case.case_id.stream());
+            chunk.push(PlannedCase { line, row_id, stream, planned: importer.plan(&case) });
             if chunk.len() == CHUNK_ROWS {
                 done = false;
                 break;
             }
         }
-        let streams: Vec<String> =
-            chunk.iter().map(|(_, _, events)| format!("case-{}", events[0].0.correlation_id)).collect();
-        let versions = &store.stream_versions(&streams).await?;
-        let outcomes: Vec<_> =
-            stream::iter(chunk.into_iter().zip(streams).map(|((line, row_id, events), stream)| async move {
-                let version = versions.get(&stream).copied().unwrap_or(0);
-                (line, row_id, apply(store, stream, version, events).await)
-            }))
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+        let outcomes = write_chunk(store, chunk).await?;
         let mut refused = Vec::new();
         for (line, row_id, outcome) in outcomes {
-            match outcome? {
+            match outcome {
                 Outcome::Imported(n) => {
                     report.imported += 1;
                     report.events += n;
@@ -712,6 +650,7 @@ pub async fn import_csv<R: Read>(
 
 #[cfg(test)]
 mod tests {
+    use super::write::fits;
     use super::*;
     use gridloop_domain::case::CaseStatus;
 

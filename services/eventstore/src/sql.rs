@@ -28,6 +28,10 @@ pub(crate) const EVENT_INSERT_COLUMNS: usize = 16;
 /// below the bind-parameter limits of SQLite (32766) and Postgres (65535).
 const MAX_ROWS_PER_STATEMENT: usize = 256;
 
+/// Longest query text kept prepared in the connection's statement cache (see
+/// [`Batch::fetch_opening`]): 64 KiB, some seven full multi-row inserts of events.
+const MAX_CACHED_QUERY_BYTES: usize = 64 * 1024;
+
 /// Splits `items` into chunks of at most [`MAX_ROWS_PER_STATEMENT`].
 pub(crate) fn chunked<T>(items: &[T]) -> std::slice::Chunks<'_, T> {
     items.chunks(MAX_ROWS_PER_STATEMENT)
@@ -204,7 +208,11 @@ impl<'q> Batch<'q> {
         }
         let mut results = Vec::with_capacity(self.statements);
         for (sql, arguments) in self.queries {
-            let mut stream = conn.fetch_many(sqlx::query_with(&sql, arguments));
+            // A query's text spells out its row counts, so a big one (a bulk load's commit) is
+            // seldom run again: kept in the connection's statement cache, the prepared
+            // statements of a hundred of them held hundreds of MB.
+            let persistent = sql.len() <= MAX_CACHED_QUERY_BYTES;
+            let mut stream = conn.fetch_many(sqlx::query_with(&sql, arguments).persistent(persistent));
             let mut rows = Vec::new();
             // Each statement's rows are followed by its result.
             while let Some(item) = stream.try_next().await? {

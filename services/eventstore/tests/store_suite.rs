@@ -103,6 +103,7 @@ store_suite!(
     watch_head_follows_commits,
     scheduled_timers_wake_the_timer_loop_with_the_earliest_due_time,
     data_survives_reopening,
+    a_bulk_load_ends_with_its_events_in_the_database_file,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -272,6 +273,34 @@ async fn expected_version_conflicts_write_nothing(h: Harness) {
     let any = store.commit(Commit::append("s", ExpectedVersion::Any, events("any", 1))).await.unwrap();
     assert_eq!(any.events[0].stream_version, 4);
     assert_eq!(positions(&store.read_all(0, 10).await.unwrap()), [1, 2, 3, 4]);
+}
+
+/// A batch load (an import's big commits) keeps every event, and on SQLite leaves them in the
+/// database file with the WAL checkpointed and truncated; writes go on as before afterwards.
+async fn a_bulk_load_ends_with_its_events_in_the_database_file(h: Harness) {
+    let store = h.connect().await;
+    store.prepare_bulk_load().await.expect("prepare the bulk load");
+    for batch in 0..4 {
+        let appends = (0..500)
+            .map(|i| StreamAppend {
+                stream: format!("case-{batch}-{i}"),
+                expected: ExpectedVersion::NoStream,
+                events: events(&format!("{batch}-{i}"), 4),
+            })
+            .collect();
+        store.commit(Commit { appends, ..Commit::default() }).await.expect("a commit of 500 streams");
+    }
+    store.finish_bulk_load().await.expect("finish the bulk load");
+    assert_eq!(store.head_position().await.unwrap(), 8_000);
+    if let Some(file) = h.url.strip_prefix("sqlite://") {
+        let wal = std::fs::metadata(format!("{file}-wal")).map_or(0, |m| m.len());
+        assert_eq!(wal, 0, "the WAL is checkpointed into the database file and truncated");
+        let size = std::fs::metadata(file).expect("the database file").len();
+        assert!(size > 8_000 * 100, "the database file holds the events ({size} bytes)");
+    }
+    let after = store.commit(Commit::append("case-0-0", ExpectedVersion::Exact(4), events("after", 1))).await;
+    assert_eq!(after.expect("a commit after the bulk load").events[0].global_position, 8_001);
+    assert_eq!(store.read_stream("case-3-499", 1).await.unwrap().len(), 4);
 }
 
 async fn multi_stream_commit_is_atomic(h: Harness) {

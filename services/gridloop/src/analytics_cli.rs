@@ -247,6 +247,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let file = std::fs::File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let store = args.store.open(ServiceName::Dispatch, None).await?;
+    store.prepare_bulk_load().await.context("cannot prepare the dispatch store for the import")?;
     let bar = progress_bar(size, "bytes");
     let counting = CountingReader { inner: std::io::BufReader::with_capacity(1 << 20, file), bar: bar.clone() };
     let started = Instant::now();
@@ -255,6 +256,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let report = import_csv(&store, &importer, counting, &mut on_bad, &mut on_progress)
         .await
         .with_context(|| format!("importing {}", args.file.display()))?;
+    store.finish_bulk_load().await.context("cannot checkpoint the dispatch store after the import")?;
     bar.finish_and_clear();
     let rows = report.imported + report.already_present + report.updated;
     println!(
