@@ -84,12 +84,13 @@ async fn imported_history_goes_live(store: StoreLocation, dir: &std::path::Path)
         services: vec![],
         format: ExportFormat::Parquet,
         out: out.clone(),
-        from: Some("2026-02-05T00:00:00Z".parse().unwrap()),
+        from: Some(gridloop::replay::Bound::At("2026-02-05T00:00:00Z".parse().unwrap())),
         to: None,
         area: None,
         types: vec![],
         include_personal_data: false,
         personal: Default::default(),
+        time_zone: gridloop_domain::clock::DEFAULT_ZONE,
     };
     export(args).await.expect("export cases");
     let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&out).unwrap()).unwrap().build().unwrap();
@@ -160,6 +161,7 @@ async fn right_after_an_import_the_offline_commands_build_the_evaluation_store()
         in_place,
         verify,
         json: false,
+        time_zone: gridloop_domain::clock::DEFAULT_ZONE,
     };
     let error = run(replay(true, false)).await.unwrap_err().to_string();
     assert!(error.contains("--verify compares with the evaluation service's read model"), "{error}");
@@ -178,6 +180,7 @@ async fn right_after_an_import_the_offline_commands_build_the_evaluation_store()
         types: vec![],
         include_personal_data: false,
         personal: Default::default(),
+        time_zone: gridloop_domain::clock::DEFAULT_ZONE,
     };
     export(args).await.expect("the case table of the imported history");
     let text = std::fs::read_to_string(&out).unwrap();
