@@ -29,6 +29,7 @@ async fn a_short_bench_drives_every_case_around_the_loop_without_errors() {
             // The installation's own key: the bench acts as its admin, and evaluates as a hotline.
             data_dir: dir.path().into(),
             ca_cert: None,
+            time_zone: gridloop_domain::clock::DEFAULT_ZONE,
         },
         callback_token: None,
         rate: Rate::PerSecond(20.0),
