@@ -67,7 +67,8 @@ pub fn case_view(case: &Case) -> pb::CaseView {
 /// `view` with the times its case's `history` holds: when it opened, when it was last resolved
 /// and, while it waits for the reporter, when the evaluation is due. The feedback round opens
 /// with the resolution, or with the passed on-site check where one is required; its deadline is
-/// the policy's from that event's time, as the evaluation service sets it.
+/// the policy's from that event's time. The evaluation service counts from when it sees the
+/// event, a moment later, or later still for a resolution dated back to a mediation agreement.
 pub fn with_times(
     mut view: pb::CaseView,
     case: &Case,

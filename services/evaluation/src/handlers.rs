@@ -45,10 +45,9 @@ impl Evaluation {
         if record.actor.role == IMPORT_ROLE {
             return Ok(());
         }
-        // The category's feedback SLA on the city's calendar from the resolution (or check), so
-        // that dispatch shows the same deadline; a case the projection does not know, or whose
-        // category left the catalog, gets the policy's fallback window.
-        let due_at = self.policy.feedback_deadline(category.unwrap_or_default(), record.occurred_at);
+        // The category's feedback SLA on the city's calendar; a case the projection does not
+        // know, or whose category left the catalog, gets the policy's fallback window.
+        let due_at = self.policy.feedback_deadline(category.unwrap_or_default(), self.clock.now());
         let command = FeedbackCommand::Request { level: ask_at_level, due_at };
         // The batch claimed the event in the inbox already.
         let envelope = self.feedback.caused_by(case_id, command, record);
