@@ -32,7 +32,6 @@ async fn the_same_event_is_the_same_json_in_get_case_history_and_in_the_ndjson_e
         include_personal_data: false,
         time_zone: gridloop_domain::clock::DEFAULT_ZONE,
         personal: Default::default(),
-        time_zone: gridloop_domain::clock::DEFAULT_ZONE,
     };
     export(args).await.expect("export events");
     let exported = std::fs::read_to_string(&out).unwrap();

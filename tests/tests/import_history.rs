@@ -91,7 +91,6 @@ async fn imported_history_goes_live(store: StoreLocation, dir: &std::path::Path)
         include_personal_data: false,
         time_zone: gridloop_domain::clock::DEFAULT_ZONE,
         personal: Default::default(),
-        time_zone: gridloop_domain::clock::DEFAULT_ZONE,
     };
     export(args).await.expect("export cases");
     let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&out).unwrap()).unwrap().build().unwrap();
@@ -182,7 +181,6 @@ async fn right_after_an_import_the_offline_commands_build_the_evaluation_store()
         include_personal_data: false,
         time_zone: gridloop_domain::clock::DEFAULT_ZONE,
         personal: Default::default(),
-        time_zone: gridloop_domain::clock::DEFAULT_ZONE,
     };
     export(args).await.expect("the case table of the imported history");
     let text = std::fs::read_to_string(&out).unwrap();

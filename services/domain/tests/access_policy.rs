@@ -68,6 +68,7 @@ ListCases            O I I I I . I I I I A
 GetLevelDistribution . . I I I . . . I I A
 ListDriftAlerts      . . I I I . . . I I A
 GetKpis              . . I I I . . . I I A
+CountCases           . . I I I . . . I I A
 ";
 
 fn expected() -> Vec<(Rpc, Vec<Option<Scope>>)> {
