@@ -237,6 +237,7 @@ impl App {
             backend,
             key_claims,
             gridloop_http::ClientLimits::new(&args.http_limits),
+            args.policy.time_zone,
         )
         .await?;
         self.http_addr = Some(http.addr());
@@ -566,6 +567,7 @@ async fn serve_http(args: ServeArgs) -> anyhow::Result<()> {
         &args.up.store.data_dir,
         key_claims,
         gridloop_http::ClientLimits::new(&args.up.http_limits),
+        args.up.policy.time_zone,
     )
     .await?;
     eprintln!("gridloop http is up on http://{}/open311/v2/ (services at {})", http.addr(), args.backends.server);

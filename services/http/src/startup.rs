@@ -7,6 +7,7 @@ use crate::key_claims::KeyClaims;
 use crate::reference::ReferenceCache;
 use crate::routes::{router, AppState};
 use anyhow::Context;
+use gridloop_domain::clock::Tz;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -20,18 +21,20 @@ pub struct Application {
 
 impl Application {
     /// Bind `listen` and wire the routes to `backend`; posted keys' roles are read as `key_claims`
-    /// says, and each client is held to its share by `limits`.
+    /// says, each client is held to its share by `limits`, and a date without a time in a query
+    /// is a local day in the city's `zone`.
     pub async fn build(
         listen: SocketAddr,
         backend: Backend,
         key_claims: KeyClaims,
         limits: ClientLimits,
+        zone: Tz,
     ) -> anyhow::Result<Application> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen for HTTP on {listen}"))?;
         let addr = listener.local_addr()?;
-        let state = AppState { backend, reference: ReferenceCache::default(), key_claims: Arc::new(key_claims) };
+        let state = AppState { backend, reference: ReferenceCache::default(), key_claims: Arc::new(key_claims), zone };
         let router = router(state, limits);
         Ok(Application { addr, listener, router })
     }
@@ -57,9 +60,10 @@ pub async fn build_standalone(
     data_dir: &Path,
     key_claims: KeyClaims,
     limits: ClientLimits,
+    zone: Tz,
 ) -> anyhow::Result<Application> {
     let credentials = ServiceCredentials::from_args(args, data_dir)?;
-    Application::build(listen, Backend::connect(args, credentials)?, key_claims, limits).await
+    Application::build(listen, Backend::connect(args, credentials)?, key_claims, limits, zone).await
 }
 
 /// Plaintext HTTP carries `api_key`s and residents' reports in the clear: only on a loopback

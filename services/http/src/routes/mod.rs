@@ -24,6 +24,8 @@ pub struct AppState {
     pub reference: ReferenceCache,
     /// Where a posted `api_key`'s role is.
     pub key_claims: std::sync::Arc<crate::key_claims::KeyClaims>,
+    /// The city's time zone: a date without a time (`start_date=2026-12-01`) is its local day.
+    pub zone: gridloop_domain::clock::Tz,
 }
 
 /// The base of the GeoReport v2 paths.
@@ -84,6 +86,7 @@ mod tests {
             backend: backend.unwrap(),
             reference: ReferenceCache::default(),
             key_claims: Default::default(),
+            zone: gridloop_domain::clock::DEFAULT_ZONE,
         };
         let limits = ClientLimitArgs { http_rate_limit: 1, http_rate_limit_burst: 2, http_trust_forwarded_for: false };
         let router = router(state, ClientLimits::new(&limits));

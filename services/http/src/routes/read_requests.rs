@@ -13,6 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use futures::{StreamExt, TryStreamExt};
+use gridloop_domain::clock::{self, Tz};
 use gridloop_proto::convert::from_timestamp;
 use gridloop_proto::v1 as pb;
 use serde::Deserialize;
@@ -98,7 +99,7 @@ pub async fn list(format: Format, State(state): State<AppState>, Query(query): Q
                 return Err(ApiError::BadRequest(format!("at most {MAX_PAGE_SIZE} service_request_ids at once")))
             }
             Some(ids) => ids,
-            None => matching_ids(&state, &Filter::from_query(&query)?).await?,
+            None => matching_ids(&state, &Filter::from_query(&query, state.zone)?).await?,
         };
         let state = &state;
         let requests: Vec<ServiceRequest> = futures::stream::iter(ids)
@@ -124,18 +125,18 @@ struct Filter {
 }
 
 impl Filter {
-    fn from_query(query: &RequestsQuery) -> Result<Filter, ApiError> {
+    fn from_query(query: &RequestsQuery, zone: Tz) -> Result<Filter, ApiError> {
         let to = query
             .end_date
             .as_deref()
-            .map(|text| parse_date("end_date", text, true))
+            .map(|text| parse_date("end_date", text, true, zone))
             .transpose()?
             .unwrap_or_else(Utc::now);
         let window = chrono::Duration::days(MAX_WINDOW_DAYS);
         let from = query
             .start_date
             .as_deref()
-            .map(|text| parse_date("start_date", text, false))
+            .map(|text| parse_date("start_date", text, false, zone))
             .transpose()?
             .unwrap_or(to - window);
         if from > to {
@@ -262,8 +263,9 @@ pub(crate) fn w3c(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-/// A W3C datetime, or a date (its start; for an end, the whole day included).
-pub(crate) fn parse_date(field: &str, text: &str, end: bool) -> Result<DateTime<Utc>, ApiError> {
+/// A W3C datetime, or a date: the start of that local day in the city's `zone` (for an end, the
+/// whole day included).
+pub(crate) fn parse_date(field: &str, text: &str, end: bool, zone: Tz) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text.trim()) {
         return Ok(time.with_timezone(&Utc));
     }
@@ -273,7 +275,8 @@ pub(crate) fn parse_date(field: &str, text: &str, end: bool) -> Result<DateTime<
         ))
     })?;
     let day = if end { date.succ_opt().unwrap_or(date) } else { date };
-    Ok(day.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+    clock::start_of_day(day, zone)
+        .ok_or_else(|| ApiError::BadRequest(format!("{field} {text:?} has no local midnight")))
 }
 
 /// `a, b,,c` → `[a, b, c]`; absent or empty → `None`.
@@ -294,25 +297,39 @@ mod tests {
             end_date: Some("2026-06-01".into()),
             ..RequestsQuery::default()
         };
-        assert!(matches!(Filter::from_query(&query), Err(ApiError::BadRequest(text)) if text.contains("90 days")));
+        assert!(
+            matches!(Filter::from_query(&query, clock::DEFAULT_ZONE), Err(ApiError::BadRequest(text)) if text.contains("90 days"))
+        );
         let query =
             RequestsQuery { start_date: Some("2026-03-01".into()), end_date: Some("2026-03-01".into()), ..query };
-        let filter = Filter::from_query(&query).unwrap();
+        let filter = Filter::from_query(&query, clock::DEFAULT_ZONE).unwrap();
         assert_eq!((filter.to - filter.from).num_hours(), 24);
+        assert_eq!(filter.from.to_rfc3339(), "2026-02-28T16:00:00+00:00", "a date is the city's local day");
+        let new_york: Tz = "America/New_York".parse().unwrap();
+        let spring =
+            RequestsQuery { start_date: Some("2026-03-08".into()), end_date: Some("2026-03-08".into()), ..query };
+        let filter = Filter::from_query(&spring, new_york).unwrap();
+        assert_eq!((filter.to - filter.from).num_hours(), 23, "the day the clocks go forward");
         let bad = RequestsQuery { status: Some("open,pending".into()), ..RequestsQuery::default() };
-        assert!(matches!(Filter::from_query(&bad), Err(ApiError::BadRequest(text)) if text.contains("pending")));
+        assert!(
+            matches!(Filter::from_query(&bad, clock::DEFAULT_ZONE), Err(ApiError::BadRequest(text)) if text.contains("pending"))
+        );
     }
 
     #[test]
     fn pages_skip_whole_pages() {
         let query = RequestsQuery { page: Some(3), page_size: Some(20), ..RequestsQuery::default() };
-        let filter = Filter::from_query(&query).unwrap();
+        let filter = Filter::from_query(&query, clock::DEFAULT_ZONE).unwrap();
         assert_eq!((filter.skip, filter.take), (40, 20));
-        assert_eq!(Filter::from_query(&RequestsQuery::default()).unwrap().take, DEFAULT_PAGE_SIZE);
+        assert_eq!(Filter::from_query(&RequestsQuery::default(), clock::DEFAULT_ZONE).unwrap().take, DEFAULT_PAGE_SIZE);
         let too_many = RequestsQuery { page_size: Some(MAX_PAGE_SIZE + 1), ..RequestsQuery::default() };
-        assert!(matches!(Filter::from_query(&too_many), Err(ApiError::BadRequest(text)) if text.contains("200")));
+        assert!(
+            matches!(Filter::from_query(&too_many, clock::DEFAULT_ZONE), Err(ApiError::BadRequest(text)) if text.contains("200"))
+        );
         let past_the_end = RequestsQuery { page: Some(usize::MAX), page_size: Some(200), ..RequestsQuery::default() };
-        assert!(matches!(Filter::from_query(&past_the_end), Err(ApiError::BadRequest(text)) if text.contains("past")));
+        assert!(
+            matches!(Filter::from_query(&past_the_end, clock::DEFAULT_ZONE), Err(ApiError::BadRequest(text)) if text.contains("past"))
+        );
         assert_eq!(comma_list(&Some(" a, b,,c ".into())), Some(vec!["a".into(), "b".into(), "c".into()]));
         assert_eq!(comma_list(&Some(" , ".into())), None);
     }

@@ -12,6 +12,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
+use gridloop_domain::clock::Tz;
 use gridloop_proto::convert::{from_timestamp, short_type};
 use gridloop_proto::v1 as pb;
 use serde::Deserialize;
@@ -44,7 +45,7 @@ pub async fn list(format: Format, State(state): State<AppState>, Query(query): Q
     let result = async {
         let reference = state.reference.get(&state.backend).await?;
         reference.check_jurisdiction(query.jurisdiction_id.as_deref())?;
-        let (from, to) = window(&query)?;
+        let (from, to) = window(&query, state.zone)?;
         let ids = updated_cases(&state, from, to).await?;
         let state = &state;
         let mut updates: Vec<RequestUpdate> = futures::stream::iter(ids)
@@ -59,11 +60,15 @@ pub async fn list(format: Format, State(state): State<AppState>, Query(query): Q
 }
 
 /// `[start_date, end_date)`, at most 90 days.
-fn window(query: &UpdatesQuery) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let to =
-        query.end_date.as_deref().map(|text| parse_date("end_date", text, true)).transpose()?.unwrap_or_else(Utc::now);
+fn window(query: &UpdatesQuery, zone: Tz) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let to = query
+        .end_date
+        .as_deref()
+        .map(|text| parse_date("end_date", text, true, zone))
+        .transpose()?
+        .unwrap_or_else(Utc::now);
     let from = match query.start_date.as_deref() {
-        Some(text) => parse_date("start_date", text, false)?,
+        Some(text) => parse_date("start_date", text, false, zone)?,
         None => to - chrono::Duration::days(1),
     };
     if from > to {
@@ -216,22 +221,26 @@ mod tests {
 
     #[test]
     fn the_window_is_the_last_day_by_default_and_at_most_ninety_days() {
-        let (from, to) = window(&UpdatesQuery::default()).unwrap();
+        let (from, to) = window(&UpdatesQuery::default(), gridloop_domain::clock::DEFAULT_ZONE).unwrap();
         assert_eq!((to - from).num_hours(), 24);
         let reversed = UpdatesQuery {
             start_date: Some("2026-03-02".into()),
             end_date: Some("2026-03-01T00:00:00Z".into()),
             ..UpdatesQuery::default()
         };
-        assert!(matches!(window(&reversed), Err(ApiError::BadRequest(text)) if text.contains("after")));
+        assert!(
+            matches!(window(&reversed, gridloop_domain::clock::DEFAULT_ZONE), Err(ApiError::BadRequest(text)) if text.contains("after"))
+        );
         let long = UpdatesQuery {
             start_date: Some("2026-01-01".into()),
             end_date: Some("2026-06-01".into()),
             ..UpdatesQuery::default()
         };
-        assert!(matches!(window(&long), Err(ApiError::BadRequest(text)) if text.contains("90 days")));
+        assert!(
+            matches!(window(&long, gridloop_domain::clock::DEFAULT_ZONE), Err(ApiError::BadRequest(text)) if text.contains("90 days"))
+        );
         let day = UpdatesQuery { start_date: Some("2026-03-01".into()), end_date: Some("2026-03-01".into()), ..long };
-        let (from, to) = window(&day).unwrap();
+        let (from, to) = window(&day, gridloop_domain::clock::DEFAULT_ZONE).unwrap();
         assert_eq!((to - from).num_hours(), 24);
     }
 }
