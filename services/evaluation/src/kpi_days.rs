@@ -12,12 +12,13 @@
 //! those of the rows.
 
 use crate::kpi::CaseFilter;
+use crate::padding;
 use crate::projection::{self, CaseRow};
 use chrono::{DateTime, NaiveDate};
 use gridloop_domain::clock::{self, Tz};
 use gridloop_domain::kpi::{Report, Tally};
 use gridloop_domain::level::Level;
-use gridloop_eventstore::{Batch, Placeholders};
+use gridloop_eventstore::{Batch, Binds, Placeholders};
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::HashMap;
 
@@ -54,9 +55,6 @@ const COUNTS: [&str; 18] = [
 
 /// A [`Tally`]'s counts in [`COUNTS`] order, signed so that a row can be taken out.
 pub type Counts = [i64; 18];
-
-/// Rows per multi-row upsert: 23 columns × 500 stays below every bind-parameter limit.
-const UPSERT_CHUNK: usize = 500;
 
 /// Case rows read per page when the counts are built from the projection.
 const BUILD_PAGE: i64 = 10_000;
@@ -206,30 +204,34 @@ impl DayCounts {
     }
 }
 
-/// Queue the addition of `rows` to the day counts.
+/// Queue the addition of `rows` to the day counts, in upserts padded to a few sizes.
 pub fn queue_add<'q>(batch: &mut Batch<'q>, rows: &'q [(DayKey, Counts)]) {
     let style = batch.style();
     let updates: Vec<String> = COUNTS.iter().map(|c| format!("{c} = evaluation_kpi_days.{c} + excluded.{c}")).collect();
-    for chunk in rows.chunks(UPSERT_CHUNK) {
+    let columns = format!("area, scope, category_code, level, day, {}", COUNTS.join(", "));
+    for chunk in rows.chunks(padding::CHUNK) {
+        let size = padding::padded(chunk.len());
         let sql = format!(
-            "INSERT INTO evaluation_kpi_days (area, scope, category_code, level, day, {}) VALUES {} \
-             ON CONFLICT (area, scope, category_code, level, day) DO UPDATE SET {}",
-            COUNTS.join(", "),
-            style.values_rows(chunk.len(), 5 + COUNTS.len()),
+            "{} ON CONFLICT (area, scope, category_code, level, day) DO UPDATE SET {}",
+            padding::insert_values(style, "evaluation_kpi_days", &columns, size, 5 + COUNTS.len()),
             updates.join(", ")
         );
         let mut binds = batch.statement(&sql);
         for (key, counts) in chunk {
-            binds
-                .bind(key.area.as_str())
-                .bind(key.scope)
-                .bind(key.category_code.as_str())
-                .bind(key.level.as_str())
-                .bind(key.day);
-            for n in counts {
-                binds.bind(*n);
-            }
+            bind_day_row(&mut binds, Some(key.area.as_str()), key, counts);
         }
+        // A padding row: a NULL area, so it is filtered out before the insert.
+        let (key, counts) = &chunk[0];
+        for _ in chunk.len()..size {
+            bind_day_row(&mut binds, None, key, counts);
+        }
+    }
+}
+
+fn bind_day_row<'q>(binds: &mut Binds<'_, 'q>, area: Option<&'q str>, key: &'q DayKey, counts: &Counts) {
+    binds.bind(area).bind(key.scope).bind(key.category_code.as_str()).bind(key.level.as_str()).bind(key.day);
+    for n in counts {
+        binds.bind(*n);
     }
 }
 

@@ -13,6 +13,7 @@ mod grpc;
 mod handlers;
 pub mod kpi;
 pub mod kpi_days;
+mod padding;
 pub mod projection;
 pub mod replay;
 

@@ -1,6 +1,7 @@
 //! The case projection (`evaluation_cases`): one row per case, folded from dispatch's events.
 
 use crate::kpi::CaseFilter;
+use crate::padding;
 use crate::satisfaction_name;
 use futures::TryStreamExt;
 use gridloop_domain::case::{Assignment, CaseEvent, EscalationReason, OnTimeVerdict, ReporterKind, Satisfaction};
@@ -10,7 +11,7 @@ use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::kpi::{CaseFacts, Report};
 use gridloop_domain::level::Level;
 use gridloop_domain::priority::Priority;
-use gridloop_eventstore::{Batch, Placeholders};
+use gridloop_eventstore::{Batch, Binds, Placeholders};
 use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
 use sqlx::any::AnyRow;
@@ -333,9 +334,6 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
     Evolution::Applied(Box::new(row))
 }
 
-/// Rows per multi-row upsert: 28 columns × 500 stays below every bind-parameter limit.
-const UPSERT_CHUNK: usize = 500;
-
 /// Write rows (new or updated) in one statement.
 pub async fn upsert(conn: &mut AnyConnection, rows: &[CaseRow]) -> Result<(), sqlx::Error> {
     let mut batch = Batch::new(Placeholders::of(conn));
@@ -343,50 +341,59 @@ pub async fn upsert(conn: &mut AnyConnection, rows: &[CaseRow]) -> Result<(), sq
     batch.execute(conn).await
 }
 
-/// Queue the upsert of `rows` (one statement per [`UPSERT_CHUNK`] rows).
+/// Queue the upsert of `rows`, in upserts padded to a few sizes.
 pub fn queue_upsert<'q>(batch: &mut Batch<'q>, rows: &'q [CaseRow]) {
-    let width = COLUMNS.len();
     let style = batch.style();
-    for chunk in rows.chunks(UPSERT_CHUNK) {
-        let mut sql = format!("INSERT INTO evaluation_cases ({}) VALUES ", column_list());
-        sql.push_str(&style.values_rows(chunk.len(), width));
-        sql.push_str(" ON CONFLICT (case_id) DO UPDATE SET ");
-        let updates: Vec<String> = COLUMNS[1..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
-        sql.push_str(&updates.join(", "));
+    let updates: Vec<String> = COLUMNS[1..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
+    for chunk in rows.chunks(padding::CHUNK) {
+        let size = padding::padded(chunk.len());
+        let sql = format!(
+            "{} ON CONFLICT (case_id) DO UPDATE SET {}",
+            padding::insert_values(style, "evaluation_cases", &column_list(), size, COLUMNS.len()),
+            updates.join(", ")
+        );
         let mut binds = batch.statement(&sql);
         for row in chunk {
-            binds
-                .bind(row.case_id.as_str())
-                .bind(row.version)
-                .bind(row.state.as_str())
-                .bind(row.level.as_deref())
-                .bind(row.category_code.as_str())
-                .bind(row.grid_code.as_str())
-                .bind(row.description.as_str())
-                .bind(row.opened_at)
-                .bind(row.updated_at)
-                .bind(row.closed_at)
-                .bind(row.settled_level.as_deref())
-                .bind(row.satisfaction.as_deref())
-                .bind(row.escalations)
-                .bind(row.reopen_count)
-                .bind(row.linked_reports)
-                .bind(row.priority)
-                .bind(row.priority_reasons.as_str())
-                .bind(row.dispatched_at)
-                .bind(row.accepted_at)
-                .bind(row.responded_on_time)
-                .bind(row.resolved_at)
-                .bind(row.due_at)
-                .bind(row.deadline_misses)
-                .bind(row.mediations_requested)
-                .bind(row.mediations_agreed)
-                .bind(row.mediations_failed)
-                .bind(row.closed_on_time)
-                .bind(row.reporter_id.as_deref())
-                .bind(row.imported);
+            bind_row(&mut binds, Some(row.case_id.as_str()), row);
+        }
+        // A padding row: a NULL case id, so it is filtered out before the insert.
+        for _ in chunk.len()..size {
+            bind_row(&mut binds, None, &chunk[0]);
         }
     }
+}
+
+fn bind_row<'q>(binds: &mut Binds<'_, 'q>, case_id: Option<&'q str>, row: &'q CaseRow) {
+    binds
+        .bind(case_id)
+        .bind(row.version)
+        .bind(row.state.as_str())
+        .bind(row.level.as_deref())
+        .bind(row.category_code.as_str())
+        .bind(row.grid_code.as_str())
+        .bind(row.description.as_str())
+        .bind(row.opened_at)
+        .bind(row.updated_at)
+        .bind(row.closed_at)
+        .bind(row.settled_level.as_deref())
+        .bind(row.satisfaction.as_deref())
+        .bind(row.escalations)
+        .bind(row.reopen_count)
+        .bind(row.linked_reports)
+        .bind(row.priority)
+        .bind(row.priority_reasons.as_str())
+        .bind(row.dispatched_at)
+        .bind(row.accepted_at)
+        .bind(row.responded_on_time)
+        .bind(row.resolved_at)
+        .bind(row.due_at)
+        .bind(row.deadline_misses)
+        .bind(row.mediations_requested)
+        .bind(row.mediations_agreed)
+        .bind(row.mediations_failed)
+        .bind(row.closed_on_time)
+        .bind(row.reporter_id.as_deref())
+        .bind(row.imported);
 }
 
 pub async fn load(conn: &mut AnyConnection, case_ids: &[String]) -> Result<Vec<CaseRow>, sqlx::Error> {
@@ -395,13 +402,16 @@ pub async fn load(conn: &mut AnyConnection, case_ids: &[String]) -> Result<Vec<C
     loaded(&batch.fetch(conn).await?)
 }
 
-/// Queue the read of these cases' rows (one statement per [`UPSERT_CHUNK`] ids).
+/// Queue the read of these cases' rows (one statement per [`padding::CHUNK`] ids).
 pub fn queue_load<'q>(batch: &mut Batch<'q>, case_ids: &'q [String]) {
-    for chunk in case_ids.chunks(UPSERT_CHUNK) {
-        let list = batch.style().list(1, chunk.len());
+    for chunk in case_ids.chunks(padding::CHUNK) {
+        // The list padded with its first id again (which finds nothing more), so the read
+        // takes a few texts, as the upserts do.
+        let size = padding::padded(chunk.len());
+        let list = batch.style().list(1, size);
         let sql = format!("SELECT {} FROM evaluation_cases WHERE case_id IN ({list})", column_list());
         let mut binds = batch.statement(&sql);
-        for id in chunk {
+        for id in chunk.iter().chain(std::iter::repeat_n(&chunk[0], size - chunk.len())) {
             binds.bind(id.as_str());
         }
     }
