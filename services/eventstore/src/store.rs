@@ -27,8 +27,11 @@ pub const FIRST_EXTRA_MIGRATION_VERSION: i64 = 1000;
 
 /// Per-connection SQLite settings. `synchronous = FULL` makes every commit durable (the WAL
 /// is synced at each commit); group commit amortizes that sync over many commits.
+/// `secure_delete = FAST` zeroes what a deleted or shrunk row leaves in its page whenever that
+/// page is written anyway (no extra I/O): an erased reporter's wrapped data key must not stay
+/// behind in a page's free space.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; \
-     PRAGMA foreign_keys = ON;";
+     PRAGMA foreign_keys = ON; PRAGMA secure_delete = FAST;";
 
 /// SQLite page cache of the writer's connection during a bulk load (KiB; see
 /// [`EventStore::prepare_bulk_load`]).
@@ -193,6 +196,20 @@ impl EventStore {
              PRAGMA temp_store = DEFAULT;",
         )
         .await?;
+        Ok(())
+    }
+
+    /// SQLite: copies the write-ahead log into the database file and truncates the log, so that
+    /// page images from before the last commit (which may hold rows deleted since) are in no
+    /// file of the store any more. Postgres: nothing (a deleted row's tuple stays in its page
+    /// until VACUUM reuses the space; `VACUUM FULL` rewrites the table).
+    pub async fn truncate_log(&self) -> Result<(), StoreError> {
+        if self.backend() != Backend::Sqlite {
+            return Ok(());
+        }
+        let mut slot = self.shared.lock_writes().await;
+        let conn = slot.conn(self.pool()).await?;
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE);").await?;
         Ok(())
     }
 

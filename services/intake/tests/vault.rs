@@ -29,9 +29,30 @@ fn master(byte: u8) -> MasterKey {
     MasterKey::from_bytes([byte; 32])
 }
 
-async fn seals_opens_and_erases(store: EventStore) {
+/// The files under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        if bytes.windows(needle.len()).any(|window| window == needle) {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// `files`: the directory of a SQLite store, checked to hold no erased data key in any file
+/// (database, write-ahead log) once it is erased.
+async fn seals_opens_and_erases(store: EventStore, files: Option<&std::path::Path>) {
     let vault = open_vault(store.clone(), MasterKeys::new(master(1))).await.unwrap();
     let sealed = vault.seal(&contact()).await.unwrap().expect("a contact is sealed");
+    // Reporters before and after it in the key table's pages, and the key as a long-lived one
+    // is: in the database file itself, not only in the log.
+    for n in 0..40 {
+        vault.seal(&Contact { id: format!("neighbour-{n}"), ..contact() }).await.unwrap();
+    }
+    store.truncate_log().await.unwrap();
     let bytes = [&sealed.id, &sealed.name, &sealed.phone].map(|field| String::from_utf8_lossy(field).into_owned());
     assert!(!bytes.concat().contains("13800138000") && !bytes.concat().contains("李小龙"));
     assert_eq!(sealed.blind_index, vault.blind_index("resident-7"));
@@ -52,10 +73,14 @@ async fn seals_opens_and_erases(store: EventStore) {
     assert!(vault.open_contact(&forged).await.is_err());
 
     // Erasure deletes the key: the contact is gone, the other reporter's is not.
+    let wrapped = keys::by_ref(&store, &sealed.key_ref).await.unwrap().expect("the data key").wrapped;
     assert_eq!(vault.erase("resident-7").await.unwrap().0, 1);
     assert_eq!(vault.open_contact(&sealed).await.unwrap(), None);
     assert_eq!(vault.erase("resident-7").await.unwrap().0, 0);
     assert_eq!(vault.open_contact(&other_sealed).await.unwrap(), Some(other.clone()));
+    if let Some(dir) = files {
+        assert_eq!(files_containing(dir, wrapped.as_bytes()), Vec::<std::path::PathBuf>::new(), "erased: {wrapped}");
+    }
 
     // Rotation: the new master key alone cannot unwrap the old keys; with the old one as a
     // previous key they are re-wrapped, after which the new key alone suffices.
@@ -102,7 +127,7 @@ async fn expires_after_the_last_case_ends(store: EventStore) {
 #[tokio::test]
 async fn the_vault_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    seals_opens_and_erases(sqlite(&dir).await).await;
+    seals_opens_and_erases(sqlite(&dir).await, Some(dir.path())).await;
     let dir = tempfile::tempdir().unwrap();
     expires_after_the_last_case_ends(sqlite(&dir).await).await;
 }
@@ -110,7 +135,7 @@ async fn the_vault_on_sqlite() {
 #[tokio::test]
 async fn the_vault_on_postgres() {
     if let Some(store) = postgres().await {
-        seals_opens_and_erases(store).await;
+        seals_opens_and_erases(store, None).await;
     }
     if let Some(store) = postgres().await {
         expires_after_the_last_case_ends(store).await;

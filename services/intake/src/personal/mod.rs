@@ -137,17 +137,24 @@ impl Vault {
         }))
     }
 
-    /// Erases the reporter with this identity: deletes their data key. Returns the keys deleted
-    /// (0: none held, e.g. already erased) and the reporter's blind index.
+    /// Erases the reporter with this identity: deletes their data key, and on SQLite truncates
+    /// the write-ahead log so no older page image holds it. Returns the keys deleted (0: none
+    /// held, e.g. already erased) and the reporter's blind index.
     pub async fn erase(&self, identity: &str) -> Result<(u64, String), VaultError> {
         let blind_index = self.blind_index(identity);
-        Ok((keys::delete(&self.store, &blind_index).await?, blind_index))
+        let deleted = keys::delete(&self.store, &blind_index).await?;
+        self.store.truncate_log().await?;
+        Ok((deleted, blind_index))
     }
 
     /// Erases the reporters whose last case ended at or before `cutoff` and who have none open
     /// (retention); returns how many data keys went.
     pub async fn erase_expired(&self, cutoff: chrono::DateTime<chrono::Utc>) -> Result<u64, VaultError> {
-        Ok(keys::delete_expired(&self.store, cutoff.timestamp_micros()).await?)
+        let deleted = keys::delete_expired(&self.store, cutoff.timestamp_micros()).await?;
+        if deleted > 0 {
+            self.store.truncate_log().await?;
+        }
+        Ok(deleted)
     }
 
     /// The data key recorded under `key_ref`, or — when there is none — `fresh` wrapped and
