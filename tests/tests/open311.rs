@@ -72,6 +72,25 @@ impl Open311 {
         answer(request.send().await.expect("POST")).await
     }
 
+    /// The id a POST answered with; or, when it answered with a token (dispatch had not opened
+    /// the case yet), the id `GET tokens/{token}` gives once it has.
+    async fn created_id(&self, created: &Value) -> String {
+        if let Some(id) = created[0]["service_request_id"].as_str() {
+            assert!(created[0].get("token").is_none(), "an id or a token, not both: {created}");
+            return id.to_string();
+        }
+        let token = created[0]["token"].as_str().unwrap_or_else(|| panic!("neither an id nor a token: {created}"));
+        for _ in 0..200 {
+            let answer = self.get(&format!("/open311/v2/tokens/{token}.json")).await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            if let Some(id) = answer.json()[0]["service_request_id"].as_str() {
+                return id.to_string();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("token {token} never named a request")
+    }
+
     fn key(&self, subject: &str, role: Role) -> String {
         let principal = Principal::new(subject, role, None, None).unwrap();
         self.g.app.signing_key().unwrap().issue(&principal, chrono::Duration::hours(1)).unwrap()
@@ -250,7 +269,7 @@ async fn a_request_posted_by_a_platform_is_dispatched_shown_without_personal_dat
     let created = o.post("/open311/v2/requests.json", &pairs(&form)).await;
     assert_eq!(created.status, 200, "{}", created.body);
     let created = created.json();
-    let id = created[0]["service_request_id"].as_str().expect("an id").to_string();
+    let id = o.created_id(&created).await;
     assert_eq!(created[0]["account_id"], "fms-4711");
     assert!(created[0]["service_notice"].as_str().unwrap().starts_with("accepted within"), "{created}");
 
@@ -391,12 +410,42 @@ async fn bad_fields_are_400_in_the_specifications_form() {
 }
 
 #[tokio::test]
+async fn a_token_names_its_request_and_a_token_never_issued_is_404() {
+    let mut o = start().await;
+    let category = o.g.a_category(pb::Level::Grid).await;
+    let form = o.form(&category.code).await;
+    let created = o.post("/open311/v2/requests.json", &pairs(&form)).await.json();
+    let id = o.created_id(&created).await;
+    o.g.case_in(&id, pb::CaseState::Dispatched).await;
+
+    let named = o.get(&format!("/open311/v2/tokens/{id}.json")).await;
+    assert_eq!(named.json(), serde_json::json!([{"service_request_id": id, "token": id}]), "{}", named.body);
+    let xml = o.get(&format!("/open311/v2/tokens/{id}.xml")).await;
+    assert_eq!(xml.content_type, "text/xml; charset=utf-8");
+    assert_agree(&xml_records(&xml.body, "request"), &named.json());
+
+    // A time-ordered id made just now that dispatch does not have: pending, no id yet.
+    let fresh = uuid::Uuid::now_v7().to_string();
+    let pending = o.get(&format!("/open311/v2/tokens/{fresh}.json")).await;
+    assert_eq!(pending.json(), serde_json::json!([{"token": fresh}]), "{}", pending.body);
+    // Never a request: random ids, old ones, and what is not an id at all.
+    for never in [
+        "2f1c6a4e-8b3d-4c1a-9e7f-0a1b2c3d4e5f".to_string(),
+        "01890a5d-ac96-774b-bcce-b302099a8057".into(),
+        "nope".into(),
+    ] {
+        let refused = o.get(&format!("/open311/v2/tokens/{never}.json")).await.spec_error(404);
+        assert!(refused.contains(&never), "{refused}");
+    }
+}
+
+#[tokio::test]
 async fn every_path_of_the_openapi_document_answers() {
     let mut o = start().await;
     let category = o.g.a_category(pb::Level::Grid).await;
     let form = o.form(&category.code).await;
     let created = o.post("/open311/v2/requests.json", &pairs(&form)).await.json();
-    let id = created[0]["service_request_id"].as_str().unwrap().to_string();
+    let id = o.created_id(&created).await;
     o.g.case_in(&id, pb::CaseState::Dispatched).await;
 
     let document = o.get("/openapi.json").await;
@@ -410,7 +459,8 @@ async fn every_path_of_the_openapi_document_answers() {
             let path = template
                 .replace("{format}", format)
                 .replace("{service_code}", &category.code)
-                .replace("{service_request_id}", &id);
+                .replace("{service_request_id}", &id)
+                .replace("{token}", &id);
             for method in operations.as_object().unwrap().keys() {
                 let answer = match method.as_str() {
                     "get" => o.get(&path).await,

@@ -183,11 +183,25 @@ impl ServiceDefinition {
 /// `POST requests`: the request created (a case; or the open case it was linked to).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RequestCreated {
-    pub service_request_id: String,
+    /// The request's id, once dispatch has it open (read it with `GET requests/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_request_id: Option<String>,
+    /// Instead of the id when the case was not yet open in dispatch within the wait: ask
+    /// `GET tokens/{token}` for the id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     /// What happens next, with the deadlines in words.
     pub service_notice: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
+}
+
+/// `GET tokens/{token}`: the request a token stands for; no id while it is not yet open.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_request_id: Option<String>,
+    pub token: String,
 }
 
 /// `GET requests` and `GET requests/{id}`: a request as the public may see it — never the

@@ -3,9 +3,9 @@
 
 use crate::open311::{
     Attribute, AttributeValue, Discovery, Endpoint, RequestCreated, RequestUpdate, Service, ServiceDefinition,
-    ServiceRequest, SpecError,
+    ServiceRequest, SpecError, TokenRequest,
 };
-use crate::routes::{discovery, health, read_requests, report, services, updates};
+use crate::routes::{discovery, health, read_requests, report, services, tokens, updates};
 use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::OpenApi;
@@ -24,13 +24,14 @@ use utoipa::OpenApi;
         services::list,
         services::definition,
         report::post,
+        tokens::one,
         read_requests::one,
         read_requests::list,
         updates::list,
     ),
     components(schemas(
         SpecError, Discovery, Endpoint, Service, ServiceDefinition, Attribute, AttributeValue, RequestCreated,
-        ServiceRequest, RequestUpdate, report::NewRequest,
+        ServiceRequest, RequestUpdate, TokenRequest, report::NewRequest,
     )),
     tags((name = "open311", description = "GeoReport v2"), (name = "health", description = "probes"))
 )]

@@ -1,11 +1,12 @@
 //! The HTTP routes, one module per group: health, discovery, services, posting a request,
-//! reading requests and their updates.
+//! a token's request, reading requests and their updates.
 
 pub mod discovery;
 pub mod health;
 pub mod read_requests;
 pub mod report;
 pub mod services;
+pub mod tokens;
 pub mod updates;
 
 use crate::backend::Backend;
@@ -38,7 +39,8 @@ pub fn router(state: AppState, limits: ClientLimits) -> Router {
         .route("/readyz", get(health::ready))
         .route("/openapi.json", get(crate::openapi::serve))
         .route(&format!("{BASE}/services/{{file}}"), get(services::definition))
-        .route(&format!("{BASE}/requests/{{file}}"), get(read_requests::one));
+        .route(&format!("{BASE}/requests/{{file}}"), get(read_requests::one))
+        .route(&format!("{BASE}/tokens/{{file}}"), get(tokens::one));
     for suffix in ["json", "xml"] {
         router = router
             .route(&format!("{BASE}/discovery.{suffix}"), get(discovery::discovery))

@@ -223,7 +223,8 @@ pub fn reporting_role(api_key: &str, key_claims: &KeyClaims) -> Result<Role, Api
     params(("format" = String, Path, description = "json or xml")),
     request_body(content = NewRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "the request created (or the open one it was linked to)", body = [RequestCreated]),
+        (status = 200, description = "the request created (or the open one it was linked to): its id, or a token \
+                                        when dispatch had not opened it within 2 s", body = [RequestCreated]),
         (status = 400, description = "a field is missing or invalid", body = [crate::open311::SpecError]),
         (status = 403, description = "api_key missing, invalid, or not a hotline or platform key", body = [crate::open311::SpecError]),
     )
@@ -307,7 +308,27 @@ async fn create(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
     if created.linked {
         notice = format!("linked to the open request {}: {}; {notice}", created.case_id, created.linked_reason);
     }
-    Ok(RequestCreated { service_request_id: created.case_id, service_notice: notice, account_id: form.account_id })
+    let open = is_open_in_dispatch(state, &created.case_id, created.case_version).await?;
+    let (service_request_id, token) = if open { (Some(created.case_id), None) } else { (None, Some(created.case_id)) };
+    Ok(RequestCreated { service_request_id, token, service_notice: notice, account_id: form.account_id })
+}
+
+/// How long a POST waits for dispatch to open the case before answering with a token instead of
+/// the id: long enough for the usual hand-off between services, short enough for a form post.
+const OPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether dispatch has the case open, waiting up to [`OPEN_WAIT`] for the report's consistency
+/// token, so that an id handed out can be read straight away with `GET requests/{id}`.
+async fn is_open_in_dispatch(state: &AppState, case_id: &str, case_version: u64) -> Result<bool, ApiError> {
+    let read = pb::GetCaseRequest { case_id: case_id.to_string(), min_version: case_version };
+    let request = state.backend.as_service(read).map_err(ApiError::internal)?;
+    match tokio::time::timeout(OPEN_WAIT, state.backend.dispatch().get_case(request)).await {
+        Ok(Ok(_)) => Ok(true),
+        // Dispatch is behind (its own wait ran out) or the wait here did: the token stands in.
+        Ok(Err(status)) if status.code() == tonic::Code::Unavailable => Ok(false),
+        Err(_elapsed) => Ok(false),
+        Ok(Err(status)) => Err(ApiError::from_status(&status, Caller::Service)),
+    }
 }
 
 #[cfg(test)]
