@@ -474,17 +474,17 @@ async fn every_path_of_the_openapi_document_answers() {
     }
 }
 
-/// The Python client in `tests/clients/` (PyPI's `georeport`, `requests`, `openapi-spec-validator`).
+/// The Python client in `tests/clients/` (PyPI's `georeport`, `requests`, `jsonschema`, `openapi-spec-validator`).
 const PYTHON_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/open311_client.py");
 
 #[tokio::test]
 async fn an_open311_client_from_pypi_posts_and_reads_requests_and_validates_the_openapi_document() {
     let importable = std::process::Command::new("python3")
-        .args(["-c", "import georeport, openapi_spec_validator, requests"])
+        .args(["-c", "import georeport, jsonschema, openapi_spec_validator, requests"])
         .status()
         .is_ok_and(|status| status.success());
     if !importable {
-        let install = "python3 -m pip install georeport openapi-spec-validator";
+        let install = "python3 -m pip install georeport jsonschema openapi-spec-validator";
         assert!(!std::env::var("CI").is_ok_and(|v| v == "true"), "the Python Open311 client is missing: {install}");
         eprintln!("skipping: the Python Open311 client is missing ({install})");
         return;
