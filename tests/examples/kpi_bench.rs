@@ -1,5 +1,6 @@
-//! `GetKpis` at a city's scale: the KPI query over the per-day counts against the count of every
-//! case row it replaces, on the same read model.
+//! `GetKpis`, `GetLevelDistribution` and `ListCases` at a city's scale: the KPI query and the
+//! 4321 distribution over the per-day counts against the count of every case row they replace,
+//! and pages of the case list, on the same read model.
 //!
 //!     cargo run --release -p gridloop-tests --example kpi_bench -- [CASES] [CALLS]
 //!
@@ -8,7 +9,7 @@
 //! of the Postgres at `GRIDLOOP_DATABASE_URL`, dropped at the end) — the projection and its day
 //! counts are written as the live consumer writes them — then runs each query CALLS times
 //! (default 30) both ways and prints p50 and p95 per query, after checking that both ways give
-//! the same report.
+//! the same report; then the 4321 distribution both ways, and case-list pages, CALLS times each.
 
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::kpi::{Period, Report};
@@ -16,7 +17,7 @@ use gridloop_domain::level::Level;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_evaluation::kpi::CaseFilter;
 use gridloop_evaluation::replay::Rebuild;
-use gridloop_evaluation::{kpi_days, projection};
+use gridloop_evaluation::{kpi_days, projection, settled};
 use gridloop_eventstore::{Backend, EventStore, StoreOptions};
 use gridloop_tests::history::SyntheticCity;
 use std::time::{Duration, Instant};
@@ -130,7 +131,84 @@ async fn main() {
             percentile(&timings[1], 0.95)
         );
     }
+    distributions(&store, &street, &grid, calls).await;
+    case_lists(&store, &street, &grid, calls).await;
     if store.backend() == Backend::Postgres {
         sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(store.pool()).await.expect("drop schema");
+    }
+}
+
+/// Times `run` `calls` times; p50 and p95 in ms.
+async fn timed<F, Fut>(calls: usize, mut run: F) -> (f64, f64)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut timings = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let started = Instant::now();
+        run().await;
+        timings.push(started.elapsed());
+    }
+    timings.sort();
+    (percentile(&timings, 0.5), percentile(&timings, 0.95))
+}
+
+/// `GetLevelDistribution`'s query from the per-day level counts against the count of every
+/// closed row (`projection::settled_counts`), after checking both give the same counts.
+async fn distributions(store: &EventStore, street: &AreaCode, grid: &AreaCode, calls: usize) {
+    let windows: [(&str, Option<&AreaCode>, Option<i64>, Option<i64>); 4] = [
+        ("4321, everything, all time", None, None, None),
+        (
+            "4321, a street, a quarter (local)",
+            Some(street),
+            Some(micros("2025-04-01T00:00:00+08:00")),
+            Some(micros("2025-07-01T00:00:00+08:00")),
+        ),
+        (
+            "4321, a grid, a year",
+            Some(grid),
+            Some(micros("2025-01-01T00:00:00+08:00")),
+            Some(micros("2026-01-01T00:00:00+08:00")),
+        ),
+        ("4321, everything, one day", None, Some(micros("2025-06-03T00:00:00Z")), Some(micros("2025-06-04T00:00:00Z"))),
+    ];
+    let pool = store.pool();
+    for (name, area, from, to) in windows {
+        let by_rows = projection::settled_counts(pool, area, from, to).await.unwrap();
+        let by_days = settled::counts(pool, area, from, to).await.unwrap();
+        let by_rows = Level::ALL.map(|level| (level, by_rows.iter().find(|(l, _)| *l == level).map_or(0, |c| c.1)));
+        assert_eq!(by_days, by_rows, "{name}: the level counts give other figures");
+        let rows = timed(calls.div_ceil(5), || async move {
+            projection::settled_counts(pool, area, from, to).await.unwrap();
+        })
+        .await;
+        let days = timed(calls, || async move {
+            settled::counts(pool, area, from, to).await.unwrap();
+        })
+        .await;
+        println!("{name:<34} {:>12.1} {:>12.1} {:>12.2} {:>12.2}", rows.0, rows.1, days.0, days.1);
+    }
+}
+
+/// `ListCases`' query: the first page (50 rows) of the newest cases, of a street's open cases, of
+/// a grid's closed cases, and the 20th page of everything (an offset of 950).
+async fn case_lists(store: &EventStore, street: &AreaCode, grid: &AreaCode, calls: usize) {
+    use gridloop_domain::case_state::CaseState;
+    use projection::{Order, Within};
+    let lists: [(&str, Option<CaseState>, Option<&AreaCode>, Order, i64); 5] = [
+        ("list, newest", None, None, Order::Newest, 0),
+        ("list, a street's dispatched", Some(CaseState::Dispatched), Some(street), Order::Newest, 0),
+        ("list, a grid's closed", Some(CaseState::Closed), Some(grid), Order::Newest, 0),
+        ("list, by priority", None, None, Order::Priority, 0),
+        ("list, newest, page 20", None, None, Order::Newest, 950),
+    ];
+    for (name, state, area, order, offset) in lists {
+        let rows = projection::list(store.pool(), state, Within::Area(area), order, 50, offset).await.unwrap();
+        let (p50, p95) = timed(calls, || async move {
+            projection::list(store.pool(), state, Within::Area(area), order, 50, offset).await.unwrap();
+        })
+        .await;
+        println!("{name:<34} {:>12} {:>12} {:>12.2} {:>12.2}   ({} rows)", "", "", p50, p95, rows.len());
     }
 }

@@ -1,7 +1,8 @@
 //! The KPIs from the per-day counts equal the count of every case row, whatever the filter and
 //! period, on SQLite and Postgres: a synthetic history folded by the live consumer (batch after
 //! batch, so rows change under their day counts) and by a replay, which must agree with it. The
-//! history is imported, so the 4321 monitor counts its closures but alerts on none.
+//! history is imported, so the 4321 monitor counts its closures but alerts on none; and its
+//! per-day level counts give the 4321 distribution the closed rows give.
 
 use chrono::DateTime;
 use gridloop_bus::{BatchHandler, ManualClock};
@@ -13,7 +14,7 @@ use gridloop_domain::level::Level;
 use gridloop_domain::policy::CityPolicy;
 use gridloop_evaluation::kpi::CaseFilter;
 use gridloop_evaluation::replay::{self, Rebuild};
-use gridloop_evaluation::{kpi_days, projection, Evaluation};
+use gridloop_evaluation::{kpi_days, projection, settled, Evaluation};
 use gridloop_eventstore::testing::{backend_missing, postgres_url};
 use gridloop_eventstore::{EventStore, RecordedEvent, StoreOptions};
 use gridloop_tests::history::SyntheticCity;
@@ -82,6 +83,35 @@ async fn assert_reports_agree(store: &EventStore, zone: Tz) {
     assert!(compared > 10 * CASES as u64, "the filters select cases: {compared}");
 }
 
+/// The 4321 distribution from the per-day level counts equals the count of every closed row, for
+/// every area (and none) and windows on UTC midnight, across it and inside one day.
+async fn assert_distributions_agree(store: &EventStore) {
+    let grid = CityPolicy::default_city().jurisdiction.grids().nth(2).unwrap().code.clone();
+    let areas: Vec<Option<AreaCode>> = std::iter::once(None)
+        .chain(Level::ALL.iter().rev().map(|level| grid.ancestor(*level)))
+        .chain([Some(AreaCode::new("999999").unwrap())])
+        .collect();
+    let windows = [
+        (None, None),
+        (Some(micros("2025-03-01T00:00:00Z")), Some(micros("2025-05-01T00:00:00Z"))),
+        (Some(micros("2025-03-01T00:00:00+08:00")), Some(micros("2025-05-01T00:00:00+08:00"))),
+        (Some(micros("2025-02-10T13:17:00+08:00")), None),
+        (None, Some(micros("2025-07-04T05:00:00+08:00"))),
+        (Some(micros("2025-06-03T09:00:00+08:00")), Some(micros("2025-06-03T18:00:00+08:00"))),
+    ];
+    let mut compared = 0;
+    for area in &areas {
+        for (from, to) in windows {
+            let by_days = settled::counts(store.pool(), area.as_ref(), from, to).await.unwrap();
+            let by_rows = projection::settled_counts(store.pool(), area.as_ref(), from, to).await.unwrap();
+            let by_rows = Level::ALL.map(|level| (level, by_rows.iter().find(|(l, _)| *l == level).map_or(0, |c| c.1)));
+            assert_eq!(by_days, by_rows, "{area:?} from {from:?} to {to:?}");
+            compared += by_rows.iter().map(|c| c.1).sum::<u64>();
+        }
+    }
+    assert!(compared > CASES as u64, "the windows select closures: {compared}");
+}
+
 /// The live consumer's batches: 200 events each, in log order.
 async fn consume(evaluation: &Evaluation, events: &[RecordedEvent]) {
     for batch in events.chunks(200) {
@@ -116,7 +146,23 @@ async fn check(live: EventStore, rebuilt: EventStore) {
     assert_eq!(alerts, 0, "imported closures raise no drift alert");
     assert!(counted > 0, "but count in the monitor's windows");
     assert_reports_agree(&live, zone()).await;
+    assert_distributions_agree(&live).await;
     assert_eq!(replay::dump(rebuilt.pool()).await.unwrap(), replay::dump(live.pool()).await.unwrap());
+
+    // An installation upgraded with closures counted per area only gets the installation's own
+    // counts summed from its districts' by the migration, equal to the ones kept as it went.
+    let kept = sqlx::query_as::<_, (i64, String, i64)>(
+        "SELECT day, level, n FROM evaluation_level_counts WHERE area = '' ORDER BY day, level",
+    );
+    let everywhere = kept.fetch_all(live.pool()).await.unwrap();
+    sqlx::query("DELETE FROM evaluation_level_counts WHERE area = ''").execute(live.pool()).await.unwrap();
+    let migration = include_str!("../../services/evaluation/migrations/1014_level_counts_everywhere.sql");
+    sqlx::raw_sql(migration).execute(live.pool()).await.unwrap();
+    let summed = sqlx::query_as::<_, (i64, String, i64)>(
+        "SELECT day, level, n FROM evaluation_level_counts WHERE area = '' ORDER BY day, level",
+    );
+    assert_eq!(summed.fetch_all(live.pool()).await.unwrap(), everywhere);
+    assert!(!everywhere.is_empty());
     assert!(replay::same_read_model(live.pool(), rebuilt.pool()).await.unwrap(), "compared a page at a time");
 
     // A projection whose day counts were never built (an installation upgraded with cases) gets

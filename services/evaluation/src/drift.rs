@@ -73,15 +73,22 @@ pub struct LevelCountKey {
     pub level: &'static str,
 }
 
+/// The area of the counts over the whole installation, every district together: what the 4321
+/// distribution without an area reads (the monitor judges areas, never this).
+pub const EVERYWHERE: &str = "";
+
 /// The counts a closure at `level` of a case in `grid_code` at `closed_at` adds to: one per area
-/// above it (district, street, community, grid). None when the grid code is not an area code.
+/// above it (grid, community, street, district) and one for the whole installation. None when
+/// the grid code is not an area code.
 pub fn level_count_keys(grid_code: &str, level: Level, closed_at: DateTime<Utc>) -> Option<Vec<LevelCountKey>> {
     let grid = grid_code.parse::<AreaCode>().ok()?;
     let day = closed_at.timestamp().div_euclid(DAY_SECONDS);
     let keys = Level::ALL
         .iter()
         .filter_map(|l| grid.ancestor(*l))
-        .map(|area| LevelCountKey { area: area.as_str().to_string(), day, level: level.as_str() })
+        .map(|area| area.as_str().to_string())
+        .chain([EVERYWHERE.to_string()])
+        .map(|area| LevelCountKey { area, day, level: level.as_str() })
         .collect();
     Some(keys)
 }
@@ -140,7 +147,8 @@ impl Closure {
     pub fn new(grid_code: &str, level: Level, closed_at: DateTime<Utc>) -> Option<Self> {
         let keys = level_count_keys(grid_code, level, closed_at)?;
         let day = keys.first()?.day;
-        let areas = keys.iter().filter_map(|key| key.area.parse().ok()).collect();
+        let judged = keys.iter().filter(|key| key.area != EVERYWHERE);
+        let areas = judged.filter_map(|key| key.area.parse().ok()).collect();
         Some(Self { areas, counts: keys.into_iter().map(|key| (key, 1)).collect(), day, closed_at })
     }
 
@@ -364,7 +372,7 @@ mod tests {
         let keys = level_count_keys("321012001002003", Level::Community, closed_at).unwrap();
         let day = Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap().timestamp() / DAY_SECONDS;
         let areas: Vec<&str> = keys.iter().map(|k| k.area.as_str()).collect();
-        assert_eq!(areas, ["321012001002003", "321012001002", "321012001", "321012"]);
+        assert_eq!(areas, ["321012001002003", "321012001002", "321012001", "321012", EVERYWHERE]);
         assert!(keys.iter().all(|k| k.day == day && k.level == "community"), "{keys:?}");
         let before_epoch = Utc.with_ymd_and_hms(1969, 12, 31, 12, 0, 0).unwrap();
         assert_eq!(level_count_keys("321012001002003", Level::Grid, before_epoch).unwrap()[0].day, -1);
@@ -419,7 +427,7 @@ mod tests {
         }
         // Every closure is counted, for every area.
         let counts = level_counts(store.pool()).await.unwrap();
-        assert_eq!(counts.len(), 4 * 5);
+        assert_eq!(counts.len(), 5 * 5, "the four areas and everywhere, on each of five days");
         assert!(counts.iter().all(|(key, n)| *n == 1 && key.level == "grid"), "{counts:?}");
     }
 }

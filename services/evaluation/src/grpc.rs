@@ -3,13 +3,12 @@
 
 use crate::counts::{self, CountFilter};
 use crate::projection::{self, CaseRow, Within};
-use crate::{drift, kpi, kpi_days, level_shares, Evaluation};
+use crate::{drift, kpi, kpi_days, level_shares, settled, Evaluation};
 use gridloop_domain::access::{Principal, QueryScope, Rpc};
 use gridloop_domain::feedback::{FeedbackCommand, FeedbackError};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::kpi::Report;
-use gridloop_domain::level::Level;
 use gridloop_domain::personal::{contact_access, mask_free_text};
 use gridloop_kit::grpc::{self, query_status};
 use gridloop_kit::{Caller, CommandError, CATCH_UP_WAIT};
@@ -199,9 +198,8 @@ impl EvaluationService for Evaluation {
         let area = grpc::confine_area(&request, Rpc::GetLevelDistribution, area.as_ref())?;
         let r = request.into_inner();
         let (from, to) = time_window(r.from.as_ref(), r.to.as_ref())?;
-        let counts =
-            projection::settled_counts(self.store().pool(), area.as_ref(), from, to).await.map_err(query_status)?;
-        let per_level = Level::ALL.map(|level| counts.iter().find(|(l, _)| *l == level).map_or(0, |(_, n)| *n));
+        let counts = settled::counts(self.store().pool(), area.as_ref(), from, to).await.map_err(query_status)?;
+        let per_level = counts.map(|(_, n)| n);
         Ok(Response::new(pb::GetLevelDistributionResponse {
             closed_total: per_level.iter().sum(),
             levels: level_shares(per_level),

@@ -16,6 +16,7 @@ pub mod kpi_days;
 mod padding;
 pub mod projection;
 pub mod replay;
+pub mod settled;
 
 use gridloop_bus::{Clock, Subscription};
 use gridloop_domain::case::Satisfaction;
