@@ -154,10 +154,17 @@ where
     (percentile(&timings, 0.5), percentile(&timings, 0.95))
 }
 
+/// A named area and closure window (micros).
+type Window<'a> = (&'static str, Option<&'a AreaCode>, Option<i64>, Option<i64>);
+
+/// A named case list: state, area, order and offset.
+type List<'a> =
+    (&'static str, Option<gridloop_domain::case_state::CaseState>, Option<&'a AreaCode>, projection::Order, i64);
+
 /// `GetLevelDistribution`'s query from the per-day level counts against the count of every
 /// closed row (`projection::settled_counts`), after checking both give the same counts.
 async fn distributions(store: &EventStore, street: &AreaCode, grid: &AreaCode, calls: usize) {
-    let windows: [(&str, Option<&AreaCode>, Option<i64>, Option<i64>); 4] = [
+    let windows: [Window; 4] = [
         ("4321, everything, all time", None, None, None),
         (
             "4321, a street, a quarter (local)",
@@ -196,7 +203,7 @@ async fn distributions(store: &EventStore, street: &AreaCode, grid: &AreaCode, c
 async fn case_lists(store: &EventStore, street: &AreaCode, grid: &AreaCode, calls: usize) {
     use gridloop_domain::case_state::CaseState;
     use projection::{Order, Within};
-    let lists: [(&str, Option<CaseState>, Option<&AreaCode>, Order, i64); 5] = [
+    let lists: [List; 5] = [
         ("list, newest", None, None, Order::Newest, 0),
         ("list, a street's dispatched", Some(CaseState::Dispatched), Some(street), Order::Newest, 0),
         ("list, a grid's closed", Some(CaseState::Closed), Some(grid), Order::Newest, 0),
