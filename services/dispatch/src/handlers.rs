@@ -104,3 +104,22 @@ fn case_of(event: &RecordedEvent) -> Result<CaseId, HandlerError> {
     CaseId::parse(&event.correlation_id)
         .map_err(|_| HandlerError::Poison(format!("correlation id {:?} is not a case id", event.correlation_id)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(role: &str, id: &str, area: &str) -> Actor {
+        Actor { role: role.into(), id: id.into(), jurisdiction: area.into() }
+    }
+
+    #[test]
+    fn the_evaluator_is_the_principal_that_answered_and_a_resident_is_named_by_role_alone() {
+        let hotline = evaluator(&actor("hotline", "12345-hotline", ""));
+        assert_eq!(hotline, Evaluator { role: "hotline".into(), id: "12345-hotline".into(), area: String::new() });
+        let office = evaluator(&actor("community-office", "li", "321012001001"));
+        assert_eq!((office.id.as_str(), office.area.as_str()), ("li", "321012001001"));
+        let resident = evaluator(&actor("resident", "r-13900000000", ""));
+        assert_eq!(resident, Evaluator { role: "resident".into(), id: String::new(), area: String::new() });
+    }
+}
