@@ -128,7 +128,7 @@ fn command(u: &mut Unstructured, case: &Case, now: DateTime<Utc>) -> Result<Case
             CaseCommand::DeadlineExpired { deadline }
         }
         5 => CaseCommand::Transfer { to_unit: word(u)?, reason: text(u)? },
-        6 => CaseCommand::RequestMediation { topic: text(u)? },
+        6 => CaseCommand::RequestMediation { topic: text(u)?, convenor: text(u)? },
         7 => CaseCommand::ConcludeMediation {
             mediation_id: text(u)?,
             verdict: *u.choose(&[
@@ -148,6 +148,7 @@ fn command(u: &mut Unstructured, case: &Case, now: DateTime<Utc>) -> Result<Case
             ])?,
             comment: text(u)?,
             defaulted: bool::arbitrary(u)?,
+            evaluated_by: None,
         },
         11 => CaseCommand::SummonDepartments {
             departments: (0..u.int_in_range(0..=3)?).map(|_| word(u)).collect::<Result<_>>()?,

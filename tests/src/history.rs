@@ -159,7 +159,10 @@ impl SyntheticCity {
         let accepted = 6 + dice.below(8);
         out.push((hours(accepted), CaseEvent::Accepted { at: assign(level, hours(48)), assignee: "张三".into() }));
         if dice.chance(5) {
-            out.push((hours(accepted + 1), CaseEvent::MediationRequested { level, topic: "噪音".into() }));
+            out.push((
+                hours(accepted + 1),
+                CaseEvent::MediationRequested { level, topic: "噪音".into(), convenor: String::new() },
+            ));
             if dice.chance(50) {
                 let back_to = assign(level, hours(60));
                 let failed =
@@ -184,6 +187,7 @@ impl SyntheticCity {
                 satisfaction: Satisfaction::Unsatisfied,
                 comment: String::new(),
                 defaulted: false,
+                evaluated_by: None,
             };
             out.push((hours(resolved + 1), evaluated));
             out.push((
@@ -200,7 +204,7 @@ impl SyntheticCity {
             [dice.below(3) as usize];
         out.push((
             hours(resolved + 2),
-            CaseEvent::Evaluated { satisfaction, comment: String::new(), defaulted: false },
+            CaseEvent::Evaluated { satisfaction, comment: String::new(), defaulted: false, evaluated_by: None },
         ));
         out.push((
             hours(resolved + 2),

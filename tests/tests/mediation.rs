@@ -4,7 +4,7 @@
 //! period is over.
 
 use chrono::Duration;
-use gridloop_bus::ManualClock;
+use gridloop_bus::{Clock, ManualClock};
 use gridloop_proto::v1 as pb;
 use gridloop_tests::{actor, history_types, start_time, Gridloop};
 use tonic::Code;
@@ -256,6 +256,15 @@ async fn council_procedure(g: &mut Gridloop) {
     assert!(history.contains(&"MediationReconsidered"));
     assert_eq!(history[history.len() - 2..], ["MediationConcluded", "MediationFollowUpScheduled"]);
 
+    // ---- 商定即办: resolved in dispatch at community level, the reporter asked from then ----
+    let resolved = g.case_in(&case_id, pb::CaseState::Resolved).await;
+    let view = resolved.case.as_ref().unwrap();
+    assert_eq!(view.level(), pb::Level::Community);
+    let feedback_due = view.feedback_due.expect("the reporter's evaluation is due");
+    let types = history_types(&resolved);
+    assert_eq!(types.iter().filter(|t| *t == "CaseMediationRequested").count(), 2);
+    assert!(types.ends_with(&["CaseMediationConcluded".to_string(), "CaseResolved".to_string()]));
+
     // ---- 监督: followed up every half month until settled, reminded by the durable timer ----
     let first_due = executed.follow_up_due.expect("a follow-up is due");
     g.advance(Duration::days(15));
@@ -271,12 +280,15 @@ async fn council_procedure(g: &mut Gridloop) {
     let settled = g.clients.mediation.record_follow_up(settle).await.expect("followed up").into_inner();
     assert_eq!((settled.follow_up_due, settled.follow_ups), (None, 1));
 
-    // ---- 商定即办: resolved in dispatch at community level ----
-    let resolved = g.case_in(&case_id, pb::CaseState::Resolved).await;
-    assert_eq!(resolved.case.as_ref().unwrap().level(), pb::Level::Community);
-    let types = history_types(&resolved);
-    assert_eq!(types.iter().filter(|t| *t == "CaseMediationRequested").count(), 2);
-    assert!(types.ends_with(&["CaseMediationConcluded".to_string(), "CaseResolved".to_string()]));
+    // ---- the half month passed the feedback deadline unanswered: the default evaluation closed it,
+    // counted from the resolution, however late the evaluation service saw it ----
+    assert!(g.clock.now().timestamp() > feedback_due.seconds, "the half month is past the feedback deadline");
+    let closed = g.case_in(&case_id, pb::CaseState::Closed).await;
+    let types = history_types(&closed);
+    assert!(types.ends_with(&["CaseEvaluated".to_string(), "CaseClosed".to_string()]), "{types:?}");
+    let evaluated =
+        closed.history.iter().rev().find(|h| h.envelope.as_ref().unwrap().event_type.ends_with("Evaluated"));
+    assert!(evaluated.expect("the evaluation").payload_json.contains(r#""defaulted":true"#), "{closed:#?}");
 
     // ---- the figures: two sessions held, both mediated, one succeeded, one escalated ----
     let figures = g

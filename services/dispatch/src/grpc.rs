@@ -132,7 +132,7 @@ impl DispatchService for Dispatch {
             r.expected_version,
             r.min_version,
             caller,
-            CaseCommand::RequestMediation { topic: r.topic },
+            CaseCommand::RequestMediation { topic: r.topic, convenor: r.convenor },
         )
         .await
     }

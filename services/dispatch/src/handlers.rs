@@ -5,11 +5,12 @@ use crate::Dispatch;
 use async_trait::async_trait;
 use gridloop_bus::timers::TimerHandler;
 use gridloop_bus::{EventHandler, HandlerError};
-use gridloop_domain::case::{CaseCommand, MediationVerdict};
+use gridloop_domain::access::Role;
+use gridloop_domain::case::{CaseCommand, Evaluator, MediationVerdict};
 use gridloop_domain::feedback::FeedbackEvent;
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::mediation::{MediationEvent, Outcome, Referral};
-use gridloop_eventstore::{DueTimer, RecordedEvent};
+use gridloop_eventstore::{Actor, DueTimer, RecordedEvent};
 use gridloop_proto::convert::{self, short_type, DecodeError};
 use gridloop_proto::v1 as pb;
 use prost::Message;
@@ -71,12 +72,18 @@ fn command_for(event: &RecordedEvent) -> Result<Option<(CaseId, CaseCommand)>, H
         "FeedbackReceived" | "FeedbackDefaulted" => {
             let case_id = case_of(event)?;
             let command = match convert::decode_feedback_event(&event.event_type, &event.payload).map_err(poison)? {
-                FeedbackEvent::Received { satisfaction, comment } => {
-                    CaseCommand::RecordEvaluation { satisfaction, comment, defaulted: false }
-                }
-                FeedbackEvent::Defaulted { satisfaction } => {
-                    CaseCommand::RecordEvaluation { satisfaction, comment: String::new(), defaulted: true }
-                }
+                FeedbackEvent::Received { satisfaction, comment } => CaseCommand::RecordEvaluation {
+                    satisfaction,
+                    comment,
+                    defaulted: false,
+                    evaluated_by: Some(evaluator(&event.actor)),
+                },
+                FeedbackEvent::Defaulted { satisfaction } => CaseCommand::RecordEvaluation {
+                    satisfaction,
+                    comment: String::new(),
+                    defaulted: true,
+                    evaluated_by: None,
+                },
                 FeedbackEvent::Requested { .. } => return Ok(None),
             };
             (case_id, command)
@@ -85,7 +92,34 @@ fn command_for(event: &RecordedEvent) -> Result<Option<(CaseId, CaseCommand)>, H
     }))
 }
 
+/// Who answered, as the evaluation service recorded the answer: the principal on its envelope.
+/// A resident's subject is their reporter id, which the case's events keep sealed, so a
+/// resident is named by role alone.
+fn evaluator(actor: &Actor) -> Evaluator {
+    let id = if actor.role == Role::Resident.as_str() { String::new() } else { actor.id.clone() };
+    Evaluator { role: actor.role.clone(), id, area: actor.jurisdiction.clone() }
+}
+
 fn case_of(event: &RecordedEvent) -> Result<CaseId, HandlerError> {
     CaseId::parse(&event.correlation_id)
         .map_err(|_| HandlerError::Poison(format!("correlation id {:?} is not a case id", event.correlation_id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(role: &str, id: &str, area: &str) -> Actor {
+        Actor { role: role.into(), id: id.into(), jurisdiction: area.into() }
+    }
+
+    #[test]
+    fn the_evaluator_is_the_principal_that_answered_and_a_resident_is_named_by_role_alone() {
+        let hotline = evaluator(&actor("hotline", "12345-hotline", ""));
+        assert_eq!(hotline, Evaluator { role: "hotline".into(), id: "12345-hotline".into(), area: String::new() });
+        let office = evaluator(&actor("community-office", "li", "321012001001"));
+        assert_eq!((office.id.as_str(), office.area.as_str()), ("li", "321012001001"));
+        let resident = evaluator(&actor("resident", "r-13900000000", ""));
+        assert_eq!(resident, Evaluator { role: "resident".into(), id: String::new(), area: String::new() });
+    }
 }

@@ -1,6 +1,7 @@
 //! The case as clients see it (`CaseView`), folded state only.
 
 use gridloop_domain::case::{Case, CaseEvent, CaseStatus, RoutingPolicy};
+use gridloop_domain::feedback;
 use gridloop_eventstore::RecordedEvent;
 use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
@@ -65,10 +66,8 @@ pub fn case_view(case: &Case) -> pb::CaseView {
 }
 
 /// `view` with the times its case's `history` holds: when it opened, when it was last resolved
-/// and, while it waits for the reporter, when the evaluation is due. The feedback round opens
-/// with the resolution, or with the passed on-site check where one is required; its deadline is
-/// the policy's from that event's time. The evaluation service counts from when it sees the
-/// event, a moment later, or later still for a resolution dated back to a mediation agreement.
+/// and, while it waits for the reporter, when the evaluation is due: the round the latest
+/// resolution (or passed on-site check) opened, due as the evaluation service arms its timer.
 pub fn with_times(
     mut view: pb::CaseView,
     case: &Case,
@@ -76,15 +75,16 @@ pub fn with_times(
     policy: &dyn RoutingPolicy,
 ) -> pb::CaseView {
     view.opened_at = history.first().map(|(record, _)| convert::timestamp(record.occurred_at));
-    let last = |matches: fn(&CaseEvent) -> bool| {
-        history.iter().rev().find(|(_, event)| matches(event)).map(|(record, _)| record.occurred_at)
-    };
-    view.resolved_at = last(|e| matches!(e, CaseEvent::Resolved { .. })).map(convert::timestamp);
+    view.resolved_at = history
+        .iter()
+        .rev()
+        .find(|(_, event)| matches!(event, CaseEvent::Resolved { .. }))
+        .map(|(record, _)| convert::timestamp(record.occurred_at));
     if let (CaseStatus::Resolved { .. }, Some(details)) = (&case.status, &case.details) {
-        let asked_at = last(|e| {
-            matches!(e, CaseEvent::Resolved { verify_by: None, .. } | CaseEvent::Verified { passed: true, .. })
+        let round = history.iter().rev().find_map(|(record, event)| {
+            feedback::round_opened_by(event, record.occurred_at, &details.category_code, policy)
         });
-        view.feedback_due = asked_at.map(|at| convert::timestamp(policy.feedback_deadline(&details.category_code, at)));
+        view.feedback_due = round.map(|round| convert::timestamp(round.due_at));
     }
     view
 }

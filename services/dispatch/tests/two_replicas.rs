@@ -70,6 +70,7 @@ async fn a_replica_whose_memory_is_behind_decides_on_the_stored_case() {
         satisfaction: Satisfaction::Satisfied,
         comment: String::new(),
         defaulted: false,
+        evaluated_by: None,
     };
     let closed = run(&b, evaluation, None).await.unwrap();
     assert!(matches!(closed.status, CaseStatus::Closed { .. }), "{:?}", closed.status);

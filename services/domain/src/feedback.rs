@@ -2,7 +2,7 @@
 //! satisfaction before a deadline; no answer by then gives the default evaluation.
 //! One stream per case; a reopened case that is resolved again starts a new round.
 
-use crate::case::Satisfaction;
+use crate::case::{CaseEvent, RoutingPolicy, Satisfaction};
 use crate::decider::Misfit;
 use crate::level::Level;
 use crate::Timestamp;
@@ -112,6 +112,35 @@ pub fn evolve(state: Feedback, event: &FeedbackEvent) -> Result<Feedback, Misfit
     }
 }
 
+/// A feedback round (办完即反) as a case event opens it: the level whose resolution the reporter
+/// is asked about, and when the answer is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    pub level: Level,
+    pub due_at: Timestamp,
+}
+
+/// The round `event` of a `category_code` case opens, `event` having occurred at `occurred_at`:
+/// a resolution that needs no on-site check (核查), or a passed check; `None` for any other event.
+///
+/// The deadline counts from the event's own time, never from when a service gets to see it:
+/// dispatch shows it as the case's `feedback_due` and evaluation arms the round's timer with it,
+/// and the two must name the same instant, also when evaluation sees the resolution late (a
+/// mediated resolution arrives through two consumers, and a restart can delay either).
+pub fn round_opened_by(
+    event: &CaseEvent,
+    occurred_at: Timestamp,
+    category_code: &str,
+    policy: &dyn RoutingPolicy,
+) -> Option<Round> {
+    let level = match event {
+        CaseEvent::Resolved { level, verify_by: None, .. } => *level,
+        CaseEvent::Verified { level, passed: true, .. } => *level,
+        _ => return None,
+    };
+    Some(Round { level, due_at: policy.feedback_deadline(category_code, occurred_at) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +157,29 @@ mod tests {
 
     fn answered() -> FeedbackEvent {
         FeedbackEvent::Received { satisfaction: Satisfaction::Satisfied, comment: String::new() }
+    }
+
+    #[test]
+    fn a_mediated_resolution_opens_a_round_due_from_the_resolution_not_from_the_agreement() {
+        use crate::testing::case::{TestPolicy, DISPUTE};
+        let agreed = CaseEvent::MediationAgreed { mediation_id: "m1".into(), summary: "签字".into() };
+        assert_eq!(round_opened_by(&agreed, t0(), DISPUTE, &TestPolicy), None, "the agreement asks nobody");
+        let resolved_at = t0() + Duration::minutes(5);
+        let resolved = |verify_by| CaseEvent::Resolved {
+            level: Level::Community,
+            unit: "c".into(),
+            summary: "签字".into(),
+            verify_by,
+        };
+        let round = round_opened_by(&resolved(None), resolved_at, DISPUTE, &TestPolicy);
+        assert_eq!(round, Some(Round { level: Level::Community, due_at: resolved_at + Duration::days(3) }));
+        let to_check = resolved(Some(resolved_at + Duration::hours(4)));
+        assert_eq!(round_opened_by(&to_check, resolved_at, DISPUTE, &TestPolicy), None, "asked after the check");
+        let checked_at = resolved_at + Duration::hours(2);
+        let checked =
+            CaseEvent::Verified { level: Level::Community, verifier: "zhao".into(), passed: true, note: String::new() };
+        let round = round_opened_by(&checked, checked_at, DISPUTE, &TestPolicy);
+        assert_eq!(round, Some(Round { level: Level::Community, due_at: checked_at + Duration::days(3) }));
     }
 
     #[test]

@@ -9,9 +9,9 @@ use crate::{Evaluation, SERVICE};
 use async_trait::async_trait;
 use gridloop_bus::timers::TimerHandler;
 use gridloop_bus::{BatchHandler, HandlerError};
-use gridloop_domain::case::{CaseEvent, RoutingPolicy};
+use gridloop_domain::case::CaseEvent;
 use gridloop_domain::drift::DriftPolicy;
-use gridloop_domain::feedback::FeedbackCommand;
+use gridloop_domain::feedback::{self, FeedbackCommand};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::level::Level;
 use gridloop_eventstore::{DueTimer, RecordedEvent, StoreTx};
@@ -26,7 +26,9 @@ fn transient(e: impl std::fmt::Display) -> HandlerError {
 impl Evaluation {
     /// The feedback round (办完即反) a case event opens, in `tx`: once the case is resolved and,
     /// where the category requires it, verified on site (核查), never about a resolution the
-    /// grid worker has not confirmed. `category` is the case's, as the projection knows it.
+    /// grid worker has not confirmed. `category` is the case's, as the projection knows it. The
+    /// round is due counting from the event's time, as dispatch shows it, however late this
+    /// consumer sees the event.
     async fn feedback_round(
         &self,
         tx: &mut StoreTx,
@@ -35,11 +37,6 @@ impl Evaluation {
         event: &CaseEvent,
         category: Option<&str>,
     ) -> Result<(), HandlerError> {
-        let ask_at_level = match event {
-            CaseEvent::Resolved { level, verify_by: None, .. } => *level,
-            CaseEvent::Verified { level, passed: true, .. } => *level,
-            _ => return Ok(()),
-        };
         // History imported from another platform (`gridloop import`) is not asked for feedback:
         // its reporters are long gone and its closure follows in the import itself.
         if record.actor.role == IMPORT_ROLE {
@@ -47,8 +44,11 @@ impl Evaluation {
         }
         // The category's feedback SLA on the city's calendar; a case the projection does not
         // know, or whose category left the catalog, gets the policy's fallback window.
-        let due_at = self.policy.feedback_deadline(category.unwrap_or_default(), self.clock.now());
-        let command = FeedbackCommand::Request { level: ask_at_level, due_at };
+        let category = category.unwrap_or_default();
+        let Some(round) = feedback::round_opened_by(event, record.occurred_at, category, self.policy.as_ref()) else {
+            return Ok(());
+        };
+        let command = FeedbackCommand::Request { level: round.level, due_at: round.due_at };
         // The batch claimed the event in the inbox already.
         let envelope = self.feedback.caused_by(case_id, command, record);
         self.feedback.execute_in(tx, envelope).await?;

@@ -788,15 +788,23 @@ fn case_mediate_names_the_convenor_and_prints_the_session_that_mediation_show_ta
     let server = Server::start(&data);
     let id = an_accepted_dispute(&server);
 
-    // Whoever asks for the session convenes it: the subject of the token.
-    let convenor = server.token(&["--role", "admin", "--subject", "王主任"]);
-    let mediating = act(&server, "mediate", &id, &["--topic", "楼上噪音", "--token", &convenor]);
+    // The session's chair is named; the request is recorded as whoever asked, the token's subject.
+    let asking = server.token(&["--role", "admin", "--subject", "王主任"]);
+    let mediating = act(&server, "mediate", &id, &["--topic", "楼上噪音", "--convenor", "李书记", "--token", &asking]);
     assert_eq!(mediating["state"], "in_mediation", "{mediating:#}");
     let mediation_id = str_of(&mediating["mediation_id"]);
 
     let session = server.run(&["mediation", "show", &mediation_id]).json();
-    assert_eq!((&session["case_id"], &session["convenor"]), (&json!(id), &json!("王主任")), "{session:#}");
+    assert_eq!((&session["case_id"], &session["convenor"]), (&json!(id), &json!("李书记")), "{session:#}");
     assert_eq!(session["topic"], "楼上噪音");
+    let shown = show(&server, &id);
+    let requested = shown["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event_type"] == "gridloop.v1.CaseMediationRequested")
+        .unwrap_or_else(|| panic!("no mediation request in {shown:#}"));
+    assert_eq!((&requested["actor"]["id"], &requested["payload"]["convenor"]), (&json!("王主任"), &json!("李书记")));
     let by_case = server.run(&["mediation", "show", "--case", &id]).json();
     assert_eq!(by_case["mediation_id"], mediation_id.as_str(), "--case still finds it");
 
@@ -923,7 +931,7 @@ fn display_width(line: &str) -> usize {
 }
 
 #[test]
-fn a_case_history_fits_the_terminal_and_says_the_evaluation_was_an_answer() {
+fn a_case_history_fits_the_terminal_and_names_who_evaluated() {
     let (_root, data) = data_dir();
     let server = Server::start(&data);
     let (reported, _) = report_dispatched(&server, &[]);
@@ -946,8 +954,14 @@ fn a_case_history_fits_the_terminal_and_says_the_evaluation_was_an_answer() {
     let words = |text: &str| text.split_whitespace().collect::<String>();
     assert_eq!(words(&narrow.stdout).len(), words(&wide.stdout).len(), "the same text, wrapped");
 
+    // Who evaluated: the hotline's callback that answered for the reporter, not dispatch which
+    // recorded it.
     let evaluated = wide.stdout.lines().find(|line| line.contains("CaseEvaluated")).expect("CaseEvaluated line");
-    assert!(evaluated.contains("feedback (answered)") && !evaluated.contains("system:dispatch"), "{evaluated}");
+    assert!(evaluated.contains("hotline:12345-hotline") && !evaluated.contains("system:dispatch"), "{evaluated}");
+    let shown = show(&server, &id);
+    let entry = shown["history"].as_array().unwrap().iter().find(|e| e["event_type"] == "gridloop.v1.CaseEvaluated");
+    let evaluated_by = &entry.unwrap_or_else(|| panic!("no evaluation in {shown:#}"))["payload"]["evaluated_by"];
+    assert_eq!(evaluated_by, &json!({ "id": "12345-hotline", "jurisdiction": "", "role": "hotline" }), "{shown:#}");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use uuid::Uuid;
 #[async_trait]
 impl EventHandler for MediationSvc {
     async fn handle(&self, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
-        let Ok(CaseEvent::MediationRequested { level, topic }) =
+        let Ok(CaseEvent::MediationRequested { level, topic, convenor }) =
             convert::decode_case_event(&event.event_type, &event.payload)
         else {
             return Err(HandlerError::Poison(format!("{} is not a mediation request", event.event_type)));
@@ -24,8 +24,11 @@ impl EventHandler for MediationSvc {
             .map_err(|_| HandlerError::Poison(format!("bad case id {:?}", event.correlation_id)))?;
         // The session id is derived from the request, so a redelivery names the same session.
         let id = MediationId(Uuid::new_v5(&Uuid::NAMESPACE_OID, event.event_id.as_bytes()));
-        // The unit that asked (its handler, else the unit) convenes the session.
-        let convenor = if event.actor.id.is_empty() { event.routing_key.clone() } else { event.actor.id.clone() };
+        // The convenor the request named, else whoever asked (else the unit the case is with).
+        let convenor = [convenor, event.actor.id.clone(), event.routing_key.clone()]
+            .into_iter()
+            .find(|name| !name.is_empty())
+            .unwrap_or_default();
         let command = MediationCommand::Open {
             origin: Origin::Case { case_id },
             level: SessionLevel::for_case(level),

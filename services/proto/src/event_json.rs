@@ -68,6 +68,7 @@ mod tests {
             satisfaction: pb::Satisfaction::Satisfied as i32,
             comment: "修好了".into(),
             defaulted: false,
+            evaluated_by: None,
         }
         .encode_to_vec()
     }

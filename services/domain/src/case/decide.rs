@@ -28,14 +28,14 @@ pub fn decide(
         CaseCommand::Escalate { reason } => super::escalate::on_request(&at, reason),
         CaseCommand::DeadlineExpired { deadline } => deadline::expired(&at, *deadline),
         CaseCommand::Transfer { to_unit, reason } => transfer::decide(&at, to_unit, reason),
-        CaseCommand::RequestMediation { topic } => mediate::request(&at, topic),
+        CaseCommand::RequestMediation { topic, convenor } => mediate::request(&at, topic, convenor),
         CaseCommand::ConcludeMediation { mediation_id, verdict, summary } => {
             mediate::conclude(&at, mediation_id, *verdict, summary)
         }
         CaseCommand::Resolve { summary } => resolve::decide(&at, summary),
         CaseCommand::Verify { verifier, passed, note } => verify::decide(&at, verifier, *passed, note),
-        CaseCommand::RecordEvaluation { satisfaction, comment, defaulted } => {
-            evaluate::decide(&at, *satisfaction, comment, *defaulted)
+        CaseCommand::RecordEvaluation { satisfaction, comment, defaulted, evaluated_by } => {
+            evaluate::decide(&at, *satisfaction, comment, *defaulted, evaluated_by.as_ref())
         }
         CaseCommand::SummonDepartments { departments, reason } => summon::summon(&at, departments, reason),
         CaseCommand::ReportIn { department, by, note } => summon::report_in(&at, department, by, note),

@@ -3,18 +3,20 @@
 //! (不满意再搭台协商).
 
 use super::decide::Decision;
-use super::{CaseError, CaseEvent, CaseStatus, OnTimeVerdict, Satisfaction};
+use super::{CaseError, CaseEvent, CaseStatus, Evaluator, OnTimeVerdict, Satisfaction};
 
 pub(super) fn decide(
     at: &Decision,
     satisfaction: Satisfaction,
     comment: &str,
     defaulted: bool,
+    evaluated_by: Option<&Evaluator>,
 ) -> Result<Vec<CaseEvent>, CaseError> {
     let CaseStatus::Resolved { level, unit, .. } = &at.case.status else {
         return Err(at.forbidden("only a resolved (and, where required, verified) case can be evaluated"));
     };
-    let evaluated = CaseEvent::Evaluated { satisfaction, comment: comment.to_string(), defaulted };
+    let evaluated_by = evaluated_by.cloned();
+    let evaluated = CaseEvent::Evaluated { satisfaction, comment: comment.to_string(), defaulted, evaluated_by };
     let next = if satisfaction.closes() {
         CaseEvent::Closed { level: *level, satisfaction: Some(satisfaction), on_time: OnTimeVerdict::ByDeadline }
     } else {
@@ -48,6 +50,7 @@ mod tests {
                     satisfaction: Satisfaction::Satisfied,
                     comment: "thank you".into(),
                     defaulted: false,
+                    evaluated_by: Some(the_hotline()),
                 },
                 CaseEvent::Closed {
                     level: Level::Street,
@@ -72,6 +75,7 @@ mod tests {
                     satisfaction: Satisfaction::BasicallySatisfied,
                     comment: "".into(),
                     defaulted: false,
+                    evaluated_by: Some(the_hotline()),
                 },
                 CaseEvent::Closed {
                     level: Level::Grid,
@@ -96,6 +100,7 @@ mod tests {
                     satisfaction: Satisfaction::Unsatisfied,
                     comment: "still noisy".into(),
                     defaulted: false,
+                    evaluated_by: Some(the_hotline()),
                 },
                 CaseEvent::Reopened {
                     at: Assignment {
@@ -127,6 +132,7 @@ mod tests {
                         satisfaction: Satisfaction::Unsatisfied,
                         comment: comment.into(),
                         defaulted: false,
+                        evaluated_by: Some(the_hotline()),
                     },
                     CaseEvent::Reopened {
                         at: Assignment {
@@ -151,6 +157,7 @@ mod tests {
                     satisfaction: Satisfaction::Satisfied,
                     comment: "no answer within 3 days".into(),
                     defaulted: true,
+                    evaluated_by: None,
                 },
                 CaseEvent::Closed {
                     level: Level::Grid,

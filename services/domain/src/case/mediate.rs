@@ -6,7 +6,7 @@ use super::decide::{required, Decision};
 use super::escalate::one_level_up;
 use super::{CaseError, CaseEvent, CaseStatus, EscalationReason, MediationVerdict};
 
-pub(super) fn request(at: &Decision, topic: &str) -> Result<Vec<CaseEvent>, CaseError> {
+pub(super) fn request(at: &Decision, topic: &str, convenor: &str) -> Result<Vec<CaseEvent>, CaseError> {
     let CaseStatus::Accepted { at: held, .. } = &at.case.status else {
         return Err(at.forbidden("only an accepted case can go to mediation"));
     };
@@ -14,7 +14,8 @@ pub(super) fn request(at: &Decision, topic: &str) -> Result<Vec<CaseEvent>, Case
     if !at.policy.mediable(at.category) {
         return Err(at.forbidden("this category is not a matter for mediation"));
     }
-    Ok(vec![CaseEvent::MediationRequested { level: held.level, topic: topic.to_string() }])
+    let (topic, convenor) = (topic.to_string(), convenor.trim().to_string());
+    Ok(vec![CaseEvent::MediationRequested { level: held.level, topic, convenor }])
 }
 
 pub(super) fn conclude(
@@ -55,10 +56,24 @@ mod tests {
     use chrono::Duration;
 
     #[test]
+    fn given_an_accepted_dispute_when_mediation_is_requested_with_a_convenor_then_the_request_names_them() {
+        let request = CaseCommand::RequestMediation { topic: "noise at night".into(), convenor: " 李书记 ".into() };
+        given(&an_accepted_case()).when(request).then_expect(&[CaseEvent::MediationRequested {
+            level: Level::Grid,
+            topic: "noise at night".into(),
+            convenor: "李书记".into(),
+        }]);
+    }
+
+    #[test]
     fn given_an_accepted_dispute_when_mediation_is_requested_then_it_is_in_mediation_without_a_deadline() {
-        let case = given(&an_accepted_case())
-            .when(request_mediation("noise at night"))
-            .then_expect(&[CaseEvent::MediationRequested { level: Level::Grid, topic: "noise at night".into() }]);
+        let case = given(&an_accepted_case()).when(request_mediation("noise at night")).then_expect(&[
+            CaseEvent::MediationRequested {
+                level: Level::Grid,
+                topic: "noise at night".into(),
+                convenor: String::new(),
+            },
+        ]);
         assert_eq!(
             case.status,
             CaseStatus::InMediation {

@@ -212,6 +212,9 @@ pub enum CaseEvent {
     MediationRequested {
         level: Level,
         topic: String,
+        /// 召集人: who chairs the session, as the request named them; empty when it named nobody,
+        /// and the mediation service makes whoever asked the convenor.
+        convenor: String,
     },
     /// The parties signed an agreement (签字确认); a `Resolved` follows (商定即办).
     MediationAgreed {
@@ -251,6 +254,9 @@ pub enum CaseEvent {
         satisfaction: Satisfaction,
         comment: String,
         defaulted: bool,
+        /// Who answered; `None` for the default evaluation (and in events recorded before it
+        /// was kept).
+        evaluated_by: Option<Evaluator>,
     },
     Reopened {
         at: Assignment,
@@ -501,6 +507,16 @@ pub enum MediationVerdict {
     EscalateOneLevel,
 }
 
+/// Who gave an evaluation, as the evaluation service recorded the answer: the principal's role,
+/// their subject and the area they act for (empty city-wide). A resident's subject is their
+/// reporter id, which the case's events keep sealed: for a resident it is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Evaluator {
+    pub role: String,
+    pub id: String,
+    pub area: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum CaseCommand {
     Open {
@@ -526,6 +542,8 @@ pub enum CaseCommand {
     },
     RequestMediation {
         topic: String,
+        /// Who is to chair the session; empty = whoever asks.
+        convenor: String,
     },
     ConcludeMediation {
         mediation_id: String,
@@ -546,6 +564,7 @@ pub enum CaseCommand {
         satisfaction: Satisfaction,
         comment: String,
         defaulted: bool,
+        evaluated_by: Option<Evaluator>,
     },
     /// 吹哨: summon departments (references as in [`RoutingPolicy::summonable`]) for joint
     /// handling. Only a street or the district, and only once it has accepted the case.

@@ -50,7 +50,12 @@ mod tests {
         let mut history = history;
         history.push(verified(true, "no smell, valve sealed"));
         let case = given(&history).when(evaluate(Satisfaction::Satisfied, "thanks", false)).then_expect(&[
-            CaseEvent::Evaluated { satisfaction: Satisfaction::Satisfied, comment: "thanks".into(), defaulted: false },
+            CaseEvent::Evaluated {
+                satisfaction: Satisfaction::Satisfied,
+                comment: "thanks".into(),
+                defaulted: false,
+                evaluated_by: Some(the_hotline()),
+            },
             CaseEvent::Closed {
                 level: Level::Community,
                 satisfaction: Some(Satisfaction::Satisfied),

@@ -8,8 +8,9 @@
 
 use super::{Forbidden, Given, Named, Refusal};
 use crate::case::{
-    Assignment, Case, CaseCommand, CaseDetails, CaseError, CaseEvent, Channel, EscalationReason, LinkedReport,
-    MediationVerdict, OnTimeVerdict, Reporter, ReporterKind, RoutingPolicy, Satisfaction, SummonedDepartment,
+    Assignment, Case, CaseCommand, CaseDetails, CaseError, CaseEvent, Channel, EscalationReason, Evaluator,
+    LinkedReport, MediationVerdict, OnTimeVerdict, Reporter, ReporterKind, RoutingPolicy, Satisfaction,
+    SummonedDepartment,
 };
 use crate::ids::CaseId;
 use crate::jurisdiction::Department;
@@ -309,7 +310,7 @@ pub fn escalated(from: Level, deadline: Timestamp, reason: EscalationReason, not
 }
 
 pub fn mediation_requested(level: Level) -> CaseEvent {
-    CaseEvent::MediationRequested { level, topic: "noise at night".to_string() }
+    CaseEvent::MediationRequested { level, topic: "noise at night".to_string(), convenor: String::new() }
 }
 
 pub fn resolved(level: Level) -> CaseEvent {
@@ -322,7 +323,12 @@ pub fn resolved(level: Level) -> CaseEvent {
 }
 
 pub fn evaluated(satisfaction: Satisfaction) -> CaseEvent {
-    CaseEvent::Evaluated { satisfaction, comment: "ok".to_string(), defaulted: false }
+    CaseEvent::Evaluated {
+        satisfaction,
+        comment: "ok".to_string(),
+        defaulted: false,
+        evaluated_by: Some(the_hotline()),
+    }
 }
 
 pub fn closed(level: Level) -> CaseEvent {
@@ -440,7 +446,7 @@ pub fn transfer(to_unit: &str, reason: &str) -> CaseCommand {
 }
 
 pub fn request_mediation(topic: &str) -> CaseCommand {
-    CaseCommand::RequestMediation { topic: topic.to_string() }
+    CaseCommand::RequestMediation { topic: topic.to_string(), convenor: String::new() }
 }
 
 pub fn conclude_mediation(agreed: bool, summary: &str) -> CaseCommand {
@@ -456,8 +462,15 @@ pub fn verify(passed: bool, note: &str) -> CaseCommand {
     CaseCommand::Verify { verifier: "grid worker zhao".to_string(), passed, note: note.to_string() }
 }
 
+/// The hotline's callback (回访), answering for the reporter.
+pub fn the_hotline() -> Evaluator {
+    Evaluator { role: "hotline".into(), id: "12345-hotline".into(), area: String::new() }
+}
+
+/// The reporter's evaluation as the hotline took it, or (`defaulted`) the default one.
 pub fn evaluate(satisfaction: Satisfaction, comment: &str, defaulted: bool) -> CaseCommand {
-    CaseCommand::RecordEvaluation { satisfaction, comment: comment.to_string(), defaulted }
+    let evaluated_by = (!defaulted).then(the_hotline);
+    CaseCommand::RecordEvaluation { satisfaction, comment: comment.to_string(), defaulted, evaluated_by }
 }
 
 /// One command of every kind, with plausible arguments.

@@ -115,10 +115,10 @@ pub enum DatumArg {
     Bd09,
 }
 
+/// Who reported. A role has one spelling, in and out (`grid-worker`), as for `--role` everywhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReporterKindArg {
     Resident,
-    #[value(alias = "grid_worker")]
     GridWorker,
     Platform,
 }
@@ -328,6 +328,7 @@ mod tests {
         let with = |extra: &[&str]| parse(&[&base[..], extra].concat());
         assert!(with(&["--discovered-at", "yesterday"]).is_err());
         assert!(with(&["--channel", "pigeon"]).is_err());
+        assert!(with(&["--reporter-kind", "grid_worker"]).is_err(), "one spelling of a role: grid-worker");
         assert!(parse(&["case", "report", "--category", "N", "--lat", "north", "--lon", "2", "--description", "d"])
             .is_err());
         let without = ["case", "report", "--category", "N", "--lat", "1", "--lon", "2"];

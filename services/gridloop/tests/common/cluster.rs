@@ -127,6 +127,11 @@ impl Cluster {
         format!("http://127.0.0.1:{}", self.services[self.index(name)].port)
     }
 
+    /// The services' shared data directory, whose signing key mints the installation's tokens.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data.path()
+    }
+
     pub fn log_path(&self, name: &str) -> PathBuf {
         self.logs.path().join(format!("{name}.log"))
     }

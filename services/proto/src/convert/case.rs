@@ -2,7 +2,7 @@
 
 use super::{event_type, invalid, message, report::*, short_type, values::*, DecodeError};
 use crate::v1 as pb;
-use gridloop_domain::case::{Assignment, CaseEvent, EscalationReason};
+use gridloop_domain::case::{Assignment, CaseEvent, EscalationReason, Evaluator};
 use gridloop_domain::case_state::CaseState;
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::priority::Priority;
@@ -83,9 +83,13 @@ pub fn encode_case_event(case_id: CaseId, event: &CaseEvent) -> (String, Vec<u8>
             department_name: department_name(&to.department),
         }
         .encode_to_vec(),
-        CaseEvent::MediationRequested { level: l, topic } => {
-            pb::CaseMediationRequested { case_id: id, level: level(*l) as i32, topic: topic.clone() }.encode_to_vec()
+        CaseEvent::MediationRequested { level: l, topic, convenor } => pb::CaseMediationRequested {
+            case_id: id,
+            level: level(*l) as i32,
+            topic: topic.clone(),
+            convenor: convenor.clone(),
         }
+        .encode_to_vec(),
         CaseEvent::MediationAgreed { mediation_id, summary } => pb::CaseMediationConcluded {
             case_id: id,
             mediation_id: mediation_id.clone(),
@@ -129,11 +133,16 @@ pub fn encode_case_event(case_id: CaseId, event: &CaseEvent) -> (String, Vec<u8>
             level: level(*l) as i32,
         }
         .encode_to_vec(),
-        CaseEvent::Evaluated { satisfaction: s, comment, defaulted } => pb::CaseEvaluated {
+        CaseEvent::Evaluated { satisfaction: s, comment, defaulted, evaluated_by } => pb::CaseEvaluated {
             case_id: id,
             satisfaction: satisfaction(*s) as i32,
             comment: comment.clone(),
             defaulted: *defaulted,
+            evaluated_by: evaluated_by.as_ref().map(|e| pb::Actor {
+                role: e.role.clone(),
+                id: e.id.clone(),
+                jurisdiction: e.area.clone(),
+            }),
         }
         .encode_to_vec(),
         CaseEvent::Reopened { at, reason } => pb::CaseReopened {
@@ -274,7 +283,7 @@ pub fn decode_case_event(event_type: &str, payload: &[u8]) -> Result<CaseEvent, 
         }
         "CaseMediationRequested" => {
             let m: pb::CaseMediationRequested = message(ty, payload)?;
-            CaseEvent::MediationRequested { level: lvl(m.level)?, topic: m.topic }
+            CaseEvent::MediationRequested { level: lvl(m.level)?, topic: m.topic, convenor: m.convenor }
         }
         "CaseMediationConcluded" => {
             let m: pb::CaseMediationConcluded = message(ty, payload)?;
@@ -304,7 +313,13 @@ pub fn decode_case_event(event_type: &str, payload: &[u8]) -> Result<CaseEvent, 
         }
         "CaseEvaluated" => {
             let m: pb::CaseEvaluated = message(ty, payload)?;
-            CaseEvent::Evaluated { satisfaction: sat(m.satisfaction)?, comment: m.comment, defaulted: m.defaulted }
+            let evaluated_by = m.evaluated_by.map(|a| Evaluator { role: a.role, id: a.id, area: a.jurisdiction });
+            CaseEvent::Evaluated {
+                satisfaction: sat(m.satisfaction)?,
+                comment: m.comment,
+                defaulted: m.defaulted,
+                evaluated_by,
+            }
         }
         "CaseReopened" => {
             let m: pb::CaseReopened = message(ty, payload)?;

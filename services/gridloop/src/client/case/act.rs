@@ -48,9 +48,10 @@ pub enum CaseAction {
         target: Target,
         #[arg(long)]
         topic: String,
-        /// Ignored: the session's convenor is whoever asks for it, as the token names them.
-        #[arg(long, hide = true)]
-        convenor: Option<String>,
+        /// Who chairs the session (召集人), by name [default: whoever asks, the token's subject].
+        /// The request is still recorded as the token's.
+        #[arg(long, default_value = "")]
+        convenor: String,
     },
     /// Resolve the case (办结).
     Resolve {
@@ -198,11 +199,9 @@ async fn dispatch_command(server: &Server, action: CaseAction) -> Result<pb::Cas
             let r = pb::TransferCaseRequest { case_id, expected_version, min_version, actor, to_unit, reason };
             client.transfer_case(r).await.map_err(server.fail("TransferCase"))?
         }
-        CaseAction::Mediate { target, topic, convenor: _ } => {
-            // The mediation service makes whoever asked for the session (the token's subject)
-            // its convenor.
+        CaseAction::Mediate { target, topic, convenor } => {
             let (case_id, expected_version, min_version, actor) = request(&target);
-            let r = pb::RequestMediationRequest { case_id, expected_version, min_version, actor, topic };
+            let r = pb::RequestMediationRequest { case_id, expected_version, min_version, actor, topic, convenor };
             client.request_mediation(r).await.map_err(server.fail("RequestMediation"))?
         }
         CaseAction::Resolve { target, summary } => {

@@ -139,15 +139,28 @@ pub fn history_row(entry: &pb::HistoryEntry, zone: Tz) -> Vec<String> {
     ]
 }
 
-/// Who acted. Dispatch records the reporter's evaluation under its own name (`system:dispatch`):
-/// who answered is on the evaluation service's feedback stream, which `GetCase` does not return,
-/// so say what the event does tell — an answer, or the default applied for want of one.
+/// Who acted. Dispatch records the reporter's evaluation itself (`system:dispatch`) and names in
+/// the event who answered (`evaluated_by`): show them, or that the default applied for want of
+/// an answer.
 fn actor_cell(e: &pb::EventEnvelope, payload: &Value) -> String {
     let by_dispatch = e.actor.as_ref().is_some_and(|a| a.role == "system");
     match short_event_type(&e.event_type) {
         "CaseEvaluated" if by_dispatch && payload["defaulted"] == true => "feedback (default: no answer)".into(),
-        "CaseEvaluated" if by_dispatch => "feedback (answered)".into(),
+        "CaseEvaluated" if by_dispatch => evaluator_text(&payload["evaluated_by"]),
         _ => actor_text(e.actor.as_ref()),
+    }
+}
+
+/// Who answered, as a `CaseEvaluated` payload names them: `hotline:12345-hotline`, `resident`
+/// (the reporter, whose id the case's events keep sealed), or for an event recorded before the
+/// evaluator was kept, only that it was an answer.
+fn evaluator_text(evaluated_by: &Value) -> String {
+    let field = |key: &str| evaluated_by[key].as_str().unwrap_or_default().to_string();
+    let actor = pb::Actor { role: field("role"), id: field("id"), jurisdiction: field("jurisdiction") };
+    match (actor.role.is_empty(), actor.id.is_empty()) {
+        (true, _) => "feedback (answered)".into(),
+        (false, true) => role_spelling(&actor.role),
+        (false, false) => actor_text(Some(&actor)),
     }
 }
 
@@ -358,7 +371,7 @@ mod tests {
     }
 
     #[test]
-    fn an_evaluation_recorded_by_dispatch_says_whether_it_was_answered() {
+    fn an_evaluation_recorded_by_dispatch_names_who_answered() {
         let evaluated = |payload: &str, role: &str| {
             let mut entry = sample_entry(payload);
             let envelope = entry.envelope.as_mut().unwrap();
@@ -366,9 +379,16 @@ mod tests {
             envelope.actor = Some(pb::Actor { role: role.into(), id: "dispatch".into(), jurisdiction: String::new() });
             history_row(&entry, clock::DEFAULT_ZONE)[3].clone()
         };
-        assert_eq!(evaluated(r#"{"defaulted":false}"#, "system"), "feedback (answered)");
+        let hotline = r#"{"defaulted":false,"evaluated_by":{"id":"12345-hotline","jurisdiction":"","role":"hotline"}}"#;
+        assert_eq!(evaluated(hotline, "system"), "hotline:12345-hotline");
+        let officer =
+            r#"{"defaulted":false,"evaluated_by":{"id":"li","jurisdiction":"321012","role":"district_office"}}"#;
+        assert_eq!(evaluated(officer, "system"), "district-office:li@321012", "one spelling of a role");
+        let resident = r#"{"defaulted":false,"evaluated_by":{"id":"","jurisdiction":"","role":"resident"}}"#;
+        assert_eq!(evaluated(resident, "system"), "resident", "the reporter, not named");
+        assert_eq!(evaluated(r#"{"defaulted":false}"#, "system"), "feedback (answered)", "recorded before it was kept");
         assert_eq!(evaluated(r#"{"defaulted":true}"#, "system"), "feedback (default: no answer)");
-        // Should the server record who answered, that is shown.
+        // An event whose envelope names the evaluator shows it.
         assert_eq!(evaluated(r#"{"defaulted":false}"#, "resident"), "resident:dispatch");
     }
 
