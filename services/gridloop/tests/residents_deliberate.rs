@@ -219,6 +219,7 @@ async fn fifty_registered_residents_rank_topics_vote_and_object_with_their_own_t
     let live = neighbour.get_mediation(pb::GetMediationRequest { mediation_id: id.clone(), ..Default::default() });
     let live = live.await.unwrap().into_inner();
     assert_eq!((live.objectors.len(), live.objections_needed), (9, 10), "the count is live");
+    objectors_as_each_reader_may_see_them(&grid, &id).await;
     let report = monthly_report(&grid).await;
     assert_eq!((report.decided, report.matters.len()), (1, 1), "{report:?}");
     let line = &report.matters[0];
@@ -263,6 +264,25 @@ async fn resident_statements(grid: &Grid, id: &str) {
     assert_eq!(stranger.unwrap_err().code(), Code::FailedPrecondition, "not on the register");
     let long = grid.resident(31).submit_resident_statement(say("话".repeat(301))).await;
     assert_eq!(long.unwrap_err().code(), Code::InvalidArgument, "over 300 characters");
+}
+
+/// Objectors are residents of the register: a neighbour and the mediator (who may not see the
+/// area's residents) read them masked, in the view and in its history; the objector reads their
+/// own name, and the grid worker every name.
+async fn objectors_as_each_reader_may_see_them(grid: &Grid, id: &str) {
+    let read = || pb::GetMediationRequest { mediation_id: id.to_string(), ..Default::default() };
+    let neighbour = grid.resident(30).get_mediation(read()).await.unwrap().into_inner();
+    let mediator = grid.client("调解员", Role::Mediator).get_mediation(read()).await.unwrap().into_inner();
+    for view in [&neighbour, &mediator] {
+        assert!(view.objectors.iter().all(|name| name == "居***"), "{:?}", view.objectors);
+        let objections = view.history.iter().filter(|h| h.detail.starts_with("objection by"));
+        assert!(objections.clone().count() == 9 && objections.clone().all(|h| h.detail == "objection by 居***"));
+        assert!(objections.clone().all(|h| h.actor_id == "居***"), "the resident who objected, masked");
+    }
+    let own = grid.resident(11).get_mediation(read()).await.unwrap().into_inner();
+    assert_eq!(own.objectors.iter().filter(|name| *name == "居民11").count(), 1, "their own name in full");
+    let office = grid.client("网格员", Role::GridWorker).get_mediation(read()).await.unwrap().into_inner();
+    assert!(office.objectors.contains(&resident(19)), "the grid sees its residents");
 }
 
 /// This month's implementation report of the grid (the month in Beijing time).
