@@ -200,9 +200,10 @@ try {
   await page.click("#object");
   await page.waitForSelector('#objection-count[data-objections="9"]');
   const nine = cli(["mediation", "show", id]);
-  result.after_nine = { stage: nine.stage, objections: nine.objectors.length, needed: nine.objections_needed };
+  const needed = Number(await page.getAttribute("#objection-count", "data-needed"));
+  result.after_nine = { stage: nine.stage, objections: nine.objectors.length, needed };
   await shot(page, "nine-objections");
-  await page.evaluate(() => window.res.act("objection"));
+  await page.evaluate(() => window.res.act("objection", {}));
   await refusedWith(page, "已经提出过异议");
   await follow(page, 20, id, "in_notice");
   await page.click("#object");

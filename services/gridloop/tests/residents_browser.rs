@@ -49,7 +49,10 @@ fn fifty_registered_residents_take_part_from_their_phones_and_ten_objections_reo
     let register = dir.path().join("residents.csv");
     let rows: Vec<String> = std::iter::once("resident".to_string()).chain((1..=RESIDENTS).map(resident)).collect();
     std::fs::write(&register, rows.join("\n") + "\n").unwrap();
-    let imported = gridloop(&["register", "import", "--area", &area, register.to_str().unwrap(), "--json"], &data_dir);
+    let imported = gridloop(
+        &["register", "import", "--area", &area, register.to_str().unwrap(), "--json", "--server", &server],
+        &data_dir,
+    );
     let imported: Value = serde_json::from_str(&imported).expect("JSON");
     assert_eq!(imported["residents_concerned"], RESIDENTS, "{imported}");
     let tokens_file = dir.path().join("tokens.json");

@@ -324,12 +324,15 @@ function renderSession(s) {
   $("session").dataset.version = s.version;
   $("session-topic").textContent = s.topic;
   $("session-stage").textContent = STAGES[s.stage] || s.stage;
-  $("session-convenor").textContent = `召集人：${s.convenor}${s.agenda_topic ? ` · 议题${s.agenda_topic}` : ""} · 到会：${s.present.length}人`;
+  $("session-convenor").textContent = `召集人：${s.convenor}${s.agenda_topic ? ` · 议题${s.agenda_topic}` : ""}` +
+    (s.present.length ? ` · 到会${s.present.length}人` : "");
   const said = (list, mine) => list.map((st) => el("li", { className: mine && st.speaker === me ? "mine" : "" },
     el("b", { textContent: st.speaker }), st.text));
   $("statements").replaceChildren(...said(s.statements, false));
   $("resident-statements").replaceChildren(...said(s.resident_statements, true));
   $("speak-form").hidden = s.stage !== "deliberating";
+  // The statements are the sitting's: once it is over, the record keeps them.
+  $("talk").hidden = s.stage !== "deliberating" && !s.statements.length && !s.resident_statements.length;
   renderBallot(s, me);
   renderDecision(s, me);
 }
@@ -364,6 +367,7 @@ function renderDecision(s, me) {
     ? `异议 ${count} / ${needed}（登记居民${s.residents_concerned}人的五分之一）`
     : `异议 ${count}`;
   $("objection-count").dataset.objections = String(count);
+  $("objection-count").dataset.needed = String(needed);
   $("objection-bar").style.width = needed ? `${Math.min(100, (count * 100) / needed)}%` : "0";
   const objected = s.objectors.includes(me);
   $("object").hidden = s.stage !== "in_notice" || objected;
