@@ -64,9 +64,10 @@ async fn fifty_registered_residents_rank_topics_vote_and_object_with_their_own_t
     // The register: 50 residents, one of them listed twice, counts 50.
     let mut residents: Vec<String> = (1..=50).map(resident).collect();
     residents.push(resident(7));
-    let register = pb::RegisterResidentsRequest { area_code: area.clone(), residents };
+    let register = pb::RegisterResidentsRequest { area_code: area.clone(), residents, group: None };
     let register = mediator.register_residents(register).await.unwrap().into_inner();
     assert_eq!((register.residents_concerned, register.objections_needed, register.added), (50, 10, 50));
+    building_registers(&mut mediator, &area).await;
 
     // Topics: four proposed, one duplicate merged; a resident of no register is refused.
     for (n, title, priorities) in [
@@ -240,6 +241,30 @@ async fn fifty_registered_residents_rank_topics_vote_and_object_with_their_own_t
     assert!(monthly_report(&grid).await.matters.is_empty(), "a reconsidered decision no longer stands");
     matter_record(&grid, &id).await;
     grid.app.shutdown().await.unwrap();
+}
+
+/// A building of the grid keeps a register of its own (one fifth of its 12 is 3), apart from the
+/// grid's 50; a community has no buildings of its own, and a group needs a kind and a name.
+async fn building_registers(mediator: &mut MediationServiceClient<AuthChannel>, grid: &str) {
+    let building =
+        |name: &str| Some(pb::RegisterGroup { kind: pb::RegisterGroupKind::Building as i32, name: name.into() });
+    let twelve: Vec<String> = (1..=12).map(resident).collect();
+    let request =
+        pb::RegisterResidentsRequest { area_code: grid.into(), residents: twelve, group: building("3号楼") };
+    let view = mediator.register_residents(request).await.unwrap().into_inner();
+    assert_eq!((view.residents_concerned, view.objections_needed), (12, 3));
+    assert_eq!(view.group.map(|g| g.name), Some("3号楼".to_string()));
+    let read = |area: &str, group| pb::GetRegisterRequest { area_code: area.into(), group };
+    let grid_register = mediator.get_register(read(grid, None)).await.unwrap().into_inner();
+    assert_eq!(grid_register.residents_concerned, 50, "the grid's register is its own");
+    let other = mediator.get_register(read(grid, building("5号楼"))).await.unwrap().into_inner();
+    assert_eq!(other.residents_concerned, 0, "another building's register is empty");
+    let community = &grid[..12];
+    let refused = mediator.get_register(read(community, building("3号楼"))).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    let unnamed = pb::RegisterGroup { kind: pb::RegisterGroupKind::Courtyard as i32, name: " ".into() };
+    let refused = mediator.get_register(read(grid, Some(unnamed))).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
 }
 
 /// Residents following the sitting speak to it as themselves: a registered resident within
