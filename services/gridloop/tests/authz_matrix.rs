@@ -557,12 +557,19 @@ async fn call(
         Rpc::ObjectToDecision => {
             done!(mediation.object_to_decision(pb::MediationStepRequest { mediation_id, ..Default::default() }))
         }
-        Rpc::RegisterResidents => done!(mediation
-            .register_residents(pb::RegisterResidentsRequest { area_code: area, residents: vec![REPORTER.into()] })),
+        Rpc::RegisterResidents => done!(mediation.register_residents(pb::RegisterResidentsRequest {
+            area_code: area,
+            residents: vec![REPORTER.into()],
+            group: None
+        })),
         Rpc::RemoveResident => {
-            done!(mediation.remove_resident(pb::RemoveResidentRequest { area_code: area, resident: "nobody".into() }))
+            done!(mediation.remove_resident(pb::RemoveResidentRequest {
+                area_code: area,
+                resident: "nobody".into(),
+                group: None
+            }))
         }
-        Rpc::GetRegister => done!(mediation.get_register(pb::GetRegisterRequest { area_code: area })),
+        Rpc::GetRegister => done!(mediation.get_register(pb::GetRegisterRequest { area_code: area, group: None })),
         Rpc::ProposeAgendaTopic => done!(mediation.propose_agenda_topic(pb::ProposeAgendaTopicRequest {
             area_code: area,
             title: "加装电梯".into(),

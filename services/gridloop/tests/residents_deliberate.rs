@@ -64,9 +64,10 @@ async fn fifty_registered_residents_rank_topics_vote_and_object_with_their_own_t
     // The register: 50 residents, one of them listed twice, counts 50.
     let mut residents: Vec<String> = (1..=50).map(resident).collect();
     residents.push(resident(7));
-    let register = pb::RegisterResidentsRequest { area_code: area.clone(), residents };
+    let register = pb::RegisterResidentsRequest { area_code: area.clone(), residents, group: None };
     let register = mediator.register_residents(register).await.unwrap().into_inner();
     assert_eq!((register.residents_concerned, register.objections_needed, register.added), (50, 10, 50));
+    building_registers(&mut mediator, &area).await;
 
     // Topics: four proposed, one duplicate merged; a resident of no register is refused.
     for (n, title, priorities) in [
@@ -219,6 +220,7 @@ async fn fifty_registered_residents_rank_topics_vote_and_object_with_their_own_t
     let live = neighbour.get_mediation(pb::GetMediationRequest { mediation_id: id.clone(), ..Default::default() });
     let live = live.await.unwrap().into_inner();
     assert_eq!((live.objectors.len(), live.objections_needed), (9, 10), "the count is live");
+    objectors_as_each_reader_may_see_them(&grid, &id).await;
     let report = monthly_report(&grid).await;
     assert_eq!((report.decided, report.matters.len()), (1, 1), "{report:?}");
     let line = &report.matters[0];
@@ -239,6 +241,30 @@ async fn fifty_registered_residents_rank_topics_vote_and_object_with_their_own_t
     assert!(monthly_report(&grid).await.matters.is_empty(), "a reconsidered decision no longer stands");
     matter_record(&grid, &id).await;
     grid.app.shutdown().await.unwrap();
+}
+
+/// A building of the grid keeps a register of its own (one fifth of its 12 is 3), apart from the
+/// grid's 50; a community has no buildings of its own, and a group needs a kind and a name.
+async fn building_registers(mediator: &mut MediationServiceClient<AuthChannel>, grid: &str) {
+    let building =
+        |name: &str| Some(pb::RegisterGroup { kind: pb::RegisterGroupKind::Building as i32, name: name.into() });
+    let twelve: Vec<String> = (1..=12).map(resident).collect();
+    let request =
+        pb::RegisterResidentsRequest { area_code: grid.into(), residents: twelve, group: building("3号楼") };
+    let view = mediator.register_residents(request).await.unwrap().into_inner();
+    assert_eq!((view.residents_concerned, view.objections_needed), (12, 3));
+    assert_eq!(view.group.map(|g| g.name), Some("3号楼".to_string()));
+    let read = |area: &str, group| pb::GetRegisterRequest { area_code: area.into(), group };
+    let grid_register = mediator.get_register(read(grid, None)).await.unwrap().into_inner();
+    assert_eq!(grid_register.residents_concerned, 50, "the grid's register is its own");
+    let other = mediator.get_register(read(grid, building("5号楼"))).await.unwrap().into_inner();
+    assert_eq!(other.residents_concerned, 0, "another building's register is empty");
+    let community = &grid[..12];
+    let refused = mediator.get_register(read(community, building("3号楼"))).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    let unnamed = pb::RegisterGroup { kind: pb::RegisterGroupKind::Courtyard as i32, name: " ".into() };
+    let refused = mediator.get_register(read(grid, Some(unnamed))).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
 }
 
 /// Residents following the sitting speak to it as themselves: a registered resident within
@@ -263,6 +289,25 @@ async fn resident_statements(grid: &Grid, id: &str) {
     assert_eq!(stranger.unwrap_err().code(), Code::FailedPrecondition, "not on the register");
     let long = grid.resident(31).submit_resident_statement(say("话".repeat(301))).await;
     assert_eq!(long.unwrap_err().code(), Code::InvalidArgument, "over 300 characters");
+}
+
+/// Objectors are residents of the register: a neighbour and the mediator (who may not see the
+/// area's residents) read them masked, in the view and in its history; the objector reads their
+/// own name, and the grid worker every name.
+async fn objectors_as_each_reader_may_see_them(grid: &Grid, id: &str) {
+    let read = || pb::GetMediationRequest { mediation_id: id.to_string(), ..Default::default() };
+    let neighbour = grid.resident(30).get_mediation(read()).await.unwrap().into_inner();
+    let mediator = grid.client("调解员", Role::Mediator).get_mediation(read()).await.unwrap().into_inner();
+    for view in [&neighbour, &mediator] {
+        assert!(view.objectors.iter().all(|name| name == "居***"), "{:?}", view.objectors);
+        let objections = view.history.iter().filter(|h| h.detail.starts_with("objection by"));
+        assert!(objections.clone().count() == 9 && objections.clone().all(|h| h.detail == "objection by 居***"));
+        assert!(objections.clone().all(|h| h.actor_id == "居***"), "the resident who objected, masked");
+    }
+    let own = grid.resident(11).get_mediation(read()).await.unwrap().into_inner();
+    assert_eq!(own.objectors.iter().filter(|name| *name == "居民11").count(), 1, "their own name in full");
+    let office = grid.client("网格员", Role::GridWorker).get_mediation(read()).await.unwrap().into_inner();
+    assert!(office.objectors.contains(&resident(19)), "the grid sees its residents");
 }
 
 /// This month's implementation report of the grid (the month in Beijing time).

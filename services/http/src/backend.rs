@@ -36,6 +36,9 @@ pub struct BackendArgs {
     /// The evaluation service, when it runs on its own. Default: --server.
     #[arg(long = "evaluation", env = "GRIDLOOP_EVALUATION_ADDR", value_name = "URL")]
     pub evaluation: Option<String>,
+    /// The mediation service (the residents' pages), when it runs on its own. Default: --server.
+    #[arg(long = "mediation", env = "GRIDLOOP_MEDIATION_ADDR", value_name = "URL")]
+    pub mediation: Option<String>,
     /// The token public reads are made with (a read-only principal, e.g. a city-wide
     /// supervisor). Default: one minted with the signing key in --data-dir.
     #[arg(long = "service-token", env = "GRIDLOOP_HTTP_SERVICE_TOKEN", hide_env_values = true)]
@@ -48,7 +51,15 @@ pub struct BackendArgs {
 impl BackendArgs {
     /// All services on `url`, with the given credentials.
     pub fn single(url: impl Into<String>) -> Self {
-        Self { server: url.into(), intake: None, dispatch: None, evaluation: None, service_token: None, ca_cert: None }
+        Self {
+            server: url.into(),
+            intake: None,
+            dispatch: None,
+            evaluation: None,
+            mediation: None,
+            service_token: None,
+            ca_cert: None,
+        }
     }
 }
 
@@ -105,6 +116,7 @@ pub struct Backend {
     intake: Channel,
     dispatch: Channel,
     evaluation: Channel,
+    mediation: Channel,
     credentials: Arc<ServiceCredentials>,
 }
 
@@ -123,6 +135,7 @@ impl Backend {
             intake: channel(or_server(&args.intake))?,
             dispatch: channel(or_server(&args.dispatch))?,
             evaluation: channel(or_server(&args.evaluation))?,
+            mediation: channel(or_server(&args.mediation))?,
             credentials: Arc::new(credentials),
         })
     }
@@ -139,6 +152,11 @@ impl Backend {
 
     pub fn evaluation(&self) -> pb::evaluation_service_client::EvaluationServiceClient<Channel> {
         pb::evaluation_service_client::EvaluationServiceClient::new(self.evaluation.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    pub fn mediation(&self) -> pb::mediation_service_client::MediationServiceClient<Channel> {
+        pb::mediation_service_client::MediationServiceClient::new(self.mediation.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 

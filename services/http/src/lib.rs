@@ -1,5 +1,6 @@
 //! gridloop over HTTP: Open311 GeoReport v2 under `/open311/v2/` (JSON and XML), health probes
-//! and the OpenAPI description at `/openapi.json`.
+//! and the OpenAPI description at `/openapi.json`, the command-centre dashboard at `/dashboard`
+//! and the residents' pages (云议事) at `/residents`.
 //!
 //! The server holds no state of its own: every answer comes from the services over gRPC, with
 //! the same clients the CLI uses — so it runs inside `gridloop up` and as its own process
@@ -15,6 +16,7 @@ pub mod key_claims;
 pub mod open311;
 pub mod openapi;
 pub mod reference;
+pub mod residents;
 pub mod routes;
 pub mod startup;
 pub mod words;

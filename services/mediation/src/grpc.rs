@@ -2,7 +2,7 @@
 //! answered with the session as it stands after it; the session's refusals become precise
 //! statuses here and nowhere else.
 
-use crate::residents::{agenda_refused, area_of, subject};
+use crate::residents::{agenda_refused, area_of, subject, RegisterOf};
 use crate::sessions;
 use crate::view::{view, Reader};
 use crate::MediationSvc;
@@ -399,26 +399,26 @@ impl MediationService for MediationSvc {
         &self,
         request: Request<pb::RegisterResidentsRequest>,
     ) -> Result<Response<pb::RegisterView>, Status> {
-        let area = area_of(&request.get_ref().area_code)?;
+        let of = RegisterOf::named(&request.get_ref().area_code, request.get_ref().group.as_ref())?;
         let command = RegisterCommand::Register { residents: request.get_ref().residents.clone() };
-        Ok(Response::new(self.change_register(&request, &area, command).await?))
+        Ok(Response::new(self.change_register(&request, &of, command).await?))
     }
 
     async fn remove_resident(
         &self,
         request: Request<pb::RemoveResidentRequest>,
     ) -> Result<Response<pb::RegisterView>, Status> {
-        let area = area_of(&request.get_ref().area_code)?;
+        let of = RegisterOf::named(&request.get_ref().area_code, request.get_ref().group.as_ref())?;
         let command = RegisterCommand::Remove { resident: request.get_ref().resident.clone() };
-        Ok(Response::new(self.change_register(&request, &area, command).await?))
+        Ok(Response::new(self.change_register(&request, &of, command).await?))
     }
 
     async fn get_register(
         &self,
         request: Request<pb::GetRegisterRequest>,
     ) -> Result<Response<pb::RegisterView>, Status> {
-        let area = area_of(&request.get_ref().area_code)?;
-        Ok(Response::new(self.read_register(&request, &area).await?))
+        let of = RegisterOf::named(&request.get_ref().area_code, request.get_ref().group.as_ref())?;
+        Ok(Response::new(self.read_register(&request, &of).await?))
     }
 
     async fn propose_agenda_topic(

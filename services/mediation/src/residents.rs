@@ -6,7 +6,9 @@ use gridloop_domain::access::{CaseFacts, Rpc};
 use gridloop_domain::agenda::{self, Agenda, AgendaCommand, AgendaError, AgendaId};
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::mediation::fifth_of;
-use gridloop_domain::register::{Register, RegisterCommand, RegisterError, RegisterEvent, RegisterId};
+use gridloop_domain::register::{
+    Group, GroupKind, Register, RegisterCommand, RegisterError, RegisterEvent, RegisterId,
+};
 use gridloop_kit::authorize::Named;
 use gridloop_kit::context::request_traceparent;
 use gridloop_kit::grpc;
@@ -55,13 +57,48 @@ pub(crate) fn agenda_refused(error: CommandError<AgendaError>) -> Status {
     })
 }
 
-pub(crate) fn register_view(area: &AreaCode, register: &Register, added: u32) -> pb::RegisterView {
+/// A register a request names: the area's own, or that of a building or courtyard of its grid.
+pub(crate) struct RegisterOf {
+    pub area: AreaCode,
+    pub group: Option<Group>,
+    pub id: RegisterId,
+}
+
+impl RegisterOf {
+    pub(crate) fn named(area_code: &str, group: Option<&pb::RegisterGroup>) -> Result<RegisterOf, Status> {
+        let area = area_of(area_code)?;
+        let Some(group) = group else { return Ok(RegisterOf { id: RegisterId::of(&area), area, group: None }) };
+        let kind = match pb::RegisterGroupKind::try_from(group.kind) {
+            Ok(pb::RegisterGroupKind::Building) => GroupKind::Building,
+            Ok(pb::RegisterGroupKind::Courtyard) => GroupKind::Courtyard,
+            _ => return Err(invalid_argument("group.kind", "a building or a courtyard")),
+        };
+        let invalid = |error: RegisterError| match error {
+            RegisterError::Invalid { field, reason } => invalid_argument(field, reason),
+            other => invalid_argument("group", other.to_string()),
+        };
+        let group = Group::new(kind, &group.name).map_err(invalid)?;
+        let id = RegisterId::of_group(&area, &group).map_err(invalid)?;
+        Ok(RegisterOf { area, group: Some(group), id })
+    }
+}
+
+fn group_view(group: &Group) -> pb::RegisterGroup {
+    let kind = match group.kind() {
+        GroupKind::Building => pb::RegisterGroupKind::Building,
+        GroupKind::Courtyard => pb::RegisterGroupKind::Courtyard,
+    };
+    pb::RegisterGroup { kind: kind as i32, name: group.name().to_string() }
+}
+
+pub(crate) fn register_view(of: &RegisterOf, register: &Register, added: u32) -> pb::RegisterView {
     pb::RegisterView {
-        area_code: area.to_string(),
+        area_code: of.area.to_string(),
         residents_concerned: register.len(),
         objections_needed: fifth_of(register.len()),
         residents: register.residents().cloned().collect(),
         added,
+        group: of.group.as_ref().map(group_view),
     }
 }
 
@@ -102,15 +139,16 @@ impl MediationSvc {
         Ok(loaded.state)
     }
 
+    /// Change the register `of` names; a group's stream is routed to its grid, whose offices
+    /// keep it.
     pub(crate) async fn change_register<T>(
         &self,
         request: &Request<T>,
-        area: &AreaCode,
+        of: &RegisterOf,
         command: RegisterCommand,
     ) -> Result<pb::RegisterView, Status> {
-        let id = RegisterId::of(area);
-        let mut envelope = self.registers.request(id, command, Caller::of(request)?, None);
-        envelope.origin = Some(area_origin(request, id.0, area));
+        let mut envelope = self.registers.request(of.id, command, Caller::of(request)?, None);
+        envelope.origin = Some(area_origin(request, of.id.0, &of.area));
         let executed = self.registers.execute(envelope).await.map_err(register_refused)?;
         let added = executed
             .appended
@@ -120,16 +158,17 @@ impl MediationSvc {
                 RegisterEvent::ResidentRemoved { .. } => 0,
             })
             .sum();
-        Ok(register_view(area, &executed.state, added))
+        Ok(register_view(of, &executed.state, added))
     }
 
     pub(crate) async fn read_register<T>(
         &self,
         request: &Request<T>,
-        area: &AreaCode,
+        of: &RegisterOf,
     ) -> Result<pb::RegisterView, Status> {
-        grpc::may_read(request, Rpc::GetRegister, Some(&CaseFacts::at(area.clone())), Named::default())?;
-        Ok(register_view(area, &self.register_of(area).await?, 0))
+        grpc::may_read(request, Rpc::GetRegister, Some(&CaseFacts::at(of.area.clone())), Named::default())?;
+        let loaded = self.registers.load(of.id).await.map_err(register_refused)?;
+        Ok(register_view(of, &loaded.state, 0))
     }
 
     /// Whether the register of `area` holds the caller.

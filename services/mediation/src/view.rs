@@ -93,7 +93,7 @@ pub(crate) fn view(
         view.signed_by = n.signed_by.clone();
         view.notice_until = Some(convert::timestamp(n.until));
         view.residents_concerned = n.residents_concerned;
-        view.objectors = n.objectors.clone();
+        view.objectors = n.objectors.iter().map(|name| reader.resident(name)).collect();
         view.objections_needed = fifth_of(n.residents_concerned);
     };
     let (state, stage) = match state {
@@ -192,6 +192,17 @@ pub(crate) fn history_entries(
                     format!("resident {}: {}", reader.resident(resident), reader.words(resident, text)),
                     reader.resident(&record.actor.id),
                 ),
+                // Objectors are residents of the register: named as the reader may see them,
+                // and so is the actor when a resident objected themselves.
+                MediationEvent::ObjectionRaised { residents, threshold_reached } => {
+                    let shown = MediationEvent::ObjectionRaised {
+                        residents: residents.iter().map(|name| reader.resident(name)).collect(),
+                        threshold_reached: *threshold_reached,
+                    };
+                    let actor = &record.actor.id;
+                    let actor = if residents.contains(actor) { reader.resident(actor) } else { actor.clone() };
+                    (describe(&shown), actor)
+                }
                 _ => (describe(event), record.actor.id.clone()),
             };
             pb::MediationHistoryEntry {

@@ -1,6 +1,7 @@
 //! The monthly implementation report (实施情况每月报告) over a consultation's life on a manual
 //! clock: recorded in March, its April follow-up missed and then made, settling it; each month's
 //! report counts what happened in that month, and a settled matter leaves the reports after it.
+//! An area's report reads the stream of every session held in it and in its sub-areas.
 
 use chrono::{DateTime, Duration, Utc};
 use gridloop_bus::timers::TimerHandler;
@@ -25,15 +26,19 @@ fn as_mediator<T>(message: T) -> Request<T> {
 }
 
 async fn report(mediation: &MediationSvc, month: &str) -> pb::ImplementationReport {
-    let request = as_mediator(pb::GetImplementationReportRequest { area_code: GRID.into(), month: month.into() });
+    report_of(mediation, GRID, month).await
+}
+
+async fn report_of(mediation: &MediationSvc, area: &str, month: &str) -> pb::ImplementationReport {
+    let request = as_mediator(pb::GetImplementationReportRequest { area_code: area.into(), month: month.into() });
     mediation.get_implementation_report(request).await.unwrap().into_inner()
 }
 
-/// A consultation on a collected topic, sat and recorded now; its id.
-async fn consultation_recorded(mediation: &MediationSvc) -> String {
+/// A consultation on a collected topic in `grid`, sat and recorded now; its id.
+async fn consultation_recorded(mediation: &MediationSvc, grid: &str) -> String {
     let propose = pb::ProposeTopicRequest {
         level: pb::SessionLevel::Grid as i32,
-        area_code: GRID.into(),
+        area_code: grid.into(),
         topic: "楼道堆物".into(),
         kind: pb::MatterKind::Consultation as i32,
         convenor: "网格长".into(),
@@ -77,7 +82,7 @@ async fn each_month_reports_the_follow_ups_of_its_own_and_a_settled_matter_leave
     // Monday 2026-03-02 09:00 in Beijing.
     let clock = ManualClock::new(DateTime::<Utc>::from_timestamp(1_772_413_200, 0).unwrap());
     let mediation = MediationSvc::new(store.clone(), Arc::new(clock.clone())).await.unwrap();
-    let id = consultation_recorded(&mediation).await;
+    let id = consultation_recorded(&mediation, GRID).await;
 
     // March: decided, implementing; its first follow-up falls due a month on, in April.
     let march = report(&mediation, "2026-03").await;
@@ -119,4 +124,24 @@ async fn each_month_reports_the_follow_ups_of_its_own_and_a_settled_matter_leave
     let bad = as_mediator(pb::GetImplementationReportRequest { area_code: GRID.into(), month: "2026-13".into() });
     let refused = mediation.get_implementation_report(bad).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_community_report_lists_the_matters_of_each_of_its_grids_and_none_of_the_next_community() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("mediation.db").display());
+    let store = EventStore::connect(&url, StoreOptions { schema: None, max_connections: 4 }).await.unwrap();
+    let clock = ManualClock::new(DateTime::<Utc>::from_timestamp(1_772_413_200, 0).unwrap());
+    let mediation = MediationSvc::new(store, Arc::new(clock)).await.unwrap();
+    let mut ids = Vec::new();
+    for grid in [GRID, "321012001001002", "321012001002001"] {
+        ids.push(consultation_recorded(&mediation, grid).await);
+    }
+
+    let community = report_of(&mediation, "321012001001", "2026-03").await;
+    let listed: Vec<&str> = community.matters.iter().map(|m| m.mediation_id.as_str()).collect();
+    assert_eq!(listed, vec![ids[0].as_str(), ids[1].as_str()], "{community:?}");
+    assert_eq!((community.decided, community.implementing), (2, 2));
+    let street = report_of(&mediation, "321012001", "2026-03").await;
+    assert_eq!(street.matters.len(), 3, "the street's report reads every session of its communities");
 }

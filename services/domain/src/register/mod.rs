@@ -1,7 +1,9 @@
 //! The register of residents concerned (居民名册) of one building, courtyard, grid or community:
 //! who may propose and rank topics, vote in a ballot they are invited to and object to a
 //! published decision there. Each resident is a token subject and counts once, however often
-//! they are imported, so "one fifth of the residents concerned" is computed from it.
+//! they are imported, so "one fifth of the residents concerned" is computed from it. A building
+//! (楼栋) or a courtyard (院落) has no jurisdiction code: its register is a group below its grid,
+//! a stream of its own named after the grid and the group, so one fifth can be of a building.
 //!
 //! ```text
 //! Register ─ResidentsRegistered (the new ones of an import)→ Register
@@ -10,6 +12,7 @@
 
 use crate::decider::{Decider, Misfit};
 use crate::jurisdiction::AreaCode;
+use crate::level::Level;
 use crate::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -24,6 +27,73 @@ impl RegisterId {
     /// Every register of `area` is the same stream, whoever asks first.
     pub fn of(area: &AreaCode) -> RegisterId {
         RegisterId(Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("register:{area}").as_bytes()))
+    }
+}
+
+/// The longest name of a building or courtyard, in characters (`3号楼`, `幸福里院落`).
+pub const GROUP_NAME_MAX_CHARS: usize = 40;
+
+/// What kind of group below a grid a register is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupKind {
+    /// 楼栋
+    Building,
+    /// 院落
+    Courtyard,
+}
+
+impl GroupKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupKind::Building => "building",
+            GroupKind::Courtyard => "courtyard",
+        }
+    }
+}
+
+/// A building or courtyard of a grid, named as its community names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Group {
+    kind: GroupKind,
+    name: String,
+}
+
+impl Group {
+    /// `name` trimmed; refused when empty or longer than [`GROUP_NAME_MAX_CHARS`].
+    pub fn new(kind: GroupKind, name: &str) -> Result<Group, RegisterError> {
+        let name = name.trim();
+        let invalid = |reason: String| RegisterError::Invalid { field: "group", reason };
+        if name.is_empty() {
+            return Err(invalid(format!("a {} needs a name", kind.as_str())));
+        }
+        if name.chars().count() > GROUP_NAME_MAX_CHARS {
+            return Err(invalid(format!("a name of at most {GROUP_NAME_MAX_CHARS} characters")));
+        }
+        Ok(Group { kind, name: name.to_string() })
+    }
+
+    pub fn kind(&self) -> GroupKind {
+        self.kind
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl RegisterId {
+    /// The register of `group` in `grid`: its own stream, apart from the grid's. Groups lie
+    /// below a grid only — a community's buildings belong to its grids.
+    pub fn of_group(grid: &AreaCode, group: &Group) -> Result<RegisterId, RegisterError> {
+        if grid.level() != Level::Grid {
+            return Err(RegisterError::Invalid {
+                field: "area_code",
+                reason: format!("a {} lies in a grid; {grid} is not one", group.kind.as_str()),
+            });
+        }
+        let name = format!("register:{grid}/{}:{}", group.kind.as_str(), group.name);
+        Ok(RegisterId(Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes())))
     }
 }
 
@@ -220,6 +290,35 @@ mod tests {
             decide(&Register::default(), &command),
             Err(RegisterError::Invalid { field: "residents", .. })
         ));
+    }
+
+    #[test]
+    fn a_building_of_a_grid_has_a_register_of_its_own_and_one_fifth_is_of_it() {
+        let grid = AreaCode::new("321012001001001").unwrap();
+        let building = Group::new(GroupKind::Building, " 3号楼 ").unwrap();
+        assert_eq!(building.name(), "3号楼", "names are trimmed");
+        let id = RegisterId::of_group(&grid, &building).unwrap();
+        assert_eq!(id, RegisterId::of_group(&grid, &Group::new(GroupKind::Building, "3号楼").unwrap()).unwrap());
+        assert_ne!(id, RegisterId::of(&grid), "apart from the grid's register");
+        let courtyard = Group::new(GroupKind::Courtyard, "3号楼").unwrap();
+        assert_ne!(id, RegisterId::of_group(&grid, &courtyard).unwrap(), "a courtyard is not a building");
+        let other_grid = AreaCode::new("321012001001002").unwrap();
+        assert_ne!(id, RegisterId::of_group(&other_grid, &building).unwrap(), "nor another grid's 3号楼");
+
+        let twelve: Vec<String> = (1..=12).map(|n| format!("r{n}")).collect();
+        let register = registered(&twelve.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(crate::mediation::fifth_of(register.len()), 3, "one fifth of the building's 12");
+    }
+
+    #[test]
+    fn a_group_is_named_and_lies_below_a_grid() {
+        assert!(matches!(Group::new(GroupKind::Courtyard, " "), Err(RegisterError::Invalid { field: "group", .. })));
+        let long = "楼".repeat(GROUP_NAME_MAX_CHARS + 1);
+        assert!(Group::new(GroupKind::Building, &long).is_err());
+        let building = Group::new(GroupKind::Building, "1号楼").unwrap();
+        let community = AreaCode::new("321012001001").unwrap();
+        let refused = RegisterId::of_group(&community, &building).unwrap_err();
+        assert!(refused.to_string().contains("is not one"), "{refused}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `gridloop register`: the register of residents concerned of an area (居民名册) — import the
 //! list a community keeps, show it, remove a resident. Each resident is the subject of their
 //! token and counts once; one fifth of the register is the objection threshold of its sessions.
+//! `--building` or `--courtyard` names a group below a grid, whose register is its own.
 
 use super::output::emit;
 use super::rpc::Server;
@@ -27,19 +28,48 @@ pub enum RegisterCommand {
         /// The jurisdiction code of the area (grid or community).
         #[arg(long)]
         area: String,
+        #[command(flatten)]
+        group: GroupArgs,
         file: PathBuf,
     },
     /// Show the register of an area: how many residents, and how many objections make one fifth.
     Show {
         #[arg(long)]
         area: String,
+        #[command(flatten)]
+        group: GroupArgs,
     },
     /// Remove a resident from the register.
     Remove {
         #[arg(long)]
         area: String,
+        #[command(flatten)]
+        group: GroupArgs,
         resident: String,
     },
+}
+
+/// A building (楼栋) or courtyard (院落) of the grid `--area` names: the register of that group.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct GroupArgs {
+    /// A building of the grid, e.g. 3号楼.
+    #[arg(long)]
+    building: Option<String>,
+    /// A courtyard of the grid.
+    #[arg(long)]
+    courtyard: Option<String>,
+}
+
+impl GroupArgs {
+    fn group(self) -> Option<pb::RegisterGroup> {
+        let (kind, name) = match (self.building, self.courtyard) {
+            (Some(name), _) => (pb::RegisterGroupKind::Building, name),
+            (None, Some(name)) => (pb::RegisterGroupKind::Courtyard, name),
+            (None, None) => return None,
+        };
+        Some(pb::RegisterGroup { kind: kind as i32, name })
+    }
 }
 
 /// The residents the CSV lists: the first column of each row, the header skipped.
@@ -61,29 +91,33 @@ pub async fn run(RegisterArgs { command, global }: RegisterArgs) -> Result<()> {
     let server = Server::connect(&global.addresses()).await?;
     let mut client = server.mediation();
     let view = match command {
-        RegisterCommand::Import { area, file } => {
+        RegisterCommand::Import { area, group, file } => {
             let text = if file.as_os_str() == "-" {
                 std::io::read_to_string(std::io::stdin())?
             } else {
                 std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?
             };
-            let request = pb::RegisterResidentsRequest { area_code: area, residents: residents_of_csv(&text)? };
+            let residents = residents_of_csv(&text)?;
+            let request = pb::RegisterResidentsRequest { area_code: area, residents, group: group.group() };
             client.register_residents(request).await.map_err(server.fail("RegisterResidents"))?
         }
-        RegisterCommand::Show { area } => {
-            client.get_register(pb::GetRegisterRequest { area_code: area }).await.map_err(server.fail("GetRegister"))?
+        RegisterCommand::Show { area, group } => {
+            let request = pb::GetRegisterRequest { area_code: area, group: group.group() };
+            client.get_register(request).await.map_err(server.fail("GetRegister"))?
         }
-        RegisterCommand::Remove { area, resident } => {
-            let request = pb::RemoveResidentRequest { area_code: area, resident };
+        RegisterCommand::Remove { area, group, resident } => {
+            let request = pb::RemoveResidentRequest { area_code: area, resident, group: group.group() };
             client.remove_resident(request).await.map_err(server.fail("RemoveResident"))?
         }
     }
     .into_inner();
+    let group = view.group.as_ref().map(|g| g.name.clone()).unwrap_or_default();
     emit(
         global.json,
         || {
             json!({
                 "area_code": view.area_code,
+                "group": group,
                 "residents_concerned": view.residents_concerned,
                 "objections_needed": view.objections_needed,
                 "added": view.added,
@@ -91,9 +125,10 @@ pub async fn run(RegisterArgs { command, global }: RegisterArgs) -> Result<()> {
             })
         },
         || {
+            let area = if group.is_empty() { view.area_code.clone() } else { format!("{} {group}", view.area_code) };
             format!(
-                "{}: {} residents concerned ({} added); {} objections make one fifth\n",
-                view.area_code, view.residents_concerned, view.added, view.objections_needed
+                "{area}: {} residents concerned ({} added); {} objections make one fifth\n",
+                view.residents_concerned, view.added, view.objections_needed
             )
         },
     )

@@ -17,7 +17,8 @@ use axum::routing::get;
 use axum::Router;
 
 pub use error::DashError;
-pub use session::Session;
+pub use session::{me, Session};
+pub use wire::time as wire_time;
 
 /// The routes of the page, its assets and its JSON.
 pub fn router() -> Router<AppState> {

@@ -51,10 +51,10 @@ pub fn router(state: AppState, limits: ClientLimits) -> Router {
             )
             .route(&format!("{BASE}/servicerequestupdates.{suffix}"), get(updates::list));
     }
-    // The per-client limit guards the public Open311 reads; the dashboard's calls carry the
-    // caller's own token and meet that principal's limits at the gRPC edge instead.
+    // The per-client limit guards the public Open311 reads; the dashboard's and the residents'
+    // pages' calls carry the caller's own token and meet that principal's limits at the gRPC edge instead.
     let open311 = router.layer(axum::middleware::from_fn_with_state(std::sync::Arc::new(limits), client_limits::limit));
-    open311.merge(crate::dashboard::router()).fallback(not_found).with_state(state)
+    open311.merge(crate::dashboard::router()).merge(crate::residents::router()).fallback(not_found).with_state(state)
 }
 
 async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
