@@ -33,6 +33,9 @@ pub struct BackendArgs {
     /// The dispatch service, when it runs on its own. Default: --server.
     #[arg(long = "dispatch", env = "GRIDLOOP_DISPATCH_ADDR", value_name = "URL")]
     pub dispatch: Option<String>,
+    /// The mediation service, when it runs on its own. Default: --server.
+    #[arg(long = "mediation", env = "GRIDLOOP_MEDIATION_ADDR", value_name = "URL")]
+    pub mediation: Option<String>,
     /// The evaluation service, when it runs on its own. Default: --server.
     #[arg(long = "evaluation", env = "GRIDLOOP_EVALUATION_ADDR", value_name = "URL")]
     pub evaluation: Option<String>,
@@ -48,7 +51,15 @@ pub struct BackendArgs {
 impl BackendArgs {
     /// All services on `url`, with the given credentials.
     pub fn single(url: impl Into<String>) -> Self {
-        Self { server: url.into(), intake: None, dispatch: None, evaluation: None, service_token: None, ca_cert: None }
+        Self {
+            server: url.into(),
+            intake: None,
+            dispatch: None,
+            mediation: None,
+            evaluation: None,
+            service_token: None,
+            ca_cert: None,
+        }
     }
 }
 
@@ -104,6 +115,7 @@ impl ServiceCredentials {
 pub struct Backend {
     intake: Channel,
     dispatch: Channel,
+    mediation: Channel,
     evaluation: Channel,
     credentials: Arc<ServiceCredentials>,
 }
@@ -122,6 +134,7 @@ impl Backend {
         Ok(Self {
             intake: channel(or_server(&args.intake))?,
             dispatch: channel(or_server(&args.dispatch))?,
+            mediation: channel(or_server(&args.mediation))?,
             evaluation: channel(or_server(&args.evaluation))?,
             credentials: Arc::new(credentials),
         })
@@ -134,6 +147,11 @@ impl Backend {
 
     pub fn dispatch(&self) -> pb::dispatch_service_client::DispatchServiceClient<Channel> {
         pb::dispatch_service_client::DispatchServiceClient::new(self.dispatch.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    pub fn mediation(&self) -> pb::mediation_service_client::MediationServiceClient<Channel> {
+        pb::mediation_service_client::MediationServiceClient::new(self.mediation.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
