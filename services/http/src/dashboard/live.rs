@@ -3,11 +3,12 @@
 //! caller's token and re-reads the figures on each change, at most once per [`COALESCE`] — a
 //! burst of 200 events a second is four re-reads, not two hundred — and pushes them only when
 //! they changed. A refusal ends the stream with an `error` event; the end of the watch (the
-//! services stopping) ends it quietly, and the page reconnects.
+//! services stopping) or this server stopping ends it quietly, and the page reconnects.
 
 use super::figures::{loop_snapshot, ViewQuery};
 use super::{DashError, Session};
-use axum::extract::Query;
+use crate::routes::AppState;
+use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::stream::{self, Stream};
 use futures::{FutureExt, StreamExt};
@@ -48,28 +49,42 @@ struct Feed {
 
 /// `event: loop` with the loop view's JSON each time it changes (the first at once).
 pub async fn stream(
+    State(state): State<AppState>,
     session: Session,
     Query(query): Query<ViewQuery>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let feed = Feed { session, area: query.area, trigger: None, last_read: None, last_sent: None, ended: false };
-    let events = stream::unfold(feed, |mut feed| async move {
-        if feed.ended {
-            return None;
-        }
-        match feed.next_change().await {
-            Ok(data) => Some((Ok(Event::default().event("loop").data(data)), feed)),
-            Err(Stop::Quietly) => None,
-            Err(Stop::Refused(error)) => {
-                feed.ended = true;
-                let body = serde_json::json!({ "message": error.to_string() }).to_string();
-                Some((Ok(Event::default().event("error").data(body)), feed))
+    let stopping = state.stopping;
+    let events = stream::unfold(feed, move |mut feed| {
+        let stopping = stopping.clone();
+        async move {
+            if feed.ended {
+                return None;
             }
+            let next = tokio::select! {
+                next = feed.next_change() => next,
+                _ = stopping.cancelled() => Err(Stop::Quietly),
+            };
+            feed.event(next)
         }
     });
     Sse::new(events).keep_alive(KeepAlive::default())
 }
 
 impl Feed {
+    /// The SSE event of a change, or of the refusal that ends the feed.
+    fn event(mut self, next: Result<String, Stop>) -> Option<(Result<Event, Infallible>, Feed)> {
+        match next {
+            Ok(data) => Some((Ok(Event::default().event("loop").data(data)), self)),
+            Err(Stop::Quietly) => None,
+            Err(Stop::Refused(error)) => {
+                self.ended = true;
+                let body = serde_json::json!({ "message": error.to_string() }).to_string();
+                Some((Ok(Event::default().event("error").data(body)), self))
+            }
+        }
+    }
+
     /// The figures the next time they differ from those sent last.
     async fn next_change(&mut self) -> Result<String, Stop> {
         loop {
