@@ -8,7 +8,10 @@
 // street), DASH_OUTSIDE (a street outside it), GRIDLOOP (the binary), GRIDLOOP_SERVER,
 // GRIDLOOP_DATA_DIR (for the CLI's admin report), DASH_SHOTS (screenshot directory),
 // CHROMIUM (default /usr/bin/chromium), DASH_LIVE_MS (the live deadline, default 2000).
-// With DASH_MEASURE_ONLY=1 it only signs in, reloads and reports the first-view time.
+// With DASH_MEASURE_ONLY=1 it only signs in, reloads and reports the first-view time (its
+// Navigation Timing too); with DASH_LOAD_MS=n as well, it then watches the live feed for n ms
+// while something else loads the services (e.g. `gridloop bench --rate 50`) and reports how old
+// the newest case on the page was each time a push arrived (the page's lag behind the events).
 import { chromium } from "playwright-core";
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -49,6 +52,22 @@ async function pageSteps(page) {
     Object.fromEntries(tiles.map((tile) => [tile.dataset.step, Number(tile.querySelector("b").textContent)])));
 }
 
+/// For `ms`, on every live push: how long ago (by the server's clock, on this machine) the newest
+/// case in it was opened. A page that keeps up stays within the coalescing interval plus a read.
+async function watchLag(page, ms) {
+  await page.evaluate(() => {
+    window.lags = [];
+    window.dash.onLive = (loop) => {
+      const newest = Math.max(...loop.latest.map((c) => Date.parse(c.opened_at)));
+      if (Number.isFinite(newest)) window.lags.push(Date.now() - newest);
+    };
+  });
+  await page.waitForTimeout(ms);
+  const lags = (await page.evaluate(() => window.lags)).sort((a, b) => a - b);
+  const at = (q) => lags.length ? lags[Math.min(lags.length - 1, Math.floor(q * lags.length))] : null;
+  return { window_ms: ms, pushes: lags.length, lag_ms: { p50: at(0.5), p95: at(0.95), max: lags.length ? lags[lags.length - 1] : null } };
+}
+
 // Charts animate for about a second after each draw: screenshots wait for them to settle.
 const shot = async (page, name) => { await page.waitForTimeout(1200); await page.screenshot({ path: `${shots}/${name}.png` }); };
 
@@ -67,7 +86,12 @@ try {
   result.first_view_ms = Math.round(await page.evaluate(() => window.dash.firstViewMs));
   result.grids_on_map = Number(await page.getAttribute("#map", "data-grids"));
   if (process.env.DASH_MEASURE_ONLY === "1") {
+    const nav = await page.evaluate(() => performance.getEntriesByType("navigation")[0].toJSON());
+    result.navigation_ms = { response_end: Math.round(nav.responseEnd), dom_content_loaded: Math.round(nav.domContentLoadedEventEnd),
+      load: Math.round(nav.loadEventEnd) };
     await shot(page, "city");
+    const loadMs = Number(process.env.DASH_LOAD_MS || 0);
+    if (loadMs > 0) result.under_load = await watchLag(page, loadMs);
     console.log(JSON.stringify(result));
     process.exit(0);
   }
@@ -91,6 +115,38 @@ try {
   const closedTotal = Number(await page.getAttribute("[data-closed-total]", "data-closed-total"));
   assert.equal(closedTotal, expected.closed_total, "closed total");
   result.shares = shares;
+
+  // Today's intake per channel adds up to the KPI query's intake today.
+  const channels = await page.$$eval("#intake-channels .channel", (items) =>
+    Object.fromEntries(items.map((i) => [i.dataset.channel, Number(i.dataset.count)])));
+  const intakeToday = Number(await page.textContent("#intake-today"));
+  assert.equal(Object.values(channels).reduce((a, b) => a + b, 0), intakeToday, "intake per channel sums to today's intake");
+  assert.ok("hotline" in channels && "patrol" in channels, "every channel is shown");
+  result.intake_by_channel = channels;
+
+  // The due-soon list (two working hours) agrees with the due-soon count, up to the 30 it shows.
+  let dueSoon;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    dueSoon = await page.evaluate(async ({ street, bearer }) => {
+      const get = (p) => fetch(`/dashboard/api/${p}?area=${street}`, { headers: { Authorization: "Bearer " + bearer } }).then((r) => r.json());
+      const [loop, deadlines] = await Promise.all([get("loop"), get("deadlines")]);
+      return { count: loop.due_soon, listed: deadlines.due_soon.length };
+    }, { street: area, bearer: token });
+    if (Math.min(dueSoon.count, 30) === dueSoon.listed) break;
+  }
+  assert.equal(dueSoon.listed, Math.min(dueSoon.count, 30), "due-soon list vs count");
+  result.due_soon = dueSoon.count;
+
+  // Sessions waiting on a notice period or a follow-up: the tab lists what the API answers.
+  const mediations = await page.evaluate(async ({ street, bearer }) =>
+    (await fetch(`/dashboard/api/mediations?area=${street}`, { headers: { Authorization: "Bearer " + bearer } })).json(),
+  { street: area, bearer: token });
+  assert.ok(Array.isArray(mediations.waiting) && mediations.waiting.length <= mediations.waiting_total);
+  await page.click(".tabs button[data-tab=waiting]");
+  const waitingRows = await page.$$eval("#case-rows tr[data-mediation-id]", (rows) => rows.length);
+  assert.equal(waitingRows, mediations.waiting.length, "the waiting tab lists the waiting sessions");
+  result.waiting_sessions = mediations.waiting_total;
+  await page.click(".tabs button[data-tab=latest]");
   await shot(page, "street");
 
   // Drill down: a click on the map's first unit opens that community.
@@ -133,6 +189,9 @@ try {
   assert.ok(caseId, "the CLI names the case it reported");
   await page.waitForSelector(`#case-rows tr[data-case-id="${caseId}"]`, { timeout: liveDeadline });
   result.live_ms = Date.now() - reportedAt;
+  const channelsAfter = await page.$$eval("#intake-channels .channel", (items) =>
+    items.reduce((sum, i) => sum + Number(i.dataset.count), 0));
+  assert.ok(channelsAfter > Object.values(channels).reduce((a, b) => a + b, 0), "the new report counts in today's intake by channel");
   assert.ok((await page.evaluate(() => window.dash.liveEvents || 0)) > eventsBefore, "pushed, not reloaded");
   await shot(page, "live");
 

@@ -124,6 +124,14 @@ async fn object(g: &mut Gridloop, id: &str, resident: &str) -> pb::MediationView
 }
 
 /// The step is refused by the procedure: FAILED_PRECONDITION with a reason naming the rule.
+/// The sessions of `case_id` waiting on a notice period or a follow-up, of those listed everywhere.
+async fn waiting_sessions(g: &mut Gridloop, case_id: &str) -> Vec<pb::WaitingMediation> {
+    let request = pb::ListWaitingMediationsRequest::default();
+    let answer = g.clients.mediation.list_waiting_mediations(request).await.expect("waiting sessions").into_inner();
+    assert_eq!(answer.total, answer.sessions.len() as u64, "fewer than a page");
+    answer.sessions.into_iter().filter(|session| session.case_id == case_id).collect()
+}
+
 fn assert_refused(result: Result<tonic::Response<pb::MediationView>, tonic::Status>, reason: &str) {
     let status = result.expect_err("the step must be refused");
     assert_eq!(status.code(), Code::FailedPrecondition, "{status}");
@@ -244,7 +252,16 @@ async fn council_procedure(g: &mut Gridloop) {
     sit(g, &cid, &present).await;
     say(g, &cid, "李女士", "同意周末也不施工").await;
     vote(g, &cid, &[chair.as_str(), "张先生", "李女士", "赵律师"], &[]).await;
-    sign(g, &cid).await;
+    let signed = sign(g, &cid).await;
+    // The command centre's list: the agreement waits out its notice period.
+    let waiting = waiting_sessions(g, &case_id).await;
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(
+        (waiting[0].mediation_id.as_str(), waiting[0].waiting_on()),
+        (cid.as_str(), pb::WaitingOn::NoticePeriod)
+    );
+    assert_eq!(waiting[0].until, signed.notice_until);
+    assert_eq!(waiting[0].case_id, case_id);
     g.advance(Duration::days(6));
     assert_refused(g.clients.mediation.execute_agreement(step(&cid)).await, "notice period");
     g.advance(Duration::days(1));
@@ -267,6 +284,11 @@ async fn council_procedure(g: &mut Gridloop) {
 
     // ---- 监督: followed up every half month until settled, reminded by the durable timer ----
     let first_due = executed.follow_up_due.expect("a follow-up is due");
+    let waiting = waiting_sessions(g, &case_id).await;
+    assert_eq!(
+        waiting.iter().map(|w| (w.waiting_on(), w.until)).collect::<Vec<_>>(),
+        [(pb::WaitingOn::FollowUp, Some(first_due))]
+    );
     g.advance(Duration::days(15));
     let reminded =
         mediation_when(g, &cid, |m| m.history.last().is_some_and(|h| h.event_type == "MediationFollowUpOverdue")).await;
@@ -279,6 +301,7 @@ async fn council_procedure(g: &mut Gridloop) {
     };
     let settled = g.clients.mediation.record_follow_up(settle).await.expect("followed up").into_inner();
     assert_eq!((settled.follow_up_due, settled.follow_ups), (None, 1));
+    assert!(waiting_sessions(g, &case_id).await.is_empty(), "settled: waiting on nothing");
 
     // ---- the half month passed the feedback deadline unanswered: the default evaluation closed it,
     // counted from the resolution, however late the evaluation service saw it ----

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod datum;
 pub mod decider;
 pub mod drift;
+pub mod due_soon;
 pub mod duplicates;
 pub mod feedback;
 pub mod ids;

@@ -63,12 +63,14 @@ GetAgenda            R I I I I . I I I I A
 SubmitResidentStatement R . . . . . . . . . A
 GetMatterRecord      R I I I I . I I I I A
 GetImplementationReport . . I I I . I . I I A
+ListWaitingMediations . . I I I . I . I I A
 EvaluateCase         O . . . . . . I I . .
 ListCases            O I I I I . I I I I A
 GetLevelDistribution . . I I I . . . I I A
 ListDriftAlerts      . . I I I . . . I I A
 GetKpis              . . I I I . . . I I A
 CountCases           . . I I I . . . I I A
+WatchFigures         . . I I I . . . I I A
 ";
 
 fn expected() -> Vec<(Rpc, Vec<Option<Scope>>)> {

@@ -1,6 +1,8 @@
 //! The case projection counted per grid and state (`CountCases`): the cases at each step of the
-//! loop now, and the open and overdue cases per grid a command centre's map is coloured by.
+//! loop now, and the open and overdue cases per grid a command centre's map is coloured by; and
+//! counted per channel: the day's intake by hotline, patrol, resident app, platform ….
 
+use gridloop_domain::case::Channel;
 use gridloop_domain::case_state::CaseState;
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_proto::convert;
@@ -64,5 +66,56 @@ impl CountRow {
             overdue: count(self.overdue),
             due_soon: count(self.due_soon),
         }
+    }
+}
+
+/// The cases in `area` opened at or after `from` (µs), per channel: every channel in the
+/// enum's order, zeros included, then the rows projected without a channel, if any.
+pub async fn intake(pool: &AnyPool, area: Option<&AreaCode>, from: i64) -> Result<Vec<pb::ChannelCount>, sqlx::Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT channel, COUNT(*) FROM evaluation_cases WHERE opened_at >= $1 AND grid_code LIKE $2 GROUP BY channel",
+    )
+    .bind(from)
+    .bind(format!("{}%", area.map_or("", AreaCode::as_str)))
+    .fetch_all(pool)
+    .await?;
+    Ok(per_channel(&rows))
+}
+
+fn per_channel(rows: &[(String, i64)]) -> Vec<pb::ChannelCount> {
+    let count_of = |name: &str| rows.iter().find(|(n, _)| n == name).map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0));
+    let mut counts: Vec<pb::ChannelCount> = Channel::ALL
+        .into_iter()
+        .map(|channel| pb::ChannelCount {
+            channel: convert::channel(channel) as i32,
+            count: count_of(channel.as_str()),
+        })
+        .collect();
+    let unknown: u64 = rows
+        .iter()
+        .filter(|(name, _)| Channel::from_name(name).is_none())
+        .map(|(_, n)| u64::try_from(*n).unwrap_or(0))
+        .sum();
+    if unknown > 0 {
+        counts.push(pb::ChannelCount { channel: pb::Channel::Unspecified as i32, count: unknown });
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_channel_is_listed_in_order_and_rows_without_one_last() {
+        let rows = [("hotline".to_string(), 3), ("patrol".to_string(), 2), (String::new(), 4)];
+        let counts = per_channel(&rows);
+        let listed: Vec<(pb::Channel, u64)> = counts.iter().map(|c| (c.channel(), c.count)).collect();
+        assert_eq!(listed.len(), Channel::ALL.len() + 1);
+        assert_eq!(listed[0], (pb::Channel::Patrol, 2));
+        assert_eq!(listed[2], (pb::Channel::Hotline, 3));
+        assert_eq!(listed[1], (pb::Channel::ResidentApp, 0), "zeros are listed too");
+        assert_eq!(listed.last(), Some(&(pb::Channel::Unspecified, 4)));
+        assert_eq!(per_channel(&[]).len(), Channel::ALL.len(), "no unspecified entry without such rows");
     }
 }

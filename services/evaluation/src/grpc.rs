@@ -3,8 +3,10 @@
 
 use crate::counts::{self, CountFilter};
 use crate::projection::{self, CaseRow, Within};
+use crate::watch::FiguresStream;
 use crate::{drift, kpi, kpi_days, level_shares, settled, Evaluation};
 use gridloop_domain::access::{Principal, QueryScope, Rpc};
+use gridloop_domain::due_soon;
 use gridloop_domain::feedback::{FeedbackCommand, FeedbackError};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::jurisdiction::AreaCode;
@@ -235,6 +237,17 @@ impl EvaluationService for Evaluation {
         }))
     }
 
+    type WatchFiguresStream = FiguresStream;
+
+    async fn watch_figures(
+        &self,
+        request: Request<pb::WatchFiguresRequest>,
+    ) -> Result<Response<Self::WatchFiguresStream>, Status> {
+        let area = self.known_area(&request.get_ref().area)?;
+        let area = grpc::confine_area(&request, Rpc::WatchFigures, area.as_ref())?;
+        Ok(Response::new(self.watches.stream(area)))
+    }
+
     async fn count_cases(
         &self,
         request: Request<pb::CountCasesRequest>,
@@ -243,15 +256,34 @@ impl EvaluationService for Evaluation {
         let area = grpc::confine_area(&request, Rpc::CountCases, area.as_ref())?;
         let r = request.into_inner();
         let (closed_from, _) = time_window(r.closed_from.as_ref(), None)?;
+        let (opened_from, _) = time_window(r.opened_from.as_ref(), None)?;
         let now = self.clock.now();
-        let due_soon_before = now + chrono::Duration::seconds(i64::from(r.due_within_seconds));
+        let due_soon_before = match (r.due_within_seconds, r.due_within_working_seconds) {
+            (wall, 0) => now + chrono::Duration::seconds(i64::from(wall)),
+            (0, working) => due_soon::cutoff(&self.policy.calendar, now, chrono::Duration::seconds(i64::from(working))),
+            _ => {
+                return Err(invalid_argument(
+                    "due_within_working_seconds",
+                    "give either wall-clock or working seconds, not both",
+                ))
+            }
+        };
         let filter = CountFilter {
             area: area.as_ref(),
             closed_from,
             now: now.timestamp_micros(),
             due_soon_before: due_soon_before.timestamp_micros(),
         };
-        let counts = counts::count(self.store().pool(), &filter).await.map_err(query_status)?;
-        Ok(Response::new(pb::CountCasesResponse { counts }))
+        let pool = self.store().pool();
+        let counts = counts::count(pool, &filter).await.map_err(query_status)?;
+        let intake = match opened_from {
+            Some(from) => counts::intake(pool, area.as_ref(), from).await.map_err(query_status)?,
+            None => Vec::new(),
+        };
+        Ok(Response::new(pb::CountCasesResponse {
+            counts,
+            intake,
+            due_soon_before: Some(convert::timestamp(due_soon_before)),
+        }))
     }
 }

@@ -60,13 +60,13 @@ impl Evaluation {
     /// rows in memory, with the feedback rounds they open; the rows are written back with each
     /// closure's counts for the 4321 monitor and the reads its drift assessment needs (one more
     /// round trip), then each closure is assessed, with the KPI day counts they change. Returns the version each changed case's row
-    /// reached.
+    /// reached, with the case's grid.
     async fn apply_batch(
         &self,
         tx: &mut StoreTx,
         source: &str,
         events: &[&RecordedEvent],
-    ) -> Result<Vec<(CaseId, u64)>, HandlerError> {
+    ) -> Result<Vec<(CaseId, u64, String)>, HandlerError> {
         let event_ids: Vec<_> = events.iter().map(|event| event.event_id).collect();
         // Dispatch's other streams (the policy in force) hold no case events.
         let case_events = || events.iter().filter(|e| e.stream.starts_with("case-"));
@@ -122,7 +122,9 @@ impl Evaluation {
         let changed: Vec<CaseRow> = changed.iter().filter_map(|key| rows.remove(key)).collect();
         let applied = changed
             .iter()
-            .filter_map(|row| Some((CaseId::parse(&row.case_id).ok()?, u64::try_from(row.version).ok()?)))
+            .filter_map(|row| {
+                Some((CaseId::parse(&row.case_id).ok()?, u64::try_from(row.version).ok()?, row.grid_code.clone()))
+            })
             .collect();
         let mut day_counts = DayCounts::default();
         for row in &changed {
@@ -167,9 +169,15 @@ impl BatchHandler for Evaluation {
         let mut tx = self.store().begin().await.map_err(transient)?;
         let applied = self.apply_batch(&mut tx, source, events).await?;
         tx.commit().await.map_err(transient)?;
-        // Committed: a client waiting for its own write may read it now.
-        for (case_id, version) in applied {
+        // Committed: a client waiting for its own write may read it now, and a live view re-read.
+        let mut grids = Vec::with_capacity(applied.len());
+        for (case_id, version, grid) in applied {
             self.progress.advance(&case_id, version);
+            grids.push(grid);
+        }
+        if !grids.is_empty() {
+            let position = events.iter().map(|event| event.global_position).max().unwrap_or_default();
+            self.watches.announce(u64::try_from(position).unwrap_or_default(), grids);
         }
         Ok(())
     }

@@ -17,6 +17,7 @@ mod padding;
 pub mod projection;
 pub mod replay;
 pub mod settled;
+mod watch;
 
 use gridloop_bus::{Clock, Subscription};
 use gridloop_domain::case::Satisfaction;
@@ -33,6 +34,7 @@ use gridloop_proto::v1::evaluation_service_server::EvaluationServiceServer;
 use std::sync::Arc;
 
 pub use projection::CaseRow;
+use watch::Watches;
 
 pub const SERVICE: &str = "evaluation";
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -47,6 +49,8 @@ pub struct Evaluation {
     progress: Arc<Progress<CaseId>>,
     /// Recognises a resident as the reporter of a case whose contact is sealed.
     reporters: Option<Arc<dyn ReporterIndex>>,
+    /// The live views watching the projection move.
+    watches: Arc<Watches>,
 }
 
 impl Evaluation {
@@ -61,7 +65,7 @@ impl Evaluation {
         kpi_days::ensure(store.pool(), policy.calendar.zone()).await?;
         let authorizer = Arc::new(access::FeedbackPolicy { store: store.clone(), reporters: None });
         let feedback = CommandHandler::new(SERVICE, store, clock.clone(), Arc::new(())).with_authorizer(authorizer);
-        Ok(Self { feedback, policy, drift, clock, progress: Arc::default(), reporters: None })
+        Ok(Self { feedback, policy, drift, clock, progress: Arc::default(), reporters: None, watches: Arc::default() })
     }
 
     /// Lets a resident list and evaluate the cases they reported, recognised under `reporters`.
@@ -82,6 +86,12 @@ impl Evaluation {
             event_types: vec![],
             handler: Arc::new(self.clone()),
         }]
+    }
+
+    /// End every `WatchFigures` stream: the server is stopping, and an open stream would keep
+    /// its graceful shutdown waiting.
+    pub fn stop_watches(&self) {
+        self.watches.stop();
     }
 
     fn store(&self) -> &EventStore {

@@ -62,13 +62,16 @@ pub struct CaseRow {
     pub reporter_id: Option<String>,
     /// 1 for history imported from another platform.
     pub imported: i64,
+    /// The channel it was reported through ([`gridloop_domain::case::Channel::as_str`]); empty for rows projected
+    /// before the projection kept it.
+    pub channel: String,
 }
 
 /// The rule of the dispatch that opens imported history: `import:<source>`.
 pub const IMPORT_RULE_PREFIX: &str = "import:";
 
 /// The columns in [`CaseRow`] order.
-pub const COLUMNS: [&str; 29] = [
+pub const COLUMNS: [&str; 30] = [
     "case_id",
     "version",
     "state",
@@ -98,6 +101,7 @@ pub const COLUMNS: [&str; 29] = [
     "closed_on_time",
     "reporter_id",
     "imported",
+    "channel",
 ];
 
 fn column_list() -> String {
@@ -224,6 +228,7 @@ pub fn evolve(current: Option<&CaseRow>, case_id: CaseId, version: i64, at: i64,
             reporter_id: (details.reporter.kind == ReporterKind::Resident)
                 .then(|| details.reporter.identity().to_string()),
             imported: 0,
+            channel: details.channel.as_str().into(),
         },
         (current, _) => return Evolution::Gap { have: current.map_or(0, |r| r.version), got: version },
     };
@@ -393,7 +398,8 @@ fn bind_row<'q>(binds: &mut Binds<'_, 'q>, case_id: Option<&'q str>, row: &'q Ca
         .bind(row.mediations_failed)
         .bind(row.closed_on_time)
         .bind(row.reporter_id.as_deref())
-        .bind(row.imported);
+        .bind(row.imported)
+        .bind(row.channel.as_str());
 }
 
 pub async fn load(conn: &mut AnyConnection, case_ids: &[String]) -> Result<Vec<CaseRow>, sqlx::Error> {

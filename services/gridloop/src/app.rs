@@ -293,6 +293,17 @@ impl App {
         let stop_work = CancellationToken::new();
         let stop_relays = CancellationToken::new();
         let mut work = Vec::new();
+        for node in &nodes {
+            if let Api::Evaluation(evaluation) = &node.api {
+                // Live views' streams end when the server stops, or its graceful shutdown would
+                // wait for them forever.
+                let (evaluation, stop) = (evaluation.clone(), stop_work.clone());
+                work.push(tokio::spawn(async move {
+                    stop.cancelled().await;
+                    evaluation.stop_watches();
+                }));
+            }
+        }
         let mut jetstream_bus = None;
         let subscriptions: Vec<Subscription> =
             nodes.iter_mut().flat_map(|node| std::mem::take(&mut node.subscriptions)).collect();

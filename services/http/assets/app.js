@@ -11,7 +11,7 @@ const CODE_LENGTH = { district: 6, street: 9, community: 12, grid: 15 };
 const dash = {
   token: sessionStorage.getItem("gridloop.token") || "",
   me: null, area: "", nodes: new Map(), days: 0, period: "week", tab: "latest",
-  loop: null, lists: { overdue: [], due_soon: [], mediation: [] }, charts: {}, live: null,
+  loop: null, lists: { overdue: [], due_soon: [], mediation: [], waiting: [] }, charts: {}, live: null,
   firstViewMs: null, refreshedAt: 0,
 };
 window.dash = dash;
@@ -151,10 +151,26 @@ function renderLoop(loop) {
     steps.append(tile);
   });
   $("intake-today").textContent = loop.intake_today;
+  renderChannels(loop.intake_by_channel || []);
   $("overdue-count").textContent = loop.overdue;
   $("due-soon-count").textContent = loop.due_soon;
   renderMap(loop);
   if (dash.tab === "latest") renderRows();
+}
+
+/// Today's intake per channel, as CountCases counts it.
+function renderChannels(channels) {
+  const box = $("intake-channels");
+  box.replaceChildren();
+  channels.forEach(({ channel, count }) => {
+    const item = document.createElement("span");
+    item.className = "channel" + (count ? "" : " none");
+    item.dataset.channel = channel;
+    item.dataset.count = String(count);
+    item.innerHTML = `<b>${count}</b> `;
+    item.append(t(channel));
+    box.append(item);
+  });
 }
 
 /// The grids of the current area, each coloured by the open cases of the unit one level down
@@ -227,7 +243,7 @@ async function refreshFigures() {
     api(`mediations?area=${area}`),
   ]);
   renderDistribution(distribution);
-  dash.lists = { overdue: deadlines.overdue, due_soon: deadlines.due_soon, mediation: mediations.cases };
+  dash.lists = { overdue: deadlines.overdue, due_soon: deadlines.due_soon, mediation: mediations.cases, waiting: mediations.waiting };
   renderRows();
 }
 
@@ -305,6 +321,7 @@ function renderRows() {
   const body = $("case-rows");
   body.replaceChildren();
   if (!rows.length) body.innerHTML = `<tr><td colspan="5" class="empty">${t("empty")}</td></tr>`;
+  if (dash.tab === "waiting") return rows.forEach((m) => body.append(waitingRow(m)));
   rows.forEach((c) => {
     const tr = document.createElement("tr");
     tr.dataset.caseId = c.case_id;
@@ -313,6 +330,17 @@ function renderRows() {
     tr.onclick = () => openCase(c.case_id);
     body.append(tr);
   });
+}
+
+/// A session waiting on its notice period or its next follow-up; a click opens its case.
+function waitingRow(m) {
+  const tr = document.createElement("tr");
+  tr.dataset.mediationId = m.mediation_id;
+  tr.innerHTML = `<td><code>${short(m.mediation_id)}</code></td><td>${t(m.waiting_on)}</td><td></td><td></td><td>${t("until")} ${when(m.until)}</td>`;
+  tr.children[2].textContent = (dash.nodes.get(m.area) || { name: m.area }).name;
+  tr.children[3].textContent = m.topic;
+  if (m.case_id) tr.onclick = () => openCase(m.case_id);
+  return tr;
 }
 
 async function openCase(id) {
@@ -395,6 +423,8 @@ function onEvent(block) {
   if (name === "loop" && payload.area === dash.area) {
     renderLoop(payload);
     dash.liveEvents = (dash.liveEvents || 0) + 1;
+    // A hook for measurements (the browser test's lag under load).
+    if (dash.onLive) dash.onLive(payload);
     if (Date.now() - dash.refreshedAt > 5000) refreshFigures().catch(() => {});
   } else if (name === "error") {
     toast(payload.message, "error");

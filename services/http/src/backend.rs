@@ -33,12 +33,12 @@ pub struct BackendArgs {
     /// The dispatch service, when it runs on its own. Default: --server.
     #[arg(long = "dispatch", env = "GRIDLOOP_DISPATCH_ADDR", value_name = "URL")]
     pub dispatch: Option<String>,
+    /// The mediation service, when it runs on its own. Default: --server.
+    #[arg(long = "mediation", env = "GRIDLOOP_MEDIATION_ADDR", value_name = "URL")]
+    pub mediation: Option<String>,
     /// The evaluation service, when it runs on its own. Default: --server.
     #[arg(long = "evaluation", env = "GRIDLOOP_EVALUATION_ADDR", value_name = "URL")]
     pub evaluation: Option<String>,
-    /// The mediation service (the residents' pages), when it runs on its own. Default: --server.
-    #[arg(long = "mediation", env = "GRIDLOOP_MEDIATION_ADDR", value_name = "URL")]
-    pub mediation: Option<String>,
     /// The token public reads are made with (a read-only principal, e.g. a city-wide
     /// supervisor). Default: one minted with the signing key in --data-dir.
     #[arg(long = "service-token", env = "GRIDLOOP_HTTP_SERVICE_TOKEN", hide_env_values = true)]
@@ -55,8 +55,8 @@ impl BackendArgs {
             server: url.into(),
             intake: None,
             dispatch: None,
-            evaluation: None,
             mediation: None,
+            evaluation: None,
             service_token: None,
             ca_cert: None,
         }
@@ -115,8 +115,8 @@ impl ServiceCredentials {
 pub struct Backend {
     intake: Channel,
     dispatch: Channel,
-    evaluation: Channel,
     mediation: Channel,
+    evaluation: Channel,
     credentials: Arc<ServiceCredentials>,
 }
 
@@ -134,8 +134,8 @@ impl Backend {
         Ok(Self {
             intake: channel(or_server(&args.intake))?,
             dispatch: channel(or_server(&args.dispatch))?,
-            evaluation: channel(or_server(&args.evaluation))?,
             mediation: channel(or_server(&args.mediation))?,
+            evaluation: channel(or_server(&args.evaluation))?,
             credentials: Arc::new(credentials),
         })
     }
@@ -150,13 +150,13 @@ impl Backend {
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
-    pub fn evaluation(&self) -> pb::evaluation_service_client::EvaluationServiceClient<Channel> {
-        pb::evaluation_service_client::EvaluationServiceClient::new(self.evaluation.clone())
+    pub fn mediation(&self) -> pb::mediation_service_client::MediationServiceClient<Channel> {
+        pb::mediation_service_client::MediationServiceClient::new(self.mediation.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
-    pub fn mediation(&self) -> pb::mediation_service_client::MediationServiceClient<Channel> {
-        pb::mediation_service_client::MediationServiceClient::new(self.mediation.clone())
+    pub fn evaluation(&self) -> pb::evaluation_service_client::EvaluationServiceClient<Channel> {
+        pb::evaluation_service_client::EvaluationServiceClient::new(self.evaluation.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 

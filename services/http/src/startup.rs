@@ -17,6 +17,8 @@ pub struct Application {
     addr: SocketAddr,
     listener: tokio::net::TcpListener,
     router: axum::Router,
+    /// The routes' signal to end endless responses.
+    stopping: CancellationToken,
 }
 
 impl Application {
@@ -34,9 +36,16 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen for HTTP on {listen}"))?;
         let addr = listener.local_addr()?;
-        let state = AppState { backend, reference: ReferenceCache::default(), key_claims: Arc::new(key_claims), zone };
+        let stopping = CancellationToken::new();
+        let state = AppState {
+            backend,
+            reference: ReferenceCache::default(),
+            key_claims: Arc::new(key_claims),
+            zone,
+            stopping: stopping.clone(),
+        };
         let router = router(state, limits);
-        Ok(Application { addr, listener, router })
+        Ok(Application { addr, listener, router, stopping })
     }
 
     /// The address it listens on.
@@ -44,11 +53,16 @@ impl Application {
         self.addr
     }
 
-    /// Serve until `stop` is cancelled, then finish the requests in flight.
+    /// Serve until `stop` is cancelled, then end the live feeds and finish the requests in flight.
     pub async fn run_until_stopped(self, stop: CancellationToken) -> std::io::Result<()> {
         // The peer's address is what each client's share is counted against.
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(stop.cancelled_owned()).await
+        let stopping = self.stopping;
+        let stopped = async move {
+            stop.cancelled().await;
+            stopping.cancel();
+        };
+        axum::serve(self.listener, service).with_graceful_shutdown(stopped).await
     }
 }
 

@@ -26,6 +26,9 @@ use gridloop_proto::v1::mediation_service_server::MediationService;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+/// The most sessions one list of waiting sessions holds.
+const MAX_WAITING: u32 = 200;
+
 /// A session's refusal: the bad field, or the stage that forbids the step.
 fn refused(id: MediationId, error: MediationError) -> Status {
     match error {
@@ -497,5 +500,19 @@ impl MediationService for MediationSvc {
         };
         let window = (micros(r.from.as_ref(), "from", i64::MIN)?, micros(r.to.as_ref(), "to", i64::MAX)?);
         Ok(Response::new(sessions::figures(self.store(), area.as_ref(), window).await.map_err(store_status)?))
+    }
+
+    async fn list_waiting_mediations(
+        &self,
+        request: Request<pb::ListWaitingMediationsRequest>,
+    ) -> Result<Response<pb::ListWaitingMediationsResponse>, Status> {
+        let area = optional_area("area", &request.get_ref().area)?;
+        let area = grpc::confine_area(&request, Rpc::ListWaitingMediations, area.as_ref())?;
+        let limit = match request.get_ref().limit {
+            0 => MAX_WAITING,
+            n => n.min(MAX_WAITING),
+        };
+        let (sessions, total) = sessions::waiting(self.store(), area.as_ref(), limit).await.map_err(store_status)?;
+        Ok(Response::new(pb::ListWaitingMediationsResponse { sessions, total }))
     }
 }

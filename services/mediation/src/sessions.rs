@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use gridloop_domain::ids::MediationId;
 use gridloop_domain::jurisdiction::AreaCode;
-use gridloop_domain::mediation::{Mediation, MediationEvent, Outcome, Referral};
+use gridloop_domain::mediation::{Mediation, MediationEvent, Outcome, Referral, Waiting};
 use gridloop_eventstore::{EventStore, RecordedEvent, StoreError, StoreTx};
 use gridloop_kit::ReadModel;
 use gridloop_proto::v1 as pb;
@@ -30,8 +30,8 @@ impl ReadModel<Mediation> for SessionsTable {
                         state.session().ok_or_else(|| StoreError::Corrupt(format!("{id} opened no session")))?;
                     sqlx::query(
                         "INSERT INTO mediation_sessions \
-                         (mediation_id, case_id, opened_position, area_code, session_level, opened_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
+                         (mediation_id, case_id, opened_position, area_code, session_level, opened_at, topic) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
                     .bind(id.to_string())
                     .bind(session.origin.case_id().map(|c| c.to_string()).unwrap_or_default())
@@ -39,6 +39,7 @@ impl ReadModel<Mediation> for SessionsTable {
                     .bind(record.routing_key.clone())
                     .bind(session.level.as_str())
                     .bind(record.occurred_at.timestamp_micros())
+                    .bind(session.topic.clone())
                 }
                 MediationEvent::DeliberationOpened { .. } => {
                     sqlx::query("UPDATE mediation_sessions SET held = 1 WHERE mediation_id = $1").bind(id.to_string())
@@ -52,6 +53,16 @@ impl ReadModel<Mediation> for SessionsTable {
                 _ => continue,
             };
             query.execute(tx.conn().await?).await?;
+        }
+        if !appended.is_empty() {
+            // What the session waits on follows from its state after the events, whichever they were.
+            let waiting = state.waiting();
+            sqlx::query("UPDATE mediation_sessions SET waiting_on = $2, waiting_until = $3 WHERE mediation_id = $1")
+                .bind(id.to_string())
+                .bind(waiting.map(Waiting::as_str))
+                .bind(waiting.map(|w| w.until().timestamp_micros()))
+                .execute(tx.conn().await?)
+                .await?;
         }
         Ok(())
     }
@@ -93,6 +104,61 @@ pub(crate) async fn in_area(store: &EventStore, area: &AreaCode) -> Result<Vec<(
             Ok((MediationId(id), area))
         })
         .collect()
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct WaitingRow {
+    mediation_id: String,
+    case_id: String,
+    area_code: String,
+    topic: String,
+    waiting_on: String,
+    waiting_until: i64,
+}
+
+/// The sessions in `area` (every area when none) waiting on a notice period or a follow-up,
+/// earliest date first: at most `limit` of them, and how many there are in all.
+pub(crate) async fn waiting(
+    store: &EventStore,
+    area: Option<&AreaCode>,
+    limit: u32,
+) -> Result<(Vec<pb::WaitingMediation>, u64), StoreError> {
+    let area = format!("{}%", area.map_or("", AreaCode::as_str));
+    let rows: Vec<WaitingRow> = sqlx::query_as(
+        "SELECT mediation_id, case_id, area_code, topic, waiting_on, waiting_until FROM mediation_sessions \
+         WHERE waiting_on IS NOT NULL AND area_code LIKE $1 ORDER BY waiting_until, mediation_id LIMIT $2",
+    )
+    .bind(&area)
+    .bind(i64::from(limit))
+    .fetch_all(store.pool())
+    .await?;
+    let total: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM mediation_sessions WHERE waiting_on IS NOT NULL AND area_code LIKE $1",
+    )
+    .bind(&area)
+    .fetch_one(store.pool())
+    .await?;
+    let sessions = rows.into_iter().map(WaitingRow::entry).collect();
+    Ok((sessions, u64::try_from(total).unwrap_or_default()))
+}
+
+impl WaitingRow {
+    fn entry(self) -> pb::WaitingMediation {
+        let waiting_on = match self.waiting_on.as_str() {
+            "notice_period" => pb::WaitingOn::NoticePeriod,
+            "follow_up" => pb::WaitingOn::FollowUp,
+            _ => pb::WaitingOn::Unspecified,
+        };
+        pb::WaitingMediation {
+            mediation_id: self.mediation_id,
+            case_id: self.case_id,
+            area_code: self.area_code,
+            topic: self.topic,
+            waiting_on: waiting_on as i32,
+            until: gridloop_domain::DateTime::from_timestamp_micros(self.waiting_until)
+                .map(gridloop_proto::convert::timestamp),
+        }
+    }
 }
 
 /// The figures of the sessions in `area` (every area when none) opened or concluded within

@@ -160,6 +160,12 @@ pub const POLICY: &[(Rpc, &[Grants])] = &[
         Rpc::GetMediationFigures,
         &[OFFICES_IN_AREA, &[(Mediator, InArea), (Platform, InArea), (Supervisor, InArea)], ADMIN],
     ),
+    // Which agreements wait out their notice and which matters their follow-up: the area's
+    // figures, listed.
+    (
+        Rpc::ListWaitingMediations,
+        &[OFFICES_IN_AREA, &[(Mediator, InArea), (Platform, InArea), (Supervisor, InArea)], ADMIN],
+    ),
     // Evaluation: satisfaction is the reporter's, or taken by the hotline or a platform calling
     // the reporter back (回访) — never by the unit that resolved the case, nor the admin.
     (Rpc::EvaluateCase, &[&[(Resident, OwnCase)], CALLBACKS]),
@@ -168,6 +174,7 @@ pub const POLICY: &[(Rpc, &[Grants])] = &[
     (Rpc::ListDriftAlerts, FIGURES),
     (Rpc::GetKpis, FIGURES),
     (Rpc::CountCases, FIGURES),
+    (Rpc::WatchFigures, FIGURES),
 ];
 
 /// Why a call was refused. The message names the reason, never personal data.

@@ -113,6 +113,8 @@ rpcs! {
         SubmitResidentStatement: Command,
         GetMatterRecord: Query,
         GetImplementationReport: Query,
+        /// The open sessions waiting on a notice period or a follow-up.
+        ListWaitingMediations: Query,
     }
     Evaluation {
         EvaluateCase: Command,
@@ -121,6 +123,8 @@ rpcs! {
         ListDriftAlerts: Query,
         GetKpis: Query,
         CountCases: Query,
+        /// A stream telling a live view when the figures' projection moved.
+        WatchFigures: Query,
     }
 }
 

@@ -52,6 +52,34 @@ pub enum Channel {
     Platform,
 }
 
+impl Channel {
+    pub const ALL: [Channel; 6] = [
+        Channel::Patrol,
+        Channel::ResidentApp,
+        Channel::Hotline,
+        Channel::SuggestionBox,
+        Channel::WalkIn,
+        Channel::Platform,
+    ];
+
+    /// The name read models store (the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Patrol => "patrol",
+            Channel::ResidentApp => "resident_app",
+            Channel::Hotline => "hotline",
+            Channel::SuggestionBox => "suggestion_box",
+            Channel::WalkIn => "walk_in",
+            Channel::Platform => "platform",
+        }
+    }
+
+    /// The channel [`as_str`](Self::as_str) names.
+    pub fn from_name(name: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|channel| channel.as_str() == name)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReporterKind {

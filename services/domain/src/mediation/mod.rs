@@ -48,11 +48,13 @@ mod open;
 mod resident_statement;
 mod sign;
 mod vote;
+mod waiting;
 
 pub use decide::decide;
 pub use implementation::{implementation, month_in_beijing, Implementation, MatterStatus};
 pub use object::{fifth_of, reaches_fifth};
 pub use resident_statement::RESIDENT_STATEMENT_MAX_CHARS;
+pub use waiting::Waiting;
 
 use crate::calendar::Sla;
 use crate::decider::Misfit;

@@ -1,12 +1,13 @@
-//! The lists the page shows: overdue and about-to-be-overdue cases, cases in mediation, and one
-//! case with its timeline — ListCases and GetCase under the caller's token.
+//! The lists the page shows: overdue and about-to-be-overdue cases, cases in mediation and the
+//! sessions waiting on a notice period or a follow-up, and one case with its timeline —
+//! ListCases, CountCases, ListWaitingMediations and GetCase under the caller's token.
 
-use super::figures::{ViewQuery, DUE_SOON_SECONDS};
+use super::figures::{ViewQuery, DUE_SOON_WORKING_SECONDS};
 use super::wire::{self, case_summary};
 use super::{DashError, Session};
 use axum::extract::{Path, Query};
 use axum::Json;
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Utc};
 use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
 use serde_json::{json, Value};
@@ -43,28 +44,56 @@ async fn cases_in(session: &Session, area: &str, state: pb::CaseState) -> Result
     }
 }
 
-/// Cases waiting to be accepted or resolved past their deadline, and those whose deadline falls
-/// within two hours, earliest deadline first.
+/// The instant before which an open deadline is about to be overdue, as the service counts it
+/// (two working hours on the city's calendar, which only the service knows).
+async fn due_soon_before(session: &Session, area: &str) -> Result<Option<DateTime<Utc>>, DashError> {
+    let request = pb::CountCasesRequest {
+        area: area.to_string(),
+        closed_from: Some(convert::timestamp(Utc::now())),
+        due_within_working_seconds: DUE_SOON_WORKING_SECONDS,
+        ..Default::default()
+    };
+    let counts =
+        session.backend.evaluation().count_cases(session.request(request)?).await.map_err(grpc_failed)?.into_inner();
+    Ok(counts.due_soon_before.as_ref().and_then(convert::from_timestamp))
+}
+
+/// Cases waiting to be accepted or resolved past their deadline, and those with less than two
+/// working hours left, earliest deadline first.
 pub async fn deadlines(session: Session, Query(query): Query<ViewQuery>) -> Result<Json<Value>, DashError> {
+    let soon = due_soon_before(&session, &query.area).await?;
     let mut open = cases_in(&session, &query.area, pb::CaseState::Dispatched).await?;
     open.extend(cases_in(&session, &query.area, pb::CaseState::Accepted).await?);
     let due = |case: &pb::CaseSummary| case.due_at.as_ref().and_then(convert::from_timestamp);
     open.retain(|case| due(case).is_some());
     open.sort_by_key(|case| due(case));
     let now = Utc::now();
-    let soon = now + Duration::seconds(i64::from(DUE_SOON_SECONDS));
+    let soon = soon.unwrap_or(now);
     let overdue: Vec<Value> =
         open.iter().filter(|c| due(c).is_some_and(|d| d < now)).take(SHOWN).map(case_summary).collect();
     let due_soon: Vec<Value> =
         open.iter().filter(|c| due(c).is_some_and(|d| d >= now && d < soon)).take(SHOWN).map(case_summary).collect();
-    Ok(Json(json!({ "overdue": overdue, "due_soon": due_soon })))
+    Ok(Json(json!({ "overdue": overdue, "due_soon": due_soon, "due_soon_before": soon.to_rfc3339() })))
 }
 
-/// Cases in mediation (a session open, waiting on its notice period, a meeting or a
-/// follow-up), highest priority first.
+/// Cases in mediation, highest priority first, and the sessions waiting on a notice period
+/// (公示) or a follow-up (监督), earliest date first.
 pub async fn mediations(session: Session, Query(query): Query<ViewQuery>) -> Result<Json<Value>, DashError> {
     let cases = cases_in(&session, &query.area, pb::CaseState::InMediation).await?;
-    Ok(Json(json!({ "total": cases.len(), "cases": cases.iter().take(SHOWN).map(case_summary).collect::<Vec<_>>() })))
+    let request = pb::ListWaitingMediationsRequest { area: query.area.clone(), limit: SHOWN as u32 };
+    let waiting = session
+        .backend
+        .mediation()
+        .list_waiting_mediations(session.request(request)?)
+        .await
+        .map_err(grpc_failed)?
+        .into_inner();
+    Ok(Json(json!({
+        "total": cases.len(),
+        "cases": cases.iter().take(SHOWN).map(case_summary).collect::<Vec<_>>(),
+        "waiting_total": waiting.total,
+        "waiting": waiting.sessions.iter().map(wire::waiting_session).collect::<Vec<_>>(),
+    })))
 }
 
 /// One case where it is on the ladder, and its timeline (the event history).

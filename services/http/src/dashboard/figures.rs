@@ -12,8 +12,9 @@ use gridloop_proto::convert;
 use gridloop_proto::v1 as pb;
 use serde_json::{json, Map, Value};
 
-/// A deadline this close makes an open case "about to be overdue" (two hours).
-pub const DUE_SOON_SECONDS: u32 = 2 * 60 * 60;
+/// Less working time than this left before its deadline makes an open case "about to be
+/// overdue": two working hours on the city's SLA calendar, which the service applies.
+pub const DUE_SOON_WORKING_SECONDS: u32 = 2 * 60 * 60;
 /// The newest cases the loop view lists.
 const LATEST: u32 = 8;
 /// The trend's length in periods.
@@ -90,7 +91,9 @@ pub async fn loop_snapshot(session: &Session, area: &str) -> Result<Value, DashE
     let counts = pb::CountCasesRequest {
         area: area.to_string(),
         closed_from: Some(convert::timestamp(day_start)),
-        due_within_seconds: DUE_SOON_SECONDS,
+        opened_from: Some(convert::timestamp(day_start)),
+        due_within_working_seconds: DUE_SOON_WORKING_SECONDS,
+        ..Default::default()
     };
     let counts =
         session.backend.evaluation().count_cases(session.request(counts)?).await.map_err(grpc_failed)?.into_inner();
@@ -102,6 +105,7 @@ pub async fn loop_snapshot(session: &Session, area: &str) -> Result<Value, DashE
     snapshot["area"] = json!(area);
     snapshot["today"] = json!(label);
     snapshot["intake_today"] = json!(intake_today);
+    snapshot["intake_by_channel"] = json!(counts.intake.iter().map(wire::channel_count).collect::<Vec<_>>());
     snapshot["latest"] = json!(latest.cases.iter().map(wire::case_summary).collect::<Vec<_>>());
     Ok(snapshot)
 }

@@ -1,7 +1,8 @@
 //! The command-centre dashboard (大屏) at `/dashboard`: a page of vanilla JS and ECharts embedded
 //! in the binary, and the JSON it draws under `/dashboard/api/`. Every figure comes from the
 //! services' own queries (CountCases, GetKpis, GetLevelDistribution, ListDriftAlerts, ListCases,
-//! GetCase) called under the signed-in caller's token, so the services' authorization scopes a
+//! GetCase, ListWaitingMediations; WatchFigures says when to re-read) called under the signed-in
+//! caller's token, so the services' authorization scopes a
 //! supervisor to its area's subtree: the server adds no figure and no check of its own.
 
 mod assets;

@@ -16,10 +16,20 @@ pub fn level_name(level: i32) -> String {
     level.as_str_name().trim_start_matches("LEVEL_").to_ascii_lowercase()
 }
 
+/// `CHANNEL_RESIDENT_APP` → `resident_app`.
+pub fn channel_name(channel: i32) -> String {
+    let channel = pb::Channel::try_from(channel).unwrap_or(pb::Channel::Unspecified);
+    channel.as_str_name().trim_start_matches("CHANNEL_").to_ascii_lowercase()
+}
+
+pub fn channel_count(count: &pb::ChannelCount) -> Value {
+    json!({ "channel": channel_name(count.channel), "count": count.count })
+}
+
 pub fn time(t: Option<&prost_types::Timestamp>) -> Option<String> {
     let t = t?;
     let at = chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?)?;
-    Some(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    Some(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 pub fn level_share(share: &pb::LevelShare) -> Value {
@@ -48,6 +58,19 @@ pub fn case_summary(case: &pb::CaseSummary) -> Value {
     })
 }
 
+/// A mediation session waiting on a date: `waiting_on` is `notice_period` or `follow_up`.
+pub fn waiting_session(session: &pb::WaitingMediation) -> Value {
+    let waiting_on = pb::WaitingOn::try_from(session.waiting_on).unwrap_or(pb::WaitingOn::Unspecified);
+    json!({
+        "mediation_id": session.mediation_id,
+        "case_id": session.case_id,
+        "area": session.area_code,
+        "topic": session.topic.chars().take(80).collect::<String>(),
+        "waiting_on": waiting_on.as_str_name().trim_start_matches("WAITING_ON_").to_ascii_lowercase(),
+        "until": time(session.until.as_ref()),
+    })
+}
+
 pub fn rates(rates: Option<&pb::KpiRates>) -> Value {
     let Some(r) = rates else { return json!({}) };
     json!({
@@ -69,7 +92,8 @@ mod tests {
         assert_eq!(state_name(pb::CaseState::AwaitingVerification as i32), "awaiting_verification");
         assert_eq!(level_name(pb::Level::Street as i32), "street");
         assert_eq!(state_name(99), "unspecified");
+        assert_eq!(channel_name(pb::Channel::ResidentApp as i32), "resident_app");
         let t = prost_types::Timestamp { seconds: 1_764_900_000, nanos: 0 };
-        assert_eq!(time(Some(&t)).as_deref(), Some("2025-12-05T02:00:00Z"));
+        assert_eq!(time(Some(&t)).as_deref(), Some("2025-12-05T02:00:00.000Z"));
     }
 }

@@ -27,6 +27,9 @@ pub struct AppState {
     pub key_claims: std::sync::Arc<crate::key_claims::KeyClaims>,
     /// The city's time zone: a date without a time (`start_date=2026-12-01`) is its local day.
     pub zone: gridloop_domain::clock::Tz,
+    /// Cancelled when the server stops: endless responses (the dashboard's live feed) end then,
+    /// or the graceful shutdown would wait for them forever.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 /// The base of the GeoReport v2 paths.
@@ -89,6 +92,7 @@ mod tests {
             reference: ReferenceCache::default(),
             key_claims: Default::default(),
             zone: gridloop_domain::clock::DEFAULT_ZONE,
+            stopping: Default::default(),
         };
         let limits = ClientLimitArgs { http_rate_limit: 1, http_rate_limit_burst: 2, http_trust_forwarded_for: false };
         let router = router(state, ClientLimits::new(&limits));
