@@ -14,6 +14,8 @@
 //! silently). Handlers are idempotent and check versions, so redelivery and out-of-order
 //! redelivery never double or reorder an effect.
 
+use crate::backlog::Backlog;
+use crate::backoff::Backoff;
 use crate::envelope::{envelope, from_envelope};
 pub use crate::nats_auth::NatsAuth;
 use crate::{deliver, register, subject_for, Bus, BusError, DeadLetter, Delivery, DeliveryPolicy, Subscription};
@@ -34,6 +36,8 @@ const FETCH_BATCH: usize = 256;
 const FETCH_WAIT: Duration = Duration::from_secs(1);
 /// Pause after a transport error (NATS down, stream missing) before trying again.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
+/// Longest pause between attempts while NATS stays away (the pause doubles up to it).
+const RECONNECT_CEILING: Duration = Duration::from_secs(10);
 
 /// Where and how the JetStream transport keeps events.
 #[derive(Debug, Clone)]
@@ -242,13 +246,17 @@ impl JetStreamBus {
 
     async fn run_consumer(self: Arc<Self>, subscription: Subscription, shutdown: CancellationToken) {
         let mut consumer = None;
+        // NATS or the consumer gone: retried after pauses that double, not in a loop.
+        let mut backoff = Backoff::new(RECONNECT_PAUSE, RECONNECT_CEILING);
+        let mut backlog = Backlog::new(format!("consumer:{}", subscription.consumer));
         while !shutdown.is_cancelled() {
             if consumer.is_none() {
                 match self.consumer_for(&subscription).await {
                     Ok(created) => consumer = Some(created),
                     Err(error) => {
-                        tracing::warn!(consumer = %subscription.consumer, %error, "consumer not ready; retrying");
-                        pause(&shutdown, RECONNECT_PAUSE).await;
+                        let pause = backoff.failed();
+                        tracing::warn!(consumer = %subscription.consumer, %error, "consumer not ready; retrying in {pause:?}");
+                        pause_for(&shutdown, pause).await;
                         continue;
                     }
                 }
@@ -259,21 +267,28 @@ impl JetStreamBus {
                 fetched = fetch(pull) => fetched,
             };
             match fetched {
-                Ok(messages) if messages.is_empty() => {}
+                Ok(messages) if messages.is_empty() => {
+                    backoff.succeeded();
+                    backlog.record(0, 0);
+                }
                 Ok(messages) => {
+                    backoff.succeeded();
+                    let taken = messages.len() as u64;
                     if let Err(error) = self.handle_fetched(&subscription, messages).await {
                         tracing::warn!(consumer = %subscription.consumer, %error, "acknowledging failed");
                     }
                     if let Ok(info) = pull.info().await {
                         metrics::gauge!("gridloop_consumer_lag", "consumer" => subscription.consumer.clone())
                             .set(info.num_pending as f64);
+                        backlog.record(taken, info.num_pending);
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(consumer = %subscription.consumer, %error, "fetch failed; retrying");
+                    let pause = backoff.failed();
+                    tracing::warn!(consumer = %subscription.consumer, %error, "fetch failed; retrying in {pause:?}");
                     // The consumer may have been deleted with the stream: look it up again.
                     consumer = None;
-                    pause(&shutdown, RECONNECT_PAUSE).await;
+                    pause_for(&shutdown, pause).await;
                 }
             }
         }
@@ -371,7 +386,7 @@ async fn fetch(
     Ok(messages)
 }
 
-async fn pause(shutdown: &CancellationToken, how_long: Duration) {
+async fn pause_for(shutdown: &CancellationToken, how_long: Duration) {
     tokio::select! {
         _ = shutdown.cancelled() => {}
         _ = tokio::time::sleep(how_long) => {}

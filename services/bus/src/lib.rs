@@ -8,6 +8,8 @@
 //! matching subscriber and returns only when they have handled it, so the producer's outbox is
 //! the durable queue, exactly as JetStream is in distributed mode.
 
+pub mod backlog;
+pub mod backoff;
 pub mod clock;
 pub mod envelope;
 pub mod jetstream;

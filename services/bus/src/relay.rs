@@ -6,7 +6,14 @@
 //! publish for [`ACK_IDLE`], so a burst costs one delete per batch of batches instead of a write
 //! transaction per batch. A crash in between publishes those rows again; consumers are idempotent
 //! and JetStream drops the duplicates by message id.
+//!
+//! While the store or the bus is down (a full disk, a read-only or unreachable database, a
+//! consumer whose store fails), the relay retries after pauses that double up to
+//! [`RETRY_CEILING`], with one log line per attempt, and says when it has recovered. A backlog
+//! (an outbox filled by `gridloop import`) is reported as it is taken in (see [`crate::backlog`]).
 
+use crate::backlog::Backlog;
+use crate::backoff::Backoff;
 use crate::Bus;
 use gridloop_eventstore::EventStore;
 use std::sync::Arc;
@@ -19,8 +26,12 @@ pub const RELAY_BATCH: u32 = 500;
 const ACK_PENDING: usize = RELAY_BATCH as usize;
 /// The relay acknowledges what it published once it has been idle this long.
 const ACK_IDLE: Duration = Duration::from_millis(20);
-/// Pause after a failed publish before the batch is retried.
+/// Pause after the first failed publish before the batch is retried; it doubles with every
+/// failure in a row up to [`RETRY_CEILING`].
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// Longest pause between attempts while the store or the bus stays down: how late, at most, the
+/// relay notices that it is back.
+pub const RETRY_CEILING: Duration = Duration::from_secs(10);
 /// Fallback poll, for rows written by another process sharing the store.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
@@ -71,32 +82,44 @@ impl Relay {
 pub async fn run_relay(store: EventStore, bus: Arc<dyn Bus>, source: String, shutdown: CancellationToken) {
     let mut head = store.watch_head();
     let mut relay = Relay::default();
+    let mut backoff = Backoff::new(RETRY_PAUSE, RETRY_CEILING);
+    let mut backlog = Backlog::new(format!("outbox:{source}"));
     loop {
         // Marked seen before the read: a commit after it wakes the wait below.
         head.mark_unchanged();
         match relay.publish_next(&store, bus.as_ref(), &source).await {
             Ok(n) => {
+                let failed = backoff.succeeded();
+                if failed > 0 {
+                    tracing::info!(%source, failed, "outbox relay recovered after {failed} failed attempts");
+                }
                 if relay.pending() >= ACK_PENDING {
                     relay.ack(&store, &source).await;
                 }
                 // A full batch: more may be waiting.
                 if n >= RELAY_BATCH as usize {
+                    if let Some(left) = events_left(&store, &relay).await {
+                        backlog.record(n as u64, left);
+                    }
                     continue;
                 }
+                // Everything committed before the read went out.
+                backlog.record(n as u64, 0);
             }
             Err(error) => {
-                tracing::warn!(%source, %error, "outbox relay failed; will retry");
+                let pause = backoff.failed();
+                let attempts = backoff.failures();
+                tracing::warn!(%source, %error, attempts, "outbox relay failed; retrying in {pause:?}");
                 tokio::select! {
                     _ = shutdown.cancelled() => {
                         relay.ack(&store, &source).await;
                         return;
                     }
-                    _ = tokio::time::sleep(RETRY_PAUSE) => continue,
+                    _ = tokio::time::sleep(pause) => continue,
                 }
             }
         }
-        // Everything committed before the read went out: wait for the next commit, and
-        // acknowledge once nothing else is happening.
+        // Wait for the next commit, and acknowledge once nothing else is happening.
         let mut ack_when_idle = relay.pending() > 0;
         loop {
             tokio::select! {
@@ -117,4 +140,10 @@ pub async fn run_relay(store: EventStore, bus: Arc<dyn Bus>, source: String, shu
             }
         }
     }
+}
+
+/// Events in the outbox not yet published (None if the store cannot say now).
+async fn events_left(store: &EventStore, relay: &Relay) -> Option<u64> {
+    let depth = store.outbox_depth().await.ok()?;
+    Some((depth.max(0) as u64).saturating_sub(relay.pending() as u64))
 }

@@ -2,6 +2,7 @@
 //! handler whose commit names it (`Commit::fire`), which deletes it in the same transaction as
 //! the effect, so a timer fires once even across restarts and concurrent schedulers.
 
+use crate::backoff::Backoff;
 use crate::{Clock, HandlerError};
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
@@ -23,7 +24,10 @@ const DUE_BATCH: u32 = 1024;
 const FIRE_CONCURRENCY: usize = 128;
 /// Longest wait without looking at the store (timers written by another process).
 const IDLE_POLL: chrono::Duration = chrono::Duration::seconds(30);
+/// Pause after a failed read or firing; it doubles with every failure in a row up to
+/// [`ERROR_CEILING`], so a store that stays down is not asked in a loop.
 const ERROR_PAUSE: Duration = Duration::from_secs(1);
+const ERROR_CEILING: Duration = Duration::from_secs(10);
 
 pub async fn run_timers(
     store: EventStore,
@@ -32,6 +36,7 @@ pub async fn run_timers(
     shutdown: CancellationToken,
 ) {
     let mut scheduled = store.watch_scheduled();
+    let mut backoff = Backoff::new(ERROR_PAUSE, ERROR_CEILING);
     loop {
         if shutdown.is_cancelled() {
             return;
@@ -43,8 +48,9 @@ pub async fn run_timers(
         let (due, next) = match store.due_timers_and_next(now, DUE_BATCH).await {
             Ok(read) => read,
             Err(error) => {
-                tracing::warn!(%error, "reading due timers failed");
-                tokio::time::sleep(ERROR_PAUSE).await;
+                let pause = backoff.failed();
+                tracing::warn!(%error, "reading due timers failed; retrying in {pause:?}");
+                pause_unless_stopped(&shutdown, pause).await;
                 continue;
             }
         };
@@ -57,10 +63,16 @@ pub async fn run_timers(
                 .count()
                 .await;
             if failures > 0 {
-                tokio::time::sleep(ERROR_PAUSE).await;
+                // One line for the round: a store that is down fails every timer of it.
+                let pause = backoff.failed();
+                tracing::warn!(failures, due = due.len(), "due timers failed to fire; retrying in {pause:?}");
+                pause_unless_stopped(&shutdown, pause).await;
+            } else if backoff.succeeded() > 0 {
+                tracing::info!("due timers fire again");
             }
             continue;
         }
+        backoff.succeeded();
         let next = next.unwrap_or(now + IDLE_POLL).min(now + IDLE_POLL);
         // Until `next`, unless a commit schedules a timer due before it (most commits schedule
         // nothing, or a deadline further off: no reason to read the store again).
@@ -83,12 +95,19 @@ pub async fn run_timers(
     }
 }
 
+async fn pause_unless_stopped(shutdown: &CancellationToken, pause: Duration) {
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = tokio::time::sleep(pause) => {}
+    }
+}
+
 /// Returns false when the timer is still due and should be retried later.
 async fn fire_one(store: &EventStore, handler: &dyn TimerHandler, timer: &DueTimer) -> bool {
     match handler.fire(timer).await {
         Ok(()) => true,
         Err(HandlerError::Transient(reason)) => {
-            tracing::warn!(key = %timer.key, %reason, "timer handler failed; will retry");
+            tracing::debug!(key = %timer.key, %reason, "timer handler failed; will retry");
             false
         }
         Err(HandlerError::Poison(reason)) => {

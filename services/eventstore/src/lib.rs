@@ -86,7 +86,7 @@ pub mod testing;
 mod types;
 mod write;
 
-pub use error::StoreError;
+pub use error::{StoreError, Unavailable};
 pub use sql::{Batch, Binds, Placeholders};
 pub use store::{EventStore, FIRST_EXTRA_MIGRATION_VERSION};
 pub use types::{

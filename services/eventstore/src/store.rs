@@ -25,6 +25,12 @@ use crate::{Backend, Commit, Committed, DueTimer, RecordedEvent, StoreError, Sto
 /// store's own are below.
 pub const FIRST_EXTRA_MIGRATION_VERSION: i64 = 1000;
 
+/// How long a read waits for a pooled connection before it fails as unavailable. While Postgres
+/// is down the pool keeps trying to connect until then: sqlx's default of 30 s equals the gRPC
+/// servers' request timeout, which then cut such a command with CANCELLED instead of answering
+/// UNAVAILABLE, which clients retry.
+const POOL_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Per-connection SQLite settings. `synchronous = FULL` makes every commit durable (the WAL
 /// is synced at each commit); group commit amortizes that sync over many commits.
 /// `secure_delete = FAST` zeroes what a deleted or shrunk row leaves in its page whenever that
@@ -61,7 +67,8 @@ impl EventStore {
     /// missing) or `postgres://...`, and runs the store's migrations.
     pub async fn connect(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
-        let pool_options = AnyPoolOptions::new().max_connections(options.max_connections.max(2));
+        let pool_options =
+            AnyPoolOptions::new().max_connections(options.max_connections.max(2)).acquire_timeout(POOL_ACQUIRE_TIMEOUT);
         let (backend, pool, native) = match backend_of(url)? {
             Backend::Sqlite => {
                 let url = prepare_sqlite(url)?;

@@ -110,14 +110,18 @@ pub fn store_status(error: StoreError) -> Status {
             "version conflict on {stream}: expected {expected:?}, found version {actual}; reload and retry"
         )),
         StoreError::AlreadyProcessed { .. } | StoreError::TimerGone { .. } => Status::aborted(error.to_string()),
-        error if error.is_unavailable() => {
-            tracing::warn!(%error, "storage unavailable");
-            Status::unavailable(format!("storage unavailable: {error}"))
-        }
-        other => {
-            tracing::error!(error = %other, "storage failure");
-            Status::internal(format!("storage failure: {other}"))
-        }
+        error => match error.unavailable() {
+            // Nothing of the command was written (its transaction rolled back): the client may
+            // retry as is, and the log says what an operator has to fix.
+            Some(why) => {
+                tracing::warn!(%error, "storage unavailable ({why}): request refused, nothing written");
+                Status::unavailable(format!("storage unavailable ({why}): {error}; retry later"))
+            }
+            None => {
+                tracing::error!(%error, "storage failure");
+                Status::internal(format!("storage failure: {error}"))
+            }
+        },
     }
 }
 

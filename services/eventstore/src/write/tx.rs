@@ -63,6 +63,21 @@ impl Drop for WriterTx {
     }
 }
 
+impl WriterTx {
+    /// After a failed statement: when the database could not take it (full, read-only, going
+    /// away), close the connection now (which rolls back) rather than keep a session that may
+    /// stay read-only (see `WriterSlot::recover`); otherwise dropping rolls back.
+    async fn fail(&mut self, error: &sqlx::Error) {
+        if crate::error::unavailable(error).is_none() {
+            return;
+        }
+        if let Some(slot) = self.slot.as_mut() {
+            slot.recover(error).await;
+            self.open = false;
+        }
+    }
+}
+
 impl StoreTx {
     /// Takes the writer lock. Postgres begins at once, with the sequencer's row lock: that is what
     /// serializes read-model writers across processes. SQLite begins in the same round trip as
@@ -75,7 +90,7 @@ impl StoreTx {
             Backend::Sqlite => false,
             Backend::Postgres => {
                 if let Err(error) = slot.locked(&shared.pool).await {
-                    slot.roll_back().await;
+                    slot.recover(&error).await;
                     return Err(error.into());
                 }
                 true
@@ -140,6 +155,7 @@ impl StoreTx {
             }
             Err(error) => {
                 self.aborted = true;
+                self.writer.fail(&error).await;
                 Err(error.into())
             }
         }
@@ -224,16 +240,22 @@ impl StoreTx {
             let begin = !writer.open;
             writer.open = true;
             let slot = writer.slot.as_mut().expect("the writer lock is held until the transaction ends");
-            let conn = slot.conn(&shared.pool).await?;
-            match shared.backend {
-                Backend::Sqlite => {
-                    batch.statement("COMMIT");
-                    batch.fetch_opening(conn, begin.then_some(BEGIN)).await?;
-                }
-                Backend::Postgres => {
-                    batch.execute(conn).await?;
-                    conn.execute("COMMIT").await?;
-                }
+            let committed = match slot.conn(&shared.pool).await {
+                Ok(conn) => match shared.backend {
+                    Backend::Sqlite => {
+                        batch.statement("COMMIT");
+                        batch.fetch_opening(conn, begin.then_some(BEGIN)).await.map(drop)
+                    }
+                    Backend::Postgres => match batch.execute(conn).await {
+                        Ok(_) => conn.execute("COMMIT").await.map(drop),
+                        Err(error) => Err(error),
+                    },
+                },
+                Err(error) => Err(error),
+            };
+            if let Err(error) = committed {
+                writer.fail(&error).await;
+                return Err(error.into());
             }
             writer.open = false;
         }

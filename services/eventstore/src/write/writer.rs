@@ -74,7 +74,7 @@ impl Shared {
             let (outcomes, seq) = match applied {
                 Ok(applied) => applied,
                 Err(error) => {
-                    slot.roll_back().await;
+                    slot.recover(&error).await;
                     return Err(error);
                 }
             };
@@ -260,6 +260,19 @@ impl WriterSlot {
     pub(super) async fn discard(&mut self) {
         if let Some(conn) = self.conn.take() {
             let _ = conn.close().await;
+        }
+    }
+
+    /// After a failed write: roll back; and when the database could not take the write (full,
+    /// read-only, going away), close the connections too, so that the next write opens fresh
+    /// ones. A session opened while the database was read-only (a standby, or
+    /// `default_transaction_read_only`) stays read-only after the database is writable again.
+    pub(super) async fn recover(&mut self, error: &sqlx::Error) {
+        if crate::error::unavailable(error).is_some() {
+            self.discard().await;
+            self.discard_native().await;
+        } else {
+            self.roll_back().await;
         }
     }
 

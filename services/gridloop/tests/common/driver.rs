@@ -95,7 +95,20 @@ pub async fn report(
     location: pb::GeoPoint,
     category: &str,
 ) -> String {
-    let request = pb::ReportCaseRequest {
+    let request = report_request(key_prefix, index, location, category);
+    loop {
+        // Retries are safe: the client key makes the report idempotent.
+        match clients.intake.report_case(request.clone()).await {
+            Ok(response) => return response.into_inner().case_id,
+            Err(status) if expected_while_faulty(&status) => tokio::time::sleep(POLL).await,
+            Err(status) => panic!("report {index}: {status}"),
+        }
+    }
+}
+
+/// A resident's report of case `index`, with the client key `{key_prefix}-{index}`.
+pub fn report_request(key_prefix: &str, index: usize, location: pb::GeoPoint, category: &str) -> pb::ReportCaseRequest {
+    pb::ReportCaseRequest {
         client_key: format!("{key_prefix}-{index}"),
         category_code: category.into(),
         location: Some(location),
@@ -112,14 +125,6 @@ pub async fn report(
         urgent: false,
         special_groups: vec![],
         media_url: String::new(),
-    };
-    loop {
-        // Retries are safe: the client key makes the report idempotent.
-        match clients.intake.report_case(request.clone()).await {
-            Ok(response) => return response.into_inner().case_id,
-            Err(status) if expected_while_faulty(&status) => tokio::time::sleep(POLL).await,
-            Err(status) => panic!("report {index}: {status}"),
-        }
     }
 }
 

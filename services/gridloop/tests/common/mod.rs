@@ -3,6 +3,7 @@
 pub mod cluster;
 pub mod driver;
 pub mod postgres;
+pub mod up;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ pub fn free_port() -> u16 {
 }
 
 /// The machine's nats-server binary (on PATH, or where Debian installs it).
+#[allow(dead_code)]
 pub fn nats_server_binary() -> Option<PathBuf> {
     let candidates = std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).map(|dir| dir.join("nats-server")).collect::<Vec<_>>())

@@ -104,6 +104,18 @@ impl Postgres {
     pub fn resume(&self) {
         self.pg_ctl("start");
     }
+
+    /// Run `statements` with psql, each in a transaction of its own, connected to `template1`
+    /// (so that settings made on the `postgres` database do not apply to the session making them).
+    pub fn sql(&self, statements: &[&str]) {
+        let port = self.port.to_string();
+        let mut args = vec!["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-d", "template1", "-X", "-q"];
+        args.extend(["-v", "ON_ERROR_STOP=1"]);
+        for statement in statements {
+            args.extend(["-c", statement]);
+        }
+        self.run("psql", &args);
+    }
 }
 
 impl Drop for Postgres {
