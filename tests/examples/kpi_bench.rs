@@ -2,13 +2,13 @@
 //! 4321 distribution over the per-day counts against the count of every case row they replace,
 //! and pages of the case list, on the same read model.
 //!
-//!     cargo run --release -p gridloop-tests --example kpi_bench -- [CASES] [CALLS]
+//!     cargo run --release -p gridloop-tests --example kpi_bench -- [CASES] [CALLS] [ROW_CALLS]
 //!
 //! Replays a synthetic history of CASES (default 300,000) cases of the default city, opened over
 //! a year, into a fresh evaluation read model (SQLite in a temporary directory, or a fresh schema
 //! of the Postgres at `GRIDLOOP_DATABASE_URL`, dropped at the end) — the projection and its day
 //! counts are written as the live consumer writes them — then runs each query CALLS times
-//! (default 30) both ways and prints p50 and p95 per query, after checking that both ways give
+//! (default 30; the count of every row ROW_CALLS times, default a fifth of CALLS) both ways and prints p50 and p95 per query, after checking that both ways give
 //! the same report; then the 4321 distribution both ways, and case-list pages, CALLS times each.
 
 use gridloop_domain::jurisdiction::AreaCode;
@@ -35,6 +35,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 async fn main() {
     let cases: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(300_000);
     let calls: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(30);
+    // The count of every row takes seconds a call at a million cases: fewer calls of it.
+    let row_calls: usize = std::env::args().nth(3).and_then(|a| a.parse().ok()).unwrap_or(calls.div_ceil(5));
     let dir = tempfile::tempdir().unwrap();
     let database_url = std::env::var("GRIDLOOP_DATABASE_URL").ok();
     let schema = format!("kpi_bench_{}", uuid::Uuid::now_v7().simple());
@@ -107,9 +109,8 @@ async fn main() {
         kpi_days::report(store.pool(), filter, &mut by_days).await.unwrap();
         assert_eq!(by_days, by_rows, "{name}: the day counts give another report");
         let mut timings = [Vec::new(), Vec::new()];
-        // The count of every row is slow: fewer calls of it.
         for call in 0..calls {
-            if call < calls.div_ceil(5) {
+            if call < row_calls {
                 let started = Instant::now();
                 let mut report = Report::new(*period, zone);
                 projection::report(store.pool(), filter, &mut report).await.unwrap();
@@ -131,7 +132,7 @@ async fn main() {
             percentile(&timings[1], 0.95)
         );
     }
-    distributions(&store, &street, &grid, calls).await;
+    distributions(&store, &street, &grid, calls, row_calls).await;
     case_lists(&store, &street, &grid, calls).await;
     if store.backend() == Backend::Postgres {
         sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(store.pool()).await.expect("drop schema");
@@ -163,7 +164,7 @@ type List<'a> =
 
 /// `GetLevelDistribution`'s query from the per-day level counts against the count of every
 /// closed row (`projection::settled_counts`), after checking both give the same counts.
-async fn distributions(store: &EventStore, street: &AreaCode, grid: &AreaCode, calls: usize) {
+async fn distributions(store: &EventStore, street: &AreaCode, grid: &AreaCode, calls: usize, row_calls: usize) {
     let windows: [Window; 4] = [
         ("4321, everything, all time", None, None, None),
         (
@@ -186,7 +187,7 @@ async fn distributions(store: &EventStore, street: &AreaCode, grid: &AreaCode, c
         let by_days = settled::counts(pool, area, from, to).await.unwrap();
         let by_rows = Level::ALL.map(|level| (level, by_rows.iter().find(|(l, _)| *l == level).map_or(0, |c| c.1)));
         assert_eq!(by_days, by_rows, "{name}: the level counts give other figures");
-        let rows = timed(calls.div_ceil(5), || async move {
+        let rows = timed(row_calls, || async move {
             projection::settled_counts(pool, area, from, to).await.unwrap();
         })
         .await;
