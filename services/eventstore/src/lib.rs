@@ -93,7 +93,7 @@ pub use error::StoreError;
 pub use sql::{Batch, Binds, Placeholders};
 pub use store::{EventStore, FIRST_EXTRA_MIGRATION_VERSION};
 pub use types::{
-    Actor, Backend, Commit, Committed, DueTimer, Durability, ExpectedVersion, NewEvent, NewTimer, RecordedEvent, StoreOptions,
-    StreamAppend,
+    Actor, Backend, Commit, Committed, DueTimer, Durability, ExpectedVersion, NewEvent, NewTimer, RecordedEvent,
+    StoreOptions, StreamAppend,
 };
 pub use write::{Reader, StoreTx};
