@@ -98,7 +98,9 @@ async fn main() {
     let database_url = std::env::var("GRIDLOOP_DATABASE_URL").ok();
     let schema = format!("history_bench_{}", uuid::Uuid::now_v7().simple());
     let (url, options) = match &database_url {
-        Some(url) => (url.clone(), StoreOptions { schema: Some(schema.clone()), max_connections: 8 }),
+        Some(url) => {
+            (url.clone(), StoreOptions { schema: Some(schema.clone()), max_connections: 8, ..StoreOptions::default() })
+        }
         None => (format!("sqlite://{}", dir.path().join("dispatch.db").display()), StoreOptions::default()),
     };
     let store = EventStore::connect(&url, options).await.expect("store");
@@ -265,7 +267,10 @@ async fn main() {
     // Replay: the case projection rebuilt into a fresh read model (what `gridloop replay --into`
     // does), and folded in memory (what `gridloop stats kpi --as-of` does).
     let (target_url, target_options) = match &database_url {
-        Some(url) => (url.clone(), StoreOptions { schema: Some(format!("{schema}_replay")), max_connections: 4 }),
+        Some(url) => (
+            url.clone(),
+            StoreOptions { schema: Some(format!("{schema}_replay")), max_connections: 4, ..StoreOptions::default() },
+        ),
         None => (format!("sqlite://{}", dir.path().join("replay/evaluation.db").display()), StoreOptions::default()),
     };
     let target = EventStore::connect(&target_url, target_options).await.expect("replay target");

@@ -41,7 +41,9 @@ async fn main() {
     let database_url = std::env::var("GRIDLOOP_DATABASE_URL").ok();
     let schema = format!("kpi_bench_{}", uuid::Uuid::now_v7().simple());
     let (url, options) = match &database_url {
-        Some(url) => (url.clone(), StoreOptions { schema: Some(schema.clone()), max_connections: 4 }),
+        Some(url) => {
+            (url.clone(), StoreOptions { schema: Some(schema.clone()), max_connections: 4, ..StoreOptions::default() })
+        }
         None => (format!("sqlite://{}", dir.path().join("evaluation.db").display()), StoreOptions::default()),
     };
     let store = EventStore::connect(&url, options).await.expect("store");

@@ -247,7 +247,10 @@ async fn on_postgres_a_replay_into_a_fresh_schema_equals_the_live_projection() {
     let live = replay::dump(evaluation_store(&g).await.pool()).await.unwrap();
     let url = g.args.store.database_url.clone().unwrap();
     let schema = format!("{}evaluation_rebuilt", g.args.store.schema_prefix);
-    let target = EventStore::connect(&url, StoreOptions { schema: Some(schema), max_connections: 4 }).await.unwrap();
+    let target =
+        EventStore::connect(&url, StoreOptions { schema: Some(schema), max_connections: 4, ..StoreOptions::default() })
+            .await
+            .unwrap();
     let summary = replay_into(&g, target.clone(), false).await;
     assert_eq!(summary.stats.skipped, 0);
     assert_eq!(replay::dump(target.pool()).await.unwrap(), live);

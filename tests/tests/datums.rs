@@ -55,7 +55,10 @@ async fn a_gcj02_or_bd09_point_near_a_border_lands_in_the_grid_of_its_wgs84_posi
 
     // Intake's own events record both: the conversion as `location`, what was sent beside it.
     let url = format!("sqlite://{}", dir.path().join("intake.db").display());
-    let intake = EventStore::connect(&url, StoreOptions { schema: None, max_connections: 2 }).await.unwrap();
+    let intake =
+        EventStore::connect(&url, StoreOptions { schema: None, max_connections: 2, ..StoreOptions::default() })
+            .await
+            .unwrap();
     let events = intake.read_all(0, 1_000).await.unwrap();
     for (case_id, wgs84, shifted, wire) in reported {
         let event = events

@@ -217,7 +217,8 @@ async fn on_postgres_the_day_counts_give_the_reports_the_rows_give() {
     let Some(url) = postgres_url() else { return backend_missing("Postgres") };
     let schema = format!("kpi_days_{}", uuid::Uuid::now_v7().simple());
     let connect = |suffix: &str| {
-        let options = StoreOptions { schema: Some(format!("{schema}_{suffix}")), max_connections: 4 };
+        let options =
+            StoreOptions { schema: Some(format!("{schema}_{suffix}")), max_connections: 4, ..StoreOptions::default() };
         let url = url.clone();
         async move { EventStore::connect(&url, options).await.unwrap() }
     };

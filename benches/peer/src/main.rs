@@ -147,7 +147,11 @@ impl Aggregate for Counter {
 
 async fn gridloop(url: &str, aggregates: usize, events: usize) -> Result<[f64; 2], Error> {
     let schema = format!("peer_gridloop_{}", Uuid::now_v7().simple());
-    let store = EventStore::connect(url, StoreOptions { schema: Some(schema.clone()), max_connections: 16 }).await?;
+    let store = EventStore::connect(
+        url,
+        StoreOptions { schema: Some(schema.clone()), max_connections: 16, ..StoreOptions::default() },
+    )
+    .await?;
     let start = Instant::now();
     try_join_all((0..WRITERS).map(|writer| {
         let store = store.clone();

@@ -250,7 +250,10 @@ async fn import_and_export_on_postgres() {
         return backend_missing("no Postgres for the import/export test");
     };
     let schema = format!("import_{}", uuid::Uuid::now_v7().simple());
-    let store = EventStore::connect(&url, StoreOptions { schema: Some(schema), max_connections: 8 }).await.unwrap();
+    let store =
+        EventStore::connect(&url, StoreOptions { schema: Some(schema), max_connections: 8, ..StoreOptions::default() })
+            .await
+            .unwrap();
     import_then_export(store).await;
 }
 

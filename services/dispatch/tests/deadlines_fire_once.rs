@@ -39,7 +39,9 @@ struct Running {
 
 async fn start(path: &Path, clock: &ManualClock) -> Running {
     let url = format!("sqlite://{}", path.display());
-    let store = EventStore::connect(&url, StoreOptions { schema: None, max_connections: 4 }).await.expect("store");
+    let store = EventStore::connect(&url, StoreOptions { schema: None, max_connections: 4, ..StoreOptions::default() })
+        .await
+        .expect("store");
     let dispatch = Dispatch::new(store.clone(), Arc::new(CityPolicy::default_city()), Arc::new(clock.clone()));
     let shutdown = CancellationToken::new();
     let timers = tokio::spawn(run_timers(store, Arc::new(clock.clone()), Arc::new(dispatch.clone()), shutdown.clone()));

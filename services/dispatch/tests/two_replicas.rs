@@ -30,7 +30,7 @@ fn context(case_id: CaseId, now: DateTime<Utc>) -> EventContext {
 async fn a_replica_whose_memory_is_behind_decides_on_the_stored_case() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("dispatch.db").display());
-    let options = || StoreOptions { schema: None, max_connections: 4 };
+    let options = || StoreOptions { schema: None, max_connections: 4, ..StoreOptions::default() };
     let clock = ManualClock::new(DateTime::from_timestamp(1_772_413_200, 0).unwrap()); // a Monday, 09:00 +08:00
     let now = clock.now();
     let policy = Arc::new(CityPolicy::default_city());

@@ -42,7 +42,7 @@ async fn main() -> Result<(), Error> {
     let total = slices * SLICE;
 
     let schema = format!("bench_{}", Uuid::now_v7().simple());
-    let options = StoreOptions { schema: Some(schema.clone()), max_connections: 8 };
+    let options = StoreOptions { schema: Some(schema.clone()), max_connections: 8, ..StoreOptions::default() };
     let store = EventStore::connect(&url, options).await?;
     let backend = store.backend();
     println!("backend {backend:?}, {total} events of {PAYLOAD} B payload per measurement, {rounds} rounds");

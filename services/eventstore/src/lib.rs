@@ -77,7 +77,10 @@
 //! # Durability
 //!
 //! SQLite runs in WAL mode with `synchronous = FULL` (every commit syncs the WAL) and a busy
-//! timeout of 10 s. Postgres uses its defaults.
+//! timeout of 10 s. Postgres uses its defaults. A store opened with [`Durability::Relaxed`]
+//! (the simulator's, which nobody recovers after a crash) does not sync at all and keeps its
+//! statement journals in memory: a process crash still loses nothing committed, a machine
+//! crash may.
 
 mod error;
 mod sql;
@@ -90,7 +93,7 @@ pub use error::{StoreError, Unavailable};
 pub use sql::{Batch, Binds, Placeholders};
 pub use store::{EventStore, FIRST_EXTRA_MIGRATION_VERSION};
 pub use types::{
-    Actor, Backend, Commit, Committed, DueTimer, ExpectedVersion, NewEvent, NewTimer, RecordedEvent, StoreOptions,
-    StreamAppend,
+    Actor, Backend, Commit, Committed, DueTimer, Durability, ExpectedVersion, NewEvent, NewTimer, RecordedEvent,
+    StoreOptions, StreamAppend,
 };
 pub use write::{Reader, StoreTx};

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::sql::{decode_event, event_columns, from_micros, to_micros, Batch};
 use crate::write::{spawn_writer, upsert_checkpoint, Pending, Reader, Shared};
-use crate::{Backend, Commit, Committed, DueTimer, RecordedEvent, StoreError, StoreOptions, StoreTx};
+use crate::{Backend, Commit, Committed, DueTimer, Durability, RecordedEvent, StoreError, StoreOptions, StoreTx};
 
 /// Migrations of other crates (read models) must use versions from here on; the event
 /// store's own are below.
@@ -38,6 +38,13 @@ const POOL_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 /// behind in a page's free space.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; \
      PRAGMA foreign_keys = ON; PRAGMA secure_delete = FAST;";
+
+/// The same for a [`Durability::Relaxed`] store: no sync at commit (a process crash loses
+/// nothing, the OS has the WAL; a machine crash may lose the last commits) and statement
+/// journals in memory (a multi-row upsert inside a transaction keeps one, which otherwise
+/// spills to a temporary file on disk).
+const SQLITE_RELAXED_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; \
+     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;";
 
 /// SQLite page cache of the writer's connection during a bulk load (KiB; see
 /// [`EventStore::prepare_bulk_load`]).
@@ -72,14 +79,18 @@ impl EventStore {
         let (backend, pool, native) = match backend_of(url)? {
             Backend::Sqlite => {
                 let url = prepare_sqlite(url)?;
+                let pragmas = match options.durability {
+                    Durability::Full => SQLITE_PRAGMAS,
+                    Durability::Relaxed => SQLITE_RELAXED_PRAGMAS,
+                };
                 // A SQLite connection is a file handle on a local worker thread: there is no link
                 // to go stale, so the ping sqlx sends on every acquire would only add a round
                 // trip to that thread per statement (a fifth of the simulator's thread wake-ups).
                 let pool = pool_options
                     .test_before_acquire(false)
-                    .after_connect(|conn, _| {
+                    .after_connect(move |conn, _| {
                         Box::pin(async move {
-                            conn.execute(SQLITE_PRAGMAS).await?;
+                            conn.execute(pragmas).await?;
                             Ok(())
                         })
                     })

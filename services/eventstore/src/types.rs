@@ -21,12 +21,26 @@ pub struct StoreOptions {
     /// Size of the connection pool; at least 2 are used, since a [`StoreTx`](crate::StoreTx)
     /// holds one while its owner may still read through another.
     pub max_connections: u32,
+    /// What a commit survives. Ignored by Postgres.
+    pub durability: Durability,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { schema: None, max_connections: 8 }
+        Self { schema: None, max_connections: 8, durability: Durability::Full }
     }
+}
+
+/// What a committed transaction survives (SQLite).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// A crash of the process or of the machine: every commit syncs the WAL.
+    #[default]
+    Full,
+    /// A crash of the process only, for stores that are thrown away or rebuilt rather than
+    /// recovered (the simulator's city): commits are not synced, statement journals and
+    /// temporary tables stay in memory.
+    Relaxed,
 }
 
 /// Who caused an event.

@@ -282,7 +282,7 @@ impl App {
         // bus hands a batch to consumers in subscription order, so by the time dispatch or
         // evaluation show a case opened or closed, intake's duplicate check knows it.
         for service in ServiceName::ALL.into_iter().filter(|s| services.contains(s)) {
-            let store = args.store.open(service, schema).await?;
+            let store = args.store.open_with(service, schema, args.durability).await?;
             nodes.push(build_node(service, store, &policy, &clock, &settings).await?);
         }
         if let Some(masters) = &settings.masters {

@@ -3,6 +3,13 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// The services allocate and free small buffers at a high rate (rows, events, protobuf and h2
+/// frames) next to SQLite's 4 KiB pages; glibc's malloc spent a sixth of the simulator's CPU time
+/// on it (`perf`), a quarter of that consolidating freed chunks. With mimalloc the 30-day
+/// simulation takes 7% less CPU time, for about 50 MB more peak RSS (README, the simulator).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "gridloop",

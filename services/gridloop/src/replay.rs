@@ -245,7 +245,7 @@ async fn open_target(args: &ReplayArgs) -> Result<EventStore> {
     } else {
         (format!("sqlite://{into}"), None)
     };
-    EventStore::connect(&url, StoreOptions { schema, max_connections: 4 })
+    EventStore::connect(&url, StoreOptions { schema, max_connections: 4, ..StoreOptions::default() })
         .await
         .with_context(|| format!("cannot open the replay target {into}"))
 }

@@ -227,7 +227,8 @@ async fn intake_consumers(url: &str) -> HashSet<String> {
 
 /// Events of evaluation's store per case: event type → count.
 async fn evaluation_events(cluster: &Cluster, url: &str) -> HashMap<String, BTreeMap<String, usize>> {
-    let options = StoreOptions { schema: Some(cluster.schema("evaluation")), max_connections: 2 };
+    let options =
+        StoreOptions { schema: Some(cluster.schema("evaluation")), max_connections: 2, ..StoreOptions::default() };
     let store = EventStore::connect(url, options).await.expect("evaluation's store");
     let mut per_case: HashMap<String, BTreeMap<String, usize>> = HashMap::new();
     let mut after = 0;

@@ -13,6 +13,14 @@ use std::process::Command;
 
 const GRIDLOOP: &str = env!("CARGO_BIN_EXE_gridloop");
 
+/// The figures of `--seed 7 --days 3 --cases-per-day 100`, as recorded: work on the simulator's
+/// or the services' speed must leave them as they are. A change of the model or of the
+/// services' decisions changes them on purpose; then refresh the file with
+/// `GRIDLOOP_UPDATE_SIMULATION_BASELINE=1 cargo test -p gridloop --test simulate` and say why in
+/// the commit.
+const BASELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/baseline/simulation-seed7-3days-100.json");
+const UPDATE_BASELINE: &str = "GRIDLOOP_UPDATE_SIMULATION_BASELINE";
+
 /// The `simulation` object of a run with `flags`.
 async fn run(flags: Vec<&str>) -> Value {
     let argv = std::iter::once("simulate").chain(flags);
@@ -55,6 +63,7 @@ async fn the_same_seed_gives_the_same_simulation_and_another_seed_another() {
     assert_clean(&other);
     assert_eq!(first, second, "same seed and flags, same figures");
     assert_ne!(first["distribution"], other["distribution"], "another seed, another city");
+    assert_matches_baseline(&first);
     assert_ne!(first["cases"], other["cases"]);
 
     // The figures hang together.
@@ -75,6 +84,25 @@ async fn the_same_seed_gives_the_same_simulation_and_another_seed_another() {
         escalations["requested"].as_u64().unwrap() + escalations["deadline_missed"].as_u64().unwrap()
     );
     assert!(escalations["requested"].as_u64().unwrap() > 0 && escalations["deadline_missed"].as_u64().unwrap() > 0);
+}
+
+/// `sim` (seed 7, 3 days, 100 a day) against the recorded figures; rewrites the file instead
+/// when [`UPDATE_BASELINE`] is set.
+fn assert_matches_baseline(sim: &Value) {
+    if std::env::var_os(UPDATE_BASELINE).is_some() {
+        let text = serde_json::to_string_pretty(sim).expect("JSON") + "\n";
+        std::fs::write(BASELINE, text).expect("write the baseline");
+        return;
+    }
+    let recorded: Value = serde_json::from_str(&std::fs::read_to_string(BASELINE).expect("the baseline file"))
+        .expect("the baseline is JSON");
+    // Through text and back, as the recorded figures came: a float compares as parsed.
+    let now: Value = serde_json::from_str(&sim.to_string()).expect("JSON");
+    assert!(
+        now == recorded,
+        "seed 7 no longer gives the recorded figures ({BASELINE}); if the model changed on purpose, \
+         refresh it with {UPDATE_BASELINE}=1\nnow: {sim:#}"
+    );
 }
 
 /// Every event the services stored in `data_dir`, counted by service and type.

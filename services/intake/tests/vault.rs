@@ -16,13 +16,19 @@ fn contact() -> Contact {
 
 async fn sqlite(dir: &tempfile::TempDir) -> EventStore {
     let url = format!("sqlite://{}", dir.path().join("intake.db").display());
-    EventStore::connect(&url, StoreOptions { schema: None, max_connections: 4 }).await.unwrap()
+    EventStore::connect(&url, StoreOptions { schema: None, max_connections: 4, ..StoreOptions::default() })
+        .await
+        .unwrap()
 }
 
 async fn postgres() -> Option<EventStore> {
     let url = postgres_url()?;
     let schema = format!("vault_{}", uuid::Uuid::now_v7().simple());
-    Some(EventStore::connect(&url, StoreOptions { schema: Some(schema), max_connections: 4 }).await.unwrap())
+    Some(
+        EventStore::connect(&url, StoreOptions { schema: Some(schema), max_connections: 4, ..StoreOptions::default() })
+            .await
+            .unwrap(),
+    )
 }
 
 fn master(byte: u8) -> MasterKey {

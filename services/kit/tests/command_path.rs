@@ -34,7 +34,9 @@ impl Fixture {
 
     /// A store handle of its own: a second one on the same database is a second replica.
     async fn store(&self) -> EventStore {
-        EventStore::connect(&self.url, StoreOptions { schema: None, max_connections: 4 }).await.unwrap()
+        EventStore::connect(&self.url, StoreOptions { schema: None, max_connections: 4, ..StoreOptions::default() })
+            .await
+            .unwrap()
     }
 
     async fn feedback(&self) -> CommandHandler<Feedback> {

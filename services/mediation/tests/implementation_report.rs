@@ -78,7 +78,9 @@ async fn consultation_recorded(mediation: &MediationSvc, grid: &str) -> String {
 async fn each_month_reports_the_follow_ups_of_its_own_and_a_settled_matter_leaves_the_next() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("mediation.db").display());
-    let store = EventStore::connect(&url, StoreOptions { schema: None, max_connections: 4 }).await.unwrap();
+    let store = EventStore::connect(&url, StoreOptions { schema: None, max_connections: 4, ..StoreOptions::default() })
+        .await
+        .unwrap();
     // Monday 2026-03-02 09:00 in Beijing.
     let clock = ManualClock::new(DateTime::<Utc>::from_timestamp(1_772_413_200, 0).unwrap());
     let mediation = MediationSvc::new(store.clone(), Arc::new(clock.clone())).await.unwrap();

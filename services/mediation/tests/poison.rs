@@ -21,7 +21,9 @@ const FOLLOW_UP: &str = "mediation-follow-up";
 
 async fn service(dir: &tempfile::TempDir, clock: &ManualClock) -> (MediationSvc, EventStore) {
     let url = format!("sqlite://{}", dir.path().join("mediation.db").display());
-    let store = EventStore::connect(&url, StoreOptions { schema: None, max_connections: 4 }).await.unwrap();
+    let store = EventStore::connect(&url, StoreOptions { schema: None, max_connections: 4, ..StoreOptions::default() })
+        .await
+        .unwrap();
     (MediationSvc::new(store.clone(), Arc::new(clock.clone())).await.unwrap(), store)
 }
 

@@ -15,7 +15,7 @@ use gridloop_domain::duplicates::DuplicatePolicy;
 use gridloop_domain::jurisdiction::Jurisdiction;
 use gridloop_domain::mediation::MediationRules;
 use gridloop_domain::policy::CityPolicy;
-use gridloop_eventstore::{EventStore, StoreOptions};
+use gridloop_eventstore::{Durability, EventStore, StoreOptions};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -138,6 +138,16 @@ impl StoreLocation {
 
     /// Open (creating it if absent) one service's store; `schema` overrides the Postgres schema.
     pub async fn open(&self, service_name: ServiceName, schema: Option<&str>) -> anyhow::Result<EventStore> {
+        self.open_with(service_name, schema, Durability::Full).await
+    }
+
+    /// [`open`](Self::open), with what its SQLite commits survive.
+    pub async fn open_with(
+        &self,
+        service_name: ServiceName,
+        schema: Option<&str>,
+        durability: Durability,
+    ) -> anyhow::Result<EventStore> {
         let service = service_name.as_str();
         let (url, schema) = match &self.database_url {
             Some(url) => {
@@ -149,7 +159,7 @@ impl StoreLocation {
                 (format!("sqlite://{}", self.sqlite_file(service_name).display()), None)
             }
         };
-        EventStore::connect(&url, StoreOptions { schema, max_connections: 8 })
+        EventStore::connect(&url, StoreOptions { schema, max_connections: 8, durability })
             .await
             .with_context(|| format!("cannot open the {service} store"))
     }
@@ -226,6 +236,10 @@ pub struct UpArgs {
     pub http_allow_plaintext: bool,
     #[command(flatten)]
     pub http_limits: gridloop_http::ClientLimitArgs,
+    /// What the embedded stores' commits survive: `Full` for a city that is kept; the
+    /// simulator's throwaway city takes `Relaxed`. Not a flag: a server's data is always kept.
+    #[arg(skip)]
+    pub durability: Durability,
 }
 
 /// Where `gridloop up` serves HTTP unless told otherwise.
@@ -265,6 +279,7 @@ impl UpArgs {
             http_listen: None,
             http_allow_plaintext: false,
             http_limits: gridloop_http::ClientLimitArgs::default(),
+            durability: Durability::Full,
         }
     }
 

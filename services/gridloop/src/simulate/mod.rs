@@ -112,6 +112,9 @@ pub async fn simulate(args: &SimulateArgs, progress: bool) -> Result<Outcome> {
     let mut up = UpArgs::embedded(&data_dir, "127.0.0.1:0".parse().expect("a socket address"));
     up.policy = args.policy.clone();
     up.duplicate_radius_m = args.duplicate_radius_m;
+    // A what-if run is started again rather than recovered (a fresh city every time), so its
+    // commits need not survive a machine crash: no syncs, journals in memory (see `Durability`).
+    up.durability = gridloop_eventstore::Durability::Relaxed;
     // The simulator's own server on loopback, driven by one principal: no per-principal throttle.
     up.security.limits = gridloop_auth::LimitArgs::unthrottled();
     let app = App::start(&up, Arc::new(clock.clone())).await?;
