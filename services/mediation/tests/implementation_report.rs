@@ -132,7 +132,9 @@ async fn each_month_reports_the_follow_ups_of_its_own_and_a_settled_matter_leave
 async fn a_community_report_lists_the_matters_of_each_of_its_grids_and_none_of_the_next_community() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("mediation.db").display());
-    let store = EventStore::connect(&url, StoreOptions { schema: None, max_connections: 4, ..StoreOptions::default() }).await.unwrap();
+    let store = EventStore::connect(&url, StoreOptions { schema: None, max_connections: 4, ..StoreOptions::default() })
+        .await
+        .unwrap();
     let clock = ManualClock::new(DateTime::<Utc>::from_timestamp(1_772_413_200, 0).unwrap());
     let mediation = MediationSvc::new(store, Arc::new(clock)).await.unwrap();
     let mut ids = Vec::new();
