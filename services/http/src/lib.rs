@@ -10,6 +10,7 @@
 pub mod backend;
 pub mod client_limits;
 pub mod dashboard;
+mod embedded;
 pub mod error;
 pub mod format;
 pub mod key_claims;

@@ -1,14 +1,14 @@
 //! The page and its assets, embedded in the binary: the dashboard works offline (a city's
 //! intranet) and the run command needs no npm. `assets/update-vendor.sh` re-fetches ECharts.
 
+use crate::embedded::{self, Asset};
 use axum::extract::Path;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 const INDEX: &str = include_str!("../../assets/index.html");
 
 /// Name, content type and bytes of every asset.
-const ASSETS: &[(&str, &str, &[u8])] = &[
+const ASSETS: &[Asset] = &[
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/app.js")),
     ("i18n.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/i18n.js")),
     ("style.css", "text/css; charset=utf-8", include_bytes!("../../assets/style.css")),
@@ -17,14 +17,9 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
 ];
 
 pub async fn page() -> Response {
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], INDEX).into_response()
+    embedded::page(INDEX)
 }
 
 pub async fn asset(Path(file): Path<String>) -> Response {
-    match ASSETS.iter().find(|(name, _, _)| *name == file) {
-        Some((_, content_type, bytes)) => {
-            ([(header::CONTENT_TYPE, *content_type), (header::CACHE_CONTROL, "no-cache")], *bytes).into_response()
-        }
-        None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
-    }
+    embedded::asset(ASSETS, &file)
 }
