@@ -12,10 +12,11 @@
 
 mod common;
 
-use common::cluster::{wait_until, Cluster, Nats, GRIDLOOP, STARTUP};
-use common::{free_port, nats_server_binary};
+use common::cluster::{Cluster, Nats, GRIDLOOP};
+use common::nats_server_binary;
+use common::up::Up;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/clients/grpc_client.py");
 const CASES: usize = 200;
@@ -52,46 +53,14 @@ fn run_client(data_dir: &Path, servers: &[(&str, String)]) {
     assert_eq!(stdout.trim(), expected, "{stderr}");
 }
 
-/// `gridloop up` on a fresh data directory, as the README starts it for the client.
-struct Up {
-    child: Child,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn a_python_client_generated_from_the_proto_reads_its_own_writes_on_gridloop_up() {
     if !python_ready() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut command = Command::new(GRIDLOOP);
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("GRIDLOOP_") {
-            command.env_remove(name);
-        }
-    }
-    let child = command
-        .args(["up", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(data.path())
-        // Every report opens its own case, and one principal sends every call.
-        .env("GRIDLOOP_DUPLICATE_RADIUS_M", "0")
-        .env("GRIDLOOP_RATE_LIMIT", "0")
-        .env("GRIDLOOP_MAX_IN_FLIGHT", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start gridloop up");
-    let _up = Up { child };
-    wait_until(STARTUP, "gridloop up to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
-    run_client(data.path(), &[("--server", format!("http://127.0.0.1:{port}"))]);
+    let up = Up::start(data.path(), None);
+    run_client(data.path(), &[("--server", format!("http://127.0.0.1:{}", up.port))]);
 }
 
 #[test]

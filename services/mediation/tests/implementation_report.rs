@@ -74,16 +74,22 @@ async fn consultation_recorded(mediation: &MediationSvc, grid: &str) -> String {
     id
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_month_reports_the_follow_ups_of_its_own_and_a_settled_matter_leaves_the_next() {
-    let dir = tempfile::tempdir().unwrap();
+/// The mediation service on a SQLite store in `dir`, its clock at Monday 2026-03-02 09:00 in
+/// Beijing.
+async fn mediation_on(dir: &tempfile::TempDir) -> (MediationSvc, EventStore, ManualClock) {
     let url = format!("sqlite://{}", dir.path().join("mediation.db").display());
     let store = EventStore::connect(&url, StoreOptions { schema: None, max_connections: 4, ..StoreOptions::default() })
         .await
         .unwrap();
-    // Monday 2026-03-02 09:00 in Beijing.
     let clock = ManualClock::new(DateTime::<Utc>::from_timestamp(1_772_413_200, 0).unwrap());
     let mediation = MediationSvc::new(store.clone(), Arc::new(clock.clone())).await.unwrap();
+    (mediation, store, clock)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_month_reports_the_follow_ups_of_its_own_and_a_settled_matter_leaves_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mediation, store, clock) = mediation_on(&dir).await;
     let id = consultation_recorded(&mediation, GRID).await;
 
     // March: decided, implementing; its first follow-up falls due a month on, in April.
@@ -131,12 +137,7 @@ async fn each_month_reports_the_follow_ups_of_its_own_and_a_settled_matter_leave
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_community_report_lists_the_matters_of_each_of_its_grids_and_none_of_the_next_community() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("mediation.db").display());
-    let store = EventStore::connect(&url, StoreOptions { schema: None, max_connections: 4, ..StoreOptions::default() })
-        .await
-        .unwrap();
-    let clock = ManualClock::new(DateTime::<Utc>::from_timestamp(1_772_413_200, 0).unwrap());
-    let mediation = MediationSvc::new(store, Arc::new(clock)).await.unwrap();
+    let (mediation, _, _) = mediation_on(&dir).await;
     let mut ids = Vec::new();
     for grid in [GRID, "321012001001002", "321012001002001"] {
         ids.push(consultation_recorded(&mediation, grid).await);

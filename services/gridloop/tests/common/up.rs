@@ -42,9 +42,11 @@ impl Up {
             .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
             .args(["--http-listen", "off"])
             .args(database_url.map(|url| ["--database-url", url]).into_iter().flatten())
-            // Every report opens its own case: the tests count cases.
+            // Every report opens its own case (the tests count cases), and one principal may
+            // send every call.
             .env("GRIDLOOP_DUPLICATE_RADIUS_M", "0")
             .env("GRIDLOOP_RATE_LIMIT", "0")
+            .env("GRIDLOOP_MAX_IN_FLIGHT", "0")
             .env("RUST_LOG", "info,sqlx=warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
