@@ -11,7 +11,8 @@
 //! explicit acks. A fetched batch goes through [`deliver`]; handled events are acked, poison
 //! ones are copied to `<prefix>.dlq.<consumer>` with the reason and terminated, failing ones are
 //! nak'ed with a backoff (and dead-lettered once `max_deliver` is reached, so nothing is dropped
-//! silently). Handlers are idempotent and check versions, so redelivery and out-of-order
+//! silently). While the consumer's own store is unavailable the batch is held instead: marked in
+//! progress and tried again after pauses, so an outage of any length gives up on no event. Handlers are idempotent and check versions, so redelivery and out-of-order
 //! redelivery never double or reorder an effect.
 
 use crate::backlog::Backlog;
@@ -274,7 +275,7 @@ impl JetStreamBus {
                 Ok(messages) => {
                     backoff.succeeded();
                     let taken = messages.len() as u64;
-                    if let Err(error) = self.handle_fetched(&subscription, messages).await {
+                    if let Err(error) = self.handle_fetched(&subscription, messages, &shutdown).await {
                         tracing::warn!(consumer = %subscription.consumer, %error, "acknowledging failed");
                     }
                     if let Ok(info) = pull.info().await {
@@ -299,6 +300,7 @@ impl JetStreamBus {
         &self,
         subscription: &Subscription,
         messages: Vec<jetstream::Message>,
+        shutdown: &CancellationToken,
     ) -> Result<(), JetStreamError> {
         let mut wanted = Vec::with_capacity(messages.len());
         let mut events = Vec::with_capacity(messages.len());
@@ -320,25 +322,83 @@ impl JetStreamBus {
         let Some(source) = wanted.first().map(|(_, source)| source.clone()) else {
             return self.client.flush().await.map_err(api);
         };
-        let refs: Vec<&RecordedEvent> = events.iter().collect();
-        let outcomes = deliver(&self.policy, subscription, &source, &refs).await;
-        for (((message, source), event), outcome) in wanted.iter().zip(&events).zip(outcomes) {
-            let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
-            match outcome {
-                Delivery::Handled => message.ack().await.map_err(api)?,
-                Delivery::Poison(reason) => {
-                    self.dead_letter_message(subscription, message, Some(event), source, reason).await?
-                }
-                Delivery::Failed { reason, .. } if delivered >= self.config.max_deliver => {
-                    let reason = format!("gave up after {delivered} deliveries: {reason}");
-                    self.dead_letter_message(subscription, message, Some(event), source, reason).await?
-                }
-                Delivery::Failed { .. } | Delivery::Deferred => {
-                    message.ack_with(AckKind::Nak(Some(self.config.nak_delay(delivered)))).await.map_err(api)?
+        let mut pending: Vec<usize> = (0..wanted.len()).collect();
+        let mut holds = 0;
+        loop {
+            let refs: Vec<&RecordedEvent> = pending.iter().map(|&i| &events[i]).collect();
+            let outcomes = deliver(&self.policy, subscription, &source, &refs).await;
+            let held = held_back(&refs, &outcomes);
+            let mut kept = Vec::new();
+            for ((&i, outcome), hold) in pending.iter().zip(outcomes).zip(held) {
+                if hold {
+                    kept.push(i);
+                } else {
+                    let (message, source) = &wanted[i];
+                    self.settle(subscription, message, &events[i], source, outcome).await?;
                 }
             }
+            if kept.is_empty() {
+                break;
+            }
+            holds += 1;
+            if !self.hold(subscription, kept.iter().map(|&i| &wanted[i].0), holds, shutdown).await? {
+                break;
+            }
+            pending = kept;
         }
         self.client.flush().await.map_err(api)
+    }
+
+    /// Ack, nak or dead-letter one delivered message by its outcome.
+    async fn settle(
+        &self,
+        subscription: &Subscription,
+        message: &jetstream::Message,
+        event: &RecordedEvent,
+        source: &str,
+        outcome: Delivery,
+    ) -> Result<(), JetStreamError> {
+        let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
+        match outcome {
+            Delivery::Handled => message.ack().await.map_err(api),
+            Delivery::Poison(reason) => self.dead_letter_message(subscription, message, Some(event), source, reason).await,
+            Delivery::Failed { reason, .. } if delivered >= self.config.max_deliver => {
+                let reason = format!("gave up after {delivered} deliveries: {reason}");
+                self.dead_letter_message(subscription, message, Some(event), source, reason).await
+            }
+            Delivery::Failed { .. } | Delivery::Deferred | Delivery::Unavailable(_) => {
+                message.ack_with(AckKind::Nak(Some(self.config.nak_delay(delivered)))).await.map_err(api)
+            }
+        }
+    }
+
+    /// Keep `messages` while the consumer's store is unavailable: tell the server they are in
+    /// progress (so it neither redelivers them nor counts a delivery), then pause. Returns false
+    /// at shutdown, having handed them back for redelivery.
+    async fn hold<'m>(
+        &self,
+        subscription: &Subscription,
+        messages: impl Iterator<Item = &'m jetstream::Message>,
+        holds: i64,
+        shutdown: &CancellationToken,
+    ) -> Result<bool, JetStreamError> {
+        let messages: Vec<&jetstream::Message> = messages.collect();
+        if shutdown.is_cancelled() {
+            for message in messages {
+                message.ack_with(AckKind::Nak(None)).await.map_err(api)?;
+            }
+            return Ok(false);
+        }
+        for message in &messages {
+            message.ack_with(AckKind::Progress).await.map_err(api)?;
+        }
+        self.client.flush().await.map_err(api)?;
+        // Progress must reach the server again within AckWait.
+        let pause = self.config.nak_delay(holds).min(self.config.ack_wait / 2);
+        tracing::warn!(consumer = %subscription.consumer, events = messages.len(), holds,
+            "storage unavailable: holding the events; retrying in {pause:?}");
+        pause_for(shutdown, pause).await;
+        Ok(true)
     }
 
     /// Copy `message` to the consumer's dead-letter subject with the reason, then terminate it.
@@ -384,6 +444,27 @@ async fn fetch(
         messages.push(message.map_err(api)?);
     }
     Ok(messages)
+}
+
+/// Which delivered events to hold rather than settle: those the store could not take, and the
+/// later events of the same cases (a case's events go in order). Events deferred behind an
+/// ordinary failure are settled with it.
+fn held_back(events: &[&RecordedEvent], outcomes: &[Delivery]) -> Vec<bool> {
+    let unavailable_cases: std::collections::HashSet<&str> = events
+        .iter()
+        .zip(outcomes)
+        .filter(|(_, outcome)| matches!(outcome, Delivery::Unavailable(_)))
+        .map(|(event, _)| event.correlation_id.as_str())
+        .collect();
+    events
+        .iter()
+        .zip(outcomes)
+        .map(|(event, outcome)| match outcome {
+            Delivery::Unavailable(_) => true,
+            Delivery::Deferred => unavailable_cases.contains(event.correlation_id.as_str()),
+            _ => false,
+        })
+        .collect()
 }
 
 async fn pause_for(shutdown: &CancellationToken, how_long: Duration) {

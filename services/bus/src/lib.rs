@@ -20,7 +20,7 @@ pub mod trace;
 
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
-use gridloop_eventstore::RecordedEvent;
+use gridloop_eventstore::{RecordedEvent, StoreError};
 use gridloop_proto::convert::short_type;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -38,6 +38,22 @@ pub enum HandlerError {
     /// Will never succeed (undecodable payload, an event that contradicts the state): dead-letter it.
     #[error("poison: {0}")]
     Poison(String),
+    /// The consumer's own database cannot take work now (down, read-only, disk full): the event
+    /// is not at fault, so however long the outage lasts it must not count towards giving up on it.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl HandlerError {
+    /// A store failure: [`HandlerError::Unavailable`] when the database is out of reach or
+    /// refusing all work for now, else [`HandlerError::Transient`].
+    pub fn store(error: impl Into<StoreError>) -> HandlerError {
+        let error = error.into();
+        match error.unavailable() {
+            Some(why) => HandlerError::Unavailable(format!("{why}: {error}")),
+            None => HandlerError::Transient(error.to_string()),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +187,9 @@ pub enum Delivery {
     },
     /// Not tried: an earlier event of the same case failed, and a case's events go in order.
     Deferred,
+    /// The consumer's store cannot take work now: deliver it again once it can, without counting
+    /// this delivery against the event.
+    Unavailable(String),
 }
 
 /// Hand `events` (from `source`, in log order, all wanted by `subscription`) to its handler:
@@ -196,6 +215,12 @@ pub async fn deliver(
                 metrics::counter!("gridloop_events_consumed_total", "consumer" => subscription.consumer.clone(), "outcome" => "handled")
                     .increment(events.len() as u64);
                 return vec![Delivery::Handled; events.len()];
+            }
+            // The store is down: one event at a time would only fail as many times.
+            Err(HandlerError::Unavailable(reason)) => {
+                metrics::counter!("gridloop_events_consumed_total", "consumer" => subscription.consumer.clone(), "outcome" => "unavailable")
+                    .increment(events.len() as u64);
+                return vec![Delivery::Unavailable(reason); events.len()];
             }
             // One event may be poison or conflicting: sort it out one event at a time.
             Err(error) => {
@@ -238,11 +263,12 @@ async fn deliver_in_order(
         let outcome_label = match &outcome {
             Delivery::Handled => "handled",
             Delivery::Poison(_) => "poison",
+            Delivery::Unavailable(_) => "unavailable",
             Delivery::Failed { .. } | Delivery::Deferred => "failed",
         };
         metrics::counter!("gridloop_events_consumed_total", "consumer" => subscription.consumer.clone(), "outcome" => outcome_label)
             .increment(1);
-        let failed = matches!(outcome, Delivery::Failed { .. });
+        let failed = matches!(outcome, Delivery::Failed { .. } | Delivery::Unavailable(_));
         outcomes.push((index, outcome));
         if failed {
             break; // the rest of this case stays Deferred
@@ -265,6 +291,9 @@ async fn deliver_one(
         match handled.await {
             Ok(()) => return Delivery::Handled,
             Err(HandlerError::Poison(reason)) => return Delivery::Poison(reason),
+            // Retrying in place would only wait for the database here: the transport holds the
+            // event and tries again after a pause.
+            Err(HandlerError::Unavailable(reason)) => return Delivery::Unavailable(reason),
             Err(HandlerError::Transient(reason)) if attempt >= policy.max_deliver => {
                 return Delivery::Failed { attempts: attempt, reason };
             }
@@ -325,6 +354,14 @@ impl Bus for InProcessBus {
                             consumer: subscription.consumer.clone(),
                             event_id: event.event_id.to_string(),
                             attempts,
+                            reason,
+                        });
+                    }
+                    Delivery::Unavailable(reason) => {
+                        failure.get_or_insert(BusError::DeliveryFailed {
+                            consumer: subscription.consumer.clone(),
+                            event_id: event.event_id.to_string(),
+                            attempts: 1,
                             reason,
                         });
                     }

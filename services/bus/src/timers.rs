@@ -106,7 +106,7 @@ async fn pause_unless_stopped(shutdown: &CancellationToken, pause: Duration) {
 async fn fire_one(store: &EventStore, handler: &dyn TimerHandler, timer: &DueTimer) -> bool {
     match handler.fire(timer).await {
         Ok(()) => true,
-        Err(HandlerError::Transient(reason)) => {
+        Err(HandlerError::Transient(reason) | HandlerError::Unavailable(reason)) => {
             tracing::debug!(key = %timer.key, %reason, "timer handler failed; will retry");
             false
         }

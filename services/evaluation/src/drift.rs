@@ -20,8 +20,8 @@ use std::collections::{HashMap, HashSet};
 
 const DAY_SECONDS: i64 = 86_400;
 
-fn transient(e: impl std::fmt::Display) -> HandlerError {
-    HandlerError::Transient(e.to_string())
+fn store_failure(e: impl Into<gridloop_eventstore::StoreError>) -> HandlerError {
+    HandlerError::store(e)
 }
 
 /// A row of `evaluation_drift`: an area's last crossing.
@@ -222,19 +222,19 @@ impl<'p> Assessor<'p> {
         context: &EventContext,
     ) -> Result<(), HandlerError> {
         let Some(at) = queued.reads else { return Ok(()) };
-        let rows = |i: usize| results.get(i).ok_or_else(|| transient("a drift read returned no result"));
+        let rows = |i: usize| results.get(i).ok_or_else(|| HandlerError::Transient("a drift read returned no result".into()));
         let mut counts = Vec::new();
         for row in rows(at)? {
             let (area, level, n): (String, String, i64) = (
-                row.try_get(0).map_err(transient)?,
-                row.try_get(1).map_err(transient)?,
-                row.try_get(2).map_err(transient)?,
+                row.try_get(0).map_err(store_failure)?,
+                row.try_get(1).map_err(store_failure)?,
+                row.try_get(2).map_err(store_failure)?,
             );
             counts.push((area, level, n));
         }
         let mut drifted = HashSet::new();
         for row in rows(at + 1)? {
-            drifted.insert(row.try_get::<String, _>(0).map_err(transient)?);
+            drifted.insert(row.try_get::<String, _>(0).map_err(store_failure)?);
         }
         let (first_day, last_day) = closure.judged_days(self.policy);
         let window_from = DateTime::from_timestamp(first_day * DAY_SECONDS, 0);
@@ -317,7 +317,7 @@ async fn record(
         }],
         ..Commit::default()
     };
-    tx.apply(commit).await.map_err(transient)?;
+    tx.apply(commit).await.map_err(store_failure)?;
     sqlx::query(
         "INSERT INTO evaluation_drift (area, drifted, changed_at, grid_share, community_share, street_share, \
          district_share, deviation, closed_total) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -335,9 +335,9 @@ async fn record(
     .bind(district_share)
     .bind(deviation)
     .bind(i64::try_from(distribution.total()).unwrap_or(i64::MAX))
-    .execute(tx.conn().await.map_err(transient)?)
+    .execute(tx.conn().await.map_err(store_failure)?)
     .await
-    .map_err(transient)?;
+    .map_err(store_failure)?;
     Ok(())
 }
 

@@ -19,8 +19,8 @@ use gridloop_kit::{EventContext, IMPORT_ROLE};
 use gridloop_proto::convert;
 use std::collections::{HashMap, HashSet};
 
-fn transient(e: impl std::fmt::Display) -> HandlerError {
-    HandlerError::Transient(e.to_string())
+fn store_failure(e: impl Into<gridloop_eventstore::StoreError>) -> HandlerError {
+    HandlerError::store(e)
 }
 
 impl Evaluation {
@@ -82,9 +82,9 @@ impl Evaluation {
         let (fresh, loaded) = tx
             .claim_inbox_and(&consumer, &event_ids, |batch| projection::queue_load(batch, &case_ids))
             .await
-            .map_err(transient)?;
+            .map_err(store_failure)?;
         let mut rows: HashMap<String, CaseRow> = HashMap::with_capacity(case_ids.len());
-        for row in projection::loaded(&loaded).map_err(transient)? {
+        for row in projection::loaded(&loaded).map_err(store_failure)? {
             rows.insert(row.case_id.clone(), row);
         }
         // As stored: what the KPI day counts hold of these cases.
@@ -151,7 +151,7 @@ impl Evaluation {
                 drift::queue_closure(&mut writes, policy, closure)
             })
             .collect();
-        let results = tx.run(writes).await.map_err(transient)?;
+        let results = tx.run(writes).await.map_err(store_failure)?;
         let mut assessor = drift::Assessor::new(&self.drift);
         for ((closure, record), queued) in closures.iter().zip(&queued) {
             let context = EventContext::caused_by(record, self.feedback.system().actor, self.clock.now());
@@ -166,9 +166,9 @@ impl Evaluation {
 #[async_trait]
 impl BatchHandler for Evaluation {
     async fn handle_batch(&self, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError> {
-        let mut tx = self.store().begin().await.map_err(transient)?;
+        let mut tx = self.store().begin().await.map_err(store_failure)?;
         let applied = self.apply_batch(&mut tx, source, events).await?;
-        tx.commit().await.map_err(transient)?;
+        tx.commit().await.map_err(store_failure)?;
         // Committed: a client waiting for its own write may read it now, and a live view re-read.
         let mut grids = Vec::with_capacity(applied.len());
         for (case_id, version, grid) in applied {

@@ -1,5 +1,5 @@
-//! Resources running out under `gridloop up`: a full disk under the SQLite stores, a Postgres
-//! that turns read-only and one that goes away. Each time a command is refused with
+//! Resources running out under `gridloop up`: a full disk under the SQLite stores and under a
+//! Postgres database, a Postgres that turns read-only and one that goes away. Each time a command is refused with
 //! UNAVAILABLE and a log line that says why ("disk full", "database read-only", "database
 //! unreachable"); nothing of a refused command is written (the stores' events, outboxes and
 //! timers agree afterwards); the service recovers by itself once space or the database is back,
@@ -331,5 +331,47 @@ async fn a_read_only_or_stopped_postgres_refuses_commands_as_unavailable_and_the
     }
     up.stop();
     let stores = StoreLocation { database_url: Some(postgres.url()), ..StoreLocation::embedded(data.path()) };
+    check_nothing_partial(&stores, &acknowledged).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_out_of_disk_refuses_commands_as_unavailable_and_recovers_once_freed() {
+    let Some(postgres) = Postgres::start() else { return skip("no Postgres server is installed") };
+    let disk = match SmallDisk::mount() {
+        Ok(disk) => disk,
+        Err(reason) => return skip(&format!("cannot mount a small file system ({reason})")),
+    };
+    // The database's tables on the small disk, the server's write-ahead log elsewhere: a full
+    // disk then fails the extension of a table (SQLSTATE 53100), as when a tablespace's volume
+    // fills, instead of stopping the server.
+    let space = disk.path().join("tablespace");
+    std::fs::create_dir(&space).unwrap();
+    postgres.give_directory(&space);
+    postgres.sql(&[
+        &format!("CREATE TABLESPACE small LOCATION '{}'", space.display()),
+        "CREATE DATABASE gridloop TABLESPACE small",
+    ]);
+    let data = tempfile::tempdir().unwrap();
+    let url = postgres.url_of("gridloop");
+    let up = Up::start(data.path(), Some(&url));
+    let mut reporter = Reporter::of(&up).await;
+    for _ in 0..3 {
+        reporter.report().await.expect("room on the disk");
+    }
+    reporter.until_all_dispatched().await;
+
+    disk.fill();
+    // Pages already allocated have room: reports go on until a table must grow.
+    reporter.until_refused("(disk full)", 5_000).await;
+    assert!(!up.lines_with(&["storage unavailable (disk full)"]).is_empty(), "no log line says so:\n{}", up.log());
+
+    disk.free();
+    reporter.until_acknowledged().await;
+    reporter.until_all_dispatched().await;
+    let acknowledged = reporter.acknowledged.clone();
+    eprintln!("acknowledged {} reports", acknowledged.len());
+    eprintln!("{}", up.lines_with(&["storage unavailable"]).join("\n"));
+    up.stop();
+    let stores = StoreLocation { database_url: Some(url), ..StoreLocation::embedded(data.path()) };
     check_nothing_partial(&stores, &acknowledged).await;
 }

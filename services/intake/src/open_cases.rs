@@ -14,8 +14,8 @@ use gridloop_proto::v1 as pb;
 use prost::Message;
 use tonic::Status;
 
-fn transient(e: impl std::fmt::Display) -> HandlerError {
-    HandlerError::Transient(e.to_string())
+fn store_failure(e: impl Into<gridloop_eventstore::StoreError>) -> HandlerError {
+    HandlerError::store(e)
 }
 
 impl Intake {
@@ -99,16 +99,16 @@ impl Intake {
 #[async_trait]
 impl BatchHandler for Intake {
     async fn handle_batch(&self, source: &str, events: &[&RecordedEvent]) -> Result<(), HandlerError> {
-        let mut tx = self.store.begin().await.map_err(transient)?;
+        let mut tx = self.store.begin().await.map_err(store_failure)?;
         let consumer = if source == SERVICE { "intake.self".to_string() } else { format!("intake.{source}") };
         let event_ids: Vec<_> = events.iter().map(|event| event.event_id).collect();
-        let mut fresh = tx.claim_inbox(&consumer, &event_ids).await.map_err(transient)?;
+        let mut fresh = tx.claim_inbox(&consumer, &event_ids).await.map_err(store_failure)?;
         let mut changes = tx.batch();
         // Removing as it goes: an event delivered twice in one batch is applied once.
         for event in events.iter().filter(|event| fresh.remove(&event.event_id)) {
             Self::queue_event(&mut changes, source, event)?;
         }
         // The changes go with the commit: one round trip.
-        tx.commit_with(changes).await.map_err(transient)
+        tx.commit_with(changes).await.map_err(store_failure)
     }
 }

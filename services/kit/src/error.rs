@@ -95,9 +95,15 @@ impl Infrastructure {
 }
 
 /// For a consumer or a timer: a refusal, a stale version and a poisoned stream are poison (dead
-/// letter); a conflict and a store failure are worth retrying.
+/// letter); a conflict and a store failure are worth retrying, and a database that cannot take
+/// work at all is unavailable (retried however long it lasts).
 impl<R: std::fmt::Display> From<CommandError<R>> for HandlerError {
     fn from(error: CommandError<R>) -> HandlerError {
+        if let CommandError::Infrastructure(Infrastructure::Store(store)) = &error {
+            if let Some(why) = store.unavailable() {
+                return HandlerError::Unavailable(format!("{why}: {error}"));
+            }
+        }
         let transient = match &error {
             CommandError::Conflict { .. } => true,
             CommandError::Infrastructure(infrastructure) => infrastructure.is_transient(),

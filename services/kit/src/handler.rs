@@ -300,7 +300,7 @@ impl<A: Aggregate> CommandHandler<A> {
                 Some((consumer, event_id)) => match self.store.inbox_contains(&consumer, event_id).await {
                     Ok(true) => Ok(()),
                     Ok(false) => Err(error.into()),
-                    Err(store) => Err(HandlerError::Transient(store.to_string())),
+                    Err(store) => Err(HandlerError::store(store)),
                 },
                 None => Err(error.into()),
             },

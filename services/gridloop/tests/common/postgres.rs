@@ -56,7 +56,20 @@ impl Postgres {
     }
 
     pub fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+        self.url_of("postgres")
+    }
+
+    /// The URL of another database of this cluster.
+    pub fn url_of(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Make `dir` the server's to write in (it runs as `postgres` when the test runs as root).
+    pub fn give_directory(&self, dir: &std::path::Path) {
+        if self.run_as_postgres {
+            let status = Command::new("chown").arg("postgres:").arg(dir).status().expect("chown");
+            assert!(status.success(), "chown {} to postgres", dir.display());
+        }
     }
 
     fn command(&self, program: &str) -> Command {
