@@ -47,10 +47,10 @@ pub const LIVENESS_SERVICE: &str = "liveness";
 
 mod args;
 mod in_process;
-pub use in_process::InProcessChannel;
 pub use args::{
     MigrateArgs, NatsArgs, PolicyFiles, ServeArgs, ServeTarget, ServiceName, StoreLocation, UpArgs, DEFAULT_HTTP_LISTEN,
 };
+pub use in_process::InProcessChannel;
 
 /// A service's gRPC API, before it is added to a server.
 enum Api {
@@ -422,9 +422,9 @@ impl App {
         let routes = routes.routes().prepare();
         let in_process = InProcessChannel::new(edge.service(routes.clone()));
         let stop = stop_work.clone();
-        let server = tokio::spawn(builder.layer(edge).serve_with_incoming_shutdown(routes, incoming, async move {
-            stop.cancelled().await
-        }));
+        let server = tokio::spawn(
+            builder.layer(edge).serve_with_incoming_shutdown(routes, incoming, async move { stop.cancelled().await }),
+        );
         let tls = if security.tls.is_some() { "TLS" } else { "plaintext" };
         tracing::info!(%addr, services = %names.join(", "), tls, "gridloop is up");
         Ok(App {
