@@ -46,9 +46,11 @@ const INBOX_PRUNE_EVERY: Duration = Duration::from_secs(3600);
 pub const LIVENESS_SERVICE: &str = "liveness";
 
 mod args;
+mod in_process;
 pub use args::{
     MigrateArgs, NatsArgs, PolicyFiles, ServeArgs, ServeTarget, ServiceName, StoreLocation, UpArgs, DEFAULT_HTTP_LISTEN,
 };
+pub use in_process::InProcessChannel;
 
 /// A service's gRPC API, before it is added to a server.
 enum Api {
@@ -202,6 +204,7 @@ pub struct App {
     signing_key: Option<Arc<SigningKey>>,
     /// Where Open311 is served over HTTP, when it is (`--http-listen`).
     pub http_addr: Option<SocketAddr>,
+    in_process: InProcessChannel,
 }
 
 impl App {
@@ -414,13 +417,13 @@ impl App {
         if let Some(timeout) = security.request_timeout {
             builder = builder.timeout(timeout);
         }
+        // The edge every call passes, over a connection or in process: telemetry, then auth.
+        let edge = tower::ServiceBuilder::new().layer(telemetry::GrpcLayer).layer(security.layer.clone());
+        let routes = routes.routes().prepare();
+        let in_process = InProcessChannel::new(edge.service(routes.clone()));
         let stop = stop_work.clone();
         let server = tokio::spawn(
-            builder
-                .layer(telemetry::GrpcLayer)
-                .layer(security.layer.clone())
-                .add_routes(routes.routes())
-                .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await }),
+            builder.layer(edge).serve_with_incoming_shutdown(routes, incoming, async move { stop.cancelled().await }),
         );
         let tls = if security.tls.is_some() { "TLS" } else { "plaintext" };
         tracing::info!(%addr, services = %names.join(", "), tls, "gridloop is up");
@@ -434,6 +437,7 @@ impl App {
             relays,
             signing_key: security.signing_key,
             http_addr: None,
+            in_process,
         })
     }
 
@@ -441,6 +445,12 @@ impl App {
     /// tokens with it (see `gridloop token issue`).
     pub fn signing_key(&self) -> Option<&SigningKey> {
         self.signing_key.as_deref()
+    }
+
+    /// The gRPC API as this process's own callers reach it: through the same edge (telemetry,
+    /// authentication, authorization, limits) as a connection, without one.
+    pub fn in_process_channel(&self) -> InProcessChannel {
+        self.in_process.clone()
     }
 
     /// Stop taking requests, let in-flight requests and handlers finish, flush the outboxes.

@@ -20,6 +20,7 @@ use gridloop_proto::v1::intake_service_client::IntakeServiceClient;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+use tonic::service::interceptor::InterceptedService;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_types::StatusExt;
@@ -64,6 +65,39 @@ async fn without_a_token_every_rpc_is_unauthenticated_while_health_answers_servi
     let bad_scheme = with_raw_authorization(&channel, "Basic YWRtaW46YWRtaW4=").await;
     assert_eq!(bad_scheme.code(), Code::Unauthenticated);
     assert!(bad_scheme.message().contains("Bearer"), "{bad_scheme:?}");
+    app.shutdown().await.unwrap();
+}
+
+/// A caller in the same process passes the same edge as one over a socket: no token, no call;
+/// a role the policy table refuses, refused; a token the installation issued, served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_in_process_channel_is_authenticated_and_authorized_as_a_connection_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(local_args(dir.path())).await;
+    let channel = app.in_process_channel();
+    let as_role = |subject: &str, role: Role| {
+        let token = gridloop_auth::BearerToken::new(&token(&app, &principal(subject, role, None))).unwrap();
+        InterceptedService::new(channel.clone(), token)
+    };
+
+    let refused = IntakeServiceClient::new(channel.clone()).get_catalog(pb::GetCatalogRequest {}).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    assert!(refused.message().contains("no bearer token"), "{refused:?}");
+
+    let refused = IntakeServiceClient::new(as_role("supervisor-1", Role::Supervisor))
+        .report_case(report_request("k-in-process", "楼道堆放杂物"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (refused.code(), refused.message()),
+        (Code::PermissionDenied, "role supervisor may not call ReportCase")
+    );
+
+    let mut admin = IntakeServiceClient::new(as_role("admin", Role::Admin));
+    let catalog = admin.get_catalog(pb::GetCatalogRequest {}).await.unwrap().into_inner();
+    assert!(!catalog.categories.is_empty(), "the admin is served the catalog");
+    let reported = admin.report_case(report_request("k-in-process", "楼道堆放杂物")).await.unwrap().into_inner();
+    assert!(!reported.case_id.is_empty() && !reported.linked, "{reported:?}");
     app.shutdown().await.unwrap();
 }
 

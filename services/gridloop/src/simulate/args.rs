@@ -82,7 +82,7 @@ pub struct SimulateArgs {
     /// off): a report of the same category this close to an open case is linked to it.
     #[arg(long, default_value_t = gridloop_domain::duplicates::DuplicatePolicy::DEFAULT_RADIUS_M, value_parser = non_negative)]
     pub duplicate_radius_m: f64,
-    /// gRPC connections, each carrying one call at a time: the calls in flight within a step.
+    /// Lanes of gRPC calls, each carrying one call at a time: the calls in flight within a step.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub concurrency: u32,
     /// Simulate this city instead of the shipped default: its jurisdiction, responsibility list

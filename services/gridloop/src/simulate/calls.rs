@@ -3,18 +3,18 @@
 
 use super::cases::{Action, Case};
 use super::model::{self, Answer, Area};
-use crate::app::App;
+use crate::app::{App, InProcessChannel};
 use anyhow::{bail, Context, Result};
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use gridloop_auth::{AuthChannel, BearerToken, Principal};
+use gridloop_auth::{BearerToken, Principal};
 use gridloop_domain::access::Role;
 use gridloop_domain::level::Level;
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::dispatch_service_client::DispatchServiceClient;
 use gridloop_proto::v1::evaluation_service_client::EvaluationServiceClient;
 use gridloop_proto::v1::intake_service_client::IntakeServiceClient;
-use tonic::transport::Endpoint;
+use tonic::service::interceptor::InterceptedService;
 
 /// A finished gRPC call of one step.
 pub(super) enum Done {
@@ -50,23 +50,28 @@ impl Done {
     }
 }
 
+/// The app's gRPC API in process, each call carrying a principal's token.
+type Channel = InterceptedService<InProcessChannel, BearerToken>;
+
 /// The simulator's clients: the city's staff as the installation's admin, and the residents'
 /// evaluations taken by the 12345 hotline's callback (回访) — the admin may not record them.
 #[derive(Clone)]
 pub(super) struct Clients {
-    pub(super) intake: IntakeServiceClient<AuthChannel>,
-    pub(super) dispatch: DispatchServiceClient<AuthChannel>,
-    pub(super) evaluation: EvaluationServiceClient<AuthChannel>,
-    pub(super) callback: EvaluationServiceClient<AuthChannel>,
+    pub(super) intake: IntakeServiceClient<Channel>,
+    pub(super) dispatch: DispatchServiceClient<Channel>,
+    pub(super) evaluation: EvaluationServiceClient<Channel>,
+    pub(super) callback: EvaluationServiceClient<Channel>,
 }
 
 impl Clients {
-    pub(super) async fn connect(app: &App) -> Result<Clients> {
-        let channel = Endpoint::from_shared(format!("http://{}", app.addr))?.tcp_nodelay(true).connect().await?;
+    /// Clients of `app`'s services through the same edge (authentication, authorization,
+    /// limits) a remote client passes, without a socket in between.
+    pub(super) fn connect(app: &App) -> Result<Clients> {
+        let channel = app.in_process_channel();
         let key = app.signing_key().context("the simulated installation has no signing key")?;
-        let as_principal = |subject: &str, role: Role| -> Result<AuthChannel> {
+        let as_principal = |subject: &str, role: Role| -> Result<Channel> {
             let token = key.issue(&Principal::new(subject, role, None, None)?, chrono::Duration::days(1))?;
-            Ok(BearerToken::new(&token)?.channel(channel.clone()))
+            Ok(InterceptedService::new(channel.clone(), BearerToken::new(&token)?))
         };
         let staff = as_principal("simulator", Role::Admin)?;
         Ok(Clients {
@@ -81,9 +86,8 @@ impl Clients {
 /// One gRPC call of a step, run on whichever lane it is given to.
 pub(super) type Job = Box<dyn FnOnce(Clients) -> BoxFuture<'static, Done> + Send>;
 
-/// Run the step's calls on `lanes`: each lane is its own connection and carries one call at a
-/// time. (Several calls in flight on one HTTP/2 connection to a server socket without
-/// TCP_NODELAY wait for delayed ACKs, ~40 ms a step.) Jobs go to lanes round robin.
+/// Run the step's calls on `lanes`: each lane carries one call at a time, the lanes run
+/// concurrently (`--concurrency`). Jobs go to lanes round robin.
 pub(super) async fn run_jobs(lanes: &[Clients], jobs: Vec<Job>) -> Vec<Done> {
     let mut per_lane: Vec<Vec<Job>> = lanes.iter().map(|_| Vec::new()).collect();
     for (i, job) in jobs.into_iter().enumerate() {

@@ -1,8 +1,9 @@
 //! `gridloop simulate`: a synthetic city driven through the real services in one process, on a
 //! virtual clock.
 //!
-//! The simulator starts the one-process app (`App`) on a [`ManualClock`] and talks to it over
-//! gRPC like any client: residents and grid workers report cases (`ReportCase`), units accept,
+//! The simulator starts the one-process app (`App`) on a [`ManualClock`] and calls its gRPC API
+//! in process, through the same edge (authentication, authorization, limits) as any client and
+//! without a socket (see `InProcessChannel`): residents and grid workers report cases (`ReportCase`), units accept,
 //! resolve and escalate them (`AcceptCase`, `ResolveCase`, `EscalateCase`), reporters answer
 //! (`EvaluateCase`), and the services' own timers escalate missed deadlines and apply default
 //! evaluations. At the end it reads the 4321 distribution from the monitor
@@ -142,7 +143,7 @@ async fn drive(
     let params = args.params();
     let mut lanes = Vec::new();
     for _ in 0..args.concurrency {
-        lanes.push(Clients::connect(app).await?);
+        lanes.push(Clients::connect(app)?);
     }
     let mut clients = lanes[0].clone();
     let city = calls::load_city(&mut clients).await?;
