@@ -6,10 +6,11 @@
 //! event that decodes re-encodes to the same event; a JSON form re-parses to the same text.
 #![no_main]
 
-use gridloop_bus::envelope::{envelope, from_envelope};
+use gridloop_domain::case::CaseEvent;
 use gridloop_domain::ids::CaseId;
 use gridloop_eventstore::RecordedEvent;
 use gridloop_proto::convert;
+use gridloop_proto::envelope::{envelope, from_envelope};
 use gridloop_proto::event_json::EventJson;
 use gridloop_proto::v1 as pb;
 use libfuzzer_sys::fuzz_target;
@@ -43,7 +44,11 @@ fn check_envelope(data: &[u8]) -> Option<RecordedEvent> {
 
 fn check_payload(event_type: &str, payload: &[u8]) {
     if let Ok(event) = convert::decode_case_event(event_type, payload) {
-        let case_id = CaseId(uuid::Uuid::nil());
+        // The case id is the stream's: only an opened event carries it in its payload too.
+        let case_id = match &event {
+            CaseEvent::Opened { case_id, .. } => *case_id,
+            _ => CaseId(uuid::Uuid::nil()),
+        };
         let (encoded_type, encoded) = convert::encode_case_event(case_id, &event);
         assert_eq!(encoded_type, event_type);
         let again = convert::decode_case_event(&encoded_type, &encoded).expect("an encoded case event decodes");

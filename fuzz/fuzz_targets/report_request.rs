@@ -10,7 +10,7 @@ use gridloop_domain::case::{Case, CaseCommand};
 use gridloop_domain::decider::Decider;
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::policy::CityPolicy;
-use gridloop_intake::report::validate_report;
+use gridloop_proto::report::validate_report;
 use gridloop_proto::v1 as pb;
 use libfuzzer_sys::fuzz_target;
 use prost::Message;

@@ -13,29 +13,31 @@
 //! Before anything is written, the case's stored events and the planned ones must fold through
 //! the Case aggregate's `evolve`: the import cannot write a history the aggregate would refuse
 //! (such a row is reported as bad). [`import_csv`] streams the file in chunks and writes each
-//! chunk's new cases in one transaction (see [`write`]).
+//! chunk's new cases in one transaction (see `write`; only with the `io` feature, the parsing and
+//! planning build without it).
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+pub use gridloop_domain::access::IMPORT_ROLE;
+use gridloop_domain::case::IMPORT_RULE_PREFIX;
 use gridloop_domain::case::{Assignment, CaseDetails, CaseEvent, Channel, OnTimeVerdict, Reporter, ReporterKind};
 use gridloop_domain::clock::{self, Tz};
 use gridloop_domain::ids::CaseId;
 use gridloop_domain::jurisdiction::{AreaCode, Department};
 use gridloop_domain::policy::CityPolicy;
 use gridloop_domain::priority::Priority;
-use gridloop_evaluation::projection::IMPORT_RULE_PREFIX;
-use gridloop_eventstore::{Actor, EventStore, NewEvent, StoreError};
-pub use gridloop_kit::IMPORT_ROLE;
-use gridloop_kit::SCHEMA_VERSION;
+use gridloop_eventstore::{Actor, NewEvent};
 use gridloop_proto::convert::encode_case_event;
+use gridloop_proto::SCHEMA_VERSION;
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::io::Read;
 use uuid::Uuid;
 
 mod mapping;
 mod rows;
+#[cfg(feature = "io")]
 mod write;
 
-use write::{write_chunk, Outcome, PlannedCase};
+#[cfg(feature = "io")]
+pub use write::import_csv;
 
 pub use mapping::{AreaMap, CategoryMap, Columns, Mapping, MissingDue, OnTimeValues, StatusValues};
 #[cfg(test)]
@@ -44,9 +46,6 @@ pub use rows::{ParsedRow, Rows};
 
 /// Namespace of the uuid v5 case and event ids of imported history.
 pub const IMPORT_NAMESPACE: Uuid = Uuid::from_u128(0x6772_6964_6c6f_6f70_b000_696d_706f_7274);
-/// Rows parsed before their cases are written: the new ones in one transaction (see [`write`]).
-const CHUNK_ROWS: usize = 10_000;
-
 const DEFAULT_TIME_FORMATS: &[&str] = &[
     "%Y-%m-%dT%H:%M:%S%.f",
     "%Y-%m-%d %H:%M:%S%.f",
@@ -66,8 +65,9 @@ pub enum ImportError {
     Csv(#[from] csv::Error),
     #[error("the CSV header has no column {0} (named in the mapping file)")]
     MissingColumn(String),
+    #[cfg(feature = "io")]
     #[error("dispatch store: {0}")]
-    Store(#[from] StoreError),
+    Store(#[from] gridloop_eventstore::StoreError),
 }
 
 /// A row that was not imported.
@@ -569,90 +569,12 @@ fn parse_location(text: &str) -> Option<(f64, f64)> {
     Some((lat.trim().parse().ok()?, lon.trim().parse().ok()?))
 }
 
-/// Import a CSV file (read as a stream) into dispatch's store. Bad rows are collected in the
-/// report, and `on_bad` sees each as it is found; they never stop the good rows.
-pub async fn import_csv<R: Read>(
-    store: &EventStore,
-    importer: &Importer<'_>,
-    input: R,
-    on_bad: &mut dyn FnMut(&BadRow),
-    on_progress: &mut dyn FnMut(&ImportReport),
-) -> Result<ImportReport, ImportError> {
-    let mut rows = importer.rows(input)?;
-    let mut report = ImportReport::default();
-    // Row ids seen so far and their lines: a second row with the same id is a bad row.
-    let mut seen: HashMap<Uuid, u64> = HashMap::new();
-    loop {
-        let mut chunk: Vec<PlannedCase> = Vec::with_capacity(CHUNK_ROWS);
-        let mut done = true;
-        for row in rows.by_ref() {
-            let mut reject = |report: &mut ImportReport, row: BadRow| {
-                on_bad(&row);
-                report.rejected.push(row);
-            };
-            let (line, case) = match row? {
-                ParsedRow::Bad(row) => {
-                    reject(&mut report, row);
-                    continue;
-                }
-                ParsedRow::Good { line, case } => (line, case),
-            };
-            if let Some(first) = seen.get(&case.case_id.0) {
-                let reason = format!("duplicate case id (first on line {first})");
-                reject(&mut report, BadRow { line, row_id: Some(case.row_id), reason, duplicate: true });
-                continue;
-            }
-            seen.insert(case.case_id.0, line);
-            if case.due_from_sla {
-                let year = clock::local_date(case.opened, importer.policy.calendar.zone()).year();
-                if !importer.policy.calendar.has_holiday_data(year) {
-                    report.uncovered_years.insert(year);
-                }
-            }
-            let (row_id, stream) = (case.row_id.clone(), case.case_id.stream());
-            chunk.push(PlannedCase { line, row_id, stream, planned: importer.plan(&case) });
-            if chunk.len() == CHUNK_ROWS {
-                done = false;
-                break;
-            }
-        }
-        let outcomes = write_chunk(store, chunk).await?;
-        let mut refused = Vec::new();
-        for (line, row_id, outcome) in outcomes {
-            match outcome {
-                Outcome::Imported(n) => {
-                    report.imported += 1;
-                    report.events += n;
-                }
-                Outcome::Updated(n) => {
-                    report.updated += 1;
-                    report.events += n;
-                }
-                Outcome::AlreadyPresent => report.already_present += 1,
-                Outcome::Refused(reason) => {
-                    refused.push(BadRow { line, row_id: Some(row_id), reason, duplicate: false })
-                }
-            }
-        }
-        refused.sort_by_key(|r| r.line);
-        for row in refused {
-            on_bad(&row);
-            report.rejected.push(row);
-        }
-        on_progress(&report);
-        if done {
-            break;
-        }
-    }
-    report.rejected.sort_by_key(|r| r.line);
-    Ok(report)
-}
-
 #[cfg(test)]
 mod tests {
     use super::write::fits;
     use super::*;
     use gridloop_domain::case::CaseStatus;
+    use std::io::Read;
 
     #[test]
     fn local_times_are_read_in_the_mapping_zone_or_the_city_zone() {

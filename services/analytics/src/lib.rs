@@ -5,7 +5,9 @@
 //! are plain functions; the store is read and written only in [`export`] and
 //! [`import::import_csv`] loops, page by page, so memory stays flat however long the history.
 
+#[cfg(feature = "io")]
 pub mod cases;
+#[cfg(feature = "io")]
 pub mod export;
 pub mod filter;
 pub mod import;
@@ -39,6 +41,7 @@ pub struct ExportStats {
 }
 
 /// Why an export failed.
+#[cfg(feature = "io")]
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error("reading the {service} store: {source}")]

@@ -17,13 +17,13 @@
 
 use crate::backlog::Backlog;
 use crate::backoff::Backoff;
-use crate::envelope::{envelope, from_envelope};
 pub use crate::nats_auth::NatsAuth;
 use crate::{deliver, register, subject_for, Bus, BusError, DeadLetter, Delivery, DeliveryPolicy, Subscription};
 use async_nats::jetstream::{self, consumer::pull, stream, AckKind};
 use async_trait::async_trait;
 use futures::StreamExt;
 use gridloop_eventstore::RecordedEvent;
+use gridloop_proto::envelope::{envelope, from_envelope};
 use gridloop_proto::v1::EventEnvelope;
 use prost::Message as _;
 use std::sync::{Arc, Mutex};

@@ -11,7 +11,6 @@
 pub mod backlog;
 pub mod backoff;
 pub mod clock;
-pub mod envelope;
 pub mod jetstream;
 pub mod nats_auth;
 pub mod relay;

@@ -3,7 +3,6 @@
 
 use crate::contact::ContactView;
 use crate::{case_view, with_times, Dispatch, DispatchError, SERVICE};
-use gridloop_bus::envelope::envelope;
 use gridloop_domain::access::{case_facts, Rpc};
 use gridloop_domain::case::{CaseCommand, CaseError};
 use gridloop_domain::ids::CaseId;
@@ -11,6 +10,7 @@ use gridloop_domain::personal::{contact_access, mask_free_text};
 use gridloop_kit::authorize::Named;
 use gridloop_kit::{grpc, Caller, CATCH_UP_WAIT};
 use gridloop_proto::convert;
+use gridloop_proto::envelope::envelope;
 use gridloop_proto::event_json::EventJson;
 use gridloop_proto::status::{failed_precondition, invalid_argument, parse_uuid, Violations};
 use gridloop_proto::v1 as pb;

@@ -67,8 +67,7 @@ pub struct CaseRow {
     pub channel: String,
 }
 
-/// The rule of the dispatch that opens imported history: `import:<source>`.
-pub const IMPORT_RULE_PREFIX: &str = "import:";
+pub use gridloop_domain::case::IMPORT_RULE_PREFIX;
 
 /// The columns in [`CaseRow`] order.
 pub const COLUMNS: [&str; 30] = [

@@ -81,19 +81,33 @@
 //! (the simulator's, which nobody recovers after a crash) does not sync at all and keeps its
 //! statement journals in memory: a process crash still loses nothing committed, a machine
 //! crash may.
+//!
+//! # Features
+//!
+//! `store` (default): the store itself. Without it only the plain types remain ([`NewEvent`],
+//! [`RecordedEvent`], …), so decoders and planners of events build without a database driver.
 
+#[cfg(feature = "store")]
 mod error;
+#[cfg(feature = "store")]
 mod sql;
+#[cfg(feature = "store")]
 mod store;
+#[cfg(feature = "store")]
 pub mod testing;
 mod types;
+#[cfg(feature = "store")]
 mod write;
 
+#[cfg(feature = "store")]
 pub use error::{StoreError, Unavailable};
+#[cfg(feature = "store")]
 pub use sql::{Batch, Binds, Placeholders};
+#[cfg(feature = "store")]
 pub use store::{EventStore, FIRST_EXTRA_MIGRATION_VERSION};
 pub use types::{
     Actor, Backend, Commit, Committed, DueTimer, Durability, ExpectedVersion, NewEvent, NewTimer, RecordedEvent,
     StoreOptions, StreamAppend,
 };
+#[cfg(feature = "store")]
 pub use write::{Reader, StoreTx};

@@ -4,7 +4,6 @@
 
 use crate::api_keys::{ApiKeyRow, ApiKeyTableError};
 use crate::personal::VaultError;
-use crate::report::validate_report;
 use crate::{report_stream, Intake};
 use gridloop_auth::audit::{Audit, Subject};
 use gridloop_domain::access::{CaseFacts, Principal, PrincipalError, Role, Rpc, UnknownRole};
@@ -20,6 +19,7 @@ use gridloop_kit::context::request_traceparent;
 use gridloop_kit::grpc::{self, store_status};
 use gridloop_kit::{Caller, EventContext, Origin};
 use gridloop_proto::convert::{self, short_type, timestamp};
+use gridloop_proto::report::validate_report;
 use gridloop_proto::status::invalid_argument;
 use gridloop_proto::v1 as pb;
 use gridloop_proto::v1::intake_service_server::IntakeService;

@@ -26,7 +26,6 @@ mod grpc;
 pub use grpc::vault_status;
 mod open_cases;
 pub mod personal;
-pub mod report;
 
 use api_keys::ApiKeyTable;
 use gridloop_bus::{Clock, EventHandler, Subscription};
@@ -41,8 +40,6 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 pub const SERVICE: &str = "intake";
-pub const MAX_CLIENT_KEY: usize = 128;
-pub const MAX_DESCRIPTION: usize = 4000;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Clone)]

@@ -8,12 +8,8 @@ use uuid::Uuid;
 
 use gridloop_domain::Timestamp;
 
-/// Version of the event payload schema written by this build.
-pub const SCHEMA_VERSION: u32 = 1;
-
-/// The actor role of history imported from another platform (`gridloop import`): evaluation
-/// does not ask such cases for feedback.
-pub const IMPORT_ROLE: &str = "import";
+pub use gridloop_domain::access::IMPORT_ROLE;
+pub use gridloop_proto::SCHEMA_VERSION;
 
 /// Who asks for a command: the principal a request was authenticated as, or the service itself
 /// for a consumed event or a timer. The actor recorded on the events is derived from it, never

@@ -1,4 +1,4 @@
-//! Writing a chunk of planned cases to dispatch's store.
+//! Writing an import to dispatch's store, a chunk of planned cases at a time.
 //!
 //! The cases new to the store go in one commit: one transaction for the whole chunk. The
 //! `event_id` and `(stream, stream_version)` indexes are keyed by uuids, so every case lands on
@@ -7,20 +7,104 @@
 //! an open case now closed) and a chunk whose commit lost a race to another writer go case by
 //! case, each checked against the stored history.
 
-use super::Planned;
+use super::{BadRow, ImportError, ImportReport, Importer, ParsedRow, Planned};
+use chrono::Datelike;
 use futures::stream::{self, StreamExt};
 use gridloop_domain::case::{Case, CaseEvent};
+use gridloop_domain::clock;
 use gridloop_domain::decider::Decider;
 use gridloop_eventstore::{Commit, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError, StreamAppend};
 use gridloop_proto::convert::decode_case_event;
 use std::collections::{HashMap, HashSet};
+use std::io::Read;
 use uuid::Uuid;
 
 /// Cases committed concurrently when they go one by one (the store's group commit batches them).
 const CONCURRENCY: usize = 256;
+/// Rows parsed before their cases are written: the new ones in one transaction.
+const CHUNK_ROWS: usize = 10_000;
+
+/// Import a CSV file (read as a stream) into dispatch's store. Bad rows are collected in the
+/// report, and `on_bad` sees each as it is found; they never stop the good rows.
+pub async fn import_csv<R: Read>(
+    store: &EventStore,
+    importer: &Importer<'_>,
+    input: R,
+    on_bad: &mut dyn FnMut(&BadRow),
+    on_progress: &mut dyn FnMut(&ImportReport),
+) -> Result<ImportReport, ImportError> {
+    let mut rows = importer.rows(input)?;
+    let mut report = ImportReport::default();
+    // Row ids seen so far and their lines: a second row with the same id is a bad row.
+    let mut seen: HashMap<Uuid, u64> = HashMap::new();
+    loop {
+        let mut chunk: Vec<PlannedCase> = Vec::with_capacity(CHUNK_ROWS);
+        let mut done = true;
+        for row in rows.by_ref() {
+            let mut reject = |report: &mut ImportReport, row: BadRow| {
+                on_bad(&row);
+                report.rejected.push(row);
+            };
+            let (line, case) = match row? {
+                ParsedRow::Bad(row) => {
+                    reject(&mut report, row);
+                    continue;
+                }
+                ParsedRow::Good { line, case } => (line, case),
+            };
+            if let Some(first) = seen.get(&case.case_id.0) {
+                let reason = format!("duplicate case id (first on line {first})");
+                reject(&mut report, BadRow { line, row_id: Some(case.row_id), reason, duplicate: true });
+                continue;
+            }
+            seen.insert(case.case_id.0, line);
+            if case.due_from_sla {
+                let year = clock::local_date(case.opened, importer.policy.calendar.zone()).year();
+                if !importer.policy.calendar.has_holiday_data(year) {
+                    report.uncovered_years.insert(year);
+                }
+            }
+            let (row_id, stream) = (case.row_id.clone(), case.case_id.stream());
+            chunk.push(PlannedCase { line, row_id, stream, planned: importer.plan(&case) });
+            if chunk.len() == CHUNK_ROWS {
+                done = false;
+                break;
+            }
+        }
+        let outcomes = write_chunk(store, chunk).await?;
+        let mut refused = Vec::new();
+        for (line, row_id, outcome) in outcomes {
+            match outcome {
+                Outcome::Imported(n) => {
+                    report.imported += 1;
+                    report.events += n;
+                }
+                Outcome::Updated(n) => {
+                    report.updated += 1;
+                    report.events += n;
+                }
+                Outcome::AlreadyPresent => report.already_present += 1,
+                Outcome::Refused(reason) => {
+                    refused.push(BadRow { line, row_id: Some(row_id), reason, duplicate: false })
+                }
+            }
+        }
+        refused.sort_by_key(|r| r.line);
+        for row in refused {
+            on_bad(&row);
+            report.rejected.push(row);
+        }
+        on_progress(&report);
+        if done {
+            break;
+        }
+    }
+    report.rejected.sort_by_key(|r| r.line);
+    Ok(report)
+}
 
 /// What happened to one case in the store.
-pub(super) enum Outcome {
+enum Outcome {
     Imported(u64),
     AlreadyPresent,
     Updated(u64),
@@ -28,7 +112,7 @@ pub(super) enum Outcome {
 }
 
 /// A case of the chunk: its line in the file, the row's id, its stream and its planned events.
-pub(super) struct PlannedCase {
+struct PlannedCase {
     pub line: u64,
     pub row_id: String,
     pub stream: String,
@@ -36,10 +120,7 @@ pub(super) struct PlannedCase {
 }
 
 /// Writes the chunk's cases; returns each case's line, row id and outcome, in no particular order.
-pub(super) async fn write_chunk(
-    store: &EventStore,
-    chunk: Vec<PlannedCase>,
-) -> Result<Vec<(u64, String, Outcome)>, StoreError> {
+async fn write_chunk(store: &EventStore, chunk: Vec<PlannedCase>) -> Result<Vec<(u64, String, Outcome)>, StoreError> {
     let streams: Vec<String> = chunk.iter().map(|case| case.stream.clone()).collect();
     let versions = store.stream_versions(&streams).await?;
     let (new, stored): (Vec<PlannedCase>, Vec<PlannedCase>) =

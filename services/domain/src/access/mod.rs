@@ -15,6 +15,10 @@ use crate::level::Level;
 use std::fmt;
 use std::str::FromStr;
 
+/// The actor role of history imported from another platform (`gridloop import`): evaluation
+/// does not ask such cases for feedback.
+pub const IMPORT_ROLE: &str = "import";
+
 /// What a principal is in the city's organisation. One spelling, kebab case, on the wire (token
 /// claims, flags, events).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

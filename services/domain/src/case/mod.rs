@@ -151,6 +151,10 @@ pub struct CaseDetails {
     pub media_url: Option<String>,
 }
 
+/// The start of the `rule` of the dispatch that opens history imported from another platform:
+/// `import:<source>`.
+pub const IMPORT_RULE_PREFIX: &str = "import:";
+
 /// Who holds the case and until when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Assignment {

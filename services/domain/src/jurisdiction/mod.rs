@@ -503,8 +503,12 @@ fn check_boundary(grid: &Grid) -> Result<Rect<f64>, JurisdictionError> {
         }
     }
     polygon.check_validation().map_err(|e| invalid(e.to_string()))?;
-    if polygon.unsigned_area() <= 0.0 {
-        return Err(invalid("zero area (degenerate polygon)".to_string()));
+    // Collinear vertices can leave an area of a few ulps from rounding alone: such a sliver has
+    // no point strictly inside, so no report could be placed in it and its interior point
+    // would lie on its edge (and locate to a neighbour touching it there).
+    let inside = polygon.interior_point().is_some_and(|p| polygon.coordinate_position(&p.0) == CoordPos::Inside);
+    if polygon.unsigned_area() <= 0.0 || !inside {
+        return Err(invalid("no interior: zero area or collinear vertices (degenerate polygon)".to_string()));
     }
     polygon.bounding_rect().ok_or_else(|| invalid("empty polygon".to_string()))
 }

@@ -411,7 +411,26 @@ fn from_toml_refuses_a_degenerate_polygon() {
     match Jurisdiction::from_toml(&text) {
         Err(JurisdictionError::InvalidBoundary { grid, reason }) => {
             assert_eq!(grid, code("321012001001002"));
-            assert!(reason.contains("zero area"), "{reason}");
+            assert!(reason.contains("no interior"), "{reason}");
+        }
+        other => panic!("expected InvalidBoundary, got {other:?}"),
+    }
+}
+
+#[test]
+fn from_toml_refuses_a_sliver_whose_area_is_only_rounding() {
+    // Three collinear vertices (slope exactly 1), the last one repeated: the shoelace sum is a
+    // few ulps above zero, but no point lies strictly inside, so the grid's interior point fell
+    // on its own edge (and located to a neighbour sharing that point).
+    let text = TWO_GRIDS.replace(
+        "[[119.51, 32.40], [119.52, 32.40], [119.52, 32.41], [119.51, 32.41], [119.51, 32.40]]",
+        "[[119.57, 32.43], [122.71879999999999, 35.5788], [116.9228, 29.782799999999998], \
+         [116.9228, 29.782799999999998], [116.9228, 29.782799999999998], [119.57, 32.43]]",
+    );
+    match Jurisdiction::from_toml(&text) {
+        Err(JurisdictionError::InvalidBoundary { grid, reason }) => {
+            assert_eq!(grid, code("321012001001002"));
+            assert!(reason.contains("no interior"), "{reason}");
         }
         other => panic!("expected InvalidBoundary, got {other:?}"),
     }

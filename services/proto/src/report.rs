@@ -2,14 +2,18 @@
 //! anything is recorded: every bad field is named, and only a report that passes becomes the
 //! details of a case. Pure, so hostile requests can be thrown at it without a store.
 
-use crate::{MAX_CLIENT_KEY, MAX_DESCRIPTION};
+use crate::convert::{self, from_channel, from_reporter};
+use crate::status::Violations;
+use crate::v1 as pb;
 use gridloop_domain::case::{CaseDetails, Reporter};
 use gridloop_domain::datum::{Datum, LatLon};
 use gridloop_domain::policy::CityPolicy;
-use gridloop_proto::convert::{self, from_channel, from_reporter};
-use gridloop_proto::status::Violations;
-use gridloop_proto::v1 as pb;
 use tonic::Status;
+
+/// The longest client key accepted, in characters.
+pub const MAX_CLIENT_KEY: usize = 128;
+/// The longest description accepted, in characters.
+pub const MAX_DESCRIPTION: usize = 4000;
 
 /// Device clocks drift: a discovery time this far in the future is still accepted.
 const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);

@@ -1,9 +1,10 @@
 //! The envelope a stored event travels in between services (`gridloop.v1.EventEnvelope`): the
-//! event with its whole envelope, and the service that produced it.
+//! event with its whole envelope, and the service that produced it. Pure, so bytes off the bus
+//! can be decoded (and fuzzed) without a broker or a store.
 
+use crate::convert::{from_timestamp, timestamp};
+use crate::v1 as pb;
 use gridloop_eventstore::{Actor, RecordedEvent};
-use gridloop_proto::convert::{from_timestamp, timestamp};
-use gridloop_proto::v1 as pb;
 use uuid::Uuid;
 
 /// The envelope of `e`, produced by `source`.
