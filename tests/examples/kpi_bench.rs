@@ -6,20 +6,26 @@
 //!
 //! Replays a synthetic history of CASES (default 300,000) cases of the default city, opened over
 //! a year, into a fresh evaluation read model (SQLite in a temporary directory, or a fresh schema
-//! of the Postgres at `GRIDLOOP_DATABASE_URL`, dropped at the end) — the projection and its day
+//! of the Postgres at `GRIDLOOP_DATABASE_URL`, dropped at the end unless `KPI_BENCH_KEEP_SCHEMA`
+//! is set, to EXPLAIN its queries) — the projection and its day
 //! counts are written as the live consumer writes them — then runs each query CALLS times
 //! (default 30; the count of every row ROW_CALLS times, default a fifth of CALLS) both ways and prints p50 and p95 per query, after checking that both ways give
-//! the same report; then the 4321 distribution both ways, and case-list pages, CALLS times each.
+//! the same report; then the 4321 distribution both ways, and pages of 50 of case lists of every
+//! filter shape, first and deep pages, by page token and by the offset statement they replaced,
+//! CALLS times each.
 
+use gridloop_domain::case_state::CaseState;
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::kpi::{Period, Report};
 use gridloop_domain::level::Level;
 use gridloop_domain::policy::CityPolicy;
+use gridloop_evaluation::case_list::{self, Cursor, ListFilter, Order};
 use gridloop_evaluation::kpi::CaseFilter;
 use gridloop_evaluation::replay::Rebuild;
 use gridloop_evaluation::{kpi_days, projection, settled};
 use gridloop_eventstore::{Backend, EventStore, StoreOptions};
 use gridloop_tests::history::SyntheticCity;
+use sqlx::AnyPool;
 use std::time::{Duration, Instant};
 
 fn micros(rfc3339: &str) -> i64 {
@@ -87,7 +93,7 @@ async fn main() {
             Period::Week,
             CaseFilter {
                 area: area(&street),
-                category: Some(category),
+                category: Some(category.clone()),
                 level: Some(Level::Grid),
                 from: Some(micros("2025-03-01T00:00:00+08:00")),
                 to: Some(micros("2025-04-01T00:00:00+08:00")),
@@ -103,7 +109,7 @@ async fn main() {
             },
         ),
     ];
-    println!("{:<34} {:>12} {:>12} {:>12} {:>12}", "query", "rows p50 ms", "rows p95 ms", "days p50 ms", "days p95 ms");
+    println!("{:<42} {:>12} {:>12} {:>12} {:>12}", "query", "rows p50 ms", "rows p95 ms", "days p50 ms", "days p95 ms");
     for (name, period, filter) in &queries {
         let mut by_rows = Report::new(*period, zone);
         projection::report(store.pool(), filter, &mut by_rows).await.unwrap();
@@ -127,7 +133,7 @@ async fn main() {
             t.sort();
         }
         println!(
-            "{name:<34} {:>12.1} {:>12.1} {:>12.2} {:>12.2}",
+            "{name:<42} {:>12.1} {:>12.1} {:>12.2} {:>12.2}",
             percentile(&timings[0], 0.5),
             percentile(&timings[0], 0.95),
             percentile(&timings[1], 0.5),
@@ -135,8 +141,14 @@ async fn main() {
         );
     }
     distributions(&store, &street, &grid, calls, row_calls).await;
-    case_lists(&store, &street, &grid, calls).await;
-    if store.backend() == Backend::Postgres {
+    println!(
+        "{:<42} {:>12} {:>12} {:>12} {:>12}",
+        "case list (page of 50)", "offset p50", "offset p95", "token p50", "token p95"
+    );
+    case_lists(&store, &street, &grid, &category, calls).await;
+    if std::env::var_os("KPI_BENCH_KEEP_SCHEMA").is_some() {
+        println!("kept {schema} (or {}) for EXPLAIN", dir.keep().display());
+    } else if store.backend() == Backend::Postgres {
         sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(store.pool()).await.expect("drop schema");
     }
 }
@@ -159,10 +171,6 @@ where
 
 /// A named area and closure window (micros).
 type Window<'a> = (&'static str, Option<&'a AreaCode>, Option<i64>, Option<i64>);
-
-/// A named case list: state, area, order and offset.
-type List<'a> =
-    (&'static str, Option<gridloop_domain::case_state::CaseState>, Option<&'a AreaCode>, projection::Order, i64);
 
 /// `GetLevelDistribution`'s query from the per-day level counts against the count of every
 /// closed row (`projection::settled_counts`), after checking both give the same counts.
@@ -197,28 +205,153 @@ async fn distributions(store: &EventStore, street: &AreaCode, grid: &AreaCode, c
             settled::counts(pool, area, from, to).await.unwrap();
         })
         .await;
-        println!("{name:<34} {:>12.1} {:>12.1} {:>12.2} {:>12.2}", rows.0, rows.1, days.0, days.1);
+        println!("{name:<42} {:>12.1} {:>12.1} {:>12.2} {:>12.2}", rows.0, rows.1, days.0, days.1);
     }
 }
 
-/// `ListCases`' query: the first page (50 rows) of the newest cases, of a street's open cases, of
-/// a grid's closed cases, and the 20th page of everything (an offset of 950).
-async fn case_lists(store: &EventStore, street: &AreaCode, grid: &AreaCode, calls: usize) {
-    use gridloop_domain::case_state::CaseState;
-    use projection::{Order, Within};
-    let lists: [List; 5] = [
-        ("list, newest", None, None, Order::Newest, 0),
-        ("list, a street's dispatched", Some(CaseState::Dispatched), Some(street), Order::Newest, 0),
-        ("list, a grid's closed", Some(CaseState::Closed), Some(grid), Order::Newest, 0),
-        ("list, by priority", None, None, Order::Priority, 0),
-        ("list, newest, page 20", None, None, Order::Newest, 950),
-    ];
-    for (name, state, area, order, offset) in lists {
-        let rows = projection::list(store.pool(), state, Within::Area(area), order, 50, offset).await.unwrap();
-        let (p50, p95) = timed(calls, || async move {
-            projection::list(store.pool(), state, Within::Area(area), order, 50, offset).await.unwrap();
+/// A named case list: its filter, order, and the pages before the one timed.
+struct List {
+    name: &'static str,
+    filter: ListFilter,
+    order: Order,
+    pages_before: usize,
+}
+
+const PAGE: u32 = 50;
+
+/// The one statement the list had for every filter, its `LIKE` and "(no filter) OR" pattern
+/// carried to the filters it has since, paged by offset: the "before" of each list.
+async fn list_by_offset(pool: &AnyPool, filter: &ListFilter, order: Order, offset: i64) -> Vec<String> {
+    let order_by = match order {
+        Order::Newest => "opened_at DESC, case_id",
+        Order::Priority => "priority DESC, opened_at, case_id",
+    };
+    let cases = &filter.cases;
+    sqlx::query_scalar(&format!(
+        "SELECT case_id FROM evaluation_cases \
+         WHERE ($1 = '' OR state = $1) AND grid_code LIKE $2 AND ($3 = '' OR category_code = $3) \
+         AND ($4 = '' OR level = $4) AND opened_at >= $5 AND opened_at < $6 \
+         ORDER BY {order_by} LIMIT $7 OFFSET $8"
+    ))
+    .bind(filter.state.map_or("", CaseState::name))
+    .bind(format!("{}%", cases.area.as_ref().map_or("", AreaCode::as_str)))
+    .bind(cases.category.clone().unwrap_or_default())
+    .bind(cases.level.map(Level::as_str).unwrap_or_default())
+    .bind(cases.from.unwrap_or(i64::MIN))
+    .bind(cases.to.unwrap_or(i64::MAX))
+    .bind(i64::from(PAGE))
+    .bind(offset)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// The cursor after `pages` pages of `list`, paged by token as `ListCases` pages.
+async fn cursor_after(pool: &AnyPool, list: &List) -> Option<Cursor> {
+    let mut after = None;
+    for _ in 0..list.pages_before {
+        let page = case_list::list(pool, &list.filter, list.order, PAGE, after.as_ref()).await.unwrap();
+        after = Some(Cursor::after(page.last()?, list.order));
+    }
+    after
+}
+
+fn lists(street: &AreaCode, grid: &AreaCode, category: &str) -> Vec<List> {
+    let district = street.ancestor(Level::District).unwrap();
+    let community = grid.ancestor(Level::Community).unwrap();
+    let month = (Some(micros("2025-03-01T00:00:00+08:00")), Some(micros("2025-04-01T00:00:00+08:00")));
+    let filter = |state: Option<CaseState>, area: Option<&AreaCode>, category: Option<&str>, level, window| {
+        let (from, to) = window;
+        ListFilter {
+            cases: CaseFilter { area: area.cloned(), category: category.map(str::to_string), level, from, to },
+            state,
+            reporter: None,
+        }
+    };
+    let all = (None, None);
+    use CaseState::*;
+    use Order::*;
+    let list = |name, filter, order, pages_before| List { name, filter, order, pages_before };
+    vec![
+        list("list, newest", filter(None, None, None, None, all), Newest, 0),
+        list("list, newest, page 201", filter(None, None, None, None, all), Newest, 200),
+        list("list, a district's closed", filter(Some(Closed), Some(&district), None, None, all), Newest, 0),
+        list("list, a street's dispatched", filter(Some(Dispatched), Some(street), None, None, all), Newest, 0),
+        list(
+            "list, a community's accepted, a cat.",
+            filter(Some(Accepted), Some(&community), Some(category), None, all),
+            Newest,
+            0,
+        ),
+        list("list, a grid's closed", filter(Some(Closed), Some(grid), None, None, all), Newest, 0),
+        list(
+            "list, a grid's rejected, a category",
+            filter(Some(Rejected), Some(grid), Some(category), None, all),
+            Newest,
+            0,
+        ),
+        list("list, a category", filter(None, None, Some(category), None, all), Newest, 0),
+        list("list, at the street level", filter(None, None, None, Some(Level::Street), all), Newest, 0),
+        list("list, a month", filter(None, None, None, None, month), Newest, 0),
+        list(
+            "list, street+state+cat.+level, a month",
+            filter(Some(Closed), Some(street), Some(category), Some(Level::Grid), month),
+            Newest,
+            0,
+        ),
+        list("list, a street's closed, page 101", filter(Some(Closed), Some(street), None, None, all), Newest, 100),
+        list("list, by priority", filter(None, None, None, None, all), Priority, 0),
+        list("list, by priority, page 201", filter(None, None, None, None, all), Priority, 200),
+        list("list, a grid's dispatched, by prio.", filter(Some(Dispatched), Some(grid), None, None, all), Priority, 0),
+        list(
+            "list, a street's accepted, a cat., prio.",
+            filter(Some(Accepted), Some(street), Some(category), None, all),
+            Priority,
+            0,
+        ),
+        list(
+            "list, a district's closed, a month, prio.",
+            filter(Some(Closed), Some(&district), None, None, month),
+            Priority,
+            0,
+        ),
+        list(
+            "list, a street's closed, prio., page 101",
+            filter(Some(Closed), Some(street), None, None, all),
+            Priority,
+            100,
+        ),
+    ]
+}
+
+/// `ListCases`' query: a page of 50 of each list, by the statement per filter shape and token
+/// (after its pages before, fetched untimed), against the one statement by offset it replaced,
+/// after checking both give the same cases.
+async fn case_lists(store: &EventStore, street: &AreaCode, grid: &AreaCode, category: &str, calls: usize) {
+    let pool = store.pool();
+    for list in lists(street, grid, category) {
+        let offset = (list.pages_before as i64) * i64::from(PAGE);
+        let after = cursor_after(pool, &list).await;
+        let by_token = case_list::list(pool, &list.filter, list.order, PAGE, after.as_ref()).await.unwrap();
+        let ids: Vec<String> = by_token.iter().map(|row| row.case_id.clone()).collect();
+        assert_eq!(ids, list_by_offset(pool, &list.filter, list.order, offset).await, "{}: other cases", list.name);
+        let (filter, order, after) = (&list.filter, list.order, after.as_ref());
+        let before = timed(calls, || async move {
+            list_by_offset(pool, filter, order, offset).await;
         })
         .await;
-        println!("{name:<34} {:>12} {:>12} {:>12.2} {:>12.2}   ({} rows)", "", "", p50, p95, rows.len());
+        let now = timed(calls, || async move {
+            case_list::list(pool, filter, order, PAGE, after).await.unwrap();
+        })
+        .await;
+        println!(
+            "{:<42} {:>12.1} {:>12.1} {:>12.2} {:>12.2}   ({} rows)",
+            list.name,
+            before.0,
+            before.1,
+            now.0,
+            now.1,
+            ids.len()
+        );
     }
 }

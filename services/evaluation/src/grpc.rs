@@ -1,8 +1,9 @@
 //! Evaluation's gRPC API: a reporter's answer is a feedback command on the kit's command path;
 //! the case list, the distribution, the KPIs and the drift alerts are queries of its read models.
 
+use crate::case_list::{self, Cursor, ListFilter, Order};
 use crate::counts::{self, CountFilter};
-use crate::projection::{self, CaseRow, Within};
+use crate::projection::{self, CaseRow};
 use crate::watch::FiguresStream;
 use crate::{drift, kpi, kpi_days, level_shares, settled, Evaluation};
 use gridloop_domain::access::{Principal, QueryScope, Rpc};
@@ -37,6 +38,15 @@ pub(crate) fn time_window(
     from: Option<&prost_types::Timestamp>,
     to: Option<&prost_types::Timestamp>,
 ) -> Result<(Option<i64>, Option<i64>), Status> {
+    window_of(from, to, ("from", "to"))
+}
+
+/// [`time_window`] of the request fields named `fields`.
+fn window_of(
+    from: Option<&prost_types::Timestamp>,
+    to: Option<&prost_types::Timestamp>,
+    fields: (&str, &str),
+) -> Result<(Option<i64>, Option<i64>), Status> {
     let bound = |t: Option<&prost_types::Timestamp>, field: &str| -> Result<Option<i64>, Status> {
         t.map(|t| {
             convert::from_timestamp(t)
@@ -45,10 +55,10 @@ pub(crate) fn time_window(
         })
         .transpose()
     };
-    let (from, to) = (bound(from, "from")?, bound(to, "to")?);
+    let (from, to) = (bound(from, fields.0)?, bound(to, fields.1)?);
     if let (Some(from), Some(to)) = (from, to) {
         if from >= to {
-            return Err(invalid_argument("to", "must be after from"));
+            return Err(invalid_argument(fields.1, format!("must be after {}", fields.0)));
         }
     }
     Ok((from, to))
@@ -93,6 +103,37 @@ impl Evaluation {
             }
             known => Ok(known),
         }
+    }
+
+    /// A category filter of a query: none, or one of the catalog's.
+    fn known_category(&self, category: Option<&str>) -> Result<(), Status> {
+        match category {
+            Some(category) if self.policy.catalog.get(category).is_none() => {
+                Err(invalid_argument("category_code", format!("unknown category {category:?} (see GetCatalog)")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The cases a `ListCases` request shows, within the caller's scope.
+    fn list_filter(&self, r: &pb::ListCasesRequest, scope: QueryScope) -> Result<ListFilter, Status> {
+        let category = (!r.category_code.is_empty()).then(|| r.category_code.clone());
+        self.known_category(category.as_deref())?;
+        let level = match r.level() {
+            pb::Level::Unspecified => None,
+            other => Some(convert::from_level(other).ok_or_else(|| invalid_argument("level", "not a level"))?),
+        };
+        let (from, to) = window_of(r.opened_from.as_ref(), r.opened_to.as_ref(), ("opened_from", "opened_to"))?;
+        let (area, reporter) = match scope {
+            QueryScope::Everywhere => (None, None),
+            QueryScope::Area(area) => (Some(area), None),
+            QueryScope::ReportedBy(reporter) => (None, Some(reporter)),
+        };
+        Ok(ListFilter {
+            cases: kpi::CaseFilter { area, category, level, from, to },
+            state: convert::from_case_state(r.state()),
+            reporter,
+        })
     }
 
     /// The refusal of an answer for a case no round was ever opened for: NOT_FOUND when the
@@ -154,33 +195,29 @@ impl EvaluationService for Evaluation {
         if let Some((case_id, version)) = consistency {
             self.caught_up(case_id, version).await?;
         }
-        // A token is the offset of its page; one that is not a page offset was never issued.
-        let offset: i64 = if r.page_token.is_empty() {
-            0
-        } else {
-            r.page_token
-                .parse::<u32>()
-                .map(i64::from)
-                .map_err(|_| invalid_argument("page_token", "not a token from a previous page"))?
+        let order = match r.order() {
+            pb::CaseOrder::Unspecified | pb::CaseOrder::Newest => Order::Newest,
+            pb::CaseOrder::Priority => Order::Priority,
+        };
+        // A token names where its page ended, in the order it was listed in.
+        let after = match r.page_token.as_str() {
+            "" => None,
+            token => Some(
+                Cursor::parse(token, order)
+                    .ok_or_else(|| invalid_argument("page_token", "not a token from a previous page of this order"))?,
+            ),
         };
         let limit = match r.page_size {
             0 => DEFAULT_PAGE,
             n => n.min(MAX_PAGE),
         };
-        let state = convert::from_case_state(r.state());
-        let order = match r.order() {
-            pb::CaseOrder::Unspecified | pb::CaseOrder::Newest => projection::Order::Newest,
-            pb::CaseOrder::Priority => projection::Order::Priority,
-        };
-        let within = match &scope {
-            QueryScope::Everywhere => Within::Area(None),
-            QueryScope::Area(area) => Within::Area(Some(area)),
-            QueryScope::ReportedBy(reporter) => Within::ReportedBy(reporter),
-        };
+        let filter = self.list_filter(&r, scope)?;
         let rows =
-            projection::list(self.store().pool(), state, within, order, limit, offset).await.map_err(query_status)?;
-        let next_page_token =
-            if rows.len() as u32 == limit { (offset + i64::from(limit)).to_string() } else { String::new() };
+            case_list::list(self.store().pool(), &filter, order, limit, after.as_ref()).await.map_err(query_status)?;
+        let next_page_token = match rows.last() {
+            Some(last) if rows.len() as u32 == limit => Cursor::after(last, order).token(),
+            _ => String::new(),
+        };
         // Phone and ID-card numbers typed into a description are for those entitled to the contact.
         let shown = |row: &CaseRow| {
             let mut summary = row.summary();
@@ -213,9 +250,7 @@ impl EvaluationService for Evaluation {
         let mut filter = kpi::filter_from(request.get_ref())?;
         filter.area = grpc::confine_area(&request, Rpc::GetKpis, filter.area.as_ref())?;
         let r = request.into_inner();
-        if let Some(category) = filter.category.as_deref().filter(|c| self.policy.catalog.get(c).is_none()) {
-            return Err(invalid_argument("category_code", format!("unknown category {category:?} (see GetCatalog)")));
-        }
+        self.known_category(filter.category.as_deref())?;
         let period = kpi::period_of(r.period());
         let mut report = Report::new(period, self.policy.calendar.zone());
         kpi_days::report(self.store().pool(), &filter, &mut report).await.map_err(query_status)?;

@@ -3,10 +3,12 @@
 //! serves the case list and the 4321 distribution.
 //!
 //! Feedback rounds take the kit's one command path, from a case event ([`handlers`]), a
-//! reporter's answer ([`grpc`]) or their deadline; the projection ([`projection`]), the 4321
-//! monitor ([`drift`]) and the KPIs ([`kpi`]) are read models of dispatch's events.
+//! reporter's answer ([`grpc`]) or their deadline; the projection ([`projection`], paged by
+//! [`case_list`]), the 4321 monitor ([`drift`]) and the KPIs ([`kpi`]) are read models of
+//! dispatch's events.
 
 mod access;
+pub mod case_list;
 mod counts;
 mod drift;
 mod grpc;

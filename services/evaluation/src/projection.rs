@@ -107,15 +107,6 @@ fn column_list() -> String {
     COLUMNS.join(", ")
 }
 
-/// The order of a case list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Order {
-    /// Newest first.
-    Newest,
-    /// Highest priority first, oldest first within a priority.
-    Priority,
-}
-
 /// The wire state of a stored state name (`UNSPECIFIED` for a name no state has).
 fn state_of(name: &str) -> pb::CaseState {
     name.parse::<CaseState>().map_or(pb::CaseState::Unspecified, convert::case_state)
@@ -434,46 +425,6 @@ pub async fn version_of(pool: &AnyPool, case_id: CaseId) -> Result<u64, sqlx::Er
         .fetch_optional(pool)
         .await?;
     Ok(version.and_then(|v| u64::try_from(v).ok()).unwrap_or_default())
-}
-
-/// The part of the city a case list reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Within<'a> {
-    /// Cases lying in this area's subtree (everywhere without one).
-    Area(Option<&'a AreaCode>),
-    /// The cases this resident reported.
-    ReportedBy(&'a str),
-}
-
-pub async fn list(
-    pool: &AnyPool,
-    state: Option<CaseState>,
-    within: Within<'_>,
-    order: Order,
-    limit: u32,
-    offset: i64,
-) -> Result<Vec<CaseRow>, sqlx::Error> {
-    let order_by = match order {
-        Order::Newest => "opened_at DESC, case_id",
-        Order::Priority => "priority DESC, opened_at, case_id",
-    };
-    let (area, reporter) = match within {
-        Within::Area(area) => (area, ""),
-        Within::ReportedBy(reporter) => (None, reporter),
-    };
-    sqlx::query_as(&format!(
-        "SELECT {} FROM evaluation_cases \
-         WHERE ($1 = '' OR state = $1) AND grid_code LIKE $2 AND ($5 = '' OR reporter_id = $5) \
-         ORDER BY {order_by} LIMIT $3 OFFSET $4",
-        column_list()
-    ))
-    .bind(state.map_or("", CaseState::name))
-    .bind(format!("{}%", area.map_or("", AreaCode::as_str)))
-    .bind(i64::from(limit))
-    .bind(offset)
-    .bind(reporter)
-    .fetch_all(pool)
-    .await
 }
 
 /// Where a case lies and who reported it, for the check of an evaluation: its grid and its

@@ -62,6 +62,15 @@ impl AreaCode {
         other.0.starts_with(&self.0)
     }
 
+    /// The greatest code under this one: its grid code of nines (the code itself for a grid).
+    /// Codes are digits of at most a grid's length, so the codes under this one are exactly
+    /// those from it to this code in code order — a range an index of codes reads, in any
+    /// collation, where "starts with" is a pattern it cannot.
+    pub fn last_under(&self) -> AreaCode {
+        let grid = Level::Grid.code_len();
+        AreaCode(format!("{}{}", self.0, "9".repeat(grid - self.0.len())))
+    }
+
     /// The `seq`-th child (1..=999) one level down, or `None` for a grid or an out-of-range
     /// sequence number. Handy for building trees in code.
     pub fn child(&self, seq: u16) -> Option<AreaCode> {

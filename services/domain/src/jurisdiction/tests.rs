@@ -95,6 +95,29 @@ fn contains_is_prefix_and_reflexive() {
 }
 
 #[test]
+fn the_codes_under_an_area_are_the_codes_from_it_to_its_last_in_code_order() {
+    let street = code("321012009");
+    assert_eq!(street.last_under(), code("321012009999999"));
+    assert_eq!(code("321012001001003").last_under(), code("321012001001003"), "a grid is its own last");
+    let candidates = [
+        "321012",
+        "321012008",
+        "321012008999",
+        "321012009",
+        "321012009001",
+        "321012009999999",
+        "321012010",
+        "321012010000",
+        "321013",
+        "321012009000001",
+    ];
+    for candidate in candidates.map(code) {
+        let in_range = street <= candidate && candidate <= street.last_under();
+        assert_eq!(in_range, street.contains(&candidate), "{candidate}");
+    }
+}
+
+#[test]
 fn child_appends_a_three_digit_sequence() {
     assert_eq!(code("321012").child(7), Some(code("321012007")));
     assert_eq!(code("321012001").child(999), Some(code("321012001999")));

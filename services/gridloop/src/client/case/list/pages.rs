@@ -160,6 +160,7 @@ impl StateList {
                         order: enum_arg::<pb::CaseOrder>(&query.order),
                         min_case_id: query.after.0.clone(),
                         min_version: query.after.1,
+                        ..pb::ListCasesRequest::default()
                     };
                     let page =
                         server.evaluation().list_cases(request).await.map_err(server.fail("ListCases"))?.into_inner();
