@@ -83,6 +83,7 @@
 //! crash may.
 
 mod error;
+mod scan;
 mod sql;
 mod store;
 pub mod testing;
@@ -90,6 +91,7 @@ mod types;
 mod write;
 
 pub use error::{StoreError, Unavailable};
+pub use scan::Pages;
 pub use sql::{Batch, Binds, Placeholders};
 pub use store::{EventStore, FIRST_EXTRA_MIGRATION_VERSION};
 pub use types::{
