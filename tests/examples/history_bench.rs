@@ -23,8 +23,8 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use gridloop_analytics::export::{export_events, Source, PAGE_SIZE};
 use gridloop_analytics::import::{ImportedCase, Importer};
 use gridloop_analytics::{EventFilter, Format};
-use gridloop_domain::policy::CityPolicy;
 use gridloop_domain::kpi::{Period, Report};
+use gridloop_domain::policy::CityPolicy;
 use gridloop_evaluation::kpi::CaseFilter;
 use gridloop_evaluation::replay::{Rebuild, ReplayStats, Scratch};
 use gridloop_eventstore::{Backend, Commit, EventStore, ExpectedVersion, StoreOptions, StreamAppend};
@@ -83,9 +83,9 @@ impl Bench {
             self.raw_rate = Some(rate);
         }
         let ratio = self.raw_rate.map_or(String::new(), |r| format!("{:>6.1}% of raw", 100.0 * rate / r));
-        let rss = status_mb("VmHWM:").zip(before).map_or(String::new(), |(peak, before)| {
-            format!("peak RSS {peak:>7.1} MB (from {before:.1})")
-        });
+        let rss = status_mb("VmHWM:")
+            .zip(before)
+            .map_or(String::new(), |(peak, before)| format!("peak RSS {peak:>7.1} MB (from {before:.1})"));
         println!("{name:<28} {events:>9} events {secs:>7.2} s {rate:>11.0} ev/s  {ratio}  {rss}");
         rate
     }

@@ -5,14 +5,14 @@
 //! model equals the live one.
 
 use crate::drift::{self, LevelCountKey};
+use crate::kpi::CaseFilter;
 use crate::kpi_days::{self, DayCounts};
 use crate::projection::{self, CaseRow, Evolution};
 use gridloop_domain::case::CaseEvent;
 use gridloop_domain::clock::Tz;
 use gridloop_domain::ids::CaseId;
-use gridloop_domain::level::Level;
-use crate::kpi::CaseFilter;
 use gridloop_domain::kpi::Report;
+use gridloop_domain::level::Level;
 use gridloop_eventstore::{Durability, EventStore, RecordedEvent, StoreError, StoreOptions};
 use gridloop_proto::convert;
 use std::collections::{HashMap, HashSet};
