@@ -8,18 +8,25 @@
 //! default city's grids and categories — into dispatch's store (SQLite in a temporary directory,
 //! or a fresh schema of the Postgres at `GRIDLOOP_DATABASE_URL`, dropped at the end), then
 //! measures: a raw scan of the events table with sqlx (and `COPY … TO STDOUT` on Postgres),
-//! `read_all` in pages, export to Parquet and to NDJSON, and the case projection replayed into a
-//! fresh read model and folded in memory. Each line gives events/s, the ratio to
-//! the raw scan, and the peak RSS of that phase (VmHWM after resetting it through
-//! /proc/self/clear_refs), which shows whether memory stays flat.
+//! `read_all` in pages and the store's `scan`, export to Parquet and to NDJSON, and the case
+//! projection replayed into a fresh read model and into the scratch read model behind "as of"
+//! reports. Each line gives events/s, the ratio to the raw scan, and the peak RSS of that phase
+//! (VmHWM after resetting it through /proc/self/clear_refs) with the RSS it started from, which
+//! shows whether memory stays flat.
+//!
+//! With `HISTORY_BENCH_KEEP=DIR` the history stays for the `gridloop` commands to be measured on:
+//! SQLite in `DIR/dispatch.db` (a data dir), Postgres in the schema `<prefix>dispatch`, whose
+//! prefix is printed (`--schema-prefix`).
 
 use chrono::{Duration, TimeZone, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use gridloop_analytics::export::{export_events, Source, PAGE_SIZE};
 use gridloop_analytics::import::{ImportedCase, Importer};
 use gridloop_analytics::{EventFilter, Format};
+use gridloop_domain::kpi::{Period, Report};
 use gridloop_domain::policy::CityPolicy;
-use gridloop_evaluation::replay::{InMemory, Rebuild};
+use gridloop_evaluation::kpi::CaseFilter;
+use gridloop_evaluation::replay::{Rebuild, ReplayStats, Scratch};
 use gridloop_eventstore::{Backend, Commit, EventStore, ExpectedVersion, StoreOptions, StreamAppend};
 use sqlx::Row;
 use std::future::Future;
@@ -33,15 +40,24 @@ opened = "opened"
 category = "category"
 "#;
 
-/// Peak resident set of this process since the last reset, in MB (Linux only).
-fn peak_rss_mb() -> Option<f64> {
+/// A figure of this process's /proc status in MB (Linux only): `VmHWM` the peak resident set
+/// since the last reset, `VmRSS` the current one.
+fn status_mb(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }
 
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The events a replay read, after checking that each was counted once: applied, skipped (none
+/// here: the history is whole) or policy.
+fn adds_up(stats: ReplayStats) -> u64 {
+    assert_eq!(stats.skipped, 0, "{stats:?}");
+    assert_eq!(stats.applied + stats.skipped + stats.policy, stats.events, "{stats:?}");
+    stats.events
 }
 
 /// Runs the measurements and prints one line each.
@@ -58,6 +74,7 @@ impl Bench {
         Fut: Future<Output = u64>,
     {
         reset_peak_rss();
+        let before = status_mb("VmRSS:");
         let started = Instant::now();
         let events = run().await;
         let secs = started.elapsed().as_secs_f64();
@@ -66,7 +83,9 @@ impl Bench {
             self.raw_rate = Some(rate);
         }
         let ratio = self.raw_rate.map_or(String::new(), |r| format!("{:>6.1}% of raw", 100.0 * rate / r));
-        let rss = peak_rss_mb().map_or(String::new(), |mb| format!("peak RSS {mb:>7.1} MB"));
+        let rss = status_mb("VmHWM:")
+            .zip(before)
+            .map_or(String::new(), |(peak, before)| format!("peak RSS {peak:>7.1} MB (from {before:.1})"));
         println!("{name:<28} {events:>9} events {secs:>7.2} s {rate:>11.0} ev/s  {ratio}  {rss}");
         rate
     }
@@ -95,16 +114,24 @@ touch!(touch_pg, sqlx::postgres::PgRow);
 async fn main() {
     let total: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
     let dir = tempfile::tempdir().unwrap();
+    let keep = std::env::var_os("HISTORY_BENCH_KEEP").map(std::path::PathBuf::from);
     let database_url = std::env::var("GRIDLOOP_DATABASE_URL").ok();
-    let schema = format!("history_bench_{}", uuid::Uuid::now_v7().simple());
+    let prefix = format!("history_bench_{}_", uuid::Uuid::now_v7().simple());
+    let schema = format!("{prefix}dispatch");
     let (url, options) = match &database_url {
         Some(url) => {
             (url.clone(), StoreOptions { schema: Some(schema.clone()), max_connections: 8, ..StoreOptions::default() })
         }
-        None => (format!("sqlite://{}", dir.path().join("dispatch.db").display()), StoreOptions::default()),
+        None => {
+            let store_dir = keep.clone().unwrap_or_else(|| dir.path().to_path_buf());
+            (format!("sqlite://{}", store_dir.join("dispatch.db").display()), StoreOptions::default())
+        }
     };
     let store = EventStore::connect(&url, options).await.expect("store");
     println!("backend: {:?}, {total} events", store.backend());
+    if keep.is_some() && database_url.is_some() {
+        println!("kept: --schema-prefix {prefix}");
+    }
 
     // The history: closed cases of four events each, committed concurrently (group commit).
     let policy = CityPolicy::default_city();
@@ -247,6 +274,16 @@ async fn main() {
             n
         })
         .await;
+    let head = store.head_position().await.expect("head");
+    bench
+        .phase("scan (10k pages, ahead)", false, || async {
+            let (mut pages, mut n) = (store.scan(0, head, PAGE_SIZE), 0u64);
+            while let Some(page) = pages.recv().await {
+                n += page.expect("scan").len() as u64;
+            }
+            n
+        })
+        .await;
     let sources = [Source { service: "dispatch".into(), store: store.clone() }];
     for (name, format, file) in
         [("export parquet", Format::Parquet, "events.parquet"), ("export ndjson", Format::Ndjson, "events.ndjson")]
@@ -265,11 +302,11 @@ async fn main() {
             .await;
     }
     // Replay: the case projection rebuilt into a fresh read model (what `gridloop replay --into`
-    // does), and folded in memory (what `gridloop stats kpi --as-of` does).
+    // does), and into a scratch SQLite file (what `gridloop stats kpi --as-of` does).
     let (target_url, target_options) = match &database_url {
         Some(url) => (
             url.clone(),
-            StoreOptions { schema: Some(format!("{schema}_replay")), max_connections: 4, ..StoreOptions::default() },
+            StoreOptions { schema: Some(format!("{prefix}replay")), max_connections: 4, ..StoreOptions::default() },
         ),
         None => (format!("sqlite://{}", dir.path().join("replay/evaluation.db").display()), StoreOptions::default()),
     };
@@ -279,36 +316,32 @@ async fn main() {
         .phase("replay into fresh read model", false, || async {
             let mut rebuild =
                 Rebuild::new(replay_target, false, gridloop_domain::clock::DEFAULT_ZONE).await.expect("fresh target");
-            let mut after = 0i64;
-            loop {
-                let page = store.read_all(after, PAGE_SIZE).await.expect("read_all");
-                let Some(last) = page.last() else { break };
-                after = last.global_position;
-                rebuild.apply(&page).await.expect("replay");
+            let mut pages = store.scan(0, head, PAGE_SIZE);
+            while let Some(page) = pages.recv().await {
+                rebuild.apply(&page.expect("scan")).await.expect("replay");
             }
-            assert_eq!(rebuild.stats().skipped, 0);
-            rebuild.stats().events
+            adds_up(rebuild.stats())
         })
         .await;
     bench
-        .phase("replay in memory (as of)", false, || async {
-            let mut cases = InMemory::default();
-            let mut after = 0i64;
-            loop {
-                let page = store.read_all(after, PAGE_SIZE).await.expect("read_all");
-                let Some(last) = page.last() else { break };
-                after = last.global_position;
-                for event in &page {
-                    cases.apply(event).expect("fold");
-                }
+        .phase("replay as of (scratch file)", false, || async {
+            let zone = gridloop_domain::clock::DEFAULT_ZONE;
+            let mut scratch = Scratch::new(zone).await.expect("scratch read model");
+            let mut pages = store.scan(0, head, PAGE_SIZE);
+            while let Some(page) = pages.recv().await {
+                scratch.apply(&page.expect("scan")).await.expect("fold");
             }
-            assert_eq!(cases.rows().count(), case_count);
-            cases.stats().events
+            let mut report = Report::new(Period::Month, zone);
+            scratch.report(&CaseFilter::default(), &mut report).await.expect("report");
+            assert_eq!(report.total().reported, case_count as u64);
+            adds_up(scratch.stats())
         })
         .await;
 
     if store.backend() == Backend::Postgres {
-        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(store.pool()).await.expect("drop schema");
-        sqlx::query(&format!("DROP SCHEMA {schema}_replay CASCADE")).execute(store.pool()).await.expect("drop schema");
+        sqlx::query(&format!("DROP SCHEMA {prefix}replay CASCADE")).execute(store.pool()).await.expect("drop schema");
+        if keep.is_none() {
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(store.pool()).await.expect("drop schema");
+        }
     }
 }

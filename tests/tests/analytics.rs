@@ -135,7 +135,10 @@ async fn replay_into(g: &Gridloop, target: EventStore, replace: bool) -> gridloo
     let history = HistoryArgs { store: g.args.store.clone(), ..HistoryArgs::embedded(&g.args.store.data_dir) };
     let mut source = History::open(&history, gridloop_domain::clock::DEFAULT_ZONE).await.expect("history");
     let mut rebuilt = Rebuild::new(target, replace, gridloop_domain::clock::DEFAULT_ZONE).await.expect("fresh target");
-    rebuild(&mut source, &mut rebuilt, &ProgressBar::hidden()).await.expect("replay")
+    let summary = rebuild(&mut source, &mut rebuilt, &ProgressBar::hidden()).await.expect("replay");
+    let s = summary.stats;
+    assert_eq!(s.applied + s.skipped + s.policy, s.events, "every event counted once: {s:?}");
+    summary
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

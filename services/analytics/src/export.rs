@@ -1,7 +1,8 @@
 //! Export of the event log: one row per event, as Parquet or NDJSON.
 //!
 //! Each store is read in pages up to the head it had when the export started (a consistent
-//! snapshot even while the services write), by a reader task one page ahead of the encoder, and
+//! snapshot even while the services write), by a reader task one page ahead of the encoder
+//! ([`EventStore::scan`]), and
 //! every page is written as soon as it is encoded: memory holds two pages and one Parquet row
 //! group at most, however long the history.
 
@@ -29,6 +30,30 @@ use std::sync::Arc;
 pub const PAGE_SIZE: u32 = 10_000;
 /// Rows per Parquet row group (the writer buffers one row group).
 pub const ROW_GROUP_ROWS: usize = 64 * 1024;
+/// Threads that render a page at most, and the fewest events worth a thread of their own.
+const MAX_RENDER_THREADS: usize = 4;
+const MIN_EVENTS_PER_THREAD: usize = 1_000;
+
+/// `render` of consecutive parts of `items`, in order, the parts rendered on as many threads as
+/// the machine has cores (this one among them). Rendering `payload_json` — each payload decoded
+/// by reflection and written out in canonical order — is most of an export's work, and no event
+/// needs another to be rendered.
+fn render_in_parts<T: Sync, R: Send>(items: &[T], render: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let threads = cores.min(MAX_RENDER_THREADS).min(items.len() / MIN_EVENTS_PER_THREAD).max(1);
+    if threads == 1 {
+        return vec![render(items)];
+    }
+    let mut parts = items.chunks(items.len().div_ceil(threads));
+    let first = parts.next().unwrap_or_default();
+    let render = &render;
+    std::thread::scope(|scope| {
+        let others: Vec<_> = parts.map(|part| scope.spawn(move || render(part))).collect();
+        let mut rendered = vec![render(first)];
+        rendered.extend(others.into_iter().map(|thread| thread.join().expect("a rendering thread panicked")));
+        rendered
+    })
+}
 
 /// One service's store to export.
 #[derive(Debug, Clone)]
@@ -129,10 +154,15 @@ pub fn events_batch(service: &str, events: &[&RecordedEvent], decoder: &EventJso
         event_ids.append_value(e.event_id.hyphenated().encode_lower(&mut uuid_buf));
     }
     let mut payload = BinaryBuilder::with_capacity(n, events.iter().map(|e| e.payload.len()).sum());
-    let mut payload_json = StringBuilder::with_capacity(n, n * 256);
     for e in events {
         payload.append_value(&e.payload);
-        payload_json.append_option(decoder.to_string(&e.event_type, &e.payload));
+    }
+    let rendered = render_in_parts(events, |part| {
+        part.iter().map(|e| decoder.to_string(&e.event_type, &e.payload)).collect::<Vec<_>>()
+    });
+    let mut payload_json = StringBuilder::with_capacity(n, n * 256);
+    for json in rendered.into_iter().flatten() {
+        payload_json.append_option(json);
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(std::iter::repeat_n(service, n))),
@@ -302,7 +332,7 @@ pub async fn export_events_with<W: Write + Send>(
         let store_error =
             |source_error: StoreError| ExportError::Store { service: source.service.clone(), source: source_error };
         let head = source.store.head_position().await.map_err(store_error)?;
-        let mut pages = read_pages(source.store.clone(), head);
+        let mut pages = source.store.scan(0, head, PAGE_SIZE);
         while let Some(page) = pages.recv().await {
             let page = page.map_err(store_error)?;
             let kept: Vec<&RecordedEvent> = page.iter().filter(|e| filter.matches(e)).collect();
@@ -311,9 +341,10 @@ pub async fn export_events_with<W: Write + Send>(
             if !kept.is_empty() {
                 let (shown, contacts) = match personal {
                     PersonalData::Withheld => {
-                        let shown: Vec<Cow<'_, RecordedEvent>> =
-                            kept.iter().map(|e| masked(e).map_or(Cow::Borrowed(*e), Cow::Owned)).collect();
-                        (shown, None)
+                        let shown = render_in_parts(&kept, |part: &[&RecordedEvent]| {
+                            part.iter().map(|e| masked(e).map_or(Cow::Borrowed(*e), Cow::Owned)).collect::<Vec<_>>()
+                        });
+                        (shown.into_iter().flatten().collect::<Vec<Cow<'_, RecordedEvent>>>(), None)
                     }
                     PersonalData::Included(opener) => {
                         let opened = contacts(opener, &kept).await.map_err(ExportError::Personal)?;
@@ -330,9 +361,17 @@ pub async fn export_events_with<W: Write + Send>(
                         }
                     }
                     Sink::Ndjson(writer) => {
-                        for (index, e) in rows.iter().enumerate() {
-                            let personal = contacts.as_ref().map(|c| PersonalLine::of(c[index].as_ref()));
-                            write_ndjson_line(writer, &source.service, e, decoder, personal)?;
+                        let numbered: Vec<(usize, &RecordedEvent)> = rows.iter().copied().enumerate().collect();
+                        let parts = render_in_parts(&numbered, |part: &[(usize, &RecordedEvent)]| {
+                            let mut lines = Vec::with_capacity(part.len() * 1024);
+                            for (index, e) in part {
+                                let personal = contacts.as_ref().map(|c| PersonalLine::of(c[*index].as_ref()));
+                                write_ndjson_line(&mut lines, &source.service, e, decoder, personal)?;
+                            }
+                            Ok::<_, ExportError>(lines)
+                        });
+                        for lines in parts {
+                            writer.write_all(&lines?)?;
                         }
                     }
                 }
@@ -349,34 +388,20 @@ pub async fn export_events_with<W: Write + Send>(
     Ok(stats)
 }
 
-/// Pages of the store's events up to `head`, read by a task that stays one page ahead.
-fn read_pages(store: EventStore, head: i64) -> tokio::sync::mpsc::Receiver<Result<Vec<RecordedEvent>, StoreError>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(1);
-    tokio::spawn(async move {
-        let mut after = 0;
-        while after < head {
-            match store.read_all(after, PAGE_SIZE).await {
-                Ok(mut page) => {
-                    page.retain(|e| e.global_position <= head);
-                    let Some(last) = page.last() else { break };
-                    after = last.global_position;
-                    if tx.send(Ok(page)).await.is_err() {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    break;
-                }
-            }
-        }
-    });
-    rx
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_rendered_on_several_threads_come_back_whole_and_in_order() {
+        let items: Vec<u32> = (0..10_000).collect();
+        let parts = render_in_parts(&items, <[u32]>::to_vec);
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        assert_eq!(parts.len(), cores.min(MAX_RENDER_THREADS));
+        assert_eq!(parts.concat(), items);
+        assert_eq!(render_in_parts(&items[..10], <[u32]>::len), [10], "too few for a second thread");
+        assert_eq!(render_in_parts(&items[..0], <[u32]>::len), [0]);
+    }
 
     #[test]
     fn routing_keys_split_into_the_four_area_codes() {

@@ -1,17 +1,19 @@
 //! Rebuilding evaluation's read model from dispatch's event log (`gridloop replay`): the case
-//! projection and the 4321 monitor's level counts, into a fresh read model, in place, or (cases
-//! only) in memory for "as of" queries. Cases fold with [`projection::evolve`] and closures count
-//! with [`drift::level_count_keys`], the rules the live consumer uses, so a rebuilt read model
-//! equals the live one.
+//! projection and the 4321 monitor's level counts, into a fresh read model, in place, or into a
+//! scratch SQLite file for "as of" queries. Cases fold with [`projection::evolve`] and closures
+//! count with [`drift::level_count_keys`], the rules the live consumer uses, so a rebuilt read
+//! model equals the live one.
 
 use crate::drift::{self, LevelCountKey};
+use crate::kpi::CaseFilter;
 use crate::kpi_days::{self, DayCounts};
 use crate::projection::{self, CaseRow, Evolution};
 use gridloop_domain::case::CaseEvent;
 use gridloop_domain::clock::Tz;
 use gridloop_domain::ids::CaseId;
+use gridloop_domain::kpi::Report;
 use gridloop_domain::level::Level;
-use gridloop_eventstore::{EventStore, RecordedEvent, StoreError};
+use gridloop_eventstore::{Durability, EventStore, RecordedEvent, StoreError, StoreOptions};
 use gridloop_proto::convert;
 use std::collections::{HashMap, HashSet};
 
@@ -25,20 +27,25 @@ pub enum ReplayError {
         "the target already holds {0} cases or level counts: replay builds a fresh read model (or pass --replace)"
     )]
     NotEmpty(i64),
+    #[error("cannot make the scratch read model's directory: {0}")]
+    Scratch(#[from] std::io::Error),
     #[error("event at position {position} ({event_type}): {reason}")]
     Undecodable { position: i64, event_type: String, reason: String },
 }
 
-/// What a replay went through.
+/// What a replay went through: every event read is counted once, as applied, skipped or policy.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReplayStats {
     /// Events read.
     pub events: u64,
     /// Case events folded into a row.
     pub applied: u64,
-    /// Case events whose earlier events were not in the replayed range (a replay that starts
-    /// mid-history, e.g. from a JetStream sequence after retention dropped the beginning).
+    /// Case events not folded: their case's earlier events were not in the replayed range (a
+    /// replay that starts mid-history, e.g. from a JetStream sequence after retention dropped
+    /// the beginning), or the row already held them (a duplicate delivery).
     pub skipped: u64,
+    /// Events of dispatch's other streams (the city policy): no case row to fold them into.
+    pub policy: u64,
 }
 
 /// The case event an envelope carries, or `None` for dispatch's other streams (the policy).
@@ -71,7 +78,10 @@ fn fold(
     record: &RecordedEvent,
 ) -> Result<Option<Folded>, ReplayError> {
     stats.events += 1;
-    let Some((case_id, event)) = decode(record)? else { return Ok(None) };
+    let Some((case_id, event)) = decode(record)? else {
+        stats.policy += 1;
+        return Ok(None);
+    };
     let key = case_id.to_string();
     let at = record.occurred_at.timestamp_micros();
     match projection::evolve(rows.get(&key), case_id, record.stream_version as i64, at, &event) {
@@ -84,8 +94,7 @@ fn fold(
             };
             Ok(Some(Folded { key, closed_at_level }))
         }
-        Evolution::AlreadyApplied => Ok(None),
-        Evolution::Gap { .. } => {
+        Evolution::AlreadyApplied | Evolution::Gap { .. } => {
             stats.skipped += 1;
             Ok(None)
         }
@@ -167,24 +176,40 @@ impl Rebuild {
     }
 }
 
-/// A replay held in memory: for "as of" reports, nothing written.
-#[derive(Debug, Default)]
-pub struct InMemory {
-    rows: HashMap<String, CaseRow>,
-    stats: ReplayStats,
+/// A replay into a scratch read model: a SQLite file in a fresh temporary directory, removed
+/// when this is dropped. "As of" reports fold the log here rather than in memory, so that their
+/// memory stays flat however many cases the history holds, and query it as the live service
+/// queries its own read model.
+pub struct Scratch {
+    rebuild: Rebuild,
+    store: EventStore,
+    _dir: tempfile::TempDir,
 }
 
-impl InMemory {
-    pub fn apply(&mut self, record: &RecordedEvent) -> Result<(), ReplayError> {
-        fold(&mut self.rows, &mut self.stats, record).map(|_| ())
+impl Scratch {
+    /// A fresh scratch read model whose KPI day counts are cut in `zone`. The directory is made
+    /// under `std::env::temp_dir()` (`TMPDIR`).
+    pub async fn new(zone: Tz) -> Result<Self, ReplayError> {
+        let dir = tempfile::Builder::new().prefix("gridloop-as-of-").tempdir()?;
+        let url = format!("sqlite://{}", dir.path().join("evaluation.db").display());
+        // Thrown away afterwards: no sync at commit.
+        let options = StoreOptions { durability: Durability::Relaxed, max_connections: 2, ..StoreOptions::default() };
+        let store = EventStore::connect(&url, options).await?;
+        let rebuild = Rebuild::new(store.clone(), false, zone).await?;
+        Ok(Self { rebuild, store, _dir: dir })
     }
 
-    pub fn rows(&self) -> impl Iterator<Item = &CaseRow> {
-        self.rows.values()
+    pub async fn apply(&mut self, events: &[RecordedEvent]) -> Result<(), ReplayError> {
+        self.rebuild.apply(events).await
     }
 
     pub fn stats(&self) -> ReplayStats {
-        self.stats
+        self.rebuild.stats()
+    }
+
+    /// Add the cases `filter` selects to `report`, by the live service's own KPI query.
+    pub async fn report(&self, filter: &CaseFilter, report: &mut Report) -> Result<(), ReplayError> {
+        Ok(kpi_days::report(self.store.pool(), filter, report).await?)
     }
 }
 

@@ -90,6 +90,8 @@
 #[cfg(feature = "store")]
 mod error;
 #[cfg(feature = "store")]
+mod scan;
+#[cfg(feature = "store")]
 mod sql;
 #[cfg(feature = "store")]
 mod store;
@@ -101,6 +103,8 @@ mod write;
 
 #[cfg(feature = "store")]
 pub use error::{StoreError, Unavailable};
+#[cfg(feature = "store")]
+pub use scan::Pages;
 #[cfg(feature = "store")]
 pub use sql::{Batch, Binds, Placeholders};
 #[cfg(feature = "store")]

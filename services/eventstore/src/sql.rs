@@ -251,8 +251,15 @@ pub(crate) fn stored_time(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(6)
 }
 
-/// Decodes a row selected with [`event_columns!`].
-pub(crate) fn decode_event(row: &AnyRow) -> Result<RecordedEvent, StoreError> {
+/// Decodes a row selected with [`event_columns!`], from sqlx's `Any` driver or a backend's own
+/// (a native Postgres row skips the copy of every value `Any` makes).
+pub(crate) fn decode_event<R: Row>(row: &R) -> Result<RecordedEvent, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + Type<R::Database>,
+{
     let event_id: String = row.try_get(3)?;
     let stream_version: i64 = row.try_get(2)?;
     let schema_version: i64 = row.try_get(13)?;

@@ -56,7 +56,7 @@ const BULK_CHECKPOINT_PAGES: u32 = 64 * 1024;
 /// Cheap to clone; clones share the pool and the writer.
 #[derive(Clone)]
 pub struct EventStore {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     writer: mpsc::Sender<Pending>,
 }
 

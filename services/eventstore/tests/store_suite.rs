@@ -104,6 +104,7 @@ store_suite!(
     scheduled_timers_wake_the_timer_loop_with_the_earliest_due_time,
     data_survives_reopening,
     a_bulk_load_ends_with_its_events_in_the_database_file,
+    a_scan_hands_over_a_range_in_order_in_pages,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -243,6 +244,36 @@ async fn append_and_read_back(h: Harness) {
         store.commit(Commit::append("case-1", ExpectedVersion::Exact(5), vec![])).await,
         Err(StoreError::Conflict { actual: 2, .. })
     ));
+}
+
+/// Every page of a scan, in order, until it ends.
+async fn scanned(store: &EventStore, after: i64, head: i64, page: u32) -> Vec<Vec<RecordedEvent>> {
+    let mut pages = store.scan(after, head, page);
+    let mut all = Vec::new();
+    while let Some(page) = pages.recv().await {
+        all.push(page.unwrap());
+    }
+    all
+}
+
+async fn a_scan_hands_over_a_range_in_order_in_pages(h: Harness) {
+    let store = h.connect().await;
+    let first = store.commit(Commit::append("case-1", ExpectedVersion::NoStream, events("a", 5))).await.unwrap();
+    let second = store.commit(Commit::append("case-2", ExpectedVersion::NoStream, events("b", 2))).await.unwrap();
+    let all = [first.events, second.events].concat();
+
+    let pages = scanned(&store, 0, 7, 3).await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 1]);
+    assert_eq!(pages.concat(), all, "every column as committed, in position order");
+    // A range: after position 2, up to the head it was given (later commits left out).
+    store.commit(Commit::append("case-3", ExpectedVersion::NoStream, events("c", 1))).await.unwrap();
+    assert_eq!(positions(&scanned(&store, 2, 7, 10).await.concat()), [3, 4, 5, 6, 7]);
+    assert!(scanned(&store, 7, 7, 10).await.is_empty());
+    // A reader that stops early ends the scan without an error.
+    let mut pages = store.scan(0, 8, 1);
+    assert_eq!(positions(&pages.recv().await.unwrap().unwrap()), [1]);
+    drop(pages);
+    assert_eq!(store.head_position().await.unwrap(), 8);
 }
 
 async fn expected_version_conflicts_write_nothing(h: Harness) {

@@ -1,6 +1,6 @@
 //! `gridloop replay` and the "as of" KPIs: rebuild the evaluation service's case projection from
 //! dispatch's event log — read from dispatch's store, or from the JetStream stream in
-//! distributed mode — into a fresh read model, in place, or in memory.
+//! distributed mode — into a fresh read model, in place, or into a scratch file for "as of".
 
 use crate::analytics_cli::progress_bar;
 use crate::app::{ServiceName, StoreLocation};
@@ -13,8 +13,8 @@ use gridloop_bus::jetstream::{HistoryReader, JetStreamConfig, ReplayStart};
 use gridloop_domain::clock::Tz;
 use gridloop_domain::kpi::{Period, Report};
 use gridloop_evaluation::kpi::CaseFilter;
-use gridloop_evaluation::replay::{self, InMemory, Rebuild, ReplayStats};
-use gridloop_eventstore::{EventStore, RecordedEvent, StoreOptions};
+use gridloop_evaluation::replay::{self, Rebuild, ReplayStats, Scratch};
+use gridloop_eventstore::{EventStore, Pages, RecordedEvent, StoreOptions};
 use gridloop_proto::v1 as pb;
 use indicatif::ProgressBar;
 use std::time::Instant;
@@ -74,7 +74,7 @@ impl HistoryArgs {
 
 /// dispatch's events in order, a batch at a time.
 pub enum History {
-    Store { store: EventStore, after: i64, head: i64, until: Option<DateTime<Utc>> },
+    Store { pages: Pages, head: i64, until: Option<DateTime<Utc>> },
     JetStream { reader: Box<HistoryReader>, until: Option<DateTime<Utc>> },
 }
 
@@ -101,7 +101,7 @@ impl History {
         }
         let store = args.store.open_existing(ServiceName::Dispatch).await?;
         let head = store.head_position().await?;
-        Ok(History::Store { store, after: 0, head, until })
+        Ok(History::Store { pages: store.scan(0, head, PAGE), head, until })
     }
 
     /// Events to read in all (for the progress bar).
@@ -116,15 +116,10 @@ impl History {
     /// `None` at the end.
     pub async fn next_batch(&mut self) -> Result<Option<(Vec<RecordedEvent>, u64)>> {
         let (mut batch, until) = match self {
-            History::Store { store, after, head, until } => {
-                if *after >= *head {
-                    return Ok(None);
-                }
-                let batch = store.read_all(*after, PAGE).await?;
-                let Some(last) = batch.last() else { return Ok(None) };
-                *after = last.global_position;
-                (batch, *until)
-            }
+            History::Store { pages, until, .. } => match pages.recv().await {
+                Some(batch) => (batch?, *until),
+                None => return Ok(None),
+            },
             History::JetStream { reader, until } => {
                 let batch = reader.next_batch(PAGE as usize).await?;
                 if batch.is_empty() {
@@ -279,6 +274,7 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
             "events": stats.events,
             "applied": stats.applied,
             "skipped": stats.skipped,
+            "policy": stats.policy,
             "seconds": summary.seconds,
             "events_per_second": summary.events_per_second(),
             "equals_live": verified,
@@ -286,10 +282,11 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
         println!("{out}");
     } else {
         println!(
-            "replayed {} events ({} applied, {} skipped) in {:.2} s: {:.0} events/s",
+            "replayed {} events ({} applied, {} skipped, {} policy) in {:.2} s: {:.0} events/s",
             stats.events,
             stats.applied,
             stats.skipped,
+            stats.policy,
             summary.seconds,
             summary.events_per_second()
         );
@@ -299,7 +296,8 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
     }
     if stats.skipped > 0 {
         eprintln!(
-            "warning: {} events belong to cases whose earlier events were not replayed (history starts mid-way)",
+            "warning: {} case events were skipped: their cases' earlier events were not replayed (history \
+             starts mid-way) or were delivered twice",
             stats.skipped
         );
     }
@@ -309,7 +307,9 @@ pub async fn run(args: ReplayArgs) -> Result<()> {
     Ok(())
 }
 
-/// The KPIs as they stood at `history.until`, folded in memory from the log.
+/// The KPIs as they stood at `history.until`: the log folded into a scratch read model (a
+/// temporary SQLite file, so memory stays flat however long the history) and queried as the
+/// live service queries its own.
 pub async fn kpis_as_of(
     history: &HistoryArgs,
     filter: &CaseFilter,
@@ -318,17 +318,13 @@ pub async fn kpis_as_of(
 ) -> Result<pb::GetKpisResponse> {
     let mut source = History::open(history, zone).await?;
     let bar = progress_bar(source.total(), "events");
-    let mut cases = InMemory::default();
+    let mut cases = Scratch::new(zone).await?;
     while let Some((batch, read)) = source.next_batch().await? {
-        for event in &batch {
-            cases.apply(event)?;
-        }
+        cases.apply(&batch).await?;
         bar.inc(read);
     }
     bar.finish_and_clear();
     let mut report = Report::new(period, zone);
-    for row in cases.rows().filter(|row| filter.matches(row)) {
-        report.add(&row.facts());
-    }
+    cases.report(filter, &mut report).await?;
     Ok(gridloop_evaluation::kpi::response(period, &report, Utc::now()))
 }

@@ -631,6 +631,8 @@ fn an_analyst_reads_kpis_replays_the_projection_and_asks_as_of() {
     assert_eq!(replayed["equals_live"], true, "{replayed:#}");
     assert_eq!(replayed["skipped"], 0, "{replayed:#}");
     assert!(replayed["applied"].as_u64().unwrap() >= 8, "{replayed:#}");
+    let counted: u64 = ["applied", "skipped", "policy"].iter().map(|k| replayed[k].as_u64().unwrap()).sum();
+    assert_eq!(counted, replayed["events"].as_u64().unwrap(), "every event counted once: {replayed:#}");
     // A second replay into the same target is refused: it is not fresh any more.
     let again = gridloop(&["replay", "--data-dir", data_arg, "--into", rebuilt.to_str().unwrap()]).failure();
     assert!(again.contains("already holds 2 cases"), "{again}");

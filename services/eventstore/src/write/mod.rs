@@ -70,6 +70,11 @@ impl Shared {
         }
     }
 
+    /// Postgres: how to open a connection of the store's own driver (not sqlx's `Any`).
+    pub(crate) fn native_options(&self) -> Option<&PgConnectOptions> {
+        self.native.as_ref()
+    }
+
     /// After a commit, under the writer lock (so in position order): remember its events.
     fn remember<'e>(&self, events: impl IntoIterator<Item = &'e RecordedEvent>) {
         let mut recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
