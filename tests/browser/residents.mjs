@@ -89,6 +89,19 @@ async function follow(page, n, id, stage) {
   await page.waitForSelector(`#session[data-stage="${stage}"]`);
 }
 
+/// Signs resident `n` in with no session named, finds the one on `topic` among their area's
+/// sessions under 议事, opens it from there and waits for its stage; the id the list linked to.
+async function findInList(page, n, topic, stage) {
+  await signIn(page, n);
+  await tab(page, "sitting");
+  const item = page.locator("#session-list li", { hasText: topic }).first();
+  await item.waitFor();
+  const id = await item.getAttribute("data-id");
+  await item.locator("a").click();
+  await page.waitForSelector(`#session[data-stage="${stage}"]`);
+  return id;
+}
+
 const browser = await chromium.launch({ executablePath: env("CHROMIUM", "/usr/bin/chromium"), args: ["--no-sandbox"] });
 const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
 const page = await context.newPage();
@@ -157,9 +170,18 @@ try {
   cli(["mediation", "sit", id, ...present]);
   cli(["mediation", "say", id, "--speaker", name(1), "--text", "老人吃饭难"]);
 
-  // 云议事: a resident following the sitting sees a statement arrive without a reload, then
-  // speaks to it themselves; the page counts the 300 characters.
-  await follow(page, 30, id, "deliberating");
+  // The session is listed to the residents of the grid's register, not to a resident of the
+  // grid it does not hold.
+  await signIn(page, tokens.stranger);
+  await tab(page, "sitting");
+  await page.waitForSelector("#session-list-empty:not([hidden])");
+  result.listed_to_stranger = await page.$$eval("#session-list li", (items) => items.length);
+
+  // 云议事: a resident finds the sitting among their area's sessions (no id handed to them),
+  // sees a statement arrive without a reload, then speaks to it themselves; the page counts the
+  // 300 characters.
+  result.found_in_list = (await findInList(page, 30, "老年食堂", "deliberating")) === id;
+  await shot(page, "session-list");
   await page.waitForFunction(() => document.querySelector("#statements").textContent.includes("老人吃饭难"));
   const eventsBefore = await page.evaluate(() => window.res.feedEvents);
   cli(["mediation", "say", id, "--speaker", "物业经理", "--text", "物业可以提供场地"]);
@@ -205,7 +227,8 @@ try {
   await shot(page, "nine-objections");
   await page.evaluate(() => window.res.act("objection", {}));
   await refusedWith(page, "已经提出过异议");
-  await follow(page, 20, id, "in_notice");
+  result.listed_in_notice = (await findInList(page, 20, "老年食堂", "in_notice")) === id;
+  result.listed_objections = await page.textContent(`#session-list li[data-id="${id}"]`);
   await page.click("#object");
   await page.waitForSelector('#session[data-stage="contested"]');
   result.after_ten = cli(["mediation", "show", id]).stage;

@@ -161,7 +161,9 @@ impl SyntheticCity {
         if dice.chance(5) {
             out.push((
                 hours(accepted + 1),
-                CaseEvent::MediationRequested { level, topic: "噪音".into(), convenor: String::new() },
+                CaseEvent::MediationRequested {
+                    level, topic: "噪音".into(), convenor: String::new(), register: None
+                },
             ));
             if dice.chance(50) {
                 let back_to = assign(level, hours(60));

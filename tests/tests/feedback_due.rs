@@ -71,7 +71,10 @@ fn mediated_case(case_id: CaseId, grid: &str, resolved_at: DateTime<Utc>) -> Vec
         (
             at + Duration::hours(1),
             CaseEvent::MediationRequested {
-                level: Level::Grid, topic: "夜间噪音".into(), convenor: "王主任".into()
+                level: Level::Grid,
+                topic: "夜间噪音".into(),
+                convenor: "王主任".into(),
+                register: None,
             },
         ),
         (resolved_at, CaseEvent::MediationAgreed { mediation_id: "m-1".into(), summary: summary.clone() }),

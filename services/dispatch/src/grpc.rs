@@ -127,12 +127,15 @@ impl DispatchService for Dispatch {
     ) -> Result<Response<pb::CaseCommandResponse>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
+        // A building's or courtyard's matter names its register, checked as the register checks it.
+        let register = r.register_group.as_ref().map(convert::from_register_group).transpose();
+        let register = register.map_err(|e| invalid_argument("register_group", e.to_string()))?;
         self.command(
             &r.case_id,
             r.expected_version,
             r.min_version,
             caller,
-            CaseCommand::RequestMediation { topic: r.topic, convenor: r.convenor },
+            CaseCommand::RequestMediation { topic: r.topic, convenor: r.convenor, register },
         )
         .await
     }

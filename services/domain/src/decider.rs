@@ -265,6 +265,7 @@ mod tests {
             kind: MatterKind::Consultation,
             professional: None,
             convenor: "Chair".into(),
+            register: None,
         };
         let opened = Mediation::initial().decide(&open, &council, t0()).unwrap();
         let proposed = Mediation::initial().fold(&opened).unwrap();

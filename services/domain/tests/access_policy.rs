@@ -64,6 +64,7 @@ SubmitResidentStatement R . . . . . . . . . A
 GetMatterRecord      R I I I I . I I I I A
 GetImplementationReport . . I I I . I . I I A
 ListWaitingMediations . . I I I . I . I I A
+ListAreaSessions     R I I I I . I I I I A
 EvaluateCase         O . . . . . . I I . .
 ListCases            O I I I I . I I I I A
 GetLevelDistribution . . I I I . . . I I A
@@ -275,4 +276,31 @@ fn queries_are_confined_to_the_callers_subtree() {
     assert!(confine_query(&resident, Rpc::GetKpis, None).is_err());
     let city_hotline = Principal::new("12345", Role::Hotline, None, None).unwrap();
     assert_eq!(confine_query(&city_hotline, Rpc::ListCases, None), Ok(QueryScope::Everywhere));
+}
+
+#[test]
+fn a_resident_lists_the_sessions_of_the_area_they_are_registered_in_and_no_other() {
+    let resident = principal(Role::Resident);
+    let own = code("321012001001001");
+    assert_eq!(confine_query(&resident, Rpc::ListAreaSessions, None), Ok(QueryScope::Area(own.clone())));
+    assert_eq!(confine_query(&resident, Rpc::ListAreaSessions, Some(&own)), Ok(QueryScope::Area(own)));
+    let neighbour = code("321012001001002");
+    assert_eq!(
+        confine_query(&resident, Rpc::ListAreaSessions, Some(&neighbour)),
+        Err(Denied::OutsideArea { area: neighbour }),
+        "a neighbouring grid's sessions"
+    );
+    assert_eq!(
+        confine_query(&resident, Rpc::ListAreaSessions, Some(&code("321012001001"))),
+        Err(Denied::OutsideArea { area: code("321012001001") }),
+        "the community above their grid"
+    );
+    let city_resident = Principal::new("r", Role::Resident, None, None).unwrap();
+    assert_eq!(
+        confine_query(&city_resident, Rpc::ListAreaSessions, None),
+        Err(Denied::NoRegisteredArea),
+        "never the whole city"
+    );
+    let worker = principal(Role::GridWorker);
+    assert_eq!(confine_query(&worker, Rpc::ListAreaSessions, None), Ok(QueryScope::Area(code("321012001001001"))));
 }

@@ -712,13 +712,23 @@ mod tests {
             opened(),
             dispatched(4),
             accepted(Level::Grid, 24),
-            CaseEvent::MediationRequested { level: Level::Grid, topic: "噪音".into(), convenor: String::new() },
+            CaseEvent::MediationRequested {
+                level: Level::Grid,
+                topic: "噪音".into(),
+                convenor: String::new(),
+                register: None,
+            },
             CaseEvent::MediationFailed {
                 mediation_id: "m1".into(),
                 summary: "未达成".into(),
                 back_to: assignment(Level::Grid, t0() + Duration::hours(48)),
             },
-            CaseEvent::MediationRequested { level: Level::Grid, topic: "噪音".into(), convenor: String::new() },
+            CaseEvent::MediationRequested {
+                level: Level::Grid,
+                topic: "噪音".into(),
+                convenor: String::new(),
+                register: None,
+            },
             CaseEvent::MediationAgreed { mediation_id: "m2".into(), summary: "签字".into() },
         ]);
         assert_eq!((row.mediations_requested, row.mediations_failed, row.mediations_agreed), (2, 1, 1));

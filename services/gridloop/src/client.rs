@@ -11,6 +11,7 @@
 
 mod agenda;
 mod api_key;
+mod area_sessions;
 mod case;
 mod catalog;
 mod error;

@@ -266,7 +266,7 @@ const CASE_RPCS: [Rpc; 11] = [
     Rpc::GetCase,
 ];
 
-const QUERIES: [Rpc; 9] = [
+const QUERIES: [Rpc; 10] = [
     Rpc::ListCases,
     Rpc::GetKpis,
     Rpc::GetLevelDistribution,
@@ -276,6 +276,7 @@ const QUERIES: [Rpc; 9] = [
     Rpc::GetMediationFigures,
     Rpc::GetImplementationReport,
     Rpc::ListWaitingMediations,
+    Rpc::ListAreaSessions,
 ];
 
 impl World {
@@ -602,6 +603,9 @@ async fn call(
         Rpc::ListWaitingMediations => {
             done!(mediation.list_waiting_mediations(pb::ListWaitingMediationsRequest { area, ..Default::default() }))
         }
+        Rpc::ListAreaSessions => {
+            done!(mediation.list_area_sessions(pb::ListAreaSessionsRequest { area_code: area, ..Default::default() }))
+        }
         Rpc::GetImplementationReport => {
             done!(mediation.get_implementation_report(pb::GetImplementationReportRequest {
                 area_code: area,
@@ -628,7 +632,7 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_by_every_role_inside_and_outside_its_area_is_decided_by_the_policy_table() {
-    assert_eq!(Rpc::ALL.len(), 58, "the API's RPCs");
+    assert_eq!(Rpc::ALL.len(), 59, "the API's RPCs");
     let mut world = World::start().await;
     // Everything the calls act on exists before the first call, so that nothing moves while
     // refusals are checked to store nothing.

@@ -1,9 +1,11 @@
 //! The residents' pages (云议事) in a real browser on a phone-sized viewport (390×844): `gridloop
 //! up`, a grid with 50 registered residents each holding their own token, then
 //! tests/browser/residents.mjs drives Debian's chromium through /residents — residents propose
-//! topics, rank them by D21 and by 531 (the expected orders), follow a sitting live and speak to
-//! it, vote in its ballot (carried by simple majority), and object to the published decision:
-//! nine objections leave it in notice, the tenth (through the page) puts it back to the council.
+//! topics, rank them by D21 and by 531 (the expected orders), find the sitting among their area's
+//! sessions (a resident the register does not hold finds none), follow it live and speak to it,
+//! vote in its ballot (carried by simple majority), and object to the published decision: nine
+//! objections leave it in notice, the tenth (found in the list, through the page) puts it back
+//! to the council.
 //! The council's steps go through the CLI under a mediator's token. Screenshots are saved to
 //! target/residents-screenshots/. Needs node, chromium and `npm ci` in tests/browser; without
 //! them the test is skipped, and fails under CI=true.
@@ -79,6 +81,10 @@ fn fifty_registered_residents_take_part_from_their_phones_and_ten_objections_reo
     // 4: +4; 2: +3 −6) and 531 (5, 3 and 1 points).
     assert_eq!(seen["d21_order"], json!([[1, 6], [3, 6], [4, 4], [2, -3]]), "{seen}");
     assert_eq!(seen["points531_order"], json!([[3, 27], [4, 20], [2, 9], [1, 4]]), "{seen}");
+    assert_eq!(seen["listed_to_stranger"], 0, "a resident the register does not hold sees no session: {seen}");
+    assert_eq!(seen["found_in_list"], true, "found among the area's sessions, not handed its id: {seen}");
+    assert_eq!(seen["listed_in_notice"], true, "{seen}");
+    assert!(seen["listed_objections"].as_str().unwrap_or_default().contains("异议 9/10"), "{seen}");
     assert_eq!(seen["ballot"], "carried (4 yes, 1 no, 1 abstain of 8 eligible", "{seen}");
     assert_eq!(seen["after_nine"], json!({ "stage": "in_notice", "objections": 9, "needed": 10 }), "{seen}");
     assert_eq!(seen["after_ten"], "contested", "{seen}");

@@ -52,13 +52,6 @@ fn role_field(field: &str, value: i32, v: &mut Violations) -> Option<mediation::
 }
 
 impl MediationSvc {
-    /// The area a session lies in (its stream's routing), whose register counts its residents.
-    async fn session_area(&self, id: MediationId) -> Result<AreaCode, Status> {
-        let loaded = self.sessions.load(id).await.map_err(|e| status(id, e))?;
-        let origin = loaded.origin().ok_or_else(|| Status::not_found(format!("mediation {id} not found")))?;
-        AreaCode::new(origin.routing_key).map_err(|e| Status::internal(format!("session {id} routed to no area: {e}")))
-    }
-
     /// Run one step of the procedure on an existing session and return the session after it.
     async fn step(
         &self,
@@ -174,6 +167,8 @@ impl MediationService for MediationSvc {
         };
         v.into_result()?;
         let (Some(level), Some(kind), Some(area)) = (level, kind, area) else { unreachable!("checked above") };
+        // A building's or courtyard's matter names its register; it must be one of the grid's.
+        let register = RegisterOf::named(&r.area_code, r.register_group.as_ref())?.group;
         let agenda_topic = self.check_agenda_topic(&area, r.agenda_topic).await?;
         let command = MediationCommand::Open {
             origin: Origin::CollectedTopic { collected_from: r.collected_from, agenda_topic },
@@ -182,6 +177,7 @@ impl MediationService for MediationSvc {
             kind,
             professional,
             convenor: r.convenor,
+            register,
         };
         // A session on a collected topic is its own correlation and trace, routed to its area.
         let mut envelope = self.sessions.request(id, command, caller, None);
@@ -246,9 +242,9 @@ impl MediationService for MediationSvc {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let id = MediationId(parse_uuid("mediation_id", &r.mediation_id)?);
-        // One fifth is of the register of the session's area; an area without a register yet
-        // takes the number the council gives.
-        let register = self.register_of(&self.session_area(id).await?).await?;
+        // One fifth is of the register of the residents concerned (the area's, or the building's
+        // or courtyard's the session names); without one kept yet, the number the council gives.
+        let register = self.concerned(id).await?;
         let residents_concerned = if register.is_empty() { r.residents_concerned } else { register.len() };
         let command = MediationCommand::SignAgreement { signed_by: r.signed_by, residents_concerned };
         self.step(&r.mediation_id, caller, command).await
@@ -331,7 +327,13 @@ impl MediationService for MediationSvc {
     ) -> Result<Response<pb::MediationView>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        self.step(&r.mediation_id, caller, MediationCommand::OpenBallot { motion: r.motion, secret: r.secret }).await
+        let id = MediationId(parse_uuid("mediation_id", &r.mediation_id)?);
+        // Residents' representatives vote when the register of the residents concerned holds
+        // them; none kept yet, everyone invited votes.
+        let register = self.concerned(id).await?;
+        let concerned = (!register.is_empty()).then_some(register);
+        let command = MediationCommand::OpenBallot { motion: r.motion, secret: r.secret, concerned };
+        self.step(&r.mediation_id, caller, command).await
     }
 
     async fn cast_ballot(
@@ -362,7 +364,7 @@ impl MediationService for MediationSvc {
         let caller = Caller::of(&request)?;
         let id = MediationId(parse_uuid("mediation_id", &request.get_ref().mediation_id)?);
         let resident = subject(&caller)?;
-        let registered = self.register_of(&self.session_area(id).await?).await?.contains(&resident);
+        let registered = self.concerned(id).await?.contains(&resident);
         let envelope = self.sessions.request(id, MediationCommand::Object { resident, registered }, caller, None);
         self.answer(id, envelope).await
     }
@@ -375,7 +377,7 @@ impl MediationService for MediationSvc {
         let r = request.into_inner();
         let id = MediationId(parse_uuid("mediation_id", &r.mediation_id)?);
         let resident = subject(&caller)?;
-        let registered = self.register_of(&self.session_area(id).await?).await?.contains(&resident);
+        let registered = self.concerned(id).await?.contains(&resident);
         let command = MediationCommand::SubmitResidentStatement { resident, text: r.text, registered };
         self.answer(id, self.sessions.request(id, command, caller, None)).await
     }
@@ -514,5 +516,12 @@ impl MediationService for MediationSvc {
         };
         let (sessions, total) = sessions::waiting(self.store(), area.as_ref(), limit).await.map_err(store_status)?;
         Ok(Response::new(pb::ListWaitingMediationsResponse { sessions, total }))
+    }
+
+    async fn list_area_sessions(
+        &self,
+        request: Request<pb::ListAreaSessionsRequest>,
+    ) -> Result<Response<pb::ListAreaSessionsResponse>, Status> {
+        Ok(Response::new(self.area_sessions(&request).await?))
     }
 }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 #[async_trait]
 impl EventHandler for MediationSvc {
     async fn handle(&self, source: &str, event: &RecordedEvent) -> Result<(), HandlerError> {
-        let Ok(CaseEvent::MediationRequested { level, topic, convenor }) =
+        let Ok(CaseEvent::MediationRequested { level, topic, convenor, register }) =
             convert::decode_case_event(&event.event_type, &event.payload)
         else {
             return Err(HandlerError::Poison(format!("{} is not a mediation request", event.event_type)));
@@ -36,6 +36,7 @@ impl EventHandler for MediationSvc {
             kind: MatterKind::Deliberation,
             professional: None,
             convenor,
+            register,
         };
         self.sessions.consume(self.sessions.consumed(id, command, event, source)).await
     }

@@ -14,6 +14,7 @@
 
 mod grpc;
 mod handlers;
+mod listing;
 mod record;
 mod report;
 mod residents;

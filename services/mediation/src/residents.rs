@@ -4,11 +4,10 @@
 use crate::MediationSvc;
 use gridloop_domain::access::{CaseFacts, Rpc};
 use gridloop_domain::agenda::{self, Agenda, AgendaCommand, AgendaError, AgendaId};
+use gridloop_domain::ids::MediationId;
 use gridloop_domain::jurisdiction::AreaCode;
-use gridloop_domain::mediation::fifth_of;
-use gridloop_domain::register::{
-    Group, GroupKind, Register, RegisterCommand, RegisterError, RegisterEvent, RegisterId,
-};
+use gridloop_domain::mediation::{concerned_register, fifth_of};
+use gridloop_domain::register::{Group, Register, RegisterCommand, RegisterError, RegisterEvent, RegisterId};
 use gridloop_kit::authorize::Named;
 use gridloop_kit::context::request_traceparent;
 use gridloop_kit::grpc;
@@ -68,27 +67,14 @@ impl RegisterOf {
     pub(crate) fn named(area_code: &str, group: Option<&pb::RegisterGroup>) -> Result<RegisterOf, Status> {
         let area = area_of(area_code)?;
         let Some(group) = group else { return Ok(RegisterOf { id: RegisterId::of(&area), area, group: None }) };
-        let kind = match pb::RegisterGroupKind::try_from(group.kind) {
-            Ok(pb::RegisterGroupKind::Building) => GroupKind::Building,
-            Ok(pb::RegisterGroupKind::Courtyard) => GroupKind::Courtyard,
-            _ => return Err(invalid_argument("group.kind", "a building or a courtyard")),
-        };
         let invalid = |error: RegisterError| match error {
             RegisterError::Invalid { field, reason } => invalid_argument(field, reason),
             other => invalid_argument("group", other.to_string()),
         };
-        let group = Group::new(kind, &group.name).map_err(invalid)?;
+        let group = convert::from_register_group(group).map_err(invalid)?;
         let id = RegisterId::of_group(&area, &group).map_err(invalid)?;
         Ok(RegisterOf { area, group: Some(group), id })
     }
-}
-
-fn group_view(group: &Group) -> pb::RegisterGroup {
-    let kind = match group.kind() {
-        GroupKind::Building => pb::RegisterGroupKind::Building,
-        GroupKind::Courtyard => pb::RegisterGroupKind::Courtyard,
-    };
-    pb::RegisterGroup { kind: kind as i32, name: group.name().to_string() }
 }
 
 pub(crate) fn register_view(of: &RegisterOf, register: &Register, added: u32) -> pb::RegisterView {
@@ -98,7 +84,7 @@ pub(crate) fn register_view(of: &RegisterOf, register: &Register, added: u32) ->
         objections_needed: fifth_of(register.len()),
         residents: register.residents().cloned().collect(),
         added,
-        group: of.group.as_ref().map(group_view),
+        group: of.group.as_ref().map(convert::register_group),
     }
 }
 
@@ -169,6 +155,23 @@ impl MediationSvc {
         grpc::may_read(request, Rpc::GetRegister, Some(&CaseFacts::at(of.area.clone())), Named::default())?;
         let loaded = self.registers.load(of.id).await.map_err(register_refused)?;
         Ok(register_view(of, &loaded.state, 0))
+    }
+
+    /// The register of the residents a session concerns, as it stands: its area's, or the
+    /// building's or courtyard's its opening named.
+    pub(crate) async fn concerned(&self, id: MediationId) -> Result<Register, Status> {
+        let loaded = self.sessions.load(id).await.map_err(|e| crate::grpc::status(id, e))?;
+        let origin = loaded.origin().ok_or_else(|| Status::not_found(format!("mediation {id} not found")))?;
+        let session = loaded.state.session().ok_or_else(|| Status::not_found(format!("mediation {id} not found")))?;
+        let area = AreaCode::new(origin.routing_key)
+            .map_err(|e| Status::internal(format!("session {id} routed to no area: {e}")))?;
+        let register =
+            concerned_register(&area, session).map_err(|e| Status::internal(format!("session {id}: {e}")))?;
+        self.load_register(register).await
+    }
+
+    pub(crate) async fn load_register(&self, id: RegisterId) -> Result<Register, Status> {
+        Ok(self.registers.load(id).await.map_err(register_refused)?.state)
     }
 
     /// Whether the register of `area` holds the caller.

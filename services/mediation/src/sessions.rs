@@ -106,6 +106,34 @@ pub(crate) async fn in_area(store: &EventStore, area: &AreaCode) -> Result<Vec<(
         .collect()
 }
 
+/// The newest sessions in `area` (every area when none; its sub-areas included), at most
+/// `limit`, with the area each lies in: the open ones, or all of them with `concluded`.
+pub(crate) async fn newest_in_area(
+    store: &EventStore,
+    area: Option<&AreaCode>,
+    concluded: bool,
+    limit: u32,
+) -> Result<Vec<(MediationId, AreaCode)>, StoreError> {
+    // Sessions recorded before the table kept their area have none, and are not listed.
+    let open_only = if concluded { "" } else { "AND concluded_at IS NULL" };
+    let query = format!(
+        "SELECT mediation_id, area_code FROM mediation_sessions WHERE area_code LIKE $1 AND area_code <> '' \
+         {open_only} ORDER BY opened_position DESC LIMIT $2"
+    );
+    let rows: Vec<(String, String)> = sqlx::query_as(&query)
+        .bind(format!("{}%", area.map_or("", AreaCode::as_str)))
+        .bind(i64::from(limit))
+        .fetch_all(store.pool())
+        .await?;
+    rows.into_iter()
+        .map(|(id, area)| {
+            let id = Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(format!("session id: {e}")))?;
+            let area = AreaCode::new(area).map_err(|e| StoreError::Corrupt(format!("session {id} area: {e}")))?;
+            Ok((MediationId(id), area))
+        })
+        .collect()
+}
+
 #[derive(Debug, sqlx::FromRow)]
 struct WaitingRow {
     mediation_id: String,

@@ -79,6 +79,7 @@ pub(crate) fn view(
     view.kind = convert::matter_kind(session.kind) as i32;
     view.professional = session.professional.map_or(pb::ParticipantRole::Unspecified, convert::role) as i32;
     view.convenor = session.convenor.clone();
+    view.register_group = session.register.as_ref().map(gridloop_proto::convert::register_group);
     view.reconsiderations = session.reconsiderations;
     view.participants = session
         .participants
@@ -220,8 +221,11 @@ pub(crate) fn history_entries(
 pub(crate) fn describe(event: &MediationEvent) -> String {
     let list = |names: &[String]| names.join(", ");
     match event {
-        MediationEvent::Opened { level, topic, kind, convenor, .. } => {
-            format!("{} session on {topic:?} ({kind:?}), convenor {convenor}", level.as_str())
+        MediationEvent::Opened { level, topic, kind, convenor, register, .. } => {
+            let concerned = register.as_ref().map_or(String::new(), |group| {
+                format!("; residents concerned: the register of {} {}", group.kind().as_str(), group.name())
+            });
+            format!("{} session on {topic:?} ({kind:?}), convenor {convenor}{concerned}", level.as_str())
         }
         MediationEvent::Invited { participant } => format!("invited {} ({:?})", participant.name, participant.role),
         MediationEvent::Notified => "participants notified".into(),

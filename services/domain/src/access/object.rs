@@ -136,6 +136,7 @@ mod tests {
             kind: MatterKind::Deliberation,
             professional: None,
             convenor: "网格长".into(),
+            register: None,
             participants: vec![],
             reconsiderations: 0,
         };

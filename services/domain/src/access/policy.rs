@@ -166,6 +166,9 @@ pub const POLICY: &[(Rpc, &[Grants])] = &[
         Rpc::ListWaitingMediations,
         &[OFFICES_IN_AREA, &[(Mediator, InArea), (Platform, InArea), (Supervisor, InArea)], ADMIN],
     ),
+    // The sessions of an area, for whoever reads its sessions: a resident finds those of the
+    // area their token names whose register holds them (which the query checks).
+    (Rpc::ListAreaSessions, &[&[(Resident, Registered)], READERS, ADMIN]),
     // Evaluation: satisfaction is the reporter's, or taken by the hotline or a platform calling
     // the reporter back (回访) — never by the unit that resolved the case, nor the admin.
     (Rpc::EvaluateCase, &[&[(Resident, OwnCase)], CALLBACKS]),
@@ -288,6 +291,10 @@ pub fn confine_query(principal: &Principal, rpc: Rpc, requested: Option<&AreaCod
     let scope = rpc_scope(principal.role, rpc)?;
     if scope == OwnCase {
         return Ok(QueryScope::ReportedBy(principal.subject.clone()));
+    }
+    // A resident reads only where they are registered: never the whole city.
+    if scope == Registered && principal.area.is_none() {
+        return Err(Denied::NoRegisteredArea);
     }
     let reach = if scope == Anywhere { None } else { principal.area.as_ref() };
     match (requested, reach) {

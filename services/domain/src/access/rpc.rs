@@ -115,6 +115,8 @@ rpcs! {
         GetImplementationReport: Query,
         /// The open sessions waiting on a notice period or a follow-up.
         ListWaitingMediations: Query,
+        /// The sessions of an area: a resident's, those whose register holds them.
+        ListAreaSessions: Query,
     }
     Evaluation {
         EvaluateCase: Command,

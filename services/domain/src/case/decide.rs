@@ -28,7 +28,9 @@ pub fn decide(
         CaseCommand::Escalate { reason } => super::escalate::on_request(&at, reason),
         CaseCommand::DeadlineExpired { deadline } => deadline::expired(&at, *deadline),
         CaseCommand::Transfer { to_unit, reason } => transfer::decide(&at, to_unit, reason),
-        CaseCommand::RequestMediation { topic, convenor } => mediate::request(&at, topic, convenor),
+        CaseCommand::RequestMediation { topic, convenor, register } => {
+            mediate::request(&at, topic, convenor, register.as_ref())
+        }
         CaseCommand::ConcludeMediation { mediation_id, verdict, summary } => {
             mediate::conclude(&at, mediation_id, *verdict, summary)
         }

@@ -5,8 +5,14 @@
 use super::decide::{required, Decision};
 use super::escalate::one_level_up;
 use super::{CaseError, CaseEvent, CaseStatus, EscalationReason, MediationVerdict};
+use crate::register::Group;
 
-pub(super) fn request(at: &Decision, topic: &str, convenor: &str) -> Result<Vec<CaseEvent>, CaseError> {
+pub(super) fn request(
+    at: &Decision,
+    topic: &str,
+    convenor: &str,
+    register: Option<&Group>,
+) -> Result<Vec<CaseEvent>, CaseError> {
     let CaseStatus::Accepted { at: held, .. } = &at.case.status else {
         return Err(at.forbidden("only an accepted case can go to mediation"));
     };
@@ -15,7 +21,7 @@ pub(super) fn request(at: &Decision, topic: &str, convenor: &str) -> Result<Vec<
         return Err(at.forbidden("this category is not a matter for mediation"));
     }
     let (topic, convenor) = (topic.to_string(), convenor.trim().to_string());
-    Ok(vec![CaseEvent::MediationRequested { level: held.level, topic, convenor }])
+    Ok(vec![CaseEvent::MediationRequested { level: held.level, topic, convenor, register: register.cloned() }])
 }
 
 pub(super) fn conclude(
@@ -52,16 +58,38 @@ pub(super) fn conclude(
 mod tests {
     use crate::case::{Assignment, CaseCommand, CaseEvent, CaseStatus, EscalationReason, MediationVerdict};
     use crate::level::Level;
+    use crate::register::{Group, GroupKind};
     use crate::testing::case::*;
     use chrono::Duration;
 
     #[test]
     fn given_an_accepted_dispute_when_mediation_is_requested_with_a_convenor_then_the_request_names_them() {
-        let request = CaseCommand::RequestMediation { topic: "noise at night".into(), convenor: " 李书记 ".into() };
+        let request = CaseCommand::RequestMediation {
+            topic: "noise at night".into(),
+            convenor: " 李书记 ".into(),
+            register: None,
+        };
         given(&an_accepted_case()).when(request).then_expect(&[CaseEvent::MediationRequested {
             level: Level::Grid,
             topic: "noise at night".into(),
             convenor: "李书记".into(),
+            register: None,
+        }]);
+    }
+
+    #[test]
+    fn given_an_accepted_dispute_of_one_building_when_mediation_is_requested_then_the_request_names_its_register() {
+        let building = Group::new(GroupKind::Building, "3号楼").unwrap();
+        let request = CaseCommand::RequestMediation {
+            topic: "3号楼外墙渗水".into(),
+            convenor: String::new(),
+            register: Some(building.clone()),
+        };
+        given(&an_accepted_case()).when(request).then_expect(&[CaseEvent::MediationRequested {
+            level: Level::Grid,
+            topic: "3号楼外墙渗水".into(),
+            convenor: String::new(),
+            register: Some(building),
         }]);
     }
 
@@ -72,6 +100,7 @@ mod tests {
                 level: Level::Grid,
                 topic: "noise at night".into(),
                 convenor: String::new(),
+                register: None,
             },
         ]);
         assert_eq!(

@@ -38,6 +38,7 @@ use crate::jurisdiction::Department;
 use crate::level::Level;
 use crate::personal::{Contact, SealedContact};
 use crate::priority::{CategoryPriority, Priority, PrioritySignals, SpecialGroup};
+use crate::register::Group;
 use crate::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -247,6 +248,10 @@ pub enum CaseEvent {
         /// 召集人: who chairs the session, as the request named them; empty when it named nobody,
         /// and the mediation service makes whoever asked the convenor.
         convenor: String,
+        /// A building's or courtyard's matter: the group of the case's grid whose register holds
+        /// the residents concerned; none: the grid's register.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        register: Option<Group>,
     },
     /// The parties signed an agreement (签字确认); a `Resolved` follows (商定即办).
     MediationAgreed {
@@ -576,6 +581,8 @@ pub enum CaseCommand {
         topic: String,
         /// Who is to chair the session; empty = whoever asks.
         convenor: String,
+        /// The building or courtyard whose register holds the residents concerned; none: the grid's.
+        register: Option<Group>,
     },
     ConcludeMediation {
         mediation_id: String,

@@ -1,12 +1,31 @@
 //! 云票选: once the matter was discussed, the council opens a ballot on a motion; everyone
 //! invited but the chair (who stays neutral) votes once, from their own device, until the
 //! convenor closes it. The ballot is quorate when the council's quorum share of those eligible
-//! voted, and carries on a simple majority of those who voted.
+//! voted, and carries on a simple majority of those who voted. Those invited to speak for the
+//! residents (居民代表) vote only if the register of the residents concerned — the area's, or the
+//! building's or courtyard's the session names — holds them, when one is kept: a building's
+//! matter is voted by its own residents.
 
 use super::decide::{required, Step};
-use super::{Choice, MediationError, MediationEvent, Stage};
+use super::{Choice, MediationError, MediationEvent, Participant, Role, Stage};
+use crate::register::Register;
 
-pub(super) fn open(at: &Step, motion: &str, secret: bool) -> Result<Vec<MediationEvent>, MediationError> {
+/// Whether `participant` may vote in the session's ballot, given the register of the residents
+/// concerned (none kept: everyone invited votes). The chair stays neutral.
+fn eligible(participant: &Participant, concerned: Option<&Register>) -> bool {
+    match participant.role {
+        Role::Convenor => false,
+        Role::ResidentRepresentative => concerned.is_none_or(|register| register.contains(&participant.name)),
+        _ => true,
+    }
+}
+
+pub(super) fn open(
+    at: &Step,
+    motion: &str,
+    secret: bool,
+    concerned: Option<&Register>,
+) -> Result<Vec<MediationEvent>, MediationError> {
     let Stage::Deliberating { statements, ballot, .. } = at.stage else {
         return Err(at.refused("a ballot is opened while the session sits"));
     };
@@ -20,7 +39,10 @@ pub(super) fn open(at: &Step, motion: &str, secret: bool) -> Result<Vec<Mediatio
     if statements.is_empty() {
         return Err(at.refused("the matter must be discussed before the vote"));
     }
-    let eligible: Vec<String> = at.invited().into_iter().filter(|name| *name != at.session.convenor).collect();
+    let eligible: Vec<String> = (at.session.participants.iter())
+        .filter(|p| p.name != at.session.convenor && eligible(p, concerned))
+        .map(|p| p.name.clone())
+        .collect();
     Ok(vec![MediationEvent::BallotOpened { motion: motion.to_string(), secret, eligible }])
 }
 
@@ -29,7 +51,12 @@ pub(super) fn cast(at: &Step, voter: &str, choice: Choice) -> Result<Vec<Mediati
         return Err(at.refused("no ballot is open"));
     };
     if !ballot.eligible.iter().any(|name| name == voter) {
-        return Err(at.refused(format!("{voter} is not invited to vote")));
+        let invited = at.session.invited(voter).is_some_and(|p| p.role == Role::ResidentRepresentative);
+        return Err(at.refused(if invited {
+            format!("{voter} is not registered among the residents concerned")
+        } else {
+            format!("{voter} is not invited to vote")
+        }));
     }
     if ballot.cast.iter().any(|(name, _)| name == voter) {
         return Err(at.refused(format!("{voter} has voted already")));
@@ -59,6 +86,7 @@ pub(super) fn close(at: &Step) -> Result<Vec<MediationEvent>, MediationError> {
 #[cfg(test)]
 mod tests {
     use crate::mediation::{Choice, MediationCommand, MediationEvent, Role};
+    use crate::register::Register;
     use crate::testing::mediation::*;
 
     /// A sitting session with six residents invited besides the parties and the professionals:
@@ -74,7 +102,7 @@ mod tests {
         events.push(MediationEvent::StatementMade {
             statement: crate::mediation::Statement { speaker: "Zhang".into(), text: "x".into() },
         });
-        let open = MediationCommand::OpenBallot { motion: "quiet hours from 22:00".into(), secret };
+        let open = MediationCommand::OpenBallot { motion: "quiet hours from 22:00".into(), secret, concerned: None };
         events.extend(given(&events).when(open).then_accept());
         events
     }
@@ -134,7 +162,8 @@ mod tests {
         assert!(matches!(close, MediationEvent::BallotClosed { quorate: true, carried: false, yes: 3, .. }));
         events.push(close);
         assert_eq!(stage_of(&events), "deliberating");
-        let again = MediationCommand::OpenBallot { motion: "quiet hours from 23:00".into(), secret: false };
+        let again =
+            MediationCommand::OpenBallot { motion: "quiet hours from 23:00".into(), secret: false, concerned: None };
         given(&events).when(again).then_accept();
     }
 
@@ -160,8 +189,27 @@ mod tests {
         given(&events).when(stranger).then_forbidden_in("deliberating", "not invited");
         let chair = MediationCommand::CastBallot { voter: "Chair".into(), choice: Choice::Yes };
         given(&events).when(chair).then_forbidden_in("deliberating", "not invited");
-        let second = MediationCommand::OpenBallot { motion: "another".into(), secret: false };
+        let second = MediationCommand::OpenBallot { motion: "another".into(), secret: false, concerned: None };
         given(&events).when(second).then_forbidden_in("deliberating", "open already");
+    }
+
+    #[test]
+    fn given_a_building_session_when_a_ballot_opens_then_only_the_representatives_its_register_holds_vote() {
+        let mut events = ballot_open(false);
+        events.pop();
+        let building: Register = names(&["r1", "r2", "r3"]).into_iter().collect();
+        let open = MediationCommand::OpenBallot { motion: "m".into(), secret: false, concerned: Some(building) };
+        let opened = given(&events).when(open).then_accept();
+        let [MediationEvent::BallotOpened { eligible, .. }] = &opened[..] else { panic!("{opened:?}") };
+        assert_eq!(
+            eligible,
+            &names(&["Zhang", "Li", "Wang", "Zhao", "r1", "r2", "r3"]),
+            "parties and professionals too"
+        );
+        events.extend(opened);
+        vote(&mut events, "r3", Choice::Yes);
+        let outsider = MediationCommand::CastBallot { voter: "r4".into(), choice: Choice::Yes };
+        given(&events).when(outsider).then_forbidden_in("deliberating", "not registered among the residents concerned");
     }
 
     #[test]
@@ -175,7 +223,7 @@ mod tests {
         given(&events)
             .when(MediationCommand::CastBallot { voter: "r2".into(), choice: Choice::Yes })
             .then_refuse(|_| true);
-        let unsaid = MediationCommand::OpenBallot { motion: "m".into(), secret: false };
+        let unsaid = MediationCommand::OpenBallot { motion: "m".into(), secret: false, concerned: None };
         given(&sitting_in_three()).when(unsaid).then_forbidden_in("deliberating", "discussed");
     }
 }

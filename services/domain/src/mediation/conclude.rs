@@ -144,6 +144,7 @@ mod tests {
             kind: MatterKind::Deliberation,
             professional: None,
             convenor: "Chair".into(),
+            register: None,
         };
         let cmd = MediationCommand::RecordNoAgreement { referral: Referral::EscalateOneLevel, summary: "x".into() };
         given(&events).when(cmd).then_forbidden_in("deliberating", "highest");

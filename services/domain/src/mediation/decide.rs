@@ -18,8 +18,8 @@ pub fn decide(
 ) -> Result<Vec<MediationEvent>, MediationError> {
     use MediationCommand as C;
     let (session, stage) = match (state, command) {
-        (Mediation::New, C::Open { origin, level, topic, kind, professional, convenor }) => {
-            return open::decide(origin, *level, topic, *kind, *professional, convenor)
+        (Mediation::New, C::Open { origin, level, topic, kind, professional, convenor, register }) => {
+            return open::decide(origin, *level, topic, *kind, *professional, convenor, register.as_ref());
         }
         // Opening an existing session again is a redelivery: nothing new.
         (_, C::Open { .. }) => return Ok(vec![]),
@@ -46,7 +46,7 @@ pub fn decide(
             resident_statement::submit(&at, resident, text, *registered)
         }
         C::PutMotion { motion, yes, no, abstain } => vote::decide(&at, motion, yes, no, abstain),
-        C::OpenBallot { motion, secret } => ballot::open(&at, motion, *secret),
+        C::OpenBallot { motion, secret, concerned } => ballot::open(&at, motion, *secret, concerned.as_ref()),
         C::CastBallot { voter, choice } => ballot::cast(&at, voter, *choice),
         C::CloseBallot => ballot::close(&at),
         C::Object { resident, registered } => object::object(&at, resident, *registered),

@@ -35,6 +35,7 @@
 //! participant votes from their own device), `sign`, `object`, `conclude`, `informal` and
 //! `follow_up`.
 
+mod audience;
 mod ballot;
 mod conclude;
 mod decide;
@@ -50,6 +51,7 @@ mod sign;
 mod vote;
 mod waiting;
 
+pub use audience::{concerned_register, shown_to_resident};
 pub use decide::decide;
 pub use implementation::{implementation, month_in_beijing, Implementation, MatterStatus};
 pub use object::{fifth_of, reaches_fifth};
@@ -60,6 +62,7 @@ use crate::calendar::Sla;
 use crate::decider::Misfit;
 use crate::ids::CaseId;
 use crate::level::Level;
+use crate::register::{Group, Register};
 use crate::{Duration, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -248,6 +251,11 @@ pub enum MediationEvent {
         /// The profession the matter needs present, when it is a professional matter.
         professional: Option<Role>,
         convenor: String,
+        /// The building or courtyard of the session's grid whose register holds the residents
+        /// concerned, when the matter is one building's or courtyard's; none: the register of
+        /// the session's area. Fixed at opening, so a replay counts one fifth of the same register.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        register: Option<Group>,
     },
     Invited {
         participant: Participant,
@@ -401,6 +409,9 @@ pub struct Session {
     pub kind: MatterKind,
     pub professional: Option<Role>,
     pub convenor: String,
+    /// The building or courtyard whose register holds the residents concerned; none: the area's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub register: Option<Group>,
     /// The convenor first, then everyone invited, in order.
     pub participants: Vec<Participant>,
     /// How many times the council reconsidered (复议).
@@ -534,6 +545,9 @@ pub enum MediationCommand {
         kind: MatterKind,
         professional: Option<Role>,
         convenor: String,
+        /// The building or courtyard whose register holds the residents concerned; none: the
+        /// register of the session's area.
+        register: Option<Group>,
     },
     Invite {
         participant: Participant,
@@ -558,10 +572,13 @@ pub enum MediationCommand {
         no: Vec<String>,
         abstain: Vec<String>,
     },
-    /// 云票选: put the motion to a ballot of those invited.
+    /// 云票选: put the motion to a ballot of those invited. `concerned`: the register the
+    /// session names, when one is kept — residents invited to speak for the residents (居民代表)
+    /// vote only if it holds them.
     OpenBallot {
         motion: String,
         secret: bool,
+        concerned: Option<Register>,
     },
     CastBallot {
         voter: String,
@@ -660,7 +677,7 @@ pub fn evolve(state: Mediation, event: &MediationEvent) -> Result<Mediation, Mis
     use MediationEvent as E;
     let misfit = |state: &'static str| Misfit { aggregate: "mediation", event: event.type_name(), state };
     let (mut session, stage) = match (state, event) {
-        (Mediation::New, E::Opened { origin, level, topic, kind, professional, convenor }) => {
+        (Mediation::New, E::Opened { origin, level, topic, kind, professional, convenor, register }) => {
             return Ok(Mediation::Open {
                 session: Session {
                     origin: origin.clone(),
@@ -669,6 +686,7 @@ pub fn evolve(state: Mediation, event: &MediationEvent) -> Result<Mediation, Mis
                     kind: *kind,
                     professional: *professional,
                     convenor: convenor.clone(),
+                    register: register.clone(),
                     participants: vec![Participant { name: convenor.clone(), role: Role::Convenor }],
                     reconsiderations: 0,
                 },

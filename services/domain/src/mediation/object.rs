@@ -158,6 +158,22 @@ mod tests {
     }
 
     #[test]
+    fn given_a_building_of_twenty_in_a_grid_of_fifty_when_four_of_it_object_then_it_goes_back_and_three_do_not() {
+        // Published to the 20 of the building's register the session names, not the grid's 50.
+        let mut events = decided();
+        events.extend(given(&events).when(sign(&["Zhang", "Li"], 20)).then_accept());
+        assert_eq!(fifth_of(20), 4);
+        for resident in ["b1", "b2", "b3"] {
+            object(&mut events, resident);
+        }
+        assert_eq!(stage_of(&events), "in_notice", "three of twenty is under one fifth");
+        let neighbour = MediationCommand::Object { resident: "g30".into(), registered: false };
+        given(&events).when(neighbour).then_forbidden_in("in_notice", "not registered");
+        object(&mut events, "b4");
+        assert_eq!(stage_of(&events), "contested");
+    }
+
+    #[test]
     fn given_an_agreement_in_notice_when_a_resident_objects_twice_or_is_not_registered_then_it_is_refused() {
         let mut events = published_to_fifty();
         object(&mut events, "r1");

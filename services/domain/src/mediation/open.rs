@@ -1,8 +1,10 @@
 //! 提议: a session opens on one topic (one matter per session), for a case or on a topic
-//! collected from residents, chaired by its convenor.
+//! collected from residents, chaired by its convenor. A building's or courtyard's matter names
+//! that group's register: its residents are the ones concerned.
 
 use super::decide::{invalid, required};
 use super::{MatterKind, MediationError, MediationEvent, Origin, Role, SessionLevel};
+use crate::register::Group;
 
 pub(super) fn decide(
     origin: &Origin,
@@ -11,6 +13,7 @@ pub(super) fn decide(
     kind: MatterKind,
     professional: Option<Role>,
     convenor: &str,
+    register: Option<&Group>,
 ) -> Result<Vec<MediationEvent>, MediationError> {
     required("topic", topic)?;
     required("convenor", convenor)?;
@@ -30,6 +33,7 @@ pub(super) fn decide(
         kind,
         professional,
         convenor: convenor.to_string(),
+        register: register.cloned(),
     }])
 }
 
@@ -49,6 +53,7 @@ mod tests {
             kind: MatterKind::Deliberation,
             professional: None,
             convenor: "Chair".into(),
+            register: None,
         };
         let events = given(&[]).when(cmd.clone()).then_accept();
         assert_eq!(events, vec![opened()]);
@@ -70,6 +75,7 @@ mod tests {
             kind: MatterKind::Consultation,
             professional: None,
             convenor: "Chair".into(),
+            register: None,
         };
         let state = state_of(&given(&[]).when(cmd).then_accept());
         assert_eq!(state.session().unwrap().origin.case_id(), None);
@@ -85,6 +91,7 @@ mod tests {
             kind: MatterKind::Deliberation,
             professional,
             convenor: convenor.into(),
+            register: None,
         };
         given(&[]).when(open(" ", "Chair", None)).then_invalid("topic");
         given(&[]).when(open("noise", "", None)).then_invalid("convenor");

@@ -133,6 +133,14 @@ impl Register {
     }
 }
 
+/// A register as it stands holding `residents` (each once), e.g. to decide who of those invited
+/// to a session its register holds.
+impl FromIterator<String> for Register {
+    fn from_iter<I: IntoIterator<Item = String>>(residents: I) -> Self {
+        Register { residents: residents.into_iter().collect() }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RegisterEvent {

@@ -310,7 +310,12 @@ pub fn escalated(from: Level, deadline: Timestamp, reason: EscalationReason, not
 }
 
 pub fn mediation_requested(level: Level) -> CaseEvent {
-    CaseEvent::MediationRequested { level, topic: "noise at night".to_string(), convenor: String::new() }
+    CaseEvent::MediationRequested {
+        level,
+        topic: "noise at night".to_string(),
+        convenor: String::new(),
+        register: None,
+    }
 }
 
 pub fn resolved(level: Level) -> CaseEvent {
@@ -446,7 +451,7 @@ pub fn transfer(to_unit: &str, reason: &str) -> CaseCommand {
 }
 
 pub fn request_mediation(topic: &str) -> CaseCommand {
-    CaseCommand::RequestMediation { topic: topic.to_string(), convenor: String::new() }
+    CaseCommand::RequestMediation { topic: topic.to_string(), convenor: String::new(), register: None }
 }
 
 pub fn conclude_mediation(agreed: bool, summary: &str) -> CaseCommand {

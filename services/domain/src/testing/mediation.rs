@@ -94,6 +94,7 @@ pub fn opened_with(kind: MatterKind, professional: Option<Role>) -> MediationEve
         kind,
         professional,
         convenor: "Chair".into(),
+        register: None,
     }
 }
 

@@ -1,10 +1,12 @@
 //! `gridloop mediation`: sessions of mediation and deliberation (调解, 议事会) — show one, take it
 //! through the council procedure 提议—告知—协商—决策—反馈—监督, conclude it, and the figures.
 
+use super::area_sessions::{list, ListArgs};
 use super::output::{
     emit, enum_arg, enum_json, enum_text, opt_str, or_dash, role_json, role_text, terminal_width, time_json, time_text,
     Table,
 };
+use super::register::GroupArgs;
 use super::rpc::Server;
 use super::{ActorArgs, AreaWindow, Global};
 use anyhow::Result;
@@ -72,9 +74,16 @@ pub enum MediationCommand {
         /// The number of the topic on the area's agenda the session deliberates.
         #[arg(long, default_value_t = 0)]
         agenda_topic: u32,
+        /// A building's or courtyard's matter (--building 3号楼 / --courtyard NAME of the grid
+        /// --area): its register holds the residents concerned; default: the area's register.
+        #[command(flatten)]
+        register: GroupArgs,
         #[command(flatten)]
         actor: ActorArgs,
     },
+    /// An area's sessions, newest first (the open ones unless --all); under a resident's token,
+    /// those of the token's area whose register holds them.
+    List(ListArgs),
     /// Invite a participant by role.
     Invite {
         id: String,
@@ -275,6 +284,7 @@ pub async fn run(MediationArgs { command, global }: MediationArgs) -> Result<()>
     let server = Server::connect(&global.addresses()).await?;
     let mut client = server.mediation();
     let view = match command {
+        MediationCommand::List(args) => return list(&server, args, &global).await,
         MediationCommand::Figures(window) => {
             let (area, from, to) = window.request_parts(global.time_zone);
             let request = pb::GetMediationFiguresRequest { area, from, to };
@@ -309,6 +319,7 @@ pub async fn run(MediationArgs { command, global }: MediationArgs) -> Result<()>
             convenor,
             collected_from,
             agenda_topic,
+            register,
             actor,
         } => {
             let request = pb::ProposeTopicRequest {
@@ -321,6 +332,7 @@ pub async fn run(MediationArgs { command, global }: MediationArgs) -> Result<()>
                 convenor,
                 collected_from,
                 agenda_topic,
+                register_group: register.group(),
             };
             client.propose_topic(request).await.map_err(server.fail("ProposeTopic"))?
         }
@@ -438,9 +450,14 @@ fn mediation_json(m: &pb::MediationView) -> Value {
         "resident_statements": m.resident_statements.iter()
             .map(|s| json!({"resident": s.speaker, "text": s.text})).collect::<Vec<_>>(),
         "agenda_topic": m.agenda_topic,
+        "register_group": m.register_group.as_ref().map(|g| json!({
+            "kind": enum_json::<pb::RegisterGroupKind>(g.kind),
+            "name": g.name,
+        })),
         "motion": opt_str(&m.motion),
         "notice_until": time_json(m.notice_until.as_ref()),
         "residents_concerned": m.residents_concerned,
+        "objections_needed": m.objections_needed,
         "objectors": m.objectors,
         "reconsiderations": m.reconsiderations,
         "referral": enum_json::<pb::MediationReferral>(m.referral),
@@ -466,6 +483,7 @@ fn mediation_text(m: &pb::MediationView, width: Option<usize>, zone: Tz) -> Stri
         ("collected from", or_dash(&m.collected_from)),
         ("level", enum_text::<pb::Level>(m.level)),
         ("council", enum_text::<pb::SessionLevel>(m.session_level)),
+        ("register", m.register_group.as_ref().map_or_else(|| "the area's".into(), |g| g.name.clone())),
         ("kind", enum_text::<pb::MatterKind>(m.kind)),
         ("topic", m.topic.clone()),
         ("state", enum_text::<pb::MediationState>(m.state)),
@@ -552,7 +570,7 @@ mod tests {
         };
         assert_eq!((id.as_str(), yes.len(), no.len(), abstain.len()), ("m1", 2, 1, 0));
         let ClientCommand::Mediation(MediationArgs {
-            command: MediationCommand::Propose { level, kind, professional, .. },
+            command: MediationCommand::Propose { level, kind, professional, register, .. },
             ..
         }) = parse(&[
             "mediation",
@@ -571,6 +589,8 @@ mod tests {
             "周",
             "--collected-from",
             "痛点箱",
+            "--building",
+            "3号楼",
         ])
         .unwrap()
         else {
@@ -580,6 +600,11 @@ mod tests {
             (level, kind, professional),
             (SessionLevelArg::Building, MatterKindArg::Consultation, Some(RoleArg::PropertyCompany))
         );
+        let named = pb::RegisterGroup { kind: pb::RegisterGroupKind::Building as i32, name: "3号楼".into() };
+        assert_eq!(register.group(), Some(named), "the building's register holds the residents concerned");
+        let both = ["mediation", "propose", "--level", "grid", "--area", "1", "--topic", "t", "--convenor", "c"];
+        let both = [&both[..], &["--collected-from", "x", "--building", "1号楼", "--courtyard", "幸福里"]].concat();
+        assert!(parse(&both).is_err(), "one building or one courtyard");
         assert_eq!(
             enum_arg::<pb::ParticipantRole>(&RoleArg::PropertyCompany),
             pb::ParticipantRole::PropertyCompany as i32

@@ -48,6 +48,7 @@ proto_enums!(
     pb::CaseOrder => "CASE_ORDER_",
     pb::ReportPeriod => "REPORT_PERIOD_",
     pb::Datum => "DATUM_",
+    pb::RegisterGroupKind => "REGISTER_GROUP_KIND_",
 );
 
 /// The lower-case snake name of an enum value (`in_mediation`, `basically_satisfied`); `None` when

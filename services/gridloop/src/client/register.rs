@@ -62,7 +62,7 @@ pub struct GroupArgs {
 }
 
 impl GroupArgs {
-    fn group(self) -> Option<pb::RegisterGroup> {
+    pub(crate) fn group(self) -> Option<pb::RegisterGroup> {
         let (kind, name) = match (self.building, self.courtyard) {
             (Some(name), _) => (pb::RegisterGroupKind::Building, name),
             (None, Some(name)) => (pb::RegisterGroupKind::Courtyard, name),

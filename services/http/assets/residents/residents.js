@@ -35,7 +35,8 @@ const REFUSALS = [
   [/is not invited to vote/, "您不在本次表决的投票名单中。"],
   [/no ballot is open/, "目前没有进行中的表决。"],
   [/has objected already/, "您已经提出过异议，每人只能提一次。"],
-  [/is not registered among the residents concerned|is not a registered resident/, "您不在本区域的居民名册中。"],
+  [/is not registered among the residents concerned/, "您不在本次议事所涉居民的名册中。"],
+  [/is not a registered resident/, "您不在本区域的居民名册中。"],
   [/objections are raised during the notice period/, "只能在公示期内提出异议。"],
   [/the notice period is over/, "公示期已结束。"],
   [/has used all (\d+) turns/, (m) => `您的${m[1]}次发言机会已用完。`],
@@ -147,7 +148,30 @@ function signOut() {
 function show(tab) {
   document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === tab));
   ["agenda", "sitting", "record"].forEach((id) => { $(id).hidden = id !== tab; });
+  if (tab === "sitting") refreshSessions();
   if (tab === "record" && res.sessionId) loadRecord();
+}
+
+// ---- the area's sessions: pick one without being handed its id -----------------------------
+
+const GROUPS = { building: "楼栋", courtyard: "院落" };
+
+/// The sessions of the resident's area whose register holds them (a building's session only to
+/// that building's residents), newest first; each links to its page.
+async function refreshSessions() {
+  const list = await attempt(() => api("sessions"));
+  if (!list) return;
+  $("session-list-empty").hidden = list.sessions.length > 0;
+  $("session-list").replaceChildren(...list.sessions.map((s) => el("li",
+    { className: s.id === res.sessionId ? "current" : "", dataset: { id: s.id, stage: s.stage } },
+    el("a", { href: "#session=" + s.id },
+      el("span", { className: "title", textContent: s.topic }),
+      el("span", { className: "stage", textContent: STAGES[s.stage] || s.stage }),
+      s.register ? el("span", { className: "tag", textContent: `${GROUPS[s.register.kind] || ""} ${s.register.name}` }) : "",
+      s.ballot_open ? el("span", { className: "tag hot", textContent: "投票进行中" }) : "",
+      s.objections_needed ? el("span", { className: "tag", textContent: `异议 ${s.objections}/${s.objections_needed}` }) : "",
+      s.notice_until && s.stage === "in_notice" ? el("span", { className: "hint", textContent: ` 公示至 ${when(s.notice_until)}` }) : ""))));
+  $("session-list").dataset.count = String(list.sessions.length);
 }
 
 // ---- agenda: propose and rank --------------------------------------------------------------
@@ -325,7 +349,9 @@ function renderSession(s) {
   $("session-topic").textContent = s.topic;
   $("session-stage").textContent = STAGES[s.stage] || s.stage;
   $("session-convenor").textContent = `召集人：${s.convenor}${s.agenda_topic ? ` · 议题${s.agenda_topic}` : ""}` +
+    (s.register ? ` · ${GROUPS[s.register.kind] || ""}${s.register.name}居民议事` : "") +
     (s.present.length ? ` · 到会${s.present.length}人` : "");
+  document.querySelectorAll("#session-list li").forEach((li) => li.classList.toggle("current", li.dataset.id === s.id));
   const said = (list, mine) => list.map((st) => el("li", { className: mine && st.speaker === me ? "mine" : "" },
     el("b", { textContent: st.speaker }), st.text));
   $("statements").replaceChildren(...said(s.statements, false));
@@ -363,8 +389,9 @@ function renderDecision(s, me) {
     : closed ? closed.detail : "";
   const count = s.objectors.length;
   const needed = s.objections_needed || 0;
+  const concerned = s.register ? `${s.register.name}登记居民` : "登记居民";
   $("objection-count").textContent = needed
-    ? `异议 ${count} / ${needed}（登记居民${s.residents_concerned}人的五分之一）`
+    ? `异议 ${count} / ${needed}（${concerned}${s.residents_concerned}人的五分之一）`
     : `异议 ${count}`;
   $("objection-count").dataset.objections = String(count);
   $("objection-count").dataset.needed = String(needed);

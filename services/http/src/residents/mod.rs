@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/residents/api/agenda", get(agenda::show))
         .route("/residents/api/agenda/topics", post(agenda::propose))
         .route("/residents/api/agenda/ranking", post(agenda::rank))
+        .route("/residents/api/sessions", get(sitting::list))
         .route("/residents/api/sessions/{id}", get(sitting::show))
         .route("/residents/api/sessions/{id}/live", get(sitting::live))
         .route("/residents/api/sessions/{id}/statements", post(sitting::speak))

@@ -1,10 +1,11 @@
-//! Following a sitting (云议事): the session as it stands (GetMediation), a live feed of it, and
-//! a resident's own statement to it (SubmitResidentStatement) — within the turns and the length
-//! every participant has, which the service enforces.
+//! Following a sitting (云议事): the sessions of the resident's area to pick one from
+//! (ListAreaSessions: those whose register holds them), the session as it stands (GetMediation),
+//! a live feed of it, and a resident's own statement to it (SubmitResidentStatement) — within the
+//! turns and the length every participant has, which the service enforces.
 
 use super::wire;
 use crate::dashboard::{DashError, Session};
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use futures::stream::{self, Stream};
@@ -17,6 +18,25 @@ use std::time::Duration;
 /// How often the feed re-reads the session: a statement reaches the phones within a tick plus
 /// the projection's lag, and a sitting of a few dozen followers costs a read per second each.
 const TICK: Duration = Duration::from_secs(1);
+
+/// The area whose sessions to list: the one the resident's token names unless given.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub area: String,
+}
+
+pub async fn list(session: Session, Query(query): Query<ListQuery>) -> Result<Json<Value>, DashError> {
+    let request = session.request(pb::ListAreaSessionsRequest { area_code: query.area, ..Default::default() })?;
+    let listed = session
+        .backend
+        .mediation()
+        .list_area_sessions(request)
+        .await
+        .map_err(|status| DashError::from_status(&status))?
+        .into_inner();
+    Ok(Json(wire::area_sessions(&listed)))
+}
 
 #[derive(Debug, Deserialize)]
 pub struct Statement {

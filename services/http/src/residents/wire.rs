@@ -124,9 +124,42 @@ pub fn session(view: &pb::MediationView) -> Value {
         "objectors": view.objectors,
         "objections_needed": view.objections_needed,
         "reconsiderations": view.reconsiderations,
+        "register": group(view.register_group.as_ref()),
         "history": history,
         "version": view.version,
     })
+}
+
+fn group(group: Option<&pb::RegisterGroup>) -> Value {
+    let Some(group) = group else { return Value::Null };
+    let kind = pb::RegisterGroupKind::try_from(group.kind).unwrap_or(pb::RegisterGroupKind::Unspecified);
+    json!({ "kind": lower(kind.as_str_name(), "REGISTER_GROUP_KIND_"), "name": group.name })
+}
+
+/// The sessions of the resident's area that concern them, newest first: where each stands, its
+/// ballot, its notice and objections, and the building's or courtyard's register it names.
+pub fn area_sessions(list: &pb::ListAreaSessionsResponse) -> Value {
+    let sessions: Vec<Value> = list
+        .sessions
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.mediation_id,
+                "area": s.area_code,
+                "topic": s.topic,
+                "stage": stage(s.stage),
+                "register": group(s.register_group.as_ref()),
+                "agenda_topic": s.agenda_topic,
+                "opened_at": time(s.opened_at.as_ref()),
+                "ballot_open": s.ballot_open,
+                "motion": s.motion,
+                "notice_until": time(s.notice_until.as_ref()),
+                "objections": s.objections,
+                "objections_needed": s.objections_needed,
+            })
+        })
+        .collect();
+    json!({ "sessions": sessions })
 }
 
 /// 一事一档: the matter from its proposal on, each step with when, who and what.
@@ -178,6 +211,32 @@ mod tests {
         assert_eq!(json["stage"], "in_notice");
         assert_eq!((json["objections_needed"].as_u64(), json["objectors"][0].as_str()), (Some(10), Some("居民11")));
         assert!(json["ballot"].is_null(), "no ballot is open");
+    }
+
+    #[test]
+    fn a_listed_building_session_in_notice_says_its_register_and_objections() {
+        let list = pb::ListAreaSessionsResponse {
+            sessions: vec![pb::AreaSession {
+                mediation_id: "m1".into(),
+                stage: pb::MediationStage::InNotice as i32,
+                register_group: Some(pb::RegisterGroup {
+                    kind: pb::RegisterGroupKind::Building as i32,
+                    name: "3号楼".into(),
+                }),
+                objections: 3,
+                objections_needed: 4,
+                ..Default::default()
+            }],
+        };
+        let json = area_sessions(&list);
+        let first = &json["sessions"][0];
+        assert_eq!(
+            (first["stage"].as_str(), first["register"]["kind"].as_str()),
+            (Some("in_notice"), Some("building"))
+        );
+        assert_eq!((first["objections"].as_u64(), first["objections_needed"].as_u64()), (Some(3), Some(4)));
+        let area_wide = area_sessions(&pb::ListAreaSessionsResponse { sessions: vec![pb::AreaSession::default()] });
+        assert!(area_wide["sessions"][0]["register"].is_null(), "the area's own register");
     }
 
     #[test]

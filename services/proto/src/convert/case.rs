@@ -1,5 +1,6 @@
 //! The case's events (dispatch's `case-<id>` streams) and its state on the wire.
 
+use super::mediation::{register_from_names, register_names};
 use super::{event_type, invalid, message, report::*, short_type, values::*, DecodeError};
 use crate::v1 as pb;
 use gridloop_domain::case::{Assignment, CaseEvent, EscalationReason, Evaluator};
@@ -83,13 +84,18 @@ pub fn encode_case_event(case_id: CaseId, event: &CaseEvent) -> (String, Vec<u8>
             department_name: department_name(&to.department),
         }
         .encode_to_vec(),
-        CaseEvent::MediationRequested { level: l, topic, convenor } => pb::CaseMediationRequested {
-            case_id: id,
-            level: level(*l) as i32,
-            topic: topic.clone(),
-            convenor: convenor.clone(),
+        CaseEvent::MediationRequested { level: l, topic, convenor, register } => {
+            let (register_building, register_courtyard) = register_names(register.as_ref());
+            pb::CaseMediationRequested {
+                case_id: id,
+                level: level(*l) as i32,
+                topic: topic.clone(),
+                convenor: convenor.clone(),
+                register_building,
+                register_courtyard,
+            }
+            .encode_to_vec()
         }
-        .encode_to_vec(),
         CaseEvent::MediationAgreed { mediation_id, summary } => pb::CaseMediationConcluded {
             case_id: id,
             mediation_id: mediation_id.clone(),
@@ -283,7 +289,8 @@ pub fn decode_case_event(event_type: &str, payload: &[u8]) -> Result<CaseEvent, 
         }
         "CaseMediationRequested" => {
             let m: pb::CaseMediationRequested = message(ty, payload)?;
-            CaseEvent::MediationRequested { level: lvl(m.level)?, topic: m.topic, convenor: m.convenor }
+            let register = register_from_names(ty, &m.register_building, &m.register_courtyard)?;
+            CaseEvent::MediationRequested { level: lvl(m.level)?, topic: m.topic, convenor: m.convenor, register }
         }
         "CaseMediationConcluded" => {
             let m: pb::CaseMediationConcluded = message(ty, payload)?;

@@ -7,7 +7,28 @@ use gridloop_domain::level::Level;
 use gridloop_domain::mediation::{
     Choice, MatterKind, MediationEvent, Origin, Outcome, Participant, Referral, Role, SessionLevel, Statement,
 };
+use gridloop_domain::register::{Group, GroupKind};
 use prost::Message;
+
+/// The building's and the courtyard's names of a session's register group, as its opening
+/// records them (at most one set).
+pub(super) fn register_names(group: Option<&Group>) -> (String, String) {
+    match group {
+        None => (String::new(), String::new()),
+        Some(g) if g.kind() == GroupKind::Building => (g.name().to_string(), String::new()),
+        Some(g) => (String::new(), g.name().to_string()),
+    }
+}
+
+pub(super) fn register_from_names(ty: &str, building: &str, courtyard: &str) -> Result<Option<Group>, DecodeError> {
+    let group = |kind, name| Group::new(kind, name).map(Some).map_err(|e| invalid(ty, &e.to_string()));
+    match (building.is_empty(), courtyard.is_empty()) {
+        (true, true) => Ok(None),
+        (false, true) => group(GroupKind::Building, building),
+        (true, false) => group(GroupKind::Courtyard, courtyard),
+        (false, false) => Err(invalid(ty, "a session names one building or one courtyard")),
+    }
+}
 
 pub fn session_level(l: SessionLevel) -> pb::SessionLevel {
     match l {
@@ -124,22 +145,27 @@ pub fn from_choice(c: pb::BallotChoice) -> Option<Choice> {
 pub fn encode_mediation_event(mediation_id: &str, case_id: &str, event: &MediationEvent) -> (String, Vec<u8>) {
     let id = mediation_id.to_string();
     let payload = match event {
-        MediationEvent::Opened { origin, level: l, topic, kind, professional, convenor } => pb::MediationOpened {
-            mediation_id: id,
-            case_id: case_id.to_string(),
-            level: level(ladder_level(*l)) as i32,
-            topic: topic.clone(),
-            session_level: session_level(*l) as i32,
-            kind: matter_kind(*kind) as i32,
-            professional: professional.map_or(pb::ParticipantRole::Unspecified, role) as i32,
-            convenor: convenor.clone(),
-            collected_from: match origin {
-                Origin::Case { .. } => String::new(),
-                Origin::CollectedTopic { collected_from, .. } => collected_from.clone(),
-            },
-            agenda_topic: origin.agenda_topic().unwrap_or(0),
+        MediationEvent::Opened { origin, level: l, topic, kind, professional, convenor, register } => {
+            let (register_building, register_courtyard) = register_names(register.as_ref());
+            pb::MediationOpened {
+                mediation_id: id,
+                case_id: case_id.to_string(),
+                level: level(ladder_level(*l)) as i32,
+                topic: topic.clone(),
+                session_level: session_level(*l) as i32,
+                kind: matter_kind(*kind) as i32,
+                professional: professional.map_or(pb::ParticipantRole::Unspecified, role) as i32,
+                convenor: convenor.clone(),
+                collected_from: match origin {
+                    Origin::Case { .. } => String::new(),
+                    Origin::CollectedTopic { collected_from, .. } => collected_from.clone(),
+                },
+                agenda_topic: origin.agenda_topic().unwrap_or(0),
+                register_building,
+                register_courtyard,
+            }
+            .encode_to_vec()
         }
-        .encode_to_vec(),
         MediationEvent::Invited { participant } => pb::MediationParticipantInvited {
             mediation_id: id,
             name: participant.name.clone(),
@@ -269,6 +295,7 @@ pub fn decode_mediation_event(event_type: &str, payload: &[u8]) -> Result<Mediat
                 level,
                 kind: from_matter_kind(m.kind()).unwrap_or(MatterKind::Deliberation),
                 professional: from_role(m.professional()),
+                register: register_from_names(ty, &m.register_building, &m.register_courtyard)?,
                 convenor: m.convenor,
                 topic: m.topic,
             }
@@ -398,6 +425,16 @@ mod tests {
                 kind: MatterKind::Hearing,
                 professional: Some(Role::PropertyCompany),
                 convenor: "Chair".into(),
+                register: Some(Group::new(GroupKind::Courtyard, "幸福里院落").unwrap()),
+            },
+            MediationEvent::Opened {
+                origin: Origin::CollectedTopic { collected_from: "楼栋长".into(), agenda_topic: None },
+                level: SessionLevel::Grid,
+                topic: "3号楼加装电梯".into(),
+                kind: MatterKind::Decision,
+                professional: None,
+                convenor: "Chair".into(),
+                register: Some(Group::new(GroupKind::Building, "3号楼").unwrap()),
             },
             MediationEvent::Invited { participant: Participant { name: "Zhang".into(), role: Role::Party } },
             MediationEvent::Notified,
@@ -463,6 +500,7 @@ mod tests {
                 kind: MatterKind::Deliberation,
                 professional: None,
                 convenor: String::new(),
+                register: None,
             }
         );
     }

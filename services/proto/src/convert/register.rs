@@ -2,8 +2,28 @@
 
 use super::{event_type, message, short_type, DecodeError};
 use crate::v1 as pb;
-use gridloop_domain::register::RegisterEvent;
+use gridloop_domain::register::{Group, GroupKind, RegisterError, RegisterEvent};
 use prost::Message;
+
+/// A building or courtyard of a grid as the API names it.
+pub fn register_group(group: &Group) -> pb::RegisterGroup {
+    let kind = match group.kind() {
+        GroupKind::Building => pb::RegisterGroupKind::Building,
+        GroupKind::Courtyard => pb::RegisterGroupKind::Courtyard,
+    };
+    pb::RegisterGroup { kind: kind as i32, name: group.name().to_string() }
+}
+
+/// The building or courtyard a request names: a kind and a name, checked as the register checks
+/// them.
+pub fn from_register_group(group: &pb::RegisterGroup) -> Result<Group, RegisterError> {
+    let kind = match pb::RegisterGroupKind::try_from(group.kind) {
+        Ok(pb::RegisterGroupKind::Building) => GroupKind::Building,
+        Ok(pb::RegisterGroupKind::Courtyard) => GroupKind::Courtyard,
+        _ => return Err(RegisterError::Invalid { field: "group.kind", reason: "a building or a courtyard".into() }),
+    };
+    Group::new(kind, &group.name)
+}
 
 pub fn encode_register_event(event: &RegisterEvent) -> (String, Vec<u8>) {
     let payload = match event {

@@ -5,6 +5,7 @@
 use super::view::{case_json, case_text};
 use super::{eventually, get_case, AfterWrite};
 use crate::client::output::{emit, terminal_width};
+use crate::client::register::GroupArgs;
 use crate::client::rpc::Server;
 use crate::client::{ActorArgs, Global};
 use anyhow::Result;
@@ -52,6 +53,10 @@ pub enum CaseAction {
         /// The request is still recorded as the token's.
         #[arg(long, default_value = "")]
         convenor: String,
+        /// A building's or courtyard's matter (--building 3号楼 / --courtyard NAME of the case's
+        /// grid): its register holds the residents concerned; default: the grid's register.
+        #[command(flatten)]
+        register: GroupArgs,
     },
     /// Resolve the case (办结).
     Resolve {
@@ -199,9 +204,18 @@ async fn dispatch_command(server: &Server, action: CaseAction) -> Result<pb::Cas
             let r = pb::TransferCaseRequest { case_id, expected_version, min_version, actor, to_unit, reason };
             client.transfer_case(r).await.map_err(server.fail("TransferCase"))?
         }
-        CaseAction::Mediate { target, topic, convenor } => {
+        CaseAction::Mediate { target, topic, convenor, register } => {
             let (case_id, expected_version, min_version, actor) = request(&target);
-            let r = pb::RequestMediationRequest { case_id, expected_version, min_version, actor, topic, convenor };
+            let register_group = register.group();
+            let r = pb::RequestMediationRequest {
+                case_id,
+                expected_version,
+                min_version,
+                actor,
+                topic,
+                convenor,
+                register_group,
+            };
             client.request_mediation(r).await.map_err(server.fail("RequestMediation"))?
         }
         CaseAction::Resolve { target, summary } => {
