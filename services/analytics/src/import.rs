@@ -18,7 +18,7 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 pub use gridloop_domain::access::IMPORT_ROLE;
-use gridloop_domain::case::IMPORT_RULE_PREFIX;
+use gridloop_domain::access::IMPORT_RULE_PREFIX;
 use gridloop_domain::case::{Assignment, CaseDetails, CaseEvent, Channel, OnTimeVerdict, Reporter, ReporterKind};
 use gridloop_domain::clock::{self, Tz};
 use gridloop_domain::ids::CaseId;

@@ -67,7 +67,7 @@ pub struct CaseRow {
     pub channel: String,
 }
 
-pub use gridloop_domain::case::IMPORT_RULE_PREFIX;
+pub use gridloop_domain::access::IMPORT_RULE_PREFIX;
 
 /// The columns in [`CaseRow`] order.
 pub const COLUMNS: [&str; 30] = [

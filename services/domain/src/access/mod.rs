@@ -19,6 +19,10 @@ use std::str::FromStr;
 /// does not ask such cases for feedback.
 pub const IMPORT_ROLE: &str = "import";
 
+/// The start of the `rule` of the dispatch that opens history imported from another platform:
+/// `import:<source>`.
+pub const IMPORT_RULE_PREFIX: &str = "import:";
+
 /// What a principal is in the city's organisation. One spelling, kebab case, on the wire (token
 /// claims, flags, events).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
