@@ -14,11 +14,11 @@
 //! filter shape, first and deep pages, by page token and by the offset statement they replaced,
 //! CALLS times each.
 
+use gridloop_domain::case_state::CaseState;
 use gridloop_domain::jurisdiction::AreaCode;
 use gridloop_domain::kpi::{Period, Report};
 use gridloop_domain::level::Level;
 use gridloop_domain::policy::CityPolicy;
-use gridloop_domain::case_state::CaseState;
 use gridloop_evaluation::case_list::{self, Cursor, ListFilter, Order};
 use gridloop_evaluation::kpi::CaseFilter;
 use gridloop_evaluation::replay::Rebuild;
@@ -263,13 +263,7 @@ fn lists(street: &AreaCode, grid: &AreaCode, category: &str) -> Vec<List> {
     let filter = |state: Option<CaseState>, area: Option<&AreaCode>, category: Option<&str>, level, window| {
         let (from, to) = window;
         ListFilter {
-            cases: CaseFilter {
-                area: area.cloned(),
-                category: category.map(str::to_string),
-                level,
-                from,
-                to,
-            },
+            cases: CaseFilter { area: area.cloned(), category: category.map(str::to_string), level, from, to },
             state,
             reporter: None,
         }
@@ -283,20 +277,50 @@ fn lists(street: &AreaCode, grid: &AreaCode, category: &str) -> Vec<List> {
         list("list, newest, page 201", filter(None, None, None, None, all), Newest, 200),
         list("list, a district's closed", filter(Some(Closed), Some(&district), None, None, all), Newest, 0),
         list("list, a street's dispatched", filter(Some(Dispatched), Some(street), None, None, all), Newest, 0),
-        list("list, a community's accepted, a cat.", filter(Some(Accepted), Some(&community), Some(category), None, all), Newest, 0),
+        list(
+            "list, a community's accepted, a cat.",
+            filter(Some(Accepted), Some(&community), Some(category), None, all),
+            Newest,
+            0,
+        ),
         list("list, a grid's closed", filter(Some(Closed), Some(grid), None, None, all), Newest, 0),
-        list("list, a grid's rejected, a category", filter(Some(Rejected), Some(grid), Some(category), None, all), Newest, 0),
+        list(
+            "list, a grid's rejected, a category",
+            filter(Some(Rejected), Some(grid), Some(category), None, all),
+            Newest,
+            0,
+        ),
         list("list, a category", filter(None, None, Some(category), None, all), Newest, 0),
         list("list, at the street level", filter(None, None, None, Some(Level::Street), all), Newest, 0),
         list("list, a month", filter(None, None, None, None, month), Newest, 0),
-        list("list, street+state+cat.+level, a month", filter(Some(Closed), Some(street), Some(category), Some(Level::Grid), month), Newest, 0),
+        list(
+            "list, street+state+cat.+level, a month",
+            filter(Some(Closed), Some(street), Some(category), Some(Level::Grid), month),
+            Newest,
+            0,
+        ),
         list("list, a street's closed, page 101", filter(Some(Closed), Some(street), None, None, all), Newest, 100),
         list("list, by priority", filter(None, None, None, None, all), Priority, 0),
         list("list, by priority, page 201", filter(None, None, None, None, all), Priority, 200),
         list("list, a grid's dispatched, by prio.", filter(Some(Dispatched), Some(grid), None, None, all), Priority, 0),
-        list("list, a street's accepted, a cat., prio.", filter(Some(Accepted), Some(street), Some(category), None, all), Priority, 0),
-        list("list, a district's closed, a month, prio.", filter(Some(Closed), Some(&district), None, None, month), Priority, 0),
-        list("list, a street's closed, prio., page 101", filter(Some(Closed), Some(street), None, None, all), Priority, 100),
+        list(
+            "list, a street's accepted, a cat., prio.",
+            filter(Some(Accepted), Some(street), Some(category), None, all),
+            Priority,
+            0,
+        ),
+        list(
+            "list, a district's closed, a month, prio.",
+            filter(Some(Closed), Some(&district), None, None, month),
+            Priority,
+            0,
+        ),
+        list(
+            "list, a street's closed, prio., page 101",
+            filter(Some(Closed), Some(street), None, None, all),
+            Priority,
+            100,
+        ),
     ]
 }
 

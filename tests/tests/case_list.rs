@@ -55,7 +55,11 @@ fn filters() -> Vec<ListFilter> {
             state: Some(CaseState::Closed),
             reporter: None,
         },
-        ListFilter { cases: cases(grid.ancestor(Level::Community), None, None, (None, None)), state: Some(CaseState::Closed), reporter: None },
+        ListFilter {
+            cases: cases(grid.ancestor(Level::Community), None, None, (None, None)),
+            state: Some(CaseState::Closed),
+            reporter: None,
+        },
         ListFilter { reporter: Some("r17".into()), ..ListFilter::default() },
         ListFilter { reporter: Some("nobody".into()), ..ListFilter::default() },
     ]);
@@ -70,7 +74,9 @@ fn selects(filter: &ListFilter, row: &CaseRow) -> bool {
 
 fn sorted(mut rows: Vec<CaseRow>, order: Order) -> Vec<String> {
     match order {
-        Order::Newest => rows.sort_by(|a, b| (Reverse(a.opened_at), &a.case_id).cmp(&(Reverse(b.opened_at), &b.case_id))),
+        Order::Newest => {
+            rows.sort_by(|a, b| (Reverse(a.opened_at), &a.case_id).cmp(&(Reverse(b.opened_at), &b.case_id)))
+        }
         Order::Priority => rows.sort_by(|a, b| {
             (Reverse(a.priority), a.opened_at, &a.case_id).cmp(&(Reverse(b.priority), b.opened_at, &b.case_id))
         }),

@@ -351,7 +351,10 @@ mod tests {
     fn a_statement_holds_only_the_filters_asked_for() {
         let sql = |filter: &ListFilter, sqlite| statement(filter, Order::Newest, 50, None, sqlite).sql;
         let everything = sql(&ListFilter::default(), false);
-        assert!(everything.ends_with("FROM evaluation_cases ORDER BY opened_at DESC, case_id LIMIT $1"), "{everything}");
+        assert!(
+            everything.ends_with("FROM evaluation_cases ORDER BY opened_at DESC, case_id LIMIT $1"),
+            "{everything}"
+        );
         let street = AreaCode::new("321012001").unwrap();
         let filter = ListFilter {
             cases: CaseFilter { area: Some(street), level: Some(Level::Grid), from: Some(7), ..CaseFilter::default() },
@@ -369,12 +372,18 @@ mod tests {
         assert_eq!(built.values[1..3], [Value::Text("321012001".into()), Value::Text("321012001999999".into())]);
         assert!(!built.sql.contains("LIKE") && !built.sql.contains("OFFSET"));
         let on_sqlite = sql(&filter, true);
-        assert!(on_sqlite.contains("WHERE +state = $1 AND +grid_code BETWEEN $2 AND $3 AND +level = $4"), "{on_sqlite}");
+        assert!(
+            on_sqlite.contains("WHERE +state = $1 AND +grid_code BETWEEN $2 AND $3 AND +level = $4"),
+            "{on_sqlite}"
+        );
         assert!(on_sqlite.contains("AND opened_at >= $5"), "the window narrows the walk: {on_sqlite}");
         let grid = AreaCode::new("321012001001001").unwrap();
         let in_a_grid = ListFilter { cases: CaseFilter { area: Some(grid), ..filter.cases.clone() }, ..filter };
         let gathered = sql(&in_a_grid, true);
-        assert!(gathered.contains("AND grid_code BETWEEN $2 AND $3 AND +level = $4 AND +opened_at >= $5"), "{gathered}");
+        assert!(
+            gathered.contains("AND grid_code BETWEEN $2 AND $3 AND +level = $4 AND +opened_at >= $5"),
+            "{gathered}"
+        );
     }
 
     #[test]
@@ -390,13 +399,7 @@ mod tests {
         assert!(built.sql.contains("WHERE state = $1 AND priority < $3 ORDER BY priority DESC"), "{}", built.sql);
         assert_eq!(
             built.values,
-            [
-                Value::Text("accepted".into()),
-                Value::Int(20),
-                Value::Int(2),
-                Value::Int(90),
-                Value::Text("c-9".into())
-            ]
+            [Value::Text("accepted".into()), Value::Int(20), Value::Int(2), Value::Int(90), Value::Text("c-9".into())]
         );
     }
 }

@@ -1,8 +1,8 @@
 //! Evaluation's gRPC API: a reporter's answer is a feedback command on the kit's command path;
 //! the case list, the distribution, the KPIs and the drift alerts are queries of its read models.
 
-use crate::counts::{self, CountFilter};
 use crate::case_list::{self, Cursor, ListFilter, Order};
+use crate::counts::{self, CountFilter};
 use crate::projection::{self, CaseRow};
 use crate::watch::FiguresStream;
 use crate::{drift, kpi, kpi_days, level_shares, settled, Evaluation};
@@ -212,9 +212,8 @@ impl EvaluationService for Evaluation {
             n => n.min(MAX_PAGE),
         };
         let filter = self.list_filter(&r, scope)?;
-        let rows = case_list::list(self.store().pool(), &filter, order, limit, after.as_ref())
-            .await
-            .map_err(query_status)?;
+        let rows =
+            case_list::list(self.store().pool(), &filter, order, limit, after.as_ref()).await.map_err(query_status)?;
         let next_page_token = match rows.last() {
             Some(last) if rows.len() as u32 == limit => Cursor::after(last, order).token(),
             _ => String::new(),

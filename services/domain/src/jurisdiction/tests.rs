@@ -100,8 +100,16 @@ fn the_codes_under_an_area_are_the_codes_from_it_to_its_last_in_code_order() {
     assert_eq!(street.last_under(), code("321012009999999"));
     assert_eq!(code("321012001001003").last_under(), code("321012001001003"), "a grid is its own last");
     let candidates = [
-        "321012", "321012008", "321012008999", "321012009", "321012009001", "321012009999999", "321012010",
-        "321012010000", "321013", "321012009000001",
+        "321012",
+        "321012008",
+        "321012008999",
+        "321012009",
+        "321012009001",
+        "321012009999999",
+        "321012010",
+        "321012010000",
+        "321013",
+        "321012009000001",
     ];
     for candidate in candidates.map(code) {
         let in_range = street <= candidate && candidate <= street.last_under();
