@@ -356,6 +356,7 @@ async fn a_collected_topic_is_consulted_without_a_case_and_bad_fields_are_named(
         convenor: "楼长周阿姨".into(),
         collected_from: "痛点箱".into(),
         agenda_topic: 0,
+        register_group: None,
     };
     let session = g.clients.mediation.propose_topic(propose).await.expect("proposed").into_inner();
     let id = session.mediation_id.clone();

@@ -361,7 +361,9 @@ impl JetStreamBus {
         let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
         match outcome {
             Delivery::Handled => message.ack().await.map_err(api),
-            Delivery::Poison(reason) => self.dead_letter_message(subscription, message, Some(event), source, reason).await,
+            Delivery::Poison(reason) => {
+                self.dead_letter_message(subscription, message, Some(event), source, reason).await
+            }
             Delivery::Failed { reason, .. } if delivered >= self.config.max_deliver => {
                 let reason = format!("gave up after {delivered} deliveries: {reason}");
                 self.dead_letter_message(subscription, message, Some(event), source, reason).await

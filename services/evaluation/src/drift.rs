@@ -222,7 +222,8 @@ impl<'p> Assessor<'p> {
         context: &EventContext,
     ) -> Result<(), HandlerError> {
         let Some(at) = queued.reads else { return Ok(()) };
-        let rows = |i: usize| results.get(i).ok_or_else(|| HandlerError::Transient("a drift read returned no result".into()));
+        let rows =
+            |i: usize| results.get(i).ok_or_else(|| HandlerError::Transient("a drift read returned no result".into()));
         let mut counts = Vec::new();
         for row in rows(at)? {
             let (area, level, n): (String, String, i64) = (
