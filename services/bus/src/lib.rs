@@ -215,12 +215,6 @@ pub async fn deliver(
                     .increment(events.len() as u64);
                 return vec![Delivery::Handled; events.len()];
             }
-            // The store is down: one event at a time would only fail as many times.
-            Err(HandlerError::Unavailable(reason)) => {
-                metrics::counter!("gridloop_events_consumed_total", "consumer" => subscription.consumer.clone(), "outcome" => "unavailable")
-                    .increment(events.len() as u64);
-                return vec![Delivery::Unavailable(reason); events.len()];
-            }
             // One event may be poison or conflicting: sort it out one event at a time.
             Err(error) => {
                 tracing::debug!(consumer = %subscription.consumer, %error, "batch refused; delivering one by one")
@@ -290,13 +284,15 @@ async fn deliver_one(
         match handled.await {
             Ok(()) => return Delivery::Handled,
             Err(HandlerError::Poison(reason)) => return Delivery::Poison(reason),
-            // Retrying in place would only wait for the database here: the transport holds the
-            // event and tries again after a pause.
-            Err(HandlerError::Unavailable(reason)) => return Delivery::Unavailable(reason),
+            // Still down after the retries in place (a connection cut by a restart is often
+            // fine on the next try): the transport holds the event and tries it again later.
+            Err(HandlerError::Unavailable(reason)) if attempt >= policy.max_deliver => {
+                return Delivery::Unavailable(reason);
+            }
             Err(HandlerError::Transient(reason)) if attempt >= policy.max_deliver => {
                 return Delivery::Failed { attempts: attempt, reason };
             }
-            Err(HandlerError::Transient(reason)) => {
+            Err(HandlerError::Transient(reason) | HandlerError::Unavailable(reason)) => {
                 tracing::debug!(consumer = %subscription.consumer, %reason, attempt, "retrying delivery");
                 let pause = policy.backoff.get(attempt as usize - 1).or(policy.backoff.last());
                 tokio::time::sleep(pause.copied().unwrap_or_default()).await;

@@ -97,12 +97,14 @@ async fn run(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unavailable_store_longer_than_the_delivery_limit_loses_no_event() {
     let unavailable = || HandlerError::Unavailable("disk full: database or disk is full".into());
-    // Six failed attempts, twice the delivery limit of 3.
+    // Six refused attempts (the batch, then each event retried in place), more than the
+    // server's delivery limit of 3 would allow if each counted.
     let Some((store, bus)) = run(6, unavailable, |store, _| store.handled.load(Ordering::SeqCst) >= 2).await else {
         return;
     };
     assert_eq!(store.handled.load(Ordering::SeqCst), 2, "both events handled, once each");
-    assert_eq!(store.calls.load(Ordering::SeqCst), 7, "six refused attempts, then one that took the batch");
+    let calls = store.calls.load(Ordering::SeqCst);
+    assert!(calls > 6, "{calls} attempts: six refused, then those that took the events");
     assert!(bus.dead_letters().is_empty(), "dead-lettered: {:?}", bus.dead_letters());
     assert_eq!(bus.dead_letter_count().await.unwrap(), 0);
 }

@@ -17,6 +17,7 @@ use gridloop_eventstore::RecordedEvent;
 use gridloop_kit::grpc::{self, store_status};
 use gridloop_proto::status::optional_area;
 use gridloop_proto::v1 as pb;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use tonic::{Request, Status};
 
@@ -74,11 +75,11 @@ impl MediationSvc {
     ) -> Result<bool, Status> {
         let (Some(own), Some(session)) = (resident.area.as_ref(), state.session()) else { return Ok(false) };
         let id = concerned_register(session_area, session).map_err(|e| Status::internal(e.to_string()))?;
-        if !registers.contains_key(&id) {
-            let register = self.load_register(id).await?;
-            registers.insert(id, register);
-        }
-        let registered = registers.get(&id).is_some_and(|register| register.contains(&resident.subject));
+        let register = match registers.entry(id) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => slot.insert(self.load_register(id).await?),
+        };
+        let registered = register.contains(&resident.subject);
         Ok(shown_to_resident(own, session_area, registered))
     }
 }
