@@ -114,14 +114,25 @@ impl Server {
     }
 
     async fn post_form(&self, body: Vec<u8>) -> (u16, String) {
-        let response = self
-            .http
-            .post(format!("{}/open311/v2/requests.json", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .expect("POST");
+        // A server may answer an oversize body before reading all of it and close the
+        // connection; a client still writing then sees the connection cut instead of the
+        // answer. Sent again, the answer wins the race: a few tries, then the error stands.
+        let mut tries = 0;
+        let response = loop {
+            tries += 1;
+            let sent = self
+                .http
+                .post(format!("{}/open311/v2/requests.json", self.base))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.clone())
+                .send()
+                .await;
+            match sent {
+                Ok(response) => break response,
+                Err(error) if tries < 3 && error.is_request() => eprintln!("POST cut ({error}); sending again"),
+                Err(error) => panic!("POST: {error:?}"),
+            }
+        };
         (response.status().as_u16(), response.text().await.expect("a body"))
     }
 }
