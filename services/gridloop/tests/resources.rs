@@ -141,6 +141,16 @@ impl Reporter {
         Ok(case_id)
     }
 
+    /// A reporter whose first three reports the service took and dispatched, before any fault.
+    async fn with_cases_dispatched(up: &Up) -> Reporter {
+        let mut reporter = Reporter::of(up).await;
+        for _ in 0..3 {
+            reporter.report().await.expect("the service takes reports before the fault");
+        }
+        reporter.until_all_dispatched().await;
+        reporter
+    }
+
     /// Report until a report is refused as UNAVAILABLE for `reason` (at most `attempts`);
     /// the refusal. Refusals for another reason may come first (a session cut by the fault
     /// fails as the database going away).
@@ -270,11 +280,7 @@ async fn a_full_disk_refuses_commands_as_unavailable_keeps_nothing_partial_and_r
     };
     let data = disk.path().join("data");
     let up = Up::start(&data, None);
-    let mut reporter = Reporter::of(&up).await;
-    for _ in 0..3 {
-        reporter.report().await.expect("room on the disk");
-    }
-    reporter.until_all_dispatched().await;
+    let mut reporter = Reporter::with_cases_dispatched(&up).await;
 
     disk.fill();
     // The WAL files have room left from earlier commits: reports go on until it runs out.
@@ -299,11 +305,7 @@ async fn a_read_only_or_stopped_postgres_refuses_commands_as_unavailable_and_the
     let Some(postgres) = Postgres::start() else { return skip("no Postgres server is installed") };
     let data = tempfile::tempdir().unwrap();
     let up = Up::start(data.path(), Some(&postgres.url()));
-    let mut reporter = Reporter::of(&up).await;
-    for _ in 0..3 {
-        reporter.report().await.expect("a writable database");
-    }
-    reporter.until_all_dispatched().await;
+    let mut reporter = Reporter::with_cases_dispatched(&up).await;
 
     // Read-only, as a standby or `default_transaction_read_only` makes it, for new sessions:
     // every session is cut, so the service's next ones are read-only.
@@ -354,11 +356,7 @@ async fn a_postgres_out_of_disk_refuses_commands_as_unavailable_and_recovers_onc
     let data = tempfile::tempdir().unwrap();
     let url = postgres.url_of("gridloop");
     let up = Up::start(data.path(), Some(&url));
-    let mut reporter = Reporter::of(&up).await;
-    for _ in 0..3 {
-        reporter.report().await.expect("room on the disk");
-    }
-    reporter.until_all_dispatched().await;
+    let mut reporter = Reporter::with_cases_dispatched(&up).await;
 
     disk.fill();
     // Pages already allocated have room: reports go on until a table must grow.
